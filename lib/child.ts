@@ -1,0 +1,87 @@
+/**
+ * The entry a child thread runs. It boots warm (loading only this module's
+ * library), says it is ready, and waits; when told what to run it adopts its
+ * identity, rebuilds the arguments, imports the target's module afresh, runs
+ * the target and reports its exit code through shared memory.
+ *
+ * @module
+ */
+import "../mod.ts";
+import nodeProcess from "node:process";
+import {
+  adoptIdentity,
+  CHILD_DONE,
+  Control,
+  makeSelf,
+  Process,
+  reapChildren,
+  type RunMessage,
+  setExitHook,
+  type Target,
+} from "./process.ts";
+import { resolveReference } from "./reference.ts";
+import { runtime } from "./runtime/detect.ts";
+import { rebuild } from "./serialize.ts";
+
+const port = runtime.parentPort();
+if (!port) throw new Error("lib/child.ts is the entry of a child process; do not run it directly");
+
+let control: Int32Array | undefined;
+let label = "child";
+
+function finish(code: number): never {
+  if (control) {
+    Atomics.store(control, Control.Code, code);
+    Atomics.store(control, Control.State, CHILD_DONE);
+    // The parent settles join() on this message instead of the thread's teardown, which is slow in Deno.
+    port!.postMessage({ type: "exit", code });
+  }
+  return runtime.exitThread(code);
+}
+
+function report(error: unknown): void {
+  const text = error instanceof Error ? (error.stack ?? String(error)) : String(error);
+  console.error(`Process ${label}:\n${text}`);
+}
+
+function crash(error: unknown): void {
+  report(error);
+  finish(1);
+}
+
+globalThis.addEventListener("error", (event) => {
+  event.preventDefault();
+  crash((event as ErrorEvent).error ?? (event as ErrorEvent).message);
+});
+globalThis.addEventListener("unhandledrejection", (event) => {
+  event.preventDefault();
+  crash((event as PromiseRejectionEvent).reason);
+});
+nodeProcess.on("uncaughtException", crash);
+nodeProcess.on("unhandledRejection", crash);
+setExitHook(finish);
+
+async function run(message: RunMessage): Promise<void> {
+  control = new Int32Array(message.control);
+  adoptIdentity(message.self);
+  label = message.self.name;
+  let code = 0;
+  try {
+    const args = rebuild(message.args) as unknown[];
+    const cls = message.subclass ? await resolveReference(message.subclass) as typeof Process : Process;
+    const target = message.target ? await resolveReference(message.target) as Target : undefined;
+    const self = makeSelf(cls, message.self, { target, args, name: message.self.name });
+    Object.assign(self, rebuild(message.fields));
+    await self.run();
+  } catch (error) {
+    report(error);
+    code = 1;
+  }
+  await reapChildren();
+  finish(code);
+}
+
+port.onMessage((message) => {
+  if ((message as RunMessage)?.type === "run") void run(message as RunMessage);
+});
+port.postMessage({ type: "ready" });

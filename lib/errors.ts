@@ -1,0 +1,82 @@
+/**
+ * The module's error classes, with Python's names. Each sets `name`, so a
+ * stack trace or `String(error)` shows the class as Python would.
+ *
+ * @module
+ */
+
+/**
+ * Python's `ValueError`: an operation on an object in the wrong state
+ * (closing a running process, releasing an unlocked lock, `taskDone()` called too often).
+ *
+ * @example
+ * ```ts
+ * import { ValueError } from "@tsmp/multiprocessing";
+ * try {
+ *   throw new ValueError("process object is closed");
+ * } catch (e) {
+ *   console.log(e instanceof ValueError); // true
+ * }
+ * ```
+ */
+export class ValueError extends Error {
+  override name = "ValueError";
+}
+
+/**
+ * Misuse of a process or a handle (Python's `AssertionError` and `OSError` on closed handles).
+ *
+ * @example
+ * ```ts
+ * import { Process, ProcessError } from "@tsmp/multiprocessing";
+ * const p = new Process();
+ * try {
+ *   await p.join();
+ * } catch (e) {
+ *   console.log(e instanceof ProcessError); // true: "can only join a started process"
+ * }
+ * ```
+ */
+export class ProcessError extends Error {
+  override name = "ProcessError";
+}
+
+/**
+ * A wait that did not finish in time (`AsyncResult.get(timeout)`, `Condition.waitFor`...).
+ *
+ * @example
+ * ```ts
+ * import { TimeoutError } from "@tsmp/multiprocessing";
+ * const error = new TimeoutError("result not ready after 100 ms");
+ * console.log(error.name); // "TimeoutError"
+ * ```
+ */
+export class TimeoutError extends Error {
+  override name = "TimeoutError";
+}
+
+/**
+ * A connection whose peer did not prove it knows the authkey.
+ *
+ * @example
+ * ```ts
+ * import { AuthenticationError } from "@tsmp/multiprocessing";
+ * console.log(new AuthenticationError("digest received was wrong").name); // "AuthenticationError"
+ * ```
+ */
+export class AuthenticationError extends ProcessError {
+  override name = "AuthenticationError";
+}
+
+/**
+ * The connection was closed by its peer and everything sent was received.
+ *
+ * @example
+ * ```ts
+ * import { EOFError } from "@tsmp/multiprocessing";
+ * console.log(new EOFError("peer closed").name); // "EOFError"
+ * ```
+ */
+export class EOFError extends Error {
+  override name = "EOFError";
+}

@@ -1,0 +1,646 @@
+/**
+ * Processes: Python's `multiprocessing.Process` and the functions around it.
+ * A process started with the `"thread"` method is a worker thread with its own
+ * module graph, so module state is not shared, as with Python's spawn.
+ *
+ * @module
+ */
+import { ProcessError, ValueError } from "./errors.ts";
+import { holdOpen } from "./keepalive.ts";
+import { callerModules, referenceOf, type TargetReference } from "./reference.ts";
+import { runtime } from "./runtime/detect.ts";
+import type { WorkerHandle } from "./runtime/types.ts";
+import { reduce, reduceArgs } from "./serialize.ts";
+
+/** How a child process is started: `"thread"` = a worker thread (the default); `"spawn"` = an OS process. */
+export type StartMethod = "thread" | "spawn";
+
+/** A function a process or pool task can run: it must be exported from its module. */
+// deno-lint-ignore no-explicit-any
+export type Target = (...args: any[]) => unknown;
+
+/** Options of {@linkcode Process}. */
+export interface ProcessOptions {
+  /** The exported function the child runs with `args`. */
+  target?: Target;
+  /** Arguments for `target`: structured-clone data and the module's shareable objects. */
+  args?: readonly unknown[];
+  /** Defaults to `Process-N`. */
+  name?: string;
+  /** Daemon children end when the parent program ends and cannot have children. */
+  daemon?: boolean;
+  /** Defaults to {@linkcode getStartMethod}. */
+  startMethod?: StartMethod;
+  /** The module that exports `target` (or this `Process` subclass), if it is not found on its own. */
+  module?: string | URL;
+}
+
+/** What a child learns about itself and its parent when it starts. */
+export interface ChildIdentity {
+  name: string;
+  pid: number;
+  daemon: boolean;
+  authkey: Uint8Array;
+  identity: number[];
+  parentName: string;
+  parentPid: number;
+  pidCells: SharedArrayBuffer;
+  startMethod: StartMethod;
+}
+
+/** The message that tells a warm worker what to run. */
+export interface RunMessage {
+  type: "run";
+  self: ChildIdentity;
+  control: SharedArrayBuffer;
+  target: TargetReference | null;
+  subclass: TargetReference | null;
+  args: unknown[];
+  fields: Record<string, unknown>;
+}
+
+/** Cells of a child's control block: its state (0 running, 1 done) and its exit code. */
+export const Control = { State: 0, Code: 1 } as const;
+/** The state cell's value once the child has written its exit code. */
+export const CHILD_DONE = 1;
+
+/** Thread children get ids above Linux's largest pid, so they never equal a real pid. */
+const PID_BASE = 4_194_304;
+
+interface Me {
+  name: string;
+  pid: number;
+  ppid: number;
+  daemon: boolean;
+  authkey: Uint8Array;
+  identity: number[];
+  parent: { name: string; pid: number } | null;
+  pidCells: Int32Array | null;
+}
+
+const me: Me = {
+  name: "MainProcess",
+  pid: runtime.pid,
+  ppid: runtime.ppid,
+  daemon: false,
+  authkey: crypto.getRandomValues(new Uint8Array(32)),
+  identity: [],
+  parent: null,
+  pidCells: null,
+};
+let childCount = 0;
+let startMethod: StartMethod | undefined;
+const children = new Set<Process>();
+let selfProcess: Process | undefined;
+
+/** Called once in a child, before anything else runs there. */
+export function adoptIdentity(self: ChildIdentity): void {
+  me.name = self.name;
+  me.pid = self.pid;
+  me.ppid = self.parentPid;
+  me.daemon = self.daemon;
+  me.authkey = self.authkey;
+  me.identity = self.identity;
+  me.parent = { name: self.parentName, pid: self.parentPid };
+  me.pidCells = new Int32Array(self.pidCells);
+  startMethod = self.startMethod;
+}
+
+function nextPid(): number {
+  me.pidCells ??= new Int32Array(new SharedArrayBuffer(4));
+  return PID_BASE + Atomics.add(me.pidCells, 0, 1) + 1;
+}
+
+const childUrl = new URL("./child.ts", import.meta.url);
+
+interface Spare {
+  handle: WorkerHandle;
+  ready: Promise<void>;
+  onExit?: (code: number) => void;
+  onMessage?: (message: unknown) => void;
+}
+let spare: Spare | undefined;
+
+function bootWorker(): Spare {
+  const handle = runtime.startWorker(childUrl, "tsmp-child");
+  handle.unref();
+  let markReady!: () => void;
+  const worker: Spare = { handle, ready: new Promise((resolve) => (markReady = resolve)) };
+  handle.onMessage((message) => {
+    if ((message as { type?: string })?.type === "ready") markReady();
+    else worker.onMessage?.(message);
+  });
+  handle.onExit((code) => {
+    if (spare === worker) spare = undefined;
+    worker.onExit?.(code);
+  });
+  return worker;
+}
+
+/**
+ * Makes sure a warm worker is waiting, so the next `start()` does not pay for
+ * booting a worker. Called on the first `new Process()`; harmless to call again.
+ */
+export function prestart(): void {
+  if (!spare && !me.daemon) spare = bootWorker();
+}
+
+function takeWorker(): Spare {
+  const worker = spare ?? bootWorker();
+  spare = undefined;
+  return worker;
+}
+
+// Booting a worker blocks the starting thread (about 25 ms in Deno), so the next
+// spare is booted once a child has ended, not while a child is starting.
+function refillSoon(): void {
+  setTimeout(prestart, 0);
+}
+
+function validTimeout(timeout: number | undefined, what: string): number | undefined {
+  if (timeout === undefined || timeout === null) return undefined;
+  if (typeof timeout !== "number" || Number.isNaN(timeout)) {
+    throw new TypeError(`${what}: timeout must be a number of milliseconds or undefined, got ${String(timeout)}`);
+  }
+  return Math.max(0, timeout);
+}
+
+let internalSelf: { identity: ChildIdentity } | undefined;
+
+/**
+ * A process: runs `target(...args)` (or an overridden `run()`) in a child with
+ * its own module graph. Python's `multiprocessing.Process`.
+ *
+ * The target must be exported from its module, and the code that starts
+ * processes must sit under `if (import.meta.main)`, because the child imports the
+ * module afresh.
+ *
+ * @example
+ * ```ts
+ * import { Process } from "@tsmp/multiprocessing";
+ *
+ * export function greet(name: string) {
+ *   console.log(`hello ${name}`);
+ * }
+ *
+ * if (import.meta.main) {
+ *   const p = new Process({ target: greet, args: ["bob"] });
+ *   p.start();
+ *   await p.join();
+ *   console.log(p.exitcode); // 0
+ * }
+ * ```
+ */
+export class Process {
+  #target: Target | undefined;
+  #args: readonly unknown[];
+  #name: string;
+  #daemon: boolean;
+  #startMethod: StartMethod | undefined;
+  #module: string | URL | undefined;
+  #frames: string[];
+  #authkey: Uint8Array;
+  #identity: number[];
+  #pid: number | undefined;
+  #exitcode: number | null = null;
+  #started = false;
+  #closed = false;
+  #isSelf = false;
+  #parentPid: number;
+  #ended: Promise<void> | undefined;
+  #worker: Spare | undefined;
+  #killedWith: number | null = null;
+
+  constructor(options: ProcessOptions = {}) {
+    if (options === null || typeof options !== "object") {
+      throw new TypeError("Process options must be an object like { target, args, name, daemon }");
+    }
+    const { target, args = [], name, daemon, startMethod: method, module } = options;
+    if (target !== undefined && typeof target !== "function") {
+      throw new TypeError(`Process target must be an exported function, got ${typeof target}`);
+    }
+    if (!Array.isArray(args)) throw new TypeError("Process args must be an array, e.g. args: [1, 2]");
+    if (name !== undefined && typeof name !== "string") throw new TypeError("Process name must be a string");
+    if (method !== undefined && method !== "thread" && method !== "spawn") {
+      throw new TypeError(`unknown start method ${JSON.stringify(method)}: use "thread" or "spawn"`);
+    }
+    this.#target = target;
+    this.#args = args;
+    this.#startMethod = method;
+    this.#module = module;
+    this.#authkey = me.authkey;
+    this.#parentPid = me.pid;
+    this.#frames = [];
+    if (internalSelf) {
+      const self = internalSelf.identity;
+      internalSelf = undefined;
+      this.#isSelf = true;
+      this.#started = true;
+      this.#identity = self.identity;
+      this.#name = self.name;
+      this.#daemon = self.daemon;
+      this.#pid = self.pid;
+      this.#authkey = self.authkey;
+      return;
+    }
+    this.#identity = [...me.identity, ++childCount];
+    this.#name = name ?? `Process-${this.#identity.join(":")}`;
+    this.#daemon = daemon ?? me.daemon;
+    this.#frames = callerModules();
+    prestart();
+  }
+
+  /** The method the child runs. By default it calls `target(...args)`; a subclass may override it. */
+  run(): unknown {
+    if (this.#target) return this.#target(...this.#args);
+  }
+
+  #checkClosed(): void {
+    if (this.#closed) throw new ValueError("process object is closed");
+  }
+
+  /** The process's name; `Process-N` by default. */
+  get name(): string {
+    return this.#name;
+  }
+  set name(value: string) {
+    if (typeof value !== "string") throw new TypeError("name must be a string");
+    this.#name = value;
+  }
+
+  /** Whether the process is a daemon. Settable only before `start()`. */
+  get daemon(): boolean {
+    return this.#daemon;
+  }
+  set daemon(value: boolean) {
+    if (this.#started) throw new ProcessError("process has already started");
+    this.#daemon = Boolean(value);
+  }
+
+  /** The key that authenticates connections between processes; inherited from the parent. */
+  get authkey(): Uint8Array {
+    return this.#authkey;
+  }
+  set authkey(value: Uint8Array) {
+    if (!(value instanceof Uint8Array)) throw new TypeError("authkey must be a Uint8Array");
+    this.#authkey = value;
+  }
+
+  /** The process id, `undefined` before `start()`. */
+  get pid(): number | undefined {
+    this.#checkClosed();
+    return this.#pid;
+  }
+
+  /** Python's `ident`, the same as {@linkcode Process.pid}. */
+  get ident(): number | undefined {
+    return this.pid;
+  }
+
+  /** `null` while running or before start; 0 on success, 1 for an uncaught error, `n` for `exit(n)`, -15/-9 when terminated/killed. */
+  get exitcode(): number | null {
+    this.#checkClosed();
+    return this.#exitcode;
+  }
+
+  /** Settles when the process ends. */
+  get sentinel(): Promise<void> {
+    this.#checkClosed();
+    if (!this.#ended) throw new ValueError("process not started");
+    return this.#ended;
+  }
+
+  /** Starts the child. Throws `ProcessError` if started twice or if this process is a daemon. */
+  start(): void {
+    this.#checkClosed();
+    if (this.#started) throw new ProcessError("cannot start a process twice");
+    if (this.#parentPid !== me.pid) {
+      throw new ProcessError("can only start a process object created by current process");
+    }
+    if (me.daemon) throw new ProcessError("daemonic processes are not allowed to have children");
+    const method = this.#startMethod ?? getStartMethod();
+    if (method === "spawn") {
+      throw new ProcessError(
+        "the \"spawn\" start method (an OS process per child) is not available in this version; "
+          + "use the default \"thread\" method",
+      );
+    }
+    const args = reduceArgs(this.#args);
+    const subclass = this.constructor !== Process;
+    const fields: Record<string, unknown> = {};
+    if (subclass) {
+      for (const key of Object.keys(this)) {
+        fields[key] = reduce((this as Record<string, unknown>)[key], `this.${key}`);
+      }
+    }
+    const target = this.#target ? referenceOf(this.#target, this.#frames, this.#module) : null;
+    const subclassRef = subclass
+      ? referenceOf(this.constructor as new() => Process, this.#frames, this.#module)
+      : null;
+
+    this.#started = true;
+    this.#pid = nextPid();
+    const control = new SharedArrayBuffer(8);
+    const worker = takeWorker();
+    this.#worker = worker;
+    children.add(this);
+    const release = this.#daemon ? () => {} : holdOpen();
+    this.#ended = new Promise<void>((resolve) => {
+      const settle = (runtimeCode: number) => {
+        if (this.#exitcode !== null) return;
+        const cells = new Int32Array(control);
+        this.#exitcode = this.#killedWith
+          ?? (Atomics.load(cells, Control.State) === CHILD_DONE
+            ? Atomics.load(cells, Control.Code)
+            : (runtimeCode === 0 ? 0 : 1));
+        children.delete(this);
+        release();
+        refillSoon();
+        resolve();
+      };
+      worker.onExit = settle;
+      worker.onMessage = (msg) => {
+        if ((msg as { type?: string })?.type === "exit" && this.#killedWith === null) settle(0);
+      };
+    });
+    const message: RunMessage = {
+      type: "run",
+      self: {
+        name: this.#name,
+        pid: this.#pid,
+        daemon: this.#daemon,
+        authkey: this.#authkey,
+        identity: this.#identity,
+        parentName: me.name,
+        parentPid: me.pid,
+        pidCells: me.pidCells!.buffer as SharedArrayBuffer,
+        startMethod: method,
+      },
+      control,
+      target,
+      subclass: subclassRef,
+      args,
+      fields,
+    };
+    worker.ready.then(() => {
+      if (this.#killedWith === null) worker.handle.postMessage(message);
+    });
+  }
+
+  /** Waits for the process to end, or for `timeout` ms. Resolves either way; check `exitcode`. */
+  async join(timeout?: number): Promise<void> {
+    this.#checkClosed();
+    const ms = validTimeout(timeout, "join");
+    if (this.#isSelf) throw new ProcessError("can only join a child process");
+    if (!this.#ended) throw new ProcessError("can only join a started process");
+    if (this.#exitcode !== null) return;
+    const release = holdOpen();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    try {
+      await (ms === undefined
+        ? this.#ended
+        : Promise.race([this.#ended, new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]));
+    } finally {
+      clearTimeout(timer);
+      release();
+    }
+  }
+
+  /** Whether the process has started and not yet ended. */
+  isAlive(): boolean {
+    this.#checkClosed();
+    if (this.#isSelf) return true;
+    return this.#ended !== undefined && this.#exitcode === null;
+  }
+
+  #stop(code: number): void {
+    this.#checkClosed();
+    if (!this.#worker) throw new ProcessError("can only terminate a started process");
+    if (this.#exitcode !== null || this.#killedWith !== null) return;
+    this.#killedWith = code;
+    this.#worker.handle.terminate();
+  }
+
+  /** Ends the process at once (even in a busy loop); `exitcode` becomes -15. */
+  terminate(): void {
+    this.#stop(-15);
+  }
+
+  /** Ends the process at once; `exitcode` becomes -9. */
+  kill(): void {
+    this.#stop(-9);
+  }
+
+  /** Releases the process object. Throws `ValueError` while the process runs. */
+  close(): void {
+    if (this.#closed) return;
+    if (this.#ended && this.#exitcode === null) {
+      throw new ValueError(
+        "Cannot close a process while it is still running. You should first call join() or terminate().",
+      );
+    }
+    this.#worker = undefined;
+    this.#closed = true;
+  }
+
+  /** `Symbol.asyncDispose`: joins a started process (as Python's `with` on a pool would not), then closes it. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    if (this.#closed) return;
+    if (this.#ended) await this.join();
+    this.close();
+  }
+
+  /** Python's repr: `<Process name='Process-1' pid=... started>`. */
+  toString(): string {
+    const state = this.#closed
+      ? "closed"
+      : this.#exitcode !== null
+      ? `stopped exitcode=${this.#exitcode}`
+      : this.#started
+      ? "started"
+      : "initial";
+    return `<${this.constructor.name} name='${this.#name}'${this.#pid ? ` pid=${this.#pid}` : ""} ${state}${
+      this.#daemon ? " daemon" : ""
+    }>`;
+  }
+}
+
+/** Builds the child's own `Process` object (`currentProcess()` there), of the user's subclass if there is one. */
+export function makeSelf(cls: typeof Process, identity: ChildIdentity, options: ProcessOptions): Process {
+  internalSelf = { identity };
+  try {
+    selfProcess = Reflect.construct(Process, [options], cls) as Process;
+  } finally {
+    internalSelf = undefined;
+  }
+  return selfProcess;
+}
+
+/** Waits for this process's non-daemon children and terminates the daemon ones, as Python does at exit. */
+export async function reapChildren(): Promise<void> {
+  for (const child of [...children]) if (child.daemon) child.terminate();
+  for (const child of [...children]) await child.join();
+}
+
+/** What {@linkcode currentProcess} returns in the main process. */
+export interface ProcessInfo {
+  name: string;
+  pid: number;
+  daemon: boolean;
+  authkey: Uint8Array;
+}
+
+/**
+ * The process this code runs in: in a child its `Process` object, in the main
+ * program one named `MainProcess`.
+ *
+ * @example
+ * ```ts
+ * import { currentProcess } from "@tsmp/multiprocessing";
+ * console.log(currentProcess().name); // "MainProcess"
+ * ```
+ */
+export function currentProcess(): ProcessInfo & { identity?: number[] } {
+  if (selfProcess) return selfProcess as Process & ProcessInfo;
+  return { name: me.name, pid: me.pid, daemon: me.daemon, authkey: me.authkey, identity: me.identity };
+}
+
+/**
+ * The parent of this process (`{ name, pid }`), or `null` in the main program.
+ *
+ * @example
+ * ```ts
+ * import { parentProcess } from "@tsmp/multiprocessing";
+ * console.log(parentProcess()); // null in the main program
+ * ```
+ */
+export function parentProcess(): { name: string; pid: number } | null {
+  return me.parent;
+}
+
+/**
+ * The children of this process that have started and not yet ended.
+ *
+ * @example
+ * ```ts
+ * import { activeChildren } from "@tsmp/multiprocessing";
+ * console.log(activeChildren().length); // 0
+ * ```
+ */
+export function activeChildren(): Process[] {
+  return [...children].filter((child) => child.isAlive());
+}
+
+/**
+ * The number of logical CPUs.
+ *
+ * @example
+ * ```ts
+ * import { cpuCount } from "@tsmp/multiprocessing";
+ * console.log(cpuCount() >= 1); // true
+ * ```
+ */
+export function cpuCount(): number {
+  return runtime.cpuCount();
+}
+
+/**
+ * This process's id: the OS pid in the main program, a unique id (above the
+ * OS's pid range) in a thread child.
+ *
+ * @example
+ * ```ts
+ * import { getpid } from "@tsmp/multiprocessing";
+ * console.log(typeof getpid()); // "number"
+ * ```
+ */
+export function getpid(): number {
+  return me.pid;
+}
+
+/**
+ * The parent's id: in a child, the parent's {@linkcode getpid}.
+ *
+ * @example
+ * ```ts
+ * import { getppid } from "@tsmp/multiprocessing";
+ * console.log(typeof getppid()); // "number"
+ * ```
+ */
+export function getppid(): number {
+  return me.ppid;
+}
+
+/**
+ * Does nothing: Python needs it for frozen Windows programs; ported code may call it.
+ *
+ * @example
+ * ```ts
+ * import { freezeSupport } from "@tsmp/multiprocessing";
+ * freezeSupport();
+ * ```
+ */
+export function freezeSupport(): void {}
+
+let exitHook: ((code: number) => never) | undefined;
+
+/** Lets the child runner decide how `exit()` ends a child. */
+export function setExitHook(hook: (code: number) => never): void {
+  exitHook = hook;
+}
+
+/**
+ * Ends the current process at once with `code` (Python's `sys.exit` in a child).
+ * In a child the parent sees `exitcode === code`; in the main program the whole program exits.
+ *
+ * @example
+ * ```ts
+ * import { exit } from "@tsmp/multiprocessing";
+ * export function worker() {
+ *   exit(3); // the parent's p.exitcode becomes 3
+ * }
+ * ```
+ */
+export function exit(code = 0): never {
+  if (!Number.isInteger(code)) throw new TypeError(`exit code must be an integer, got ${String(code)}`);
+  if (exitHook) return exitHook(code);
+  return runtime.exitProcess(code);
+}
+
+/**
+ * Sets the default start method. Like Python, setting it twice needs `{ force: true }`.
+ *
+ * @example
+ * ```ts
+ * import { getStartMethod, setStartMethod } from "@tsmp/multiprocessing";
+ * setStartMethod("thread");
+ * console.log(getStartMethod()); // "thread"
+ * ```
+ */
+export function setStartMethod(method: StartMethod, options: { force?: boolean } = {}): void {
+  if (method !== "thread" && method !== "spawn") {
+    throw new ValueError(`cannot find context for ${JSON.stringify(method)}: use "thread" or "spawn"`);
+  }
+  if (startMethod !== undefined && !options.force && startMethod !== method) {
+    throw new ProcessError("context has already been set");
+  }
+  startMethod = method;
+}
+
+/**
+ * The default start method: `"thread"` unless set.
+ *
+ * @example
+ * ```ts
+ * import { getStartMethod } from "@tsmp/multiprocessing";
+ * console.log(getStartMethod()); // "thread"
+ * ```
+ */
+export function getStartMethod(): StartMethod {
+  return startMethod ?? "thread";
+}
+
+/** The start methods this runtime offers, default first. */
+export function getAllStartMethods(): StartMethod[] {
+  return ["thread", "spawn"];
+}

@@ -1,0 +1,71 @@
+/**
+ * The Deno adapter. Threads are `node:worker_threads` workers: unlike Deno's
+ * Web Worker they can be unref'd, which daemon children and the warm spare need.
+ *
+ * @module
+ */
+import nodeProcess from "node:process";
+import { isMainThread, parentPort as nodeParentPort, Worker as NodeWorker } from "node:worker_threads";
+import type { ParentPort, Runtime, WorkerHandle } from "./types.ts";
+
+class DenoWorker implements WorkerHandle {
+  #worker: NodeWorker;
+  constructor(url: URL, name: string) {
+    this.#worker = new NodeWorker(url, { name });
+    // The child reports its own errors; the runtime's error event only marks the end.
+    this.#worker.on("error", () => {});
+  }
+  postMessage(message: unknown): void {
+    this.#worker.postMessage(message);
+  }
+  onMessage(listener: (message: unknown) => void): void {
+    this.#worker.on("message", listener);
+  }
+  onExit(listener: (code: number) => void): void {
+    this.#worker.on("exit", listener);
+  }
+  terminate(): void {
+    void this.#worker.terminate();
+  }
+  unref(): void {
+    this.#worker.unref();
+  }
+}
+
+let port: ParentPort | null | undefined;
+
+/** The adapter for Deno. */
+export const denoRuntime: Runtime = {
+  name: "deno",
+  version: Deno.version.deno,
+  pid: Deno.pid,
+  ppid: Deno.ppid,
+  isMainThread,
+  cpuCount: () => navigator.hardwareConcurrency,
+  execPath: () => Deno.execPath(),
+  exitProcess(code: number): never {
+    Deno.exit(code);
+  },
+  exitThread(code: number): never {
+    nodeProcess.exit(code);
+    throw new Error("unreachable");
+  },
+  startWorker: (url, name) => new DenoWorker(url, name),
+  parentPort() {
+    if (port !== undefined) return port;
+    const p = nodeParentPort;
+    port = p
+      ? {
+        postMessage: (message) => p.postMessage(message),
+        onMessage: (listener) => p.on("message", listener),
+      }
+      : null;
+    return port;
+  },
+  readTextFile: (path) => Deno.readTextFile(path),
+  readTextFileSync: (path) => Deno.readTextFileSync(path),
+  onExit(callback) {
+    globalThis.addEventListener("unload", callback);
+  },
+  getEnv: (name) => Deno.env.get(name),
+};

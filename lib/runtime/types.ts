@@ -1,0 +1,60 @@
+/**
+ * The one interface between the module and the JavaScript runtime under it.
+ * Everything runtime-specific lives behind it, in one adapter per runtime.
+ *
+ * @module
+ */
+
+/** A child thread as the parent sees it. */
+export interface WorkerHandle {
+  /** Sends a structured-clone message to the child. */
+  postMessage(message: unknown): void;
+  /** Registers the one listener for messages from the child. */
+  onMessage(listener: (message: unknown) => void): void;
+  /** Registers the one listener for the end of the child, with the runtime's exit code. */
+  onExit(listener: (code: number) => void): void;
+  /** Ends the child at once, even inside a busy loop. */
+  terminate(): void;
+  /** Lets the program end while this child still runs (callers hold the program open themselves: see keepalive.ts). */
+  unref(): void;
+}
+
+/** The parent as a child thread sees it. */
+export interface ParentPort {
+  postMessage(message: unknown): void;
+  onMessage(listener: (message: unknown) => void): void;
+}
+
+/** The capabilities the module needs from a runtime. */
+export interface Runtime {
+  /** Which runtime this is. */
+  readonly name: "deno" | "bun";
+  /** The runtime's version string. */
+  readonly version: string;
+  /** This OS process's id. */
+  readonly pid: number;
+  /** The parent OS process's id. */
+  readonly ppid: number;
+  /** Whether this code runs on the main thread of its OS process. */
+  readonly isMainThread: boolean;
+  /** Number of logical CPUs. */
+  cpuCount(): number;
+  /** The runtime's executable. */
+  execPath(): string;
+  /** Ends the whole OS process. */
+  exitProcess(code: number): never;
+  /** Ends the current worker thread with `code` (only valid inside a worker). */
+  exitThread(code: number): never;
+  /** Starts a module worker running `url`. */
+  startWorker(url: URL, name: string): WorkerHandle;
+  /** The channel to the parent thread, or null on the main thread. */
+  parentPort(): ParentPort | null;
+  /** Reads a text file (used to read a module's own export list). */
+  readTextFile(path: string): Promise<string>;
+  /** Reads a text file synchronously. */
+  readTextFileSync(path: string): string;
+  /** Registers a callback for when the program ends normally or by exit(). */
+  onExit(callback: () => void): void;
+  /** Environment variable lookup. */
+  getEnv(name: string): string | undefined;
+}

@@ -1,0 +1,206 @@
+/**
+ * The boundary between processes. Structured-clone data crosses as it is; the
+ * module's shareable objects (locks, queues, shared values, connections, proxies)
+ * turn into descriptors through registered reducers and are rebuilt on the other
+ * side, where they work on the same memory or channel.
+ *
+ * @module
+ */
+
+/** The method a shareable object implements to describe itself for another process. */
+export const reduceSymbol: unique symbol = Symbol.for("tsmp.reduce") as never;
+
+/** What a shareable object's {@linkcode reduceSymbol} method returns. */
+export interface Reduced {
+  /** The name the object's rebuild function was registered under. */
+  kind: string;
+  /** Structured-clone data (SharedArrayBuffers, ports, numbers...) that rebuilds it. */
+  state: unknown;
+}
+
+/** An object that can be passed to another process. */
+export interface Shareable {
+  [reduceSymbol](): Reduced;
+}
+
+const TAG = "\u0000tsmp";
+const rebuilders = new Map<string, (state: unknown) => unknown>();
+
+/**
+ * Registers how a shareable object of `kind` is rebuilt from its state.
+ *
+ * @example
+ * ```ts
+ * import { registerReducer, reduceSymbol } from "./serialize.ts";
+ * class Counter {
+ *   constructor(readonly cells: Int32Array) {}
+ *   [reduceSymbol]() { return { kind: "Counter", state: this.cells }; }
+ * }
+ * registerReducer("Counter", (state) => new Counter(state as Int32Array));
+ * ```
+ */
+export function registerReducer(kind: string, rebuild: (state: unknown) => unknown): void {
+  rebuilders.set(kind, rebuild);
+}
+
+const cloneablePrototypes = new Set<unknown>([
+  Object.prototype,
+  null,
+  Array.prototype,
+  Date.prototype,
+  RegExp.prototype,
+  Map.prototype,
+  Set.prototype,
+  ArrayBuffer.prototype,
+  SharedArrayBuffer.prototype,
+  DataView.prototype,
+  Boolean.prototype,
+  Number.prototype,
+  String.prototype,
+  BigInt.prototype,
+  Error.prototype,
+  EvalError.prototype,
+  RangeError.prototype,
+  ReferenceError.prototype,
+  SyntaxError.prototype,
+  TypeError.prototype,
+  URIError.prototype,
+  ...[
+    Int8Array,
+    Uint8Array,
+    Uint8ClampedArray,
+    Int16Array,
+    Uint16Array,
+    Int32Array,
+    Uint32Array,
+    Float32Array,
+    Float64Array,
+    BigInt64Array,
+    BigUint64Array,
+  ].map((c) => c.prototype),
+]);
+
+function describe(value: unknown): string {
+  if (typeof value === "function") return `a function${value.name ? ` (${value.name})` : ""}`;
+  if (typeof value === "symbol") return `a symbol (${String(value)})`;
+  const proto = Object.getPrototypeOf(value);
+  const name = proto?.constructor?.name;
+  return name ? `an instance of ${name}` : "an object that cannot be cloned";
+}
+
+/** Thrown by {@linkcode reduce} with the path of the value that cannot cross. */
+function notCloneable(path: string, value: unknown): TypeError {
+  return new TypeError(
+    `${path} is ${describe(value)}, which cannot be sent to another process: `
+      + "only structured-clone data (numbers, strings, plain objects, arrays, Map, Set, Date, "
+      + "typed arrays...) and the module's shareable objects (Lock, Queue, Value...) can cross. "
+      + (typeof value === "function"
+        ? "Pass data instead, or export the function and pass it as the target."
+        : "Pass its data as a plain object and rebuild it in the child."),
+  );
+}
+
+/**
+ * Turns `value` into structured-clone data, replacing shareable objects by
+ * descriptors. Throws a `TypeError` naming `path` for anything that cannot cross.
+ */
+export function reduce(value: unknown, path = "value"): unknown {
+  if (value === null || typeof value !== "object") {
+    if (typeof value === "function" || typeof value === "symbol") throw notCloneable(path, value);
+    return value;
+  }
+  const own = (value as Partial<Shareable>)[reduceSymbol];
+  if (typeof own === "function") {
+    const { kind, state } = own.call(value);
+    return { [TAG]: kind, state };
+  }
+  const proto = Object.getPrototypeOf(value);
+  if (!cloneablePrototypes.has(proto)) {
+    if (value instanceof Error) return value;
+    throw notCloneable(path, value);
+  }
+  if (Array.isArray(value)) {
+    let out: unknown[] | undefined;
+    for (let i = 0; i < value.length; i++) {
+      const item = value[i];
+      const reduced = reduce(item, `${path}[${i}]`);
+      if (reduced !== item) (out ??= value.slice())[i] = reduced;
+    }
+    return out ?? value;
+  }
+  if (proto === Object.prototype || proto === null) {
+    let out: Record<string, unknown> | undefined;
+    for (const key of Object.keys(value)) {
+      const item = (value as Record<string, unknown>)[key];
+      const reduced = reduce(item, `${path}.${key}`);
+      if (reduced !== item) (out ??= { ...value })[key] = reduced;
+    }
+    return out ?? value;
+  }
+  if (value instanceof Map) {
+    let changed = false;
+    const entries: [unknown, unknown][] = [];
+    for (const [k, v] of value) {
+      const rk = reduce(k, `${path} key`);
+      const rv = reduce(v, `${path}.get(${String(k)})`);
+      changed ||= rk !== k || rv !== v;
+      entries.push([rk, rv]);
+    }
+    return changed ? new Map(entries) : value;
+  }
+  if (value instanceof Set) {
+    let changed = false;
+    const items: unknown[] = [];
+    for (const v of value) {
+      const rv = reduce(v, `${path} item`);
+      changed ||= rv !== v;
+      items.push(rv);
+    }
+    return changed ? new Set(items) : value;
+  }
+  return value;
+}
+
+/** Reduces a list of arguments, naming a bad one as `args[i]` in the error. */
+export function reduceArgs(args: readonly unknown[], label = "args"): unknown[] {
+  return args.map((arg, i) => reduce(arg, `${label}[${i}]`));
+}
+
+/** Rebuilds what {@linkcode reduce} produced, turning descriptors back into live objects. */
+export function rebuild(value: unknown): unknown {
+  if (value === null || typeof value !== "object") return value;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) value[i] = rebuild(value[i]);
+    return value;
+  }
+  const proto = Object.getPrototypeOf(value);
+  if (proto === Object.prototype || proto === null) {
+    const record = value as Record<string, unknown>;
+    const kind = record[TAG];
+    if (typeof kind === "string") {
+      const rebuildKind = rebuilders.get(kind);
+      if (!rebuildKind) {
+        throw new TypeError(
+          `cannot rebuild a shared ${kind} in this process: its module was not loaded. `
+            + "Import it from @tsmp/multiprocessing in the module that receives it.",
+        );
+      }
+      return rebuildKind(record.state);
+    }
+    for (const key of Object.keys(record)) record[key] = rebuild(record[key]);
+    return record;
+  }
+  if (value instanceof Map) {
+    const entries = [...value].map(([k, v]) => [rebuild(k), rebuild(v)] as const);
+    value.clear();
+    for (const [k, v] of entries) value.set(k, v);
+    return value;
+  }
+  if (value instanceof Set) {
+    const items = [...value].map(rebuild);
+    value.clear();
+    for (const v of items) value.add(v);
+    return value;
+  }
+  return value;
+}

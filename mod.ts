@@ -1,0 +1,42 @@
+/**
+ * Python's `multiprocessing` and `subprocess` for TypeScript on Deno and Bun:
+ * processes on worker threads, queues and pipes, locks and shared memory,
+ * pools, managers that speak CPython's protocol, and `run`/`Popen`.
+ *
+ * @example
+ * ```ts
+ * import { Process } from "@tsmp/multiprocessing";
+ *
+ * export function square(n: number) {
+ *   console.log(n * n);
+ * }
+ *
+ * if (import.meta.main) {
+ *   const p = new Process({ target: square, args: [7] });
+ *   p.start();
+ *   await p.join();
+ * }
+ * ```
+ *
+ * @module
+ */
+
+export { AuthenticationError, EOFError, ProcessError, TimeoutError, ValueError } from "./lib/errors.ts";
+export {
+  activeChildren,
+  cpuCount,
+  currentProcess,
+  exit,
+  freezeSupport,
+  getAllStartMethods,
+  getpid,
+  getppid,
+  getStartMethod,
+  parentProcess,
+  Process,
+  type ProcessInfo,
+  type ProcessOptions,
+  setStartMethod,
+  type StartMethod,
+  type Target,
+} from "./lib/process.ts";

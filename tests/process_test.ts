@@ -1,0 +1,254 @@
+// Process: CPython's _TestProcess cases, ported, plus the rules of this module.
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import nodeProcess from "node:process";
+import { test } from "node:test";
+import {
+  activeChildren,
+  cpuCount,
+  currentProcess,
+  getpid,
+  getppid,
+  getStartMethod,
+  parentProcess,
+  Process,
+  ProcessError,
+  setStartMethod,
+  ValueError,
+} from "../mod.ts";
+import * as fx from "./fixtures/targets.ts";
+
+const sharedInts = (n = 8) => new Int32Array(new SharedArrayBuffer(4 * n));
+
+test("exitcode is 0 after a clean run, null before", async () => {
+  const p = new Process({ target: fx.noop });
+  assert.equal(p.exitcode, null);
+  assert.equal(p.pid, undefined);
+  assert.equal(p.isAlive(), false);
+  p.start();
+  assert.equal(typeof p.pid, "number");
+  await p.join();
+  assert.equal(p.exitcode, 0);
+  assert.equal(p.isAlive(), false);
+});
+
+test("an uncaught error gives exitcode 1", async () => {
+  const p = new Process({ target: fx.fail });
+  p.start();
+  await p.join();
+  assert.equal(p.exitcode, 1);
+});
+
+test("exit(n) gives exitcode n", async () => {
+  for (const code of [0, 3, 42]) {
+    const p = new Process({ target: fx.exitWith, args: [code] });
+    p.start();
+    await p.join();
+    assert.equal(p.exitcode, code);
+  }
+});
+
+test("terminate() ends a busy loop with exitcode -15, kill() with -9", async () => {
+  for (const [stop, code] of [["terminate", -15], ["kill", -9]] as const) {
+    const started = sharedInts(1);
+    const p = new Process({ target: fx.busyLoop, args: [started] });
+    p.start();
+    await Atomics.waitAsync(started, 0, 0).value;
+    assert.equal(p.isAlive(), true);
+    p[stop]();
+    await p.join();
+    assert.equal(p.exitcode, code);
+    assert.equal(p.isAlive(), false);
+  }
+});
+
+test("join(timeout) returns with the process still running", async () => {
+  const cells = sharedInts(1);
+  const p = new Process({ target: fx.sleepThenMark, args: [60_000, cells] });
+  p.start();
+  await p.join(50);
+  assert.equal(p.exitcode, null);
+  assert.equal(p.isAlive(), true);
+  assert.deepEqual(activeChildren(), [p]);
+  p.terminate();
+  await p.join();
+  assert.equal(p.exitcode, -15);
+  assert.equal(cells[0], 0);
+  assert.deepEqual(activeChildren(), []);
+});
+
+test("sentinel settles when the process ends", async () => {
+  const cells = sharedInts(1);
+  const p = new Process({ target: fx.sleepThenMark, args: [20, cells] });
+  assert.throws(() => p.sentinel, ValueError);
+  p.start();
+  await p.sentinel;
+  assert.equal(cells[0], 1);
+  assert.equal(p.exitcode, 0);
+});
+
+test("starting twice, joining unstarted and daemon after start are errors", async () => {
+  const p = new Process({ target: fx.noop });
+  await assert.rejects(p.join(), { name: "ProcessError", message: "can only join a started process" });
+  p.start();
+  assert.throws(() => p.start(), { name: "ProcessError", message: "cannot start a process twice" });
+  assert.throws(() => {
+    p.daemon = true;
+  }, ProcessError);
+  await p.join();
+  assert.throws(() => p.start(), ProcessError);
+});
+
+test("close() rules: not while running, and a closed process is unusable", async () => {
+  const cells = sharedInts(1);
+  const p = new Process({ target: fx.sleepThenMark, args: [100, cells] });
+  p.start();
+  assert.throws(() => p.close(), (e: unknown) => e instanceof ValueError && /still running/.test(e.message));
+  await p.join();
+  p.close();
+  p.close();
+  assert.throws(() => p.pid, { name: "ValueError", message: "process object is closed" });
+  assert.throws(() => p.isAlive(), ValueError);
+  assert.throws(() => p.start(), ValueError);
+  assert.throws(() => p.exitcode, ValueError);
+  await assert.rejects(p.join(), ValueError);
+});
+
+test("args, names and identity reach the child; pids are unique and linked", async () => {
+  const ints = sharedInts();
+  const text = fx.sharedText();
+  const p = new Process({ target: fx.report, args: [ints, text, 7, { nested: ["a", "b"] }], name: "reporter" });
+  p.start();
+  await p.join();
+  assert.equal(p.exitcode, 0);
+  const seen = JSON.parse(fx.readText(text));
+  assert.equal(ints[0], p.pid);
+  assert.equal(ints[5], p.pid);
+  assert.notEqual(ints[0], getpid());
+  assert.equal(ints[1], getpid());
+  assert.equal(ints[4], getpid());
+  assert.equal(ints[2], 7);
+  assert.equal(ints[6], 0);
+  assert.equal(seen.name, "reporter");
+  assert.deepEqual(seen.nested, ["a", "b"]);
+  assert.deepEqual(seen.authkey, [...currentProcess().authkey]);
+});
+
+test("default names are Process-N and counting goes on", () => {
+  const a = new Process();
+  const b = new Process();
+  assert.match(a.name, /^Process-\d+$/);
+  const n = Number(a.name.split("-")[1]);
+  assert.equal(b.name, `Process-${n + 1}`);
+});
+
+test("a grandchild's ppid is its parent's pid", async () => {
+  const ints = sharedInts(4);
+  const p = new Process({ target: fx.parentOfGrandchild, args: [ints] });
+  p.start();
+  await p.join();
+  assert.equal(p.exitcode, 0);
+  assert.equal(ints[0], p.pid);
+  assert.equal(ints[2], ints[0]);
+  assert.notEqual(ints[1], ints[0]);
+  assert.equal(ints[3], 0);
+});
+
+test("module state is not shared: the child imports its module afresh", async () => {
+  fx.bumpModuleCounter();
+  fx.bumpModuleCounter();
+  const ints = sharedInts();
+  const p = new Process({ target: fx.report, args: [ints, fx.sharedText(), 0, { nested: [] }] });
+  p.start();
+  await p.join();
+  assert.equal(ints[3], 0);
+  assert.ok(fx.bumpModuleCounter() >= 3);
+});
+
+test("a Process subclass carries its own fields and runs run() in the child", async () => {
+  const out = fx.sharedText();
+  const p = new fx.Recorder("sum", out, [1, 2, 3, 4]);
+  p.start();
+  await p.join();
+  assert.equal(p.exitcode, 0);
+  assert.equal(fx.readText(out), `sum:10:${p.name}`);
+});
+
+test("a daemon cannot start children", async () => {
+  const text = fx.sharedText();
+  const p = new Process({ target: fx.startGrandchild, args: [text], daemon: true });
+  assert.equal(p.daemon, true);
+  p.start();
+  await p.join();
+  assert.equal(fx.readText(text), "ProcessError: daemonic processes are not allowed to have children");
+});
+
+test("an argument that cannot cross is a TypeError from start() naming it", () => {
+  const p = new Process({ target: fx.noop, args: [1, () => 2] });
+  assert.throws(() => p.start(), (e: unknown) => e instanceof TypeError && /args\[1\] is a function/.test(e.message));
+  class Point {
+    x = 1;
+    norm() {
+      return this.x;
+    }
+  }
+  const q = new Process({ target: fx.noop, args: [{ deep: [new Point()] }] });
+  assert.throws(
+    () => q.start(),
+    (e: unknown) => e instanceof TypeError && /args\[0\]\.deep\[0\] is an instance of Point/.test(e.message),
+  );
+  const r = new Process({ target: fx.noop, args: [Symbol("s")] });
+  assert.throws(() => r.start(), (e: unknown) => e instanceof TypeError && /args\[0\] is a symbol/.test(e.message));
+  assert.equal(p.pid, undefined);
+});
+
+test("bad options are TypeErrors", () => {
+  assert.throws(() => new Process({ target: 5 as never }), TypeError);
+  assert.throws(() => new Process({ args: "x" as never }), TypeError);
+  assert.throws(() => new Process({ startMethod: "fork" as never }), TypeError);
+  assert.throws(() => new Process(null as never), TypeError);
+});
+
+test("process functions of the main program", () => {
+  assert.equal(currentProcess().name, "MainProcess");
+  assert.equal(parentProcess(), null);
+  assert.equal(getpid(), nodeProcess.pid);
+  assert.equal(getppid(), nodeProcess.ppid);
+  assert.ok(cpuCount() >= 1);
+  assert.equal(getStartMethod(), "thread");
+  setStartMethod("thread");
+  assert.throws(() => setStartMethod("fork" as never), ValueError);
+});
+
+const script = new URL("./fixtures/keepalive_script.ts", import.meta.url).pathname;
+const runScript = (mode: string) => {
+  const args = nodeProcess.execPath.includes("deno") ? ["run", "-A", script, mode] : [script, mode];
+  return spawnSync(nodeProcess.execPath, args, {
+    encoding: "utf8",
+    timeout: 30_000,
+    env: { ...nodeProcess.env, NO_COLOR: "1" },
+  });
+};
+
+test("a non-daemon child keeps the program alive and its console.log reaches stdout", () => {
+  const run = runScript("nondaemon");
+  assert.equal(run.status, 0, run.stderr);
+  assert.equal(run.stdout, "main done\nchild worker done\n");
+});
+
+test("a daemon child ends with the program", () => {
+  const started = Date.now();
+  const run = runScript("daemon");
+  assert.equal(run.status, 0, run.stderr);
+  assert.equal(run.stdout, "main done\n");
+  assert.ok(Date.now() - started < 9_000, "the daemon's 10 s sleep must not hold the program");
+});
+
+test("a target the child cannot find fails naming the function, its module and the fix", () => {
+  const run = runScript("notfound");
+  assert.equal(run.status, 0, run.stderr);
+  assert.equal(run.stdout, "exitcode 1\n");
+  assert.match(run.stderr, /hiddenTarget/);
+  assert.match(run.stderr, /keepalive_script\.ts/);
+  assert.match(run.stderr, /export function hiddenTarget/);
+});
