@@ -1,0 +1,98 @@
+// Runs the benchmarks side by side: each bench/<name>.ts under Deno and under Bun,
+// and bench/<name>.py under python3, then prints a table of ratios and writes
+// BENCHMARKS.md. `node scripts/bench.mjs queues pool` runs only those.
+// Each script prints one JSON object per line:
+//   {"bench": case, "impl": "ours" | "raw" | "python" | other, "unit": "...", "value": median, "better": "higher" | "lower"}
+import { spawnSync } from "node:child_process";
+import { existsSync, readdirSync, writeFileSync } from "node:fs";
+import os from "node:os";
+
+const bin = (name) => new URL(`../node_modules/.bin/${name}`, import.meta.url).pathname;
+const only = process.argv.slice(2).filter((a) => !a.startsWith("--"));
+const write = !process.argv.includes("--no-write") && only.length === 0;
+const names = [
+  ...new Set(
+    readdirSync("bench").filter((f) => /\.(ts|py)$/.test(f) && !f.startsWith("_"))
+      .map((f) => f.replace(/\.(ts|py)$/, "")),
+  ),
+].filter((n) => only.length === 0 || only.includes(n)).sort();
+
+function run(cmd, args) {
+  const started = Date.now();
+  const res = spawnSync(cmd, args, { encoding: "utf8", timeout: 600_000, env: { ...process.env, NO_COLOR: "1" } });
+  const rows = [];
+  for (const line of (res.stdout ?? "").split("\n")) {
+    if (!line.startsWith("{")) continue;
+    try {
+      rows.push(JSON.parse(line));
+    } catch { /* not a result line */ }
+  }
+  if (res.status !== 0) console.error(`! ${[cmd, ...args].join(" ")} exited ${res.status}\n${res.stderr}`);
+  console.error(
+    `  ${args.at(-1)} ${cmd.split("/").pop()}: ${rows.length} results in ${
+      ((Date.now() - started) / 1000).toFixed(0)
+    } s`,
+  );
+  return rows;
+}
+
+const sections = [];
+for (const name of names) {
+  const results = [];
+  if (existsSync(`bench/${name}.py`)) {
+    for (const r of run("python3", [`bench/${name}.py`])) results.push({ ...r, runtime: "python3" });
+  }
+  if (existsSync(`bench/${name}.ts`)) {
+    for (const r of run(bin("deno"), ["run", "-A", `bench/${name}.ts`])) results.push({ ...r, runtime: "deno" });
+    for (const r of run(bin("bun"), ["run", `bench/${name}.ts`])) results.push({ ...r, runtime: "bun" });
+  }
+  sections.push({ name, results });
+}
+
+const fmt = (v) => (v >= 100 ? Math.round(v).toLocaleString("en-US") : v >= 1 ? v.toFixed(2) : v.toPrecision(3));
+const lines = [];
+for (const { name, results } of sections) {
+  lines.push(`## ${name}`, "");
+  lines.push("| case | runtime | impl | value | vs Python | vs raw |", "|---|---|---|---|---|---|");
+  const cases = [...new Set(results.map((r) => r.bench))];
+  for (const c of cases) {
+    const rows = results.filter((r) => r.bench === c);
+    const py = rows.find((r) => r.impl === "python");
+    for (const r of rows.filter((r) => r.runtime === "python3")) {
+      const vs = py && r !== py
+        ? `${(r.better === "lower" ? py.value / r.value : r.value / py.value).toFixed(2)}x`
+        : "1x";
+      lines.push(`| ${c} | python3 | ${r.impl} | ${fmt(r.value)} ${r.unit} | ${vs} | |`);
+    }
+    for (const rt of ["deno", "bun"]) {
+      const raw = rows.find((r) => r.runtime === rt && r.impl === "raw");
+      for (const r of rows.filter((r) => r.runtime === rt)) {
+        // Ratios read "how many times better": higher-is-better values divide, lower-is-better invert.
+        const ratio = (base) =>
+          base && base.value > 0 && r.value > 0
+            ? `${(r.better === "lower" ? base.value / r.value : r.value / base.value).toFixed(2)}x`
+            : "";
+        lines.push(
+          `| ${c} | ${rt} | ${r.impl} | ${fmt(r.value)} ${r.unit} | ${ratio(py)} | ${
+            r.impl === "raw" ? "" : ratio(raw)
+          } |`,
+        );
+      }
+    }
+  }
+  lines.push("");
+}
+const table = lines.join("\n");
+console.log(table);
+if (write) {
+  const header = [
+    "# Benchmarks",
+    "",
+    "Produced by `npm run bench` (scripts/bench.mjs): every case runs in one session, side by side, on",
+    `${os.cpus().length} cores (${os.cpus()[0]?.model ?? "unknown CPU"}), ${new Date().toISOString().slice(0, 10)}.`,
+    "Values are medians of several runs. Ratios say how many times better than Python (or the raw runtime",
+    "primitive) a row is: above 1x is better, whichever way the unit points.",
+    "",
+  ].join("\n");
+  writeFileSync("BENCHMARKS.md", header + "\n" + table);
+}
