@@ -21,6 +21,7 @@
  * @module
  */
 
+export { type Context, getContext } from "./lib/context.ts";
 export { AuthenticationError, EOFError, ProcessError, TimeoutError, ValueError } from "./lib/errors.ts";
 export {
   activeChildren,

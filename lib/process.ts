@@ -167,6 +167,14 @@ function validTimeout(timeout: number | undefined, what: string): number | undef
 
 let internalSelf: { identity: ChildIdentity } | undefined;
 
+// Subclasses made by the module itself (a context's Process), which a child rebuilds as a plain Process.
+const boundClasses = new WeakSet<object>();
+
+/** Marks a subclass that only sets defaults, so children need not import it. */
+export function markBoundClass(cls: typeof Process): void {
+  boundClasses.add(cls);
+}
+
 /**
  * A process: runs `target(...args)` (or an overridden `run()`) in a child with
  * its own module graph. Python's `multiprocessing.Process`.
@@ -326,7 +334,7 @@ export class Process {
       );
     }
     const args = reduceArgs(this.#args);
-    const subclass = this.constructor !== Process;
+    const subclass = this.constructor !== Process && !boundClasses.has(this.constructor);
     const fields: Record<string, unknown> = {};
     if (subclass) {
       for (const key of Object.keys(this)) {

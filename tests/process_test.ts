@@ -252,3 +252,19 @@ test("a target the child cannot find fails naming the function, its module and t
   assert.match(run.stderr, /keepalive_script\.ts/);
   assert.match(run.stderr, /export function hiddenTarget/);
 });
+
+test("getContext gives the API with Process bound to a start method", async () => {
+  const { getContext } = await import("../mod.ts");
+  const ctx = getContext("thread");
+  assert.equal(ctx.getStartMethod(), "thread");
+  assert.equal(getContext("thread"), ctx);
+  assert.equal(ctx.ValueError, ValueError);
+  const ints = sharedInts();
+  const p = new ctx.Process({ target: fx.report, args: [ints, fx.sharedText(), 5, { nested: [] }] });
+  assert.ok(p instanceof Process);
+  p.start();
+  await p.join();
+  assert.equal(p.exitcode, 0);
+  assert.equal(ints[2], 5);
+  assert.throws(() => getContext("fork" as never), ValueError);
+});
