@@ -8,10 +8,9 @@
  */
 import "../mod.ts";
 import nodeProcess from "node:process";
+import { claimEnd, markDone } from "./host.ts";
 import {
   adoptIdentity,
-  CHILD_DONE,
-  Control,
   makeSelf,
   Process,
   reapChildren,
@@ -30,11 +29,10 @@ let control: Int32Array | undefined;
 let label = "child";
 
 function finish(code: number): never {
-  if (control) {
-    Atomics.store(control, Control.Code, code);
-    Atomics.store(control, Control.State, CHILD_DONE);
-    // The parent settles join() on this message instead of the thread's teardown, which is slow in Deno.
-    port!.postMessage({ type: "exit", code });
+  if (control && claimEnd(control, code)) {
+    markDone(control);
+    // The host ends this process's leftover descendants on this message, before the thread's slow teardown.
+    port!.postMessage({ type: "exit" });
   }
   return runtime.exitThread(code);
 }

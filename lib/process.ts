@@ -6,10 +6,10 @@
  * @module
  */
 import { ProcessError, ValueError } from "./errors.ts";
+import { exitCodeOf, hostStart, hostTerminate, isDone, newControl, prestart, waitDone } from "./host.ts";
 import { holdOpen } from "./keepalive.ts";
 import { callerModules, referenceOf, type TargetReference } from "./reference.ts";
 import { runtime } from "./runtime/detect.ts";
-import type { WorkerHandle } from "./runtime/types.ts";
 import { reduce, reduceArgs } from "./serialize.ts";
 
 /** How a child process is started: `"thread"` = a worker thread (the default); `"spawn"` = an OS process. */
@@ -59,11 +59,6 @@ export interface RunMessage {
   fields: Record<string, unknown>;
 }
 
-/** Cells of a child's control block: its state (0 running, 1 done) and its exit code. */
-export const Control = { State: 0, Code: 1 } as const;
-/** The state cell's value once the child has written its exit code. */
-export const CHILD_DONE = 1;
-
 /** Thread children get ids above Linux's largest pid, so they never equal a real pid. */
 const PID_BASE = 4_194_304;
 
@@ -109,52 +104,6 @@ export function adoptIdentity(self: ChildIdentity): void {
 function nextPid(): number {
   me.pidCells ??= new Int32Array(new SharedArrayBuffer(4));
   return PID_BASE + Atomics.add(me.pidCells, 0, 1) + 1;
-}
-
-const childUrl = new URL("./child.ts", import.meta.url);
-
-interface Spare {
-  handle: WorkerHandle;
-  ready: Promise<void>;
-  onExit?: (code: number) => void;
-  onMessage?: (message: unknown) => void;
-}
-let spare: Spare | undefined;
-
-function bootWorker(): Spare {
-  const handle = runtime.startWorker(childUrl, "tsmp-child");
-  handle.unref();
-  let markReady!: () => void;
-  const worker: Spare = { handle, ready: new Promise((resolve) => (markReady = resolve)) };
-  handle.onMessage((message) => {
-    if ((message as { type?: string })?.type === "ready") markReady();
-    else worker.onMessage?.(message);
-  });
-  handle.onExit((code) => {
-    if (spare === worker) spare = undefined;
-    worker.onExit?.(code);
-  });
-  return worker;
-}
-
-/**
- * Makes sure a warm worker is waiting, so the next `start()` does not pay for
- * booting a worker. Called on the first `new Process()`; harmless to call again.
- */
-export function prestart(): void {
-  if (!spare && !me.daemon) spare = bootWorker();
-}
-
-function takeWorker(): Spare {
-  const worker = spare ?? bootWorker();
-  spare = undefined;
-  return worker;
-}
-
-// Booting a worker blocks the starting thread (about 25 ms in Deno), so the next
-// spare is booted once a child has ended, not while a child is starting.
-function refillSoon(): void {
-  setTimeout(prestart, 0);
 }
 
 function validTimeout(timeout: number | undefined, what: string): number | undefined {
@@ -210,14 +159,12 @@ export class Process {
   #authkey: Uint8Array;
   #identity: number[];
   #pid: number | undefined;
-  #exitcode: number | null = null;
+  #control: Int32Array | undefined;
   #started = false;
   #closed = false;
   #isSelf = false;
   #parentPid: number;
   #ended: Promise<void> | undefined;
-  #worker: Spare | undefined;
-  #killedWith: number | null = null;
 
   constructor(options: ProcessOptions = {}) {
     if (options === null || typeof options !== "object") {
@@ -308,7 +255,7 @@ export class Process {
   /** `null` while running or before start; 0 on success, 1 for an uncaught error, `n` for `exit(n)`, -15/-9 when terminated/killed. */
   get exitcode(): number | null {
     this.#checkClosed();
-    return this.#exitcode;
+    return this.#control && isDone(this.#control) ? exitCodeOf(this.#control) : null;
   }
 
   /** Settles when the process ends. */
@@ -348,30 +295,15 @@ export class Process {
 
     this.#started = true;
     this.#pid = nextPid();
-    const control = new SharedArrayBuffer(8);
-    const worker = takeWorker();
-    this.#worker = worker;
+    const control = newControl();
+    this.#control = control;
     children.add(this);
     const release = this.#daemon ? () => {} : holdOpen();
-    this.#ended = new Promise<void>((resolve) => {
-      const settle = (runtimeCode: number) => {
-        if (this.#exitcode !== null) return;
-        const cells = new Int32Array(control);
-        this.#exitcode = this.#killedWith
-          ?? (Atomics.load(cells, Control.State) === CHILD_DONE
-            ? Atomics.load(cells, Control.Code)
-            : (runtimeCode === 0 ? 0 : 1));
-        children.delete(this);
-        release();
-        refillSoon();
-        resolve();
-      };
-      worker.onExit = settle;
-      worker.onMessage = (msg) => {
-        if ((msg as { type?: string })?.type === "exit" && this.#killedWith === null) settle(0);
-      };
+    this.#ended = waitDone(control).then(() => {
+      children.delete(this);
+      release();
     });
-    const message: RunMessage = {
+    hostStart({
       type: "run",
       self: {
         name: this.#name,
@@ -384,14 +316,11 @@ export class Process {
         pidCells: me.pidCells!.buffer as SharedArrayBuffer,
         startMethod: method,
       },
-      control,
+      control: control.buffer as SharedArrayBuffer,
       target,
       subclass: subclassRef,
       args,
       fields,
-    };
-    worker.ready.then(() => {
-      if (this.#killedWith === null) worker.handle.postMessage(message);
     });
   }
 
@@ -401,7 +330,7 @@ export class Process {
     const ms = validTimeout(timeout, "join");
     if (this.#isSelf) throw new ProcessError("can only join a child process");
     if (!this.#ended) throw new ProcessError("can only join a started process");
-    if (this.#exitcode !== null) return;
+    if (this.exitcode !== null) return;
     const release = holdOpen();
     let timer: ReturnType<typeof setTimeout> | undefined;
     try {
@@ -418,15 +347,13 @@ export class Process {
   isAlive(): boolean {
     this.#checkClosed();
     if (this.#isSelf) return true;
-    return this.#ended !== undefined && this.#exitcode === null;
+    return this.#ended !== undefined && this.exitcode === null;
   }
 
   #stop(code: number): void {
     this.#checkClosed();
-    if (!this.#worker) throw new ProcessError("can only terminate a started process");
-    if (this.#exitcode !== null || this.#killedWith !== null) return;
-    this.#killedWith = code;
-    this.#worker.handle.terminate();
+    if (!this.#control) throw new ProcessError("can only terminate a started process");
+    if (!isDone(this.#control)) hostTerminate(this.#pid!, code);
   }
 
   /** Ends the process at once (even in a busy loop); `exitcode` becomes -15. */
@@ -442,12 +369,11 @@ export class Process {
   /** Releases the process object. Throws `ValueError` while the process runs. */
   close(): void {
     if (this.#closed) return;
-    if (this.#ended && this.#exitcode === null) {
+    if (this.#ended && this.exitcode === null) {
       throw new ValueError(
         "Cannot close a process while it is still running. You should first call join() or terminate().",
       );
     }
-    this.#worker = undefined;
     this.#closed = true;
   }
 
@@ -462,8 +388,8 @@ export class Process {
   toString(): string {
     const state = this.#closed
       ? "closed"
-      : this.#exitcode !== null
-      ? `stopped exitcode=${this.#exitcode}`
+      : this.exitcode !== null
+      ? `stopped exitcode=${this.exitcode}`
       : this.#started
       ? "started"
       : "initial";

@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import nodeProcess from "node:process";
 import { test } from "node:test";
+import { holdUntil } from "../lib/keepalive.ts";
 import {
   activeChildren,
   cpuCount,
@@ -50,16 +51,35 @@ test("exit(n) gives exitcode n", async () => {
 
 test("terminate() ends a busy loop with exitcode -15, kill() with -9", async () => {
   for (const [stop, code] of [["terminate", -15], ["kill", -9]] as const) {
-    const started = sharedInts(1);
-    const p = new Process({ target: fx.busyLoop, args: [started] });
+    const cells = sharedInts(2);
+    const p = new Process({ target: fx.busyLoop, args: [cells] });
     p.start();
-    await Atomics.waitAsync(started, 0, 0).value;
+    await Atomics.waitAsync(cells, 0, 0).value;
     assert.equal(p.isAlive(), true);
     p[stop]();
     await p.join();
     assert.equal(p.exitcode, code);
     assert.equal(p.isAlive(), false);
+    Atomics.store(cells, 1, 1);
   }
+});
+
+test("no child outlives its parent: terminating a child ends its children", async () => {
+  const beat = sharedInts(2);
+  const p = new Process({ target: fx.parentOfBeater, args: [beat] });
+  p.start();
+  await Atomics.waitAsync(beat, 0, 0).value;
+  assert.ok(beat[1] > 0, "the grandchild runs");
+  p.terminate();
+  await p.join();
+  assert.equal(p.exitcode, -15);
+  // The grandchild's end follows its parent's; wait (bounded) until its beats stop.
+  let last = -1;
+  for (let rounds = 0; rounds < 250 && Atomics.load(beat, 0) !== last; rounds++) {
+    last = Atomics.load(beat, 0);
+    await holdUntil(Promise.resolve(Atomics.waitAsync(beat, 0, last, 20).value));
+  }
+  assert.equal(Atomics.load(beat, 0), last, "the grandchild stopped beating");
 });
 
 test("join(timeout) returns with the process still running", async () => {

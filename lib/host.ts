@@ -1,0 +1,171 @@
+/**
+ * The thread host. Only the main thread creates worker threads: a child that
+ * starts a process of its own asks the main thread to do it. This keeps every
+ * thread one hop from the main thread (Deno delivers messages to nested workers
+ * only every ~500 ms), keeps the warm spare in one place, and lets the host end
+ * every descendant of a process that ends, so no child outlives its parent
+ * (Deno does not end nested workers with their parent).
+ *
+ * Whether a process has ended, and its exit code, live in a small shared
+ * control block that any thread can wait on.
+ *
+ * @module
+ */
+import type { RunMessage } from "./process.ts";
+import { runtime } from "./runtime/detect.ts";
+import type { WorkerHandle } from "./runtime/types.ts";
+
+/** Cells of a control block. */
+const STATE = 0;
+const CODE = 1;
+/** States: running; its end claimed by whoever writes the code; ended. */
+const RUNNING = 0;
+const DONE = 1;
+const CLAIMED = 2;
+
+/** A new control block for a process. */
+export function newControl(): Int32Array {
+  return new Int32Array(new SharedArrayBuffer(8));
+}
+
+/**
+ * Claims the right to write the exit code; only the first claim wins (a child
+ * finishing and its parent terminating it may race).
+ */
+export function claimEnd(control: Int32Array, code: number): boolean {
+  if (Atomics.compareExchange(control, STATE, RUNNING, CLAIMED) !== RUNNING) return false;
+  Atomics.store(control, CODE, code);
+  return true;
+}
+
+/** Marks the process ended and wakes every thread waiting for it. */
+export function markDone(control: Int32Array): void {
+  Atomics.store(control, STATE, DONE);
+  Atomics.notify(control, STATE);
+}
+
+/** Whether the process has ended. */
+export function isDone(control: Int32Array): boolean {
+  return Atomics.load(control, STATE) === DONE;
+}
+
+/** The exit code of an ended process. */
+export function exitCodeOf(control: Int32Array): number {
+  return Atomics.load(control, CODE);
+}
+
+/** Resolves once the process has ended. */
+export async function waitDone(control: Int32Array): Promise<void> {
+  for (;;) {
+    const state = Atomics.load(control, STATE);
+    if (state === DONE) return;
+    const waiter = Atomics.waitAsync(control, STATE, state);
+    if (waiter.async) await waiter.value;
+  }
+}
+
+/** What a child thread sends the main thread. */
+type HostRequest =
+  | { type: "ready" }
+  | { type: "exit" }
+  | { type: "spawn"; message: RunMessage }
+  | { type: "terminate"; pid: number; code: number };
+
+interface Thread {
+  handle: WorkerHandle;
+  ready: Promise<void>;
+  /** Set once the thread runs a process. */
+  hosted?: Hosted;
+}
+
+interface Hosted {
+  pid: number;
+  parentPid: number;
+  control: Int32Array;
+  thread: Thread;
+}
+
+const childUrl = new URL("./child.ts", import.meta.url);
+const hosted = new Map<number, Hosted>();
+let spare: Thread | undefined;
+
+function bootThread(): Thread {
+  const handle = runtime.startWorker(childUrl, "tsmp-child");
+  // Never ref'd again: in Deno, ref() after unref() stops message delivery. Waiters hold the program open.
+  handle.unref();
+  let markReady!: () => void;
+  const thread: Thread = { handle, ready: new Promise((resolve) => (markReady = resolve)) };
+  handle.onMessage((message) => {
+    const request = message as HostRequest;
+    switch (request?.type) {
+      case "ready":
+        return markReady();
+      case "exit":
+        if (thread.hosted) ended(thread.hosted, 0);
+        return;
+      case "spawn":
+        return hostStart(request.message);
+      case "terminate":
+        return hostTerminate(request.pid, request.code);
+    }
+  });
+  handle.onExit((code) => {
+    if (spare === thread) spare = undefined;
+    if (thread.hosted) ended(thread.hosted, code === 0 ? 0 : 1);
+  });
+  return thread;
+}
+
+/** Boots the warm spare if there is none; only on the main thread. */
+export function prestart(): void {
+  if (runtime.isMainThread && !spare) spare = bootThread();
+}
+
+function ended(process: Hosted, runtimeCode: number): void {
+  if (hosted.get(process.pid) !== process) return;
+  hosted.delete(process.pid);
+  // A thread that ended without writing its code crashed (or was ended by the runtime).
+  claimEnd(process.control, runtimeCode);
+  markDone(process.control);
+  for (const other of [...hosted.values()]) {
+    if (other.parentPid === process.pid) hostTerminate(other.pid, -15);
+  }
+  // Booting a thread blocks the main thread (about 25 ms in Deno), so the next
+  // spare is booted after a child ends, not while one is starting.
+  setTimeout(prestart, 0);
+}
+
+/** Runs `message` in a thread: directly on the main thread, through it elsewhere. */
+export function hostStart(message: RunMessage): void {
+  if (!runtime.isMainThread) {
+    runtime.parentPort()!.postMessage({ type: "spawn", message } satisfies HostRequest);
+    return;
+  }
+  const control = new Int32Array(message.control);
+  const parentPid = message.self.parentPid;
+  if (parentPid !== runtime.pid && !hosted.has(parentPid)) {
+    // The parent ended while its request was on the way: its child never runs.
+    claimEnd(control, -15);
+    markDone(control);
+    return;
+  }
+  const thread = spare ?? bootThread();
+  spare = undefined;
+  const process: Hosted = { pid: message.self.pid, parentPid, control, thread };
+  thread.hosted = process;
+  hosted.set(process.pid, process);
+  thread.ready.then(() => {
+    if (hosted.get(process.pid) === process) thread.handle.postMessage(message);
+  });
+}
+
+/** Ends the process `pid` with `code` (-15 terminate, -9 kill), and with it its descendants. */
+export function hostTerminate(pid: number, code: number): void {
+  if (!runtime.isMainThread) {
+    runtime.parentPort()!.postMessage({ type: "terminate", pid, code } satisfies HostRequest);
+    return;
+  }
+  const process = hosted.get(pid);
+  if (!process) return;
+  if (claimEnd(process.control, code)) process.thread.handle.terminate();
+}
