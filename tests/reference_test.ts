@@ -1,0 +1,35 @@
+// Finding where a target is exported, as a child will look for it.
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { referenceOf, resolveReference } from "../lib/reference.ts";
+import { noop } from "./fixtures/targets.ts";
+import * as fx from "./fixtures/targets.ts";
+
+const here = new URL(import.meta.url).href;
+const fixtures = new URL("./fixtures/targets.ts", import.meta.url).href;
+
+test("a function imported by name is found in the module it came from", async () => {
+  const reference = referenceOf(noop, [here]);
+  assert.deepEqual(reference.candidates[0], { url: fixtures, name: "noop" });
+  assert.equal(await resolveReference(reference), noop);
+});
+
+test("a function used through a namespace import is found there", async () => {
+  const reference = referenceOf(fx.busyLoop, [here]);
+  assert.ok(reference.candidates.some((c) => c.url === fixtures && c.name === "busyLoop"));
+  assert.equal(await resolveReference(reference), fx.busyLoop);
+});
+
+test("an explicit module comes first", () => {
+  const reference = referenceOf(fx.fail, [here], fixtures);
+  assert.deepEqual(reference.candidates[0], { url: fixtures, name: "fail" });
+});
+
+test("a function exported nowhere fails naming it, the modules searched and the fix", async () => {
+  const hidden = function notExported() {};
+  const reference = referenceOf(hidden, [here]);
+  await assert.rejects(resolveReference(reference), (e: unknown) => {
+    const message = (e as Error).message;
+    return /notExported/.test(message) && message.includes(here) && /export function notExported/.test(message);
+  });
+});
