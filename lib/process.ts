@@ -11,6 +11,7 @@ import { holdOpen } from "./keepalive.ts";
 import { callerModules, referenceOf, type TargetReference } from "./reference.ts";
 import { runtime } from "./runtime/detect.ts";
 import { reduce, reduceArgs } from "./serialize.ts";
+import { type SpawnedChild, spawnStart } from "./spawn.ts";
 
 /** How a child process is started: `"thread"` = a worker thread (the default); `"spawn"` = an OS process. */
 export type StartMethod = "thread" | "spawn";
@@ -160,6 +161,7 @@ export class Process {
   #identity: number[];
   #pid: number | undefined;
   #control: Int32Array | undefined;
+  #spawned: SpawnedChild | undefined;
   #started = false;
   #closed = false;
   #isSelf = false;
@@ -274,12 +276,6 @@ export class Process {
     }
     if (me.daemon) throw new ProcessError("daemonic processes are not allowed to have children");
     const method = this.#startMethod ?? getStartMethod();
-    if (method === "spawn") {
-      throw new ProcessError(
-        "the \"spawn\" start method (an OS process per child) is not available in this version; "
-          + "use the default \"thread\" method",
-      );
-    }
     const args = reduceArgs(this.#args);
     const subclass = this.constructor !== Process && !boundClasses.has(this.constructor);
     const fields: Record<string, unknown> = {};
@@ -293,21 +289,13 @@ export class Process {
       ? referenceOf(this.constructor as new() => Process, this.#frames, this.#module)
       : null;
 
-    this.#started = true;
-    this.#pid = nextPid();
     const control = newControl();
     this.#control = control;
-    children.add(this);
-    const release = this.#daemon ? () => {} : holdOpen();
-    this.#ended = waitDone(control).then(() => {
-      children.delete(this);
-      release();
-    });
-    hostStart({
+    const message: RunMessage = {
       type: "run",
       self: {
         name: this.#name,
-        pid: this.#pid,
+        pid: this.#pid = nextPid(),
         daemon: this.#daemon,
         authkey: this.#authkey,
         identity: this.#identity,
@@ -321,6 +309,24 @@ export class Process {
       subclass: subclassRef,
       args,
       fields,
+    };
+    if (method === "spawn") {
+      try {
+        this.#spawned = spawnStart(message, control);
+      } catch (error) {
+        this.#pid = undefined;
+        throw error;
+      }
+      this.#pid = this.#spawned.pid;
+    } else {
+      hostStart(message);
+    }
+    this.#started = true;
+    children.add(this);
+    const release = this.#daemon ? () => {} : holdOpen();
+    this.#ended = waitDone(control).then(() => {
+      children.delete(this);
+      release();
     });
   }
 
@@ -353,7 +359,9 @@ export class Process {
   #stop(code: number): void {
     this.#checkClosed();
     if (!this.#control) throw new ProcessError("can only terminate a started process");
-    if (!isDone(this.#control)) hostTerminate(this.#pid!, code);
+    if (isDone(this.#control)) return;
+    if (this.#spawned) this.#spawned.signal(code);
+    else hostTerminate(this.#pid!, code);
   }
 
   /** Ends the process at once (even in a busy loop); `exitcode` becomes -15. */

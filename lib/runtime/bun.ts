@@ -5,6 +5,7 @@
  */
 import { readFileSync } from "node:fs";
 import nodeProcess from "node:process";
+import { fileURLToPath } from "node:url";
 import type { ParentPort, Runtime, WorkerHandle } from "./types.ts";
 
 class BunWorker implements WorkerHandle {
@@ -53,6 +54,7 @@ export const bunRuntime: Runtime = {
   isMainThread: Bun.isMainThread,
   cpuCount: () => navigator.hardwareConcurrency,
   execPath: () => nodeProcess.execPath,
+  scriptCommand: (url) => [nodeProcess.execPath, "run", fileURLToPath(url)],
   exitProcess(code: number): never {
     nodeProcess.exit(code);
   },

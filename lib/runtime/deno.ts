@@ -43,6 +43,7 @@ export const denoRuntime: Runtime = {
   isMainThread,
   cpuCount: () => navigator.hardwareConcurrency,
   execPath: () => Deno.execPath(),
+  scriptCommand: (url) => [Deno.execPath(), "run", "-A", url.href],
   exitProcess(code: number): never {
     Deno.exit(code);
   },

@@ -41,6 +41,8 @@ export interface Runtime {
   cpuCount(): number;
   /** The runtime's executable. */
   execPath(): string;
+  /** The command line that runs the module at `url` as a program of this runtime. */
+  scriptCommand(url: URL): string[];
   /** Ends the whole OS process. */
   exitProcess(code: number): never;
   /** Ends the current worker thread with `code` (only valid inside a worker). */

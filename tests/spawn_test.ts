@@ -1,0 +1,63 @@
+// The "spawn" start method: a child that is an OS process of the same runtime.
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { getpid, Process } from "../mod.ts";
+import * as fx from "./fixtures/targets.ts";
+
+const spawn = { startMethod: "spawn" } as const;
+
+test("a spawned child runs the target with its args and reports its exit code", async () => {
+  const p = new Process({ target: fx.exitWithSum, args: [1, { add: [2, 3] }], ...spawn });
+  p.start();
+  assert.equal(typeof p.pid, "number");
+  assert.notEqual(p.pid, getpid());
+  await p.join();
+  assert.equal(p.exitcode, 6);
+});
+
+test("a spawned child sees its parent's pid, its name and fresh module state", async () => {
+  fx.bumpModuleCounter();
+  const p = new Process({ target: fx.checkIdentity, args: [getpid(), "spawned-one"], name: "spawned-one", ...spawn });
+  p.start();
+  await p.join();
+  assert.equal(p.exitcode, 0);
+});
+
+test("exit codes: 0, 1 for an uncaught error", async () => {
+  const ok = new Process({ target: fx.noop, ...spawn });
+  const bad = new Process({ target: fx.fail, ...spawn });
+  ok.start();
+  bad.start();
+  await ok.join();
+  await bad.join();
+  assert.equal(ok.exitcode, 0);
+  assert.equal(bad.exitcode, 1);
+});
+
+test("terminate() and kill() end a spinning OS process with -15 and -9", async () => {
+  for (const [stop, code] of [["terminate", -15], ["kill", -9]] as const) {
+    const p = new Process({ target: fx.spinForever, ...spawn });
+    p.start();
+    await p.join(300);
+    assert.equal(p.isAlive(), true);
+    p[stop]();
+    await p.join();
+    assert.equal(p.exitcode, code);
+  }
+});
+
+test("a Process subclass runs in a spawned child", async () => {
+  const p = new fx.Summer([4, 5, 6], spawn);
+  p.start();
+  await p.join();
+  assert.equal(p.exitcode, 15);
+});
+
+test("shared memory cannot go to an OS process: a TypeError naming the argument", () => {
+  const p = new Process({ target: fx.noop, args: [1, { cells: new Int32Array(new SharedArrayBuffer(4)) }], ...spawn });
+  assert.throws(
+    () => p.start(),
+    (e: unknown) => e instanceof TypeError && /args\[1\]\.cells lives in shared memory/.test(e.message),
+  );
+  assert.equal(p.pid, undefined);
+});
