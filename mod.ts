@@ -23,6 +23,15 @@
 
 export { type Context, getContext } from "./lib/context.ts";
 export { AuthenticationError, EOFError, ProcessError, TimeoutError, ValueError } from "./lib/errors.ts";
+export { BrokenPoolError } from "./lib/errors.ts";
+export {
+  AsyncResult,
+  type MapOptions,
+  Pool,
+  type PoolOptions,
+  type PoolStats,
+  type ResultCallbacks,
+} from "./lib/pool.ts";
 export {
   activeChildren,
   cpuCount,

@@ -80,3 +80,19 @@ export class AuthenticationError extends ProcessError {
 export class EOFError extends Error {
   override name = "EOFError";
 }
+
+/**
+ * A pool worker ended (`exit()`, an uncaught error outside the task, the thread
+ * being ended, out of memory) while it held this task, or the pool was
+ * terminated before the task finished. The pool replaces the worker and goes on.
+ *
+ * @example
+ * ```ts
+ * import { BrokenPoolError } from "@tsmp/multiprocessing";
+ * const error = new BrokenPoolError("a worker of the pool ended while running this task");
+ * console.log(error instanceof BrokenPoolError); // true
+ * ```
+ */
+export class BrokenPoolError extends Error {
+  override name = "BrokenPoolError";
+}

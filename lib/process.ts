@@ -107,6 +107,31 @@ function nextPid(): number {
   return PID_BASE + Atomics.add(me.pidCells, 0, 1) + 1;
 }
 
+/**
+ * A fresh identity for a thread this process starts outside `Process` (a pool
+ * worker): the next child number and pid, named `${prefix}-N` like Python's.
+ */
+export function newChildIdentity(prefix: string, daemon: boolean): ChildIdentity {
+  const identity = [...me.identity, ++childCount];
+  const pid = nextPid();
+  return {
+    name: `${prefix}-${identity.join(":")}`,
+    pid,
+    daemon,
+    authkey: me.authkey,
+    identity,
+    parentName: me.name,
+    parentPid: me.pid,
+    pidCells: me.pidCells!.buffer as SharedArrayBuffer,
+    startMethod: "thread",
+  };
+}
+
+/** Whether this process is a daemon (which may not start children). */
+export function isDaemon(): boolean {
+  return me.daemon;
+}
+
 function validTimeout(timeout: number | undefined, what: string): number | undefined {
   if (timeout === undefined || timeout === null) return undefined;
   if (typeof timeout !== "number" || Number.isNaN(timeout)) {

@@ -1,0 +1,231 @@
+/**
+ * The entry a pool worker thread runs. It takes batches of tasks from the pool,
+ * runs them one at a time, and sends their results back in batches. Before each
+ * task it counts the task as started in shared memory, so that if the thread
+ * dies the pool knows which tasks it was running and which it never began.
+ *
+ * @module
+ */
+import "../mod.ts";
+import nodeProcess from "node:process";
+import { adoptIdentity, type ChildIdentity, setExitHook, type Target } from "./process.ts";
+import { resolveReference, type TargetReference } from "./reference.ts";
+import { runtime } from "./runtime/detect.ts";
+import type { ParentPort } from "./runtime/types.ts";
+import { rebuild, reduce } from "./serialize.ts";
+
+/** A task's error as it crosses back to the pool. */
+export interface WireError {
+  name: string;
+  message: string;
+  stack: string;
+}
+
+/** One part of a batch: `[0, fnIds, argsLists]` (applyAsync tasks) or `[1 | 2, fnId, chunksize, items]` (map/starmap chunks). */
+export type WirePart = [0, number[], unknown[][]] | [1 | 2, number, number, unknown[]];
+
+/** Messages from the pool to a worker. */
+export type ToWorker =
+  | {
+    t: "init";
+    self: ChildIdentity;
+    progress: SharedArrayBuffer;
+    initializer: TargetReference | null;
+    initargs: unknown[];
+  }
+  | { t: "work"; defs: [number, TargetReference][] | null; parts: WirePart[] }
+  | { t: "stop" };
+
+/** Messages from a worker to the pool. `done` carries the results of the next `n` tasks in the order sent. */
+export type FromWorker =
+  | { t: "ready" }
+  | { t: "done"; n: number; v: unknown[]; e: [number, WireError][] | null; ms: number }
+  | { t: "initfail"; error: WireError }
+  | { t: "exit"; code: number };
+
+/** Describes any thrown value for the pool. */
+export function wireError(error: unknown): WireError {
+  if (error instanceof Error) {
+    return { name: error.name, message: error.message, stack: error.stack ?? `${error.name}: ${error.message}` };
+  }
+  const text = String(error);
+  return { name: "Error", message: text, stack: text };
+}
+
+function parentPortOrThrow(): ParentPort {
+  const found = runtime.parentPort();
+  if (!found) throw new Error("lib/pool_worker.ts is the entry of a pool worker; do not run it directly");
+  return found;
+}
+
+const port = parentPortOrThrow();
+
+const send = (message: FromWorker) => port.postMessage(message);
+let progress: Int32Array | undefined;
+let started = 0;
+let label = "PoolWorker";
+const fns = new Map<number, Target | WireError>();
+const inbox: ToWorker[] = [];
+let running = false;
+
+// Results of tasks finished since the last report; sent when a batch ends, or before the thread exits.
+let doneCount = 0;
+let values: unknown[] = [];
+let errors: [number, WireError][] | null = null;
+let batchStart = 0;
+
+const flush = () => {
+  if (doneCount === 0) return;
+  const message: FromWorker = { t: "done", n: doneCount, v: values, e: errors, ms: performance.now() - batchStart };
+  doneCount = 0;
+  values = [];
+  errors = null;
+  try {
+    send(message);
+  } catch (error) {
+    // A result that passed reduce() but still cannot be cloned: fail the whole report rather than lose it.
+    const failure = wireError(error);
+    const e: [number, WireError][] = [];
+    for (let i = 0; i < message.n; i++) e.push([i, failure]);
+    send({ t: "done", n: message.n, v: [], e, ms: message.ms });
+  }
+};
+
+const finish = (code: number): never => {
+  flush();
+  send({ t: "exit", code });
+  return runtime.exitThread(code);
+};
+
+const crash = (error: unknown) => {
+  const text = error instanceof Error ? (error.stack ?? String(error)) : String(error);
+  console.error(`Process ${label}:\n${text}`);
+  finish(1);
+};
+
+globalThis.addEventListener("error", (event) => {
+  event.preventDefault();
+  crash((event as ErrorEvent).error ?? (event as ErrorEvent).message);
+});
+globalThis.addEventListener("unhandledrejection", (event) => {
+  event.preventDefault();
+  crash((event as PromiseRejectionEvent).reason);
+});
+nodeProcess.on("uncaughtException", crash);
+nodeProcess.on("unhandledRejection", crash);
+setExitHook(finish);
+
+const begin = () => {
+  started++;
+  Atomics.store(progress!, 0, started);
+};
+
+const isThenable = (value: unknown): value is PromiseLike<unknown> =>
+  value !== null && (typeof value === "object" || typeof value === "function")
+  && typeof (value as { then?: unknown }).then === "function";
+
+const fail = (error: unknown) => {
+  (errors ??= []).push([doneCount, wireError(error)]);
+  doneCount++;
+};
+
+async function runApply(fnIds: number[], argsList: unknown[][]): Promise<void> {
+  for (let i = 0; i < fnIds.length; i++) {
+    begin();
+    const fn = fns.get(fnIds[i]);
+    try {
+      if (typeof fn !== "function") throw remoteFailure(fn);
+      let value = fn(...(rebuild(argsList[i]) as unknown[]));
+      if (isThenable(value)) value = await value;
+      values.push(reduce(value, "the task's result"));
+      doneCount++;
+    } catch (error) {
+      fail(error);
+    }
+  }
+}
+
+async function runChunks(star: boolean, fnId: number, chunksize: number, items: unknown[]): Promise<void> {
+  const fn = fns.get(fnId);
+  for (let start = 0; start < items.length; start += chunksize) {
+    begin();
+    const end = Math.min(items.length, start + chunksize);
+    const mark = values.length;
+    try {
+      if (typeof fn !== "function") throw remoteFailure(fn);
+      for (let j = start; j < end; j++) {
+        const item = rebuild(items[j]);
+        let value = star ? fn(...(item as unknown[])) : fn(item);
+        if (isThenable(value)) value = await value;
+        values.push(reduce(value, "the task's result"));
+      }
+      doneCount++;
+    } catch (error) {
+      values.length = mark;
+      fail(error);
+    }
+  }
+}
+
+function remoteFailure(found: Target | WireError | undefined): Error {
+  if (found && typeof found === "object") {
+    const error = new Error(found.message);
+    error.name = found.name;
+    error.stack = found.stack;
+    return error;
+  }
+  return new Error("task function missing in the pool worker");
+}
+
+async function handle(message: ToWorker): Promise<void> {
+  switch (message.t) {
+    case "init": {
+      adoptIdentity(message.self);
+      label = message.self.name;
+      progress = new Int32Array(message.progress);
+      if (message.initializer) {
+        try {
+          const init = await resolveReference(message.initializer) as Target;
+          const result = init(...(rebuild(message.initargs) as unknown[]));
+          if (isThenable(result)) await result;
+        } catch (error) {
+          send({ t: "initfail", error: wireError(error) });
+          runtime.exitThread(1);
+        }
+      }
+      return;
+    }
+    case "work": {
+      if (message.defs) {
+        for (const [id, reference] of message.defs) {
+          try {
+            fns.set(id, await resolveReference(reference) as Target);
+          } catch (error) {
+            fns.set(id, wireError(error));
+          }
+        }
+      }
+      batchStart = performance.now();
+      for (const part of message.parts) {
+        if (part[0] === 0) await runApply(part[1], part[2]);
+        else await runChunks(part[0] === 2, part[1], part[2], part[3]);
+      }
+      flush();
+      return;
+    }
+    case "stop":
+      return finish(0);
+  }
+}
+
+const pump = async () => {
+  running = true;
+  while (inbox.length) await handle(inbox.shift()!);
+  running = false;
+};
+
+port.onMessage((message) => {
+  inbox.push(message as ToWorker);
+  if (!running) void pump();
+});
+send({ t: "ready" });
