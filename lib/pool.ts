@@ -237,7 +237,7 @@ interface ChunkJob {
   chunksize: number;
   star: boolean;
   readonly cancelled: boolean;
-  deliver(chunk: number, values: unknown[], from: number, count: number): void;
+  deliver(chunk: number, values: Items, from: number, count: number): void;
   failChunk(chunk: number, error: Error): void;
 }
 
@@ -252,10 +252,13 @@ interface ChunkPart {
   kind: 1 | 2;
   job: ChunkJob;
   first: number;
-  items: unknown[];
+  items: Items;
 }
 
 type Part = ApplyPart | ChunkPart;
+
+/** A map's items: a Float64Array when they are all numbers (it crosses as one copy), else an array. */
+type Items = unknown[] | Float64Array;
 
 function unitsOf(part: Part): number {
   return part.kind === 0 ? part.tasks.length : Math.ceil(part.items.length / part.job.chunksize);
@@ -307,7 +310,7 @@ class ApplySource implements Source {
 
 class ArraySource implements Source {
   #next = 0;
-  constructor(readonly job: ChunkJob, readonly items: unknown[]) {}
+  constructor(readonly job: ChunkJob, readonly items: Items) {}
   get exhausted(): boolean {
     return this.job.cancelled || this.#next * this.job.chunksize >= this.items.length;
   }
@@ -577,7 +580,10 @@ export class Pool {
       if (part.kind === 0) {
         const task = part.tasks[unit];
         if (wire) settleResult(task.result, false, remoteError(wire));
-        else settleResult(task.result, true, rebuild(values[vi++]));
+        else {
+          const value = values[vi++];
+          settleResult(task.result, true, isPlain(value) ? value : rebuild(value));
+        }
         items++;
       } else {
         const size = part.job.chunksize;
@@ -708,16 +714,20 @@ export class Pool {
   #dispatch(): void {
     if (this.#state !== TERMINATE) {
       const ready = this.#workers.filter((w) => w.ready && !w.retiring && !w.stopping);
-      for (const worker of ready) {
-        while (worker.ends.length < IN_FLIGHT && !worker.retiring) {
-          let queued = 0;
-          for (const source of this.#queue) queued += source.queued();
-          let budget = worker.batch;
-          if (queued > 0) budget = Math.min(budget, Math.max(1, Math.ceil(queued / (ready.length * IN_FLIGHT))));
+      // Round by round, one batch per worker with room, so a short queue is shared out evenly.
+      for (let sent = true; sent && this.#queue.length;) {
+        sent = false;
+        let queued = 0;
+        for (const source of this.#queue) queued += source.queued();
+        const share = queued > 0 ? Math.max(1, Math.ceil(queued / (ready.length * IN_FLIGHT))) : Infinity;
+        for (const worker of ready) {
+          if (worker.ends.length >= IN_FLIGHT || worker.retiring) continue;
+          let budget = Math.min(worker.batch, share);
           if (this.#maxtasks !== undefined) budget = Math.min(budget, this.#maxtasks - worker.sentUnits);
           const parts: Part[] = [];
           const taken = this.#take(budget, parts);
           if (taken === 0) break;
+          sent = true;
           this.#send(worker, parts, taken);
           if (this.#maxtasks !== undefined && worker.sentUnits >= this.#maxtasks) {
             worker.retiring = true;
@@ -881,12 +891,21 @@ export class Pool {
     this.#checkRunning();
     const entry = this.#entry(fn, what);
     const items = toArray(iterable, what);
-    const reduced = items.map((item, i) => {
-      if (star && (item === null || typeof item !== "object" || !(Symbol.iterator in item))) {
-        throw new TypeError(`${what}: item ${i} must be an array of arguments, got ${String(item)}`);
+    let reduced: Items = new Array(items.length);
+    let numbers = !star;
+    for (let i = 0; i < items.length; i++) {
+      const item = items[i];
+      if (star) {
+        if (item === null || typeof item !== "object" || !(Symbol.iterator in item)) {
+          throw new TypeError(`${what}: item ${i} must be an array of arguments, got ${String(item)}`);
+        }
+        reduced[i] = reduce([...(item as Iterable<unknown>)], `${what} item ${i}`);
+      } else {
+        if (typeof item !== "number") numbers = false;
+        reduced[i] = isPlain(item) ? item : reduce(item, `${what} item ${i}`);
       }
-      return reduce(star ? [...(item as Iterable<unknown>)] : item, `${what} item ${i}`);
-    });
+    }
+    if (numbers) reduced = Float64Array.from(reduced as number[]);
     const size = chunksize === undefined || chunksize === null
       ? Math.ceil(items.length / (this.#processes * 4))
       : validChunksize(chunksize, what);
@@ -1096,6 +1115,12 @@ export class Pool {
   }
 }
 
+/** A value that crosses as it is: no reducer or rebuild needed. */
+function isPlain(value: unknown): boolean {
+  const type = typeof value;
+  return type === "number" || type === "string" || type === "boolean" || value === undefined || value === null;
+}
+
 function validChunksize(chunksize: number, what: string): number {
   if (typeof chunksize !== "number" || !Number.isInteger(chunksize)) {
     throw new TypeError(`${what}: chunksize must be an integer, got ${String(chunksize)}`);
@@ -1126,10 +1151,13 @@ class MapJob implements ChunkJob {
     this.#results = new Array(length);
     this.#remaining = length;
   }
-  deliver(chunk: number, values: unknown[], from: number, count: number): void {
+  deliver(chunk: number, values: Items, from: number, count: number): void {
     if (this.cancelled) return;
     const base = chunk * this.chunksize;
-    for (let j = 0; j < count; j++) this.#results[base + j] = rebuild(values[from + j]);
+    for (let j = 0; j < count; j++) {
+      const value = values[from + j];
+      this.#results[base + j] = isPlain(value) ? value : rebuild(value);
+    }
     this.#remaining -= count;
     if (this.#remaining === 0) settleResult(this.result, true, this.#results);
   }
@@ -1210,10 +1238,13 @@ class IMapJob implements ChunkJob, Source {
     return chunks;
   }
 
-  deliver(chunk: number, values: unknown[], from: number, count: number): void {
+  deliver(chunk: number, values: Items, from: number, count: number): void {
     if (this.cancelled) return;
     const out = new Array(count);
-    for (let j = 0; j < count; j++) out[j] = rebuild(values[from + j]);
+    for (let j = 0; j < count; j++) {
+      const value = values[from + j];
+      out[j] = isPlain(value) ? value : rebuild(value);
+    }
     this.#store(chunk, out);
   }
 

@@ -22,7 +22,7 @@ export interface WireError {
 }
 
 /** One part of a batch: `[0, fnIds, argsLists]` (applyAsync tasks) or `[1 | 2, fnId, chunksize, items]` (map/starmap chunks). */
-export type WirePart = [0, number[], unknown[][]] | [1 | 2, number, number, unknown[]];
+export type WirePart = [0, number[], unknown[][]] | [1 | 2, number, number, unknown[] | Float64Array];
 
 /** Messages from the pool to a worker. */
 export type ToWorker =
@@ -39,7 +39,7 @@ export type ToWorker =
 /** Messages from a worker to the pool. `done` carries the results of the next `n` tasks in the order sent. */
 export type FromWorker =
   | { t: "ready" }
-  | { t: "done"; n: number; v: unknown[]; e: [number, WireError][] | null; ms: number }
+  | { t: "done"; n: number; v: unknown[] | Float64Array; e: [number, WireError][] | null; ms: number }
   | { t: "initfail"; error: WireError }
   | { t: "exit"; code: number };
 
@@ -72,13 +72,25 @@ let running = false;
 let doneCount = 0;
 let values: unknown[] = [];
 let errors: [number, WireError][] | null = null;
+let allNumbers = true;
 let batchStart = 0;
+
+/** Keeps a result for the next report; results that are all numbers travel as one Float64Array. */
+const keep = (value: unknown) => {
+  if (typeof value !== "number") {
+    allNumbers = false;
+    if (needsReduce(value)) value = reduce(value, "the task's result");
+  }
+  values.push(value);
+};
 
 const flush = () => {
   if (doneCount === 0) return;
-  const message: FromWorker = { t: "done", n: doneCount, v: values, e: errors, ms: performance.now() - batchStart };
+  const v = allNumbers && values.length > 0 ? Float64Array.from(values as number[]) : values;
+  const message: FromWorker = { t: "done", n: doneCount, v, e: errors, ms: performance.now() - batchStart };
   doneCount = 0;
   values = [];
+  allNumbers = true;
   errors = null;
   try {
     send(message);
@@ -124,6 +136,11 @@ const isThenable = (value: unknown): value is PromiseLike<unknown> =>
   value !== null && (typeof value === "object" || typeof value === "function")
   && typeof (value as { then?: unknown }).then === "function";
 
+const needsReduce = (value: unknown) => {
+  const type = typeof value;
+  return (type === "object" && value !== null) || type === "function" || type === "symbol";
+};
+
 const fail = (error: unknown) => {
   (errors ??= []).push([doneCount, wireError(error)]);
   doneCount++;
@@ -137,7 +154,7 @@ async function runApply(fnIds: number[], argsList: unknown[][]): Promise<void> {
       if (typeof fn !== "function") throw remoteFailure(fn);
       let value = fn(...(rebuild(argsList[i]) as unknown[]));
       if (isThenable(value)) value = await value;
-      values.push(reduce(value, "the task's result"));
+      keep(value);
       doneCount++;
     } catch (error) {
       fail(error);
@@ -145,7 +162,12 @@ async function runApply(fnIds: number[], argsList: unknown[][]): Promise<void> {
   }
 }
 
-async function runChunks(star: boolean, fnId: number, chunksize: number, items: unknown[]): Promise<void> {
+async function runChunks(
+  star: boolean,
+  fnId: number,
+  chunksize: number,
+  items: unknown[] | Float64Array,
+): Promise<void> {
   const fn = fns.get(fnId);
   for (let start = 0; start < items.length; start += chunksize) {
     begin();
@@ -154,10 +176,11 @@ async function runChunks(star: boolean, fnId: number, chunksize: number, items: 
     try {
       if (typeof fn !== "function") throw remoteFailure(fn);
       for (let j = start; j < end; j++) {
-        const item = rebuild(items[j]);
+        const raw = items[j];
+        const item = typeof raw === "object" && raw !== null ? rebuild(raw) : raw;
         let value = star ? fn(...(item as unknown[])) : fn(item);
         if (isThenable(value)) value = await value;
-        values.push(reduce(value, "the task's result"));
+        keep(value);
       }
       doneCount++;
     } catch (error) {
