@@ -607,7 +607,15 @@ export function getStartMethod(): StartMethod {
   return startMethod ?? "thread";
 }
 
-/** The start methods this runtime offers, default first. */
+/**
+ * The start methods this runtime offers, default first.
+ *
+ * @example
+ * ```ts
+ * import { getAllStartMethods } from "@tsmp/multiprocessing";
+ * console.log(getAllStartMethods()); // ["thread", "spawn"]
+ * ```
+ */
 export function getAllStartMethods(): StartMethod[] {
   return ["thread", "spawn"];
 }
