@@ -397,6 +397,11 @@ interface PoolWorker {
   ends: number[];
   /** Tasks per message, from how long the last batch took. */
   batch: number;
+  /**
+   * Whether its tasks are slow (or not yet measured): then it gets one batch at a
+   * time, so a long task never holds back queued work another worker could run.
+   */
+  slow: boolean;
   known: Set<number>;
 }
 
@@ -524,6 +529,7 @@ export class Pool {
       reported: 0,
       ends: [],
       batch: 1,
+      slow: true,
       known: new Set(),
     };
     handle.onMessage((message) => this.#onMessage(worker, message as FromWorker));
@@ -608,6 +614,7 @@ export class Pool {
     }
     while (worker.ends.length && worker.ends[0] <= worker.reported) worker.ends.shift();
     const perTask = message.ms / n;
+    worker.slow = message.ms > 2 * BATCH_MS;
     worker.batch = Math.max(1, Math.min(worker.batch * 2, MAX_BATCH, Math.floor(BATCH_MS / Math.max(perTask, 1e-4))));
     if (worker.retiring && worker.reported === worker.sentUnits) this.#stopWorker(worker);
     this.#dispatch();
@@ -620,7 +627,7 @@ export class Pool {
   }
 
   /** A worker ended: fail what it had started, give back what it had not, replace it. */
-  #lost(worker: PoolWorker, code: number): void {
+  #lost(worker: PoolWorker, code: number, reason?: Error): void {
     if (worker.dead) return;
     worker.dead = true;
     this.#pendingInit.delete(worker);
@@ -636,7 +643,7 @@ export class Pool {
           this.#failUnit(
             part,
             unit,
-            new BrokenPoolError(
+            reason ?? new BrokenPoolError(
               `a worker of the pool (pid ${worker.pid}) ended with exit code ${code} while it ran this task`,
             ),
           );
@@ -680,8 +687,9 @@ export class Pool {
     this.#state = TERMINATE;
     for (const job of [...this.#imaps]) job.failAll(error);
     for (const worker of [...this.#workers]) {
+      // Deno may report the end synchronously, inside terminate(): record it first, with the reason.
+      this.#lost(worker, -15, error);
       worker.handle.terminate();
-      this.#lost(worker, -15);
     }
     const parts: Part[] = [];
     for (const source of this.#queue) {
@@ -721,7 +729,7 @@ export class Pool {
         for (const source of this.#queue) queued += source.queued();
         const share = queued > 0 ? Math.max(1, Math.ceil(queued / (ready.length * IN_FLIGHT))) : Infinity;
         for (const worker of ready) {
-          if (worker.ends.length >= IN_FLIGHT || worker.retiring) continue;
+          if (worker.ends.length >= (worker.slow ? 1 : IN_FLIGHT) || worker.retiring) continue;
           let budget = Math.min(worker.batch, share);
           if (this.#maxtasks !== undefined) budget = Math.min(budget, this.#maxtasks - worker.sentUnits);
           const parts: Part[] = [];

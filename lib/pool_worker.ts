@@ -73,6 +73,7 @@ let doneCount = 0;
 let values: unknown[] = [];
 let errors: [number, WireError][] | null = null;
 let allNumbers = true;
+let initFailed = false;
 let batchStart = 0;
 
 /** Keeps a result for the next report; results that are all numbers travel as one Float64Array. */
@@ -212,13 +213,15 @@ async function handle(message: ToWorker): Promise<void> {
           const result = init(...(rebuild(message.initargs) as unknown[]));
           if (isThenable(result)) await result;
         } catch (error) {
+          // The pool ends this worker on this message; exiting here could lose the message in Deno.
           send({ t: "initfail", error: wireError(error) });
-          runtime.exitThread(1);
+          initFailed = true;
         }
       }
       return;
     }
     case "work": {
+      if (initFailed) return;
       if (message.defs) {
         for (const [id, reference] of message.defs) {
           try {

@@ -1,0 +1,371 @@
+// Pool and AsyncResult: CPython's _TestPool cases, ported, plus workers that die and lazy imap.
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import nodeProcess from "node:process";
+import { test } from "node:test";
+import { AsyncResult, BrokenPoolError, getpid, Pool, ProcessError, TimeoutError, ValueError } from "../mod.ts";
+import * as fx from "./fixtures/pool_targets.ts";
+
+const sharedInts = (n = 4) => new Int32Array(new SharedArrayBuffer(4 * n));
+
+/** Runs `body` with a pool that is terminated and joined afterwards, whatever happens. */
+async function withPool(options: ConstructorParameters<typeof Pool>[0], body: (pool: Pool) => Promise<void>) {
+  const pool = new Pool(options);
+  try {
+    await body(pool);
+  } finally {
+    pool.terminate();
+    await pool.join();
+  }
+}
+
+test("map equals Array.map, for every chunksize; starmap spreads arguments", async () => {
+  await withPool({ processes: 2 }, async (pool) => {
+    const xs = Array.from({ length: 100 }, (_, i) => i);
+    const expected = xs.map(fx.sqr);
+    assert.deepEqual(await pool.map(fx.sqr, xs), expected);
+    for (const chunksize of [1, 3, 7, 50, 100, 1000]) {
+      assert.deepEqual(await pool.map(fx.sqr, xs, chunksize), expected, `chunksize ${chunksize}`);
+    }
+    assert.deepEqual(await pool.map(fx.sqr, new Set([1, 2, 3])), [1, 4, 9]);
+    assert.deepEqual(
+      await pool.map(
+        fx.sqr,
+        (function*() {
+          yield 4;
+          yield 5;
+        })(),
+      ),
+      [16, 25],
+    );
+    const pairs = xs.map((x) => [x, 2 * x] as [number, number]);
+    assert.deepEqual(await pool.starmap(fx.add, pairs), xs.map((x) => 3 * x));
+    assert.deepEqual(await pool.starmapAsync(fx.add, pairs, { chunksize: 9 }).get(), xs.map((x) => 3 * x));
+    // Non-numeric items and results cross too.
+    assert.deepEqual(await pool.map(fx.inc as (x: unknown) => unknown, ["a", "b"]), ["a1", "b1"]);
+    assert.equal(await pool.apply(fx.add, [2, 3]), 5);
+  });
+});
+
+test("empty iterables: map, mapAsync, imap, imapUnordered, starmap", async () => {
+  await withPool({ processes: 1 }, async (pool) => {
+    assert.deepEqual(await pool.map(fx.sqr, []), []);
+    const r = pool.mapAsync(fx.sqr, []);
+    assert.deepEqual(await r.get(), []);
+    assert.equal(r.ready(), true);
+    assert.deepEqual(await pool.starmap(fx.add, []), []);
+    for await (const _ of pool.imap(fx.sqr, [])) assert.fail("imap of nothing yields nothing");
+    for await (const _ of pool.imapUnordered(fx.sqr, [])) assert.fail("imapUnordered of nothing yields nothing");
+  });
+});
+
+test("async task functions are awaited in the worker", async () => {
+  await withPool({ processes: 2 }, async (pool) => {
+    assert.equal(await pool.apply(fx.later, ["x", 1]), "x");
+    assert.deepEqual(await pool.starmap(fx.later, [[1, 1], [2, 0], [3, 2]]), [1, 2, 3]);
+  });
+});
+
+test("AsyncResult: get(timeout) throws TimeoutError, wait, ready, successful, await", async () => {
+  await withPool({ processes: 1 }, async (pool) => {
+    const cells = sharedInts();
+    const result = pool.applyAsync(fx.waitFlag, [cells, 7]);
+    assert.equal(result.ready(), false);
+    assert.throws(() => result.successful(), ValueError);
+    await assert.rejects(result.get(20), TimeoutError);
+    await result.wait(10);
+    assert.equal(result.ready(), false);
+    Atomics.store(cells, 0, 1);
+    Atomics.notify(cells, 0);
+    assert.equal(await result.get(), 7);
+    assert.equal(await result, 7);
+    await result.wait();
+    assert.equal(result.ready(), true);
+    assert.equal(result.successful(), true);
+    const failed = pool.applyAsync(fx.raiseValue, ["no"]);
+    await failed.wait();
+    assert.equal(failed.successful(), false);
+    await assert.rejects(failed.get(), ValueError);
+    assert.ok(result instanceof AsyncResult);
+  });
+});
+
+test("callbacks and error callbacks run in the parent; a throwing callback does not stop the pool", async () => {
+  await withPool({ processes: 2 }, async (pool) => {
+    const seen: unknown[] = [];
+    const errors: Error[] = [];
+    const here = getpid();
+    await pool.applyAsync(fx.sqr, [5], { callback: (v) => seen.push([v, getpid() === here]) });
+    await pool.mapAsync(fx.sqr, [1, 2], { callback: (v) => seen.push(v) });
+    await pool.applyAsync(fx.raiseValue, ["bad"], { errorCallback: (e) => errors.push(e) }).wait();
+    await pool.mapAsync(fx.failOnFive, [4, 5, 6], { errorCallback: (e) => errors.push(e) }).wait();
+    assert.deepEqual(seen, [[25, true], [1, 4]]);
+    assert.deepEqual(errors.map((e) => [e.name, e.message]), [["ValueError", "bad"], ["RangeError", "five"]]);
+
+    const original = console.error;
+    const printed: string[] = [];
+    console.error = (...args: unknown[]) => void printed.push(args.join(" "));
+    try {
+      await pool.applyAsync(fx.sqr, [3], {
+        callback: () => {
+          throw new Error("callback broke");
+        },
+      }).wait();
+      await pool.applyAsync(fx.sqr, [3], { callback: () => Promise.reject(new Error("async callback broke")) })
+        .wait();
+      await new Promise((resolve) => setTimeout(resolve, 0));
+    } finally {
+      console.error = original;
+    }
+    assert.match(printed.join("\n"), /callback broke/);
+    assert.match(printed.join("\n"), /async callback broke/);
+    assert.equal(await pool.apply(fx.sqr, [9]), 81);
+  });
+});
+
+test("a task's error keeps its class, name and message, with the remote stack as cause", async () => {
+  await withPool({ processes: 1 }, async (pool) => {
+    await assert.rejects(pool.apply(fx.raiseValue, ["wrong value"]), (error: Error) => {
+      assert.ok(error instanceof ValueError);
+      assert.equal(error.message, "wrong value");
+      assert.ok(error.cause instanceof Error);
+      assert.match((error.cause as Error).stack!, /raiseValue/);
+      assert.match((error.cause as Error).stack!, /pool_targets\.ts/);
+      return true;
+    });
+    await assert.rejects(pool.apply(fx.raiseCustom, ["mine"]), { name: "CustomError", message: "mine" });
+    await assert.rejects(pool.map(fx.failOnFive, [1, 5, 7], 1), (error: Error) => error instanceof RangeError);
+    // A result that cannot cross fails its task, not the pool.
+    await assert.rejects(pool.apply(fx.returnsFunction), (error: Error) => error instanceof TypeError);
+    assert.equal(await pool.apply(fx.sqr, [4]), 16);
+  });
+});
+
+test("bad arguments: Pool(0), negative and fractional sizes, maxtasksperchild, tasks and chunksizes", async () => {
+  assert.throws(() => new Pool({ processes: 0 }), ValueError);
+  assert.throws(() => new Pool({ processes: -1 }), ValueError);
+  assert.throws(() => new Pool({ processes: 1.5 }), TypeError);
+  for (const bad of [0, -1, 2.5]) assert.throws(() => new Pool({ maxtasksperchild: bad }), ValueError);
+  assert.throws(() => new Pool({ startMethod: "spawn" }), ProcessError);
+  await withPool({ processes: 1 }, async (pool) => {
+    assert.throws(() => pool.applyAsync(42 as never), TypeError);
+    assert.throws(() => pool.applyAsync(fx.sqr, [() => 1]), TypeError);
+    assert.throws(() => pool.map(fx.sqr, [1], 0), ValueError);
+    assert.throws(() => pool.map(fx.sqr, 5 as never), TypeError);
+    assert.throws(() => pool.imap(fx.sqr, [1], 0), ValueError);
+  });
+});
+
+test("join before close is a ValueError; no new work after close; await using closes and joins", async () => {
+  const pool = new Pool({ processes: 1 });
+  assert.throws(() => pool.join(), ValueError);
+  const pending = pool.applyAsync(fx.sqr, [6]);
+  pool.close();
+  assert.throws(() => pool.applyAsync(fx.sqr, [1]), ValueError);
+  assert.throws(() => pool.map(fx.sqr, [1]), ValueError);
+  await pool.join();
+  assert.equal(await pending.get(), 36);
+  assert.deepEqual(pool.pids, []);
+
+  let outer: Pool | undefined;
+  let late: AsyncResult<number> | undefined;
+  {
+    await using scoped = new Pool({ processes: 2 });
+    outer = scoped;
+    late = scoped.applyAsync(fx.later, [5, 20]);
+  }
+  assert.equal(late.ready(), true);
+  assert.equal(await late, 5);
+  assert.throws(() => outer.applyAsync(fx.sqr, [1]), ValueError);
+  assert.deepEqual(outer.pids, []);
+});
+
+test("terminate fails unfinished tasks with BrokenPoolError and join returns", async () => {
+  const pool = new Pool({ processes: 1 });
+  const cells = sharedInts();
+  const running = pool.applyAsync(fx.waitFlag, [cells, 1]);
+  const queued = pool.mapAsync(fx.sqr, [1, 2, 3]);
+  while (Atomics.load(cells, 1) === 0) await Atomics.waitAsync(cells, 1, 0).value;
+  pool.terminate();
+  await pool.join();
+  await assert.rejects(running.get(), BrokenPoolError);
+  await assert.rejects(queued.get(), BrokenPoolError);
+  assert.throws(() => pool.applyAsync(fx.sqr, [1]), ValueError);
+});
+
+test("a worker that calls exit() fails only its own task, is replaced, and the pool goes on", async () => {
+  const started = performance.now();
+  await withPool({ processes: 1 }, async (pool) => {
+    const before = pool.pids;
+    const results = [false, false, true, false, false].map((die, i) => pool.applyAsync(fx.exitIf, [die, i]));
+    const settled = await Promise.allSettled(results.map((r) => r.get()));
+    assert.deepEqual(settled.map((s) => s.status), ["fulfilled", "fulfilled", "rejected", "fulfilled", "fulfilled"]);
+    const error = (settled[2] as PromiseRejectedResult).reason;
+    assert.ok(error instanceof BrokenPoolError);
+    assert.match(error.message, /exit code 3/);
+    assert.deepEqual(settled.filter((s) => s.status === "fulfilled").map((s) => s.value), [0, 1, 3, 4]);
+    assert.notDeepEqual(pool.pids, before);
+    assert.equal(pool.pids.length, 1);
+    assert.deepEqual(await pool.map(fx.sqr, [1, 2, 3]), [1, 4, 9]);
+  });
+  assert.ok(performance.now() - started < 15_000);
+});
+
+test("an uncaught error outside any task kills the worker: its task fails with BrokenPoolError", async () => {
+  await withPool({ processes: 2 }, async (pool) => {
+    const original = console.error;
+    console.error = () => {};
+    try {
+      await assert.rejects(pool.apply(fx.crashLater), BrokenPoolError);
+    } finally {
+      console.error = original;
+    }
+    assert.deepEqual(await pool.map(fx.inc, [1, 2, 3, 4], 1), [2, 3, 4, 5]);
+    assert.equal(pool.pids.length, 2);
+  });
+});
+
+test("a map whose worker dies fails with BrokenPoolError rather than hanging", async () => {
+  await withPool({ processes: 2 }, async (pool) => {
+    await assert.rejects(pool.starmap(fx.exitIf, [[false, 1], [true, 2], [false, 3]], 1), BrokenPoolError);
+    assert.deepEqual(await pool.starmap(fx.exitIf, [[false, 1], [false, 2]]), [1, 2]);
+  });
+});
+
+test("maxtasksperchild replaces a worker after that many tasks", async () => {
+  await withPool({ processes: 1, maxtasksperchild: 2 }, async (pool) => {
+    const results = Array.from({ length: 6 }, () => pool.applyAsync(fx.pid));
+    const pids = await Promise.all(results.map((r) => r.get()));
+    const counts = new Map<number, number>();
+    for (const p of pids) counts.set(p, (counts.get(p) ?? 0) + 1);
+    assert.equal(counts.size, 3);
+    for (const n of counts.values()) assert.equal(n, 2);
+    assert.deepEqual(await pool.map(fx.sqr, [1, 2, 3, 4, 5], 1), [1, 4, 9, 16, 25]);
+  });
+});
+
+test("an initializer runs in each worker first; one that fails breaks the pool", async () => {
+  await withPool({ processes: 2, initializer: fx.init, initargs: ["ready"] }, async (pool) => {
+    assert.deepEqual(await pool.map(fx.initValue, [0, 1, 2, 3], 1), ["ready", "ready", "ready", "ready"]);
+  });
+  await withPool({ processes: 1, initializer: fx.initFails }, async (pool) => {
+    await assert.rejects(pool.apply(fx.sqr, [1]), (error: Error) => {
+      assert.ok(error instanceof BrokenPoolError);
+      assert.match(String((error.cause as Error).message), /initializer failed/);
+      return true;
+    });
+    assert.throws(() => pool.applyAsync(fx.sqr, [1]), BrokenPoolError);
+  });
+});
+
+test("imap and imapUnordered: in order, or as they finish; an error stops the iteration where it happened", async () => {
+  await withPool({ processes: 2 }, async (pool) => {
+    const xs = Array.from({ length: 50 }, (_, i) => i);
+    for (const chunksize of [1, 4]) {
+      const ordered: number[] = [];
+      for await (const v of pool.imap(fx.sqr, xs, chunksize)) ordered.push(v);
+      assert.deepEqual(ordered, xs.map(fx.sqr));
+      const unordered: number[] = [];
+      for await (const v of pool.imapUnordered(fx.sqr, xs, chunksize)) unordered.push(v);
+      assert.deepEqual(unordered.sort((a, b) => a - b), xs.map(fx.sqr));
+    }
+    const got: number[] = [];
+    await assert.rejects(async () => {
+      for await (const v of pool.imap(fx.failOnFive, xs.slice(0, 10))) got.push(v);
+    }, RangeError);
+    assert.deepEqual(got, [0, 2, 4, 6, 8]);
+    // An input that throws fails the iteration at that point.
+    const broken = (function*() {
+      yield 1;
+      yield 2;
+      throw new SyntaxError("input broke");
+    })();
+    const before: number[] = [];
+    await assert.rejects(async () => {
+      for await (const v of pool.imap(fx.sqr, broken)) before.push(v);
+    }, SyntaxError);
+    assert.deepEqual(before, [1, 4]);
+  });
+});
+
+test("imap over an endless generator reads only a bounded amount ahead of what is used", async () => {
+  await withPool({ processes: 2 }, async (pool) => {
+    let pulled = 0;
+    let finished = false;
+    function* naturals() {
+      try {
+        for (let i = 0;; i++) {
+          pulled++;
+          yield i;
+        }
+      } finally {
+        finished = true;
+      }
+    }
+    const used: number[] = [];
+    for await (const v of pool.imap(fx.inc, naturals())) {
+      used.push(v);
+      if (used.length === 1000) break;
+    }
+    assert.deepEqual(used.slice(0, 3), [1, 2, 3]);
+    assert.ok(pulled < 1000 + 1024, `pulled ${pulled}`);
+    assert.equal(finished, true);
+    assert.equal(await pool.apply(fx.sqr, [3]), 9);
+  });
+});
+
+test("shared memory passed to tasks is the same memory; stats count tasks", async () => {
+  await withPool({ processes: 2 }, async (pool) => {
+    const cells = sharedInts();
+    const results = Array.from({ length: 40 }, () => pool.applyAsync(fx.countCall, [cells]));
+    const counts = await Promise.all(results.map((r) => r.get()));
+    assert.equal(Atomics.load(cells, 0), 40);
+    assert.deepEqual(counts.sort((a, b) => a - b), Array.from({ length: 40 }, (_, i) => i + 1));
+    await pool.map(fx.sqr, Array.from({ length: 100 }, (_, i) => i), 10);
+    const stats = pool.stats;
+    assert.equal(stats.processes, 2);
+    assert.equal(stats.tasksQueued, 0);
+    assert.equal(stats.activeWorkers, 0);
+    assert.ok(stats.tasksCompleted >= 140);
+    assert.equal(pool.pids.length, 2);
+    assert.match(String(pool), /Pool state=RUN pool_size=2/);
+  });
+});
+
+test("work is spread over the workers", async () => {
+  await withPool({ processes: 2 }, async (pool) => {
+    const cells = sharedInts();
+    // Two tasks that each wait for the other to start can only finish if both workers run at once.
+    const meet = [0, 1].map(() => pool.applyAsync(fx.waitFlag, [cells, 1]));
+    while (Atomics.load(cells, 1) < 2) await Atomics.waitAsync(cells, 1, Atomics.load(cells, 1)).value;
+    Atomics.store(cells, 0, 1);
+    Atomics.notify(cells, 0);
+    assert.deepEqual(await Promise.all(meet.map((r) => r.get())), [1, 1]);
+  });
+});
+
+const script = new URL("./fixtures/pool_script.ts", import.meta.url).pathname;
+const runScript = (mode: string) => {
+  const args = nodeProcess.execPath.includes("deno") ? ["run", "-A", script, mode] : [script, mode];
+  return spawnSync(nodeProcess.execPath, args, {
+    encoding: "utf8",
+    timeout: 30_000,
+    env: { ...nodeProcess.env, NO_COLOR: "1" },
+  });
+};
+
+test("an idle or closed pool does not keep the program alive; pending tasks do", () => {
+  for (
+    const [mode, expected] of [
+      ["idle", /map 2,3,4\nmain done/],
+      ["closed", /map 2,3,4\nmain done/],
+      ["pending", /main done\ncallback 42/],
+      ["endless-imap", /first 1\nmain done/],
+      ["notfound", /error ReferenceError: .*export function notExported[^]*after 2\nmain done/],
+    ] as const
+  ) {
+    const run = runScript(mode);
+    assert.equal(run.status, 0, `${mode}: ${run.stderr}`);
+    assert.match(run.stdout, expected, mode);
+  }
+});
