@@ -147,12 +147,13 @@ test("bad arguments: Pool(0), negative and fractional sizes, maxtasksperchild, t
   assert.throws(() => new Pool({ processes: 1.5 }), TypeError);
   for (const bad of [0, -1, 2.5]) assert.throws(() => new Pool({ maxtasksperchild: bad }), ValueError);
   assert.throws(() => new Pool({ startMethod: "spawn" }), ProcessError);
-  await withPool({ processes: 1 }, async (pool) => {
+  await withPool({ processes: 1 }, (pool) => {
     assert.throws(() => pool.applyAsync(42 as never), TypeError);
     assert.throws(() => pool.applyAsync(fx.sqr, [() => 1]), TypeError);
     assert.throws(() => pool.map(fx.sqr, [1], 0), ValueError);
     assert.throws(() => pool.map(fx.sqr, 5 as never), TypeError);
     assert.throws(() => pool.imap(fx.sqr, [1], 0), ValueError);
+    return Promise.resolve();
   });
 });
 
@@ -168,16 +169,16 @@ test("join before close is a ValueError; no new work after close; await using cl
   assert.deepEqual(pool.pids, []);
 
   let outer: Pool | undefined;
-  let late: AsyncResult<number> | undefined;
+  let late: AsyncResult<unknown> | undefined;
   {
     await using scoped = new Pool({ processes: 2 });
     outer = scoped;
     late = scoped.applyAsync(fx.later, [5, 20]);
   }
-  assert.equal(late.ready(), true);
+  assert.equal(late!.ready(), true);
   assert.equal(await late, 5);
-  assert.throws(() => outer.applyAsync(fx.sqr, [1]), ValueError);
-  assert.deepEqual(outer.pids, []);
+  assert.throws(() => outer!.applyAsync(fx.sqr, [1]), ValueError);
+  assert.deepEqual(outer!.pids, []);
 });
 
 test("terminate fails unfinished tasks with BrokenPoolError and join returns", async () => {
