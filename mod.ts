@@ -50,3 +50,5 @@ export {
   type StartMethod,
   type Target,
 } from "./lib/process.ts";
+// Making your own class shareable (passable to a Process): implement [reduceSymbol]() and register a reducer.
+export { type Reduced, reduceSymbol, registerReducer, type Shareable } from "./lib/serialize.ts";

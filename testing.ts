@@ -1,6 +1,50 @@
 /**
- * The test kit: property-based checks for concurrent code, built on fast-check.
+ * The test kit: property-based checks for concurrent code, built on
+ * fast-check. Each property runs real child processes over generated cases
+ * (how many processes, how many items, which pauses where), shrinks a failing
+ * case to a small one, and reports it in words with the seed that replays it.
+ *
+ * fast-check is a dependency of this entry only: install it to use the kit.
+ *
+ * @example
+ * ```ts
+ * import { Lock, Queue } from "@tsmp/multiprocessing";
+ * import { mutualExclusion, queueOrdering, ticketGrab } from "@tsmp/multiprocessing/testing";
+ *
+ * await queueOrdering((maxsize) => new Queue<string>(maxsize));
+ * await mutualExclusion(() => new Lock());
+ * await ticketGrab({ lock: () => new Lock() });
+ * ```
  *
  * @module
  */
-export {};
+export {
+  counts,
+  type LockScenario,
+  type LockScenarioOptions,
+  lockScenarios,
+  type QueueScenario,
+  type QueueScenarioOptions,
+  queueScenarios,
+  type Range,
+  schedule,
+  type ScheduleOptions,
+  schedules,
+  type TicketScenario,
+  type TicketScenarioOptions,
+  ticketScenarios,
+} from "./lib/testing/arbitraries.ts";
+export {
+  describeLockScenario,
+  describeQueueScenario,
+  describeTicketScenario,
+  mutualExclusion,
+  type MutualExclusionOptions,
+  type PropertyOptions,
+  queueOrdering,
+  type QueueOrderingOptions,
+  ticketGrab,
+  type TicketGrabOptions,
+} from "./lib/testing/properties.ts";
+export { PropertyFailedError, type RunOptions, runProperty, type RunReport } from "./lib/testing/runner.ts";
+export type { LockLike, QueueLike } from "./lib/testing/targets.ts";
