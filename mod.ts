@@ -22,7 +22,27 @@
  */
 
 export { type Context, getContext } from "./lib/context.ts";
-export { AuthenticationError, EOFError, ProcessError, TimeoutError, ValueError } from "./lib/errors.ts";
+export {
+  AuthenticationError,
+  BufferTooShort,
+  Empty,
+  EOFError,
+  Full,
+  ProcessError,
+  TimeoutError,
+  ValueError,
+} from "./lib/errors.ts";
+export {
+  type Address,
+  answerChallenge,
+  Client,
+  Connection,
+  deliverChallenge,
+  Listener,
+  type ListenerOptions,
+  Pipe,
+} from "./lib/connection.ts";
+export { JoinableQueue, Queue, type QueueOptions, type QueueWaitOptions, SimpleQueue } from "./lib/queues.ts";
 export { BrokenPoolError } from "./lib/errors.ts";
 export {
   AsyncResult,
