@@ -21,6 +21,16 @@
  * @module
  */
 
+export {
+  type Address,
+  answerChallenge,
+  Client,
+  Connection,
+  deliverChallenge,
+  Listener,
+  type ListenerOptions,
+  Pipe,
+} from "./lib/connection.ts";
 export { type Context, getContext } from "./lib/context.ts";
 export {
   AuthenticationError,
@@ -32,17 +42,6 @@ export {
   TimeoutError,
   ValueError,
 } from "./lib/errors.ts";
-export {
-  type Address,
-  answerChallenge,
-  Client,
-  Connection,
-  deliverChallenge,
-  Listener,
-  type ListenerOptions,
-  Pipe,
-} from "./lib/connection.ts";
-export { JoinableQueue, Queue, type QueueOptions, type QueueWaitOptions, SimpleQueue } from "./lib/queues.ts";
 export { BrokenPoolError } from "./lib/errors.ts";
 export {
   AsyncResult,
@@ -70,3 +69,4 @@ export {
   type StartMethod,
   type Target,
 } from "./lib/process.ts";
+export { JoinableQueue, Queue, type QueueOptions, type QueueWaitOptions, SimpleQueue } from "./lib/queues.ts";

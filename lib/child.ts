@@ -8,8 +8,8 @@
  */
 import "../mod.ts";
 import nodeProcess from "node:process";
-import { claimEnd, markDone } from "./host.ts";
 import { runExitHooks } from "./atexit.ts";
+import { claimEnd, markDone } from "./host.ts";
 import {
   adoptIdentity,
   makeSelf,

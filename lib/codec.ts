@@ -112,8 +112,8 @@ function write(w: Writer, value: unknown, path: string): void {
       break;
     default:
       throw new TypeError(
-        `${path} is a ${typeof value}, which cannot be sent to another process: send plain data ` +
-          "(numbers, strings, arrays, plain objects, Map, Set, Date, bigint, typed arrays)",
+        `${path} is a ${typeof value}, which cannot be sent to another process: send plain data `
+          + "(numbers, strings, arrays, plain objects, Map, Set, Date, bigint, typed arrays)",
       );
   }
   if (value === null) return w.u8(T_NULL);
@@ -172,8 +172,8 @@ function write(w: Writer, value: unknown, path: string): void {
   }
   const name = proto?.constructor?.name ?? "object";
   throw new TypeError(
-    `${path} is an instance of ${name}, which a queue or pipe cannot carry: send plain data ` +
-      "(numbers, strings, arrays, plain objects, Map, Set, Date, bigint, typed arrays)",
+    `${path} is an instance of ${name}, which a queue or pipe cannot carry: send plain data `
+      + "(numbers, strings, arrays, plain objects, Map, Set, Date, bigint, typed arrays)",
   );
 }
 
@@ -274,7 +274,7 @@ function read(r: Reader): unknown {
     case T_TYPED: {
       const Kind = typedArrays[r.bytes[r.offset++]];
       const bytes = r.raw();
-      return new Kind(bytes.buffer, 0, bytes.byteLength / Kind.BYTES_PER_ELEMENT);
+      return new Kind(bytes.buffer as ArrayBuffer, 0, bytes.byteLength / Kind.BYTES_PER_ELEMENT);
     }
     default:
       throw new RangeError(`corrupt message: unknown tag ${tag} at byte ${r.offset - 1}`);

@@ -6,13 +6,13 @@
  * @module
  */
 import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
-import { createServer, type Server, type Socket, connect as tcpConnect } from "node:net";
+import { connect as tcpConnect, createServer, type Server, type Socket } from "node:net";
+import { atProcessExit } from "./atexit.ts";
 import { decode, encode } from "./codec.ts";
 import { AuthenticationError, BufferTooShort, EOFError, ProcessError, ValueError } from "./errors.ts";
+import { holdUntil } from "./keepalive.ts";
 import { Expired, Ring, runAsync } from "./ring.ts";
 import { reduceSymbol, registerReducer } from "./serialize.ts";
-import { atProcessExit } from "./atexit.ts";
-import { holdUntil } from "./keepalive.ts";
 
 /** How bytes move for a connection. */
 interface Transport {
@@ -354,7 +354,9 @@ export class FrameReader {
     } else if (length < 0) {
       throw new ProcessError(`bad frame length ${length}`);
     }
-    if (length > this.maxFrame) throw new ProcessError(`frame of ${length} bytes is over the limit of ${this.maxFrame}`);
+    if (length > this.maxFrame) {
+      throw new ProcessError(`frame of ${length} bytes is over the limit of ${this.maxFrame}`);
+    }
     if (!(await this.#need(length))) throw new EOFError(`the stream ended inside a frame of ${length} bytes`);
     return this.#take(length);
   }
@@ -553,8 +555,8 @@ export class Listener {
   async accept(): Promise<Connection> {
     if (this.#closed) throw new ProcessError("listener is closed");
     await this.ready;
-    const socket = this.#pending.shift() ??
-      await holdUntil(new Promise<Socket | null>((resolve) => this.#waiters.push(resolve)));
+    const socket = this.#pending.shift()
+      ?? await holdUntil(new Promise<Socket | null>((resolve) => this.#waiters.push(resolve)));
     if (!socket) throw new ProcessError("listener is closed");
     socket.setNoDelay(true);
     const connection = new Connection(new SocketTransport(socket));

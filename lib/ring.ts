@@ -52,7 +52,7 @@ export class Expired extends Error {}
 
 /** Runs a waiting computation, blocking the thread on each wait. */
 export function runSync<T>(work: Waiting<T>): T {
-  for (let step = work.next(); ; step = work.next()) {
+  for (let step = work.next();; step = work.next()) {
     if (step.done) return step.value;
     const { cells, index, value, deadline } = step.value;
     const ms = deadline === undefined ? Infinity : deadline - performance.now();

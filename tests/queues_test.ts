@@ -1,8 +1,8 @@
 // Queues: CPython's _TestQueue cases, ported, plus no-loss and many-process rules.
-import { test } from "node:test";
 import assert from "node:assert/strict";
-import { Empty, Full, JoinableQueue, Process, Queue, SimpleQueue, ValueError } from "../mod.ts";
+import { test } from "node:test";
 import { decode, encode } from "../lib/codec.ts";
+import { Empty, Full, JoinableQueue, Process, Queue, SimpleQueue, ValueError } from "../mod.ts";
 import * as fx from "./fixtures/queue_targets.ts";
 
 test("put(block:false) and putNowait on a full queue raise Full at once; put(timeout) after about the timeout", async () => {
