@@ -22,7 +22,7 @@ test("queues: no loss, no duplicates, per-producer FIFO across processes", async
         );
         const consuming = Array.from(
           { length: consumers },
-          () => new Process({ target: fx.consumeInto, args: [q, out] }),
+          (_, c) => new Process({ target: fx.consumeTagged, args: [q, out, c] }),
         );
         for (const p of [...producing, ...consuming]) p.start();
         for (const p of producing) await p.join();
