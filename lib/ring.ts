@@ -64,7 +64,8 @@ export function runSync<T>(work: Waiting<T>): T {
   }
 }
 
-const SPINS = 0;
+/** How long a Promise wait spins before it parks in the event loop. */
+const SPIN_MS = 0.1;
 
 /** Runs a waiting computation as a Promise, holding the program open while it waits. */
 export async function runAsync<T>(work: Waiting<T>, signal?: AbortSignal): Promise<T> {
@@ -82,8 +83,8 @@ export async function runAsync<T>(work: Waiting<T>, signal?: AbortSignal): Promi
         continue;
       }
       // Another process usually answers within microseconds: a short spin saves a trip through the event loop.
-      let spins = SPINS;
-      while (spins-- > 0 && Atomics.load(cells, index) === value) {
+      const spinUntil = performance.now() + SPIN_MS;
+      while (Atomics.load(cells, index) === value && performance.now() < spinUntil) {
         // spin
       }
       const waiter = Atomics.waitAsync(cells, index, value, ms);
