@@ -21,8 +21,27 @@
  * @module
  */
 
+export {
+  type Address,
+  answerChallenge,
+  Client,
+  Connection,
+  deliverChallenge,
+  Listener,
+  type ListenerOptions,
+  Pipe,
+} from "./lib/connection.ts";
 export { type Context, getContext } from "./lib/context.ts";
-export { AuthenticationError, EOFError, ProcessError, TimeoutError, ValueError } from "./lib/errors.ts";
+export {
+  AuthenticationError,
+  BufferTooShort,
+  Empty,
+  EOFError,
+  Full,
+  ProcessError,
+  TimeoutError,
+  ValueError,
+} from "./lib/errors.ts";
 export { BrokenPoolError } from "./lib/errors.ts";
 export {
   AsyncResult,
@@ -50,5 +69,6 @@ export {
   type StartMethod,
   type Target,
 } from "./lib/process.ts";
+export { JoinableQueue, Queue, type QueueOptions, type QueueWaitOptions, SimpleQueue } from "./lib/queues.ts";
 // Making your own class shareable (passable to a Process): implement [reduceSymbol]() and register a reducer.
 export { type Reduced, reduceSymbol, registerReducer, type Shareable } from "./lib/serialize.ts";

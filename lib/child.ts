@@ -8,6 +8,7 @@
  */
 import "../mod.ts";
 import nodeProcess from "node:process";
+import { runExitHooks } from "./atexit.ts";
 import { claimEnd, markDone } from "./host.ts";
 import {
   adoptIdentity,
@@ -29,6 +30,7 @@ let control: Int32Array | undefined;
 let label = "child";
 
 function finish(code: number): never {
+  runExitHooks();
   if (control && claimEnd(control, code)) {
     markDone(control);
     // The host ends this process's leftover descendants on this message, before the thread's slow teardown.

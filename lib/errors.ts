@@ -96,3 +96,60 @@ export class EOFError extends Error {
 export class BrokenPoolError extends Error {
   override name = "BrokenPoolError";
 }
+
+/**
+ * Python's `queue.Empty`: `get` found no item (with `block: false`, or after `timeout`).
+ *
+ * @example
+ * ```ts
+ * import { Empty, Queue } from "@tsmp/multiprocessing";
+ * const q = new Queue();
+ * try {
+ *   q.getNowait();
+ * } catch (e) {
+ *   console.log(e instanceof Empty); // true
+ * }
+ * ```
+ */
+export class Empty extends Error {
+  override name = "Empty";
+}
+
+/**
+ * Python's `queue.Full`: `put` found no room (with `block: false`, or after `timeout`).
+ *
+ * @example
+ * ```ts
+ * import { Full, Queue } from "@tsmp/multiprocessing";
+ * const q = new Queue(1);
+ * q.putNowait(1);
+ * try {
+ *   q.putNowait(2);
+ * } catch (e) {
+ *   console.log(e instanceof Full); // true
+ * }
+ * ```
+ */
+export class Full extends Error {
+  override name = "Full";
+}
+
+/**
+ * `recvBytesInto` was given a buffer too short for the message; `bytes` holds the whole message.
+ *
+ * @example
+ * ```ts
+ * import { BufferTooShort } from "@tsmp/multiprocessing";
+ * const error = new BufferTooShort(new Uint8Array([1, 2, 3]));
+ * console.log(error.bytes.length); // 3
+ * ```
+ */
+export class BufferTooShort extends ProcessError {
+  override name = "BufferTooShort";
+  /** The whole message that did not fit. */
+  readonly bytes: Uint8Array;
+  constructor(bytes: Uint8Array) {
+    super(`the buffer is too short for a message of ${bytes.length} bytes; the message is in .bytes`);
+    this.bytes = bytes;
+  }
+}

@@ -9,18 +9,26 @@
 
 let holds = 0;
 let timer: ReturnType<typeof setInterval> | undefined;
+let sweep: ReturnType<typeof setTimeout> | undefined;
+
+// The timer is cleared a moment after the last hold goes, not at once: waits
+// come and go thousands of times a second on a busy queue.
+function clearIfIdle(): void {
+  sweep = undefined;
+  if (holds === 0 && timer !== undefined) {
+    clearInterval(timer);
+    timer = undefined;
+  }
+}
 
 /** Keeps the program alive until the returned function is called (once is enough; more calls are no-ops). */
 export function holdOpen(): () => void {
-  if (holds++ === 0) timer = setInterval(() => {}, 2 ** 30);
+  if (holds++ === 0 && timer === undefined) timer = setInterval(() => {}, 2 ** 30);
   let released = false;
   return () => {
     if (released) return;
     released = true;
-    if (--holds === 0) {
-      clearInterval(timer);
-      timer = undefined;
-    }
+    if (--holds === 0 && sweep === undefined) sweep = setTimeout(clearIfIdle, 20);
   };
 }
 

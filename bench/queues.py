@@ -1,0 +1,75 @@
+# Python's multiprocessing Queue and Pipe, the same cases as bench/queues.ts.
+import json, multiprocessing as mp, time
+
+INTS, BYTES, SIZE, PINGS = 200_000, 50_000, 1024, 5_000
+
+def median(values):
+    values = sorted(values)
+    return values[len(values) // 2]
+
+def report(bench, unit, value, better):
+    print(json.dumps({"bench": bench, "impl": "python", "unit": unit, "value": value, "better": better}), flush=True)
+
+def produce_ints(q, n):
+    for i in range(n):
+        q.put(i)
+
+def produce_bytes(q, n, size):
+    data = b"\x01" * size
+    for _ in range(n):
+        q.put(data)
+
+def pong(conn, n):
+    for _ in range(n):
+        conn.send(conn.recv())
+
+def send_bytes(conn, n, size):
+    data = b"\x02" * size
+    for _ in range(n):
+        conn.send_bytes(data)
+
+def ints():
+    q = mp.Queue(1000)
+    p = mp.Process(target=produce_ints, args=(q, INTS))
+    t = time.perf_counter(); p.start()
+    for _ in range(INTS):
+        q.get()
+    s = time.perf_counter() - t; p.join()
+    return INTS / s
+
+def bytes_():
+    q = mp.Queue(1000)
+    p = mp.Process(target=produce_bytes, args=(q, BYTES, SIZE))
+    t = time.perf_counter(); p.start()
+    for _ in range(BYTES):
+        q.get()
+    s = time.perf_counter() - t; p.join()
+    return BYTES * SIZE / 1e6 / s
+
+def pingpong():
+    a, b = mp.Pipe()
+    p = mp.Process(target=pong, args=(b, PINGS)); p.start()
+    a.send(0); a.recv()
+    t = time.perf_counter()
+    for i in range(1, PINGS):
+        a.send(i); a.recv()
+    us = (time.perf_counter() - t) * 1e6 / (PINGS - 1)
+    p.join()
+    return us
+
+def pipe_bytes():
+    a, b = mp.Pipe(False)
+    n, size = 20_000, 16 * 1024
+    p = mp.Process(target=send_bytes, args=(b, n, size))
+    t = time.perf_counter(); p.start()
+    for _ in range(n):
+        a.recv_bytes()
+    s = time.perf_counter() - t; p.join()
+    return n * size / 1e6 / s
+
+if __name__ == "__main__":
+    mp.set_start_method("fork")
+    report("queue: 200k small ints, child -> parent", "msg/s", median([ints() for _ in range(5)]), "higher")
+    report("queue: 1 KiB Uint8Array messages", "MB/s", median([bytes_() for _ in range(5)]), "higher")
+    report("pipe: ping-pong round trip", "us", median([pingpong() for _ in range(5)]), "lower")
+    report("pipe: 16 KiB sendBytes throughput", "MB/s", median([pipe_bytes() for _ in range(5)]), "higher")

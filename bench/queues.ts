@@ -1,0 +1,127 @@
+// Queues and pipes vs Python's mp.Queue/Pipe and the raw postMessage between threads.
+import { Worker as NodeWorker } from "node:worker_threads";
+import { Pipe, Process, Queue } from "../mod.ts";
+import * as tasks from "./_queue_tasks.ts";
+import { median, report, runtimeName } from "./_util.ts";
+
+const INTS = 200_000;
+const BYTES = 50_000;
+const SIZE = 1024;
+const PINGS = 5_000;
+
+async function oursInts(): Promise<number> {
+  const q = new Queue<number>(1000);
+  const p = new Process({ target: tasks.produceInts, args: [q, INTS] });
+  const started = performance.now();
+  p.start();
+  for (let i = 0; i < INTS; i++) await q.get();
+  const seconds = (performance.now() - started) / 1000;
+  await p.join();
+  return INTS / seconds;
+}
+
+async function oursBytes(): Promise<number> {
+  const q = new Queue<Uint8Array>(1000);
+  const p = new Process({ target: tasks.produceBytes, args: [q, BYTES, SIZE] });
+  const started = performance.now();
+  p.start();
+  for (let i = 0; i < BYTES; i++) await q.get();
+  const seconds = (performance.now() - started) / 1000;
+  await p.join();
+  return (BYTES * SIZE) / 1e6 / seconds;
+}
+
+async function oursPingPong(): Promise<number> {
+  const [a, b] = Pipe();
+  const p = new Process({ target: tasks.pong, args: [b, PINGS] });
+  p.start();
+  await a.send(0);
+  await a.recv();
+  const started = performance.now();
+  for (let i = 1; i < PINGS; i++) {
+    await a.send(i);
+    await a.recv();
+  }
+  const us = ((performance.now() - started) * 1000) / (PINGS - 1);
+  await p.join();
+  return us;
+}
+
+async function oursPipeBytes(): Promise<number> {
+  const [a, b] = Pipe(false);
+  const n = 20_000;
+  const size = 16 * 1024;
+  const p = new Process({ target: tasks.sendBytes, args: [b, n, size] });
+  const started = performance.now();
+  p.start();
+  for (let i = 0; i < n; i++) await a.recvBytes();
+  const seconds = (performance.now() - started) / 1000;
+  await p.join();
+  return (n * size) / 1e6 / seconds;
+}
+
+const rawUrl = new URL("./_raw_queue_worker.ts", import.meta.url);
+interface RawWorker {
+  post(m: unknown): void;
+  on(f: (m: unknown) => void): void;
+  stop(): void;
+}
+function rawWorker(): RawWorker {
+  if (runtimeName === "deno") {
+    const w = new NodeWorker(rawUrl);
+    return { post: (m) => w.postMessage(m), on: (f) => w.on("message", f), stop: () => void w.terminate() };
+  }
+  const w = new Worker(rawUrl, { type: "module" });
+  return {
+    post: (m) => w.postMessage(m),
+    on: (f) => w.addEventListener("message", (e) => f(e.data)),
+    stop: () => w.terminate(),
+  };
+}
+
+async function rawStream(mode: "ints" | "bytes"): Promise<number> {
+  const w = rawWorker();
+  const n = mode === "ints" ? INTS : BYTES;
+  let started = 0;
+  const done = new Promise<void>((resolve) => {
+    let count = 0;
+    w.on(() => {
+      if (++count === n) resolve();
+    });
+  });
+  started = performance.now();
+  w.post({ mode, n, size: SIZE });
+  await done;
+  const seconds = (performance.now() - started) / 1000;
+  w.stop();
+  return mode === "ints" ? n / seconds : (n * SIZE) / 1e6 / seconds;
+}
+
+async function rawPingPong(): Promise<number> {
+  const w = rawWorker();
+  let resolveNext: (() => void) | undefined;
+  w.on(() => resolveNext?.());
+  const next = () => new Promise<void>((resolve) => (resolveNext = resolve));
+  let wait = next();
+  w.post({ mode: "echo" });
+  await wait;
+  const started = performance.now();
+  for (let i = 0; i < PINGS; i++) {
+    wait = next();
+    w.post(i);
+    await wait;
+  }
+  const us = ((performance.now() - started) * 1000) / PINGS;
+  w.stop();
+  return us;
+}
+
+if (import.meta.main) {
+  report("queue: 200k small ints, child -> parent", "ours", "msg/s", await median(5, oursInts), "higher");
+  report("queue: 200k small ints, child -> parent", "raw", "msg/s", await median(5, () => rawStream("ints")), "higher");
+  report("queue: 1 KiB Uint8Array messages", "ours", "MB/s", await median(5, oursBytes), "higher");
+  report("queue: 1 KiB Uint8Array messages", "raw", "MB/s", await median(5, () => rawStream("bytes")), "higher");
+  report("pipe: ping-pong round trip", "ours", "us", await median(5, oursPingPong), "lower");
+  report("pipe: ping-pong round trip", "raw", "us", await median(5, rawPingPong), "lower");
+  report("pipe: 16 KiB sendBytes throughput", "ours", "MB/s", await median(5, oursPipeBytes), "higher");
+}

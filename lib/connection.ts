@@ -1,0 +1,619 @@
+/**
+ * Connections: Python's `Pipe()` between processes (on message rings in shared
+ * memory) and `Listener`/`Client` over TCP with CPython's framing and its
+ * `#CHALLENGE#` authkey handshake, so a Python process can be the other end.
+ *
+ * @module
+ */
+import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
+import { connect as tcpConnect, createServer, type Server, type Socket } from "node:net";
+import { atProcessExit } from "./atexit.ts";
+import { decode, encode } from "./codec.ts";
+import { AuthenticationError, BufferTooShort, EOFError, ProcessError, ValueError } from "./errors.ts";
+import { holdUntil } from "./keepalive.ts";
+import { Expired, Ring, runAsync } from "./ring.ts";
+import { reduceSymbol, registerReducer } from "./serialize.ts";
+
+/** How bytes move for a connection. */
+interface Transport {
+  readonly readable: boolean;
+  readonly writable: boolean;
+  send(bytes: Uint8Array): Promise<void>;
+  /** The next message, or null at end of file. */
+  receive(): Promise<Uint8Array | null>;
+  poll(timeout: number): Promise<boolean>;
+  close(): void;
+  reduce?(): unknown;
+}
+
+const PIPE_CAPACITY = 1 << 22;
+
+class RingTransport implements Transport {
+  #rx: Ring | null;
+  #tx: Ring | null;
+  #forgetExit: () => void;
+  constructor(rx: Ring | null, tx: Ring | null) {
+    this.#rx = rx;
+    this.#tx = tx;
+    // This process's write end closes when the process ends, so the reader sees end of file.
+    this.#forgetExit = atProcessExit(() => this.close());
+  }
+  get readable(): boolean {
+    return this.#rx !== null;
+  }
+  get writable(): boolean {
+    return this.#tx !== null;
+  }
+  send(bytes: Uint8Array): Promise<void> {
+    return runAsync(this.#tx!.write(bytes));
+  }
+  async receive(): Promise<Uint8Array | null> {
+    const rx = this.#rx!;
+    if (!(await runAsync(rx.claimMessage(true, undefined, true)))) return null;
+    return runAsync(rx.read());
+  }
+  async poll(timeout: number): Promise<boolean> {
+    const rx = this.#rx!;
+    if (rx.messages > 0) return true;
+    if (timeout <= 0) return rx.writers <= 0;
+    try {
+      return await runAsync(rx.awaitMessage(performance.now() + timeout, true));
+    } catch (error) {
+      if (error instanceof Expired) return false;
+      throw error;
+    }
+  }
+  close(): void {
+    this.#forgetExit();
+    this.#tx?.addWriter(-1);
+    this.#tx = null;
+    this.#rx = null;
+  }
+  reduce(): unknown {
+    // The child's copy is one more open write end, counted now so that this
+    // process closing its own copy cannot look like end of file.
+    this.#tx?.addWriter(1);
+    return { rx: this.#rx?.buffer ?? null, tx: this.#tx?.buffer ?? null };
+  }
+}
+
+/**
+ * One end of a connection: `send`/`recv` of structured data, `sendBytes`/
+ * `recvBytes` of raw messages. Python's `multiprocessing.connection.Connection`.
+ *
+ * @example
+ * ```ts
+ * import { Pipe } from "@tsmp/multiprocessing";
+ * const [a, b] = Pipe();
+ * await a.send({ hello: "world" });
+ * console.log(await b.recv()); // { hello: "world" }
+ * ```
+ */
+export class Connection {
+  #transport: Transport | null;
+  #readable: boolean;
+  #writable: boolean;
+
+  /** @internal connections are made by {@linkcode Pipe}, {@linkcode Client} and `Listener.accept`. */
+  constructor(transport: Transport) {
+    this.#transport = transport;
+    this.#readable = transport.readable;
+    this.#writable = transport.writable;
+  }
+
+  /** Whether `close()` was called. */
+  get closed(): boolean {
+    return this.#transport === null;
+  }
+  /** Whether this end can receive. */
+  get readable(): boolean {
+    return this.#readable;
+  }
+  /** Whether this end can send. */
+  get writable(): boolean {
+    return this.#writable;
+  }
+
+  #open(): Transport {
+    if (!this.#transport) throw new ProcessError("handle is closed");
+    return this.#transport;
+  }
+
+  /** Sends a structured-clone value (numbers, strings, arrays, objects, Map, Set, Date, bigint, typed arrays). */
+  send(obj: unknown): Promise<void> {
+    try {
+      return this.sendBytes(encode(obj, "obj"));
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /** Sends `size` bytes of `buf` from `offset` as one message. */
+  sendBytes(buf: Uint8Array | ArrayBufferView, offset = 0, size?: number): Promise<void> {
+    try {
+      const transport = this.#open();
+      if (!this.#writable) throw new ProcessError("connection is read-only");
+      const bytes = new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
+      if (!Number.isInteger(offset) || offset < 0) throw new ValueError("offset is negative");
+      if (offset > bytes.length) throw new ValueError("buffer length < offset");
+      const length = size ?? bytes.length - offset;
+      if (!Number.isInteger(length) || length < 0) throw new ValueError("size is negative");
+      if (offset + length > bytes.length) throw new ValueError("buffer length < offset + size");
+      return transport.send(bytes.slice(offset, offset + length));
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  async #receive(): Promise<Uint8Array> {
+    const transport = this.#open();
+    if (!this.#readable) throw new ProcessError("connection is write-only");
+    const bytes = await transport.receive();
+    if (bytes === null) throw new EOFError("the other end is closed and everything sent was received");
+    return bytes;
+  }
+
+  /** Receives a value sent with `send`; `EOFError` once the other end is closed and drained. */
+  async recv<T = unknown>(): Promise<T> {
+    return decode(await this.#receive()) as T;
+  }
+
+  /**
+   * Receives one message as bytes. A message longer than `maxlength` is
+   * consumed and reported with a `ProcessError`; the connection stays usable.
+   */
+  async recvBytes(maxlength?: number): Promise<Uint8Array> {
+    if (maxlength !== undefined && (!Number.isInteger(maxlength) || maxlength < 0)) {
+      throw new ValueError("negative maxlength");
+    }
+    const bytes = await this.#receive();
+    if (maxlength !== undefined && bytes.length > maxlength) {
+      throw new ProcessError(`bad message length: ${bytes.length} bytes is over maxlength ${maxlength}`);
+    }
+    return bytes;
+  }
+
+  /** Receives one message into `buf` at `offset`; returns its length. `BufferTooShort` carries a message that does not fit. */
+  async recvBytesInto(buf: Uint8Array | ArrayBufferView, offset = 0): Promise<number> {
+    const target = new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
+    if (!Number.isInteger(offset) || offset < 0) throw new ValueError("negative offset");
+    if (offset > target.length) throw new ValueError("offset too large");
+    const bytes = await this.#receive();
+    if (bytes.length > target.length - offset) throw new BufferTooShort(bytes);
+    target.set(bytes, offset);
+    return bytes.length;
+  }
+
+  /** Whether a message (or end of file) is ready, waiting up to `timeout` ms (undefined: forever). */
+  poll(timeout: number | undefined = 0): Promise<boolean> {
+    try {
+      const transport = this.#open();
+      if (!this.#readable) throw new ProcessError("connection is write-only");
+      return transport.poll(timeout === undefined ? Infinity : timeout);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /** Closes this end in this process. */
+  close(): void {
+    this.#transport?.close();
+    this.#transport = null;
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
+  [reduceSymbol](): { kind: string; state: unknown } {
+    const transport = this.#open();
+    if (!transport.reduce) {
+      throw new TypeError("a TCP connection cannot be passed to another process: open one there with Client()");
+    }
+    return { kind: "Connection", state: transport.reduce() };
+  }
+}
+
+registerReducer("Connection", (state) => {
+  const { rx, tx } = state as { rx: SharedArrayBuffer | null; tx: SharedArrayBuffer | null };
+  return new Connection(new RingTransport(rx ? new Ring(rx) : null, tx ? new Ring(tx) : null));
+});
+
+/**
+ * A pair of connected ends. Duplex (the default): both ends send and receive;
+ * `Pipe(false)` gives `[readOnly, writeOnly]`. Pass an end to a `Process` as an argument.
+ *
+ * @example
+ * ```ts
+ * import { Pipe, Process, type Connection } from "@tsmp/multiprocessing";
+ *
+ * export async function child(conn: Connection) {
+ *   await conn.send([42, null, "hello"]);
+ *   conn.close();
+ * }
+ *
+ * if (import.meta.main) {
+ *   const [parentEnd, childEnd] = Pipe();
+ *   const p = new Process({ target: child, args: [childEnd] });
+ *   p.start();
+ *   console.log(await parentEnd.recv()); // [42, null, "hello"]
+ *   await p.join();
+ * }
+ * ```
+ */
+export function Pipe(duplex = true): [Connection, Connection] {
+  const forward = new Ring(PIPE_CAPACITY);
+  forward.addWriter(1);
+  if (!duplex) {
+    return [new Connection(new RingTransport(forward, null)), new Connection(new RingTransport(null, forward))];
+  }
+  const backward = new Ring(PIPE_CAPACITY);
+  backward.addWriter(1);
+  return [
+    new Connection(new RingTransport(backward, forward)),
+    new Connection(new RingTransport(forward, backward)),
+  ];
+}
+
+// ---------------------------------------------------------------------------
+// TCP: CPython's framing and handshake.
+
+/** Frames bytes as CPython does: a 4-byte big-endian signed length (-1 then 8 bytes beyond 2 GiB). */
+export function frame(bytes: Uint8Array): Uint8Array {
+  const big = bytes.length > 0x7fffffff;
+  const out = new Uint8Array((big ? 12 : 4) + bytes.length);
+  const view = new DataView(out.buffer);
+  if (big) {
+    view.setInt32(0, -1);
+    view.setBigUint64(4, BigInt(bytes.length));
+  } else {
+    view.setInt32(0, bytes.length);
+  }
+  out.set(bytes, big ? 12 : 4);
+  return out;
+}
+
+/** Reads CPython-framed messages from a socket, with a limit on a frame's size. */
+export class FrameReader {
+  #chunks: Uint8Array[] = [];
+  #buffered = 0;
+  #ended = false;
+  #error: Error | null = null;
+  #wake: (() => void) | null = null;
+
+  constructor(socket: Socket, readonly maxFrame = Infinity) {
+    socket.on("data", (chunk: Uint8Array) => {
+      this.#chunks.push(chunk);
+      this.#buffered += chunk.length;
+      this.#notify();
+    });
+    socket.on("end", () => {
+      this.#ended = true;
+      this.#notify();
+    });
+    socket.on("close", () => {
+      this.#ended = true;
+      this.#notify();
+    });
+    socket.on("error", (error: Error) => {
+      this.#error = error;
+      this.#notify();
+    });
+  }
+
+  #notify(): void {
+    const wake = this.#wake;
+    this.#wake = null;
+    wake?.();
+  }
+
+  async #need(n: number): Promise<boolean> {
+    while (this.#buffered < n) {
+      if (this.#error) throw this.#error;
+      if (this.#ended) return false;
+      await holdUntil(new Promise<void>((resolve) => (this.#wake = resolve)));
+    }
+    return true;
+  }
+
+  #take(n: number): Uint8Array {
+    const out = new Uint8Array(n);
+    let done = 0;
+    while (done < n) {
+      const chunk = this.#chunks[0];
+      const k = Math.min(chunk.length, n - done);
+      out.set(chunk.subarray(0, k), done);
+      done += k;
+      if (k === chunk.length) this.#chunks.shift();
+      else this.#chunks[0] = chunk.subarray(k);
+    }
+    this.#buffered -= n;
+    return out;
+  }
+
+  /** Whether a whole frame header is buffered or the stream ended. */
+  get ready(): boolean {
+    return this.#buffered >= 4 || this.#ended || this.#error !== null;
+  }
+
+  /** Waits until something arrives (or the end). */
+  async waitReady(): Promise<void> {
+    if (!this.ready) await this.#need(4);
+  }
+
+  /** The next frame's payload, or null at a clean end of stream. Truncated or oversized frames throw. */
+  async read(): Promise<Uint8Array | null> {
+    if (!(await this.#need(4))) {
+      if (this.#buffered > 0) throw new EOFError("the stream ended inside a frame header");
+      return null;
+    }
+    let length = new DataView(this.#take(4).buffer).getInt32(0);
+    if (length === -1) {
+      if (!(await this.#need(8))) throw new EOFError("the stream ended inside a frame header");
+      length = Number(new DataView(this.#take(8).buffer).getBigUint64(0));
+    } else if (length < 0) {
+      throw new ProcessError(`bad frame length ${length}`);
+    }
+    if (length > this.maxFrame) {
+      throw new ProcessError(`frame of ${length} bytes is over the limit of ${this.maxFrame}`);
+    }
+    if (!(await this.#need(length))) throw new EOFError(`the stream ended inside a frame of ${length} bytes`);
+    return this.#take(length);
+  }
+}
+
+class SocketTransport implements Transport {
+  readonly readable = true;
+  readonly writable = true;
+  #socket: Socket;
+  #reader: FrameReader;
+  constructor(socket: Socket) {
+    this.#socket = socket;
+    this.#reader = new FrameReader(socket);
+  }
+  send(bytes: Uint8Array): Promise<void> {
+    return holdUntil(
+      new Promise<void>((resolve, reject) =>
+        this.#socket.write(frame(bytes), (error) => (error ? reject(error) : resolve()))
+      ),
+    );
+  }
+  receive(): Promise<Uint8Array | null> {
+    return this.#reader.read();
+  }
+  async poll(timeout: number): Promise<boolean> {
+    if (this.#reader.ready) return true;
+    if (timeout <= 0) return false;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const expired = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), timeout)));
+    try {
+      return await Promise.race([this.#reader.waitReady().then(() => true), expired]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+  close(): void {
+    this.#socket.destroy();
+  }
+}
+
+const CHALLENGE = new TextEncoder().encode("#CHALLENGE#");
+const WELCOME = new TextEncoder().encode("#WELCOME#");
+const FAILURE = new TextEncoder().encode("#FAILURE#");
+
+function startsWith(bytes: Uint8Array, prefix: Uint8Array): boolean {
+  return bytes.length >= prefix.length && prefix.every((b, i) => bytes[i] === b);
+}
+
+function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+/** Splits `{digest}payload`; a message without the braces is the legacy md5 form. */
+function digestAndPayload(message: Uint8Array): [string | null, Uint8Array] {
+  if (message[0] === 0x7b) {
+    const end = message.indexOf(0x7d);
+    if (end > 0 && end < 21) {
+      return [new TextDecoder().decode(message.subarray(1, end)), message.subarray(end + 1)];
+    }
+  }
+  return [null, message];
+}
+
+function hmac(key: Uint8Array, message: Uint8Array, digest: string): Uint8Array {
+  if (!["md5", "sha256", "sha384", "sha512", "sha3_256", "sha3_384", "sha3_512"].includes(digest)) {
+    throw new AuthenticationError(`unsupported digest ${digest}`);
+  }
+  return new Uint8Array(createHmac(digest.replace("_", "-"), key).update(message).digest());
+}
+
+function toKey(authkey: Uint8Array | string): Uint8Array {
+  return typeof authkey === "string" ? new TextEncoder().encode(authkey) : authkey;
+}
+
+/** The answer to a challenge: `{sha256}` + HMAC, or the raw HMAC-MD5 for a legacy 20-byte challenge. */
+function respond(authkey: Uint8Array, message: Uint8Array): Uint8Array {
+  const [digest] = digestAndPayload(message);
+  if (!digest) {
+    if (message.length !== 20) throw new AuthenticationError(`challenge of unexpected length ${message.length}`);
+    return hmac(authkey, message, "md5");
+  }
+  const mac = hmac(authkey, message, digest);
+  const prefix = new TextEncoder().encode(`{${digest}}`);
+  const out = new Uint8Array(prefix.length + mac.length);
+  out.set(prefix);
+  out.set(mac, prefix.length);
+  return out;
+}
+
+/**
+ * Sends a challenge and checks the answer, as CPython's `deliver_challenge`
+ * (sha256 form; a 16-byte answer is checked as the legacy HMAC-MD5).
+ * Throws `AuthenticationError` (after telling the peer `#FAILURE#`) on a wrong answer.
+ */
+export async function deliverChallenge(connection: Connection, authkey: Uint8Array | string): Promise<void> {
+  const key = toKey(authkey);
+  const prefix = new TextEncoder().encode("{sha256}");
+  const message = new Uint8Array(prefix.length + 40);
+  message.set(prefix);
+  message.set(randomBytes(40), prefix.length);
+  const challenge = new Uint8Array(CHALLENGE.length + message.length);
+  challenge.set(CHALLENGE);
+  challenge.set(message, CHALLENGE.length);
+  await connection.sendBytes(challenge);
+  const response = await connection.recvBytes(256);
+  const [digest, mac] = digestAndPayload(response);
+  let expected: Uint8Array;
+  try {
+    expected = hmac(key, message, digest ?? "md5");
+  } catch {
+    expected = new Uint8Array(0);
+  }
+  if (!equalBytes(expected, mac)) {
+    await connection.sendBytes(FAILURE);
+    throw new AuthenticationError("digest received was wrong");
+  }
+  await connection.sendBytes(WELCOME);
+}
+
+/** Answers a challenge, as CPython's `answer_challenge`. Throws `AuthenticationError` if the answer is rejected. */
+export async function answerChallenge(connection: Connection, authkey: Uint8Array | string): Promise<void> {
+  const key = toKey(authkey);
+  const message = await connection.recvBytes(256);
+  if (!startsWith(message, CHALLENGE)) throw new AuthenticationError(`protocol error: expected #CHALLENGE#`);
+  await connection.sendBytes(respond(key, message.subarray(CHALLENGE.length)));
+  const response = await connection.recvBytes(256);
+  if (!equalBytes(response, WELCOME)) throw new AuthenticationError("digest sent was rejected");
+}
+
+/** A TCP address: `[host, port]`. */
+export type Address = [host: string, port: number];
+
+/** Options of {@linkcode Listener}. */
+export interface ListenerOptions {
+  /** Clients must prove they know this key (CPython's handshake). */
+  authkey?: Uint8Array | string;
+  backlog?: number;
+}
+
+/**
+ * Accepts connections over TCP, CPython-compatible: a Python `Client` can
+ * connect to it. Python's `multiprocessing.connection.Listener`.
+ *
+ * @example
+ * ```ts
+ * import { Client, Listener } from "@tsmp/multiprocessing";
+ * const listener = new Listener(["127.0.0.1", 0], { authkey: "secret" });
+ * const address = await listener.ready;
+ * const [server, client] = await Promise.all([listener.accept(), Client(address, { authkey: "secret" })]);
+ * await client.send("ping");
+ * console.log(await server.recv()); // "ping"
+ * client.close();
+ * server.close();
+ * listener.close();
+ * ```
+ */
+export class Listener {
+  #server: Server;
+  #authkey: Uint8Array | null;
+  #pending: Socket[] = [];
+  #waiters: ((socket: Socket | null) => void)[] = [];
+  #address: Address;
+  #closed = false;
+  /** Resolves with the bound address (port 0 picks a free port). */
+  readonly ready: Promise<Address>;
+
+  constructor(address: Address = ["127.0.0.1", 0], options: ListenerOptions = {}) {
+    const [host, port] = address;
+    if (typeof host !== "string" || !Number.isInteger(port) || port < 0 || port > 65535) {
+      throw new TypeError(`address must be [host, port] with a port from 0 to 65535, got ${JSON.stringify(address)}`);
+    }
+    this.#authkey = options.authkey === undefined ? null : toKey(options.authkey);
+    this.#address = [host, port];
+    this.#server = createServer((socket) => {
+      const waiter = this.#waiters.shift();
+      if (waiter) waiter(socket);
+      else this.#pending.push(socket);
+    });
+    this.#server.unref();
+    this.ready = new Promise((resolve, reject) => {
+      this.#server.once("error", reject);
+      this.#server.listen({ host, port, backlog: options.backlog ?? 511 }, () => {
+        const bound = this.#server.address();
+        if (bound && typeof bound === "object") this.#address = [host, bound.port];
+        resolve(this.#address);
+      });
+    });
+  }
+
+  /** The bound address (the real port once `ready` has resolved). */
+  get address(): Address {
+    return this.#address;
+  }
+
+  /** Waits for a client and runs the handshake when there is an authkey. */
+  async accept(): Promise<Connection> {
+    if (this.#closed) throw new ProcessError("listener is closed");
+    await this.ready;
+    const socket = this.#pending.shift()
+      ?? await holdUntil(new Promise<Socket | null>((resolve) => this.#waiters.push(resolve)));
+    if (!socket) throw new ProcessError("listener is closed");
+    socket.setNoDelay(true);
+    const connection = new Connection(new SocketTransport(socket));
+    if (this.#authkey) {
+      try {
+        await deliverChallenge(connection, this.#authkey);
+        await answerChallenge(connection, this.#authkey);
+      } catch (error) {
+        connection.close();
+        throw error;
+      }
+    }
+    return connection;
+  }
+
+  /** Stops listening; pending `accept()`s reject. */
+  close(): void {
+    this.#closed = true;
+    this.#server.close();
+    for (const socket of this.#pending) socket.destroy();
+    for (const waiter of this.#waiters.splice(0)) waiter(null);
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}
+
+/**
+ * Connects to a {@linkcode Listener} (ours or CPython's) and runs the handshake
+ * when there is an authkey. Python's `multiprocessing.connection.Client`.
+ *
+ * @example
+ * ```ts
+ * import { Client } from "@tsmp/multiprocessing";
+ * // const conn = await Client(["127.0.0.1", 6000], { authkey: "secret" });
+ * console.log(typeof Client); // "function"
+ * ```
+ */
+export async function Client(address: Address, options: { authkey?: Uint8Array | string } = {}): Promise<Connection> {
+  const [host, port] = address;
+  const socket = await holdUntil(
+    new Promise<Socket>((resolve, reject) => {
+      const socket = tcpConnect({ host, port }, () => resolve(socket));
+      socket.once("error", reject);
+    }),
+  );
+  socket.setNoDelay(true);
+  const connection = new Connection(new SocketTransport(socket));
+  if (options.authkey !== undefined) {
+    try {
+      await answerChallenge(connection, options.authkey);
+      await deliverChallenge(connection, options.authkey);
+    } catch (error) {
+      connection.close();
+      throw error;
+    }
+  }
+  return connection;
+}

@@ -1,0 +1,187 @@
+// Pipes and TCP connections: CPython's _TestConnection cases, ported, and a Python peer.
+import assert from "node:assert/strict";
+import { spawn, spawnSync } from "node:child_process";
+import { test } from "node:test";
+import {
+  AuthenticationError,
+  BufferTooShort,
+  Client,
+  EOFError,
+  Listener,
+  Pipe,
+  Process,
+  ProcessError,
+} from "../mod.ts";
+import * as fx from "./fixtures/queue_targets.ts";
+
+test("send/recv across processes, then EOFError once the other end is closed everywhere and drained", async () => {
+  const [parentEnd, childEnd] = Pipe();
+  const p = new Process({ target: fx.sendAndLeave, args: [childEnd, [1, "two", { three: [3] }]] });
+  p.start();
+  childEnd.close();
+  assert.equal(await parentEnd.recv(), 1);
+  assert.equal(await parentEnd.recv(), "two");
+  assert.deepEqual(await parentEnd.recv(), { three: [3] });
+  await assert.rejects(parentEnd.recv(), EOFError);
+  await p.join();
+  parentEnd.close();
+});
+
+test("a duplex pipe echoes through a child", async () => {
+  const [a, b] = Pipe();
+  const p = new Process({ target: fx.echo, args: [b] });
+  p.start();
+  b.close();
+  for (const message of [0, "x", [1, 2], new Map([[1, 2]])]) {
+    await a.send(message);
+    assert.deepEqual(await a.recv(), message);
+  }
+  a.close();
+  await p.join();
+  assert.equal(p.exitcode, 0);
+});
+
+test("Pipe(false): the read end cannot send and the write end cannot receive", async () => {
+  const [reader, writer] = Pipe(false);
+  assert.equal(reader.readable, true);
+  assert.equal(reader.writable, false);
+  assert.equal(writer.readable, false);
+  assert.equal(writer.writable, true);
+  await assert.rejects(reader.send(1), ProcessError);
+  await assert.rejects(writer.recv(), ProcessError);
+  await writer.send("one way");
+  assert.equal(await reader.recv(), "one way");
+  writer.close();
+  await assert.rejects(reader.recv(), EOFError);
+});
+
+test("poll is false, then true once a message is there", async () => {
+  const [a, b] = Pipe();
+  assert.equal(await a.poll(), false);
+  assert.equal(await a.poll(20), false);
+  await b.send("ready");
+  assert.equal(await a.poll(), true);
+  assert.equal(await a.recv(), "ready");
+});
+
+test("recvBytesInto: the message lands at the offset; too short a buffer gives BufferTooShort with the message", async () => {
+  const [a, b] = Pipe();
+  await b.sendBytes(new TextEncoder().encode("abcdefghij"), 2, 5);
+  const buffer = new Uint8Array(8);
+  assert.equal(await a.recvBytesInto(buffer, 3), 5);
+  assert.equal(new TextDecoder().decode(buffer.subarray(3)), "cdefg");
+  await b.sendBytes(new Uint8Array(20).fill(9));
+  await assert.rejects(a.recvBytesInto(new Uint8Array(10)), (e: unknown) => {
+    return e instanceof BufferTooShort && e.bytes.length === 20 && e.bytes[19] === 9;
+  });
+  await b.sendBytes(new Uint8Array([1]));
+  assert.deepEqual(await a.recvBytes(), new Uint8Array([1]), "the connection stays sane");
+});
+
+test("an oversized message for recvBytes(maxlength) is an error and the connection stays sane", async () => {
+  const [a, b] = Pipe();
+  await b.sendBytes(new Uint8Array(100));
+  await b.sendBytes(new Uint8Array([7]));
+  await assert.rejects(a.recvBytes(10), /bad message length/);
+  assert.deepEqual(await a.recvBytes(10), new Uint8Array([7]));
+});
+
+test("a 16 MiB message round trip through a child", async () => {
+  const [a, b] = Pipe();
+  const size = 16 << 20;
+  const p = new Process({ target: fx.sendBig, args: [b, size] });
+  p.start();
+  const bytes = await a.recvBytes();
+  assert.equal(bytes.length, size);
+  for (let i = 0; i < size; i += 4096) assert.equal(bytes[i], (i / 4096) & 0xff);
+  await p.join();
+});
+
+test("closed connections refuse use", async () => {
+  const [a] = Pipe();
+  a.close();
+  assert.equal(a.closed, true);
+  await assert.rejects(a.send(1), ProcessError);
+  await assert.rejects(a.recv(), ProcessError);
+});
+
+test("Listener/Client over TCP with an authkey; a wrong key is an AuthenticationError", async () => {
+  const listener = new Listener(["127.0.0.1", 0], { authkey: "secret" });
+  const address = await listener.ready;
+  const [server, client] = await Promise.all([listener.accept(), Client(address, { authkey: "secret" })]);
+  await client.send({ ping: 1 });
+  assert.deepEqual(await server.recv(), { ping: 1 });
+  await server.sendBytes(new Uint8Array([1, 2, 3]));
+  assert.deepEqual(await client.recvBytes(), new Uint8Array([1, 2, 3]));
+  client.close();
+  await assert.rejects(server.recv(), EOFError);
+  server.close();
+  const results = await Promise.allSettled([listener.accept(), Client(address, { authkey: "wrong" })]);
+  assert.ok(results.every((r) => r.status === "rejected" && r.reason instanceof AuthenticationError));
+  listener.close();
+});
+
+const hasPython = spawnSync("python3", ["--version"]).status === 0;
+
+test("a CPython Client talks to our Listener, and our Client to a CPython Listener", {
+  skip: hasPython ? false : "python3 is not on this machine",
+}, async () => {
+  const listener = new Listener(["127.0.0.1", 0], { authkey: "pykey" });
+  const [, port] = await listener.ready;
+  const python = spawn("python3", [
+    "-c",
+    `
+from multiprocessing.connection import Client
+c = Client(("127.0.0.1", ${port}), authkey=b"pykey")
+data = c.recv_bytes()
+c.send_bytes(data.upper())
+c.close()
+`,
+  ]);
+  const server = await listener.accept();
+  await server.sendBytes(new TextEncoder().encode("hello python"));
+  assert.equal(new TextDecoder().decode(await server.recvBytes()), "HELLO PYTHON");
+  await new Promise((resolve) => python.on("exit", resolve));
+  server.close();
+  listener.close();
+
+  const pyListener = spawn("python3", [
+    "-c",
+    `
+from multiprocessing.connection import Listener
+l = Listener(("127.0.0.1", 0), authkey=b"pykey")
+print(l.address[1], flush=True)
+c = l.accept()
+c.send_bytes(c.recv_bytes()[::-1])
+c.close()
+try:
+    l.accept()
+except Exception as e:
+    print(type(e).__name__, flush=True)
+`,
+  ]);
+  const lines: string[] = [];
+  let output = "";
+  const gotLine = () =>
+    new Promise<void>((resolve) => {
+      const check = () => {
+        if (output.includes("\n")) {
+          const at = output.indexOf("\n");
+          lines.push(output.slice(0, at));
+          output = output.slice(at + 1);
+          resolve();
+        } else pyListener.stdout.once("data", (chunk) => ((output += chunk), check()));
+      };
+      check();
+    });
+  await gotLine();
+  const pyPort = Number(lines[0]);
+  const conn = await Client(["127.0.0.1", pyPort], { authkey: "pykey" });
+  await conn.sendBytes(new TextEncoder().encode("abc"));
+  assert.equal(new TextDecoder().decode(await conn.recvBytes()), "cba");
+  conn.close();
+  await assert.rejects(Client(["127.0.0.1", pyPort], { authkey: "nope" }), AuthenticationError);
+  await gotLine();
+  assert.equal(lines[1], "AuthenticationError");
+  await new Promise((resolve) => pyListener.on("exit", resolve));
+});

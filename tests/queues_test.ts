@@ -1,0 +1,163 @@
+// Queues: CPython's _TestQueue cases, ported, plus no-loss and many-process rules.
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { decode, encode } from "../lib/codec.ts";
+import { Empty, Full, JoinableQueue, Process, Queue, SimpleQueue, ValueError } from "../mod.ts";
+import * as fx from "./fixtures/queue_targets.ts";
+
+test("put(block:false) and putNowait on a full queue raise Full at once; put(timeout) after about the timeout", async () => {
+  const q = new Queue<number>(2);
+  q.putNowait(1);
+  await q.put(2);
+  assert.equal(q.full(), true);
+  assert.throws(() => q.putNowait(3), Full);
+  await assert.rejects(q.put(3, { block: false }), Full);
+  const started = performance.now();
+  await assert.rejects(q.put(3, { timeout: 100 }), Full);
+  const waited = performance.now() - started;
+  assert.ok(waited >= 90, `waited ${waited} ms`);
+  assert.equal(q.qsize(), 2);
+});
+
+test("get(timeout) raises Empty; getNowait on an empty queue raises Empty", async () => {
+  const q = new Queue<number>();
+  assert.throws(() => q.getNowait(), Empty);
+  await assert.rejects(q.get({ block: false }), Empty);
+  await assert.rejects(q.get({ timeout: 30 }), Empty);
+  assert.throws(() => q.getSync({ timeout: 10 }), Empty);
+});
+
+test("qsize is exact: 0, 1, 2, 1, 0", async () => {
+  const q = new Queue<number>();
+  const sizes = [q.qsize()];
+  await q.put(1);
+  sizes.push(q.qsize());
+  await q.put(2);
+  sizes.push(q.qsize());
+  await q.get();
+  sizes.push(q.qsize());
+  q.getNowait();
+  sizes.push(q.qsize());
+  assert.deepEqual(sizes, [0, 1, 2, 1, 0]);
+  assert.equal(q.empty(), true);
+});
+
+test("a child and the parent both produce 0..N in order", async () => {
+  const q = new Queue<number>(10);
+  const n = 500;
+  const p = new Process({ target: fx.produceRange, args: [q, 0, n] });
+  p.start();
+  const got: number[] = [];
+  for (let i = 0; i < n; i++) got.push(await q.get());
+  await p.join();
+  assert.deepEqual(got, Array.from({ length: n }, (_, i) => i));
+  await fx.produceRange(q, 0, 5);
+  assert.deepEqual([q.getNowait(), q.getNowait(), q.getNowait(), q.getNowait(), q.getNowait()], [0, 1, 2, 3, 4]);
+});
+
+test("many producers and consumers in different processes: every item once, each producer in order", async () => {
+  const q = new Queue<[number, number] | null>(3);
+  const out = new Queue<[number, number]>();
+  const producers = [0, 1, 2].map((i) => new Process({ target: fx.produceTagged, args: [q, i, 60] }));
+  const consumers = [0, 1].map(() => new Process({ target: fx.consumeInto, args: [q, out] }));
+  for (const p of [...producers, ...consumers]) p.start();
+  for (const p of producers) await p.join();
+  for (const _ of consumers) await q.put(null);
+  for (const c of consumers) await c.join();
+  const seen = new Map<number, number[]>();
+  while (!out.empty()) {
+    const [producer, i] = out.getNowait();
+    seen.set(producer, [...(seen.get(producer) ?? []), i]);
+  }
+  for (const producer of [0, 1, 2]) {
+    const items = (seen.get(producer) ?? []).sort((a, b) => a - b);
+    assert.deepEqual(items, Array.from({ length: 60 }, (_, i) => i), `producer ${producer}`);
+  }
+});
+
+test("JoinableQueue: 4 workers call taskDone and join returns", async () => {
+  const q = new JoinableQueue<number>();
+  const done = new Int32Array(new SharedArrayBuffer(4));
+  const workers = Array.from({ length: 4 }, () => new Process({ target: fx.doTasks, args: [q, done], daemon: true }));
+  for (const w of workers) w.start();
+  for (let i = 0; i < 40; i++) await q.put(i);
+  await q.join();
+  assert.equal(Atomics.load(done, 0), 40);
+  for (const w of workers) w.terminate();
+  for (const w of workers) await w.join();
+});
+
+test("taskDone called too many times is a ValueError", async () => {
+  const q = new JoinableQueue<number>();
+  await q.put(1);
+  await q.get();
+  q.taskDone();
+  assert.throws(() => q.taskDone(), { name: "ValueError", message: "taskDone() called too many times" });
+});
+
+test("a closed queue refuses put; for await drains it and ends", async () => {
+  const q = new Queue<number>();
+  await q.put(1);
+  await q.put(2);
+  q.close();
+  await assert.rejects(q.put(3), (e: unknown) => e instanceof ValueError && /closed/.test(e.message));
+  assert.throws(() => q.putNowait(3), ValueError);
+  const got: number[] = [];
+  for await (const item of q) got.push(item);
+  assert.deepEqual(got, [1, 2]);
+  await q.joinThread();
+  q.cancelJoinThread();
+});
+
+test("an aborted get rejects with the signal's reason", async () => {
+  const q = new Queue<number>();
+  const controller = new AbortController();
+  const pending = q.get({ signal: controller.signal });
+  controller.abort(new Error("stop waiting"));
+  await assert.rejects(pending, { message: "stop waiting" });
+  await q.put(5);
+  assert.equal(await q.get(), 5, "the queue is still sane");
+});
+
+test("SimpleQueue: put, get, empty, close", async () => {
+  const q = new SimpleQueue<string>();
+  assert.equal(q.empty(), true);
+  await q.put("a");
+  assert.equal(q.empty(), false);
+  assert.equal(await q.get(), "a");
+  q.close();
+  await assert.rejects(q.put("b"), ValueError);
+});
+
+test("items bigger than the queue's memory stream through it", async () => {
+  const q = new Queue<Uint8Array>(0, { capacity: 1024 });
+  const big = new Uint8Array(100_000).map((_, i) => i & 0xff);
+  const put = q.put(big);
+  const got = await q.get();
+  await put;
+  assert.deepEqual(got, big);
+});
+
+test("the codec round-trips the structured-clone types and names what it cannot carry", () => {
+  const value = {
+    n: [0, -1, 2 ** 31, 1.5, -0, NaN, Infinity],
+    s: "héllo ✓",
+    b: [true, false, null, undefined],
+    big: 12345678901234567890n,
+    bytes: new Uint8Array([0, 255]),
+    f64: new Float64Array([1.5]),
+    map: new Map<unknown, unknown>([["k", new Set([1, "x"])]]),
+    date: new Date(1_700_000_000_000),
+    nested: { deep: [{ x: 1 }] },
+  };
+  assert.deepEqual(decode(encode(value)), value);
+  assert.throws(() => encode({ f: () => 1 }), /item\.f is a function/);
+  class Point {}
+  assert.throws(() => encode([new Point()]), /item\[0\] is an instance of Point/);
+});
+
+test("bad arguments are clear errors", async () => {
+  assert.throws(() => new Queue(1.5), TypeError);
+  await assert.rejects(new Queue().get({ timeout: -1 }), ValueError);
+  assert.throws(() => new Queue(0, { capacity: 3 }), RangeError);
+});
