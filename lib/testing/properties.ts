@@ -17,7 +17,7 @@ import {
 } from "./arbitraries.ts";
 import { type ChildrenOutcome, type ChildSpec, runChildren } from "./children.ts";
 import { type RunOptions, runProperty, type RunReport } from "./runner.ts";
-import { controlBlock, pack } from "./shared.ts";
+import { controlBlock, pack, SETUP_FAILED } from "./shared.ts";
 import {
   BOUGHT,
   ENTRIES,
@@ -71,6 +71,18 @@ function failedChildren(outcome: ChildrenOutcome): string | null {
   }
   if (outcome.startStalled) return "not every process started within a minute";
   return null;
+}
+
+/** A child could not rebuild the object under test: a setup error, not a failing case, so it is not shrunk. */
+function checkSetup(cells: Int32Array, what: string, modules: readonly (string | URL)[]): void {
+  if (Atomics.load(cells, SETUP_FAILED) === 0) return;
+  throw new TypeError(
+    `the child processes could not rebuild ${what} (their error is printed above). `
+      + (modules.length === 0
+        ? "If it is your own shareable class, pass the module that registers its reducer: "
+          + "`modules: [new URL(\"./my_module.ts\", import.meta.url)]`."
+        : `They imported ${modules.map(String).join(", ")} first.`),
+  );
 }
 
 async function make<T>(factory: () => T | Promise<T>, what: string): Promise<T> {
@@ -149,6 +161,7 @@ async function queueCase(
     await options.dispose?.(queue as never);
   }
   scan();
+  checkSetup(cells, "the queue", modules);
   const crashed = failedChildren(outcome);
   if (crashed) return crashed;
   const strange = Atomics.load(cells, STRANGE);
@@ -259,6 +272,7 @@ async function lockCase(
     });
   }
   const outcome = await runChildren(specs, cells, (ended) => ended.size === specs.length, stallTimeout(options));
+  checkSetup(cells, "the lock", modules);
   const intruder = Atomics.load(cells, INTRUDER);
   if (intruder !== 0) {
     const a = whoWas(intruder);
@@ -343,6 +357,7 @@ async function ticketCase(s: TicketScenario, options: TicketGrabOptions): Promis
     });
   }
   const outcome = await runChildren(specs, cells, (ended) => ended.size === specs.length, stallTimeout(options));
+  checkSetup(cells, "the lock", options.modules ?? []);
   const sold = Atomics.load(cells, SOLD);
   const left = Atomics.load(cells, REMAINING);
   if (sold > s.tickets) {

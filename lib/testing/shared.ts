@@ -15,8 +15,10 @@ export const ARRIVED = 0;
 export const ABORT = 1;
 /** Cell of the control block: bumped on every step a child makes, so the parent sees progress. */
 export const PROGRESS = 2;
+/** Cell of the control block: set when a child could not rebuild the object under test. */
+export const SETUP_FAILED = 3;
 /** The first cell a property may use for its own counters. */
-export const FIRST_FREE = 3;
+export const FIRST_FREE = 4;
 
 /** The object under test as it crosses to a child: its reducer's output and the modules that register the reducer. */
 export interface Packed {
@@ -44,8 +46,21 @@ export function pack(value: unknown, what: string, modules: readonly (string | U
   return { kind, state, modules: modules.map((m) => String(m)) };
 }
 
-/** Rebuilds a {@linkcode Packed} object in the child, after importing the modules that register its reducer. */
-export async function unpack<T>(packed: Packed): Promise<T> {
+/**
+ * Rebuilds a {@linkcode Packed} object in the child, after importing the
+ * modules that register its reducer. A failure is flagged in `cells`, so the
+ * parent reports a setup error instead of a failing case.
+ */
+export async function unpack<T>(packed: Packed, cells: Int32Array): Promise<T> {
+  try {
+    return await rebuildPacked<T>(packed);
+  } catch (error) {
+    Atomics.store(cells, SETUP_FAILED, 1);
+    throw error;
+  }
+}
+
+async function rebuildPacked<T>(packed: Packed): Promise<T> {
   for (const module of packed.modules) await import(module);
   const descriptor = reduce({ [reduceSymbol]: () => ({ kind: packed.kind, state: packed.state }) });
   try {

@@ -44,7 +44,7 @@ export async function queueProducer(
   items: number,
   delays: number[],
 ): Promise<void> {
-  const queue = await unpack<QueueLike<string>>(packed);
+  const queue = await unpack<QueueLike<string>>(packed, cells);
   if (!await startTogether(cells, parties)) return;
   for (let i = 0; i < items; i++) {
     await pause(delayAt(delays, i));
@@ -61,7 +61,7 @@ export async function queueConsumer(
   consumer: number,
   delays: number[],
 ): Promise<void> {
-  const queue = await unpack<QueueLike<unknown> & { taskDone?: () => void }>(packed);
+  const queue = await unpack<QueueLike<unknown> & { taskDone?: () => void }>(packed, cells);
   if (!await startTogether(cells, parties)) return;
   const capacity = Math.floor((cells.length - LOG) / 3);
   for (let i = 0;; i++) {
@@ -123,7 +123,7 @@ export async function lockHolder(
   iterations: number,
   holds: number[],
 ): Promise<void> {
-  const lock = await unpack<LockLike>(packed);
+  const lock = await unpack<LockLike>(packed, cells);
   if (!await startTogether(cells, parties)) return;
   for (let i = 0; i < iterations; i++) {
     const got = await untilAbort(cells, lock.acquire());
@@ -173,7 +173,7 @@ export async function ticketBuyer(
   buyer: number,
   window: number,
 ): Promise<void> {
-  const lock = packed ? await unpack<LockLike>(packed) : null;
+  const lock = packed ? await unpack<LockLike>(packed, cells) : null;
   if (!await startTogether(cells, parties)) return;
   if (lock) {
     const got = await untilAbort(cells, lock.acquire());
