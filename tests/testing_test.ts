@@ -126,7 +126,7 @@ test("runProperty reports the shrunk case in the caller's words", async () => {
     runProperty(
       "bigEnough",
       fc.integer({ min: 0, max: 1000 }),
-      async (n) => n < 10 ? null : `${n} is too big`,
+      (n) => n < 10 ? null : `${n} is too big`,
       (n) => `with n = ${n}`,
       { seed: 42 },
     ),
@@ -137,7 +137,7 @@ test("runProperty reports the shrunk case in the caller's words", async () => {
 
 test("a maxShrinks of 0 reports the first failing case as found", async () => {
   const error = await failure(
-    runProperty("small", fc.integer({ min: 100, max: 1000 }), async (n) => `${n} fails`, String, {
+    runProperty("small", fc.integer({ min: 100, max: 1000 }), (n) => `${n} fails`, String, {
       seed: 7,
       maxShrinks: 0,
     }),
@@ -147,7 +147,7 @@ test("a maxShrinks of 0 reports the first failing case as found", async () => {
 
 test("bad input gets a clear error, not a failing case", async () => {
   await assert.rejects(
-    queueOrdering(() => ({ put: async () => {}, get: async () => "p0:0" })),
+    queueOrdering(() => ({ put: () => Promise.resolve(), get: () => Promise.resolve("p0:0") })),
     (error: Error) => error instanceof TypeError && /\[reduceSymbol\]\(\)/.test(error.message),
   );
   await assert.rejects(

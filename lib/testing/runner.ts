@@ -117,7 +117,7 @@ function checkRunOptions(options: RunOptions): void {
  * await runProperty(
  *   "addition",
  *   fc.tuple(fc.nat(), fc.nat()),
- *   async ([a, b]) => a + b >= a ? null : "the sum was smaller",
+ *   ([a, b]) => a + b >= a ? null : "the sum was smaller",
  *   ([a, b]) => `with ${a} and ${b}`,
  *   { numRuns: 20 },
  * );
@@ -126,7 +126,7 @@ function checkRunOptions(options: RunOptions): void {
 export async function runProperty<T>(
   name: string,
   arbitrary: fc.Arbitrary<T>,
-  check: (value: T) => Promise<string | null>,
+  check: (value: T) => string | null | Promise<string | null>,
   describe: (value: T) => string,
   options: RunOptions = {},
   defaultRuns = 10,
