@@ -30,6 +30,9 @@ const WRITERS = 9;
 const SLOTS = 10;
 /** Tasks put and not yet marked done (JoinableQueue). */
 const UNFINISHED = 11;
+/** Threads parked on READ_SEQ / WRITE_SEQ: changes are notified only when someone waits. */
+const READ_WAITERS = 12;
+const WRITE_WAITERS = 13;
 const HEADER_CELLS = 16;
 const HEADER_BYTES = HEADER_CELLS * 4;
 
@@ -131,9 +134,37 @@ function unlock(cells: Int32Array, index: number): void {
   }
 }
 
+const waitersOf: Record<number, number> = { [READ_SEQ]: READ_WAITERS, [WRITE_SEQ]: WRITE_WAITERS };
+
+/** Advances a sequence cell and wakes its waiters, if any (a notify costs more than the check). */
 function bump(cells: Int32Array, index: number): void {
   Atomics.add(cells, index, 1);
-  Atomics.notify(cells, index);
+  const waiters = waitersOf[index];
+  if (waiters === undefined || Atomics.load(cells, waiters) > 0) Atomics.notify(cells, index);
+}
+
+/** Waits for sequence cell `index` to move from `value`, counted as a waiter while parked. */
+function* park(
+  cells: Int32Array,
+  index: number,
+  value: number,
+  deadline?: number,
+  abortable?: boolean,
+): Waiting<void> {
+  const waiters = waitersOf[index];
+  Atomics.add(cells, waiters, 1);
+  try {
+    yield { cells, index, value, deadline, abortable };
+  } finally {
+    Atomics.sub(cells, waiters, 1);
+  }
+}
+
+const lengthBytes = new Uint8Array(4);
+const lengthView = new DataView(lengthBytes.buffer);
+function lengthOf(n: number): Uint8Array {
+  lengthView.setUint32(0, n, true);
+  return lengthBytes;
 }
 
 /** A ring of `capacity` bytes of messages in a SharedArrayBuffer. */
@@ -208,7 +239,7 @@ export class Ring {
         continue;
       }
       if (!block) return false;
-      yield { cells: this.cells, index: WRITE_SEQ, value: seq, deadline, abortable: true };
+      yield* park(this.cells, WRITE_SEQ, seq, deadline, true);
     }
   }
 
@@ -222,9 +253,17 @@ export class Ring {
   *write(bytes: Uint8Array, countsAsTask = false): Waiting<void> {
     yield* lock(this.cells, WLOCK);
     try {
-      const header = new Uint8Array(4);
-      new DataView(header.buffer).setUint32(0, bytes.length, true);
-      yield* this.#writeBytes(header);
+      if (bytes.length + 4 <= this.capacity - Atomics.load(this.cells, USED)) {
+        // It fits whole: write length and bytes at once, then publish the message.
+        this.#put(lengthOf(bytes.length));
+        this.#put(bytes);
+        if (countsAsTask) Atomics.add(this.cells, UNFINISHED, 1);
+        Atomics.add(this.cells, MESSAGES, 1);
+        bump(this.cells, READ_SEQ);
+        return;
+      }
+      // A copy: the shared length buffer may be reused by another write while this one waits.
+      yield* this.#writeBytes(lengthOf(bytes.length).slice());
       if (countsAsTask) Atomics.add(this.cells, UNFINISHED, 1);
       Atomics.add(this.cells, MESSAGES, 1);
       bump(this.cells, READ_SEQ);
@@ -234,13 +273,26 @@ export class Ring {
     }
   }
 
+  /** Copies bytes that are known to fit, without waking anyone. */
+  #put(bytes: Uint8Array): void {
+    let done = 0;
+    while (done < bytes.length) {
+      const tail = Atomics.load(this.cells, TAIL);
+      const n = Math.min(bytes.length - done, this.capacity - tail);
+      this.data.set(bytes.subarray(done, done + n), tail);
+      Atomics.store(this.cells, TAIL, (tail + n) % this.capacity);
+      Atomics.add(this.cells, USED, n);
+      done += n;
+    }
+  }
+
   *#writeBytes(bytes: Uint8Array): Waiting<void> {
     let done = 0;
     while (done < bytes.length) {
       const seq = Atomics.load(this.cells, WRITE_SEQ);
       const free = this.capacity - Atomics.load(this.cells, USED);
       if (free === 0) {
-        yield { cells: this.cells, index: WRITE_SEQ, value: seq };
+        yield* park(this.cells, WRITE_SEQ, seq);
         continue;
       }
       const tail = Atomics.load(this.cells, TAIL);
@@ -266,7 +318,7 @@ export class Ring {
         continue;
       }
       if (!block || this.closed || (eofOnNoWriters && Atomics.load(this.cells, WRITERS) <= 0)) return false;
-      yield { cells: this.cells, index: READ_SEQ, value: seq, deadline, abortable: true };
+      yield* park(this.cells, READ_SEQ, seq, deadline, true);
     }
   }
 
@@ -276,7 +328,7 @@ export class Ring {
       const seq = Atomics.load(this.cells, READ_SEQ);
       if (Atomics.load(this.cells, MESSAGES) > 0) return true;
       if (this.closed || (eofOnNoWriters && Atomics.load(this.cells, WRITERS) <= 0)) return true;
-      yield { cells: this.cells, index: READ_SEQ, value: seq, deadline, abortable: true };
+      yield* park(this.cells, READ_SEQ, seq, deadline, true);
     }
   }
 
@@ -300,7 +352,7 @@ export class Ring {
       const seq = Atomics.load(this.cells, READ_SEQ);
       const used = Atomics.load(this.cells, USED);
       if (used === 0) {
-        yield { cells: this.cells, index: READ_SEQ, value: seq };
+        yield* park(this.cells, READ_SEQ, seq);
         continue;
       }
       const head = Atomics.load(this.cells, HEAD);
