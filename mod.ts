@@ -24,6 +24,7 @@
 export { type Context, getContext } from "./lib/context.ts";
 export { AuthenticationError, EOFError, ProcessError, TimeoutError, ValueError } from "./lib/errors.ts";
 export { BrokenPoolError } from "./lib/errors.ts";
+export { BrokenBarrierError } from "./lib/errors.ts";
 export {
   AsyncResult,
   type MapOptions,
@@ -50,3 +51,25 @@ export {
   type StartMethod,
   type Target,
 } from "./lib/process.ts";
+export {
+  type BigTypecode,
+  type InputOf,
+  type ItemOf,
+  type LockOption,
+  RawArray,
+  RawValue,
+  SharedArray,
+  type Typecode,
+  Value,
+} from "./lib/sharedctypes.ts";
+export {
+  type AcquireOptions,
+  Barrier,
+  type BarrierOptions,
+  BoundedSemaphore,
+  Condition,
+  Event,
+  Lock,
+  RLock,
+  Semaphore,
+} from "./lib/synchronize.ts";

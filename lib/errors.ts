@@ -96,3 +96,22 @@ export class EOFError extends Error {
 export class BrokenPoolError extends Error {
   override name = "BrokenPoolError";
 }
+
+/**
+ * A `Barrier` that was aborted, reset while parties waited, or whose wait timed out.
+ *
+ * @example
+ * ```ts
+ * import { Barrier, BrokenBarrierError } from "@tsmp/multiprocessing";
+ * const barrier = new Barrier(2);
+ * await barrier.abort();
+ * try {
+ *   await barrier.wait();
+ * } catch (e) {
+ *   console.log(e instanceof BrokenBarrierError); // true
+ * }
+ * ```
+ */
+export class BrokenBarrierError extends Error {
+  override name = "BrokenBarrierError";
+}
