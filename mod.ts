@@ -43,6 +43,7 @@ export {
   ValueError,
 } from "./lib/errors.ts";
 export { BrokenPoolError } from "./lib/errors.ts";
+export { BrokenBarrierError } from "./lib/errors.ts";
 export {
   AsyncResult,
   type MapOptions,
@@ -72,3 +73,25 @@ export {
 export { JoinableQueue, Queue, type QueueOptions, type QueueWaitOptions, SimpleQueue } from "./lib/queues.ts";
 // Making your own class shareable (passable to a Process): implement [reduceSymbol]() and register a reducer.
 export { type Reduced, reduceSymbol, registerReducer, type Shareable } from "./lib/serialize.ts";
+export {
+  type BigTypecode,
+  type InputOf,
+  type ItemOf,
+  type LockOption,
+  RawArray,
+  RawValue,
+  SharedArray,
+  type Typecode,
+  Value,
+} from "./lib/sharedctypes.ts";
+export {
+  type AcquireOptions,
+  Barrier,
+  type BarrierOptions,
+  BoundedSemaphore,
+  Condition,
+  Event,
+  Lock,
+  RLock,
+  Semaphore,
+} from "./lib/synchronize.ts";

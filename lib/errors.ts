@@ -152,4 +152,20 @@ export class BufferTooShort extends ProcessError {
     super(`the buffer is too short for a message of ${bytes.length} bytes; the message is in .bytes`);
     this.bytes = bytes;
   }
+ * A `Barrier` that was aborted, reset while parties waited, or whose wait timed out.
+ *
+ * @example
+ * ```ts
+ * import { Barrier, BrokenBarrierError } from "@tsmp/multiprocessing";
+ * const barrier = new Barrier(2);
+ * await barrier.abort();
+ * try {
+ *   await barrier.wait();
+ * } catch (e) {
+ *   console.log(e instanceof BrokenBarrierError); // true
+ * }
+ * ```
+ */
+export class BrokenBarrierError extends Error {
+  override name = "BrokenBarrierError";
 }

@@ -11,7 +11,7 @@
  *
  * @module
  */
-import type { RunMessage } from "./process.ts";
+import { markPidDead, type RunMessage } from "./process.ts";
 import { runtime } from "./runtime/detect.ts";
 import type { WorkerHandle } from "./runtime/types.ts";
 
@@ -127,6 +127,7 @@ function ended(process: Hosted, runtimeCode: number): void {
   // A thread that ended without writing its code crashed (or was ended by the runtime).
   claimEnd(process.control, runtimeCode);
   markDone(process.control);
+  markPidDead(process.pid);
   for (const other of [...hosted.values()]) {
     if (other.parentPid === process.pid) hostTerminate(other.pid, -15);
   }

@@ -102,9 +102,46 @@ export function adoptIdentity(self: ChildIdentity): void {
   startMethod = self.startMethod;
 }
 
+/**
+ * The cells every process shares: cell 0 numbers the children, cell 1 is the
+ * death epoch (bumped and notified whenever a child ends, so anything blocked on
+ * a process that died wakes up and looks), and the rest is a liveness table:
+ * slot `pid % LIVE_SLOTS` holds `pid` while that child runs.
+ */
+const LIVE_SLOTS = 65_536;
+const EPOCH = 1;
+
+function pidCells(): Int32Array {
+  return me.pidCells ??= new Int32Array(new SharedArrayBuffer(4 * (2 + LIVE_SLOTS)));
+}
+
 function nextPid(): number {
-  me.pidCells ??= new Int32Array(new SharedArrayBuffer(4));
-  return PID_BASE + Atomics.add(me.pidCells, 0, 1) + 1;
+  const cells = pidCells();
+  const pid = PID_BASE + Atomics.add(cells, 0, 1) + 1;
+  Atomics.store(cells, 2 + pid % LIVE_SLOTS, pid);
+  return pid;
+}
+
+/** Records that the child `pid` ended and wakes whatever waits on the death epoch. */
+export function markPidDead(pid: number): void {
+  const cells = pidCells();
+  Atomics.compareExchange(cells, 2 + pid % LIVE_SLOTS, pid, 0);
+  Atomics.add(cells, EPOCH, 1);
+  Atomics.notify(cells, EPOCH);
+}
+
+/**
+ * Whether the process `pid` may still run. Ids of real OS processes (the main
+ * program) count as alive: when they end, everything sharing memory with them ends too.
+ */
+export function isPidAlive(pid: number): boolean {
+  if (pid < PID_BASE) return true;
+  return Atomics.load(pidCells(), 2 + pid % LIVE_SLOTS) === pid;
+}
+
+/** The death epoch: `[cells, index]` to load and wait on. */
+export function deathEpoch(): [Int32Array, number] {
+  return [pidCells(), EPOCH];
 }
 
 /**

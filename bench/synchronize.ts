@@ -1,0 +1,44 @@
+// Locks: contended (2 children x 50,000 locked increments of a shared Value) and uncontended acquire/release.
+import { Lock, Process, Value } from "../mod.ts";
+import { median, report } from "./_util.ts";
+
+const N = 50_000;
+
+/** A child's share of the contended case: `with v.get_lock(): v.value += 1`, n times. */
+export function increments(v: Value<"i">, n: number): void {
+  const lock = v.getLock();
+  for (let i = 0; i < n; i++) {
+    lock.acquireSync();
+    v.value += 1;
+    lock.release();
+  }
+}
+
+async function contended(): Promise<number> {
+  const v = new Value("i", 0);
+  const ps = [0, 1].map(() => new Process({ target: increments, args: [v, N] }));
+  const started = performance.now();
+  for (const p of ps) p.start();
+  await Promise.all(ps.map((p) => p.join()));
+  const seconds = (performance.now() - started) / 1000;
+  if (v.value !== 2 * N) throw new Error(`lost increments: ${v.value}`);
+  return (2 * N) / seconds;
+}
+
+function uncontended(): number {
+  const lock = new Lock();
+  const n = 2_000_000;
+  const started = performance.now();
+  for (let i = 0; i < n; i++) {
+    lock.acquireSync();
+    lock.release();
+  }
+  return n / ((performance.now() - started) / 1000);
+}
+
+if (import.meta.main) {
+  await contended();
+  report("contended: 2 children x 50k locked Value increments", "ours", "incr/s", await median(5, contended), "higher");
+  uncontended();
+  report("uncontended Lock acquire/release", "ours", "pairs/s", await median(5, uncontended), "higher");
+}

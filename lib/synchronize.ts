@@ -1,0 +1,1000 @@
+/**
+ * Locks, semaphores, events, conditions and barriers shared between processes.
+ * Each lives in a small `SharedArrayBuffer` and works futex-style: a
+ * compare-exchange fast path, `Atomics.wait` in the `Sync` twins and
+ * `Atomics.waitAsync` in the Promise forms. Passed to a `Process` (or a pool
+ * task) as an argument, each is rebuilt there on the same memory.
+ *
+ * Locks and semaphores are robust: when a process that holds one ends without
+ * releasing it, the next acquirer takes it over and sees `ownerDied === true`
+ * until the next release, like a robust POSIX mutex.
+ *
+ * @module
+ */
+import { BrokenBarrierError, ProcessError, TimeoutError, ValueError } from "./errors.ts";
+import { holdOpen } from "./keepalive.ts";
+import { getpid, isPidAlive } from "./process.ts";
+import { type Reduced, reduceSymbol, registerReducer } from "./serialize.ts";
+
+/** Options of every wait: Python's `block`/`timeout`, plus an `AbortSignal`. */
+export interface AcquireOptions {
+  /** `false`: do not wait; answer at once. Default `true`. */
+  block?: boolean;
+  /** Milliseconds to wait at most; `undefined` waits forever (Python's `None`). Negative counts as 0. */
+  timeout?: number;
+  /** Aborting it rejects the pending wait with `signal.reason`. */
+  signal?: AbortSignal;
+}
+
+/**
+ * Longest single sleep of a waiter (ms). Waiters wake at least this often to
+ * look whether the holder died, so a death never leaves them blocked.
+ */
+const SLICE = 50;
+/** Compare-exchange attempts before a contended `Sync` acquire goes to sleep. */
+const SPINS = 200;
+
+/** Where a waiter sleeps: `[cells, index, expected value]`. */
+type Park = [Int32Array, number, number];
+
+function checkOptions(options: AcquireOptions | undefined, what: string): void {
+  if (options === undefined) return;
+  if (typeof options !== "object" || options === null) {
+    throw new TypeError(`${what}: options must be an object like { block, timeout, signal }, got ${String(options)}`);
+  }
+  const { timeout, signal, block } = options;
+  if (timeout !== undefined && (typeof timeout !== "number" || Number.isNaN(timeout))) {
+    throw new TypeError(`${what}: timeout must be a number of milliseconds or undefined, got ${String(timeout)}`);
+  }
+  if (block !== undefined && typeof block !== "boolean") {
+    throw new TypeError(`${what}: block must be a boolean, got ${String(block)}`);
+  }
+  if (signal !== undefined && !(signal instanceof AbortSignal)) {
+    throw new TypeError(`${what}: signal must be an AbortSignal`);
+  }
+}
+
+function deadlineOf(options: AcquireOptions | undefined): number {
+  if (options?.block === false) return 0;
+  const timeout = options?.timeout;
+  if (timeout === undefined || timeout === Infinity) return Infinity;
+  return performance.now() + Math.max(0, timeout);
+}
+
+/** Retries `step` until it succeeds (true) or the deadline passes (false), sleeping where it says. */
+function loopSync(deadline: number, step: () => Park | true): boolean {
+  for (;;) {
+    const park = step();
+    if (park === true) return true;
+    const remaining = deadline - performance.now();
+    if (remaining <= 0) return false;
+    Atomics.wait(park[0], park[1], park[2], Math.min(remaining, SLICE));
+  }
+}
+
+/** The Promise form of {@linkcode loopSync}; holds the program open while it sleeps. */
+async function loopAsync(deadline: number, signal: AbortSignal | undefined, step: () => Park | true): Promise<boolean> {
+  signal?.throwIfAborted();
+  let release: (() => void) | undefined;
+  let onAbort: (() => void) | undefined;
+  let aborted: Promise<never> | undefined;
+  try {
+    for (;;) {
+      const park = step();
+      if (park === true) return true;
+      const remaining = deadline - performance.now();
+      if (remaining <= 0) return false;
+      release ??= holdOpen();
+      if (signal && !aborted) {
+        aborted = new Promise<never>((_, reject) => {
+          onAbort = () => reject(signal.reason);
+          signal.addEventListener("abort", onAbort, { once: true });
+        });
+        aborted.catch(() => {});
+      }
+      const result = Atomics.waitAsync(park[0], park[1], park[2], Math.min(remaining, SLICE));
+      if (result.async) await (aborted ? Promise.race([result.value, aborted]) : result.value);
+      signal?.throwIfAborted();
+    }
+  } finally {
+    release?.();
+    if (onAbort) signal!.removeEventListener("abort", onAbort);
+  }
+}
+
+function cellsOf(state: unknown, length: number, kind: string): Int32Array {
+  if (!(state instanceof SharedArrayBuffer) || state.byteLength < length * 4) {
+    throw new TypeError(`cannot rebuild a ${kind}: its state is not the expected SharedArrayBuffer`);
+  }
+  return new Int32Array(state);
+}
+
+// Cells of a lock.
+const OWNER = 0;
+const WAITERS = 1;
+const DIED = 2;
+const COUNT = 3;
+
+/** The part Lock and RLock share: an owner cell (0 when free), a waiter count and the owner-died flag. */
+abstract class LockBase {
+  readonly #cells: Int32Array;
+
+  constructor(cells?: Int32Array) {
+    this.#cells = cells ?? new Int32Array(new SharedArrayBuffer(16));
+  }
+
+  /** The shared cells, for the module's own use (Condition, Value). */
+  get cells(): Int32Array {
+    return this.#cells;
+  }
+
+  /** Takes the lock if it is free, or takes it over from a holder that died. */
+  protected take(me: number): boolean {
+    const cells = this.#cells;
+    const owner = Atomics.compareExchange(cells, OWNER, 0, me);
+    if (owner === 0) return true;
+    if (owner !== me && !isPidAlive(owner) && Atomics.compareExchange(cells, OWNER, owner, me) === owner) {
+      Atomics.store(cells, DIED, 1);
+      this.tookOver();
+      return true;
+    }
+    return false;
+  }
+
+  /** Called when the lock was taken over from a dead holder. */
+  protected tookOver(): void {}
+
+  /** Acquires for `me` (already known not to hold it when re-entry matters). */
+  protected acquireAsyncFor(me: number, options: AcquireOptions | undefined): Promise<boolean> {
+    const cells = this.#cells;
+    Atomics.add(cells, WAITERS, 1);
+    return loopAsync(deadlineOf(options), options?.signal, () => {
+      if (this.take(me)) return true;
+      return [cells, OWNER, Atomics.load(cells, OWNER)];
+    }).finally(() => Atomics.sub(cells, WAITERS, 1));
+  }
+
+  protected acquireSyncFor(me: number, options: AcquireOptions | undefined): boolean {
+    const cells = this.#cells;
+    for (let i = 0; i < SPINS; i++) {
+      if (Atomics.load(cells, OWNER) === 0 && this.take(me)) return true;
+    }
+    const deadline = deadlineOf(options);
+    if (deadline === 0) return this.take(me);
+    Atomics.add(cells, WAITERS, 1);
+    try {
+      return loopSync(deadline, () => {
+        if (this.take(me)) return true;
+        return [cells, OWNER, Atomics.load(cells, OWNER)];
+      });
+    } finally {
+      Atomics.sub(cells, WAITERS, 1);
+    }
+  }
+
+  /** Frees the lock and wakes one waiter. */
+  protected free(): void {
+    const cells = this.#cells;
+    Atomics.store(cells, DIED, 0);
+    Atomics.store(cells, OWNER, 0);
+    if (Atomics.load(cells, WAITERS) > 0) Atomics.notify(cells, OWNER, 1);
+  }
+
+  /** Whether the lock is held (by any process). */
+  locked(): boolean {
+    return Atomics.load(this.#cells, OWNER) !== 0;
+  }
+
+  /** Whether this process holds the lock. */
+  isMine(): boolean {
+    return Atomics.load(this.#cells, OWNER) === getpid();
+  }
+
+  /**
+   * `true` after the lock was taken over from a process that ended while holding
+   * it (the state it guards may be half-updated), until the next release.
+   */
+  get ownerDied(): boolean {
+    return Atomics.load(this.#cells, DIED) === 1;
+  }
+
+  abstract acquire(options?: AcquireOptions): Promise<boolean>;
+  abstract acquireSync(options?: AcquireOptions): boolean;
+  abstract release(): void;
+
+  /** Acquires and returns a `Disposable` that releases: `using _ = await lock.guard();`. */
+  async guard(options?: AcquireOptions): Promise<Disposable> {
+    if (!await this.acquire(options)) throw new TimeoutError("could not acquire the lock in time");
+    return { [Symbol.dispose]: () => this.release() };
+  }
+
+  /** The blocking twin of {@linkcode guard}. */
+  guardSync(options?: AcquireOptions): Disposable {
+    if (!this.acquireSync(options)) throw new TimeoutError("could not acquire the lock in time");
+    return { [Symbol.dispose]: () => this.release() };
+  }
+}
+
+/**
+ * Python's `multiprocessing.Lock`: a non-recursive lock any process may release.
+ *
+ * @example
+ * ```ts
+ * import { Lock } from "@tsmp/multiprocessing";
+ * const lock = new Lock();
+ * console.log(await lock.acquire()); // true
+ * console.log(await lock.acquire({ block: false })); // false
+ * lock.release();
+ * {
+ *   using _ = await lock.guard();
+ *   // guarded work
+ * }
+ * ```
+ */
+export class Lock extends LockBase {
+  /** @param cells internal: shared cells of an existing lock (used when it crosses to a process). */
+  constructor(cells?: Int32Array) {
+    super(cells);
+  }
+
+  /** Acquires the lock: `true` once held, `false` when `block` is false or `timeout` passes first. */
+  acquire(options?: AcquireOptions): Promise<boolean> {
+    checkOptions(options, "Lock.acquire");
+    if (options?.signal?.aborted) return Promise.reject(options.signal.reason);
+    const me = getpid();
+    if (this.take(me)) return Promise.resolve(true);
+    if (deadlineOf(options) === 0) return Promise.resolve(false);
+    return this.acquireAsyncFor(me, options);
+  }
+
+  /** The blocking twin of {@linkcode Lock.acquire} (`Atomics.wait`). */
+  acquireSync(options?: AcquireOptions): boolean {
+    if (options !== undefined) checkOptions(options, "Lock.acquireSync");
+    const me = getpid();
+    if (Atomics.compareExchange(this.cells, OWNER, 0, me) === 0) return true;
+    return this.acquireSyncFor(me, options);
+  }
+
+  /** Releases the lock; `ValueError` if it is not locked. */
+  release(): void {
+    if (Atomics.load(this.cells, OWNER) === 0) throw new ValueError("semaphore or lock released too many times");
+    this.free();
+  }
+
+  /** Python's repr. */
+  override toString(): string {
+    return `<Lock(owner=${this.locked() ? Atomics.load(this.cells, OWNER) : "None"})>`;
+  }
+
+  [reduceSymbol](): Reduced {
+    return { kind: "Lock", state: this.cells.buffer };
+  }
+}
+
+/**
+ * Python's `multiprocessing.RLock`: re-entrant for the process that holds it;
+ * only that process may release it.
+ *
+ * @example
+ * ```ts
+ * import { RLock } from "@tsmp/multiprocessing";
+ * const lock = new RLock();
+ * await lock.acquire();
+ * await lock.acquire(); // re-entry by the same process
+ * lock.release();
+ * lock.release();
+ * console.log(lock.locked()); // false
+ * ```
+ */
+export class RLock extends LockBase {
+  /** @param cells internal: shared cells of an existing lock (used when it crosses to a process). */
+  constructor(cells?: Int32Array) {
+    super(cells);
+  }
+
+  protected override tookOver(): void {
+    Atomics.store(this.cells, COUNT, 0);
+  }
+
+  /** Acquires (or re-enters) the lock. */
+  acquire(options?: AcquireOptions): Promise<boolean> {
+    checkOptions(options, "RLock.acquire");
+    if (options?.signal?.aborted) return Promise.reject(options.signal.reason);
+    const me = getpid();
+    if (this.#enter(me)) return Promise.resolve(true);
+    if (deadlineOf(options) === 0) return Promise.resolve(false);
+    return this.acquireAsyncFor(me, options).then((ok) => ok && this.#entered());
+  }
+
+  /** The blocking twin of {@linkcode RLock.acquire}. */
+  acquireSync(options?: AcquireOptions): boolean {
+    if (options !== undefined) checkOptions(options, "RLock.acquireSync");
+    const me = getpid();
+    if (this.#enter(me)) return true;
+    return this.acquireSyncFor(me, options) && this.#entered();
+  }
+
+  #enter(me: number): boolean {
+    const cells = this.cells;
+    if (Atomics.load(cells, OWNER) === me) {
+      cells[COUNT]++;
+      return true;
+    }
+    return this.take(me) && this.#entered();
+  }
+
+  #entered(): true {
+    Atomics.store(this.cells, COUNT, 1);
+    return true;
+  }
+
+  /** Releases one level; `ProcessError` if this process does not hold it. */
+  release(): void {
+    const cells = this.cells;
+    if (Atomics.load(cells, OWNER) !== getpid()) throw new ProcessError("cannot release un-acquired lock");
+    if (--cells[COUNT] === 0) this.free();
+  }
+
+  /** How many times the holder entered (0 when free). */
+  get count(): number {
+    return this.locked() ? Atomics.load(this.cells, COUNT) : 0;
+  }
+
+  /** Releases every level at once (for Condition.wait); returns how many. */
+  releaseAll(): number {
+    const count = this.count;
+    if (!this.isMine()) throw new ProcessError("cannot release un-acquired lock");
+    this.free();
+    return count;
+  }
+
+  /** After re-acquiring, restores `count` levels (for Condition.wait). */
+  restore(count: number): void {
+    Atomics.store(this.cells, COUNT, count);
+  }
+
+  /** Python's repr. */
+  override toString(): string {
+    return this.locked() ? `<RLock(${Atomics.load(this.cells, OWNER)}, ${this.count})>` : "<RLock(None, 0)>";
+  }
+
+  [reduceSymbol](): Reduced {
+    return { kind: "RLock", state: this.cells.buffer };
+  }
+}
+
+registerReducer("Lock", (state) => new Lock(cellsOf(state, 4, "Lock")));
+registerReducer("RLock", (state) => new RLock(cellsOf(state, 4, "RLock")));
+
+// Cells of a semaphore; then HOLDERS pairs (pid, count) from HOLDER_BASE.
+const VALUE = 0;
+const MAX = 3;
+const INITIAL = 4;
+const HOLDER_BASE = 5;
+const HOLDERS = 32;
+
+function checkCount(value: unknown, what: string): number {
+  if (typeof value !== "number" || !Number.isInteger(value)) {
+    throw new TypeError(`${what} must be an integer, got ${String(value)}`);
+  }
+  if (value < 0 || value > 0x7fffffff) throw new RangeError(`${what} must be between 0 and 2**31-1, got ${value}`);
+  return value;
+}
+
+/**
+ * Python's `multiprocessing.Semaphore`: a counter that `acquire` decrements,
+ * waiting while it is 0, and `release` increments.
+ *
+ * Robustness: units held by a process that ended without releasing them are
+ * given back to waiters (never beyond the initial value, so a semaphore used as
+ * a signal, starting at 0, is never topped up) and `ownerDied` turns `true`.
+ *
+ * @example
+ * ```ts
+ * import { Semaphore } from "@tsmp/multiprocessing";
+ * const sem = new Semaphore(2);
+ * await sem.acquire();
+ * console.log(sem.getValue()); // 1
+ * sem.release();
+ * ```
+ */
+export class Semaphore {
+  readonly #cells: Int32Array;
+
+  /** @param value the initial count (an integer >= 0). */
+  constructor(value = 1, cells?: Int32Array) {
+    if (cells) {
+      this.#cells = cells;
+      return;
+    }
+    checkCount(value, "Semaphore value");
+    this.#cells = new Int32Array(new SharedArrayBuffer(4 * (HOLDER_BASE + 2 * HOLDERS)));
+    this.#cells[VALUE] = value;
+    this.#cells[MAX] = this.bounded() ? value : -1;
+    this.#cells[INITIAL] = value;
+  }
+
+  /** Whether release beyond the initial value is an error (BoundedSemaphore). */
+  protected bounded(): boolean {
+    return false;
+  }
+
+  /** The shared cells (internal). */
+  get cells(): Int32Array {
+    return this.#cells;
+  }
+
+  #take(me: number): boolean {
+    const cells = this.#cells;
+    let value = Atomics.load(cells, VALUE);
+    while (value > 0) {
+      const seen = Atomics.compareExchange(cells, VALUE, value, value - 1);
+      if (seen === value) {
+        this.#track(me);
+        return true;
+      }
+      value = seen;
+    }
+    return false;
+  }
+
+  #track(me: number): void {
+    const cells = this.#cells;
+    for (let i = HOLDER_BASE; i < cells.length; i += 2) {
+      if (Atomics.load(cells, i) === me) {
+        Atomics.add(cells, i + 1, 1);
+        return;
+      }
+    }
+    for (let i = HOLDER_BASE; i < cells.length; i += 2) {
+      if (Atomics.compareExchange(cells, i, 0, me) === 0) {
+        Atomics.store(cells, i + 1, 1);
+        return;
+      }
+    }
+  }
+
+  #untrack(me: number): void {
+    const cells = this.#cells;
+    for (let i = HOLDER_BASE; i < cells.length; i += 2) {
+      if (Atomics.load(cells, i) === me && Atomics.load(cells, i + 1) > 0) {
+        if (Atomics.sub(cells, i + 1, 1) === 1) Atomics.store(cells, i, 0);
+        return;
+      }
+    }
+  }
+
+  /** Gives back units held by processes that died; true if any came back. */
+  #reclaim(): boolean {
+    const cells = this.#cells;
+    let any = false;
+    for (let i = HOLDER_BASE; i < cells.length; i += 2) {
+      const pid = Atomics.load(cells, i);
+      if (pid <= 0 || isPidAlive(pid)) continue;
+      if (Atomics.compareExchange(cells, i, pid, -1) !== pid) continue;
+      const held = Atomics.exchange(cells, i + 1, 0);
+      Atomics.store(cells, i, 0);
+      const initial = Atomics.load(cells, INITIAL);
+      for (let left = held; left > 0;) {
+        const value = Atomics.load(cells, VALUE);
+        if (value >= initial) break;
+        const give = Math.min(left, initial - value);
+        if (Atomics.compareExchange(cells, VALUE, value, value + give) === value) {
+          left -= give;
+          any = true;
+        }
+      }
+    }
+    if (any) Atomics.store(cells, DIED, 1);
+    return any;
+  }
+
+  #step(me: number): () => Park | true {
+    return () => this.#take(me) || (this.#reclaim() && this.#take(me)) || [this.#cells, VALUE, 0];
+  }
+
+  /** Decrements the count, waiting while it is 0: `true`, or `false` when `block` is false or `timeout` passes. */
+  acquire(options?: AcquireOptions): Promise<boolean> {
+    checkOptions(options, "Semaphore.acquire");
+    if (options?.signal?.aborted) return Promise.reject(options.signal.reason);
+    const me = getpid();
+    if (this.#take(me)) return Promise.resolve(true);
+    const deadline = deadlineOf(options);
+    if (deadline === 0) return Promise.resolve(this.#reclaim() && this.#take(me));
+    const cells = this.#cells;
+    Atomics.add(cells, WAITERS, 1);
+    return loopAsync(deadline, options?.signal, this.#step(me)).finally(() => Atomics.sub(cells, WAITERS, 1));
+  }
+
+  /** The blocking twin of {@linkcode Semaphore.acquire}. */
+  acquireSync(options?: AcquireOptions): boolean {
+    checkOptions(options, "Semaphore.acquireSync");
+    const me = getpid();
+    if (this.#take(me)) return true;
+    const cells = this.#cells;
+    Atomics.add(cells, WAITERS, 1);
+    try {
+      return loopSync(deadlineOf(options), this.#step(me));
+    } finally {
+      Atomics.sub(cells, WAITERS, 1);
+    }
+  }
+
+  /** Increments the count and wakes one waiter. */
+  release(): void {
+    const cells = this.#cells;
+    const max = Atomics.load(cells, MAX);
+    if (max >= 0) {
+      let value = Atomics.load(cells, VALUE);
+      for (;;) {
+        if (value >= max) throw new ValueError("semaphore or lock released too many times");
+        const seen = Atomics.compareExchange(cells, VALUE, value, value + 1);
+        if (seen === value) break;
+        value = seen;
+      }
+    } else {
+      if (Atomics.load(cells, VALUE) === 0x7fffffff) throw new ValueError("semaphore released too many times");
+      Atomics.add(cells, VALUE, 1);
+    }
+    this.#untrack(getpid());
+    Atomics.store(cells, DIED, 0);
+    if (Atomics.load(cells, WAITERS) > 0) Atomics.notify(cells, VALUE, 1);
+  }
+
+  /** The current count. */
+  getValue(): number {
+    return Atomics.load(this.#cells, VALUE);
+  }
+
+  /** `true` after units held by a process that died were given back, until the next release. */
+  get ownerDied(): boolean {
+    return Atomics.load(this.#cells, DIED) === 1;
+  }
+
+  /** Acquires and returns a `Disposable` that releases. */
+  async guard(options?: AcquireOptions): Promise<Disposable> {
+    if (!await this.acquire(options)) throw new TimeoutError("could not acquire the semaphore in time");
+    return { [Symbol.dispose]: () => this.release() };
+  }
+
+  /** Python's repr. */
+  toString(): string {
+    return `<${this.constructor.name}(value=${this.getValue()})>`;
+  }
+
+  [reduceSymbol](): Reduced {
+    return { kind: this.bounded() ? "BoundedSemaphore" : "Semaphore", state: this.#cells.buffer };
+  }
+}
+
+/**
+ * Python's `multiprocessing.BoundedSemaphore`: releasing beyond the initial value is a `ValueError`.
+ *
+ * @example
+ * ```ts
+ * import { BoundedSemaphore } from "@tsmp/multiprocessing";
+ * const sem = new BoundedSemaphore(1);
+ * try {
+ *   sem.release();
+ * } catch (e) {
+ *   console.log((e as Error).name); // "ValueError"
+ * }
+ * ```
+ */
+export class BoundedSemaphore extends Semaphore {
+  /** @param value the initial and largest count. */
+  constructor(value = 1, cells?: Int32Array) {
+    super(value, cells);
+  }
+
+  protected override bounded(): boolean {
+    return true;
+  }
+}
+
+const SEM_CELLS = HOLDER_BASE + 2 * HOLDERS;
+registerReducer("Semaphore", (state) => new Semaphore(0, cellsOf(state, SEM_CELLS, "Semaphore")));
+registerReducer("BoundedSemaphore", (state) => new BoundedSemaphore(0, cellsOf(state, SEM_CELLS, "BoundedSemaphore")));
+
+function timeoutOptions(timeout: number | undefined, what: string): AcquireOptions {
+  if (timeout !== undefined && (typeof timeout !== "number" || Number.isNaN(timeout))) {
+    throw new TypeError(`${what}: timeout must be a number of milliseconds or undefined, got ${String(timeout)}`);
+  }
+  return { timeout };
+}
+
+// Cells of an event.
+const FLAG = 0;
+
+/**
+ * Python's `multiprocessing.Event`: a flag processes can wait for.
+ *
+ * @example
+ * ```ts
+ * import { Event } from "@tsmp/multiprocessing";
+ * const event = new Event();
+ * console.log(await event.wait(10)); // false: timed out
+ * event.set();
+ * console.log(await event.wait()); // true
+ * ```
+ */
+export class Event {
+  readonly #cells: Int32Array;
+
+  /** @param cells internal: shared cells of an existing event. */
+  constructor(cells?: Int32Array) {
+    this.#cells = cells ?? new Int32Array(new SharedArrayBuffer(8));
+  }
+
+  /** Whether the flag is set. */
+  isSet(): boolean {
+    return Atomics.load(this.#cells, FLAG) === 1;
+  }
+
+  /** Sets the flag and wakes every waiter. */
+  set(): void {
+    Atomics.store(this.#cells, FLAG, 1);
+    Atomics.notify(this.#cells, FLAG);
+  }
+
+  /** Clears the flag. */
+  clear(): void {
+    Atomics.store(this.#cells, FLAG, 0);
+  }
+
+  #step = (): Park | true => this.isSet() || [this.#cells, FLAG, 0];
+
+  /** Waits until the flag is set: `true`, or `false` if `timeout` ms pass first. */
+  wait(timeout?: number, options?: { signal?: AbortSignal }): Promise<boolean> {
+    const opts = timeoutOptions(timeout, "Event.wait");
+    if (this.isSet()) return Promise.resolve(true);
+    return loopAsync(deadlineOf(opts), options?.signal, this.#step);
+  }
+
+  /** The blocking twin of {@linkcode Event.wait}. */
+  waitSync(timeout?: number): boolean {
+    return loopSync(deadlineOf(timeoutOptions(timeout, "Event.waitSync")), this.#step);
+  }
+
+  [reduceSymbol](): Reduced {
+    return { kind: "Event", state: this.#cells.buffer };
+  }
+}
+
+registerReducer("Event", (state) => new Event(cellsOf(state, 2, "Event")));
+
+// Cells of a condition.
+const SLEEPERS = 0;
+const TOKENS = 1;
+
+/**
+ * Python's `multiprocessing.Condition`: wait until notified, on a lock (an
+ * `RLock` by default) that `wait` releases while it sleeps.
+ *
+ * @example
+ * ```ts
+ * import { Condition } from "@tsmp/multiprocessing";
+ * const cond = new Condition();
+ * using _ = await cond.guard();
+ * console.log(await cond.wait(10)); // false: nobody notified
+ * cond.notifyAll();
+ * ```
+ */
+export class Condition {
+  readonly #lock: Lock | RLock;
+  readonly #cells: Int32Array;
+
+  /** @param lock the lock to use (a new `RLock` by default). */
+  constructor(lock?: Lock | RLock, cells?: Int32Array) {
+    if (lock !== undefined && !(lock instanceof Lock) && !(lock instanceof RLock)) {
+      throw new TypeError("Condition lock must be a Lock or an RLock");
+    }
+    this.#lock = lock ?? new RLock();
+    this.#cells = cells ?? new Int32Array(new SharedArrayBuffer(8));
+  }
+
+  /** The underlying lock. */
+  get lock(): Lock | RLock {
+    return this.#lock;
+  }
+
+  /** Acquires the underlying lock. */
+  acquire(options?: AcquireOptions): Promise<boolean> {
+    return this.#lock.acquire(options);
+  }
+
+  /** The blocking twin of {@linkcode Condition.acquire}. */
+  acquireSync(options?: AcquireOptions): boolean {
+    return this.#lock.acquireSync(options);
+  }
+
+  /** Releases the underlying lock. */
+  release(): void {
+    this.#lock.release();
+  }
+
+  /** Acquires the underlying lock and returns a `Disposable` that releases it. */
+  guard(options?: AcquireOptions): Promise<Disposable> {
+    return this.#lock.guard(options);
+  }
+
+  #checkMine(what: string): void {
+    if (!this.#lock.isMine()) throw new ProcessError(`must acquire() condition before using ${what}()`);
+  }
+
+  #releaseLock(): number {
+    const lock = this.#lock;
+    if (lock instanceof RLock) return lock.releaseAll();
+    lock.release();
+    return 1;
+  }
+
+  #restore(count: number): void {
+    if (this.#lock instanceof RLock) this.#lock.restore(count);
+  }
+
+  #consume = (): Park | true => {
+    const cells = this.#cells;
+    let tokens = Atomics.load(cells, TOKENS);
+    while (tokens > 0) {
+      const seen = Atomics.compareExchange(cells, TOKENS, tokens, tokens - 1);
+      if (seen === tokens) return true;
+      tokens = seen;
+    }
+    return [cells, TOKENS, 0];
+  };
+
+  /** Under the lock again after a timeout: leave as a sleeper, or take the wake-up a notifier already counted. */
+  #settle(woken: boolean): boolean {
+    if (woken) return true;
+    const cells = this.#cells;
+    if (Atomics.load(cells, SLEEPERS) > 0) {
+      Atomics.sub(cells, SLEEPERS, 1);
+      return false;
+    }
+    return this.#consume() === true;
+  }
+
+  /** Releases the lock, waits for a notify (or `timeout` ms), re-acquires: `true` unless it timed out. */
+  async wait(timeout?: number): Promise<boolean> {
+    const opts = timeoutOptions(timeout, "Condition.wait");
+    this.#checkMine("wait");
+    Atomics.add(this.#cells, SLEEPERS, 1);
+    const count = this.#releaseLock();
+    let woken = false;
+    try {
+      woken = await loopAsync(deadlineOf(opts), undefined, this.#consume);
+    } finally {
+      await this.#lock.acquire();
+      this.#restore(count);
+    }
+    return this.#settle(woken);
+  }
+
+  /** The blocking twin of {@linkcode Condition.wait}. */
+  waitSync(timeout?: number): boolean {
+    const opts = timeoutOptions(timeout, "Condition.waitSync");
+    this.#checkMine("wait");
+    Atomics.add(this.#cells, SLEEPERS, 1);
+    const count = this.#releaseLock();
+    let woken = false;
+    try {
+      woken = loopSync(deadlineOf(opts), this.#consume);
+    } finally {
+      this.#lock.acquireSync();
+      this.#restore(count);
+    }
+    return this.#settle(woken);
+  }
+
+  /** Waits until `predicate()` is truthy (or `timeout` ms pass); returns its last result. */
+  async waitFor<T>(predicate: () => T, timeout?: number): Promise<T> {
+    timeoutOptions(timeout, "Condition.waitFor");
+    const deadline = timeout === undefined ? Infinity : performance.now() + Math.max(0, timeout);
+    let result = predicate();
+    while (!result) {
+      const remaining = deadline - performance.now();
+      if (remaining <= 0) break;
+      await this.wait(remaining === Infinity ? undefined : remaining);
+      result = predicate();
+    }
+    return result;
+  }
+
+  /** Wakes up to `n` waiters (the lock must be held). */
+  notify(n = 1): void {
+    if (typeof n !== "number" || Number.isNaN(n) || n < 0) {
+      throw new RangeError(`Condition.notify: n must be a number >= 0, got ${String(n)}`);
+    }
+    this.#checkMine("notify");
+    const cells = this.#cells;
+    const k = Math.min(n, Atomics.load(cells, SLEEPERS));
+    if (k <= 0) return;
+    Atomics.sub(cells, SLEEPERS, k);
+    Atomics.add(cells, TOKENS, k);
+    Atomics.notify(cells, TOKENS, k);
+  }
+
+  /** Wakes every waiter (the lock must be held). */
+  notifyAll(): void {
+    this.notify(Infinity);
+  }
+
+  [reduceSymbol](): Reduced {
+    return { kind: "Condition", state: { lock: this.#lock[reduceSymbol](), cells: this.#cells.buffer } };
+  }
+}
+
+function rebuildLock(reduced: Reduced): Lock | RLock {
+  return reduced.kind === "RLock"
+    ? new RLock(cellsOf(reduced.state, 4, "RLock"))
+    : new Lock(cellsOf(reduced.state, 4, "Lock"));
+}
+
+registerReducer("Condition", (state) => {
+  const { lock, cells } = state as { lock: Reduced; cells: SharedArrayBuffer };
+  return new Condition(rebuildLock(lock), cellsOf(cells, 2, "Condition"));
+});
+
+/** Options of a {@linkcode Barrier}. */
+export interface BarrierOptions {
+  /** Run by the last party to arrive, before the others are released. Cannot cross to other processes. */
+  action?: () => void;
+  /** Default timeout (ms) of {@linkcode Barrier.wait}. */
+  timeout?: number;
+}
+
+// Cells of a barrier.
+const B_STATE = 0;
+const B_COUNT = 1;
+const B_PARTIES = 2;
+const B_TIMEOUT = 3; // -1: none
+const FILLING = 0;
+const DRAINING = 1;
+const RESETTING = -1;
+const BROKEN = -2;
+
+/**
+ * Python's `multiprocessing.Barrier`: `parties` processes wait until all have arrived.
+ *
+ * @example
+ * ```ts
+ * import { Barrier } from "@tsmp/multiprocessing";
+ * const barrier = new Barrier(1);
+ * console.log(await barrier.wait()); // 0: the only party's index
+ * ```
+ */
+export class Barrier {
+  readonly #cells: Int32Array;
+  readonly #cond: Condition;
+  readonly #action: (() => void) | undefined;
+
+  constructor(parties: number, options: BarrierOptions = {}, shared?: { cells: Int32Array; cond: Condition }) {
+    if (shared) {
+      this.#cells = shared.cells;
+      this.#cond = shared.cond;
+      return;
+    }
+    if (typeof parties !== "number" || !Number.isInteger(parties) || parties < 1) {
+      throw new RangeError(`Barrier parties must be an integer >= 1, got ${String(parties)}`);
+    }
+    const { action, timeout } = options;
+    if (action !== undefined && typeof action !== "function") throw new TypeError("Barrier action must be a function");
+    if (timeout !== undefined && (typeof timeout !== "number" || Number.isNaN(timeout))) {
+      throw new TypeError(`Barrier timeout must be a number of milliseconds, got ${String(timeout)}`);
+    }
+    this.#cells = new Int32Array(new SharedArrayBuffer(16));
+    this.#cells[B_PARTIES] = parties;
+    this.#cells[B_TIMEOUT] = timeout === undefined ? -1 : Math.max(0, Math.min(timeout, 0x7fffffff));
+    this.#cond = new Condition(new Lock());
+    this.#action = action;
+  }
+
+  #get(cell: number): number {
+    return Atomics.load(this.#cells, cell);
+  }
+
+  #set(cell: number, value: number): void {
+    Atomics.store(this.#cells, cell, value);
+  }
+
+  /** How many must arrive. */
+  get parties(): number {
+    return this.#get(B_PARTIES);
+  }
+
+  /** How many are waiting now. */
+  get nWaiting(): number {
+    return this.#get(B_STATE) === FILLING ? this.#get(B_COUNT) : 0;
+  }
+
+  /** Whether the barrier is broken (aborted, or a wait timed out). */
+  get broken(): boolean {
+    return this.#get(B_STATE) === BROKEN;
+  }
+
+  /**
+   * Waits for every party; resolves with this party's arrival index (0 to parties-1).
+   * Rejects with `BrokenBarrierError` if the barrier breaks or `timeout` ms pass.
+   */
+  async wait(timeout?: number): Promise<number> {
+    if (timeout === undefined && this.#get(B_TIMEOUT) >= 0) timeout = this.#get(B_TIMEOUT);
+    timeoutOptions(timeout, "Barrier.wait");
+    const cond = this.#cond;
+    await cond.acquire();
+    try {
+      while (this.#get(B_STATE) === DRAINING || this.#get(B_STATE) === RESETTING) await cond.wait();
+      if (this.#get(B_STATE) < 0) throw new BrokenBarrierError("the barrier is broken");
+      const index = this.#get(B_COUNT);
+      this.#set(B_COUNT, index + 1);
+      try {
+        if (index + 1 === this.parties) {
+          try {
+            this.#action?.();
+            this.#set(B_STATE, DRAINING);
+            cond.notifyAll();
+          } catch (error) {
+            this.#break();
+            throw error;
+          }
+        } else {
+          const passed = await cond.waitFor(() => this.#get(B_STATE) !== FILLING, timeout);
+          if (!passed) {
+            this.#break();
+            throw new BrokenBarrierError("the barrier wait timed out");
+          }
+          if (this.#get(B_STATE) < 0) throw new BrokenBarrierError("the barrier is broken");
+        }
+        return index;
+      } finally {
+        this.#set(B_COUNT, this.#get(B_COUNT) - 1);
+        if (this.#get(B_COUNT) === 0 && (this.#get(B_STATE) === DRAINING || this.#get(B_STATE) === RESETTING)) {
+          this.#set(B_STATE, FILLING);
+          cond.notifyAll();
+        }
+      }
+    } finally {
+      cond.release();
+    }
+  }
+
+  #break(): void {
+    this.#set(B_STATE, BROKEN);
+    this.#cond.notifyAll();
+  }
+
+  /** Puts the barrier back to its empty state; current waiters get `BrokenBarrierError`. */
+  async reset(): Promise<void> {
+    using _ = await this.#cond.guard();
+    if (this.#get(B_COUNT) > 0) {
+      if (this.#get(B_STATE) === FILLING || this.#get(B_STATE) === BROKEN) this.#set(B_STATE, RESETTING);
+    } else {
+      this.#set(B_STATE, FILLING);
+    }
+    this.#cond.notifyAll();
+  }
+
+  /** Breaks the barrier: current and future waits reject with `BrokenBarrierError` until `reset()`. */
+  async abort(): Promise<void> {
+    using _ = await this.#cond.guard();
+    this.#break();
+  }
+
+  [reduceSymbol](): Reduced {
+    if (this.#action) {
+      throw new TypeError(
+        "a Barrier with an action cannot be sent to another process: run the action after wait() returns 0 instead",
+      );
+    }
+    return { kind: "Barrier", state: { cells: this.#cells.buffer, cond: this.#cond[reduceSymbol]() } };
+  }
+}
+
+registerReducer("Barrier", (state) => {
+  const { cells, cond } = state as { cells: SharedArrayBuffer; cond: Reduced };
+  const { lock, cells: condCells } = cond.state as { lock: Reduced; cells: SharedArrayBuffer };
+  return new Barrier(0, {}, {
+    cells: cellsOf(cells, 4, "Barrier"),
+    cond: new Condition(rebuildLock(lock), cellsOf(condCells, 2, "Condition")),
+  });
+});
