@@ -152,6 +152,9 @@ export class BufferTooShort extends ProcessError {
     super(`the buffer is too short for a message of ${bytes.length} bytes; the message is in .bytes`);
     this.bytes = bytes;
   }
+}
+
+/**
  * A `Barrier` that was aborted, reset while parties waited, or whose wait timed out.
  *
  * @example
