@@ -3,7 +3,17 @@
 import fc from "fast-check";
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { activeChildren, JoinableQueue, Queue, SimpleQueue } from "../mod.ts";
+import {
+  activeChildren,
+  BoundedSemaphore,
+  Condition,
+  JoinableQueue,
+  Lock,
+  Queue,
+  RLock,
+  Semaphore,
+  SimpleQueue,
+} from "../mod.ts";
 import {
   lockScenarios,
   mutualExclusion,
@@ -51,7 +61,7 @@ for (
   ] as const
 ) {
   test(`queueOrdering holds for the module's ${name}`, async () => {
-    await queueOrdering(factory, name === "SimpleQueue" ? { maxsize: 0 } : {});
+    await queueOrdering(factory, { numRuns: 4, ...(name === "SimpleQueue" ? { maxsize: 0 } : {}) });
   });
 }
 
@@ -90,6 +100,25 @@ test("mutualExclusion holds for a correct lock of the user's own", async () => {
   assert.equal(report.runs, 6);
 });
 
+for (
+  const [name, factory] of [
+    ["Lock", () => new Lock()],
+    ["RLock", () => new RLock()],
+    ["Semaphore(1)", () => new Semaphore(1)],
+    ["BoundedSemaphore(1)", () => new BoundedSemaphore(1)],
+    ["Condition", () => new Condition()],
+  ] as const
+) {
+  test(`mutualExclusion holds for the module's ${name}`, async () => {
+    await mutualExclusion(factory, { numRuns: 4 });
+  });
+}
+
+test("mutualExclusion catches a Semaphore(2) posing as a lock", async () => {
+  const error = await failure(mutualExclusion(() => new Semaphore(2)));
+  assert.match(error.failure, /entered the critical section while process \d \(iteration \d\) was inside/);
+});
+
 test("mutualExclusion catches a lock that checks, awaits, then takes", async () => {
   const error = await failure(mutualExclusion(() => new locks.CheckThenSetLock(), { modules: locks.modules }));
   assert.match(
@@ -108,7 +137,11 @@ test("mutualExclusion catches a lost acquisition, and the seed and path replay t
   assert.deepEqual(again.counterexample, error.counterexample);
 });
 
-test("ticketGrab holds with a lock: exactly min(buyers, tickets) succeed", async () => {
+test("ticketGrab holds with the module's Lock by default", async () => {
+  await ticketGrab({ numRuns: 4 });
+});
+
+test("ticketGrab holds with a lock of the user's own: exactly min(buyers, tickets) succeed", async () => {
   await ticketGrab({ lock: () => new locks.SpinLock(), modules: locks.modules, buyers: { min: 1, max: 5 } });
 });
 
@@ -156,7 +189,8 @@ test("bad input gets a clear error, not a failing case", async () => {
   );
   // @ts-expect-error: not a factory
   await assert.rejects(mutualExclusion(new locks.SpinLock()), TypeError);
-  assert.throws(() => ticketGrab(), /needs `lock: \(\) => new Lock\(\)`/);
+  // @ts-expect-error: not a factory
+  assert.throws(() => ticketGrab({ lock: new locks.SpinLock() }), /lock must be a function/);
   await assert.rejects(mutualExclusion(() => new locks.SpinLock(), { numRuns: 0 }), RangeError);
   await assert.rejects(mutualExclusion(() => new locks.SpinLock(), { path: "0:1" }), /pass the seed/);
   assert.throws(() => queueOrdering(() => new Queue<string>(), { stallTimeout: -1 }), RangeError);

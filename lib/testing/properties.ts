@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { Lock } from "../synchronize.ts";
 import {
   type LockScenario,
   type LockScenarioOptions,
@@ -332,7 +333,7 @@ export function mutualExclusion(
 
 /** Options of {@linkcode ticketGrab}. */
 export interface TicketGrabOptions extends PropertyOptions, TicketScenarioOptions {
-  /** Makes the lock that guards the store; required unless `withoutLock`. */
+  /** Makes the lock that guards the store (default: the module's `Lock`). */
   lock?: () => LockLike | Promise<LockLike>;
   /** Leaves the lock out: the property must then fail, showing the oversell. */
   withoutLock?: boolean;
@@ -345,7 +346,7 @@ export function describeTicketScenario(s: TicketScenario, withoutLock = false): 
 }
 
 async function ticketCase(s: TicketScenario, options: TicketGrabOptions): Promise<string | null> {
-  const lock = options.withoutLock ? null : await make(options.lock!, "lock");
+  const lock = options.withoutLock ? null : await make(options.lock ?? (() => new Lock()), "lock");
   const cells = controlBlock(OUTCOMES + s.buyers);
   Atomics.store(cells, REMAINING, s.tickets);
   const specs: ChildSpec[] = [];
@@ -397,9 +398,8 @@ async function ticketCase(s: TicketScenario, options: TicketGrabOptions): Promis
  *
  * @example
  * ```ts
- * import { Lock } from "@tsmp/multiprocessing";
  * import { ticketGrab } from "@tsmp/multiprocessing/testing";
- * await ticketGrab({ lock: () => new Lock() });
+ * await ticketGrab(); // with the module's Lock; or { lock: () => new MyLock(), modules: [...] }
  * await ticketGrab({ withoutLock: true }).then(
  *   () => { throw new Error("the oversell went unnoticed"); },
  *   (error) => console.log(error.message), // "... tickets were sold but only ... existed ..."
@@ -408,8 +408,8 @@ async function ticketCase(s: TicketScenario, options: TicketGrabOptions): Promis
  */
 export function ticketGrab(options: TicketGrabOptions = {}): Promise<RunReport> {
   stallTimeout(options);
-  if (!options.withoutLock && typeof options.lock !== "function") {
-    throw new TypeError("ticketGrab needs `lock: () => new Lock()` (or your own lock), or `withoutLock: true`");
+  if (options.lock !== undefined && typeof options.lock !== "function") {
+    throw new TypeError(`ticketGrab's lock must be a function that makes a new lock, got ${typeof options.lock}`);
   }
   const withoutLock = options.withoutLock ?? false;
   return runProperty(
