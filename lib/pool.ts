@@ -899,21 +899,20 @@ export class Pool {
     this.#checkRunning();
     const entry = this.#entry(fn, what);
     const items = toArray(iterable, what);
-    let reduced: Items = new Array(items.length);
+    let reduced: Items;
     let numbers = !star;
-    for (let i = 0; i < items.length; i++) {
-      const item = items[i];
-      if (star) {
-        if (item === null || typeof item !== "object" || !(Symbol.iterator in item)) {
+    for (let i = 0; numbers && i < items.length; i++) if (typeof items[i] !== "number") numbers = false;
+    if (numbers) reduced = Float64Array.from(items as number[]);
+    else {
+      reduced = new Array(items.length);
+      for (let i = 0; i < items.length; i++) {
+        const item = items[i];
+        if (!star) reduced[i] = isPlain(item) ? item : reduce(item, `${what} item ${i}`);
+        else if (item === null || typeof item !== "object" || !(Symbol.iterator in item)) {
           throw new TypeError(`${what}: item ${i} must be an array of arguments, got ${String(item)}`);
-        }
-        reduced[i] = reduce([...(item as Iterable<unknown>)], `${what} item ${i}`);
-      } else {
-        if (typeof item !== "number") numbers = false;
-        reduced[i] = isPlain(item) ? item : reduce(item, `${what} item ${i}`);
+        } else reduced[i] = reduce([...(item as Iterable<unknown>)], `${what} item ${i}`);
       }
     }
-    if (numbers) reduced = Float64Array.from(reduced as number[]);
     const size = chunksize === undefined || chunksize === null
       ? Math.ceil(items.length / (this.#processes * 4))
       : validChunksize(chunksize, what);
@@ -1162,9 +1161,13 @@ class MapJob implements ChunkJob {
   deliver(chunk: number, values: Items, from: number, count: number): void {
     if (this.cancelled) return;
     const base = chunk * this.chunksize;
-    for (let j = 0; j < count; j++) {
-      const value = values[from + j];
-      this.#results[base + j] = isPlain(value) ? value : rebuild(value);
+    if (values instanceof Float64Array) {
+      for (let j = 0; j < count; j++) this.#results[base + j] = values[from + j];
+    } else {
+      for (let j = 0; j < count; j++) {
+        const value = values[from + j];
+        this.#results[base + j] = isPlain(value) ? value : rebuild(value);
+      }
     }
     this.#remaining -= count;
     if (this.#remaining === 0) settleResult(this.result, true, this.#results);
