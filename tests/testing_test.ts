@@ -18,6 +18,7 @@ import {
   lockScenarios,
   mutualExclusion,
   PropertyFailedError,
+  type QueueLike,
   queueOrdering,
   type QueueScenario,
   queueScenarios,
@@ -58,7 +59,7 @@ for (
     ["Queue", (maxsize: number) => new Queue<string>(maxsize)],
     ["JoinableQueue", (maxsize: number) => new JoinableQueue<string>(maxsize)],
     ["SimpleQueue", () => new SimpleQueue<string>()],
-  ] as const
+  ] as [string, (maxsize: number) => QueueLike<string>][]
 ) {
   test(`queueOrdering holds for the module's ${name}`, async () => {
     await queueOrdering(factory, { numRuns: 4, ...(name === "SimpleQueue" ? { maxsize: 0 } : {}) });
@@ -93,6 +94,19 @@ test("queueOrdering catches a queue that drops items when full", async () => {
     }),
   );
   assert.match(error.failure, /and maxsize 1: items? 'p\d:\d'.* never arrived \(\d of \d arrived, then nothing moved/);
+});
+
+test("queueOrdering catches a queue that hands an item out twice", async () => {
+  const error = await failure(
+    queueOrdering((maxsize) => new queues.RingQueue<string>(maxsize, "duplicate"), {
+      modules: queues.modules,
+      items: { min: 4, max: 5 },
+    }),
+  );
+  assert.match(
+    error.failure,
+    /: item 'p\d:\d' arrived twice \((consumer \d got it twice|consumers \d and \d both got it)\)$/,
+  );
 });
 
 test("mutualExclusion holds for a correct lock of the user's own", async () => {
@@ -188,13 +202,13 @@ test("bad input gets a clear error, not a failing case", async () => {
     (error: Error) => error instanceof TypeError && /modules: \[new URL/.test(error.message),
   );
   // @ts-expect-error: not a factory
-  await assert.rejects(mutualExclusion(new locks.SpinLock()), TypeError);
+  await assert.rejects(mutualExclusion(new locks.SpinLock()), /lock factory must be a function/);
   // @ts-expect-error: not a factory
-  assert.throws(() => ticketGrab({ lock: new locks.SpinLock() }), /lock must be a function/);
+  await assert.rejects(ticketGrab({ lock: new locks.SpinLock() }), /lock factory must be a function/);
   await assert.rejects(mutualExclusion(() => new locks.SpinLock(), { numRuns: 0 }), RangeError);
   await assert.rejects(mutualExclusion(() => new locks.SpinLock(), { path: "0:1" }), /pass the seed/);
-  assert.throws(() => queueOrdering(() => new Queue<string>(), { stallTimeout: -1 }), RangeError);
-  assert.throws(() => queueOrdering(() => new Queue<string>(), { producers: { min: 3, max: 1 } }), /producers\.max/);
+  await assert.rejects(queueOrdering(() => new Queue<string>(), { stallTimeout: -1 }), RangeError);
+  await assert.rejects(queueOrdering(() => new Queue<string>(), { producers: { min: 3, max: 1 } }), /producers\.max/);
   assert.throws(() => schedule(2, { minDelay: 3, maxDelay: 1 }), RangeError);
 });
 

@@ -86,20 +86,30 @@ function checkSetup(cells: Int32Array, what: string, modules: readonly (string |
   );
 }
 
-async function make<T>(factory: () => T | Promise<T>, what: string): Promise<T> {
+function checkFactory(factory: unknown, what: string): void {
   if (typeof factory !== "function") {
     throw new TypeError(`the ${what} factory must be a function that makes a new ${what}, got ${typeof factory}`);
   }
-  return await factory();
 }
 
 /** Options of {@linkcode queueOrdering}. */
-export interface QueueOrderingOptions extends PropertyOptions, QueueScenarioOptions {
+export interface QueueOrderingOptions<Q = QueueLike<string>> extends PropertyOptions, QueueScenarioOptions {
   /** Called with each case's queue once the case is over (to close it, say). */
-  dispose?: (queue: never) => unknown;
+  dispose?: (queue: Q) => unknown;
 }
 
-/** Describes a queue case in words. */
+/**
+ * Describes a queue case in words, as failures report it.
+ *
+ * @example
+ * ```ts
+ * import { describeQueueScenario } from "@tsmp/multiprocessing/testing";
+ * const words = describeQueueScenario({
+ *   producers: 2, consumers: 1, items: 3, maxsize: 1, producerPauses: [[0, 0, 0], [0, 0, 0]], consumerPauses: [[0]],
+ * });
+ * console.log(words); // "with 2 producers, 1 consumer, 3 items each and maxsize 1"
+ * ```
+ */
 export function describeQueueScenario(s: QueueScenario): string {
   const capacity = s.maxsize === 0 ? "an unbounded queue" : `maxsize ${s.maxsize}`;
   const pauses =
@@ -111,12 +121,12 @@ export function describeQueueScenario(s: QueueScenario): string {
     + `${plural(s.items, "item")} each and ${capacity}${pauses}`;
 }
 
-async function queueCase(
-  factory: (maxsize: number) => QueueLike<string> | Promise<QueueLike<string>>,
+async function queueCase<Q extends QueueLike<string>>(
+  factory: (maxsize: number) => Q | Promise<Q>,
   s: QueueScenario,
-  options: QueueOrderingOptions,
+  options: QueueOrderingOptions<Q>,
 ): Promise<string | null> {
-  const queue = await make(() => factory(s.maxsize), "queue");
+  const queue = await factory(s.maxsize);
   const modules = options.modules ?? [];
   const total = s.producers * s.items;
   const capacity = 2 * total + 16;
@@ -159,7 +169,7 @@ async function queueCase(
       return scan() >= total;
     }, stallTimeout(options));
   } finally {
-    await options.dispose?.(queue as never);
+    await options.dispose?.(queue);
   }
   scan();
   checkSetup(cells, "the queue", modules);
@@ -232,12 +242,13 @@ async function queueCase(
  * await queueOrdering((maxsize) => new Queue<string>(maxsize), { numRuns: 5 });
  * ```
  */
-export function queueOrdering(
-  factory: (maxsize: number) => QueueLike<string> | Promise<QueueLike<string>>,
-  options: QueueOrderingOptions = {},
+export async function queueOrdering<Q extends QueueLike<string>>(
+  factory: (maxsize: number) => Q | Promise<Q>,
+  options: QueueOrderingOptions<Q> = {},
 ): Promise<RunReport> {
+  checkFactory(factory, "queue");
   stallTimeout(options);
-  return runProperty(
+  return await runProperty(
     "queueOrdering",
     queueScenarios(options),
     (s) => queueCase(factory, s, options),
@@ -250,7 +261,16 @@ export function queueOrdering(
 /** Options of {@linkcode mutualExclusion}. */
 export interface MutualExclusionOptions extends PropertyOptions, LockScenarioOptions {}
 
-/** Describes a lock case in words. */
+/**
+ * Describes a lock case in words, as failures report it.
+ *
+ * @example
+ * ```ts
+ * import { describeLockScenario } from "@tsmp/multiprocessing/testing";
+ * console.log(describeLockScenario({ processes: 2, iterations: 1, holds: [[0], [2]] }));
+ * // "with 2 processes, 1 iteration each and hold times in ms [0], [2]"
+ * ```
+ */
 export function describeLockScenario(s: LockScenario): string {
   return `with ${plural(s.processes, "process", "processes")}, ${plural(s.iterations, "iteration")} each`
     + ` and hold times in ms ${s.holds.map(list).join(", ")}`;
@@ -261,7 +281,7 @@ async function lockCase(
   s: LockScenario,
   options: MutualExclusionOptions,
 ): Promise<string | null> {
-  const lock = await make(factory, "lock");
+  const lock = await factory();
   const modules = options.modules ?? [];
   const cells = controlBlock(LOCK_CELLS);
   const specs: ChildSpec[] = [];
@@ -316,12 +336,13 @@ async function lockCase(
  * await mutualExclusion(() => new Lock(), { numRuns: 5 });
  * ```
  */
-export function mutualExclusion(
+export async function mutualExclusion(
   factory: () => LockLike | Promise<LockLike>,
   options: MutualExclusionOptions = {},
 ): Promise<RunReport> {
+  checkFactory(factory, "lock");
   stallTimeout(options);
-  return runProperty(
+  return await runProperty(
     "mutualExclusion",
     lockScenarios(options),
     (s) => lockCase(factory, s, options),
@@ -339,14 +360,23 @@ export interface TicketGrabOptions extends PropertyOptions, TicketScenarioOption
   withoutLock?: boolean;
 }
 
-/** Describes a ticket case in words. */
+/**
+ * Describes a ticket case in words, as failures report it.
+ *
+ * @example
+ * ```ts
+ * import { describeTicketScenario } from "@tsmp/multiprocessing/testing";
+ * console.log(describeTicketScenario({ buyers: 3, tickets: 1, windows: [1, 2, 1] }, true));
+ * // "with 3 buyers, 1 ticket, no lock and race windows in ms [1, 2, 1]"
+ * ```
+ */
 export function describeTicketScenario(s: TicketScenario, withoutLock = false): string {
   return `with ${plural(s.buyers, "buyer")}, ${plural(s.tickets, "ticket")}, ${withoutLock ? "no lock" : "a lock"}`
     + ` and race windows in ms ${list(s.windows)}`;
 }
 
 async function ticketCase(s: TicketScenario, options: TicketGrabOptions): Promise<string | null> {
-  const lock = options.withoutLock ? null : await make(options.lock ?? (() => new Lock()), "lock");
+  const lock = options.withoutLock ? null : await (options.lock ?? (() => new Lock()))();
   const cells = controlBlock(OUTCOMES + s.buyers);
   Atomics.store(cells, REMAINING, s.tickets);
   const specs: ChildSpec[] = [];
@@ -406,13 +436,11 @@ async function ticketCase(s: TicketScenario, options: TicketGrabOptions): Promis
  * );
  * ```
  */
-export function ticketGrab(options: TicketGrabOptions = {}): Promise<RunReport> {
+export async function ticketGrab(options: TicketGrabOptions = {}): Promise<RunReport> {
   stallTimeout(options);
-  if (options.lock !== undefined && typeof options.lock !== "function") {
-    throw new TypeError(`ticketGrab's lock must be a function that makes a new lock, got ${typeof options.lock}`);
-  }
+  if (options.lock !== undefined) checkFactory(options.lock, "lock");
   const withoutLock = options.withoutLock ?? false;
-  return runProperty(
+  return await runProperty(
     "ticketGrab",
     ticketScenarios(options),
     (s) => ticketCase(s, options),
