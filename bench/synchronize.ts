@@ -1,26 +1,37 @@
 // Locks: contended (2 children x 50,000 locked increments of a shared Value) and uncontended acquire/release.
-import { Lock, Process, Value } from "../mod.ts";
+import { Event, Lock, Process, Semaphore, Value } from "../mod.ts";
 import { median, report } from "./_util.ts";
 
 const N = 50_000;
 
-/** A child's share of the contended case: `with v.get_lock(): v.value += 1`, n times. */
-export function increments(v: Value<"i">, n: number): void {
+/**
+ * A child's share of the contended case: `with v.get_lock(): v.value += 1`, n times.
+ * Children start together on `go` and count themselves `done`, so the time is the
+ * increments' alone, not the start of the processes (timed the same way in Python).
+ */
+export function increments(v: Value<"i">, n: number, ready: Semaphore, go: Event, done: Semaphore): void {
   const lock = v.getLock();
+  ready.release();
+  go.waitSync();
   for (let i = 0; i < n; i++) {
     lock.acquireSync();
     v.value += 1;
     lock.release();
   }
+  done.release();
 }
 
 async function contended(): Promise<number> {
   const v = new Value("i", 0);
-  const ps = [0, 1].map(() => new Process({ target: increments, args: [v, N] }));
-  const started = performance.now();
+  const [ready, go, done] = [new Semaphore(0), new Event(), new Semaphore(0)];
+  const ps = [0, 1].map(() => new Process({ target: increments, args: [v, N, ready, go, done] }));
   for (const p of ps) p.start();
-  await Promise.all(ps.map((p) => p.join()));
+  for (const _ of ps) await ready.acquire();
+  const started = performance.now();
+  go.set();
+  for (const _ of ps) done.acquireSync();
   const seconds = (performance.now() - started) / 1000;
+  await Promise.all(ps.map((p) => p.join()));
   if (v.value !== 2 * N) throw new Error(`lost increments: ${v.value}`);
   return (2 * N) / seconds;
 }

@@ -128,7 +128,9 @@ function lockRebuilt(reduced: Reduced | null): Lock | RLock | null {
 
 /** Runs `fn` holding `lock` (if any), blocking with `Atomics.wait`. */
 function locked<R>(lock: Lock | RLock | null, fn: () => R): R {
-  if (!lock) return fn();
+  // Inside `using _ = v.getLock().guard()` the holder goes straight to memory: entering again would only
+  // write the lock's cells, which the other processes spinning on them must then fetch again.
+  if (!lock || lock.isMine()) return fn();
   lock.acquireSync();
   try {
     return fn();
@@ -217,7 +219,7 @@ export class Value<T extends Typecode = Typecode> {
   /** The shared value (read and written under the lock). */
   get value(): ItemOf<T> {
     const lock = this.#lock;
-    if (!lock) return this.#raw.value;
+    if (!lock || lock.isMine()) return this.#raw.value;
     lock.acquireSync();
     const value = this.#raw.value;
     lock.release();
