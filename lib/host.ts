@@ -69,7 +69,22 @@ type HostRequest =
   | { type: "ready" }
   | { type: "exit" }
   | { type: "spawn"; message: RunMessage }
-  | { type: "terminate"; pid: number; code: number };
+  | { type: "terminate"; pid: number; code: number }
+  | PoolThreadRequest;
+
+/**
+ * A pool made in a child asks for a worker thread: the host starts `lib/pool_worker.ts`,
+ * hosts it as a process of that child (so it ends with the child), and hands it `port`,
+ * over which the pool and the worker talk directly. `control` learns the worker's end.
+ */
+export interface PoolThreadRequest {
+  type: "poolThread";
+  pid: number;
+  parentPid: number;
+  name: string;
+  control: SharedArrayBuffer;
+  port: MessagePort;
+}
 
 interface Thread {
   handle: WorkerHandle;
@@ -86,6 +101,7 @@ interface Hosted {
 }
 
 const childUrl = new URL("./child.ts", import.meta.url);
+const poolWorkerUrl = new URL("./pool_worker.ts", import.meta.url);
 const hosted = new Map<number, Hosted>();
 let spare: Thread | undefined;
 
@@ -107,6 +123,8 @@ function bootThread(): Thread {
         return hostStart(request.message);
       case "terminate":
         return hostTerminate(request.pid, request.code);
+      case "poolThread":
+        return hostPoolThread(request);
     }
   });
   handle.onExit((code) => {
@@ -158,6 +176,36 @@ export function hostStart(message: RunMessage): void {
   thread.ready.then(() => {
     if (hosted.get(process.pid) === process) thread.handle.postMessage(message);
   });
+}
+
+/** Starts a pool worker thread for a pool made in a child (see {@linkcode PoolThreadRequest}). */
+export function hostPoolThread(request: PoolThreadRequest): void {
+  if (!runtime.isMainThread) {
+    runtime.parentPort()!.postMessage(request, [request.port]);
+    return;
+  }
+  const control = new Int32Array(request.control);
+  if (request.parentPid !== runtime.pid && !hosted.has(request.parentPid)) {
+    claimEnd(control, -15);
+    markDone(control);
+    request.port.close();
+    return;
+  }
+  const handle = runtime.startWorker(poolWorkerUrl, request.name);
+  handle.unref();
+  const thread: Thread = { handle, ready: Promise.resolve() };
+  const process: Hosted = { pid: request.pid, parentPid: request.parentPid, control, thread };
+  thread.hosted = process;
+  hosted.set(process.pid, process);
+  // The port goes over once the worker has said it is ready (Bun may lose a port sent to a worker still
+  // loading); from then on the worker talks to its pool over the port, and nothing it says here is for us.
+  let port: MessagePort | undefined = request.port;
+  handle.onMessage(() => {
+    if (!port || hosted.get(process.pid) !== process) return;
+    handle.postMessage({ t: "port", port }, [port]);
+    port = undefined;
+  });
+  handle.onExit((code) => ended(process, code === 0 ? 0 : 1));
 }
 
 /** Ends the process `pid` with `code` (-15 terminate, -9 kill), and with it its descendants. */

@@ -12,9 +12,10 @@
  */
 import * as errorClasses from "./errors.ts";
 import { BrokenPoolError, ProcessError, TimeoutError, ValueError } from "./errors.ts";
+import { exitCodeOf, hostPoolThread, hostTerminate, newControl, waitDone } from "./host.ts";
 import { holdOpen } from "./keepalive.ts";
 import type { FromWorker, ToWorker, WireError, WirePart } from "./pool_worker.ts";
-import { cpuCount, isDaemon, newChildIdentity, type StartMethod, type Target } from "./process.ts";
+import { cpuCount, isDaemon, markPidDead, newChildIdentity, type StartMethod, type Target } from "./process.ts";
 import { callerModules, referenceOf, type TargetReference } from "./reference.ts";
 import { runtime } from "./runtime/detect.ts";
 import type { WorkerHandle } from "./runtime/types.ts";
@@ -410,6 +411,49 @@ const CLOSE = 1;
 const TERMINATE = 2;
 
 /**
+ * A pool worker of a pool made in a child. The main thread starts the thread and
+ * hosts it as a child of this process, so it ends when this process ends (Deno
+ * does not end nested workers with their parent, and delivers their messages
+ * late); the pool and the worker talk over a MessagePort of their own.
+ */
+class HostedWorker implements WorkerHandle {
+  #port: MessagePort;
+  #control = newControl();
+  #pid: number;
+
+  constructor(pid: number, parentPid: number, name: string) {
+    this.#pid = pid;
+    const { port1, port2 } = new MessageChannel();
+    this.#port = port1;
+    hostPoolThread({
+      type: "poolThread",
+      pid,
+      parentPid,
+      name,
+      control: this.#control.buffer as SharedArrayBuffer,
+      port: port2,
+    });
+  }
+  postMessage(message: unknown): void {
+    this.#port.postMessage(message);
+  }
+  onMessage(listener: (message: unknown) => void): void {
+    this.#port.addEventListener("message", (event) => listener(event.data));
+    this.#port.start();
+  }
+  onExit(listener: (code: number) => void): void {
+    void waitDone(this.#control).then(() => {
+      this.#port.close();
+      listener(exitCodeOf(this.#control));
+    });
+  }
+  terminate(): void {
+    hostTerminate(this.#pid, -15);
+  }
+  unref(): void {}
+}
+
+/**
  * A pool of worker processes that run exported functions: Python's
  * `multiprocessing.Pool`. Task functions must be exported from their module,
  * and the code that makes the pool must sit under `if (import.meta.main)`.
@@ -510,9 +554,14 @@ export class Pool {
 
   #spawn(): void {
     const self = newChildIdentity("PoolWorker", true);
-    const handle = runtime.startWorker(workerUrl, self.name);
-    // Never ref'd: in Deno, ref() after unref() stops message delivery. The pool holds the program open while it has work.
-    handle.unref();
+    let handle: WorkerHandle;
+    if (runtime.isMainThread) {
+      handle = runtime.startWorker(workerUrl, self.name);
+      // Never ref'd: in Deno, ref() after unref() stops message delivery. The pool holds the program open while it has work.
+      handle.unref();
+    } else {
+      handle = new HostedWorker(self.pid, self.parentPid, self.name);
+    }
     const progress = new Int32Array(new SharedArrayBuffer(4));
     const worker: PoolWorker = {
       handle,
@@ -630,6 +679,8 @@ export class Pool {
   #lost(worker: PoolWorker, code: number, reason?: Error): void {
     if (worker.dead) return;
     worker.dead = true;
+    // A Lock the worker held becomes owner-died for the processes still running.
+    markPidDead(worker.pid);
     this.#pendingInit.delete(worker);
     this.#workers.splice(this.#workers.indexOf(worker), 1);
     const started = Atomics.load(worker.progress, 0);

@@ -58,7 +58,13 @@ function parentPortOrThrow(): ParentPort {
   return found;
 }
 
-const port = parentPortOrThrow();
+const parent = parentPortOrThrow();
+/**
+ * Where the pool is. A pool on the main thread made this thread and talks over the
+ * parent port; a pool in a child had the main thread make it, and sends a
+ * MessagePort (`{ t: "port" }`) to talk over instead.
+ */
+let port: { postMessage(message: unknown): void } = parent;
 
 const send = (message: FromWorker) => port.postMessage(message);
 let progress: Int32Array | undefined;
@@ -250,8 +256,21 @@ const pump = async () => {
   running = false;
 };
 
-port.onMessage((message) => {
+const receive = (message: unknown) => {
   inbox.push(message as ToWorker);
   if (!running) void pump();
+};
+
+parent.onMessage((message) => {
+  const handover = message as { t?: string; port?: MessagePort };
+  if (handover?.t === "port" && handover.port) {
+    const channel = handover.port;
+    port = channel;
+    channel.addEventListener("message", (event) => receive((event as MessageEvent).data));
+    channel.start();
+    send({ t: "ready" });
+    return;
+  }
+  receive(message);
 });
 send({ t: "ready" });

@@ -3,7 +3,19 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import nodeProcess from "node:process";
 import { test } from "node:test";
-import { AsyncResult, BrokenPoolError, getpid, Pool, ProcessError, TimeoutError, ValueError } from "../mod.ts";
+import { deathEpoch, isPidAlive } from "../lib/process.ts";
+import {
+  AsyncResult,
+  BrokenPoolError,
+  getpid,
+  Lock,
+  Pool,
+  Process,
+  ProcessError,
+  Queue,
+  TimeoutError,
+  ValueError,
+} from "../mod.ts";
 import * as fx from "./fixtures/pool_targets.ts";
 
 const sharedInts = (n = 4) => new Int32Array(new SharedArrayBuffer(4 * n));
@@ -369,4 +381,161 @@ test("an idle or closed pool does not keep the program alive; pending tasks do",
     assert.equal(run.status, 0, `${mode}: ${run.stderr}`);
     assert.match(run.stdout, expected, mode);
   }
+});
+
+/** Resolves once none of `pids` runs (the death epoch is bumped whenever a child ends); fails after 10 s. */
+async function allDead(pids: number[]): Promise<void> {
+  const [cells, index] = deathEpoch();
+  const deadline = performance.now() + 10_000;
+  while (pids.some(isPidAlive)) {
+    const left = deadline - performance.now();
+    assert.ok(left > 0, `still alive: ${pids.filter(isPidAlive).join(", ")}`);
+    const waiter = Atomics.waitAsync(cells, index, Atomics.load(cells, index), Math.min(left, 200));
+    if (pids.some(isPidAlive) && waiter.async) await waiter.value;
+  }
+}
+
+test("a Lock held by a worker that dies becomes owner-died for the next task", async () => {
+  await withPool({ processes: 2 }, async (pool) => {
+    const lock = new Lock();
+    await assert.rejects(pool.apply(fx.lockThenExit, [lock]), BrokenPoolError);
+    assert.equal(await pool.apply(fx.lockOwnerDied, [lock]), true);
+    // Released cleanly since: the next holder sees no death.
+    assert.equal(await pool.apply(fx.lockOwnerDied, [lock]), false);
+    assert.equal(lock.locked(), false);
+  });
+});
+
+test("a Lock and Queues passed to tasks work there", async () => {
+  await withPool({ processes: 2 }, async (pool) => {
+    const queue = new Queue<number>();
+    const inbox = new Queue<string>();
+    for (const word of ["a", "b", "c"]) await inbox.put(word);
+    const results = [1, 2, 3].map((x) => pool.applyAsync(fx.queueEcho, [queue, inbox, x]));
+    const got = [await queue.get(), await queue.get(), await queue.get()].sort();
+    assert.deepEqual(got, [2, 4, 6]);
+    assert.deepEqual((await Promise.all(results.map((r) => r.get()))).sort(), ["a", "b", "c"]);
+    const lock = new Lock();
+    assert.deepEqual(await pool.map(fx.lockOwnerDied, [lock, lock, lock]), [false, false, false]);
+    queue.close();
+    inbox.close();
+  });
+});
+
+test("a Pool made inside a child Process works, and its workers end with the child", async () => {
+  const out = sharedInts(8);
+  const child = new Process({ target: fx.poolInChild, args: [out] });
+  child.start();
+  await child.join(10_000);
+  assert.equal(child.exitcode, 0);
+  assert.deepEqual([...out.slice(0, 4)], [1, 4, 9, 16]);
+  assert.equal(out[6], 1, "imap in the child");
+  const pids = [out[4], out[5]];
+  assert.ok(pids.every((pid) => pid > 0 && pid !== child.pid), `pids ${pids}`);
+  await allDead(pids);
+});
+
+test("a worker thread terminated from outside fails its task with BrokenPoolError and is replaced", async () => {
+  const out = sharedInts(4);
+  const child = new Process({ target: fx.poolWorkerTerminated, args: [out] });
+  child.start();
+  await child.join(10_000);
+  assert.equal(child.exitcode, 0);
+  assert.deepEqual([...out.slice(0, 3)], [1, 49, 1]);
+});
+
+test("a worker thread that ends without a word (the runtime's own exit) fails its task and is replaced", async () => {
+  await withPool({ processes: 1 }, async (pool) => {
+    const before = pool.pids[0];
+    const [dies, after] = [pool.applyAsync(fx.threadExit), pool.applyAsync(fx.sqr, [5])];
+    await assert.rejects(dies.get(10_000), BrokenPoolError);
+    assert.equal(await after.get(10_000), 25);
+    await allDead([before]);
+    assert.equal(pool.pids.length, 1);
+  });
+});
+
+test("stats: queued items, active workers and completed items while a pool works", async () => {
+  await withPool({ processes: 1 }, async (pool) => {
+    assert.deepEqual(pool.stats, { processes: 1, activeWorkers: 0, tasksQueued: 0, tasksCompleted: 0 });
+    const cells = sharedInts();
+    const first = pool.applyAsync(fx.waitFlag, [cells, 1]);
+    const rest = [1, 2, 3, 4, 5].map((x) => pool.applyAsync(fx.sqr, [x]));
+    while (Atomics.load(cells, 1) === 0) await Atomics.waitAsync(cells, 1, 0).value;
+    assert.deepEqual(pool.stats, { processes: 1, activeWorkers: 1, tasksQueued: 5, tasksCompleted: 0 });
+    Atomics.store(cells, 0, 1);
+    Atomics.notify(cells, 0);
+    await first;
+    await Promise.all(rest.map((r) => r.get()));
+    assert.deepEqual(pool.stats, { processes: 1, activeWorkers: 0, tasksQueued: 0, tasksCompleted: 6 });
+  });
+});
+
+test("map's default chunksize is Python's: ceil(length / (processes * 4))", async () => {
+  // One task per worker: each chunk runs in a fresh worker, so the pids show the chunks.
+  await withPool({ processes: 1, maxtasksperchild: 1 }, async (pool) => {
+    const pids = await pool.map(fx.pid as (x: number) => number, Array.from({ length: 10 }, (_, i) => i));
+    const runs: number[] = [];
+    for (let i = 0; i < pids.length; i++) {
+      if (i === 0 || pids[i] !== pids[i - 1]) runs.push(1);
+      else runs[runs.length - 1]++;
+    }
+    assert.deepEqual(runs, [3, 3, 3, 1]);
+  });
+});
+
+test("imapUnordered over an endless generator: bounded read-ahead, and break ends the input", async () => {
+  await withPool({ processes: 2 }, async (pool) => {
+    let pulled = 0;
+    let finished = false;
+    function* naturals() {
+      try {
+        for (let i = 0;; i++) {
+          pulled++;
+          yield i;
+        }
+      } finally {
+        finished = true;
+      }
+    }
+    let count = 0;
+    for await (const _ of pool.imapUnordered(fx.inc, naturals(), 3)) if (++count === 500) break;
+    assert.ok(pulled < 500 + 1024, `pulled ${pulled}`);
+    assert.equal(finished, true);
+    // Work left over from the abandoned iteration does not block the pool or leave it busy.
+    assert.deepEqual(await pool.map(fx.sqr, [1, 2]), [1, 4]);
+    assert.equal(pool.stats.tasksQueued, 0);
+  });
+});
+
+test("a throwing error callback does not stop the pool, and nothing is left unhandled", async () => {
+  const unhandled: unknown[] = [];
+  const onUnhandled = (reason: unknown) => void unhandled.push(reason);
+  nodeProcess.on("unhandledRejection", onUnhandled);
+  const original = console.error;
+  const printed: string[] = [];
+  console.error = (...args: unknown[]) => void printed.push(args.join(" "));
+  try {
+    await withPool({ processes: 1 }, async (pool) => {
+      const failed = pool.applyAsync(fx.raiseValue, ["x"], {
+        errorCallback: () => {
+          throw new Error("error callback broke");
+        },
+      });
+      await assert.rejects(failed.get(), ValueError);
+      await pool.mapAsync(fx.failOnFive, [5], {
+        errorCallback: () => Promise.reject(new Error("async error callback broke")),
+      }).wait();
+      // A failed result nobody asks for is not an unhandled rejection either.
+      await pool.applyAsync(fx.raiseValue, ["ignored"]).wait();
+      await new Promise((resolve) => setTimeout(resolve, 0));
+      assert.equal(await pool.apply(fx.sqr, [2]), 4);
+    });
+  } finally {
+    console.error = original;
+    nodeProcess.off("unhandledRejection", onUnhandled);
+  }
+  assert.deepEqual(unhandled, []);
+  assert.match(printed.join("\n"), /error callback broke/);
+  assert.match(printed.join("\n"), /async error callback broke/);
 });

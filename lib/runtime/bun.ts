@@ -15,8 +15,9 @@ class BunWorker implements WorkerHandle {
     // The child reports its own errors; the runtime's error event only marks the end.
     this.#worker.addEventListener("error", (event) => event.preventDefault());
   }
-  postMessage(message: unknown): void {
-    this.#worker.postMessage(message);
+  postMessage(message: unknown, transfer?: Transferable[]): void {
+    if (transfer) this.#worker.postMessage(message, transfer);
+    else this.#worker.postMessage(message);
   }
   onMessage(listener: (message: unknown) => void): void {
     this.#worker.addEventListener("message", (event) => listener(event.data));
@@ -66,11 +67,11 @@ export const bunRuntime: Runtime = {
     if (port !== undefined) return port;
     if (Bun.isMainThread) return (port = null);
     const scope = globalThis as unknown as {
-      postMessage(message: unknown): void;
+      postMessage(message: unknown, transfer?: Transferable[]): void;
       addEventListener(type: "message", listener: (event: MessageEvent) => void): void;
     };
     port = {
-      postMessage: (message) => scope.postMessage(message),
+      postMessage: (message, transfer) => transfer ? scope.postMessage(message, transfer) : scope.postMessage(message),
       onMessage: (listener) => scope.addEventListener("message", (event) => listener(event.data)),
     };
     return port;

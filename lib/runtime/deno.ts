@@ -15,8 +15,9 @@ class DenoWorker implements WorkerHandle {
     // The child reports its own errors; the runtime's error event only marks the end.
     this.#worker.on("error", () => {});
   }
-  postMessage(message: unknown): void {
-    this.#worker.postMessage(message);
+  postMessage(message: unknown, transfer?: Transferable[]): void {
+    if (transfer) this.#worker.postMessage(message, transfer as never);
+    else this.#worker.postMessage(message);
   }
   onMessage(listener: (message: unknown) => void): void {
     this.#worker.on("message", listener);
@@ -57,7 +58,8 @@ export const denoRuntime: Runtime = {
     const p = nodeParentPort;
     port = p
       ? {
-        postMessage: (message) => p.postMessage(message),
+        postMessage: (message, transfer) =>
+          transfer ? p.postMessage(message, transfer as never) : p.postMessage(message),
         onMessage: (listener) => p.on("message", listener),
       }
       : null;

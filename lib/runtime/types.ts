@@ -7,8 +7,8 @@
 
 /** A child thread as the parent sees it. */
 export interface WorkerHandle {
-  /** Sends a structured-clone message to the child. */
-  postMessage(message: unknown): void;
+  /** Sends a structured-clone message to the child; `transfer` moves MessagePorts (and buffers) along with it. */
+  postMessage(message: unknown, transfer?: Transferable[]): void;
   /** Registers the one listener for messages from the child. */
   onMessage(listener: (message: unknown) => void): void;
   /** Registers the one listener for the end of the child, with the runtime's exit code. */
@@ -21,7 +21,8 @@ export interface WorkerHandle {
 
 /** The parent as a child thread sees it. */
 export interface ParentPort {
-  postMessage(message: unknown): void;
+  /** Sends a structured-clone message to the parent; `transfer` moves MessagePorts (and buffers) along with it. */
+  postMessage(message: unknown, transfer?: Transferable[]): void;
   onMessage(listener: (message: unknown) => void): void;
 }
 
