@@ -123,6 +123,17 @@ function push(list: ExportCandidate[], candidate: ExportCandidate): void {
 }
 
 /**
+ * Whether the module at `url` may export `name`: its source says so, or re-exports
+ * another module wholesale, or cannot be read. A child imports candidates to look
+ * inside them, so a module that only uses the name (a test file, say, which cannot
+ * even be imported in a worker) must not be one.
+ */
+function mayExport(url: string, name: string): boolean {
+  const info = facts(url);
+  return !info || info.exported.has(name) || info.reexportsAll;
+}
+
+/**
  * Works out where `target` (an exported function or class) can be imported from.
  * `module` names the exporting module outright; otherwise the modules on the
  * stack at `frames` are searched. The result is cached per function.
@@ -148,7 +159,7 @@ export function referenceOf(
     const via = info.imported.get(name);
     if (info.exported.has(name)) push(candidates, via ?? { url, name });
     else if (via) push(candidates, via);
-    for (const ns of info.namespaces) fallbacks.push({ url: ns, name });
+    for (const ns of info.namespaces) if (mayExport(ns, name)) fallbacks.push({ url: ns, name });
   }
   for (const candidate of fallbacks) push(candidates, candidate);
   const reference = { candidates, display, searched: [...frames] };

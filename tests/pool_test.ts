@@ -16,7 +16,9 @@ import {
   TimeoutError,
   ValueError,
 } from "../mod.ts";
+// Listed first on purpose: a namespace that does not export a task must never be imported by a worker.
 import * as fx from "./fixtures/pool_targets.ts";
+import * as trap from "./fixtures/pool_trap.ts";
 
 const sharedInts = (n = 4) => new Int32Array(new SharedArrayBuffer(4 * n));
 
@@ -30,6 +32,14 @@ async function withPool(options: ConstructorParameters<typeof Pool>[0], body: (p
     await pool.join();
   }
 }
+
+test("tasks are found in the namespace that exports them; other namespaces are not imported", async () => {
+  assert.equal(trap.trapLoaded, true);
+  await withPool({ processes: 1 }, async (pool) => {
+    assert.equal(await pool.apply(fx.sqr, [3]), 9);
+    assert.deepEqual(await pool.map(fx.inc, [1, 2]), [2, 3]);
+  });
+});
 
 test("map equals Array.map, for every chunksize; starmap spreads arguments", async () => {
   await withPool({ processes: 2 }, async (pool) => {
