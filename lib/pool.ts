@@ -63,7 +63,23 @@ export interface MapOptions<R> extends ResultCallbacks<R> {
   chunksize?: number;
 }
 
-/** What {@linkcode Pool.stats} returns. */
+/**
+ * What {@linkcode Pool.stats} returns: a snapshot of the pool's counters.
+ *
+ * @example
+ * ```ts
+ * import { Pool, type PoolStats } from "@tsmp/multiprocessing";
+ * export function inc(x: number) {
+ *   return x + 1;
+ * }
+ * if (import.meta.main) {
+ *   await using pool = new Pool({ processes: 2 });
+ *   await pool.map(inc, [1, 2, 3]);
+ *   const stats: PoolStats = pool.stats;
+ *   console.log(stats); // { processes: 2, activeWorkers: 0, tasksQueued: 0, tasksCompleted: 3 }
+ * }
+ * ```
+ */
 export interface PoolStats {
   /** Number of workers the pool keeps. */
   processes: number;
@@ -535,7 +551,26 @@ export class Pool {
     for (let i = 0; i < this.#processes; i++) this.#spawn();
   }
 
-  /** Counters a user can read: workers, busy workers, queued and completed items. */
+  /**
+   * Counters a user can read: workers, busy workers, items queued and items
+   * completed (a map's items and applyAsync calls count one each).
+   *
+   * @example
+   * ```ts
+   * import { Pool } from "@tsmp/multiprocessing";
+   * export function inc(x: number) {
+   *   return x + 1;
+   * }
+   * if (import.meta.main) {
+   *   await using pool = new Pool({ processes: 2 });
+   *   const pending = pool.mapAsync(inc, [1, 2, 3, 4]);
+   *   console.log(pool.stats.tasksQueued); // 4: nothing has gone to a worker yet
+   *   await pending;
+   *   const { activeWorkers, tasksQueued, tasksCompleted } = pool.stats;
+   *   console.log(activeWorkers, tasksQueued, tasksCompleted); // 0 0 4
+   * }
+   * ```
+   */
   get stats(): PoolStats {
     let queued = 0;
     for (const source of this.#queue) queued += source.queued();
@@ -547,7 +582,21 @@ export class Pool {
     };
   }
 
-  /** The ids (`getpid()` inside them) of the pool's live workers. */
+  /**
+   * The ids (`getpid()` inside them) of the pool's live workers.
+   *
+   * @example
+   * ```ts
+   * import { getpid, Pool } from "@tsmp/multiprocessing";
+   * export function whoAmI() {
+   *   return getpid();
+   * }
+   * if (import.meta.main) {
+   *   await using pool = new Pool({ processes: 2 });
+   *   console.log(pool.pids.includes(await pool.apply(whoAmI))); // true
+   * }
+   * ```
+   */
   get pids(): number[] {
     return this.#workers.filter((w) => !w.dead).map((w) => w.pid);
   }

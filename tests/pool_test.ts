@@ -478,6 +478,11 @@ test("stats: queued items, active workers and completed items while a pool works
     await first;
     await Promise.all(rest.map((r) => r.get()));
     assert.deepEqual(pool.stats, { processes: 1, activeWorkers: 0, tasksQueued: 0, tasksCompleted: 6 });
+    // Submitted in this tick, not yet sent: every item counts as queued.
+    const mapped = pool.mapAsync(fx.sqr, [1, 2, 3, 4]);
+    assert.equal(pool.stats.tasksQueued, 4);
+    await mapped;
+    assert.deepEqual(pool.stats, { processes: 1, activeWorkers: 0, tasksQueued: 0, tasksCompleted: 10 });
   });
 });
 
