@@ -277,6 +277,13 @@ type Part = ApplyPart | ChunkPart;
 /** A map's items: a Float64Array when they are all numbers (it crosses as one copy), else an array. */
 type Items = unknown[] | Float64Array;
 
+/** Items as they cross to a worker: a Float64Array as its own bare buffer (see `WirePart`). */
+function onWire(items: Items): unknown[] | ArrayBuffer {
+  if (!(items instanceof Float64Array)) return items;
+  const whole = items.byteOffset === 0 && items.byteLength === items.buffer.byteLength;
+  return (whole ? items : items.slice()).buffer as ArrayBuffer;
+}
+
 function unitsOf(part: Part): number {
   return part.kind === 0 ? part.tasks.length : Math.ceil(part.items.length / part.job.chunksize);
 }
@@ -673,7 +680,8 @@ export class Pool {
   }
 
   #onDone(worker: PoolWorker, message: Extract<FromWorker, { t: "done" }>): void {
-    const { n, v: values, e: errors } = message;
+    const { n, e: errors } = message;
+    const values = message.v instanceof ArrayBuffer ? new Float64Array(message.v) : message.v;
     let vi = 0;
     let ei = 0;
     let items = 0;
@@ -881,7 +889,7 @@ export class Pool {
         wire.push([0, ids, args]);
       } else {
         define(part.job.fn);
-        wire.push([part.kind, part.job.fn.id, part.job.chunksize, part.items]);
+        wire.push([part.kind, part.job.fn.id, part.job.chunksize, onWire(part.items)]);
       }
       worker.sent.push(part);
     }

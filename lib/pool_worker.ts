@@ -21,8 +21,13 @@ export interface WireError {
   stack: string;
 }
 
-/** One part of a batch: `[0, fnIds, argsLists]` (applyAsync tasks) or `[1 | 2, fnId, chunksize, items]` (map/starmap chunks). */
-export type WirePart = [0, number[], unknown[][]] | [1 | 2, number, number, unknown[] | Float64Array];
+/**
+ * One part of a batch: `[0, fnIds, argsLists]` (applyAsync tasks) or `[1 | 2, fnId, chunksize, items]`
+ * (map/starmap chunks). Items or results that are all numbers cross as the bare ArrayBuffer of a
+ * Float64Array: Deno's worker postMessage walks a typed array's elements one by one (about 80 ms per
+ * MB), while a bare buffer crosses as one copy.
+ */
+export type WirePart = [0, number[], unknown[][]] | [1 | 2, number, number, unknown[] | ArrayBuffer];
 
 /** Messages from the pool to a worker. */
 export type ToWorker =
@@ -39,7 +44,7 @@ export type ToWorker =
 /** Messages from a worker to the pool. `done` carries the results of the next `n` tasks in the order sent. */
 export type FromWorker =
   | { t: "ready" }
-  | { t: "done"; n: number; v: unknown[] | Float64Array; e: [number, WireError][] | null; ms: number }
+  | { t: "done"; n: number; v: unknown[] | ArrayBuffer; e: [number, WireError][] | null; ms: number }
   | { t: "initfail"; error: WireError }
   | { t: "exit"; code: number };
 
@@ -82,7 +87,7 @@ let allNumbers = true;
 let initFailed = false;
 let batchStart = 0;
 
-/** Keeps a result for the next report; results that are all numbers travel as one Float64Array. */
+/** Keeps a result for the next report; results that are all numbers travel as one Float64Array's buffer. */
 const keep = (value: unknown) => {
   if (typeof value !== "number") {
     allNumbers = false;
@@ -93,7 +98,7 @@ const keep = (value: unknown) => {
 
 const flush = () => {
   if (doneCount === 0) return;
-  const v = allNumbers && values.length > 0 ? Float64Array.from(values as number[]) : values;
+  const v = allNumbers && values.length > 0 ? Float64Array.from(values as number[]).buffer : values;
   const message: FromWorker = { t: "done", n: doneCount, v, e: errors, ms: performance.now() - batchStart };
   doneCount = 0;
   values = [];
@@ -173,8 +178,9 @@ async function runChunks(
   star: boolean,
   fnId: number,
   chunksize: number,
-  items: unknown[] | Float64Array,
+  wireItems: unknown[] | ArrayBuffer,
 ): Promise<void> {
+  const items = wireItems instanceof ArrayBuffer ? new Float64Array(wireItems) : wireItems;
   const fn = fns.get(fnId);
   for (let start = 0; start < items.length; start += chunksize) {
     begin();

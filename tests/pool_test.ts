@@ -445,6 +445,22 @@ test("a Pool made inside a child Process works, and its workers end with the chi
   await allDead(pids);
 });
 
+test("terminating a child Process ends the workers of the pool it made", async () => {
+  const out = sharedInts(4);
+  const child = new Process({ target: fx.poolThenWait, args: [out] });
+  child.start();
+  while (Atomics.load(out, 2) === 0) {
+    const waiter = Atomics.waitAsync(out, 2, 0, 10_000);
+    assert.ok(waiter.async && await waiter.value !== "timed-out", "the child's pool did not start");
+  }
+  const pids = [out[0], out[1]];
+  assert.ok(pids.every(isPidAlive));
+  child.terminate();
+  await child.join(10_000);
+  assert.equal(child.exitcode, -15);
+  await allDead(pids);
+});
+
 test("a worker thread terminated from outside fails its task with BrokenPoolError and is replaced", async () => {
   const out = sharedInts(4);
   const child = new Process({ target: fx.poolWorkerTerminated, args: [out] });
