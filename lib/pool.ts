@@ -304,8 +304,10 @@ interface Source {
   take(max: number, out: Part[]): number;
   /** No more work will come from it. */
   readonly exhausted: boolean;
-  /** Items waiting, for stats and batch sizing. */
+  /** Items waiting, for stats. */
   queued(): number;
+  /** Tasks waiting (a map chunk is one), to share them out among the workers. */
+  units(): number;
   /** Has more work, but may not take it now (an imap waiting for its consumer). */
   readonly blocked?: boolean;
 }
@@ -317,6 +319,9 @@ class ApplySource implements Source {
     return this.head >= this.tasks.length;
   }
   queued(): number {
+    return this.tasks.length - this.head;
+  }
+  units(): number {
     return this.tasks.length - this.head;
   }
   take(max: number, out: Part[]): number {
@@ -341,6 +346,9 @@ class ArraySource implements Source {
   queued(): number {
     return this.exhausted ? 0 : this.items.length - this.#next * this.job.chunksize;
   }
+  units(): number {
+    return this.exhausted ? 0 : Math.ceil(this.items.length / this.job.chunksize) - this.#next;
+  }
   take(max: number, out: Part[]): number {
     if (this.exhausted) return 0;
     const size = this.job.chunksize;
@@ -364,6 +372,9 @@ class PartsSource implements Source {
   }
   queued(): number {
     return this.parts.reduce((sum, part) => sum + itemsOf(part), 0);
+  }
+  units(): number {
+    return this.parts.reduce((sum, part) => sum + unitsOf(part), 0);
   }
   take(max: number, out: Part[]): number {
     let taken = 0;
@@ -834,7 +845,7 @@ export class Pool {
       for (let sent = true; sent && this.#queue.length;) {
         sent = false;
         let queued = 0;
-        for (const source of this.#queue) queued += source.queued();
+        for (const source of this.#queue) queued += source.units();
         const share = queued > 0 ? Math.max(1, Math.ceil(queued / (ready.length * IN_FLIGHT))) : Infinity;
         for (const worker of ready) {
           if (worker.ends.length >= (worker.slow ? 1 : IN_FLIGHT) || worker.retiring) continue;
@@ -1323,6 +1334,10 @@ class IMapJob implements ChunkJob, Source {
   }
 
   queued(): number {
+    return 0;
+  }
+
+  units(): number {
     return 0;
   }
 
