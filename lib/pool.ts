@@ -246,6 +246,8 @@ interface ApplyTask {
   fn: FnEntry;
   args: unknown[];
   result: AsyncResult<unknown>;
+  /** Every argument is a number: the task can cross in a Float64Array with its neighbours. */
+  numeric: boolean;
 }
 
 /** Tasks of a map, in chunks; chunk `i` covers items `i * chunksize` to `(i + 1) * chunksize`. */
@@ -889,15 +891,35 @@ export class Pool {
     const wire: WirePart[] = [];
     for (const part of parts) {
       if (part.kind === 0) {
-        const ids: number[] = new Array(part.tasks.length);
-        const args: unknown[][] = new Array(part.tasks.length);
-        for (let i = 0; i < part.tasks.length; i++) {
-          const task = part.tasks[i];
-          define(task.fn);
-          ids[i] = task.fn.id;
-          args[i] = task.args;
+        const tasks = part.tasks;
+        let numeric = true;
+        let total = 0;
+        for (let i = 0; i < tasks.length; i++) {
+          define(tasks[i].fn);
+          if (!tasks[i].numeric) numeric = false;
+          total += tasks[i].args.length;
         }
-        wire.push([0, ids, args]);
+        if (numeric) {
+          // All-number arguments cross as three bare buffers: ids, argument counts, the arguments in a row.
+          const ids = new Int32Array(tasks.length);
+          const counts = new Int32Array(tasks.length);
+          const flat = new Float64Array(total);
+          for (let i = 0, at = 0; i < tasks.length; i++) {
+            const args = tasks[i].args as number[];
+            ids[i] = tasks[i].fn.id;
+            counts[i] = args.length;
+            for (let j = 0; j < args.length; j++) flat[at++] = args[j];
+          }
+          wire.push([3, ids.buffer, counts.buffer, flat.buffer]);
+        } else {
+          const ids: number[] = new Array(tasks.length);
+          const args: unknown[][] = new Array(tasks.length);
+          for (let i = 0; i < tasks.length; i++) {
+            ids[i] = tasks[i].fn.id;
+            args[i] = tasks[i].args;
+          }
+          wire.push([0, ids, args]);
+        }
       } else {
         define(part.job.fn);
         wire.push([part.kind, part.job.fn.id, part.job.chunksize, onWire(part.items)]);
@@ -994,7 +1016,9 @@ export class Pool {
     this.#checkRunning();
     const entry = this.#entry(fn, "applyAsync");
     if (!Array.isArray(args)) throw new TypeError("applyAsync: args must be an array, e.g. [1, 2]");
-    const reduced = reduceArgs(args);
+    let numeric = true;
+    for (let i = 0; numeric && i < args.length; i++) if (typeof args[i] !== "number") numeric = false;
+    const reduced = numeric ? args.slice() : reduceArgs(args);
     const result = new AsyncResult<Awaited<ReturnType<F>>>(callbacks);
     let tail = this.#applyTail;
     if (!tail || this.#queue[this.#queue.length - 1] !== tail) {
@@ -1002,7 +1026,7 @@ export class Pool {
       this.#queue.push(tail);
       this.#applyTail = tail;
     }
-    tail.tasks.push({ fn: entry, args: reduced, result: result as AsyncResult<unknown> });
+    tail.tasks.push({ fn: entry, args: reduced, result: result as AsyncResult<unknown>, numeric });
     this.#schedule();
     return result;
   }

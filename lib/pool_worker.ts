@@ -22,12 +22,16 @@ export interface WireError {
 }
 
 /**
- * One part of a batch: `[0, fnIds, argsLists]` (applyAsync tasks) or `[1 | 2, fnId, chunksize, items]`
- * (map/starmap chunks). Items or results that are all numbers cross as the bare ArrayBuffer of a
+ * One part of a batch: `[0, fnIds, argsLists]` (applyAsync tasks), `[1 | 2, fnId, chunksize, items]`
+ * (map/starmap chunks) or `[3, fnIds, argCounts, args]` (applyAsync tasks with number arguments). Items or results that are all numbers cross as the bare ArrayBuffer of a
  * Float64Array: Deno's worker postMessage walks a typed array's elements one by one (about 80 ms per
  * MB), while a bare buffer crosses as one copy.
  */
-export type WirePart = [0, number[], unknown[][]] | [1 | 2, number, number, unknown[] | ArrayBuffer];
+export type WirePart =
+  | [0, number[], unknown[][]]
+  | [1 | 2, number, number, unknown[] | ArrayBuffer]
+  /** applyAsync tasks whose arguments are all numbers: Int32Array ids, Int32Array counts, Float64Array arguments. */
+  | [3, ArrayBuffer, ArrayBuffer, ArrayBuffer];
 
 /** Messages from the pool to a worker. */
 export type ToWorker =
@@ -174,6 +178,26 @@ async function runApply(fnIds: number[], argsList: unknown[][]): Promise<void> {
   }
 }
 
+async function runApplyNumbers(idBuffer: ArrayBuffer, countBuffer: ArrayBuffer, argBuffer: ArrayBuffer): Promise<void> {
+  const ids = new Int32Array(idBuffer);
+  const counts = new Int32Array(countBuffer);
+  const args = new Float64Array(argBuffer);
+  for (let i = 0, at = 0; i < ids.length; at += counts[i++]) {
+    begin();
+    const fn = fns.get(ids[i]);
+    try {
+      if (typeof fn !== "function") throw remoteFailure(fn);
+      const count = counts[i];
+      let value = count === 1 ? fn(args[at]) : fn(...args.subarray(at, at + count));
+      if (isThenable(value)) value = await value;
+      keep(value);
+      doneCount++;
+    } catch (error) {
+      fail(error);
+    }
+  }
+}
+
 async function runChunks(
   star: boolean,
   fnId: number,
@@ -246,6 +270,7 @@ async function handle(message: ToWorker): Promise<void> {
       batchStart = performance.now();
       for (const part of message.parts) {
         if (part[0] === 0) await runApply(part[1], part[2]);
+        else if (part[0] === 3) await runApplyNumbers(part[1], part[2], part[3]);
         else await runChunks(part[0] === 2, part[1], part[2], part[3]);
       }
       flush();

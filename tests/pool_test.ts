@@ -69,6 +69,24 @@ test("map equals Array.map, for every chunksize; starmap spreads arguments", asy
   });
 });
 
+test("applyAsync arguments of every shape cross intact, numbers and not, mixed in one batch", async () => {
+  await withPool({ processes: 2 }, async (pool) => {
+    const shapes: unknown[][] = [[], [1], [NaN, -0, Infinity, 2 ** 60, -1.5], ["a", 1], [{ a: [1] }, null], [1, 2, 3]];
+    const results = shapes.map((args) => pool.applyAsync(fx.argsOf, args));
+    const got = await Promise.all(results.map((r) => r.get()));
+    assert.deepEqual(got, shapes);
+    assert.ok(Object.is((got[2] as number[])[1], -0));
+    // A numbers-only batch whose worker dies fails only the task that ran there.
+    const settled = await Promise.allSettled([1, 2, 3, 4].map((x) => pool.applyAsync(fx.exitOn, [x, 3]).get()));
+    assert.deepEqual(settled.map((s) => s.status), ["fulfilled", "fulfilled", "rejected", "fulfilled"]);
+    assert.ok((settled[2] as PromiseRejectedResult).reason instanceof BrokenPoolError);
+    const argsCopied = [7];
+    const later = pool.applyAsync(fx.sqr, argsCopied as [number]);
+    argsCopied[0] = 8;
+    assert.equal(await later, 49);
+  });
+});
+
 test("empty iterables: map, mapAsync, imap, imapUnordered, starmap", async () => {
   await withPool({ processes: 1 }, async (pool) => {
     assert.deepEqual(await pool.map(fx.sqr, []), []);
