@@ -77,7 +77,7 @@ test("applyAsync arguments of every shape cross intact, numbers and not, mixed i
     assert.deepEqual(got, shapes);
     assert.ok(Object.is((got[2] as number[])[1], -0));
     // A numbers-only batch whose worker dies fails only the task that ran there.
-    const settled = await Promise.allSettled([1, 2, 3, 4].map((x) => pool.applyAsync(fx.exitOn, [x, 3]).get()));
+    const settled = await Promise.allSettled([1, 2, 3, 4].map((x) => pool.applyAsync(fx.exitOn, [x, 3]).get(10_000)));
     assert.deepEqual(settled.map((s) => s.status), ["fulfilled", "fulfilled", "rejected", "fulfilled"]);
     assert.ok((settled[2] as PromiseRejectedResult).reason instanceof BrokenPoolError);
     const argsCopied = [7];
@@ -239,7 +239,7 @@ test("a worker that calls exit() fails only its own task, is replaced, and the p
   await withPool({ processes: 1 }, async (pool) => {
     const before = pool.pids;
     const results = [false, false, true, false, false].map((die, i) => pool.applyAsync(fx.exitIf, [die, i]));
-    const settled = await Promise.allSettled(results.map((r) => r.get()));
+    const settled = await Promise.allSettled(results.map((r) => r.get(10_000)));
     assert.deepEqual(settled.map((s) => s.status), ["fulfilled", "fulfilled", "rejected", "fulfilled", "fulfilled"]);
     const error = (settled[2] as PromiseRejectedResult).reason;
     assert.ok(error instanceof BrokenPoolError);
@@ -257,7 +257,7 @@ test("an uncaught error outside any task kills the worker: its task fails with B
     const original = console.error;
     console.error = () => {};
     try {
-      await assert.rejects(pool.apply(fx.crashLater), BrokenPoolError);
+      await assert.rejects(pool.applyAsync(fx.crashLater).get(10_000), BrokenPoolError);
     } finally {
       console.error = original;
     }
@@ -268,7 +268,10 @@ test("an uncaught error outside any task kills the worker: its task fails with B
 
 test("a map whose worker dies fails with BrokenPoolError rather than hanging", async () => {
   await withPool({ processes: 2 }, async (pool) => {
-    await assert.rejects(pool.starmap(fx.exitIf, [[false, 1], [true, 2], [false, 3]], 1), BrokenPoolError);
+    await assert.rejects(
+      pool.starmapAsync(fx.exitIf, [[false, 1], [true, 2], [false, 3]], { chunksize: 1 }).get(10_000),
+      BrokenPoolError,
+    );
     assert.deepEqual(await pool.starmap(fx.exitIf, [[false, 1], [false, 2]]), [1, 2]);
   });
 });
@@ -426,7 +429,7 @@ async function allDead(pids: number[]): Promise<void> {
 test("a Lock held by a worker that dies becomes owner-died for the next task", async () => {
   await withPool({ processes: 2 }, async (pool) => {
     const lock = new Lock();
-    await assert.rejects(pool.apply(fx.lockThenExit, [lock]), BrokenPoolError);
+    await assert.rejects(pool.applyAsync(fx.lockThenExit, [lock]).get(10_000), BrokenPoolError);
     assert.equal(await pool.apply(fx.lockOwnerDied, [lock]), true);
     // Released cleanly since: the next holder sees no death.
     assert.equal(await pool.apply(fx.lockOwnerDied, [lock]), false);
