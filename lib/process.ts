@@ -98,7 +98,8 @@ export function adoptIdentity(self: ChildIdentity): void {
   me.authkey = self.authkey;
   me.identity = self.identity;
   me.parent = { name: self.parentName, pid: self.parentPid };
-  me.pidCells = new Int32Array(self.pidCells);
+  // A spawned child is an OS process of its own, sent only a placeholder: it starts its own table when it needs one.
+  me.pidCells = self.pidCells.byteLength >= 4 * (2 + LIVE_SLOTS) ? new Int32Array(self.pidCells) : null;
   startMethod = self.startMethod;
 }
 

@@ -466,6 +466,13 @@ test("a Pool made inside a child Process works, and its workers end with the chi
   await allDead(pids);
 });
 
+test("a Pool made inside a spawned (OS process) child works there", async () => {
+  const child = new Process({ target: fx.poolInSpawnedChild, startMethod: "spawn" });
+  child.start();
+  await child.join(20_000);
+  assert.equal(child.exitcode, 0);
+});
+
 test("terminating a child Process ends the workers of the pool it made", async () => {
   const out = sharedInts(4);
   const child = new Process({ target: fx.poolThenWait, args: [out] });
