@@ -671,8 +671,12 @@ export class Pool {
       case "ready": {
         const init = this.#pendingInit.get(worker)!;
         this.#pendingInit.delete(worker);
-        worker.handle.postMessage(init);
         worker.ready = true;
+        if (worker.stopping) {
+          worker.handle.postMessage({ t: "stop" } satisfies ToWorker);
+          return;
+        }
+        worker.handle.postMessage(init);
         this.#bootFailures = 0;
         if (this.#state === TERMINATE) return;
         this.#dispatch();
@@ -742,7 +746,8 @@ export class Pool {
   #stopWorker(worker: PoolWorker): void {
     if (worker.stopping || worker.dead) return;
     worker.stopping = true;
-    worker.handle.postMessage({ t: "stop" } satisfies ToWorker);
+    // A worker still loading is told once it is ready (Bun may drop a message sent before then).
+    if (worker.ready) worker.handle.postMessage({ t: "stop" } satisfies ToWorker);
   }
 
   /** A worker ended: fail what it had started, give back what it had not, replace it. */
@@ -860,7 +865,8 @@ export class Pool {
           this.#send(worker, parts, taken);
           if (this.#maxtasks !== undefined && worker.sentUnits >= this.#maxtasks) {
             worker.retiring = true;
-            if (this.#state === RUN || this.#hasWork()) this.#spawn();
+            // A closed pool replaces it only for work still queued, not for what workers already hold.
+            if (this.#state === RUN || this.#queue.some((source) => !source.exhausted)) this.#spawn();
           }
         }
       }

@@ -329,7 +329,26 @@ test("imap and imapUnordered: in order, or as they finish; an error stops the it
       for await (const v of pool.imap(fx.sqr, broken)) before.push(v);
     }, SyntaxError);
     assert.deepEqual(before, [1, 4]);
+    const brokenToo = (function*() {
+      yield 1;
+      throw new SyntaxError("input broke");
+    })();
+    const seen: number[] = [];
+    await assert.rejects(async () => {
+      for await (const v of pool.imapUnordered(fx.sqr, brokenToo)) seen.push(v);
+    }, SyntaxError);
+    // As in CPython, unordered results may come before or after the input's error.
+    assert.ok(seen.length === 0 || (seen.length === 1 && seen[0] === 1), `seen ${seen}`);
   });
+});
+
+test("maxtasksperchild with close right after submitting: every task still finishes (CPython's early close)", async () => {
+  const pool = new Pool({ processes: 1, maxtasksperchild: 1 });
+  const results = [1, 2, 3].map((x) => pool.applyAsync(fx.sqr, [x]));
+  pool.close();
+  await pool.join();
+  assert.deepEqual(await Promise.all(results.map((r) => r.get(0))), [1, 4, 9]);
+  assert.deepEqual(pool.pids, []);
 });
 
 test("imap over an endless generator reads only a bounded amount ahead of what is used", async () => {
