@@ -6,7 +6,10 @@
  * batches, and each worker is kept fed with a small number of batches in
  * flight, sized from how long its last batch took. A worker that dies fails
  * only the tasks it had started (with {@linkcode BrokenPoolError}), the tasks
- * it had not begun go to another worker, and it is replaced.
+ * it had not begun go to another worker, and it is replaced; a Lock it held is
+ * taken over by the next acquirer with `ownerDied` set. A pool made inside a
+ * child process has the main thread start its workers, so they end with that
+ * child.
  *
  * @module
  */
