@@ -153,22 +153,33 @@ function locked<R>(lock: Lock | RLock | null, fn: () => R): R {
 export class RawValue<T extends Typecode = Typecode> {
   readonly typecode: T;
   readonly #view: View;
+  readonly #char: boolean;
+  /** Range of a number stored without the generic check (empty for floats, 64-bit and `c`). */
+  readonly #min: number = 1;
+  readonly #max: number = 0;
 
   /** @param initial the starting value (0 by default, `"\0"` for `c`). */
   constructor(typecode: T, initial?: InputOf<T>, buffer?: SharedArrayBuffer) {
     const kind = kindOf(typecode);
     this.typecode = typecode;
+    this.#char = typecode === "c";
+    if (typeof kind.min === "number" && !this.#char) [this.#min, this.#max] = [kind.min, kind.max as number];
     this.#view = new kind.make(buffer ?? new SharedArrayBuffer(kind.size), 0, 1);
     if (!buffer && initial !== undefined) this.value = initial;
   }
 
   /** The shared value. */
   get value(): ItemOf<T> {
-    return decode(this.typecode, this.#view[0]);
+    return (this.#char ? String.fromCharCode(this.#view[0] as number) : this.#view[0]) as ItemOf<T>;
   }
 
   set value(value: InputOf<T>) {
-    (this.#view as Float64Array)[0] = encode(this.typecode, value) as number;
+    // The common case, a number in range for a 32-bit or smaller integer view, skips the generic check.
+    if (typeof value === "number" && value >= this.#min && value <= this.#max && Number.isInteger(value)) {
+      (this.#view as Float64Array)[0] = value;
+    } else {
+      (this.#view as Float64Array)[0] = encode(this.typecode, value) as number;
+    }
   }
 
   /** The typed view over the shared memory (one item). */
@@ -227,7 +238,17 @@ export class Value<T extends Typecode = Typecode> {
   }
 
   set value(value: InputOf<T>) {
-    locked(this.#lock, () => (this.#raw.value = value));
+    const lock = this.#lock;
+    if (!lock || lock.isMine()) {
+      this.#raw.value = value;
+      return;
+    }
+    lock.acquireSync();
+    try {
+      this.#raw.value = value;
+    } finally {
+      lock.release();
+    }
   }
 
   /** The lock that guards the value. */

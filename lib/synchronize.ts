@@ -144,30 +144,71 @@ abstract class LockBase {
   /** Called when the lock was taken over from a dead holder. */
   protected tookOver(): void {}
 
-  /** Acquires for `me` (already known not to hold it when re-entry matters). */
-  protected acquireAsyncFor(me: number, options: AcquireOptions | undefined): Promise<boolean> {
+  /**
+   * Acquires for `me` (already known not to hold it when re-entry matters). A waiter counts itself in
+   * WAITERS only while it is parked, so a release notifies only when someone sleeps: while the waiter
+   * spins or runs, the holder's release and re-acquire cost no system call (barging, like a pthread mutex).
+   */
+  protected async acquireAsyncFor(me: number, options: AcquireOptions | undefined): Promise<boolean> {
     const cells = this.#cells;
-    Atomics.add(cells, WAITERS, 1);
-    return loopAsync(deadlineOf(options), options?.signal, () => {
-      if (this.take(me)) return true;
-      return [cells, OWNER, Atomics.load(cells, OWNER)];
-    }).finally(() => Atomics.sub(cells, WAITERS, 1));
+    const deadline = deadlineOf(options);
+    const signal = options?.signal;
+    let release: (() => void) | undefined;
+    let onAbort: (() => void) | undefined;
+    let aborted: Promise<never> | undefined;
+    try {
+      for (;;) {
+        if (this.spinTake(me)) return true;
+        const remaining = deadline - performance.now();
+        if (remaining <= 0) return false;
+        release ??= holdOpen();
+        if (signal && !aborted) {
+          aborted = new Promise<never>((_, reject) => {
+            onAbort = () => reject(signal.reason);
+            signal.addEventListener("abort", onAbort, { once: true });
+          });
+          aborted.catch(() => {});
+        }
+        Atomics.add(cells, WAITERS, 1);
+        try {
+          const owner = Atomics.load(cells, OWNER);
+          if (owner !== 0) {
+            const result = Atomics.waitAsync(cells, OWNER, owner, Math.min(remaining, SLICE));
+            if (result.async) await (aborted ? Promise.race([result.value, aborted]) : result.value);
+          }
+        } finally {
+          Atomics.sub(cells, WAITERS, 1);
+        }
+        signal?.throwIfAborted();
+      }
+    } finally {
+      release?.();
+      if (onAbort) signal!.removeEventListener("abort", onAbort);
+    }
+  }
+
+  /** Spins a bounded number of loads for the lock to come free, taking it when it does. */
+  protected spinTake(me: number): boolean {
+    const cells = this.#cells;
+    if (this.take(me)) return true;
+    for (let i = 0; i < SPINS; i++) {
+      if (Atomics.load(cells, OWNER) === 0 && Atomics.compareExchange(cells, OWNER, 0, me) === 0) return true;
+    }
+    return this.take(me);
   }
 
   protected acquireSyncFor(me: number, options: AcquireOptions | undefined): boolean {
     const cells = this.#cells;
-    for (let i = 0; i < SPINS; i++) {
-      if (Atomics.load(cells, OWNER) === 0 && this.take(me)) return true;
-    }
     const deadline = deadlineOf(options);
     if (deadline === 0) return this.take(me);
-    Atomics.add(cells, WAITERS, 1);
-    try {
-      return loopSync(deadline, () => {
-        if (this.take(me)) return true;
-        return [cells, OWNER, Atomics.load(cells, OWNER)];
-      });
-    } finally {
+    for (;;) {
+      if (this.spinTake(me)) return true;
+      const remaining = deadline - performance.now();
+      if (remaining <= 0) return false;
+      Atomics.add(cells, WAITERS, 1);
+      // Looked at after counting itself: a release either sees the count or frees the cell before this load.
+      const owner = Atomics.load(cells, OWNER);
+      if (owner !== 0) Atomics.wait(cells, OWNER, owner, Math.min(remaining, SLICE));
       Atomics.sub(cells, WAITERS, 1);
     }
   }
@@ -175,7 +216,7 @@ abstract class LockBase {
   /** Frees the lock and wakes one waiter. */
   protected free(): void {
     const cells = this.#cells;
-    Atomics.store(cells, DIED, 0);
+    if (Atomics.load(cells, DIED) !== 0) Atomics.store(cells, DIED, 0);
     Atomics.store(cells, OWNER, 0);
     if (Atomics.load(cells, WAITERS) > 0) Atomics.notify(cells, OWNER, 1);
   }
@@ -310,7 +351,18 @@ export class RLock extends LockBase {
   acquireSync(options?: AcquireOptions): boolean {
     if (options !== undefined) checkOptions(options, "RLock.acquireSync");
     const me = getpid();
-    if (this.#enter(me)) return true;
+    // The common cases inline: a free lock, or re-entry.
+    const cells = this.cells;
+    const owner = Atomics.compareExchange(cells, OWNER, 0, me);
+    if (owner === 0) {
+      cells[COUNT] = 1;
+      return true;
+    }
+    if (owner === me) {
+      cells[COUNT]++;
+      return true;
+    }
+    if (this.take(me)) return this.#entered();
     return this.acquireSyncFor(me, options) && this.#entered();
   }
 
