@@ -8,16 +8,17 @@
 import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
 import { connect as tcpConnect, createServer, type Server, type Socket } from "node:net";
 import { atProcessExit } from "./atexit.ts";
-import { decode, encode } from "./codec.ts";
+import { decode, encodeTransient } from "./codec.ts";
 import { AuthenticationError, BufferTooShort, EOFError, ProcessError, ValueError } from "./errors.ts";
 import { holdUntil } from "./keepalive.ts";
-import { Expired, Ring, runAsync } from "./ring.ts";
+import { Expired, NONE, Ring, runAsync } from "./ring.ts";
 import { reduceSymbol, registerReducer } from "./serialize.ts";
 
 /** How bytes move for a connection. */
 interface Transport {
   readonly readable: boolean;
   readonly writable: boolean;
+  /** Sends `bytes`, which the caller may reuse once this returns (a transport that waits keeps a copy). */
   send(bytes: Uint8Array): Promise<void>;
   /** The next message, or null at end of file. */
   receive(): Promise<Uint8Array | null>;
@@ -27,6 +28,8 @@ interface Transport {
 }
 
 const PIPE_CAPACITY = 1 << 22;
+const RESOLVED: Promise<void> = Promise.resolve();
+const copyOut = (bytes: Uint8Array): Uint8Array => bytes.slice();
 
 class RingTransport implements Transport {
   #rx: Ring | null;
@@ -45,12 +48,16 @@ class RingTransport implements Transport {
     return this.#tx !== null;
   }
   send(bytes: Uint8Array): Promise<void> {
-    return runAsync(this.#tx!.write(bytes));
+    const tx = this.#tx!;
+    // Written at once when there is space: no copy and no Promise chain.
+    if (tx.tryWrite(bytes)) return RESOLVED;
+    return runAsync(tx.write(bytes.slice())).then(() => {});
   }
-  async receive(): Promise<Uint8Array | null> {
+  receive(): Promise<Uint8Array | null> {
     const rx = this.#rx!;
-    if (!(await runAsync(rx.claimMessage(true, undefined, true)))) return null;
-    return runAsync(rx.read());
+    const ready = rx.tryRead(copyOut);
+    if (ready !== NONE) return Promise.resolve(ready);
+    return runAsync(rx.read(true, undefined, true));
   }
   async poll(timeout: number): Promise<boolean> {
     const rx = this.#rx!;
@@ -122,7 +129,7 @@ export class Connection {
   /** Sends a structured-clone value (numbers, strings, arrays, objects, Map, Set, Date, bigint, typed arrays). */
   send(obj: unknown): Promise<void> {
     try {
-      return this.sendBytes(encode(obj, "obj"));
+      return this.sendBytes(encodeTransient(obj, "obj"));
     } catch (error) {
       return Promise.reject(error);
     }
@@ -139,7 +146,7 @@ export class Connection {
       const length = size ?? bytes.length - offset;
       if (!Number.isInteger(length) || length < 0) throw new ValueError("size is negative");
       if (offset + length > bytes.length) throw new ValueError("buffer length < offset + size");
-      return transport.send(bytes.slice(offset, offset + length));
+      return transport.send(bytes.subarray(offset, offset + length));
     } catch (error) {
       return Promise.reject(error);
     }
