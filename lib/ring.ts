@@ -8,6 +8,7 @@
  *
  * @module
  */
+import { setImmediate } from "node:timers";
 import { holdOpen } from "./keepalive.ts";
 
 /**
@@ -79,6 +80,8 @@ export function runSync<T>(work: Waiting<T>): T {
 
 /** How long a Promise wait spins before it parks in the event loop. */
 const SPIN_MS = 0.1;
+/** How long a Promise wait then looks between event loop turns before it parks. */
+const POLL_MS = 2;
 
 /** Runs a waiting computation as a Promise, holding the program open while it waits. */
 export async function runAsync<T>(work: Waiting<T>, signal?: AbortSignal): Promise<T> {
@@ -96,11 +99,23 @@ export async function runAsync<T>(work: Waiting<T>, signal?: AbortSignal): Promi
         continue;
       }
       // Another process usually answers within microseconds: a short spin saves a trip through the event loop.
-      const spinUntil = performance.now() + SPIN_MS;
+      const bound = deadline ?? Infinity;
+      const spinUntil = Math.min(performance.now() + SPIN_MS, bound);
       while (Atomics.load(cells, index) === value && performance.now() < spinUntil) {
         // spin
       }
-      const waiter = Atomics.waitAsync(cells, index, value, ms);
+      // Then look between turns of the event loop for a while: a thread parked in waitAsync is woken only
+      // once the notifying thread goes idle, so two sides that both park would wait out each other's spins.
+      const pollUntil = Math.min(performance.now() + POLL_MS, bound);
+      while (Atomics.load(cells, index) === value && performance.now() < pollUntil) {
+        await new Promise((resolve) => setImmediate(resolve));
+        if (abortable && signal?.aborted) {
+          work.return(undefined as never);
+          throw signal.reason;
+        }
+      }
+      const left = deadline === undefined ? undefined : Math.max(0, deadline - performance.now());
+      const waiter = Atomics.waitAsync(cells, index, value, left);
       if (waiter.async) {
         if (signal && abortable) {
           let onAbort!: () => void;
