@@ -22,6 +22,8 @@ interface Transport {
   send(bytes: Uint8Array): Promise<void>;
   /** The next message, or null at end of file. */
   receive(): Promise<Uint8Array | null>;
+  /** The next message handed to `decode` if it is there at once (shared memory only), else NONE. */
+  receiveNow?<T>(decode: (bytes: Uint8Array) => T): T | typeof NONE;
   poll(timeout: number): Promise<boolean>;
   close(): void;
   reduce?(): unknown;
@@ -52,6 +54,9 @@ class RingTransport implements Transport {
     // Written at once when there is space: no copy and no Promise chain.
     if (tx.tryWrite(bytes)) return RESOLVED;
     return runAsync(tx.write(bytes.slice())).then(() => {});
+  }
+  receiveNow<T>(decode: (bytes: Uint8Array) => T): T | typeof NONE {
+    return this.#rx!.tryRead(decode);
   }
   receive(): Promise<Uint8Array | null> {
     const rx = this.#rx!;
@@ -152,17 +157,30 @@ export class Connection {
     }
   }
 
-  async #receive(): Promise<Uint8Array> {
+  #readableTransport(): Transport {
     const transport = this.#open();
     if (!this.#readable) throw new ProcessError("connection is write-only");
-    const bytes = await transport.receive();
+    return transport;
+  }
+
+  async #receive(): Promise<Uint8Array> {
+    const bytes = await this.#readableTransport().receive();
     if (bytes === null) throw new EOFError("the other end is closed and everything sent was received");
     return bytes;
   }
 
   /** Receives a value sent with `send`; `EOFError` once the other end is closed and drained. */
-  async recv<T = unknown>(): Promise<T> {
-    return decode(await this.#receive()) as T;
+  recv<T = unknown>(): Promise<T> {
+    try {
+      // A message already there is decoded straight from shared memory, without a copy or a Promise chain.
+      const transport = this.#readableTransport();
+      // (A message may decode to undefined: only NONE means there was none.)
+      const ready = transport.receiveNow ? transport.receiveNow(decode) : NONE;
+      if (ready !== NONE) return Promise.resolve(ready as T);
+      return this.#receive().then((bytes) => decode(bytes) as T);
+    } catch (error) {
+      return Promise.reject(error);
+    }
   }
 
   /**
@@ -173,7 +191,9 @@ export class Connection {
     if (maxlength !== undefined && (!Number.isInteger(maxlength) || maxlength < 0)) {
       throw new ValueError("negative maxlength");
     }
-    const bytes = await this.#receive();
+    const transport = this.#readableTransport();
+    const ready = transport.receiveNow ? transport.receiveNow(copyOut) : NONE;
+    const bytes = ready !== NONE ? ready : await this.#receive();
     if (maxlength !== undefined && bytes.length > maxlength) {
       throw new ProcessError(`bad message length: ${bytes.length} bytes is over maxlength ${maxlength}`);
     }
