@@ -11,6 +11,7 @@
  *
  * @module
  */
+import { getpid } from "./process.ts";
 import { type Reduced, reduceSymbol, registerReducer } from "./serialize.ts";
 import { Lock, RLock } from "./synchronize.ts";
 
@@ -216,10 +217,28 @@ export class RawValue<T extends Typecode = Typecode> {
 export class Value<T extends Typecode = Typecode> {
   readonly #raw: RawValue<T>;
   readonly #lock: Lock | RLock | null;
+  // The hot path (`v.value += 1` under the lock) reads these directly: the lock's owner cell (cell 0 holds
+  // the owner's pid), the typed view, and the range a number may be stored in without the generic check.
+  readonly #owner: Int32Array | null;
+  readonly #view: View;
+  readonly #int: boolean;
+  readonly #min: number = 1;
+  readonly #max: number = 0;
 
   constructor(typecode: T, initial?: InputOf<T>, options: { lock?: LockOption } = {}, raw?: RawValue<T>) {
     this.#raw = raw ?? new RawValue(typecode, initial);
     this.#lock = raw ? (options.lock || null) as Lock | RLock | null : lockOf(options?.lock);
+    this.#owner = this.#lock ? this.#lock.cells : null;
+    this.#view = this.#raw.view;
+    const kind = KINDS[this.#raw.typecode];
+    this.#int = typecode !== "c" && typeof kind.min === "number";
+    if (this.#int) [this.#min, this.#max] = [kind.min as number, kind.max as number];
+  }
+
+  /** Whether access needs no locking: no lock, or this process holds it. */
+  #free(): boolean {
+    const owner = this.#owner;
+    return owner === null || Atomics.load(owner, 0) === getpid();
   }
 
   /** The typecode. */
@@ -229,6 +248,7 @@ export class Value<T extends Typecode = Typecode> {
 
   /** The shared value (read and written under the lock). */
   get value(): ItemOf<T> {
+    if (this.#int && this.#free()) return this.#view[0] as ItemOf<T>;
     const lock = this.#lock;
     if (!lock || lock.isMine()) return this.#raw.value;
     lock.acquireSync();
@@ -238,6 +258,12 @@ export class Value<T extends Typecode = Typecode> {
   }
 
   set value(value: InputOf<T>) {
+    if (
+      typeof value === "number" && value >= this.#min && value <= this.#max && Number.isInteger(value) && this.#free()
+    ) {
+      (this.#view as Int32Array)[0] = value;
+      return;
+    }
     const lock = this.#lock;
     if (!lock || lock.isMine()) {
       this.#raw.value = value;
