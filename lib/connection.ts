@@ -31,6 +31,8 @@ interface Transport {
 
 const PIPE_CAPACITY = 1 << 22;
 const RESOLVED: Promise<void> = Promise.resolve();
+/** How long a receive looks for a message about to come before it waits the slow way (ms). */
+const POLL_MS = 0.05;
 const copyOut = (bytes: Uint8Array): Uint8Array => bytes.slice();
 
 class RingTransport implements Transport {
@@ -56,11 +58,14 @@ class RingTransport implements Transport {
     return runAsync(tx.write(bytes.slice())).then(() => {});
   }
   receiveNow<T>(decode: (bytes: Uint8Array) => T): T | typeof NONE {
-    return this.#rx!.tryRead(decode);
+    const rx = this.#rx!;
+    const ready = rx.tryRead(decode);
+    return ready === NONE && rx.pollMessage(POLL_MS) ? rx.tryRead(decode) : ready;
   }
   receive(): Promise<Uint8Array | null> {
     const rx = this.#rx!;
-    const ready = rx.tryRead(copyOut);
+    let ready = rx.tryRead(copyOut);
+    if (ready === NONE && rx.pollMessage(POLL_MS)) ready = rx.tryRead(copyOut);
     if (ready !== NONE) return Promise.resolve(ready);
     return runAsync(rx.read(true, undefined, true));
   }

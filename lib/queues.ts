@@ -30,6 +30,8 @@ export interface QueueOptions {
 const DEFAULT_CAPACITY = 1 << 20;
 const DONE = Symbol("done");
 const RESOLVED: Promise<void> = Promise.resolve();
+/** How long a get looks for an item about to come before it waits the slow way (ms). */
+const POLL_MS = 0.05;
 
 function deadlineOf(options: QueueWaitOptions, what: string): number | undefined {
   const { timeout } = options;
@@ -197,8 +199,11 @@ export class Queue<T = unknown> implements AsyncIterable<T> {
   get(options: QueueWaitOptions = {}): Promise<T> {
     try {
       const deadline = deadlineOf(options, "get");
-      // An item already there is taken at once, decoded straight from shared memory.
-      const value = this.#ring.tryRead(decode);
+      // An item already there (or about to be) is taken at once, decoded straight from shared memory.
+      let value = this.#ring.tryRead(decode);
+      if (value === NONE && options.block !== false && this.#ring.pollMessage(POLL_MS)) {
+        value = this.#ring.tryRead(decode);
+      }
       if (value !== NONE) return Promise.resolve(value as T);
       return runAsync(this.#getWork(options.block ?? true, deadline), options.signal).then((v) => this.#got(v));
     } catch (error) {
@@ -256,7 +261,8 @@ export class Queue<T = unknown> implements AsyncIterable<T> {
   /** Yields items until the queue is closed and drained. */
   async *[Symbol.asyncIterator](): AsyncIterator<T> {
     for (;;) {
-      const ready = this.#ring.tryRead(decode);
+      let ready = this.#ring.tryRead(decode);
+      if (ready === NONE && this.#ring.pollMessage(POLL_MS)) ready = this.#ring.tryRead(decode);
       if (ready !== NONE) {
         yield ready as T;
         continue;

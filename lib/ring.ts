@@ -12,36 +12,37 @@ import { setImmediate } from "node:timers";
 import { holdOpen } from "./keepalive.ts";
 
 /**
- * Cells of the ring's header, on three cache lines so that a writer and a reader
- * running at once do not fight over one line: the writers' line (written only
- * under the writer lock), the readers' line (only under the reader lock) and a
- * line that changes rarely (waiter counts, wake-up sequences, close, writers).
- * Positions run over [0, 2 * capacity) so that used bytes are `tail - head`
- * without a shared counter both sides would have to update.
+ * Cells of the ring's header, each group on its own cache line so that a
+ * writer and a reader running at once do not fight over one line: the writer
+ * lock; what writers publish (written only under that lock); the reader lock;
+ * what readers consume (only under theirs); and a line that changes rarely
+ * (waiter counts, wake-up sequences, close, writers). Positions run over
+ * [0, 2 * capacity) so that used bytes are `tail - head` without a shared
+ * counter both sides would have to update.
  */
 const WLOCK = 0;
 /** Where the next byte is written. */
-const TAIL = 1;
+const TAIL = 16;
 /** Messages published (wrapping int32). */
-const WRITTEN = 2;
-const RLOCK = 16;
+const WRITTEN = 17;
+const RLOCK = 32;
 /** Where the next byte is read. */
-const HEAD = 17;
+const HEAD = 48;
 /** Messages claimed by readers (wrapping int32). */
-const READ = 18;
+const READ = 49;
 /** Set once the ring is closed: no more writes. */
-const CLOSED = 32;
+const CLOSED = 64;
 /** Open write ends (pipes): 0 means end of file once drained. */
-const WRITERS = 33;
+const WRITERS = 65;
 /** Tasks put and not yet marked done (JoinableQueue). */
-const UNFINISHED = 34;
+const UNFINISHED = 66;
 /** Threads waiting for a change on READ_SEQ / WRITE_SEQ: changes are announced only when someone waits. */
-const READ_WAITERS = 35;
-const WRITE_WAITERS = 36;
+const READ_WAITERS = 67;
+const WRITE_WAITERS = 68;
 /** Bumped (and notified) on a change a waiting reader / writer may want: data, space, a close. */
-const READ_SEQ = 37;
-const WRITE_SEQ = 38;
-const HEADER_CELLS = 48;
+const READ_SEQ = 69;
+const WRITE_SEQ = 70;
+const HEADER_CELLS = 80;
 const HEADER_BYTES = HEADER_CELLS * 4;
 
 /** The largest capacity: positions run up to twice it and must stay int32. */
@@ -559,6 +560,23 @@ export class Ring {
       }
       yield* park(cells, READ_SEQ, READ_WAITERS, () => this.messages > 0 || ended(), deadline, true);
     }
+  }
+
+  /**
+   * Spins up to `ms` for a message to be there, without counting as a waiter:
+   * a writer that sees no waiter publishes without announcing, so a reader that
+   * keeps pace with its writer costs the writer nothing. True if one is there.
+   */
+  pollMessage(ms: number): boolean {
+    const cells = this.cells;
+    if (((Atomics.load(cells, WRITTEN) - Atomics.load(cells, READ)) | 0) > 0) return true;
+    const until = performance.now() + ms;
+    do {
+      for (let i = 0; i < 64; i++) {
+        if (((Atomics.load(cells, WRITTEN) - Atomics.load(cells, READ)) | 0) > 0) return true;
+      }
+    } while (performance.now() < until);
+    return false;
   }
 
   /** Waits until a message is there (without taking it); false at the deadline... true at the end too. */
