@@ -18,3 +18,18 @@ export async function sendBytes(conn: Connection, n: number, size: number): Prom
   const bytes = new Uint8Array(size).fill(2);
   for (let i = 0; i < n; i++) await conn.sendBytes(bytes);
 }
+
+/**
+ * The floor of the ints case: a bare single-producer ring of int32 slots in a SharedArrayBuffer
+ * (cells 0 = head, 1 = tail, then 1024 slots; at most `bound` in flight), the producer spinning when full.
+ */
+export function produceRawInts(buffer: SharedArrayBuffer, n: number, bound: number): void {
+  const cells = new Int32Array(buffer);
+  for (let i = 0; i < n; i++) {
+    while (i - Atomics.load(cells, 0) >= bound) {
+      // spin: full
+    }
+    cells[2 + (i & 1023)] = i;
+    Atomics.store(cells, 1, i + 1);
+  }
+}

@@ -20,6 +20,34 @@ async function oursInts(): Promise<number> {
   return INTS / seconds;
 }
 
+/**
+ * The same hand-off on the barest shared memory: a child process writes ints into a bounded single-producer
+ * ring (see produceRawInts), the parent takes each with an `await`, as the queue case does, and yields to its
+ * event loop only while the ring stays empty (as the child starts). Nothing of a queue: one producer, one
+ * consumer, no locks, no codec, no sleeping.
+ */
+async function sabInts(): Promise<number> {
+  const buffer = new SharedArrayBuffer(4 * (2 + 1024));
+  const cells = new Int32Array(buffer);
+  const p = new Process({ target: tasks.produceRawInts, args: [buffer, INTS, 1000] });
+  const started = performance.now();
+  p.start();
+  for (let i = 0; i < INTS; i++) {
+    for (let spins = 0; Atomics.load(cells, 1) === i; spins++) {
+      if (spins > 10_000) {
+        await new Promise((resolve) => setTimeout(resolve, 0));
+        spins = 0;
+      }
+    }
+    const value = await cells[2 + (i & 1023)];
+    Atomics.store(cells, 0, i + 1);
+    if (value !== i) throw new Error(`raw ring out of order: ${value} at ${i}`);
+  }
+  const seconds = (performance.now() - started) / 1000;
+  await p.join();
+  return INTS / seconds;
+}
+
 async function oursBytes(): Promise<number> {
   const q = new Queue<Uint8Array>(1000);
   const p = new Process({ target: tasks.produceBytes, args: [q, BYTES, SIZE] });
@@ -119,6 +147,7 @@ async function rawPingPong(): Promise<number> {
 if (import.meta.main) {
   report("queue: 200k small ints, child -> parent", "ours", "msg/s", await median(5, oursInts), "higher");
   report("queue: 200k small ints, child -> parent", "raw", "msg/s", await median(5, () => rawStream("ints")), "higher");
+  report("queue: 200k small ints, child -> parent", "bare SAB ring", "msg/s", await median(5, sabInts), "higher");
   report("queue: 1 KiB Uint8Array messages", "ours", "MB/s", await median(5, oursBytes), "higher");
   report("queue: 1 KiB Uint8Array messages", "raw", "MB/s", await median(5, () => rawStream("bytes")), "higher");
   report("pipe: ping-pong round trip", "ours", "us", await median(5, oursPingPong), "lower");

@@ -184,6 +184,26 @@ export function encode(value: unknown, path = "item"): Uint8Array {
   return w.bytes.subarray(0, w.length);
 }
 
+let scratch: Writer | null = new Writer();
+const SCRATCH_LIMIT = 1 << 16;
+
+/**
+ * {@linkcode encode} into a reused buffer: the bytes are valid only until the
+ * next call, for a caller that copies them at once (into a ring).
+ */
+export function encodeTransient(value: unknown, path = "item"): Uint8Array {
+  // A getter that itself sends something while this runs finds no scratch and gets a fresh writer.
+  const w = scratch ?? new Writer();
+  scratch = null;
+  w.length = 0;
+  try {
+    write(w, value, path);
+  } finally {
+    if (w.bytes.length <= SCRATCH_LIMIT) scratch = w;
+  }
+  return w.bytes.subarray(0, w.length);
+}
+
 class Reader {
   offset = 0;
   view: DataView;
@@ -281,7 +301,14 @@ function read(r: Reader): unknown {
   }
 }
 
-/** Decodes what {@linkcode encode} produced. */
+/**
+ * Decodes what {@linkcode encode} produced. It copies what it keeps, so `bytes`
+ * may be a view into shared memory that is reused afterwards.
+ */
 export function decode(bytes: Uint8Array): unknown {
+  // The commonest message, a small integer, without a reader.
+  if (bytes.length === 5 && bytes[0] === T_INT32) {
+    return bytes[1] | (bytes[2] << 8) | (bytes[3] << 16) | (bytes[4] << 24);
+  }
   return read(new Reader(bytes));
 }

@@ -8,25 +8,32 @@
 import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
 import { connect as tcpConnect, createServer, type Server, type Socket } from "node:net";
 import { atProcessExit } from "./atexit.ts";
-import { decode, encode } from "./codec.ts";
+import { decode, encodeTransient } from "./codec.ts";
 import { AuthenticationError, BufferTooShort, EOFError, ProcessError, ValueError } from "./errors.ts";
 import { holdUntil } from "./keepalive.ts";
-import { Expired, Ring, runAsync } from "./ring.ts";
+import { Expired, NONE, Ring, runAsync } from "./ring.ts";
 import { reduceSymbol, registerReducer } from "./serialize.ts";
 
 /** How bytes move for a connection. */
 interface Transport {
   readonly readable: boolean;
   readonly writable: boolean;
+  /** Sends `bytes`, which the caller may reuse once this returns (a transport that waits keeps a copy). */
   send(bytes: Uint8Array): Promise<void>;
   /** The next message, or null at end of file. */
   receive(): Promise<Uint8Array | null>;
+  /** The next message handed to `decode` if it is there at once (shared memory only), else NONE. */
+  receiveNow?<T>(decode: (bytes: Uint8Array) => T): T | typeof NONE;
   poll(timeout: number): Promise<boolean>;
   close(): void;
   reduce?(): unknown;
 }
 
 const PIPE_CAPACITY = 1 << 22;
+const RESOLVED: Promise<void> = Promise.resolve();
+/** How long a receive looks for a message about to come before it waits the slow way (ms). */
+const POLL_MS = 0.05;
+const copyOut = (bytes: Uint8Array): Uint8Array => bytes.slice();
 
 class RingTransport implements Transport {
   #rx: Ring | null;
@@ -45,12 +52,22 @@ class RingTransport implements Transport {
     return this.#tx !== null;
   }
   send(bytes: Uint8Array): Promise<void> {
-    return runAsync(this.#tx!.write(bytes));
+    const tx = this.#tx!;
+    // Written at once when there is space: no copy and no Promise chain.
+    if (tx.tryWrite(bytes)) return RESOLVED;
+    return runAsync(tx.write(bytes.slice())).then(() => {});
   }
-  async receive(): Promise<Uint8Array | null> {
+  receiveNow<T>(decode: (bytes: Uint8Array) => T): T | typeof NONE {
     const rx = this.#rx!;
-    if (!(await runAsync(rx.claimMessage(true, undefined, true)))) return null;
-    return runAsync(rx.read());
+    const ready = rx.tryRead(decode);
+    return ready === NONE && rx.pollMessage(POLL_MS) ? rx.tryRead(decode) : ready;
+  }
+  receive(): Promise<Uint8Array | null> {
+    const rx = this.#rx!;
+    let ready = rx.tryRead(copyOut);
+    if (ready === NONE && rx.pollMessage(POLL_MS)) ready = rx.tryRead(copyOut);
+    if (ready !== NONE) return Promise.resolve(ready);
+    return runAsync(rx.read(true, undefined, true));
   }
   async poll(timeout: number): Promise<boolean> {
     const rx = this.#rx!;
@@ -122,7 +139,7 @@ export class Connection {
   /** Sends a structured-clone value (numbers, strings, arrays, objects, Map, Set, Date, bigint, typed arrays). */
   send(obj: unknown): Promise<void> {
     try {
-      return this.sendBytes(encode(obj, "obj"));
+      return this.sendBytes(encodeTransient(obj, "obj"));
     } catch (error) {
       return Promise.reject(error);
     }
@@ -139,23 +156,36 @@ export class Connection {
       const length = size ?? bytes.length - offset;
       if (!Number.isInteger(length) || length < 0) throw new ValueError("size is negative");
       if (offset + length > bytes.length) throw new ValueError("buffer length < offset + size");
-      return transport.send(bytes.slice(offset, offset + length));
+      return transport.send(bytes.subarray(offset, offset + length));
     } catch (error) {
       return Promise.reject(error);
     }
   }
 
-  async #receive(): Promise<Uint8Array> {
+  #readableTransport(): Transport {
     const transport = this.#open();
     if (!this.#readable) throw new ProcessError("connection is write-only");
-    const bytes = await transport.receive();
+    return transport;
+  }
+
+  async #receive(): Promise<Uint8Array> {
+    const bytes = await this.#readableTransport().receive();
     if (bytes === null) throw new EOFError("the other end is closed and everything sent was received");
     return bytes;
   }
 
   /** Receives a value sent with `send`; `EOFError` once the other end is closed and drained. */
-  async recv<T = unknown>(): Promise<T> {
-    return decode(await this.#receive()) as T;
+  recv<T = unknown>(): Promise<T> {
+    try {
+      // A message already there is decoded straight from shared memory, without a copy or a Promise chain.
+      const transport = this.#readableTransport();
+      // (A message may decode to undefined: only NONE means there was none.)
+      const ready = transport.receiveNow ? transport.receiveNow(decode) : NONE;
+      if (ready !== NONE) return Promise.resolve(ready as T);
+      return this.#receive().then((bytes) => decode(bytes) as T);
+    } catch (error) {
+      return Promise.reject(error);
+    }
   }
 
   /**
@@ -166,7 +196,9 @@ export class Connection {
     if (maxlength !== undefined && (!Number.isInteger(maxlength) || maxlength < 0)) {
       throw new ValueError("negative maxlength");
     }
-    const bytes = await this.#receive();
+    const transport = this.#readableTransport();
+    const ready = transport.receiveNow ? transport.receiveNow(copyOut) : NONE;
+    const bytes = ready !== NONE ? ready : await this.#receive();
     if (maxlength !== undefined && bytes.length > maxlength) {
       throw new ProcessError(`bad message length: ${bytes.length} bytes is over maxlength ${maxlength}`);
     }

@@ -6,9 +6,9 @@
  *
  * @module
  */
-import { decode, encode } from "./codec.ts";
+import { decode, encodeTransient } from "./codec.ts";
 import { Empty, Full, ValueError } from "./errors.ts";
-import { Expired, Ring, runAsync, runSync, type Waiting } from "./ring.ts";
+import { Expired, MAX_CAPACITY, NONE, Ring, runAsync, runSync, type Waiting } from "./ring.ts";
 import { reduceSymbol, registerReducer } from "./serialize.ts";
 
 /** Options of the waiting methods: Python's `block` and `timeout` (ms), and an abort signal. */
@@ -29,6 +29,9 @@ export interface QueueOptions {
 
 const DEFAULT_CAPACITY = 1 << 20;
 const DONE = Symbol("done");
+const RESOLVED: Promise<void> = Promise.resolve();
+/** How long a get looks for an item about to come before it waits the slow way (ms). */
+const POLL_MS = 0.05;
 
 function deadlineOf(options: QueueWaitOptions, what: string): number | undefined {
   const { timeout } = options;
@@ -49,8 +52,8 @@ function checkMaxsize(maxsize: number): number {
 
 function makeRing(options: QueueOptions): Ring {
   const capacity = options.capacity ?? DEFAULT_CAPACITY;
-  if (!Number.isInteger(capacity) || capacity < 64) {
-    throw new RangeError(`capacity must be an integer number of bytes >= 64, got ${String(capacity)}`);
+  if (!Number.isInteger(capacity) || capacity < 64 || capacity > MAX_CAPACITY) {
+    throw new RangeError(`capacity must be an integer number of bytes from 64 to 2**30, got ${String(capacity)}`);
   }
   return new Ring(capacity);
 }
@@ -106,34 +109,66 @@ export class Queue<T = unknown> implements AsyncIterable<T> {
     if (this.closed) throw new ValueError(`${what} on a closed queue: close() was called, so it takes no more items`);
   }
 
-  protected *putWork(item: T, block: boolean, deadline: number | undefined, task: boolean): Waiting<void> {
-    const bytes = encode(item);
-    let claimed: boolean;
+  /** Writes encoded bytes (a copy the caller owns), waiting as the options say. */
+  *#putWork(bytes: Uint8Array, block: boolean, deadline: number | undefined, task: boolean): Waiting<void> {
+    let written: boolean;
     try {
-      claimed = yield* this.#ring.claimSlot(this.#maxsize, block, deadline);
+      written = yield* this.#ring.write(bytes, this.#maxsize, block, deadline, task);
     } catch (error) {
       if (error instanceof Expired) throw new Full(`queue full: no room after ${deadline ? "the timeout" : "waiting"}`);
       if (error instanceof RangeError) throw new ValueError("put() on a closed queue: it takes no more items");
       throw error;
     }
-    if (!claimed) throw new Full("queue full");
-    yield* this.#ring.write(bytes, task);
+    if (!written) throw new Full("queue full");
+  }
+
+  /**
+   * Puts at once when there is room (no Promise chain, no copy: the ring takes
+   * the encoded bytes before anything else can encode); otherwise returns the
+   * waiting work on a copy of the bytes.
+   */
+  #putFast(what: string, item: T, task: boolean): Uint8Array | null {
+    this.#checkOpen(what);
+    const bytes = encodeTransient(item);
+    try {
+      if (this.#ring.tryWrite(bytes, this.#maxsize, task)) return null;
+    } catch (error) {
+      if (error instanceof RangeError) throw new ValueError(`${what} on a closed queue: it takes no more items`);
+      throw error;
+    }
+    return bytes.slice();
+  }
+
+  /** @internal put, counting the item as a task (JoinableQueue) or not. */
+  protected putAsync(item: T, options: QueueWaitOptions, task: boolean): Promise<void> {
+    try {
+      const deadline = deadlineOf(options, "put");
+      const bytes = this.#putFast("put()", item, task);
+      if (bytes === null) return RESOLVED;
+      return runAsync(this.#putWork(bytes, options.block ?? true, deadline, task), options.signal);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /** @internal putSync/putNowait, counting the item as a task (JoinableQueue) or not. */
+  protected putBlocking(what: string, item: T, block: boolean, deadline: number | undefined, task: boolean): void {
+    const bytes = this.#putFast(what, item, task);
+    if (bytes !== null) runSync(this.#putWork(bytes, block, deadline, task));
   }
 
   *#getWork(block: boolean, deadline: number | undefined): Waiting<T | typeof DONE> {
-    let claimed: boolean;
+    let bytes: Uint8Array | null;
     try {
-      claimed = yield* this.#ring.claimMessage(block, deadline);
+      bytes = yield* this.#ring.read(block, deadline);
     } catch (error) {
       if (error instanceof Expired) throw new Empty("queue empty after the timeout");
       throw error;
     }
-    if (!claimed) {
+    if (bytes === null) {
       if (this.#ring.closed && block) return DONE;
       throw new Empty("queue empty");
     }
-    const bytes = yield* this.#ring.read();
-    this.#ring.releaseSlot();
     return decode(bytes) as T;
   }
 
@@ -147,56 +182,63 @@ export class Queue<T = unknown> implements AsyncIterable<T> {
    * after `timeout` ms) a full queue rejects with `Full`.
    */
   put(item: T, options: QueueWaitOptions = {}): Promise<void> {
+    return this.putAsync(item, options, false);
+  }
+
+  /** `put` without waiting: throws `Full` at once if there is no room. */
+  putNowait(item: T): void {
+    this.putBlocking("putNowait()", item, false, undefined, false);
+  }
+
+  /** The blocking twin of {@linkcode Queue.put} (workers, and the main thread of Deno and Bun). */
+  putSync(item: T, options: Omit<QueueWaitOptions, "signal"> = {}): void {
+    this.putBlocking("putSync()", item, options.block ?? true, deadlineOf(options, "putSync"), false);
+  }
+
+  /** Takes the next item. With `block: false` (or after `timeout` ms) an empty queue rejects with `Empty`. */
+  get(options: QueueWaitOptions = {}): Promise<T> {
     try {
-      this.#checkOpen("put()");
-      const deadline = deadlineOf(options, "put");
-      return runAsync(this.putWork(item, options.block ?? true, deadline, false), options.signal);
+      const deadline = deadlineOf(options, "get");
+      // An item already there (or about to be) is taken at once, decoded straight from shared memory.
+      let value = this.#ring.tryRead(decode);
+      if (value === NONE && options.block !== false && this.#ring.pollMessage(POLL_MS)) {
+        value = this.#ring.tryRead(decode);
+      }
+      if (value !== NONE) return Promise.resolve(value as T);
+      return runAsync(this.#getWork(options.block ?? true, deadline), options.signal).then((v) => this.#got(v));
     } catch (error) {
       return Promise.reject(error);
     }
   }
 
-  /** `put` without waiting: throws `Full` at once if there is no room. */
-  putNowait(item: T): void {
-    this.#checkOpen("putNowait()");
-    runSync(this.putWork(item, false, undefined, false));
-  }
-
-  /** The blocking twin of {@linkcode Queue.put} (workers, and the main thread of Deno and Bun). */
-  putSync(item: T, options: Omit<QueueWaitOptions, "signal"> = {}): void {
-    this.#checkOpen("putSync()");
-    runSync(this.putWork(item, options.block ?? true, deadlineOf(options, "putSync"), false));
-  }
-
-  /** Takes the next item. With `block: false` (or after `timeout` ms) an empty queue rejects with `Empty`. */
-  async get(options: QueueWaitOptions = {}): Promise<T> {
-    const deadline = deadlineOf(options, "get");
-    return this.#got(await runAsync(this.#getWork(options.block ?? true, deadline), options.signal));
-  }
-
   /** `get` without waiting: throws `Empty` at once if there is no item. */
   getNowait(): T {
+    const value = this.#ring.tryRead(decode);
+    if (value !== NONE) return value as T;
     return this.#got(runSync(this.#getWork(false, undefined)));
   }
 
   /** The blocking twin of {@linkcode Queue.get}. */
   getSync(options: Omit<QueueWaitOptions, "signal"> = {}): T {
-    return this.#got(runSync(this.#getWork(options.block ?? true, deadlineOf(options, "getSync"))));
+    const deadline = deadlineOf(options, "getSync");
+    const value = this.#ring.tryRead(decode);
+    if (value !== NONE) return value as T;
+    return this.#got(runSync(this.#getWork(options.block ?? true, deadline)));
   }
 
   /** The exact number of items put and not yet taken. */
   qsize(): number {
-    return this.#ring.slots;
+    return this.#ring.messages;
   }
 
   /** Whether the queue holds no item. */
   empty(): boolean {
-    return this.#ring.slots === 0;
+    return this.#ring.messages === 0;
   }
 
   /** Whether a bounded queue is at its bound. */
   full(): boolean {
-    return this.#maxsize > 0 && this.#ring.slots >= this.#maxsize;
+    return this.#maxsize > 0 && this.#ring.messages >= this.#maxsize;
   }
 
   /**
@@ -219,6 +261,12 @@ export class Queue<T = unknown> implements AsyncIterable<T> {
   /** Yields items until the queue is closed and drained. */
   async *[Symbol.asyncIterator](): AsyncIterator<T> {
     for (;;) {
+      let ready = this.#ring.tryRead(decode);
+      if (ready === NONE && this.#ring.pollMessage(POLL_MS)) ready = this.#ring.tryRead(decode);
+      if (ready !== NONE) {
+        yield ready as T;
+        continue;
+      }
       const value = await runAsync(this.#getWork(true, undefined));
       if (value === DONE) return;
       yield value;
@@ -262,22 +310,15 @@ let rebuilding: Ring | undefined;
  */
 export class JoinableQueue<T = unknown> extends Queue<T> {
   override put(item: T, options: QueueWaitOptions = {}): Promise<void> {
-    try {
-      if (this.closed) throw new ValueError("put() on a closed queue: close() was called, so it takes no more items");
-      return runAsync(this.putWork(item, options.block ?? true, deadlineOf(options, "put"), true), options.signal);
-    } catch (error) {
-      return Promise.reject(error);
-    }
+    return this.putAsync(item, options, true);
   }
 
   override putNowait(item: T): void {
-    if (this.closed) throw new ValueError("putNowait() on a closed queue");
-    runSync(this.putWork(item, false, undefined, true));
+    this.putBlocking("putNowait()", item, false, undefined, true);
   }
 
   override putSync(item: T, options: Omit<QueueWaitOptions, "signal"> = {}): void {
-    if (this.closed) throw new ValueError("putSync() on a closed queue");
-    runSync(this.putWork(item, options.block ?? true, deadlineOf(options, "putSync"), true));
+    this.putBlocking("putSync()", item, options.block ?? true, deadlineOf(options, "putSync"), true);
   }
 
   /** Marks one item taken with `get` as processed. Too many calls throw `ValueError`. */

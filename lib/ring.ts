@@ -8,33 +8,45 @@
  *
  * @module
  */
+import { setImmediate } from "node:timers";
 import { holdOpen } from "./keepalive.ts";
 
-/** Cells of the ring's header. */
+/**
+ * Cells of the ring's header, each group on its own cache line so that a
+ * writer and a reader running at once do not fight over one line: the writer
+ * lock; what writers publish (written only under that lock); the reader lock;
+ * what readers consume (only under theirs); and a line that changes rarely
+ * (waiter counts, wake-up sequences, close, writers). Positions run over
+ * [0, 2 * capacity) so that used bytes are `tail - head` without a shared
+ * counter both sides would have to update.
+ */
 const WLOCK = 0;
-const RLOCK = 1;
-/** Messages whose header is in the ring and not yet claimed by a reader. */
-const MESSAGES = 2;
-/** Bumped on every change a reader may wait for (data, a message, a close). */
-const READ_SEQ = 3;
-/** Bumped on every change a writer may wait for (space, a slot). */
-const WRITE_SEQ = 4;
-const HEAD = 5;
-const TAIL = 6;
-const USED = 7;
+/** Where the next byte is written. */
+const TAIL = 16;
+/** Messages published (wrapping int32). */
+const WRITTEN = 17;
+const RLOCK = 32;
+/** Where the next byte is read. */
+const HEAD = 48;
+/** Messages claimed by readers (wrapping int32). */
+const READ = 49;
 /** Set once the ring is closed: no more writes. */
-const CLOSED = 8;
+const CLOSED = 64;
 /** Open write ends (pipes): 0 means end of file once drained. */
-const WRITERS = 9;
-/** Items put and not yet taken (bounded queues count against maxsize). */
-const SLOTS = 10;
+const WRITERS = 65;
 /** Tasks put and not yet marked done (JoinableQueue). */
-const UNFINISHED = 11;
-/** Threads parked on READ_SEQ / WRITE_SEQ: changes are notified only when someone waits. */
-const READ_WAITERS = 12;
-const WRITE_WAITERS = 13;
-const HEADER_CELLS = 16;
+const UNFINISHED = 66;
+/** Threads waiting for a change on READ_SEQ / WRITE_SEQ: changes are announced only when someone waits. */
+const READ_WAITERS = 67;
+const WRITE_WAITERS = 68;
+/** Bumped (and notified) on a change a waiting reader / writer may want: data, space, a close. */
+const READ_SEQ = 69;
+const WRITE_SEQ = 70;
+const HEADER_CELLS = 80;
 const HEADER_BYTES = HEADER_CELLS * 4;
+
+/** The largest capacity: positions run up to twice it and must stay int32. */
+export const MAX_CAPACITY = 2 ** 30;
 
 /** One thing to wait for: cell `index` to change from `value`, at most `timeout` ms. */
 export interface WaitRequest {
@@ -69,6 +81,8 @@ export function runSync<T>(work: Waiting<T>): T {
 
 /** How long a Promise wait spins before it parks in the event loop. */
 const SPIN_MS = 0.1;
+/** How long a Promise wait then looks between event loop turns before it parks. */
+const POLL_MS = 2;
 
 /** Runs a waiting computation as a Promise, holding the program open while it waits. */
 export async function runAsync<T>(work: Waiting<T>, signal?: AbortSignal): Promise<T> {
@@ -86,11 +100,23 @@ export async function runAsync<T>(work: Waiting<T>, signal?: AbortSignal): Promi
         continue;
       }
       // Another process usually answers within microseconds: a short spin saves a trip through the event loop.
-      const spinUntil = performance.now() + SPIN_MS;
+      const bound = deadline ?? Infinity;
+      const spinUntil = Math.min(performance.now() + SPIN_MS, bound);
       while (Atomics.load(cells, index) === value && performance.now() < spinUntil) {
         // spin
       }
-      const waiter = Atomics.waitAsync(cells, index, value, ms);
+      // Then look between turns of the event loop for a while: a thread parked in waitAsync is woken only
+      // once the notifying thread goes idle, so two sides that both park would wait out each other's spins.
+      const pollUntil = Math.min(performance.now() + POLL_MS, bound);
+      while (Atomics.load(cells, index) === value && performance.now() < pollUntil) {
+        await new Promise((resolve) => setImmediate(resolve));
+        if (abortable && signal?.aborted) {
+          work.return(undefined as never);
+          throw signal.reason;
+        }
+      }
+      const left = deadline === undefined ? undefined : Math.max(0, deadline - performance.now());
+      const waiter = Atomics.waitAsync(cells, index, value, left);
       if (waiter.async) {
         if (signal && abortable) {
           let onAbort!: () => void;
@@ -134,38 +160,38 @@ function unlock(cells: Int32Array, index: number): void {
   }
 }
 
-const waitersOf: Record<number, number> = { [READ_SEQ]: READ_WAITERS, [WRITE_SEQ]: WRITE_WAITERS };
-
-/** Advances a sequence cell and wakes its waiters, if any (a notify costs more than the check). */
-function bump(cells: Int32Array, index: number): void {
-  Atomics.add(cells, index, 1);
-  const waiters = waitersOf[index];
-  if (waiters === undefined || Atomics.load(cells, waiters) > 0) Atomics.notify(cells, index);
+/** Tells waiters on `seq` that something changed, if anyone waits (a notify costs more than the check). */
+function announce(cells: Int32Array, seq: number, waiters: number): void {
+  if (Atomics.load(cells, waiters) > 0) {
+    Atomics.add(cells, seq, 1);
+    Atomics.notify(cells, seq);
+  }
 }
 
-/** Waits for sequence cell `index` to move from `value`, counted as a waiter while parked. */
+/**
+ * Waits for a change on `seq` unless `ready()` already holds. The waiter counts
+ * itself before it looks, so a change made after the look is announced to it.
+ */
 function* park(
   cells: Int32Array,
-  index: number,
-  value: number,
+  seq: number,
+  waiters: number,
+  ready: () => boolean,
   deadline?: number,
   abortable?: boolean,
 ): Waiting<void> {
-  const waiters = waitersOf[index];
+  const value = Atomics.load(cells, seq);
   Atomics.add(cells, waiters, 1);
   try {
-    yield { cells, index, value, deadline, abortable };
+    if (ready()) return;
+    yield { cells, index: seq, value, deadline, abortable };
   } finally {
     Atomics.sub(cells, waiters, 1);
   }
 }
 
-const lengthBytes = new Uint8Array(4);
-const lengthView = new DataView(lengthBytes.buffer);
-function lengthOf(n: number): Uint8Array {
-  lengthView.setUint32(0, n, true);
-  return lengthBytes;
-}
+/** What {@linkcode Ring.tryRead} returns when it cannot take a message at once. */
+export const NONE: unique symbol = Symbol("none");
 
 /** A ring of `capacity` bytes of messages in a SharedArrayBuffer. */
 export class Ring {
@@ -173,6 +199,21 @@ export class Ring {
   readonly cells: Int32Array;
   readonly data: Uint8Array;
   readonly capacity: number;
+  /**
+   * This handle's last seen HEAD / READ (as a writer) and TAIL / WRITTEN (as a
+   * reader). They only grow, so a stale one underestimates what is free or
+   * ready, which is safe; it is trusted only while this handle was the last to
+   * write (TAIL and WRITTEN as it left them) or read, so it is never stale by a
+   * whole turn of the ring.
+   */
+  #head = 0;
+  #read = 0;
+  #tail = 0;
+  #written = 0;
+  #leftTail = 0;
+  #leftWritten = 0;
+  #leftHead = 0;
+  #leftRead = 0;
 
   constructor(capacityOrBuffer: number | SharedArrayBuffer) {
     this.buffer = typeof capacityOrBuffer === "number"
@@ -181,23 +222,31 @@ export class Ring {
     this.cells = new Int32Array(this.buffer, 0, HEADER_CELLS);
     this.data = new Uint8Array(this.buffer, HEADER_BYTES);
     this.capacity = this.data.length;
+    if (this.capacity > MAX_CAPACITY) throw new RangeError(`a ring holds at most ${MAX_CAPACITY} bytes`);
   }
 
-  /** Messages in the ring not yet claimed by a reader. */
-  get messages(): number {
-    return Atomics.load(this.cells, MESSAGES);
+  /** Bytes in the ring between positions `head` and `tail`. */
+  #used(tail: number, head: number): number {
+    const d = tail - head;
+    return d < 0 ? d + 2 * this.capacity : d;
   }
-  /** Items counted against a bound (put and not yet taken). */
-  get slots(): number {
-    return Atomics.load(this.cells, SLOTS);
+
+  #advance(position: number, n: number): number {
+    const p = position + n;
+    return p >= 2 * this.capacity ? p - 2 * this.capacity : p;
+  }
+
+  /** Messages published and not yet claimed by a reader: the exact size of a queue. */
+  get messages(): number {
+    return (Atomics.load(this.cells, WRITTEN) - Atomics.load(this.cells, READ)) | 0;
   }
   get closed(): boolean {
     return Atomics.load(this.cells, CLOSED) === 1;
   }
   close(): void {
     Atomics.store(this.cells, CLOSED, 1);
-    bump(this.cells, READ_SEQ);
-    bump(this.cells, WRITE_SEQ);
+    announce(this.cells, READ_SEQ, READ_WAITERS);
+    announce(this.cells, WRITE_SEQ, WRITE_WAITERS);
   }
   /** Open write ends, for end-of-file. */
   get writers(): number {
@@ -205,7 +254,7 @@ export class Ring {
   }
   addWriter(n = 1): void {
     Atomics.add(this.cells, WRITERS, n);
-    if (n < 0) bump(this.cells, READ_SEQ);
+    if (n < 0) announce(this.cells, READ_SEQ, READ_WAITERS);
   }
   get unfinished(): number {
     return Atomics.load(this.cells, UNFINISHED);
@@ -228,140 +277,312 @@ export class Ring {
     }
   }
 
-  /** Claims a place under `maxsize` (0: unbounded); false if `block` is false and the ring is full. */
-  *claimSlot(maxsize: number, block: boolean, deadline?: number): Waiting<boolean> {
-    for (;;) {
-      const seq = Atomics.load(this.cells, WRITE_SEQ);
-      if (this.closed) throw new RangeError("closed");
-      const used = Atomics.load(this.cells, SLOTS);
-      if (maxsize <= 0 || used < maxsize) {
-        if (Atomics.compareExchange(this.cells, SLOTS, used, used + 1) === used) return true;
-        continue;
-      }
-      if (!block) return false;
-      yield* park(this.cells, WRITE_SEQ, seq, deadline, true);
+  /** Trusts the writer's cache only if this handle wrote last; writers' lock held. */
+  #enterWriter(): void {
+    const cells = this.cells;
+    if (cells[TAIL] !== this.#leftTail || cells[WRITTEN] !== this.#leftWritten) {
+      this.#head = Atomics.load(cells, HEAD);
+      this.#read = Atomics.load(cells, READ);
     }
   }
 
-  /** Gives back a place claimed by {@linkcode Ring.claimSlot}. */
-  releaseSlot(): void {
-    Atomics.sub(this.cells, SLOTS, 1);
-    bump(this.cells, WRITE_SEQ);
+  #leaveWriter(): void {
+    this.#leftTail = this.cells[TAIL];
+    this.#leftWritten = this.cells[WRITTEN];
   }
 
-  /** Writes one message: its length, then its bytes (streaming if it is larger than the ring). */
-  *write(bytes: Uint8Array, countsAsTask = false): Waiting<void> {
-    yield* lock(this.cells, WLOCK);
+  /** Trusts the reader's cache only if this handle read last; readers' lock held. */
+  #enterReader(): void {
+    const cells = this.cells;
+    if (cells[HEAD] !== this.#leftHead || cells[READ] !== this.#leftRead) {
+      this.#tail = Atomics.load(cells, TAIL);
+      this.#written = Atomics.load(cells, WRITTEN);
+    }
+  }
+
+  #leaveReader(): void {
+    this.#leftHead = this.cells[HEAD];
+    this.#leftRead = this.cells[READ];
+  }
+
+  /** Whether one more item fits under `maxsize` (0 or less: unbounded); writers' lock held. */
+  #roomFor(maxsize: number): boolean {
+    if (maxsize <= 0) return true;
+    const written = this.cells[WRITTEN];
+    if (((written - this.#read) | 0) < maxsize) return true;
+    this.#read = Atomics.load(this.cells, READ);
+    return ((written - this.#read) | 0) < maxsize;
+  }
+
+  /** Free bytes, looking at the readers' line only when fewer than `need` seem free; writers' lock held. */
+  #free(need: number): number {
+    const tail = this.cells[TAIL];
+    let free = this.capacity - this.#used(tail, this.#head);
+    if (free < need) {
+      this.#head = Atomics.load(this.cells, HEAD);
+      free = this.capacity - this.#used(tail, this.#head);
+    }
+    return free;
+  }
+
+  /** Copies bytes known to fit at the tail; writers' lock held. */
+  #put(bytes: Uint8Array, from = 0, to = bytes.length): void {
+    const tail = this.cells[TAIL];
+    const at = tail >= this.capacity ? tail - this.capacity : tail;
+    const n = to - from;
+    const first = Math.min(n, this.capacity - at);
+    if (first === n) {
+      this.data.set(from === 0 && to === bytes.length ? bytes : bytes.subarray(from, to), at);
+    } else {
+      this.data.set(bytes.subarray(from, from + first), at);
+      this.data.set(bytes.subarray(from + first, to), 0);
+    }
+    Atomics.store(this.cells, TAIL, this.#advance(tail, n));
+  }
+
+  #putLength(n: number): void {
+    const tail = this.cells[TAIL];
+    const at = tail >= this.capacity ? tail - this.capacity : tail;
+    const data = this.data;
+    const cap = this.capacity;
+    data[at] = n;
+    data[at + 1 < cap ? at + 1 : at + 1 - cap] = n >>> 8;
+    data[at + 2 < cap ? at + 2 : at + 2 - cap] = n >>> 16;
+    data[at + 3 < cap ? at + 3 : at + 3 - cap] = n >>> 24;
+    Atomics.store(this.cells, TAIL, this.#advance(tail, 4));
+  }
+
+  #publish(task: boolean): void {
+    if (task) Atomics.add(this.cells, UNFINISHED, 1);
+    Atomics.store(this.cells, WRITTEN, (this.cells[WRITTEN] + 1) | 0);
+    announce(this.cells, READ_SEQ, READ_WAITERS);
+  }
+
+  /**
+   * Writes one message at once if that needs no wait: true when written, false
+   * when the caller must take the slow path ({@linkcode Ring.write}). Throws a
+   * RangeError when the ring is closed.
+   */
+  tryWrite(bytes: Uint8Array, maxsize = 0, task = false): boolean {
+    const cells = this.cells;
+    if (Atomics.compareExchange(cells, WLOCK, 0, 1) !== 0) return false;
     try {
-      if (bytes.length + 4 <= this.capacity - Atomics.load(this.cells, USED)) {
-        // It fits whole: write length and bytes at once, then publish the message.
-        this.#put(lengthOf(bytes.length));
-        this.#put(bytes);
-        if (countsAsTask) Atomics.add(this.cells, UNFINISHED, 1);
-        Atomics.add(this.cells, MESSAGES, 1);
-        bump(this.cells, READ_SEQ);
-        return;
-      }
-      // A copy: the shared length buffer may be reused by another write while this one waits.
-      yield* this.#writeBytes(lengthOf(bytes.length).slice());
-      if (countsAsTask) Atomics.add(this.cells, UNFINISHED, 1);
-      Atomics.add(this.cells, MESSAGES, 1);
-      bump(this.cells, READ_SEQ);
-      yield* this.#writeBytes(bytes);
+      if (Atomics.load(cells, CLOSED) === 1) throw new RangeError("closed");
+      this.#enterWriter();
+      if (!this.#roomFor(maxsize) || this.#free(bytes.length + 4) < bytes.length + 4) return false;
+      this.#putLength(bytes.length);
+      this.#put(bytes);
+      this.#publish(task);
+      return true;
     } finally {
-      unlock(this.cells, WLOCK);
-    }
-  }
-
-  /** Copies bytes that are known to fit, without waking anyone. */
-  #put(bytes: Uint8Array): void {
-    let done = 0;
-    while (done < bytes.length) {
-      const tail = Atomics.load(this.cells, TAIL);
-      const n = Math.min(bytes.length - done, this.capacity - tail);
-      this.data.set(bytes.subarray(done, done + n), tail);
-      Atomics.store(this.cells, TAIL, (tail + n) % this.capacity);
-      Atomics.add(this.cells, USED, n);
-      done += n;
-    }
-  }
-
-  *#writeBytes(bytes: Uint8Array): Waiting<void> {
-    let done = 0;
-    while (done < bytes.length) {
-      const seq = Atomics.load(this.cells, WRITE_SEQ);
-      const free = this.capacity - Atomics.load(this.cells, USED);
-      if (free === 0) {
-        yield* park(this.cells, WRITE_SEQ, seq);
-        continue;
-      }
-      const tail = Atomics.load(this.cells, TAIL);
-      const n = Math.min(free, bytes.length - done, this.capacity - tail);
-      this.data.set(bytes.subarray(done, done + n), tail);
-      Atomics.store(this.cells, TAIL, (tail + n) % this.capacity);
-      Atomics.add(this.cells, USED, n);
-      bump(this.cells, READ_SEQ);
-      done += n;
+      this.#leaveWriter();
+      unlock(cells, WLOCK);
     }
   }
 
   /**
-   * Claims the next message, or returns false when there is none and `block` is
-   * false or the ring is at its end (closed, or no writers left when `eofOnNoWriters`).
+   * Writes one message, waiting for a place under `maxsize` (up to `deadline`;
+   * false if `block` is false and there is none) and for space. A message
+   * larger than the ring streams through it. Throws a RangeError when closed.
    */
-  *claimMessage(block: boolean, deadline?: number, eofOnNoWriters = false): Waiting<boolean> {
+  *write(bytes: Uint8Array, maxsize = 0, block = true, deadline?: number, task = false): Waiting<boolean> {
+    const cells = this.cells;
     for (;;) {
-      const seq = Atomics.load(this.cells, READ_SEQ);
-      const n = Atomics.load(this.cells, MESSAGES);
-      if (n > 0) {
-        if (Atomics.compareExchange(this.cells, MESSAGES, n, n - 1) === n) return true;
-        continue;
+      yield* lock(cells, WLOCK);
+      let held = true;
+      try {
+        if (Atomics.load(cells, CLOSED) === 1) throw new RangeError("closed");
+        this.#enterWriter();
+        if (this.#roomFor(maxsize)) {
+          const need = bytes.length + 4;
+          if (need <= this.capacity) {
+            // Waits for room for the whole message, so that a reader finds it whole.
+            while (this.#free(need) < need) {
+              yield* park(cells, WRITE_SEQ, WRITE_WAITERS, () => this.#free(need) >= need);
+            }
+            this.#putLength(bytes.length);
+            this.#put(bytes);
+            this.#publish(task);
+            return true;
+          }
+          while (this.#free(4) < 4) yield* park(cells, WRITE_SEQ, WRITE_WAITERS, () => this.#free(4) >= 4);
+          this.#putLength(bytes.length);
+          this.#publish(task);
+          let done = 0;
+          while (done < bytes.length) {
+            const free = this.#free(bytes.length - done);
+            if (free === 0) {
+              yield* park(cells, WRITE_SEQ, WRITE_WAITERS, () => this.#free(1) > 0);
+              continue;
+            }
+            const n = Math.min(free, bytes.length - done);
+            this.#put(bytes, done, done + n);
+            announce(cells, READ_SEQ, READ_WAITERS);
+            done += n;
+          }
+          return true;
+        }
+        if (!block) return false;
+        unlock(cells, WLOCK);
+        held = false;
+      } finally {
+        if (held) {
+          this.#leaveWriter();
+          unlock(cells, WLOCK);
+        }
       }
-      if (!block || this.closed || (eofOnNoWriters && Atomics.load(this.cells, WRITERS) <= 0)) return false;
-      yield* park(this.cells, READ_SEQ, seq, deadline, true);
+      yield* park(cells, WRITE_SEQ, WRITE_WAITERS, () => this.closed || this.#roomFor(maxsize), deadline, true);
     }
   }
 
-  /** Waits until a message is there (without claiming it); false at the deadline or the end. */
-  *awaitMessage(deadline: number | undefined, eofOnNoWriters: boolean): Waiting<boolean> {
-    for (;;) {
-      const seq = Atomics.load(this.cells, READ_SEQ);
-      if (Atomics.load(this.cells, MESSAGES) > 0) return true;
-      if (this.closed || (eofOnNoWriters && Atomics.load(this.cells, WRITERS) <= 0)) return true;
-      yield* park(this.cells, READ_SEQ, seq, deadline, true);
+  /** Bytes available to read, looking at the writers' line only when fewer than `need` seem there. */
+  #available(need: number): number {
+    const head = this.cells[HEAD];
+    let used = this.#used(this.#tail, head);
+    if (used < need) {
+      this.#tail = Atomics.load(this.cells, TAIL);
+      used = this.#used(this.#tail, head);
     }
+    return used;
   }
 
-  /** Reads a claimed message. */
-  *read(): Waiting<Uint8Array> {
-    yield* lock(this.cells, RLOCK);
+  /** Whether a message is published and unclaimed; readers' lock held. */
+  #hasMessage(): boolean {
+    const read = this.cells[READ];
+    if (((this.#written - read) | 0) > 0) return true;
+    this.#written = Atomics.load(this.cells, WRITTEN);
+    return ((this.#written - read) | 0) > 0;
+  }
+
+  #lengthAt(head: number): number {
+    const at = head >= this.capacity ? head - this.capacity : head;
+    const data = this.data;
+    const cap = this.capacity;
+    return (data[at] | (data[at + 1 < cap ? at + 1 : at + 1 - cap] << 8)
+      | (data[at + 2 < cap ? at + 2 : at + 2 - cap] << 16) | (data[at + 3 < cap ? at + 3 : at + 3 - cap] << 24)) >>> 0;
+  }
+
+  /** Claims a published message: counts it read (its place is free for a writer), returns its length. */
+  #claim(): number {
+    const cells = this.cells;
+    const head = cells[HEAD];
+    const length = this.#lengthAt(head);
+    Atomics.store(cells, HEAD, this.#advance(head, 4));
+    Atomics.store(cells, READ, (cells[READ] + 1) | 0);
+    return length;
+  }
+
+  /** Copies `n` available bytes from the head into `into` at `offset`; readers' lock held. */
+  #take(into: Uint8Array, offset: number, n: number): void {
+    const head = this.cells[HEAD];
+    const at = head >= this.capacity ? head - this.capacity : head;
+    const first = Math.min(n, this.capacity - at);
+    into.set(this.data.subarray(at, at + first), offset);
+    if (first < n) into.set(this.data.subarray(0, n - first), offset + first);
+    Atomics.store(this.cells, HEAD, this.#advance(head, n));
+  }
+
+  /**
+   * Takes the next message at once if it is whole in the ring, handing its
+   * bytes to `decode` (a view into the ring, valid only during the call).
+   * NONE when there is none, it is still streaming in, or another reader is
+   * busy: the caller then takes the slow path ({@linkcode Ring.read}).
+   */
+  tryRead<T>(decode: (bytes: Uint8Array) => T): T | typeof NONE {
+    const cells = this.cells;
+    if (Atomics.compareExchange(cells, RLOCK, 0, 1) !== 0) return NONE;
     try {
-      const header = new Uint8Array(4);
-      yield* this.#readBytes(header);
-      const bytes = new Uint8Array(new DataView(header.buffer).getUint32(0, true));
-      yield* this.#readBytes(bytes);
-      return bytes;
+      this.#enterReader();
+      if (!this.#hasMessage()) return NONE;
+      const head = cells[HEAD];
+      const length = this.#lengthAt(head);
+      if (this.#available(length + 4) < length + 4) return NONE;
+      const at4 = this.#advance(head, 4);
+      const at = at4 >= this.capacity ? at4 - this.capacity : at4;
+      try {
+        if (at + length <= this.capacity) return decode(this.data.subarray(at, at + length));
+        const copy = new Uint8Array(length);
+        const first = this.capacity - at;
+        copy.set(this.data.subarray(at, this.capacity));
+        copy.set(this.data.subarray(0, length - first), first);
+        return decode(copy);
+      } finally {
+        // Taken even when decoding throws, so a bad message cannot block the ring.
+        Atomics.store(cells, HEAD, this.#advance(at4, length));
+        Atomics.store(cells, READ, (cells[READ] + 1) | 0);
+        announce(cells, WRITE_SEQ, WRITE_WAITERS);
+      }
     } finally {
-      unlock(this.cells, RLOCK);
+      this.#leaveReader();
+      unlock(cells, RLOCK);
     }
   }
 
-  *#readBytes(into: Uint8Array): Waiting<void> {
-    let done = 0;
-    while (done < into.length) {
-      const seq = Atomics.load(this.cells, READ_SEQ);
-      const used = Atomics.load(this.cells, USED);
-      if (used === 0) {
-        yield* park(this.cells, READ_SEQ, seq);
-        continue;
+  /**
+   * Takes the next message, waiting for one (up to `deadline`). Null when
+   * there is none and `block` is false, or the ring is at its end (closed, or
+   * no writers left when `eofOnNoWriters`) and drained.
+   */
+  *read(block = true, deadline?: number, eofOnNoWriters = false): Waiting<Uint8Array | null> {
+    const cells = this.cells;
+    const ended = () => this.closed || (eofOnNoWriters && Atomics.load(cells, WRITERS) <= 0);
+    for (;;) {
+      yield* lock(cells, RLOCK);
+      let held = true;
+      try {
+        this.#enterReader();
+        if (this.#hasMessage()) {
+          const length = this.#claim();
+          announce(cells, WRITE_SEQ, WRITE_WAITERS);
+          const bytes = new Uint8Array(length);
+          let done = 0;
+          while (done < length) {
+            const available = this.#available(length - done);
+            if (available === 0) {
+              yield* park(cells, READ_SEQ, READ_WAITERS, () => this.#available(1) > 0);
+              continue;
+            }
+            const n = Math.min(available, length - done);
+            this.#take(bytes, done, n);
+            announce(cells, WRITE_SEQ, WRITE_WAITERS);
+            done += n;
+          }
+          return bytes;
+        }
+        if (!block || ended()) return null;
+        unlock(cells, RLOCK);
+        held = false;
+      } finally {
+        if (held) {
+          this.#leaveReader();
+          unlock(cells, RLOCK);
+        }
       }
-      const head = Atomics.load(this.cells, HEAD);
-      const n = Math.min(used, into.length - done, this.capacity - head);
-      into.set(this.data.subarray(head, head + n), done);
-      Atomics.store(this.cells, HEAD, (head + n) % this.capacity);
-      Atomics.sub(this.cells, USED, n);
-      bump(this.cells, WRITE_SEQ);
-      done += n;
+      yield* park(cells, READ_SEQ, READ_WAITERS, () => this.messages > 0 || ended(), deadline, true);
     }
+  }
+
+  /**
+   * Spins up to `ms` for a message to be there, without counting as a waiter:
+   * a writer that sees no waiter publishes without announcing, so a reader that
+   * keeps pace with its writer costs the writer nothing. True if one is there.
+   */
+  pollMessage(ms: number): boolean {
+    const cells = this.cells;
+    if (((Atomics.load(cells, WRITTEN) - Atomics.load(cells, READ)) | 0) > 0) return true;
+    const until = performance.now() + ms;
+    do {
+      for (let i = 0; i < 64; i++) {
+        if (((Atomics.load(cells, WRITTEN) - Atomics.load(cells, READ)) | 0) > 0) return true;
+      }
+    } while (performance.now() < until);
+    return false;
+  }
+
+  /** Waits until a message is there (without taking it); false at the deadline... true at the end too. */
+  *awaitMessage(deadline: number | undefined, eofOnNoWriters: boolean): Waiting<boolean> {
+    const ready = () => this.messages > 0 || this.closed || (eofOnNoWriters && Atomics.load(this.cells, WRITERS) <= 0);
+    while (!ready()) yield* park(this.cells, READ_SEQ, READ_WAITERS, ready, deadline, true);
+    return true;
   }
 }

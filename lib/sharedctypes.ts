@@ -11,6 +11,7 @@
  *
  * @module
  */
+import { getpid } from "./process.ts";
 import { type Reduced, reduceSymbol, registerReducer } from "./serialize.ts";
 import { Lock, RLock } from "./synchronize.ts";
 
@@ -153,22 +154,33 @@ function locked<R>(lock: Lock | RLock | null, fn: () => R): R {
 export class RawValue<T extends Typecode = Typecode> {
   readonly typecode: T;
   readonly #view: View;
+  readonly #char: boolean;
+  /** Range of a number stored without the generic check (empty for floats, 64-bit and `c`). */
+  readonly #min: number = 1;
+  readonly #max: number = 0;
 
   /** @param initial the starting value (0 by default, `"\0"` for `c`). */
   constructor(typecode: T, initial?: InputOf<T>, buffer?: SharedArrayBuffer) {
     const kind = kindOf(typecode);
     this.typecode = typecode;
+    this.#char = typecode === "c";
+    if (typeof kind.min === "number" && !this.#char) [this.#min, this.#max] = [kind.min, kind.max as number];
     this.#view = new kind.make(buffer ?? new SharedArrayBuffer(kind.size), 0, 1);
     if (!buffer && initial !== undefined) this.value = initial;
   }
 
   /** The shared value. */
   get value(): ItemOf<T> {
-    return decode(this.typecode, this.#view[0]);
+    return (this.#char ? String.fromCharCode(this.#view[0] as number) : this.#view[0]) as ItemOf<T>;
   }
 
   set value(value: InputOf<T>) {
-    (this.#view as Float64Array)[0] = encode(this.typecode, value) as number;
+    // The common case, a number in range for a 32-bit or smaller integer view, skips the generic check.
+    if (typeof value === "number" && value >= this.#min && value <= this.#max && Number.isInteger(value)) {
+      (this.#view as Float64Array)[0] = value;
+    } else {
+      (this.#view as Float64Array)[0] = encode(this.typecode, value) as number;
+    }
   }
 
   /** The typed view over the shared memory (one item). */
@@ -205,10 +217,28 @@ export class RawValue<T extends Typecode = Typecode> {
 export class Value<T extends Typecode = Typecode> {
   readonly #raw: RawValue<T>;
   readonly #lock: Lock | RLock | null;
+  // The hot path (`v.value += 1` under the lock) reads these directly: the lock's owner cell (cell 0 holds
+  // the owner's pid), the typed view, and the range a number may be stored in without the generic check.
+  readonly #owner: Int32Array | null;
+  readonly #view: View;
+  readonly #int: boolean;
+  readonly #min: number = 1;
+  readonly #max: number = 0;
 
   constructor(typecode: T, initial?: InputOf<T>, options: { lock?: LockOption } = {}, raw?: RawValue<T>) {
     this.#raw = raw ?? new RawValue(typecode, initial);
     this.#lock = raw ? (options.lock || null) as Lock | RLock | null : lockOf(options?.lock);
+    this.#owner = this.#lock ? this.#lock.cells : null;
+    this.#view = this.#raw.view;
+    const kind = KINDS[this.#raw.typecode];
+    this.#int = typecode !== "c" && typeof kind.min === "number";
+    if (this.#int) [this.#min, this.#max] = [kind.min as number, kind.max as number];
+  }
+
+  /** Whether access needs no locking: no lock, or this process holds it. */
+  #free(): boolean {
+    const owner = this.#owner;
+    return owner === null || Atomics.load(owner, 0) === getpid();
   }
 
   /** The typecode. */
@@ -218,6 +248,7 @@ export class Value<T extends Typecode = Typecode> {
 
   /** The shared value (read and written under the lock). */
   get value(): ItemOf<T> {
+    if (this.#int && this.#free()) return this.#view[0] as ItemOf<T>;
     const lock = this.#lock;
     if (!lock || lock.isMine()) return this.#raw.value;
     lock.acquireSync();
@@ -227,7 +258,23 @@ export class Value<T extends Typecode = Typecode> {
   }
 
   set value(value: InputOf<T>) {
-    locked(this.#lock, () => (this.#raw.value = value));
+    if (
+      typeof value === "number" && value >= this.#min && value <= this.#max && Number.isInteger(value) && this.#free()
+    ) {
+      (this.#view as Int32Array)[0] = value;
+      return;
+    }
+    const lock = this.#lock;
+    if (!lock || lock.isMine()) {
+      this.#raw.value = value;
+      return;
+    }
+    lock.acquireSync();
+    try {
+      this.#raw.value = value;
+    } finally {
+      lock.release();
+    }
   }
 
   /** The lock that guards the value. */

@@ -114,13 +114,18 @@ const OWNER = 0;
 const WAITERS = 1;
 const DIED = 2;
 const COUNT = 3;
+/** Bumped by a release that wakes a sleeper: sleepers wait on it, so a quick re-acquire cannot hide the wake. */
+const SEQ = 4;
+/** 1 while a wake is on its way: further releases need not notify again until a sleeper takes it. */
+const WAKING = 5;
+const LOCK_CELLS = 8;
 
 /** The part Lock and RLock share: an owner cell (0 when free), a waiter count and the owner-died flag. */
 abstract class LockBase {
   readonly #cells: Int32Array;
 
   constructor(cells?: Int32Array) {
-    this.#cells = cells ?? new Int32Array(new SharedArrayBuffer(16));
+    this.#cells = cells ?? new Int32Array(new SharedArrayBuffer(LOCK_CELLS * 4));
   }
 
   /** The shared cells, for the module's own use (Condition, Value). */
@@ -144,40 +149,102 @@ abstract class LockBase {
   /** Called when the lock was taken over from a dead holder. */
   protected tookOver(): void {}
 
-  /** Acquires for `me` (already known not to hold it when re-entry matters). */
-  protected acquireAsyncFor(me: number, options: AcquireOptions | undefined): Promise<boolean> {
+  /**
+   * Acquires for `me` (already known not to hold it when re-entry matters). A waiter counts itself in
+   * WAITERS only while it is parked, so a release notifies only when someone sleeps: while the waiter
+   * spins or runs, the holder's release and re-acquire cost no system call (barging, like a pthread mutex).
+   */
+  protected async acquireAsyncFor(me: number, options: AcquireOptions | undefined): Promise<boolean> {
     const cells = this.#cells;
+    const deadline = deadlineOf(options);
+    const signal = options?.signal;
+    let release: (() => void) | undefined;
+    let onAbort: (() => void) | undefined;
+    let aborted: Promise<never> | undefined;
+    try {
+      for (;;) {
+        if (this.spinTake(me)) return true;
+        const remaining = deadline - performance.now();
+        if (remaining <= 0) return false;
+        release ??= holdOpen();
+        if (signal && !aborted) {
+          aborted = new Promise<never>((_, reject) => {
+            onAbort = () => reject(signal.reason);
+            signal.addEventListener("abort", onAbort, { once: true });
+          });
+          aborted.catch(() => {});
+        }
+        const seq = this.#sleepingOn();
+        try {
+          if (seq !== null) {
+            const result = Atomics.waitAsync(cells, SEQ, seq, Math.min(remaining, SLICE));
+            if (result.async) await (aborted ? Promise.race([result.value, aborted]) : result.value);
+          }
+        } finally {
+          this.#awake(seq);
+        }
+        signal?.throwIfAborted();
+      }
+    } finally {
+      release?.();
+      if (onAbort) signal!.removeEventListener("abort", onAbort);
+    }
+  }
+
+  /**
+   * Counts the caller as a sleeper and returns the SEQ value to sleep on, or null when it should look
+   * again instead (the lock came free, or a wake was on its way: taking that flag back means the next
+   * release notifies again, so no sleeper is left without a wake). The caller uncounts itself after.
+   */
+  #sleepingOn(): number | null {
+    const cells = this.#cells;
+    const seq = Atomics.load(cells, SEQ);
     Atomics.add(cells, WAITERS, 1);
-    return loopAsync(deadlineOf(options), options?.signal, () => {
-      if (this.take(me)) return true;
-      return [cells, OWNER, Atomics.load(cells, OWNER)];
-    }).finally(() => Atomics.sub(cells, WAITERS, 1));
+    if (Atomics.exchange(cells, WAKING, 0) === 1) return null;
+    // Looked at after counting itself: a release either sees the count or frees the cell before this load.
+    return Atomics.load(cells, OWNER) === 0 ? null : seq;
+  }
+
+  /** Uncounts a sleeper; one that slept lets the next release notify again (its wake, if any, arrived). */
+  #awake(seq: number | null): void {
+    Atomics.sub(this.#cells, WAITERS, 1);
+    if (seq !== null) Atomics.store(this.#cells, WAKING, 0);
+  }
+
+  /** Spins a bounded number of loads for the lock to come free, taking it when it does. */
+  protected spinTake(me: number): boolean {
+    const cells = this.#cells;
+    if (this.take(me)) return true;
+    for (let i = 0; i < SPINS; i++) {
+      if (Atomics.load(cells, OWNER) === 0 && Atomics.compareExchange(cells, OWNER, 0, me) === 0) return true;
+    }
+    return this.take(me);
   }
 
   protected acquireSyncFor(me: number, options: AcquireOptions | undefined): boolean {
     const cells = this.#cells;
-    for (let i = 0; i < SPINS; i++) {
-      if (Atomics.load(cells, OWNER) === 0 && this.take(me)) return true;
-    }
     const deadline = deadlineOf(options);
     if (deadline === 0) return this.take(me);
-    Atomics.add(cells, WAITERS, 1);
-    try {
-      return loopSync(deadline, () => {
-        if (this.take(me)) return true;
-        return [cells, OWNER, Atomics.load(cells, OWNER)];
-      });
-    } finally {
-      Atomics.sub(cells, WAITERS, 1);
+    for (;;) {
+      if (this.spinTake(me)) return true;
+      const remaining = deadline - performance.now();
+      if (remaining <= 0) return false;
+      const seq = this.#sleepingOn();
+      if (seq !== null) Atomics.wait(cells, SEQ, seq, Math.min(remaining, SLICE));
+      this.#awake(seq);
     }
   }
 
   /** Frees the lock and wakes one waiter. */
   protected free(): void {
     const cells = this.#cells;
-    Atomics.store(cells, DIED, 0);
+    if (Atomics.load(cells, DIED) !== 0) Atomics.store(cells, DIED, 0);
     Atomics.store(cells, OWNER, 0);
-    if (Atomics.load(cells, WAITERS) > 0) Atomics.notify(cells, OWNER, 1);
+    // One wake at a time: while it is on its way the holder re-acquires and releases without a system call.
+    if (Atomics.load(cells, WAITERS) > 0 && Atomics.compareExchange(cells, WAKING, 0, 1) === 0) {
+      Atomics.add(cells, SEQ, 1);
+      Atomics.notify(cells, SEQ, 1);
+    }
   }
 
   /** Whether the lock is held (by any process). */
@@ -310,7 +377,18 @@ export class RLock extends LockBase {
   acquireSync(options?: AcquireOptions): boolean {
     if (options !== undefined) checkOptions(options, "RLock.acquireSync");
     const me = getpid();
-    if (this.#enter(me)) return true;
+    // The common cases inline: a free lock, or re-entry.
+    const cells = this.cells;
+    const owner = Atomics.compareExchange(cells, OWNER, 0, me);
+    if (owner === 0) {
+      cells[COUNT] = 1;
+      return true;
+    }
+    if (owner === me) {
+      cells[COUNT]++;
+      return true;
+    }
+    if (this.take(me)) return this.#entered();
     return this.acquireSyncFor(me, options) && this.#entered();
   }
 
@@ -363,8 +441,8 @@ export class RLock extends LockBase {
   }
 }
 
-registerReducer("Lock", (state) => new Lock(cellsOf(state, 4, "Lock")));
-registerReducer("RLock", (state) => new RLock(cellsOf(state, 4, "RLock")));
+registerReducer("Lock", (state) => new Lock(cellsOf(state, LOCK_CELLS, "Lock")));
+registerReducer("RLock", (state) => new RLock(cellsOf(state, LOCK_CELLS, "RLock")));
 
 // Cells of a semaphore; then HOLDERS pairs (pid, count) from HOLDER_BASE.
 const VALUE = 0;
@@ -827,8 +905,8 @@ export class Condition {
 
 function rebuildLock(reduced: Reduced): Lock | RLock {
   return reduced.kind === "RLock"
-    ? new RLock(cellsOf(reduced.state, 4, "RLock"))
-    : new Lock(cellsOf(reduced.state, 4, "Lock"));
+    ? new RLock(cellsOf(reduced.state, LOCK_CELLS, "RLock"))
+    : new Lock(cellsOf(reduced.state, LOCK_CELLS, "Lock"));
 }
 
 registerReducer("Condition", (state) => {
