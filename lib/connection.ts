@@ -441,8 +441,15 @@ function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
   return a.length === b.length && timingSafeEqual(a, b);
 }
 
-/** Splits `{digest}payload`; a message without the braces is the legacy md5 form. */
+const DIGESTS = ["md5", "sha256", "sha384", "sha512", "sha3_256", "sha3_384", "sha3_512"];
+
+/**
+ * Splits `{digest}payload` as CPython's `_get_digest_name_and_payload`: a message of 16 or 20 bytes is the
+ * legacy form (a bare HMAC-MD5 answer, or a challenge of 20 random bytes), told apart by its length alone,
+ * since its random bytes may start with `{` too.
+ */
 function digestAndPayload(message: Uint8Array): [string | null, Uint8Array] {
+  if (message.length === 16 || message.length === 20) return [null, message];
   if (message[0] === 0x7b) {
     const end = message.indexOf(0x7d);
     if (end > 0 && end < 21) {
@@ -453,7 +460,7 @@ function digestAndPayload(message: Uint8Array): [string | null, Uint8Array] {
 }
 
 function hmac(key: Uint8Array, message: Uint8Array, digest: string): Uint8Array {
-  if (!["md5", "sha256", "sha384", "sha512", "sha3_256", "sha3_384", "sha3_512"].includes(digest)) {
+  if (!DIGESTS.includes(digest)) {
     throw new AuthenticationError(`unsupported digest ${digest}`);
   }
   return new Uint8Array(createHmac(digest.replace("_", "-"), key).update(message).digest());

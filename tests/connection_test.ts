@@ -1,11 +1,14 @@
 // Pipes and TCP connections: CPython's _TestConnection cases, ported, and a Python peer.
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
+import { createHmac } from "node:crypto";
 import { test } from "node:test";
 import {
+  answerChallenge,
   AuthenticationError,
   BufferTooShort,
   Client,
+  deliverChallenge,
   EOFError,
   Listener,
   Pipe,
@@ -184,4 +187,25 @@ except Exception as e:
   await gotLine();
   assert.equal(lines[1], "AuthenticationError");
   await new Promise((resolve) => pyListener.on("exit", resolve));
+});
+
+test("a legacy handshake is told apart by length, even when its random bytes look like a {digest} prefix", async () => {
+  const key = new TextEncoder().encode("abc");
+  const md5 = (message: Uint8Array) => new Uint8Array(createHmac("md5", key).update(message).digest());
+  // A Python 3.11 server's challenge: 20 random bytes, here ones that start like "{md5}".
+  const [ours, server] = Pipe();
+  const legacy = new TextEncoder().encode("{md5}abcdefghij}klmn");
+  const answering = answerChallenge(ours, key);
+  await server.sendBytes(new Uint8Array([...new TextEncoder().encode("#CHALLENGE#"), ...legacy]));
+  assert.deepEqual(await server.recvBytes(), md5(legacy));
+  await server.sendBytes(new TextEncoder().encode("#WELCOME#"));
+  await answering;
+  // A Python 3.11 client's answer to our challenge: the bare 16-byte HMAC-MD5 of the whole challenge.
+  const [serving, client] = Pipe();
+  const delivering = deliverChallenge(serving, key);
+  const challenge = (await client.recvBytes()).subarray("#CHALLENGE#".length);
+  await client.sendBytes(md5(challenge));
+  assert.equal(new TextDecoder().decode(await client.recvBytes()), "#WELCOME#");
+  await delivering;
+  for (const end of [ours, server, serving, client]) end.close();
 });
