@@ -10,7 +10,7 @@ import { currentProcess } from "../process.ts";
 import { closeAllClients, ManagerClient } from "./client.ts";
 import type { Serializer } from "./codec.ts";
 import { Token } from "./pickle.ts";
-import { AutoProxy, type BaseProxy, makeProxy, type ProxyMethods, type ProxyType } from "./proxy.ts";
+import { AutoProxy, type BaseProxy, makeProxy, type ProxyMethods, type ProxyType, toWire } from "./proxy.ts";
 import { type ManagerAddress, Server, type TypeSpec } from "./server.ts";
 import { authkeyBytes } from "./wire.ts";
 
@@ -104,7 +104,7 @@ export class BaseManager {
     });
     if (options.createMethod !== false) {
       Object.defineProperty(this.prototype, typeid, {
-        value: function (this: BaseManager, ...args: unknown[]) {
+        value: function(this: BaseManager, ...args: unknown[]) {
           return this.create(typeid, ...args);
         },
         configurable: true,
@@ -116,7 +116,7 @@ export class BaseManager {
   constructor(options: BaseManagerOptions = {}) {
     const { address = ["127.0.0.1", 0], authkey, serializer = "pickle", maxFrame } = options;
     if (typeof address !== "string" && !(Array.isArray(address) && address.length === 2)) {
-      throw new TypeError('address must be [host, port] or a socket path, e.g. ["127.0.0.1", 50000]');
+      throw new TypeError("address must be [host, port] or a socket path, e.g. [\"127.0.0.1\", 50000]");
     }
     if (serializer !== "pickle" && serializer !== "json") {
       throw new TypeError(`unknown serializer ${JSON.stringify(serializer)}: use "pickle" or "json"`);
@@ -167,7 +167,9 @@ export class BaseManager {
    * closures work) without blocking it, and does not hold the program open.
    */
   async start(): Promise<void> {
-    if (this.#state !== "initial") throw new Error(`manager already ${this.#state === "shutdown" ? "shut down" : this.#state}`);
+    if (this.#state !== "initial") {
+      throw new Error(`manager already ${this.#state === "shutdown" ? "shut down" : this.#state}`);
+    }
     const server = this.getServer();
     this.#address = await server.listen();
     this.#state = "started";
@@ -195,7 +197,7 @@ export class BaseManager {
   async create(typeid: string, ...args: unknown[]): Promise<Proxy> {
     if (this.#state === "shutdown") throw new Error("the manager has been shut down");
     const client = this._client();
-    const reply = await client.request(null, "create", [typeid, ...args]);
+    const reply = await client.request(null, "create", [typeid, ...args.map((a) => toWire(a))]);
     if (reply.kind !== "return" || !Array.isArray(reply.value)) throw new TypeError("create returned no (id, exposed)");
     const [ident, exposed] = reply.value as [string, string[]];
     const reg = registryOf(this.constructor).get(typeid);

@@ -199,7 +199,12 @@ export class ManagerClient {
   }
 
   /** Sends one request (`ident` null for a control request) and resolves with its checked reply. */
-  async request(ident: string | null, method: string, args: unknown[] = [], kwds: Record<string, unknown> = {}): Promise<Reply> {
+  async request(
+    ident: string | null,
+    method: string,
+    args: unknown[] = [],
+    kwds: Record<string, unknown> = {},
+  ): Promise<Reply> {
     if (this.#dead) throw this.#dead;
     if (this.#mode === null) await this.ready;
     if (this.#dead) throw this.#dead;

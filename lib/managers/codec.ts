@@ -44,10 +44,14 @@ function encodeJson(value: unknown, depth = 0): unknown {
   }
   if (Array.isArray(value)) return value.map((v) => encodeJson(v, depth + 1));
   if (value instanceof Uint8Array) return { "#bytes": toBase64(value) };
-  if (value instanceof Map) return { "#map": [...value].map(([k, v]) => [encodeJson(k, depth + 1), encodeJson(v, depth + 1)]) };
+  if (value instanceof Map) {
+    return { "#map": [...value].map(([k, v]) => [encodeJson(k, depth + 1), encodeJson(v, depth + 1)]) };
+  }
   if (value instanceof Set) return { "#set": [...value].map((v) => encodeJson(v, depth + 1)) };
   if (value instanceof Token) return { "#token": [value.typeid, value.address, value.id] };
-  if (value instanceof PyException) return { "#error": [value.className, value.args.map((a) => encodeJson(a, depth + 1))] };
+  if (value instanceof PyException) {
+    return { "#error": [value.className, value.args.map((a) => encodeJson(a, depth + 1))] };
+  }
   if (value instanceof Error) return { "#error": [value.name, [value.message]] };
   const proto = Object.getPrototypeOf(value);
   if (proto === Object.prototype || proto === null) {
@@ -57,7 +61,9 @@ function encodeJson(value: unknown, depth = 0): unknown {
     }
     return out;
   }
-  throw new TypeError(`cannot encode an instance of ${proto?.constructor?.name ?? "an unknown class"}: send plain data`);
+  throw new TypeError(
+    `cannot encode an instance of ${proto?.constructor?.name ?? "an unknown class"}: send plain data`,
+  );
 }
 
 function decodeJson(value: unknown): unknown {

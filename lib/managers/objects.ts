@@ -38,12 +38,20 @@ export function pyRepr(value: unknown, depth = 0): string {
   }
   if (typeof value === "bigint") return value.toString();
   if (typeof value === "string") return `'${value.replace(/\\/g, "\\\\").replace(/'/g, "\\'").replace(/\n/g, "\\n")}'`;
-  if (value instanceof Uint8Array) return `b'${[...value].map((b) => b >= 32 && b < 127 && b !== 39 && b !== 92 ? String.fromCharCode(b) : `\\x${b.toString(16).padStart(2, "0")}`).join("")}'`;
+  if (value instanceof Uint8Array) {
+    return `b'${
+      [...value].map((b) =>
+        b >= 32 && b < 127 && b !== 39 && b !== 92 ? String.fromCharCode(b) : `\\x${b.toString(16).padStart(2, "0")}`
+      ).join("")
+    }'`;
+  }
   if (Array.isArray(value)) {
     const inner = value.map((v) => pyRepr(v, depth + 1)).join(", ");
     return isTuple(value) ? `(${inner}${value.length === 1 ? "," : ""})` : `[${inner}]`;
   }
-  if (value instanceof Map) return `{${[...value].map(([k, v]) => `${pyRepr(k, depth + 1)}: ${pyRepr(v, depth + 1)}`).join(", ")}}`;
+  if (value instanceof Map) {
+    return `{${[...value].map(([k, v]) => `${pyRepr(k, depth + 1)}: ${pyRepr(v, depth + 1)}`).join(", ")}}`;
+  }
   if (value instanceof Set) return value.size ? `{${[...value].map((v) => pyRepr(v, depth + 1)).join(", ")}}` : "set()";
   if (value instanceof Error) return `${value.name}(${pyRepr(value.message)})`;
   if (typeof value === "object") {
@@ -181,7 +189,7 @@ export class DictObject {
   }
   update(other?: unknown, kwds?: Record<string, unknown>): void {
     for (const [k, v] of entriesOf(other)) this.__setitem__(k, v);
-    if (kwds) for (const [k, v] of Object.entries(kwds)) this.__setitem__(k, v);
+    if (kwds) { for (const [k, v] of Object.entries(kwds)) this.__setitem__(k, v); }
   }
   [VALUE](): unknown {
     return this.copy();
@@ -306,7 +314,9 @@ export class ValueObject {
     this.value = value;
   }
   __repr__(): string {
-    return `Value(${pyRepr(typeof this.typecode === "string" ? this.typecode : String(this.typecode))}, ${pyRepr(this.value)})`;
+    return `Value(${pyRepr(typeof this.typecode === "string" ? this.typecode : String(this.typecode))}, ${
+      pyRepr(this.value)
+    })`;
   }
   [VALUE](): unknown {
     return this.value;
@@ -461,7 +471,9 @@ export class RLockObject {
     });
   }
   release(): void {
-    if (this.#count === 0 || this.#owner !== caller.id) throw pyError("RuntimeError", "cannot release un-acquired lock");
+    if (this.#count === 0 || this.#owner !== caller.id) {
+      throw pyError("RuntimeError", "cannot release un-acquired lock");
+    }
     if (--this.#count > 0) return;
     const next = this.#waiters.shift();
     if (next) {

@@ -131,10 +131,32 @@ type Global =
   | { kind: "encode" }
   | { kind: "reconstructor" }
   | { kind: "object" }
-  | { kind: "range" };
+  | { kind: "range" }
+  | { kind: "rebuildProxy" }
+  | { kind: "proxyClass" };
+
+const proxyClasses = new Set([
+  "AutoProxy",
+  "BaseProxy",
+  "IteratorProxy",
+  "AcquirerProxy",
+  "ConditionProxy",
+  "EventProxy",
+  "BarrierProxy",
+  "NamespaceProxy",
+  "ValueProxy",
+  "BaseListProxy",
+  "ListProxy",
+  "DictProxy",
+  "ArrayProxy",
+  "PoolProxy",
+]);
 
 function lookupGlobal(module: string, name: string): Global {
   if (module === "multiprocessing.managers" && name === "Token") return { kind: "token" };
+  // A proxy passed by a Python peer pickles as RebuildProxy(ProxyClass, token, ...): only the token is kept.
+  if (module === "multiprocessing.managers" && name === "RebuildProxy") return { kind: "rebuildProxy" };
+  if (module === "multiprocessing.managers" && proxyClasses.has(name)) return { kind: "proxyClass" };
   if ((module === "builtins" || module === "exceptions") && builtinExceptions.has(name)) {
     return { kind: "exception", module: "builtins", name };
   }
@@ -154,7 +176,6 @@ function lookupGlobal(module: string, name: string): Global {
   );
 }
 
-const MARK = Symbol("mark");
 const decoder = new TextDecoder("utf-8", { fatal: true });
 const encoder = new TextEncoder();
 
@@ -193,6 +214,8 @@ function finish(value: unknown): unknown {
   if (value instanceof PendingToken) return value.token;
   if (value instanceof GlobalRef) {
     if (value.global.kind === "exception") return new PyException(value.global.module, value.global.name, []);
+    // RebuildProxy's first argument: checked (and dropped) when the REDUCE applies.
+    if (value.global.kind === "proxyClass") return value;
     throw new PickleError("a bare global is not a value this codec accepts");
   }
   return value;
@@ -343,9 +366,18 @@ export function loads(bytes: Uint8Array): unknown {
         }
         throw new PickleError("copyreg._reconstructor of a class that is not allowed");
       }
+      case "rebuildProxy": {
+        const token = args[1] instanceof PendingToken ? args[1].token : args[1];
+        if (!(args[0] instanceof GlobalRef) || args[0].global.kind !== "proxyClass" || !(token instanceof Token)) {
+          throw new PickleError("RebuildProxy of something that is not a manager proxy");
+        }
+        return token;
+      }
       case "range": {
         const nums = args.map(Number);
-        if (nums.some((n) => !Number.isSafeInteger(n))) throw new PickleError("range() of something that is not an int");
+        if (nums.some((n) => !Number.isSafeInteger(n))) {
+          throw new PickleError("range() of something that is not an int");
+        }
         const [start, stop, step] = nums.length === 1 ? [0, nums[0], 1] : [nums[0], nums[1], nums[2] ?? 1];
         if (step === 0) throw new PickleError("range() step must not be zero");
         const count = Math.max(0, Math.ceil((stop - start) / step));
@@ -580,7 +612,9 @@ export function loads(bytes: Uint8Array): unknown {
         const state = finish(pop());
         const obj = top();
         if (obj instanceof PendingToken) {
-          if (!Array.isArray(state) || state.length !== 3) throw new PickleError("Token state is not (typeid, address, id)");
+          if (!Array.isArray(state) || state.length !== 3) {
+            throw new PickleError("Token state is not (typeid, address, id)");
+          }
           const [typeid, address, id] = state;
           if (typeof typeid !== "string" || typeof id !== "string") throw new PickleError("malformed Token state");
           obj.token = new Token(
@@ -811,7 +845,11 @@ function write(out: Out, value: unknown, depth: number): void {
     writeGlobal(out, "multiprocessing.managers", "Token");
     out.byte(0x29);
     out.byte(0x81);
-    writeTuple(out, [value.typeid, Array.isArray(value.address) ? tuple(...value.address) : value.address, value.id], depth);
+    writeTuple(
+      out,
+      [value.typeid, Array.isArray(value.address) ? tuple(...value.address) : value.address, value.id],
+      depth,
+    );
     out.byte(0x62);
     return;
   }
@@ -822,9 +860,11 @@ function write(out: Out, value: unknown, depth: number): void {
     return;
   }
   if (value instanceof Error) {
-    const mapped = jsToPython[value.name] ??
-      (builtinExceptions.has(value.name) ? ["builtins", value.name] : ["builtins", "Exception"]);
-    const message = mapped[1] === "Exception" && value.name !== "Error" ? `${value.name}: ${value.message}` : value.message;
+    const mapped = jsToPython[value.name]
+      ?? (builtinExceptions.has(value.name) ? ["builtins", value.name] : ["builtins", "Exception"]);
+    const message = mapped[1] === "Exception" && value.name !== "Error"
+      ? `${value.name}: ${value.message}`
+      : value.message;
     writeGlobal(out, mapped[0], mapped[1]);
     writeTuple(out, value.message === "" && mapped[1] !== "Exception" ? [] : [message], depth);
     out.byte(0x52);

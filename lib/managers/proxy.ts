@@ -9,11 +9,11 @@
 import { reduceSymbol, registerReducer } from "../serialize.ts";
 import { ManagerClient, type Reply } from "./client.ts";
 import type { Serializer } from "./codec.ts";
-import { Token, tuple } from "./pickle.ts";
+import { isTuple, Token, tuple } from "./pickle.ts";
 import type { ManagerAddress } from "./server.ts";
 
 /** A proxy class: `new (client, token, exposed)`. */
-export type ProxyType = new (client: ManagerClient, token: Token, exposed: readonly string[]) => BaseProxy;
+export type ProxyType = new(client: ManagerClient, token: Token, exposed: readonly string[]) => BaseProxy;
 
 const proxyTypes = new Map<string, ProxyType>();
 
@@ -64,7 +64,7 @@ export class BaseProxy {
    * `methodToTypeid` resolves to a proxy.
    */
   async callMethod(name: string, args: readonly unknown[] = [], kwds: Record<string, unknown> = {}): Promise<unknown> {
-    const reply = await this.#client.request(this.token.id, name, args.map(toWire), kwds);
+    const reply = await this.#client.request(this.token.id, name, args.map((a) => toWire(a)), kwds);
     return this._result(reply);
   }
 
@@ -118,22 +118,42 @@ function proxyTypeName(proxy: BaseProxy): string {
   return "AutoProxy";
 }
 
-/** Our proxies travel as their tokens; the server maps its own tokens back to the objects. */
-function toWire(value: unknown): unknown {
+/** Our proxies travel as their tokens, wherever they sit in a value; the server maps its own tokens back. */
+export function toWire(value: unknown, depth = 0): unknown {
   if (value instanceof BaseProxy) return value.token;
-  if (Array.isArray(value) && value.some((v) => v instanceof BaseProxy || Array.isArray(v))) return value.map(toWire);
+  if (depth > 100 || value === null || typeof value !== "object") return value;
+  if (Array.isArray(value)) {
+    const out = value.map((v) => toWire(v, depth + 1));
+    return isTuple(value) ? tuple(...out) : out;
+  }
+  if (value instanceof Map) return new Map([...value].map(([k, v]) => [k, toWire(v, depth + 1)]));
+  const proto = Object.getPrototypeOf(value);
+  if (proto === Object.prototype || proto === null) {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) out[k] = toWire(v, depth + 1);
+    return out;
+  }
   return value;
 }
 
-function fromWire(client: ManagerClient, value: unknown): unknown {
+function fromWire(client: ManagerClient, value: unknown, depth = 0): unknown {
   if (value instanceof Token) {
     const type = proxyForTypeid(value.typeid);
     // A token inside a value is a reference the server holds for us: take our own.
     client.notify(null, "incref", [value.id]);
-    return new type(client, value, []);
+    return new type(client, value, exposedOf(value.typeid));
   }
-  if (Array.isArray(value) && value.some((v) => v instanceof Token || Array.isArray(v))) {
-    return value.map((v) => fromWire(client, v));
+  if (depth > 100 || value === null || typeof value !== "object") return value;
+  if (Array.isArray(value)) {
+    const out = value.map((v) => fromWire(client, v, depth + 1));
+    return isTuple(value) ? tuple(...out) : out;
+  }
+  if (value instanceof Map) return new Map([...value].map(([k, v]) => [k, fromWire(client, v, depth + 1)]));
+  const proto = Object.getPrototypeOf(value);
+  if (proto === Object.prototype || proto === null) {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) out[k] = fromWire(client, v, depth + 1);
+    return out;
   }
   return value;
 }
@@ -149,14 +169,37 @@ function proxyForTypeid(typeid: string): ProxyType {
   return proxyTypes.get(typeidProxies.get(typeid) ?? "AutoProxy") ?? AutoProxy;
 }
 
+// Exposed names seen per type id, for proxies rebuilt from a bare token inside a value.
+const exposedSeen = new Map<string, readonly string[]>();
+
+function exposedOf(typeid: string): readonly string[] {
+  return exposedSeen.get(typeid) ?? [];
+}
+
 /** Builds the proxy for a `#PROXY` reply or a `create`. */
-export function makeProxy(client: ManagerClient, token: Token, exposed: readonly string[], type?: ProxyType): BaseProxy {
+export function makeProxy(
+  client: ManagerClient,
+  token: Token,
+  exposed: readonly string[],
+  type?: ProxyType,
+): BaseProxy {
+  if (exposed.length) exposedSeen.set(token.typeid, exposed);
   const T = type ?? proxyForTypeid(token.typeid);
   return new T(client, token, exposed);
 }
 
 /** Methods an {@linkcode AutoProxy} adds, one per exposed name (also in camelCase). */
 export type ProxyMethods = { [method: string]: (...args: unknown[]) => Promise<unknown> };
+
+// Where a queue's, lock's or event's method takes its timeout (Python's signatures).
+function timeoutIndex(name: string, exposed: readonly string[]): number {
+  const queue = exposed.includes("put_nowait") || exposed.includes("get_nowait");
+  if (queue && name === "get") return 1;
+  if (queue && name === "put") return 2;
+  if (name === "acquire" && exposed.includes("release")) return 1;
+  if (name === "wait" && (exposed.includes("set") || exposed.includes("notify") || exposed.includes("abort"))) return 0;
+  return -1;
+}
 
 /**
  * A proxy with one method per exposed name of the server object (Python's
@@ -180,7 +223,12 @@ export class AutoProxy extends BaseProxy {
     super(client, token, exposed);
     const self = this as unknown as Record<string, unknown>;
     for (const name of exposed) {
-      const call = (...args: unknown[]) => this.callMethod(name, args);
+      const at = timeoutIndex(name, exposed);
+      const call = at < 0 ? (...args: unknown[]) => this.callMethod(name, args) : (...args: unknown[]) => {
+        // A positional timeout (ms) travels as `timeout=`, so a Python server gets it in seconds.
+        if (args.length <= at || typeof args[at] !== "number") return this.callMethod(name, args);
+        return this.callMethod(name, args.slice(0, at), { timeout: args[at] });
+      };
       for (const key of new Set([name, snakeToCamel(name)])) {
         if (!name.startsWith("_") && !(key in this)) self[key] = call;
       }

@@ -110,6 +110,7 @@ export class Server {
   readonly #maxFrame: number;
   #address: ManagerAddress;
   #net: NetServer | null = null;
+  #listening: Promise<ManagerAddress> | null = null;
   #objects = new Map<string, Entry>();
   #idents = new WeakMap<object, string>();
   #nextIdent = 1;
@@ -132,7 +133,9 @@ export class Server {
     this.#address = address;
     if (Array.isArray(address) && !isLoopback(address[0]) && options.authkeyGiven === false) {
       throw new TypeError(
-        `refusing to serve on ${address[0] || "every interface"} without an authkey: pass { authkey } or bind to 127.0.0.1`,
+        `refusing to serve on ${
+          address[0] || "every interface"
+        } without an authkey: pass { authkey } or bind to 127.0.0.1`,
       );
     }
   }
@@ -144,10 +147,11 @@ export class Server {
 
   /** Starts listening; resolves with the address. The listener does not hold the program open. */
   listen(): Promise<ManagerAddress> {
-    if (this.#net) return Promise.resolve(this.#address);
+    if (this.#listening) return this.#listening;
+    if (this.#stopped) return Promise.reject(new Error("the server has been shut down"));
     const net = createServer((socket) => this.#accept(socket));
     this.#net = net;
-    return new Promise((resolve, reject) => {
+    return this.#listening = new Promise((resolve, reject) => {
       net.once("error", reject);
       const done = () => {
         net.off("error", reject);
@@ -280,7 +284,9 @@ export class Server {
     let entry: Entry | undefined;
     try {
       entry = typeof ident === "string" ? this.#objects.get(ident) : undefined;
-      if (!entry) throw Object.assign(new Error(`no object with id ${pyRepr(ident)} on this server`), { name: "KeyError" });
+      if (!entry) {
+        throw Object.assign(new Error(`no object with id ${pyRepr(ident)} on this server`), { name: "KeyError" });
+      }
     } catch (e) {
       return ["#TRACEBACK", traceback(e)];
     }
@@ -288,7 +294,15 @@ export class Server {
     if (!entry.exposed.includes(method)) {
       if (method === "__repr__" || method === "__str__") return ["#RETURN", pyRepr(obj)];
       if (method === "#GETVALUE") return ["#RETURN", this.#outgoing(valueOf(obj))];
-      return ["#TRACEBACK", traceback(Object.assign(new Error(`method '${method}' of ${entry.typeid} object is not in the exposed=${pyRepr(entry.exposed)}`), { name: "AttributeError" }))];
+      return [
+        "#TRACEBACK",
+        traceback(
+          Object.assign(
+            new Error(`method '${method}' of ${entry.typeid} object is not in the exposed=${pyRepr(entry.exposed)}`),
+            { name: "AttributeError" },
+          ),
+        ),
+      ];
     }
     const fn = obj?.[method];
     if (typeof fn !== "function") {
@@ -322,29 +336,34 @@ export class Server {
   }
 
   // Tokens of this server's objects inside arguments stand for the objects' proxies (nested proxies share state).
-  #incoming(value: unknown): unknown {
+  #incoming(value: unknown, depth = 0): unknown {
     if (value instanceof Token && this.#objects.has(value.id)) return new Served(value);
+    if (depth > 100 || value === null || typeof value !== "object") return value;
     if (Array.isArray(value)) {
-      const out = value.map((v) => this.#incoming(v));
+      const out = value.map((v) => this.#incoming(v, depth + 1));
       return isTuple(value) ? tuple(...out) : out;
+    }
+    if (value instanceof Map) return new Map([...value].map(([k, v]) => [k, this.#incoming(v, depth + 1)]));
+    if (Object.getPrototypeOf(value) === Object.prototype) {
+      const out: Record<string, unknown> = {};
+      for (const [k, v] of Object.entries(value)) out[k] = this.#incoming(v, depth + 1);
+      return out;
     }
     return value;
   }
 
-  #outgoing(value: unknown): unknown {
+  #outgoing(value: unknown, depth = 0): unknown {
     if (value instanceof Served) return value.token;
-    if (Array.isArray(value) && value.some((v) => v instanceof Served || Array.isArray(v))) {
-      const out = value.map((v) => this.#outgoing(v));
+    if (depth > 100 || value === null || typeof value !== "object") return value;
+    if (Array.isArray(value)) {
+      const out = value.map((v) => this.#outgoing(v, depth + 1));
       return isTuple(value) ? tuple(...out) : out;
     }
-    if (value instanceof Map) return new Map([...value].map(([k, v]) => [k, this.#outgoing(v)]));
-    if (value && typeof value === "object" && Object.getPrototypeOf(value) === Object.prototype) {
-      const rec = value as Record<string, unknown>;
-      if (Object.values(rec).some((v) => v instanceof Served)) {
-        const out: Record<string, unknown> = {};
-        for (const [k, v] of Object.entries(rec)) out[k] = this.#outgoing(v);
-        return out;
-      }
+    if (value instanceof Map) return new Map([...value].map(([k, v]) => [k, this.#outgoing(v, depth + 1)]));
+    if (Object.getPrototypeOf(value) === Object.prototype) {
+      const out: Record<string, unknown> = {};
+      for (const [k, v] of Object.entries(value)) out[k] = this.#outgoing(v, depth + 1);
+      return out;
     }
     return value;
   }
@@ -355,7 +374,9 @@ export class Server {
         const [typeid, ...rest] = args;
         if (typeof typeid !== "string") throw new TypeError("create needs a type id");
         const spec = this.#registry.get(typeid);
-        if (!spec) throw Object.assign(new Error(`'${typeid}' is not registered with this manager`), { name: "KeyError" });
+        if (!spec) {
+          throw Object.assign(new Error(`'${typeid}' is not registered with this manager`), { name: "KeyError" });
+        }
         if (!spec.callable) throw new TypeError(`'${typeid}' has no callable on this server`);
         const callArgs = rest.map((a) => this.#incoming(a));
         if (Object.keys(kwds).length) callArgs.push(kwds);
@@ -390,7 +411,9 @@ export class Server {
       case "dummy":
         return null;
       case "debug_info":
-        return [...this.#objects].map(([id, e]) => `  ${id}:       refcount=${e.refcount}\n    ${pyRepr(e.obj).slice(0, 75)}`)
+        return [...this.#objects].map(([id, e]) =>
+          `  ${id}:       refcount=${e.refcount}\n    ${pyRepr(e.obj).slice(0, 75)}`
+        )
           .join("\n");
       case "number_of_objects":
         return this.#objects.size;
@@ -415,7 +438,7 @@ export class Server {
       if (keyed) this.#idents.set(obj as object, ident);
     }
     const exposed = spec.exposed ? [...spec.exposed] : (obj as { constructor?: { exposed?: string[] } })?.constructor
-        ?.exposed ?? publicMethods(obj);
+      ?.exposed ?? publicMethods(obj);
     const entry = this.#objects.get(ident);
     if (entry) entry.refcount++;
     else this.#objects.set(ident, { obj, typeid, exposed, refcount: 1 });

@@ -10,6 +10,7 @@
 import { type Connection, Pipe } from "../connection.ts";
 import { currentProcess, Process } from "../process.ts";
 import { BaseManager, type BaseManagerOptions, type RegisterOptions } from "./base.ts";
+import type { Serializer } from "./codec.ts";
 import {
   ArrayObject,
   BarrierObject,
@@ -39,7 +40,6 @@ import {
   setProxyForTypeid,
   ValueProxy,
 } from "./proxy.ts";
-import type { Serializer } from "./codec.ts";
 import type { ManagerAddress } from "./server.ts";
 
 /**
@@ -141,8 +141,11 @@ const syncTypes: [string, RegisterOptions["callable"], ProxyType][] = [
   ["Semaphore", (value?: number) => new SemaphoreObject(value ?? 1), AcquirerProxy as ProxyType],
   ["BoundedSemaphore", (value?: number) => new BoundedSemaphoreObject(value ?? 1), AcquirerProxy as ProxyType],
   ["Condition", () => new ConditionObject(), ConditionProxy as ProxyType],
-  ["Barrier", (parties: number, action?: unknown, timeout?: number | null) =>
-    new BarrierObject(parties, action, timeout ?? null), BarrierProxy as ProxyType],
+  [
+    "Barrier",
+    (parties: number, action?: unknown, timeout?: number | null) => new BarrierObject(parties, action, timeout ?? null),
+    BarrierProxy as ProxyType,
+  ],
   ["list", (init?: unknown) => new ListObject(init), ListProxy as ProxyType],
   ["dict", (init?: unknown, kwds?: Record<string, unknown>) => new DictObject(init, kwds), DictProxy as ProxyType],
   ["Value", (typecode: unknown, value: unknown) => new ValueObject(typecode, value), ValueProxy as ProxyType],

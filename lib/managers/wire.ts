@@ -8,11 +8,7 @@
  */
 
 import type { Socket } from "node:net";
-import {
-  answerChallenge as answer,
-  type Connection,
-  deliverChallenge as deliver,
-} from "../connection.ts";
+import { answerChallenge as answer, type Connection, deliverChallenge as deliver } from "../connection.ts";
 import { EOFError } from "../errors.ts";
 
 /** Frames larger than this are refused by default (a server can set its own limit). */
@@ -41,6 +37,8 @@ export class FramedSocket {
     socket.on("data", (chunk: Uint8Array) => this.#data(chunk));
     socket.on("error", (e: Error) => this.#fail(new EOFError(`connection error: ${e.message}`)));
     socket.on("close", () => this.#fail(new EOFError("connection closed by the peer")));
+    // A peer that half-closes will send nothing more: a frame it left unfinished never completes.
+    socket.on("end", () => this.#abort(new EOFError("connection closed by the peer")));
   }
 
   get closed(): boolean {
@@ -69,7 +67,9 @@ export class FramedSocket {
       } else if (size < 0) {
         return this.#abort(new EOFError(`malformed frame header (length ${size})`));
       }
-      const limit = this.#waiters.length && !this.onFrame ? Math.min(this.#waiters[0].max, this.#maxFrame) : this.#maxFrame;
+      const limit = this.#waiters.length && !this.onFrame
+        ? Math.min(this.#waiters[0].max, this.#maxFrame)
+        : this.#maxFrame;
       if (size > limit) return this.#abort(new EOFError(`frame of ${size} bytes is larger than the limit of ${limit}`));
       if (this.#buffered < headLen + size) return;
       const all = this.#peek(headLen + size);
