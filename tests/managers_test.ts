@@ -117,7 +117,9 @@ test("a Python QueueManager server (the seeds'): our client puts and gets", with
     assert.equal(await q.get(), "hello");
     assert.deepEqual(await q.get(), { n: [1, 2.5, null, true] });
     // Python's queue.Empty comes back with its class name; our timeout is ms, Python's seconds.
+    const t0 = performance.now();
     await assert.rejects(q.get(true, 20), (e: Error) => e.name === "Empty");
+    assert.ok(performance.now() - t0 < 5000, "a 20 ms timeout was sent as 20 seconds");
     assert.equal(await q.qsize(), 0);
   } finally {
     await py.kill();
@@ -173,6 +175,39 @@ test("our task master, the seeds' Python worker (its timeout= seconds become our
   assert.equal(await py.exited, 0);
 });
 
+test("a Python SyncManager server with our SyncManager client", withPython, async () => {
+  const py = new Py("sync_server", 0, "k");
+  try {
+    const port = await py.ready();
+    await using m = new SyncManager({ address: ["127.0.0.1", port], authkey: "k" });
+    await m.connect();
+    const d = await m.dict({ a: 1 });
+    await d.set("b", [1, 2]);
+    assert.equal(await d.get("a"), 1);
+    assert.deepEqual(await d.toObject(), { a: 1, b: [1, 2] });
+    assert.equal(await d.repr(), "{'a': 1, 'b': [1, 2]}");
+    const l = await m.list([1, 2, 3]);
+    await l.append(4);
+    await l.set(0, 10);
+    assert.deepEqual(await l.toArray(), [10, 2, 3, 4]);
+    const v = await m.Value("i", 20);
+    await v.set((await v.get()) + 1);
+    assert.equal(await v.get(), 21);
+    const lock = await m.Lock();
+    assert.equal(await lock.acquire(), true);
+    assert.equal(await lock.acquire(true, 20), false); // 20 ms, sent as 0.02 s
+    await lock.release();
+    const q = await m.Queue();
+    await q.put("x");
+    assert.equal(await q.get(true, 1000), "x");
+    await assert.rejects(q.get(true, 20), (e: Error) => e.name === "Empty");
+    const ev = await m.Event();
+    assert.equal(await ev.wait(20), false);
+  } finally {
+    await py.kill();
+  }
+});
+
 test("a wrong authkey is an AuthenticationError both ways", withPython, async () => {
   const py = new Py("queue_server", 0, "right");
   try {
@@ -209,6 +244,7 @@ test("a Python SyncManager client against our server: dict, list, Value, Lock, Q
     value: 21,
     empty: "yes",
     missing: "KeyError(\"'missing'\")",
+    event: [false, true],
   });
 });
 

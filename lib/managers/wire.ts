@@ -8,13 +8,18 @@
  */
 
 import type { Socket } from "node:net";
-import { answerChallenge as answer, type Connection, deliverChallenge as deliver } from "../connection.ts";
+import { answerChallenge as answer, type Connection, deliverChallenge as deliver, frame } from "../connection.ts";
 import { EOFError } from "../errors.ts";
 
 /** Frames larger than this are refused by default (a server can set its own limit). */
 export const DEFAULT_MAX_FRAME = 64 * 1024 * 1024;
 
-/** A framed, buffered view of a socket: frames arrive through `onFrame` or `recv()`. */
+/**
+ * A framed, buffered view of a socket: frames arrive through `onFrame` or `recv()`.
+ * Unlike connection.ts's pull-based `FrameReader`, it pushes frames as they arrive and
+ * never holds the program open while idle, which a server running beside the user's
+ * code (`start()`) needs; the frame format and the handshake are connection.ts's.
+ */
 export class FramedSocket {
   readonly socket: Socket;
   #chunks: Uint8Array[] = [];
@@ -138,16 +143,7 @@ export class FramedSocket {
   /** Queues one frame; frames queued in the same turn go out in one write. */
   send(payload: Uint8Array): void {
     if (this.#closed) throw this.#closed;
-    const n = payload.length;
-    const head = new Uint8Array(n > 0x7fffffff ? 12 : 4);
-    const dv = new DataView(head.buffer);
-    if (n > 0x7fffffff) {
-      dv.setInt32(0, -1, false);
-      dv.setBigUint64(4, BigInt(n), false);
-    } else {
-      dv.setInt32(0, n, false);
-    }
-    this.#out.push(head, payload);
+    this.#out.push(frame(payload));
     if (!this.#flushQueued) {
       this.#flushQueued = true;
       queueMicrotask(() => this.#flush());
