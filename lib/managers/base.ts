@@ -7,7 +7,7 @@
  */
 
 import { currentProcess } from "../process.ts";
-import { closeAllClients, ManagerClient } from "./client.ts";
+import { closeClient, ManagerClient } from "./client.ts";
 import type { Serializer } from "./codec.ts";
 import { Token } from "./pickle.ts";
 import { AutoProxy, type BaseProxy, makeProxy, type ProxyMethods, type ProxyType, toWire } from "./proxy.ts";
@@ -212,7 +212,7 @@ export class BaseManager {
     this.#state = "shutdown";
     if (this.#server) this.#server.shutdown();
     else if (state === "started") await this._stopRemote();
-    closeAllClients(this.#address);
+    closeClient(this.#address, this.#authkey, this.#serializer);
   }
 
   /** @internal Asks a server running elsewhere to stop. */

@@ -80,6 +80,10 @@ function toPythonKwds(kwds: Record<string, unknown>): Record<string, unknown> {
 
 const clients = new Map<string, ManagerClient>();
 
+function clientKey(address: ManagerAddress, authkey: Uint8Array, serializer: Serializer): string {
+  return `${describe(address)}|${serializer}|${[...authkey].join(",")}`;
+}
+
 /** One process's connection to one manager server. */
 export class ManagerClient {
   readonly address: ManagerAddress;
@@ -98,7 +102,7 @@ export class ManagerClient {
 
   /** The shared client of this process for `address` (created and connected on first use). */
   static for(address: ManagerAddress, authkey: Uint8Array, serializer: Serializer = "pickle"): ManagerClient {
-    const key = `${describe(address)}|${serializer}|${[...authkey].join(",")}`;
+    const key = clientKey(address, authkey, serializer);
     let client = clients.get(key);
     if (!client || client.#dead) {
       client = new ManagerClient(address, authkey, serializer);
@@ -275,9 +279,7 @@ export class ManagerClient {
   }
 }
 
-/** Closes every client of this process (for tests and shutdown). */
-export function closeAllClients(address?: ManagerAddress): void {
-  for (const c of [...clients.values()]) {
-    if (!address || describe(c.address) === describe(address)) c.close();
-  }
+/** Closes this process's client for one server, authkey and serializer (a manager's `shutdown()`). */
+export function closeClient(address: ManagerAddress, authkey: Uint8Array, serializer: Serializer): void {
+  clients.get(clientKey(address, authkey, serializer))?.close();
 }

@@ -132,6 +132,7 @@ type Global =
   | { kind: "reconstructor" }
   | { kind: "object" }
   | { kind: "range" }
+  | { kind: "bytes" }
   | { kind: "rebuildProxy" }
   | { kind: "proxyClass" };
 
@@ -166,6 +167,7 @@ function lookupGlobal(module: string, name: string): Global {
   if ((module === "builtins" || module === "__builtin__") && name === "frozenset") return { kind: "frozenset" };
   if ((module === "builtins" || module === "__builtin__") && name === "bytearray") return { kind: "bytearray" };
   if ((module === "builtins" || module === "__builtin__") && name === "object") return { kind: "object" };
+  if ((module === "builtins" || module === "__builtin__") && name === "bytes") return { kind: "bytes" };
   if ((module === "builtins" || module === "__builtin__") && (name === "range" || name === "xrange")) {
     return { kind: "range" };
   }
@@ -365,6 +367,12 @@ export function loads(bytes: Uint8Array): unknown {
           return new PendingDict();
         }
         throw new PickleError("copyreg._reconstructor of a class that is not allowed");
+      }
+      case "bytes": {
+        // Protocol 2 writes b"" as bytes() (longer ones go through _codecs.encode).
+        if (args.length === 0) return new Uint8Array(0);
+        if (args[0] instanceof Uint8Array) return new Uint8Array(args[0]);
+        throw new PickleError("bytes() of an unsupported value");
       }
       case "rebuildProxy": {
         const token = args[1] instanceof PendingToken ? args[1].token : args[1];
