@@ -181,7 +181,7 @@ test("a Python SyncManager server with our SyncManager client", withPython, asyn
     const port = await py.ready();
     await using m = new SyncManager({ address: ["127.0.0.1", port], authkey: "k" });
     await m.connect();
-    const d = await m.dict({ a: 1 });
+    const d = await m.dict<string, unknown>({ a: 1 });
     await d.set("b", [1, 2]);
     assert.equal(await d.get("a"), 1);
     assert.deepEqual(await d.toObject(), { a: 1, b: [1, 2] });
