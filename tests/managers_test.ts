@@ -16,6 +16,7 @@ import {
   type DictProxy,
   EOFError,
   Manager,
+  Pool,
   Process,
   type Proxy,
   RemoteError,
@@ -403,6 +404,20 @@ test("the seeds' program: a list, a Value, a dict and a Lock shared by 20 proces
   assert.equal(await dict1.repr(), "{1: '1', 2: '2'}");
   const array1 = await manager.Array("i", [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
   assert.equal(await array1.repr(), "array('i', [0, 1, 2, 3, 4, 5, 6, 7, 8, 9])");
+});
+
+test("proxies work in Pool tasks", async () => {
+  await using manager = await Manager();
+  const list = await manager.list<number>();
+  const pool = new Pool({ processes: 2 });
+  try {
+    const done = await Promise.all([1, 2, 3, 4].map((n) => pool.apply(fx.appendTo, [list, n])));
+    assert.deepEqual(done, [1, 2, 3, 4]);
+  } finally {
+    pool.terminate();
+    await pool.join();
+  }
+  assert.deepEqual((await list.toArray()).sort(), [1, 2, 3, 4]);
 });
 
 test("the json serializer works end to end", async () => {
