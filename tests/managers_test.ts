@@ -324,6 +324,13 @@ test("_TestContainers: nested proxies share state; dict, list, Namespace, Value,
   await viaDict.append(6);
   assert.deepEqual(await a.toArray(), [1, 2, 3, 4, 6]);
 
+  // A proxy stored in a server container keeps its object alive after its own proxies are gone.
+  const kept = await m.list(["kept"]);
+  const holder = await m.list([kept]);
+  await kept.decref();
+  const again = await holder.get(0) as unknown as typeof a;
+  assert.deepEqual(await again.toArray(), ["kept"]);
+
   const ns = await m.Namespace();
   await ns.setAttr("name", "Bob");
   assert.equal(await ns.getAttr("name"), "Bob");

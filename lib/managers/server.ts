@@ -33,6 +33,7 @@ interface Entry {
   typeid: string;
   exposed: string[];
   refcount: number;
+  ident: string;
 }
 
 interface ConnState {
@@ -53,6 +54,7 @@ const DEFAULT_PARAMS: Record<string, string[]> = {
 };
 
 const TAG = "#TSMP";
+const HANDSHAKE_TIMEOUT = 20_000;
 let connIds = 0;
 
 function isLoopback(host: string): boolean {
@@ -115,6 +117,9 @@ export class Server {
   #idents = new WeakMap<object, string>();
   #nextIdent = 1;
   #conns = new Set<FramedSocket>();
+  #servedRefs = new FinalizationRegistry<Entry>((entry) => {
+    if (this.#objects.get(entry.ident) === entry && --entry.refcount <= 0) this.#objects.delete(entry.ident);
+  });
   #stopped = false;
   #resolveStopped!: () => void;
   /** Settles when the server has shut down. */
@@ -204,11 +209,16 @@ export class Server {
       for (const [ident, n] of state.refs) for (let i = 0; i < n; i++) this.#decref(ident);
       state.refs.clear();
     };
+    // A peer that connects and never finishes the handshake does not keep its connection forever.
+    const timer = setTimeout(() => conn.close(), HANDSHAKE_TIMEOUT);
+    (timer as { unref?: () => void }).unref?.();
     try {
       await deliverChallenge(conn, this.#authkey);
       await answerChallenge(conn, this.#authkey);
     } catch {
       return conn.close();
+    } finally {
+      clearTimeout(timer);
     }
     conn.handle((frame) => this.#frame(conn, state, frame));
   }
@@ -337,7 +347,14 @@ export class Server {
 
   // Tokens of this server's objects inside arguments stand for the objects' proxies (nested proxies share state).
   #incoming(value: unknown, depth = 0): unknown {
-    if (value instanceof Token && this.#objects.has(value.id)) return new Served(value);
+    const entry = value instanceof Token ? this.#objects.get(value.id) : undefined;
+    if (entry) {
+      // Whatever keeps this reference (a dict, a list, a queue...) keeps the object alive until it is collected.
+      const served = new Served(value as Token);
+      entry.refcount++;
+      this.#servedRefs.register(served, entry);
+      return served;
+    }
     if (depth > 100 || value === null || typeof value !== "object") return value;
     if (Array.isArray(value)) {
       const out = value.map((v) => this.#incoming(v, depth + 1));
@@ -441,7 +458,7 @@ export class Server {
       ?.exposed ?? publicMethods(obj);
     const entry = this.#objects.get(ident);
     if (entry) entry.refcount++;
-    else this.#objects.set(ident, { obj, typeid, exposed, refcount: 1 });
+    else this.#objects.set(ident, { obj, typeid, exposed, refcount: 1, ident });
     if (track) state.refs.set(ident, (state.refs.get(ident) ?? 0) + 1);
     return [ident, exposed];
   }
