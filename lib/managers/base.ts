@@ -91,6 +91,16 @@ export class BaseManager {
   /**
    * Registers a type id on this class (and its subclasses): a method named
    * `typeid` that creates the object on the server and resolves to its proxy.
+   * Declare the method on the subclass to type it.
+   *
+   * @example
+   * ```ts
+   * import { BaseManager, type Proxy } from "@tsmp/multiprocessing";
+   * class QueueManager extends BaseManager {
+   *   declare get_queue: () => Promise<Proxy>;
+   * }
+   * QueueManager.register("get_queue"); // a client: the server (maybe Python) has the callable
+   * ```
    */
   static register(typeid: string, options: RegisterOptions = {}): void {
     if (typeof typeid !== "string" || typeid === "") throw new TypeError("register() needs a type id (a string)");
