@@ -4,6 +4,7 @@ import assert from "node:assert/strict";
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { existsSync, rmSync } from "node:fs";
 import { connect as tcpConnect, type Socket } from "node:net";
+import process from "node:process";
 import { createInterface } from "node:readline";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
@@ -425,6 +426,25 @@ test("proxies work in Pool tasks", async () => {
     await pool.join();
   }
   assert.deepEqual((await list.toArray()).sort(), [1, 2, 3, 4]);
+});
+
+test("a Unix socket path as the address", async () => {
+  const path = `/tmp/tsmp-mgr-${process.pid}-${Date.now()}.sock`;
+  rmSync(path, { force: true });
+  const queue = new ServerQueue();
+  class U extends BaseManager {}
+  U.register("get_queue", { callable: () => queue });
+  await using m = new U({ address: path, authkey: "k" });
+  await m.start();
+  assert.equal(m.address, path);
+  const client = new QueueManager({ address: path, authkey: "k" }) as QM;
+  await client.connect();
+  const q = await client.get_queue();
+  await q.put("unix");
+  assert.equal(await q.get(), "unix");
+  await client.shutdown();
+  await m.shutdown();
+  rmSync(path, { force: true });
 });
 
 test("the json serializer works end to end", async () => {
