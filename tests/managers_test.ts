@@ -456,6 +456,9 @@ test("the json serializer works end to end", async () => {
   assert.deepEqual(await q.get(), { a: [1, "x", null], big: 2n ** 70n, bytes: new Uint8Array([1, 2]) });
   await assert.rejects(q.get(true, 5), (e: Error) => e.name === "Empty");
   await client.shutdown();
+  const mismatched = new QueueManager({ address: m.address, authkey: "k" });
+  await assert.rejects(mismatched.connect(), /same serializer/);
+  await mismatched.shutdown();
 });
 
 test("one client keeps one authenticated connection for many proxies and calls", async () => {

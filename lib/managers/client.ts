@@ -149,7 +149,15 @@ export class ManagerClient {
       const conn = await this.#handshake();
       // A tagged no-op: this module's server answers it; CPython's answers with a traceback and hangs up.
       conn.send(this.#codec.dumps(tuple(TAG, 0, null, "dummy", tuple(), {})));
-      const first = this.#codec.loads(await conn.recv()) as unknown[];
+      let first: unknown[];
+      try {
+        first = this.#codec.loads(await conn.recv()) as unknown[];
+      } catch (e) {
+        throw new EOFError(
+          `the manager at ${describe(this.address)} refused this client's first message (${(e as Error).message}): `
+            + `do both sides use the same serializer? This client's is "${this.serializer}"`,
+        );
+      }
       if (Array.isArray(first) && first.length === 3 && first[2] === 0) {
         this.#mode = "ours";
         this.#conn = conn;
@@ -169,7 +177,7 @@ export class ManagerClient {
 
   #fail(error: Error) {
     if (this.#dead) return;
-    this.#dead = error instanceof EOFError || error.name === "EOFError"
+    this.#dead = (error instanceof EOFError || error.name === "EOFError") && !error.message.startsWith("the manager at")
       ? new EOFError(`the manager at ${describe(this.address)} closed the connection (${error.message})`)
       : error;
     for (const p of this.#pending.values()) p.reject(this.#dead);
