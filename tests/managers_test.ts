@@ -247,6 +247,7 @@ test("a Python SyncManager client against our server: dict, list, Value, Lock, Q
     empty: "yes",
     missing: "KeyError(\"'missing'\")",
     event: [false, true],
+    control: [true, true],
   });
 });
 
