@@ -247,6 +247,7 @@ test("a Python SyncManager client against our server: dict, list, Value, Lock, Q
     empty: "yes",
     missing: "KeyError(\"'missing'\")",
     event: [false, true],
+    slices: [[2, 3], [4, 3, 2, 11], [3, 4], [0, 1, 2, 3, 4]],
     control: [true, true],
   });
 });

@@ -8,7 +8,7 @@
  */
 
 import { TimeoutError } from "../errors.ts";
-import { isTuple, tuple } from "./pickle.ts";
+import { isTuple, PySlice, tuple } from "./pickle.ts";
 
 /** Parameter names of methods, so keyword arguments can be placed (`{ get: ["block", "timeout"] }`). */
 export const PARAMS: unique symbol = Symbol.for("tsmp.managers.params") as never;
@@ -196,6 +196,14 @@ export class DictObject {
   }
 }
 
+/** The items a slice selects. */
+function sliceOf(items: unknown[], s: PySlice): unknown[] {
+  const [start, stop, step] = s.indices(items.length);
+  const out: unknown[] = [];
+  for (let i = start; step > 0 ? i < stop : i > stop; i += step) out.push(items[i]);
+  return out;
+}
+
 function index(length: number, i: unknown): number {
   if (typeof i !== "number" || !Number.isInteger(i)) throw pyError("TypeError", "list indices must be integers");
   const j = i < 0 ? length + i : i;
@@ -249,6 +257,7 @@ export class ListObject {
     return this.items.some((x) => keyOf(x) === keyOf(v));
   }
   __getitem__(i: unknown): unknown {
+    if (i instanceof PySlice) return sliceOf(this.items, i);
     return this.items[index(this.items.length, i)];
   }
   __setitem__(i: unknown, v: unknown): void {
@@ -334,6 +343,7 @@ export class ArrayObject {
     return this.items.length;
   }
   __getitem__(i: unknown): unknown {
+    if (i instanceof PySlice) return sliceOf(this.items, i);
     return this.items[index(this.items.length, i)];
   }
   __setitem__(i: unknown, v: unknown): void {

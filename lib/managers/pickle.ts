@@ -71,6 +71,33 @@ export class PyException {
   constructor(public module: string, public className: string, public args: unknown[]) {}
 }
 
+/**
+ * Python's `slice(start, stop, step)` (a Python client's `l[1:3]` sends one).
+ *
+ * @example
+ * ```ts
+ * import { PySlice } from "./pickle.ts";
+ * console.log(new PySlice(1, 3, null).indices(5)); // [1, 3, 1]
+ * ```
+ */
+export class PySlice {
+  constructor(public start: number | null, public stop: number | null, public step: number | null) {}
+
+  /** `[start, stop, step]` clamped to a sequence of `length`, as Python's `slice.indices`. */
+  indices(length: number): [number, number, number] {
+    const step = this.step ?? 1;
+    if (step === 0) throw new RangeError("slice step cannot be zero");
+    const clamp = (v: number | null, dflt: number, lo: number, hi: number) => {
+      if (v === null) return dflt;
+      const x = v < 0 ? v + length : v;
+      return Math.min(Math.max(x, lo), hi);
+    };
+    return step > 0
+      ? [clamp(this.start, 0, 0, length), clamp(this.stop, length, 0, length), step]
+      : [clamp(this.start, length - 1, -1, length - 1), clamp(this.stop, -1, -1, length - 1), step];
+  }
+}
+
 // Exceptions a peer may send back: builtins (by name) plus the few others the managers raise.
 const builtinExceptions = new Set([
   "BaseException",
@@ -133,6 +160,7 @@ type Global =
   | { kind: "object" }
   | { kind: "range" }
   | { kind: "bytes" }
+  | { kind: "slice" }
   | { kind: "rebuildProxy" }
   | { kind: "proxyClass" };
 
@@ -168,6 +196,7 @@ function lookupGlobal(module: string, name: string): Global {
   if ((module === "builtins" || module === "__builtin__") && name === "bytearray") return { kind: "bytearray" };
   if ((module === "builtins" || module === "__builtin__") && name === "object") return { kind: "object" };
   if ((module === "builtins" || module === "__builtin__") && name === "bytes") return { kind: "bytes" };
+  if ((module === "builtins" || module === "__builtin__") && name === "slice") return { kind: "slice" };
   if ((module === "builtins" || module === "__builtin__") && (name === "range" || name === "xrange")) {
     return { kind: "range" };
   }
@@ -373,6 +402,14 @@ export function loads(bytes: Uint8Array): unknown {
         if (args.length === 0) return new Uint8Array(0);
         if (args[0] instanceof Uint8Array) return new Uint8Array(args[0]);
         throw new PickleError("bytes() of an unsupported value");
+      }
+      case "slice": {
+        const parts = [args[0], args[1], args[2]].map((v) => (v === undefined || v === null ? null : v));
+        if (args.length < 1 || args.length > 3 || parts.some((v) => v !== null && !Number.isSafeInteger(v))) {
+          throw new PickleError("slice() of something that is not an int or None");
+        }
+        const [a, b, c] = parts as (number | null)[];
+        return args.length === 1 ? new PySlice(null, a, null) : new PySlice(a, b, c);
       }
       case "rebuildProxy": {
         const token = args[1] instanceof PendingToken ? args[1].token : args[1];
@@ -859,6 +896,12 @@ function write(out: Out, value: unknown, depth: number): void {
       depth,
     );
     out.byte(0x62);
+    return;
+  }
+  if (value instanceof PySlice) {
+    writeGlobal(out, "builtins", "slice");
+    writeTuple(out, [value.start, value.stop, value.step], depth);
+    out.byte(0x52);
     return;
   }
   if (value instanceof PyException) {
