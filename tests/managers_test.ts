@@ -260,7 +260,8 @@ test("_TestMyManager: exposed vs public methods, errors re-raised with their cla
   await m.start();
   const foo = await m.create("Foo");
   const bar = await m.create("Bar");
-  assert.deepEqual([...foo.exposed].sort(), ["f", "g"]);
+  assert.deepEqual([...foo.exposed].sort(), ["f", "fn", "g"]);
+  await assert.rejects(foo.fn(), (e: Error) => e instanceof RemoteError && /could not be serialized/.test(e.message));
   assert.deepEqual([...bar.exposed].sort(), ["_h", "f"]);
   assert.equal(await foo.f(), "f()");
   await assert.rejects(foo.g(), (e: Error) => e.name === "ValueError" && e.message === "g() failed");
