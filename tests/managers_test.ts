@@ -450,6 +450,25 @@ test("a Unix socket path as the address", async () => {
   rmSync(path, { force: true });
 });
 
+const script = fileURLToPath(new URL("./fixtures/managers_script.ts", import.meta.url));
+const runScript = (mode: string) =>
+  spawnSync(process.execPath, process.execPath.includes("deno") ? ["run", "-A", script, mode] : [script, mode], {
+    encoding: "utf8",
+    timeout: 30_000,
+    env: { ...process.env, NO_COLOR: "1" },
+  });
+
+test("a local wait on a served queue keeps the program alive; a finished program ends without shutdown()", () => {
+  const waited = runScript("localwait");
+  assert.equal(waited.status, 0, waited.stderr);
+  assert.equal(waited.stdout, "got late\n");
+  const started = performance.now();
+  const ended = runScript("noshutdown");
+  assert.equal(ended.status, 0, ended.stderr);
+  assert.equal(ended.stdout, "end 1 1\n");
+  assert.ok(performance.now() - started < 15_000);
+});
+
 test("the json serializer works end to end", async () => {
   await using m = await queueServer("k", { serializer: "json" });
   const client = new QueueManager({ address: m.address, authkey: "k", serializer: "json" }) as QM;

@@ -8,6 +8,7 @@
  */
 
 import { TimeoutError } from "../errors.ts";
+import { holdOpen } from "../keepalive.ts";
 import { isTuple, PySlice, tuple } from "./pickle.ts";
 
 /** Parameter names of methods, so keyword arguments can be placed (`{ get: ["block", "timeout"] }`). */
@@ -390,11 +391,15 @@ class Waiters {
   }
   /** Resolves true when woken, false on timeout (`timeout` null/undefined/negative waits forever). */
   wait(timeout?: number | null): Promise<boolean> {
-    return new Promise((resolve) => {
+    // A wait made here directly (say `await queue.get()` beside a started server) keeps the program alive;
+    // one a remote client makes through the server does not: the server itself never holds the program.
+    const release = caller.id === 0 ? holdOpen() : null;
+    return new Promise<boolean>((resolve) => {
       let timer: ReturnType<typeof setTimeout> | undefined;
       const entry = {
         wake: () => {
           clearTimeout(timer);
+          release?.();
           resolve(true);
         },
       };
@@ -403,6 +408,7 @@ class Waiters {
         timer = setTimeout(() => {
           const i = this.#queue.indexOf(entry);
           if (i >= 0) this.#queue.splice(i, 1);
+          release?.();
           resolve(false);
         }, timeout);
       }

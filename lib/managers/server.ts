@@ -329,7 +329,14 @@ export class Server {
     try {
       const callArgs = placeArgs(obj, method, args.map((a) => this.#incoming(a)), kw, fromPython);
       caller.id = state.id;
-      result = await fn.apply(obj, callArgs);
+      let pending: unknown;
+      try {
+        pending = fn.apply(obj, callArgs);
+      } finally {
+        // Calls made in this process, not through a connection, see 0 (see Waiters: they hold the program open).
+        caller.id = 0;
+      }
+      result = await pending;
     } catch (e) {
       return ["#ERROR", errorOf(e)];
     }
