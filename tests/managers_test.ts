@@ -297,6 +297,20 @@ test("methodToTypeid returns a proxy; decref frees the server's objects", async 
   assert.equal(m.getServer().numberOfObjects, 1); // the second inner proxy still holds the queue
 });
 
+test("a client's references are released when its connection closes", async () => {
+  await using m = new SyncManager({ authkey: "k" });
+  await m.start();
+  const client = new SyncManager({ address: m.address, authkey: "k" });
+  await client.connect();
+  await client.dict({ a: 1 });
+  await client.list([1]);
+  assert.equal(m.getServer().numberOfObjects, 2);
+  await client.shutdown();
+  // The server sees the close a moment later: poll for it (bounded) rather than sleep a fixed time.
+  for (let i = 0; i < 2000 && m.getServer().numberOfObjects > 0; i++) await new Promise((r) => setTimeout(r, 5));
+  assert.equal(m.getServer().numberOfObjects, 0);
+});
+
 test("_TestContainers: nested proxies share state; dict, list, Namespace, Value, Array", async () => {
   await using m = new SyncManager({ authkey: "k" });
   await m.start();
