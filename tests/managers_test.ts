@@ -10,6 +10,7 @@ import { test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { holdUntil } from "../lib/keepalive.ts";
 import { dumps, loads, tuple } from "../lib/managers/pickle.ts";
+import { deliverChallenge, FramedSocket } from "../lib/managers/wire.ts";
 import {
   AuthenticationError,
   BaseManager,
@@ -599,6 +600,33 @@ test("hostile and broken peers close their own connection only", async () => {
     await closed;
   }
   await stillServes(m);
+});
+
+test("a legacy (3.11) HMAC-MD5 answer that starts with '{' is still told apart by its length", async () => {
+  const { createServer } = await import("node:net");
+  const { createHmac } = await import("node:crypto");
+  const key = new Uint8Array(8); // filled in once the challenge is known (deliverChallenge reads it afterwards)
+  let serverSide: Promise<void> | undefined;
+  const server = createServer((socket) => {
+    serverSide = deliverChallenge(new FramedSocket(socket), key);
+    serverSide.catch(() => {});
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  const socket = await rawSocket(["127.0.0.1", (server.address() as { port: number }).port]);
+  const client = new FramedSocket(socket);
+  const challenge = (await client.recv(256)).subarray("#CHALLENGE#".length);
+  let digest: Uint8Array;
+  for (let n = 0;; n++) {
+    new DataView(key.buffer).setFloat64(0, n);
+    digest = new Uint8Array(createHmac("md5", key).update(challenge).digest());
+    const close = digest.indexOf(0x7d);
+    if (digest[0] === 0x7b && close > 1) break; // looks like "{digest}..."
+  }
+  client.send(digest);
+  assert.equal(new TextDecoder().decode(await client.recv(256)), "#WELCOME#");
+  await serverSide;
+  client.close();
+  await new Promise((r) => server.close(r));
 });
 
 test("the unpickler refuses globals outside its allowlist with a clear error", () => {

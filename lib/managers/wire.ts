@@ -183,9 +183,28 @@ function asConnection(conn: FramedSocket): Connection {
   } as unknown as Connection;
 }
 
+const MD5_PREFIX = new TextEncoder().encode("{md5}");
+
 /** Sends a challenge and checks the peer's answer (CPython's `deliver_challenge`). */
 export function deliverChallenge(conn: FramedSocket, authkey: Uint8Array): Promise<void> {
-  return deliver(asConnection(conn), authkey);
+  const base = asConnection(conn);
+  let first = true;
+  const tagged = {
+    sendBytes: base.sendBytes,
+    recvBytes: async (max?: number) => {
+      const bytes = await conn.recv(max);
+      if (!first) return bytes;
+      first = false;
+      // A legacy (Python 3.11) answer is a bare 16-byte HMAC-MD5, told apart by its length as CPython
+      // does; one that happens to start with "{" must not be read as a "{digest}" prefix.
+      if (bytes.length !== 16) return bytes;
+      const out = new Uint8Array(MD5_PREFIX.length + 16);
+      out.set(MD5_PREFIX);
+      out.set(bytes, MD5_PREFIX.length);
+      return out;
+    },
+  } as unknown as Connection;
+  return deliver(tagged, authkey);
 }
 
 /** Answers the peer's challenge (CPython's `answer_challenge`). */
