@@ -10,7 +10,7 @@ import { test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { holdUntil } from "../lib/keepalive.ts";
 import { dumps, loads, tuple } from "../lib/managers/pickle.ts";
-import { deliverChallenge, FramedSocket } from "../lib/managers/wire.ts";
+import { answerChallenge, deliverChallenge, FramedSocket } from "../lib/managers/wire.ts";
 import {
   AuthenticationError,
   BaseManager,
@@ -625,6 +625,30 @@ test("a legacy (3.11) HMAC-MD5 answer that starts with '{' is still told apart b
   client.send(digest);
   assert.equal(new TextDecoder().decode(await client.recv(256)), "#WELCOME#");
   await serverSide;
+  client.close();
+  await new Promise((r) => server.close(r));
+});
+
+test("a legacy (3.11) 20-byte challenge that starts with '{' still gets the bare HMAC-MD5", async () => {
+  const { createServer } = await import("node:net");
+  const { createHmac } = await import("node:crypto");
+  const key = new TextEncoder().encode("k");
+  const random = new Uint8Array(20).fill(0x41);
+  random[0] = 0x7b; // "{"
+  random[5] = 0x7d; // "}": reads like a "{AAAA}" digest prefix
+  let answered: Uint8Array | undefined;
+  const server = createServer((socket) => {
+    const conn = new FramedSocket(socket);
+    conn.send(new Uint8Array([...new TextEncoder().encode("#CHALLENGE#"), ...random]));
+    conn.recv(256).then((bytes) => {
+      answered = bytes;
+      conn.send(new TextEncoder().encode("#WELCOME#"));
+    }, () => {});
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  const client = new FramedSocket(await rawSocket(["127.0.0.1", (server.address() as { port: number }).port]));
+  await answerChallenge(client, key);
+  assert.deepEqual(new Uint8Array(answered!), new Uint8Array(createHmac("md5", key).update(random).digest()));
   client.close();
   await new Promise((r) => server.close(r));
 });

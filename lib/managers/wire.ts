@@ -7,9 +7,10 @@
  * @module
  */
 
+import { createHmac } from "node:crypto";
 import type { Socket } from "node:net";
 import { answerChallenge as answer, type Connection, deliverChallenge as deliver, frame } from "../connection.ts";
-import { EOFError } from "../errors.ts";
+import { AuthenticationError, EOFError } from "../errors.ts";
 
 /** Frames larger than this are refused by default (a server can set its own limit). */
 export const DEFAULT_MAX_FRAME = 64 * 1024 * 1024;
@@ -207,9 +208,30 @@ export function deliverChallenge(conn: FramedSocket, authkey: Uint8Array): Promi
   return deliver(tagged, authkey);
 }
 
+const CHALLENGE = new TextEncoder().encode("#CHALLENGE#");
+const WELCOME = "#WELCOME#";
+
 /** Answers the peer's challenge (CPython's `answer_challenge`). */
-export function answerChallenge(conn: FramedSocket, authkey: Uint8Array): Promise<void> {
-  return answer(asConnection(conn), authkey);
+export async function answerChallenge(conn: FramedSocket, authkey: Uint8Array): Promise<void> {
+  const message = await conn.recv(256);
+  if (message.length === CHALLENGE.length + 20 && CHALLENGE.every((b, i) => message[i] === b)) {
+    // A legacy (Python 3.11) challenge is 20 random bytes, told apart by its length as CPython does:
+    // random bytes that happen to look like a "{digest}" prefix must still get the bare HMAC-MD5.
+    conn.send(new Uint8Array(createHmac("md5", authkey).update(message.subarray(CHALLENGE.length)).digest()));
+    const reply = await conn.recv(256);
+    if (new TextDecoder().decode(reply) !== WELCOME) throw new AuthenticationError("digest sent was rejected");
+    return;
+  }
+  let first: Uint8Array | null = message;
+  const replay = {
+    sendBytes: (bytes: Uint8Array) => Promise.resolve(conn.send(bytes)),
+    recvBytes: (max?: number) => {
+      const bytes = first;
+      first = null;
+      return bytes ? Promise.resolve(bytes) : conn.recv(max);
+    },
+  } as unknown as Connection;
+  return answer(replay, authkey);
 }
 
 /** Turns an authkey option into bytes. */
