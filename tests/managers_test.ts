@@ -267,6 +267,8 @@ test("_TestMyManager: exposed vs public methods, errors re-raised with their cla
   assert.equal(await foo.f(), "f()");
   await assert.rejects(foo.g(), (e: Error) => e.name === "ValueError" && e.message === "g() failed");
   await assert.rejects(foo.callMethod("_h"), RemoteError);
+  const methods = await m._client().request(null, "get_methods", [bar.token]);
+  assert.deepEqual(methods.kind === "return" && [...(methods.value as string[])].sort(), ["_h", "f"]);
   assert.equal(await bar.f(), "f()");
   assert.equal(await bar.callMethod("_h"), "_h()");
   await assert.rejects(bar.callMethod("g"), RemoteError);
