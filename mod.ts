@@ -70,6 +70,28 @@ export {
   type StartMethod,
   type Target,
 } from "./lib/process.ts";
+// Managers: CPython's manager protocol over TCP (a Python client or server is a peer).
+export { RemoteError } from "./lib/errors.ts";
+export { BaseManager, type BaseManagerOptions, type Proxy, type RegisterOptions } from "./lib/managers/base.ts";
+export { ServerQueue } from "./lib/managers/objects.ts";
+export { Token } from "./lib/managers/pickle.ts";
+export {
+  AcquirerProxy,
+  ArrayProxy,
+  AutoProxy,
+  BarrierProxy,
+  BaseProxy,
+  ConditionProxy,
+  DictProxy,
+  EventProxy,
+  ListProxy,
+  NamespaceProxy,
+  type ProxyType,
+  QueueProxy,
+  ValueProxy,
+} from "./lib/managers/proxy.ts";
+export { type ManagerAddress, Server } from "./lib/managers/server.ts";
+export { Manager, type ManagerOptions, SyncManager } from "./lib/managers/sync.ts";
 export { JoinableQueue, Queue, type QueueOptions, type QueueWaitOptions, SimpleQueue } from "./lib/queues.ts";
 // Making your own class shareable (passable to a Process): implement [reduceSymbol]() and register a reducer.
 export { type Reduced, reduceSymbol, registerReducer, type Shareable } from "./lib/serialize.ts";

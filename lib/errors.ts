@@ -172,3 +172,19 @@ export class BufferTooShort extends ProcessError {
 export class BrokenBarrierError extends Error {
   override name = "BrokenBarrierError";
 }
+
+/**
+ * An error raised in a manager's server that could not be re-raised as its own
+ * class (Python's `multiprocessing.managers.RemoteError`): the message holds the
+ * server's traceback text.
+ *
+ * @example
+ * ```ts
+ * import { RemoteError } from "@tsmp/multiprocessing";
+ * const error = new RemoteError("Traceback (most recent call last): ...");
+ * console.log(error.name); // "RemoteError"
+ * ```
+ */
+export class RemoteError extends Error {
+  override name = "RemoteError";
+}

@@ -1,0 +1,751 @@
+/**
+ * The objects a `SyncManager`'s server holds: plain in-process JavaScript state
+ * with Python's method names, so a Python client's `DictProxy`, `ListProxy`,
+ * `AcquirerProxy`... work against them unchanged. Timeouts are milliseconds
+ * (the server converts a Python peer's seconds before calling).
+ *
+ * @module
+ */
+
+import { TimeoutError } from "../errors.ts";
+import { holdOpen } from "../keepalive.ts";
+import { isTuple, PySlice, tuple } from "./pickle.ts";
+
+/** Parameter names of methods, so keyword arguments can be placed (`{ get: ["block", "timeout"] }`). */
+export const PARAMS: unique symbol = Symbol.for("tsmp.managers.params") as never;
+/** The method the `#GETVALUE` request and `__repr__` use to read an object's value as plain data. */
+export const VALUE: unique symbol = Symbol.for("tsmp.managers.value") as never;
+/** The identity of the connection making the current call (for RLock ownership). */
+export const caller = { id: 0 };
+
+/** An error a Python peer sees as a class of its own (`KeyError`, `_queue.Empty`...). */
+function pyError(name: string, message: string): Error {
+  const e = new Error(message);
+  e.name = name;
+  return e;
+}
+
+/** Python's repr of plain data, for `print(proxy)` from either side. */
+export function pyRepr(value: unknown, depth = 0): string {
+  if (depth > 50) return "...";
+  if (value === null || value === undefined) return "None";
+  if (value === true) return "True";
+  if (value === false) return "False";
+  if (typeof value === "number") {
+    if (Number.isInteger(value)) return String(value);
+    if (Number.isNaN(value)) return "nan";
+    if (!Number.isFinite(value)) return value > 0 ? "inf" : "-inf";
+    return String(value);
+  }
+  if (typeof value === "bigint") return value.toString();
+  if (typeof value === "string") return `'${value.replace(/\\/g, "\\\\").replace(/'/g, "\\'").replace(/\n/g, "\\n")}'`;
+  if (value instanceof Uint8Array) {
+    return `b'${
+      [...value].map((b) =>
+        b >= 32 && b < 127 && b !== 39 && b !== 92 ? String.fromCharCode(b) : `\\x${b.toString(16).padStart(2, "0")}`
+      ).join("")
+    }'`;
+  }
+  if (Array.isArray(value)) {
+    const inner = value.map((v) => pyRepr(v, depth + 1)).join(", ");
+    return isTuple(value) ? `(${inner}${value.length === 1 ? "," : ""})` : `[${inner}]`;
+  }
+  if (value instanceof Map) {
+    return `{${[...value].map(([k, v]) => `${pyRepr(k, depth + 1)}: ${pyRepr(v, depth + 1)}`).join(", ")}}`;
+  }
+  if (value instanceof Set) return value.size ? `{${[...value].map((v) => pyRepr(v, depth + 1)).join(", ")}}` : "set()";
+  if (value instanceof Error) return `${value.name}(${pyRepr(value.message)})`;
+  if (typeof value === "object") {
+    const v = value as { [VALUE]?: () => unknown; [Symbol.toStringTag]?: string };
+    if (typeof v[VALUE] === "function" && !(Object.getPrototypeOf(value) === Object.prototype)) {
+      return (value as { __repr__?: () => string }).__repr__?.() ?? pyRepr(v[VALUE]!(), depth + 1);
+    }
+    return `{${Object.entries(value).map(([k, x]) => `${pyRepr(k)}: ${pyRepr(x, depth + 1)}`).join(", ")}}`;
+  }
+  return String(value);
+}
+
+/** A canonical string for a dict key, so `1`, `"1"` and `(1, 2)` stay distinct and tuples compare by value. */
+function keyOf(key: unknown): string {
+  if (typeof key === "string") return `s${key}`;
+  if (typeof key === "number") return `n${key}`;
+  if (typeof key === "boolean") return `n${key ? 1 : 0}`;
+  if (typeof key === "bigint") return `n${key}`;
+  if (key === null || key === undefined) return "N";
+  if (Array.isArray(key)) return `t${key.map(keyOf).join("\u0000")}\u0001`;
+  if (key instanceof Uint8Array) return `b${[...key].join(",")}`;
+  throw pyError("TypeError", `unhashable type: ${Array.isArray(key) ? "list" : typeof key}`);
+}
+
+/** Plain data for a dict: an object when every key is a string, else a Map. */
+function dictData(entries: Iterable<[unknown, unknown]>): Record<string, unknown> | Map<unknown, unknown> {
+  const list = [...entries];
+  if (list.every(([k]) => typeof k === "string")) {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of list) {
+      Object.defineProperty(out, k as string, { value: v, enumerable: true, writable: true, configurable: true });
+    }
+    return out;
+  }
+  return new Map(list);
+}
+
+function entriesOf(init: unknown): [unknown, unknown][] {
+  if (init === undefined || init === null) return [];
+  if (init instanceof Map) return [...init];
+  if (Array.isArray(init)) return init.map((p) => [(p as unknown[])[0], (p as unknown[])[1]]);
+  if (typeof init === "object") {
+    const v = init as { [VALUE]?: () => unknown };
+    if (typeof v[VALUE] === "function") return entriesOf(v[VALUE]!());
+    return Object.entries(init);
+  }
+  throw pyError("TypeError", "dict() needs a mapping or a list of pairs");
+}
+
+/** Python's `dict` on the server. */
+export class DictObject {
+  static exposed = [
+    "__contains__",
+    "__delitem__",
+    "__getitem__",
+    "__len__",
+    "__setitem__",
+    "clear",
+    "copy",
+    "get",
+    "items",
+    "keys",
+    "pop",
+    "popitem",
+    "setdefault",
+    "update",
+    "values",
+  ];
+  #map = new Map<string, [unknown, unknown]>();
+  [PARAMS] = { get: ["key", "default"], pop: ["key", "default"], setdefault: ["key", "default"] };
+  constructor(init?: unknown, kwds?: Record<string, unknown>) {
+    this.update(init, kwds);
+  }
+  __contains__(key: unknown): boolean {
+    return this.#map.has(keyOf(key));
+  }
+  __getitem__(key: unknown): unknown {
+    const e = this.#map.get(keyOf(key));
+    if (!e) throw pyError("KeyError", pyRepr(key));
+    return e[1];
+  }
+  __setitem__(key: unknown, value: unknown): void {
+    const k = keyOf(key);
+    const e = this.#map.get(k);
+    if (e) e[1] = value;
+    else this.#map.set(k, [key, value]);
+  }
+  __delitem__(key: unknown): void {
+    if (!this.#map.delete(keyOf(key))) throw pyError("KeyError", pyRepr(key));
+  }
+  __len__(): number {
+    return this.#map.size;
+  }
+  clear(): void {
+    this.#map.clear();
+  }
+  copy(): unknown {
+    return dictData(this.#map.values());
+  }
+  get(key: unknown, dflt: unknown = null): unknown {
+    const e = this.#map.get(keyOf(key));
+    return e ? e[1] : dflt;
+  }
+  items(): unknown[] {
+    return [...this.#map.values()].map(([k, v]) => tuple(k, v));
+  }
+  keys(): unknown[] {
+    return [...this.#map.values()].map(([k]) => k);
+  }
+  values(): unknown[] {
+    return [...this.#map.values()].map(([, v]) => v);
+  }
+  pop(key: unknown, ...dflt: unknown[]): unknown {
+    const k = keyOf(key);
+    const e = this.#map.get(k);
+    if (!e) {
+      if (dflt.length) return dflt[0];
+      throw pyError("KeyError", pyRepr(key));
+    }
+    this.#map.delete(k);
+    return e[1];
+  }
+  popitem(): unknown {
+    const last = [...this.#map.keys()].pop();
+    if (last === undefined) throw pyError("KeyError", "'popitem(): dictionary is empty'");
+    const e = this.#map.get(last)!;
+    this.#map.delete(last);
+    return tuple(e[0], e[1]);
+  }
+  setdefault(key: unknown, dflt: unknown = null): unknown {
+    const e = this.#map.get(keyOf(key));
+    if (e) return e[1];
+    this.__setitem__(key, dflt);
+    return dflt;
+  }
+  update(other?: unknown, kwds?: Record<string, unknown>): void {
+    for (const [k, v] of entriesOf(other)) this.__setitem__(k, v);
+    if (kwds) { for (const [k, v] of Object.entries(kwds)) this.__setitem__(k, v); }
+  }
+  [VALUE](): unknown {
+    return this.copy();
+  }
+}
+
+/** The items a slice selects. */
+function sliceOf(items: unknown[], s: PySlice): unknown[] {
+  const [start, stop, step] = s.indices(items.length);
+  const out: unknown[] = [];
+  for (let i = start; step > 0 ? i < stop : i > stop; i += step) out.push(items[i]);
+  return out;
+}
+
+function index(length: number, i: unknown): number {
+  if (typeof i !== "number" || !Number.isInteger(i)) throw pyError("TypeError", "list indices must be integers");
+  const j = i < 0 ? length + i : i;
+  if (j < 0 || j >= length) throw pyError("IndexError", "list index out of range");
+  return j;
+}
+
+function compare(a: unknown, b: unknown): number {
+  if (typeof a === "number" && typeof b === "number") return a - b;
+  if (typeof a === "string" && typeof b === "string") return a < b ? -1 : a > b ? 1 : 0;
+  if (Array.isArray(a) && Array.isArray(b)) {
+    for (let i = 0; i < Math.min(a.length, b.length); i++) {
+      const c = compare(a[i], b[i]);
+      if (c) return c;
+    }
+    return a.length - b.length;
+  }
+  throw pyError("TypeError", `'<' not supported between ${typeof a} and ${typeof b}`);
+}
+
+/** Python's `list` on the server. */
+export class ListObject {
+  static exposed = [
+    "__contains__",
+    "__delitem__",
+    "__getitem__",
+    "__len__",
+    "__setitem__",
+    "__imul__",
+    "append",
+    "count",
+    "extend",
+    "index",
+    "insert",
+    "pop",
+    "remove",
+    "reverse",
+    "sort",
+  ];
+  items: unknown[];
+  [PARAMS] = { sort: ["key", "reverse"] };
+  constructor(init?: unknown) {
+    const v = init as { [VALUE]?: () => unknown } | undefined;
+    this.items = init === undefined || init === null
+      ? []
+      : typeof v?.[VALUE] === "function"
+      ? [...(v[VALUE]!() as unknown[])]
+      : [...(init as Iterable<unknown>)];
+  }
+  __contains__(v: unknown): boolean {
+    return this.items.some((x) => keyOf(x) === keyOf(v));
+  }
+  __getitem__(i: unknown): unknown {
+    if (i instanceof PySlice) return sliceOf(this.items, i);
+    return this.items[index(this.items.length, i)];
+  }
+  __setitem__(i: unknown, v: unknown): void {
+    this.items[index(this.items.length, i)] = v;
+  }
+  __delitem__(i: unknown): void {
+    this.items.splice(index(this.items.length, i), 1);
+  }
+  __len__(): number {
+    return this.items.length;
+  }
+  __imul__(n: number): void {
+    const copy = [...this.items];
+    this.items.length = 0;
+    for (let i = 0; i < n; i++) this.items.push(...copy);
+  }
+  append(v: unknown): void {
+    this.items.push(v);
+  }
+  count(v: unknown): number {
+    return this.items.filter((x) => keyOf(x) === keyOf(v)).length;
+  }
+  extend(vs: Iterable<unknown>): void {
+    for (const v of vs) this.items.push(v);
+  }
+  index(v: unknown): number {
+    const i = this.items.findIndex((x) => keyOf(x) === keyOf(v));
+    if (i < 0) throw pyError("ValueError", `${pyRepr(v)} is not in list`);
+    return i;
+  }
+  insert(i: number, v: unknown): void {
+    const n = this.items.length;
+    this.items.splice(Math.max(0, Math.min(n, i < 0 ? n + i : i)), 0, v);
+  }
+  pop(i = -1): unknown {
+    if (this.items.length === 0) throw pyError("IndexError", "pop from empty list");
+    return this.items.splice(index(this.items.length, i), 1)[0];
+  }
+  remove(v: unknown): void {
+    this.items.splice(this.index(v), 1);
+  }
+  reverse(): void {
+    this.items.reverse();
+  }
+  sort(key: unknown = null, reverse = false): void {
+    if (key !== null && key !== undefined) throw pyError("TypeError", "sort(key=...) cannot cross a connection");
+    this.items.sort(compare);
+    if (reverse) this.items.reverse();
+  }
+  [VALUE](): unknown {
+    return [...this.items];
+  }
+}
+
+/** Python's `managers.Value`: a typecode and a value. */
+export class ValueObject {
+  static exposed = ["get", "set"];
+  constructor(public typecode: unknown, public value: unknown) {}
+  get(): unknown {
+    return this.value;
+  }
+  set(value: unknown): void {
+    this.value = value;
+  }
+  __repr__(): string {
+    return `Value(${pyRepr(typeof this.typecode === "string" ? this.typecode : String(this.typecode))}, ${
+      pyRepr(this.value)
+    })`;
+  }
+  [VALUE](): unknown {
+    return this.value;
+  }
+}
+
+/** Python's `array.array` as a manager holds it. */
+export class ArrayObject {
+  static exposed = ["__len__", "__getitem__", "__setitem__"];
+  items: unknown[];
+  constructor(public typecode: string, init: unknown) {
+    this.items = typeof init === "number" ? new Array(init).fill(0) : [...(init as Iterable<unknown>)];
+  }
+  __len__(): number {
+    return this.items.length;
+  }
+  __getitem__(i: unknown): unknown {
+    if (i instanceof PySlice) return sliceOf(this.items, i);
+    return this.items[index(this.items.length, i)];
+  }
+  __setitem__(i: unknown, v: unknown): void {
+    this.items[index(this.items.length, i)] = v;
+  }
+  __repr__(): string {
+    return `array(${pyRepr(this.typecode)}, ${pyRepr(this.items)})`;
+  }
+  [VALUE](): unknown {
+    return [...this.items];
+  }
+}
+
+/** Python's `Namespace`: attributes set and read through the proxy. */
+export class NamespaceObject {
+  static exposed = ["__getattribute__", "__setattr__", "__delattr__"];
+  #attrs = new Map<string, unknown>();
+  constructor(kwds?: Record<string, unknown>) {
+    for (const [k, v] of Object.entries(kwds ?? {})) this.#attrs.set(k, v);
+  }
+  __getattribute__(name: string): unknown {
+    if (!this.#attrs.has(name)) throw pyError("AttributeError", `'Namespace' object has no attribute '${name}'`);
+    return this.#attrs.get(name);
+  }
+  __setattr__(name: string, value: unknown): void {
+    this.#attrs.set(name, value);
+  }
+  __delattr__(name: string): void {
+    if (!this.#attrs.delete(name)) throw pyError("AttributeError", name);
+  }
+  __repr__(): string {
+    return `Namespace(${[...this.#attrs].map(([k, v]) => `${k}=${pyRepr(v)}`).join(", ")})`;
+  }
+  [VALUE](): unknown {
+    return dictData(this.#attrs);
+  }
+}
+
+/** A FIFO of waiters woken one at a time, each with an optional timeout in milliseconds. */
+class Waiters {
+  #queue: { wake: () => void }[] = [];
+  get length(): number {
+    return this.#queue.length;
+  }
+  /** Resolves true when woken, false on timeout (`timeout` null/undefined/negative waits forever). */
+  wait(timeout?: number | null): Promise<boolean> {
+    // A wait made here directly (say `await queue.get()` beside a started server) keeps the program alive;
+    // one a remote client makes through the server does not: the server itself never holds the program.
+    const release = caller.id === 0 ? holdOpen() : null;
+    return new Promise<boolean>((resolve) => {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const entry = {
+        wake: () => {
+          clearTimeout(timer);
+          release?.();
+          resolve(true);
+        },
+      };
+      this.#queue.push(entry);
+      if (timeout !== null && timeout !== undefined && timeout >= 0) {
+        timer = setTimeout(() => {
+          const i = this.#queue.indexOf(entry);
+          if (i >= 0) this.#queue.splice(i, 1);
+          release?.();
+          resolve(false);
+        }, timeout);
+      }
+    });
+  }
+  wakeOne(): boolean {
+    const w = this.#queue.shift();
+    w?.wake();
+    return w !== undefined;
+  }
+  wakeAll(): void {
+    for (const w of this.#queue.splice(0)) w.wake();
+  }
+}
+
+function waitTimeout(blocking: unknown, timeout: unknown): number | null {
+  if (blocking === false) return 0;
+  return typeof timeout === "number" && timeout >= 0 ? timeout : null;
+}
+
+/** Python's `threading.Lock` held by the server: any caller may release it. */
+export class LockObject {
+  static exposed = ["acquire", "release"];
+  [PARAMS] = { acquire: ["blocking", "timeout"] };
+  protected locked = false;
+  protected waiters = new Waiters();
+  async acquire(blocking: unknown = true, timeout: unknown = -1): Promise<boolean> {
+    if (!this.locked) return (this.locked = true);
+    const t = waitTimeout(blocking, timeout);
+    if (t === 0) return false;
+    // release() hands the lock straight to the woken waiter, so no one can slip in between.
+    return await this.waiters.wait(t);
+  }
+  release(): void {
+    if (!this.locked) throw pyError("RuntimeError", "release unlocked lock");
+    if (!this.waiters.wakeOne()) this.locked = false;
+  }
+  __repr__(): string {
+    return `<Lock(owner=${this.locked ? "locked" : "None"})>`;
+  }
+}
+
+/** Python's `threading.RLock`: owned by the connection that acquired it, re-entrant. */
+export class RLockObject {
+  static exposed = ["acquire", "release"];
+  [PARAMS] = { acquire: ["blocking", "timeout"] };
+  #owner = 0;
+  #count = 0;
+  #waiters: { owner: number; wake: () => void }[] = [];
+  async acquire(blocking: unknown = true, timeout: unknown = -1): Promise<boolean> {
+    const me = caller.id;
+    if (this.#count === 0 || this.#owner === me) {
+      this.#owner = me;
+      this.#count++;
+      return true;
+    }
+    const t = waitTimeout(blocking, timeout);
+    if (t === 0) return false;
+    return await new Promise<boolean>((resolve) => {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const entry = {
+        owner: me,
+        wake: () => {
+          clearTimeout(timer);
+          resolve(true);
+        },
+      };
+      this.#waiters.push(entry);
+      if (t !== null) {
+        timer = setTimeout(() => {
+          const i = this.#waiters.indexOf(entry);
+          if (i >= 0) this.#waiters.splice(i, 1);
+          resolve(false);
+        }, t);
+      }
+    });
+  }
+  release(): void {
+    if (this.#count === 0 || this.#owner !== caller.id) {
+      throw pyError("RuntimeError", "cannot release un-acquired lock");
+    }
+    if (--this.#count > 0) return;
+    const next = this.#waiters.shift();
+    if (next) {
+      this.#owner = next.owner;
+      this.#count = 1;
+      next.wake();
+    }
+  }
+  /** Releases fully for a Condition wait, returning the depth to restore. */
+  releaseAll(): number {
+    const n = this.#count;
+    this.#count = 1;
+    this.release();
+    return n;
+  }
+  async restore(n: number, owner: number): Promise<void> {
+    const saved = caller.id;
+    caller.id = owner;
+    const p = this.acquire();
+    caller.id = saved;
+    await p;
+    this.#count = n;
+  }
+}
+
+/** Python's `threading.Semaphore`. */
+export class SemaphoreObject {
+  static exposed = ["acquire", "release", "get_value"];
+  [PARAMS] = { acquire: ["blocking", "timeout"] };
+  #waiters = new Waiters();
+  constructor(protected value = 1) {
+    if (typeof value !== "number" || value < 0) throw pyError("ValueError", "semaphore initial value must be >= 0");
+  }
+  async acquire(blocking: unknown = true, timeout: unknown = -1): Promise<boolean> {
+    if (this.value > 0) {
+      this.value--;
+      return true;
+    }
+    const t = waitTimeout(blocking, timeout);
+    if (t === 0) return false;
+    return await this.#waiters.wait(t);
+  }
+  release(n = 1): void {
+    for (let i = 0; i < n; i++) if (!this.#waiters.wakeOne()) this.value++;
+  }
+  get_value(): number {
+    return this.value;
+  }
+}
+
+/** Python's `threading.BoundedSemaphore`. */
+export class BoundedSemaphoreObject extends SemaphoreObject {
+  #initial: number;
+  constructor(value = 1) {
+    super(value);
+    this.#initial = value;
+  }
+  override release(n = 1): void {
+    if (this.value + n > this.#initial) throw pyError("ValueError", "Semaphore released too many times");
+    super.release(n);
+  }
+}
+
+/** Python's `threading.Event`. */
+export class EventObject {
+  static exposed = ["is_set", "set", "clear", "wait"];
+  [PARAMS] = { wait: ["timeout"] };
+  #flag = false;
+  #waiters = new Waiters();
+  is_set(): boolean {
+    return this.#flag;
+  }
+  set(): void {
+    this.#flag = true;
+    this.#waiters.wakeAll();
+  }
+  clear(): void {
+    this.#flag = false;
+  }
+  async wait(timeout: unknown = null): Promise<boolean> {
+    if (this.#flag) return true;
+    await this.#waiters.wait(typeof timeout === "number" ? timeout : null);
+    return this.#flag;
+  }
+}
+
+/** Python's `threading.Condition` over a re-entrant lock. */
+export class ConditionObject {
+  static exposed = ["acquire", "release", "wait", "notify", "notify_all"];
+  [PARAMS] = { acquire: ["blocking", "timeout"], wait: ["timeout"], notify: ["n"] };
+  #lock = new RLockObject();
+  #waiters = new Waiters();
+  acquire(blocking: unknown = true, timeout: unknown = -1): Promise<boolean> {
+    return this.#lock.acquire(blocking, timeout);
+  }
+  release(): void {
+    this.#lock.release();
+  }
+  async wait(timeout: unknown = null): Promise<boolean> {
+    const me = caller.id;
+    const depth = this.#lock.releaseAll();
+    const woken = await this.#waiters.wait(typeof timeout === "number" ? timeout : null);
+    await this.#lock.restore(depth, me);
+    return woken;
+  }
+  notify(n = 1): void {
+    for (let i = 0; i < n; i++) if (!this.#waiters.wakeOne()) break;
+  }
+  notify_all(): void {
+    this.#waiters.wakeAll();
+  }
+}
+
+/** Python's `threading.Barrier`. */
+export class BarrierObject {
+  static exposed = ["__getattribute__", "wait", "abort", "reset"];
+  [PARAMS] = { wait: ["timeout"] };
+  #count = 0;
+  #broken = false;
+  #waiters: { resolve: (i: number) => void; reject: (e: Error) => void }[] = [];
+  constructor(public parties: number, _action: unknown = null, public timeout: number | null = null) {
+    if (typeof parties !== "number" || parties < 1) throw pyError("ValueError", "parties must be > 0");
+  }
+  get n_waiting(): number {
+    return this.#waiters.length;
+  }
+  get broken(): boolean {
+    return this.#broken;
+  }
+  __getattribute__(name: string): unknown {
+    if (name === "parties") return this.parties;
+    if (name === "n_waiting") return this.n_waiting;
+    if (name === "broken") return this.#broken;
+    throw pyError("AttributeError", `'Barrier' object has no attribute '${name}'`);
+  }
+  wait(timeout: unknown = null): Promise<number> {
+    if (this.#broken) return Promise.reject(pyError("BrokenBarrierError", ""));
+    const index = this.#count++;
+    if (this.#count === this.parties) {
+      this.#count = 0;
+      const ws = this.#waiters.splice(0);
+      ws.forEach((w, i) => w.resolve(i));
+      return Promise.resolve(index);
+    }
+    const t = typeof timeout === "number" ? timeout : this.timeout;
+    return new Promise((resolve, reject) => {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      this.#waiters.push({
+        resolve: (i) => {
+          clearTimeout(timer);
+          resolve(i);
+        },
+        reject: (e) => {
+          clearTimeout(timer);
+          reject(e);
+        },
+      });
+      if (t !== null && t >= 0) timer = setTimeout(() => this.abort(), t);
+    });
+  }
+  abort(): void {
+    this.#broken = true;
+    this.#count = 0;
+    for (const w of this.#waiters.splice(0)) w.reject(pyError("BrokenBarrierError", ""));
+  }
+  reset(): void {
+    this.abort();
+    this.#broken = false;
+  }
+}
+
+/**
+ * Python's `queue.Queue` held by a manager's server: `put`/`get` with `block`
+ * and `timeout` (milliseconds), `Empty`/`Full` errors, `taskDone`/`join`.
+ *
+ * @example
+ * ```ts
+ * import { BaseManager, ServerQueue } from "@tsmp/multiprocessing";
+ * const queue = new ServerQueue();
+ * class QueueManager extends BaseManager {}
+ * QueueManager.register("get_queue", { callable: () => queue });
+ * ```
+ */
+export class ServerQueue {
+  static exposed = ["put", "get", "put_nowait", "get_nowait", "qsize", "empty", "full", "task_done", "join"];
+  [PARAMS] = { put: ["item", "block", "timeout"], get: ["block", "timeout"], join: ["timeout"] };
+  #items: unknown[] = [];
+  #head = 0;
+  #getters = new Waiters();
+  #putters = new Waiters();
+  #unfinished = 0;
+  #joiners = new Waiters();
+  readonly maxsize: number;
+  constructor(maxsize = 0) {
+    this.maxsize = typeof maxsize === "number" && maxsize > 0 ? maxsize : 0;
+  }
+  qsize(): number {
+    return this.#items.length - this.#head;
+  }
+  empty(): boolean {
+    return this.qsize() === 0;
+  }
+  full(): boolean {
+    return this.maxsize > 0 && this.qsize() >= this.maxsize;
+  }
+  async put(item: unknown, block: unknown = true, timeout: unknown = null): Promise<void> {
+    if (this.full()) {
+      const t = waitTimeout(block, timeout);
+      const deadline = t === null ? Infinity : Date.now() + t;
+      while (this.full()) {
+        const left = deadline - Date.now();
+        if (t === 0 || left <= 0 || !(await this.#putters.wait(left === Infinity ? null : left)) && this.full()) {
+          throw pyError("Full", "");
+        }
+      }
+    }
+    this.#items.push(item);
+    this.#unfinished++;
+    this.#getters.wakeOne();
+  }
+  async get(block: unknown = true, timeout: unknown = null): Promise<unknown> {
+    if (this.empty()) {
+      const t = waitTimeout(block, timeout);
+      const deadline = t === null ? Infinity : Date.now() + t;
+      while (this.empty()) {
+        const left = deadline - Date.now();
+        if (t === 0 || left <= 0 || !(await this.#getters.wait(left === Infinity ? null : left)) && this.empty()) {
+          throw pyError("Empty", "");
+        }
+      }
+    }
+    const item = this.#items[this.#head];
+    this.#items[this.#head++] = undefined;
+    if (this.#head > 1024 && this.#head * 2 > this.#items.length) {
+      this.#items = this.#items.slice(this.#head);
+      this.#head = 0;
+    }
+    this.#putters.wakeOne();
+    // A woken getter that lost the race re-checks; wake the next one if items remain.
+    if (!this.empty()) this.#getters.wakeOne();
+    return item;
+  }
+  put_nowait(item: unknown): Promise<void> {
+    return this.put(item, false);
+  }
+  get_nowait(): Promise<unknown> {
+    return this.get(false);
+  }
+  task_done(): void {
+    if (this.#unfinished <= 0) throw pyError("ValueError", "task_done() called too many times");
+    if (--this.#unfinished === 0) this.#joiners.wakeAll();
+  }
+  async join(timeout: unknown = null): Promise<void> {
+    if (this.#unfinished === 0) return;
+    if (!(await this.#joiners.wait(typeof timeout === "number" ? timeout : null))) {
+      throw new TimeoutError("queue join timed out");
+    }
+  }
+}

@@ -1,0 +1,943 @@
+/**
+ * A subset of Python's pickle format: protocols 2-5 in, protocol 4 out. It
+ * never executes anything: globals map through an allowlist to plain values
+ * (`Token`, exception classes, `OrderedDict`...), and any other global, opcode
+ * or a malformed stream is rejected with a {@linkcode PickleError}.
+ *
+ * Python to JavaScript: `None` -> `null`, `int` -> `number` (or `bigint`
+ * beyond 2^53), `float` -> `number`, `str` -> `string`, `bytes` -> `Uint8Array`,
+ * `list` -> array, `tuple` -> array marked as a tuple (see {@linkcode tuple}),
+ * `dict` -> plain object when every key is a string, else `Map`, `set` -> `Set`.
+ *
+ * @module
+ */
+
+/** A stream that is not a pickle this codec accepts (malformed, or naming a global outside the allowlist). */
+export class PickleError extends Error {
+  override name = "PickleError";
+}
+
+const tuples = new WeakSet<object>();
+
+/**
+ * Marks an array as a Python tuple, so {@linkcode dumps} writes a tuple rather than a list.
+ *
+ * @example
+ * ```ts
+ * import { dumps, tuple } from "./pickle.ts";
+ * dumps(tuple("127.0.0.1", 50000));
+ * ```
+ */
+export function tuple<T extends unknown[]>(...items: T): T {
+  tuples.add(items);
+  return items;
+}
+
+/** Whether `value` is an array marked as a tuple. */
+export function isTuple(value: unknown): value is unknown[] {
+  return Array.isArray(value) && tuples.has(value);
+}
+
+/**
+ * Python's `multiprocessing.managers.Token`: which server object a proxy refers to.
+ *
+ * @example
+ * ```ts
+ * import { Token } from "./pickle.ts";
+ * const token = new Token("dict", ["127.0.0.1", 5000], "7f3a");
+ * ```
+ */
+export class Token {
+  constructor(
+    /** The registered type id. */
+    public typeid: string,
+    /** The server's address: `[host, port]` or a path. */
+    public address: [string, number] | string,
+    /** The object's id on the server (a hex string). */
+    public id: string,
+  ) {}
+}
+
+/**
+ * An exception as a Python peer pickles it: its module, class name and arguments.
+ *
+ * @example
+ * ```ts
+ * import { PyException } from "./pickle.ts";
+ * const e = new PyException("builtins", "KeyError", ["missing"]);
+ * ```
+ */
+export class PyException {
+  constructor(public module: string, public className: string, public args: unknown[]) {}
+}
+
+/**
+ * Python's `slice(start, stop, step)` (a Python client's `l[1:3]` sends one).
+ *
+ * @example
+ * ```ts
+ * import { PySlice } from "./pickle.ts";
+ * console.log(new PySlice(1, 3, null).indices(5)); // [1, 3, 1]
+ * ```
+ */
+export class PySlice {
+  constructor(public start: number | null, public stop: number | null, public step: number | null) {}
+
+  /** `[start, stop, step]` clamped to a sequence of `length`, as Python's `slice.indices`. */
+  indices(length: number): [number, number, number] {
+    const step = this.step ?? 1;
+    if (step === 0) throw new RangeError("slice step cannot be zero");
+    const clamp = (v: number | null, dflt: number, lo: number, hi: number) => {
+      if (v === null) return dflt;
+      const x = v < 0 ? v + length : v;
+      return Math.min(Math.max(x, lo), hi);
+    };
+    return step > 0
+      ? [clamp(this.start, 0, 0, length), clamp(this.stop, length, 0, length), step]
+      : [clamp(this.start, length - 1, -1, length - 1), clamp(this.stop, -1, -1, length - 1), step];
+  }
+}
+
+// Exceptions a peer may send back: builtins (by name) plus the few others the managers raise.
+const builtinExceptions = new Set([
+  "BaseException",
+  "Exception",
+  "ArithmeticError",
+  "AssertionError",
+  "AttributeError",
+  "BrokenPipeError",
+  "BufferError",
+  "ConnectionError",
+  "ConnectionRefusedError",
+  "ConnectionResetError",
+  "EOFError",
+  "FileExistsError",
+  "FileNotFoundError",
+  "FloatingPointError",
+  "IndexError",
+  "InterruptedError",
+  "KeyError",
+  "LookupError",
+  "MemoryError",
+  "NameError",
+  "NotImplementedError",
+  "OSError",
+  "OverflowError",
+  "PermissionError",
+  "RecursionError",
+  "ReferenceError",
+  "RuntimeError",
+  "StopIteration",
+  "TimeoutError",
+  "TypeError",
+  "UnboundLocalError",
+  "UnicodeError",
+  "ValueError",
+  "ZeroDivisionError",
+]);
+const otherExceptions = new Set([
+  "_queue.Empty",
+  "queue.Empty",
+  "queue.Full",
+  "multiprocessing.managers.RemoteError",
+  "multiprocessing.context.AuthenticationError",
+  "multiprocessing.context.ProcessError",
+  "multiprocessing.context.TimeoutError",
+  "threading.BrokenBarrierError",
+  "asyncio.exceptions.TimeoutError",
+]);
+
+/** What an allowed global stands for while unpickling. */
+type Global =
+  | { kind: "token" }
+  | { kind: "exception"; module: string; name: string }
+  | { kind: "dict" }
+  | { kind: "set" }
+  | { kind: "frozenset" }
+  | { kind: "bytearray" }
+  | { kind: "encode" }
+  | { kind: "reconstructor" }
+  | { kind: "object" }
+  | { kind: "range" }
+  | { kind: "bytes" }
+  | { kind: "slice" }
+  | { kind: "rebuildProxy" }
+  | { kind: "proxyClass" };
+
+const proxyClasses = new Set([
+  "AutoProxy",
+  "BaseProxy",
+  "IteratorProxy",
+  "AcquirerProxy",
+  "ConditionProxy",
+  "EventProxy",
+  "BarrierProxy",
+  "NamespaceProxy",
+  "ValueProxy",
+  "BaseListProxy",
+  "ListProxy",
+  "DictProxy",
+  "ArrayProxy",
+  "PoolProxy",
+]);
+
+function lookupGlobal(module: string, name: string): Global {
+  if (module === "multiprocessing.managers" && name === "Token") return { kind: "token" };
+  // A proxy passed by a Python peer pickles as RebuildProxy(ProxyClass, token, ...): only the token is kept.
+  if (module === "multiprocessing.managers" && name === "RebuildProxy") return { kind: "rebuildProxy" };
+  if (module === "multiprocessing.managers" && proxyClasses.has(name)) return { kind: "proxyClass" };
+  if ((module === "builtins" || module === "exceptions") && builtinExceptions.has(name)) {
+    return { kind: "exception", module: "builtins", name };
+  }
+  if (otherExceptions.has(`${module}.${name}`)) return { kind: "exception", module, name };
+  if (module === "collections" && name === "OrderedDict") return { kind: "dict" };
+  if ((module === "builtins" || module === "__builtin__") && name === "set") return { kind: "set" };
+  if ((module === "builtins" || module === "__builtin__") && name === "frozenset") return { kind: "frozenset" };
+  if ((module === "builtins" || module === "__builtin__") && name === "bytearray") return { kind: "bytearray" };
+  if ((module === "builtins" || module === "__builtin__") && name === "object") return { kind: "object" };
+  if ((module === "builtins" || module === "__builtin__") && name === "bytes") return { kind: "bytes" };
+  if ((module === "builtins" || module === "__builtin__") && name === "slice") return { kind: "slice" };
+  if ((module === "builtins" || module === "__builtin__") && (name === "range" || name === "xrange")) {
+    return { kind: "range" };
+  }
+  if (module === "_codecs" && name === "encode") return { kind: "encode" };
+  if (module === "copyreg" && name === "_reconstructor") return { kind: "reconstructor" };
+  throw new PickleError(
+    `refusing to unpickle the global ${module}.${name}: only Token, exceptions and plain containers are allowed`,
+  );
+}
+
+const decoder = new TextDecoder("utf-8", { fatal: true });
+const encoder = new TextEncoder();
+
+class GlobalRef {
+  constructor(readonly global: Global) {}
+}
+class PendingToken {
+  token = new Token("", "", "");
+}
+class PendingDict {
+  constructor(readonly entries: [unknown, unknown][] = []) {}
+}
+class PendingSet {
+  constructor(readonly items: unknown[] = [], readonly frozen = false) {}
+}
+
+/** Limits that keep a hostile stream from using unbounded memory. */
+const MAX_DEPTH = 1000;
+
+function finishDict(entries: [unknown, unknown][]): unknown {
+  if (entries.every(([k]) => typeof k === "string")) {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of entries) {
+      Object.defineProperty(out, k as string, { value: v, enumerable: true, writable: true, configurable: true });
+    }
+    return out;
+  }
+  const map = new Map<unknown, unknown>();
+  for (const [k, v] of entries) map.set(k, v);
+  return map;
+}
+
+function finish(value: unknown): unknown {
+  if (value instanceof PendingDict) return finishDict(value.entries);
+  if (value instanceof PendingSet) return new Set(value.items);
+  if (value instanceof PendingToken) return value.token;
+  if (value instanceof GlobalRef) {
+    if (value.global.kind === "exception") return new PyException(value.global.module, value.global.name, []);
+    // RebuildProxy's first argument: checked (and dropped) when the REDUCE applies.
+    if (value.global.kind === "proxyClass") return value;
+    throw new PickleError("a bare global is not a value this codec accepts");
+  }
+  return value;
+}
+
+/**
+ * Reads one pickle (protocols 2-5). Throws {@linkcode PickleError} on anything
+ * outside the accepted subset; never runs code.
+ *
+ * @example
+ * ```ts
+ * import { loads } from "./pickle.ts";
+ * // pickle.dumps(("#RETURN", 42), protocol=4)
+ * const bytes = new Uint8Array([0x80, 4, 0x95, 15, 0, 0, 0, 0, 0, 0, 0, 0x8c, 7, ...new TextEncoder().encode("#RETURN"), 0x94, 0x4b, 42, 0x86, 0x94, 0x2e]);
+ * console.log(loads(bytes)); // ["#RETURN", 42]
+ * ```
+ */
+export function loads(bytes: Uint8Array): unknown {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  let pos = 0;
+  // Pending containers stay mutable until STOP, so they are finished lazily.
+  const stack: unknown[] = [];
+  const marks: number[] = [];
+  const memo = new Map<number, unknown>();
+  const need = (n: number) => {
+    if (n < 0 || pos + n > bytes.length) throw new PickleError("truncated pickle");
+  };
+  const u8 = () => {
+    need(1);
+    return bytes[pos++];
+  };
+  const u16 = () => {
+    need(2);
+    const v = view.getUint16(pos, true);
+    pos += 2;
+    return v;
+  };
+  const u32 = () => {
+    need(4);
+    const v = view.getUint32(pos, true);
+    pos += 4;
+    return v;
+  };
+  const i32 = () => {
+    need(4);
+    const v = view.getInt32(pos, true);
+    pos += 4;
+    return v;
+  };
+  const u64 = () => {
+    need(8);
+    const v = view.getBigUint64(pos, true);
+    pos += 8;
+    if (v > BigInt(bytes.length)) throw new PickleError("truncated pickle");
+    return Number(v);
+  };
+  const take = (n: number) => {
+    need(n);
+    const out = bytes.subarray(pos, pos + n);
+    pos += n;
+    return out;
+  };
+  const line = () => {
+    const end = bytes.indexOf(0x0a, pos);
+    if (end < 0) throw new PickleError("truncated pickle");
+    const text = new TextDecoder().decode(bytes.subarray(pos, end));
+    pos = end + 1;
+    return text;
+  };
+  const str = (n: number) => {
+    try {
+      return decoder.decode(take(n));
+    } catch (e) {
+      if (e instanceof PickleError) throw e;
+      throw new PickleError("invalid UTF-8 in a pickled string");
+    }
+  };
+  const pop = () => {
+    if (stack.length === 0 || (marks.length && stack.length <= marks[marks.length - 1])) {
+      throw new PickleError("pickle stack underflow");
+    }
+    return stack.pop();
+  };
+  const top = () => {
+    if (stack.length === 0) throw new PickleError("pickle stack underflow");
+    return stack[stack.length - 1];
+  };
+  const popMark = () => {
+    const m = marks.pop();
+    if (m === undefined) throw new PickleError("pickle has no MARK to pop to");
+    return stack.splice(m).map(finish);
+  };
+  const push = (v: unknown) => {
+    if (stack.length > 1_000_000) throw new PickleError("pickle stack too deep");
+    stack.push(v);
+  };
+  const long = (raw: Uint8Array) => {
+    if (raw.length === 0) return 0;
+    let v = 0n;
+    for (let i = raw.length - 1; i >= 0; i--) v = (v << 8n) | BigInt(raw[i]);
+    if (raw[raw.length - 1] & 0x80) v -= 1n << BigInt(raw.length * 8);
+    return v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v;
+  };
+  const makeTuple = (items: unknown[]) => {
+    tuples.add(items);
+    return items;
+  };
+  const applyReduce = (fn: unknown, args: unknown): unknown => {
+    if (!(fn instanceof GlobalRef)) throw new PickleError("REDUCE on something that is not an allowed global");
+    if (!Array.isArray(args)) throw new PickleError("REDUCE arguments are not a tuple");
+    const g = fn.global;
+    switch (g.kind) {
+      case "exception":
+        return new PyException(g.module, g.name, args);
+      case "dict": {
+        const entries: [unknown, unknown][] = [];
+        if (args.length && Array.isArray(args[0])) {
+          for (const pair of args[0] as unknown[]) {
+            if (!Array.isArray(pair) || pair.length !== 2) throw new PickleError("OrderedDict items are not pairs");
+            entries.push([pair[0], pair[1]]);
+          }
+        }
+        return new PendingDict(entries);
+      }
+      case "set":
+      case "frozenset": {
+        const src = args[0];
+        const items = src === undefined ? [] : src instanceof Set ? [...src] : Array.isArray(src) ? src : null;
+        if (items === null) throw new PickleError("set() of something that is not a list");
+        return g.kind === "set" ? new PendingSet([...items]) : new Set(items);
+      }
+      case "bytearray": {
+        const src = args[0];
+        if (src === undefined) return new Uint8Array(0);
+        if (src instanceof Uint8Array) return new Uint8Array(src);
+        if (typeof src === "string" && args[1] === "latin-1") return latin1(src);
+        throw new PickleError("bytearray() of an unsupported value");
+      }
+      case "encode": {
+        const [text, encoding] = args;
+        if (typeof text === "string" && (encoding === "latin1" || encoding === "latin-1")) return latin1(text);
+        throw new PickleError("_codecs.encode with an unsupported encoding");
+      }
+      case "reconstructor": {
+        const [cls, base] = args;
+        if (cls instanceof GlobalRef && cls.global.kind === "dict" && base instanceof GlobalRef) {
+          return new PendingDict();
+        }
+        throw new PickleError("copyreg._reconstructor of a class that is not allowed");
+      }
+      case "bytes": {
+        // Protocol 2 writes b"" as bytes() (longer ones go through _codecs.encode).
+        if (args.length === 0) return new Uint8Array(0);
+        if (args[0] instanceof Uint8Array) return new Uint8Array(args[0]);
+        throw new PickleError("bytes() of an unsupported value");
+      }
+      case "slice": {
+        const parts = [args[0], args[1], args[2]].map((v) => (v === undefined || v === null ? null : v));
+        if (args.length < 1 || args.length > 3 || parts.some((v) => v !== null && !Number.isSafeInteger(v))) {
+          throw new PickleError("slice() of something that is not an int or None");
+        }
+        const [a, b, c] = parts as (number | null)[];
+        return args.length === 1 ? new PySlice(null, a, null) : new PySlice(a, b, c);
+      }
+      case "rebuildProxy": {
+        const token = args[1] instanceof PendingToken ? args[1].token : args[1];
+        if (!(args[0] instanceof GlobalRef) || args[0].global.kind !== "proxyClass" || !(token instanceof Token)) {
+          throw new PickleError("RebuildProxy of something that is not a manager proxy");
+        }
+        return token;
+      }
+      case "range": {
+        const nums = args.map(Number);
+        if (nums.some((n) => !Number.isSafeInteger(n))) {
+          throw new PickleError("range() of something that is not an int");
+        }
+        const [start, stop, step] = nums.length === 1 ? [0, nums[0], 1] : [nums[0], nums[1], nums[2] ?? 1];
+        if (step === 0) throw new PickleError("range() step must not be zero");
+        const count = Math.max(0, Math.ceil((stop - start) / step));
+        if (count > 10_000_000) throw new PickleError("range() too long to expand");
+        return Array.from({ length: count }, (_, i) => start + i * step);
+      }
+      default:
+        throw new PickleError(`cannot call the global ${g.kind}`);
+    }
+  };
+  const latin1 = (text: string) => {
+    const out = new Uint8Array(text.length);
+    for (let i = 0; i < text.length; i++) {
+      const c = text.charCodeAt(i);
+      if (c > 255) throw new PickleError("latin-1 bytes out of range");
+      out[i] = c;
+    }
+    return out;
+  };
+
+  if (bytes.length === 0) throw new PickleError("empty pickle");
+  for (;;) {
+    if (pos >= bytes.length) throw new PickleError("pickle ended without STOP");
+    const op = bytes[pos++];
+    switch (op) {
+      case 0x80: { // PROTO
+        const v = u8();
+        if (v < 2 || v > 5) throw new PickleError(`unsupported pickle protocol ${v}`);
+        break;
+      }
+      case 0x95: // FRAME: frames are an optimisation for readers; the bytes follow inline.
+        u64();
+        break;
+      case 0x2e: { // STOP
+        if (stack.length !== 1 || marks.length) throw new PickleError("pickle stack not balanced at STOP");
+        if (pos !== bytes.length) throw new PickleError("trailing bytes after the pickle's STOP");
+        return deepFinish(stack[0], 0);
+      }
+      case 0x28: // MARK
+        if (marks.length > MAX_DEPTH) throw new PickleError("pickle nests too deep");
+        marks.push(stack.length);
+        break;
+      case 0x4e: // NONE
+        push(null);
+        break;
+      case 0x88: // NEWTRUE
+        push(true);
+        break;
+      case 0x89: // NEWFALSE
+        push(false);
+        break;
+      case 0x4b: // BININT1
+        push(u8());
+        break;
+      case 0x4d: // BININT2
+        push(u16());
+        break;
+      case 0x4a: // BININT
+        push(i32());
+        break;
+      case 0x8a: // LONG1
+        push(long(take(u8())));
+        break;
+      case 0x8b: { // LONG4
+        const n = i32();
+        if (n < 0) throw new PickleError("negative LONG4 length");
+        push(long(take(n)));
+        break;
+      }
+      case 0x49: { // INT (text, protocol 0, but allowed)
+        const t = line();
+        if (t === "01") push(true);
+        else if (t === "00") push(false);
+        else if (/^-?\d+$/.test(t)) push(Number(t));
+        else throw new PickleError("malformed INT");
+        break;
+      }
+      case 0x47: { // BINFLOAT (big-endian)
+        need(8);
+        push(view.getFloat64(pos, false));
+        pos += 8;
+        break;
+      }
+      case 0x8c: // SHORT_BINUNICODE
+        push(str(u8()));
+        break;
+      case 0x58: // BINUNICODE
+        push(str(u32()));
+        break;
+      case 0x8d: // BINUNICODE8
+        push(str(u64()));
+        break;
+      case 0x43: // SHORT_BINBYTES
+        push(new Uint8Array(take(u8())));
+        break;
+      case 0x42: // BINBYTES
+        push(new Uint8Array(take(u32())));
+        break;
+      case 0x8e: // BINBYTES8
+        push(new Uint8Array(take(u64())));
+        break;
+      case 0x96: // BYTEARRAY8
+        push(new Uint8Array(take(u64())));
+        break;
+      case 0x55: { // SHORT_BINSTRING (protocol 2 str of Python 2): latin-1
+        const raw = take(u8());
+        push(String.fromCharCode(...raw));
+        break;
+      }
+      case 0x29: // EMPTY_TUPLE
+        push(makeTuple([]));
+        break;
+      case 0x85: // TUPLE1
+        push(makeTuple([finish(pop())]));
+        break;
+      case 0x86: { // TUPLE2
+        const b = finish(pop()), a = finish(pop());
+        push(makeTuple([a, b]));
+        break;
+      }
+      case 0x87: { // TUPLE3
+        const c = finish(pop()), b = finish(pop()), a = finish(pop());
+        push(makeTuple([a, b, c]));
+        break;
+      }
+      case 0x74: // TUPLE
+        push(makeTuple(popMark()));
+        break;
+      case 0x5d: // EMPTY_LIST
+        push([]);
+        break;
+      case 0x6c: // LIST
+        push(popMark());
+        break;
+      case 0x61: { // APPEND
+        const v = finish(pop());
+        const list = top();
+        if (!Array.isArray(list) || tuples.has(list)) throw new PickleError("APPEND to something that is not a list");
+        list.push(v);
+        break;
+      }
+      case 0x65: { // APPENDS
+        const items = popMark();
+        const list = top();
+        if (!Array.isArray(list) || tuples.has(list)) throw new PickleError("APPENDS to something that is not a list");
+        for (const v of items) list.push(v);
+        break;
+      }
+      case 0x7d: // EMPTY_DICT
+        push(new PendingDict());
+        break;
+      case 0x64: { // DICT
+        const items = popMark();
+        if (items.length % 2) throw new PickleError("DICT with an odd number of items");
+        const d = new PendingDict();
+        for (let i = 0; i < items.length; i += 2) d.entries.push([items[i], items[i + 1]]);
+        push(d);
+        break;
+      }
+      case 0x73: { // SETITEM
+        const v = finish(pop()), k = finish(pop());
+        const d = top();
+        if (!(d instanceof PendingDict)) throw new PickleError("SETITEM on something that is not a dict");
+        d.entries.push([k, v]);
+        break;
+      }
+      case 0x75: { // SETITEMS
+        const items = popMark();
+        const d = top();
+        if (!(d instanceof PendingDict)) throw new PickleError("SETITEMS on something that is not a dict");
+        if (items.length % 2) throw new PickleError("SETITEMS with an odd number of items");
+        for (let i = 0; i < items.length; i += 2) d.entries.push([items[i], items[i + 1]]);
+        break;
+      }
+      case 0x8f: // EMPTY_SET
+        push(new PendingSet());
+        break;
+      case 0x90: { // ADDITEMS
+        const items = popMark();
+        const s = top();
+        if (!(s instanceof PendingSet)) throw new PickleError("ADDITEMS on something that is not a set");
+        s.items.push(...items);
+        break;
+      }
+      case 0x91: // FROZENSET
+        push(new Set(popMark()));
+        break;
+      case 0x94: // MEMOIZE
+        if (memo.size > 1_000_000) throw new PickleError("pickle memo too large");
+        memo.set(memo.size, top());
+        break;
+      case 0x71: // BINPUT
+        memo.set(u8(), top());
+        break;
+      case 0x72: // LONG_BINPUT
+        memo.set(u32(), top());
+        break;
+      case 0x68: // BINGET
+      case 0x6a: { // LONG_BINGET
+        const i = op === 0x68 ? u8() : u32();
+        if (!memo.has(i)) throw new PickleError(`pickle memo has no entry ${i}`);
+        push(memo.get(i));
+        break;
+      }
+      case 0x93: { // STACK_GLOBAL
+        const name = pop(), module = pop();
+        if (typeof name !== "string" || typeof module !== "string") {
+          throw new PickleError("STACK_GLOBAL needs two strings");
+        }
+        push(new GlobalRef(lookupGlobal(module, name)));
+        break;
+      }
+      case 0x63: { // GLOBAL (protocol 2)
+        const module = line(), name = line();
+        push(new GlobalRef(lookupGlobal(module, name)));
+        break;
+      }
+      case 0x52: { // REDUCE
+        const args = finish(pop()), fn = pop();
+        push(applyReduce(fn, args));
+        break;
+      }
+      case 0x81: { // NEWOBJ
+        const args = finish(pop()), cls = pop();
+        if (!(cls instanceof GlobalRef)) throw new PickleError("NEWOBJ of something that is not an allowed class");
+        if (cls.global.kind === "token") push(new PendingToken());
+        else if (cls.global.kind === "dict") push(new PendingDict());
+        else push(applyReduce(cls, args));
+        break;
+      }
+      case 0x62: { // BUILD
+        const state = finish(pop());
+        const obj = top();
+        if (obj instanceof PendingToken) {
+          if (!Array.isArray(state) || state.length !== 3) {
+            throw new PickleError("Token state is not (typeid, address, id)");
+          }
+          const [typeid, address, id] = state;
+          if (typeof typeid !== "string" || typeof id !== "string") throw new PickleError("malformed Token state");
+          obj.token = new Token(
+            typeid,
+            Array.isArray(address) ? [String(address[0]), Number(address[1])] : String(address),
+            id,
+          );
+        } else if (obj instanceof PyException || obj instanceof PendingDict) {
+          // An exception's __dict__ or an OrderedDict subclass's state: nothing to run, nothing needed.
+        } else {
+          throw new PickleError("BUILD on an object this codec does not rebuild");
+        }
+        break;
+      }
+      default:
+        throw new PickleError(`unsupported or unsafe pickle opcode 0x${op.toString(16).padStart(2, "0")}`);
+    }
+  }
+}
+
+function deepFinish(value: unknown, depth: number): unknown {
+  if (depth > MAX_DEPTH) throw new PickleError("pickle nests too deep");
+  value = finish(value);
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) value[i] = deepFinish(value[i], depth + 1);
+  } else if (value instanceof Map) {
+    const entries = [...value].map(([k, v]) => [deepFinish(k, depth + 1), deepFinish(v, depth + 1)] as const);
+    value.clear();
+    for (const [k, v] of entries) value.set(k, v);
+  } else if (value instanceof Set) {
+    const items = [...value].map((v) => deepFinish(v, depth + 1));
+    value.clear();
+    for (const v of items) value.add(v);
+  } else if (value instanceof PyException) {
+    value.args = value.args.map((v) => deepFinish(v, depth + 1));
+  } else if (value !== null && typeof value === "object" && Object.getPrototypeOf(value) === Object.prototype) {
+    const rec = value as Record<string, unknown>;
+    for (const k of Object.keys(rec)) rec[k] = deepFinish(rec[k], depth + 1);
+  }
+  return value;
+}
+
+/** A growable byte buffer for the writer. */
+class Out {
+  buf = new Uint8Array(256);
+  len = 0;
+  view = new DataView(this.buf.buffer);
+  room(n: number) {
+    if (this.len + n <= this.buf.length) return;
+    let size = this.buf.length * 2;
+    while (size < this.len + n) size *= 2;
+    const next = new Uint8Array(size);
+    next.set(this.buf.subarray(0, this.len));
+    this.buf = next;
+    this.view = new DataView(next.buffer);
+  }
+  byte(b: number) {
+    this.room(1);
+    this.buf[this.len++] = b;
+  }
+  bytes(b: Uint8Array) {
+    this.room(b.length);
+    this.buf.set(b, this.len);
+    this.len += b.length;
+  }
+  u32(v: number) {
+    this.room(4);
+    this.view.setUint32(this.len, v, true);
+    this.len += 4;
+  }
+}
+
+/** Python names for JavaScript error classes, so a Python peer raises the matching exception. */
+const jsToPython: Record<string, [string, string]> = {
+  Empty: ["_queue", "Empty"],
+  Full: ["queue", "Full"],
+  RemoteError: ["multiprocessing.managers", "RemoteError"],
+  BrokenBarrierError: ["threading", "BrokenBarrierError"],
+  RangeError: ["builtins", "IndexError"],
+  SyntaxError: ["builtins", "ValueError"],
+  AuthenticationError: ["multiprocessing.context", "AuthenticationError"],
+  ProcessError: ["multiprocessing.context", "ProcessError"],
+};
+
+/**
+ * Writes `value` as a protocol 4 pickle. Arrays marked with {@linkcode tuple}
+ * become tuples; a {@linkcode Token} and errors become the classes a Python
+ * peer expects. Functions, symbols and class instances are refused.
+ *
+ * @example
+ * ```ts
+ * import { dumps, loads, tuple } from "./pickle.ts";
+ * console.log(loads(dumps(tuple("#RETURN", { a: [1, 2.5, "x"] }))));
+ * ```
+ */
+export function dumps(value: unknown): Uint8Array {
+  const out = new Out();
+  out.byte(0x80);
+  out.byte(4);
+  write(out, value, 0);
+  out.byte(0x2e);
+  return out.buf.slice(0, out.len);
+}
+
+function writeStr(out: Out, s: string) {
+  const b = encoder.encode(s);
+  if (b.length < 256) {
+    out.byte(0x8c);
+    out.byte(b.length);
+  } else {
+    out.byte(0x58);
+    out.u32(b.length);
+  }
+  out.bytes(b);
+}
+
+function writeGlobal(out: Out, module: string, name: string) {
+  writeStr(out, module);
+  writeStr(out, name);
+  out.byte(0x93);
+}
+
+function writeTuple(out: Out, items: readonly unknown[], depth: number) {
+  if (items.length === 0) return out.byte(0x29);
+  if (items.length <= 3) {
+    for (const v of items) write(out, v, depth + 1);
+    out.byte([0x85, 0x86, 0x87][items.length - 1]);
+    return;
+  }
+  out.byte(0x28);
+  for (const v of items) write(out, v, depth + 1);
+  out.byte(0x74);
+}
+
+function writeInt(out: Out, v: number | bigint) {
+  if (typeof v === "number" && v >= 0 && v < 256) {
+    out.byte(0x4b);
+    out.byte(v);
+  } else if (typeof v === "number" && v >= 0 && v < 65536) {
+    out.byte(0x4d);
+    out.byte(v & 0xff);
+    out.byte(v >> 8);
+  } else if (typeof v === "number" && v >= -0x80000000 && v <= 0x7fffffff) {
+    out.byte(0x4a);
+    out.room(4);
+    out.view.setInt32(out.len, v, true);
+    out.len += 4;
+  } else {
+    let big = BigInt(v);
+    const raw: number[] = [];
+    while (big !== 0n && big !== -1n) {
+      raw.push(Number(big & 0xffn));
+      big >>= 8n;
+    }
+    const negative = BigInt(v) < 0n;
+    if (raw.length === 0 || ((raw[raw.length - 1] & 0x80) !== 0) !== negative) raw.push(negative ? 0xff : 0);
+    out.byte(0x8a);
+    out.byte(raw.length);
+    out.bytes(new Uint8Array(raw));
+  }
+}
+
+function write(out: Out, value: unknown, depth: number): void {
+  if (depth > MAX_DEPTH) throw new TypeError("value nests too deep (or is circular) to pickle");
+  switch (typeof value) {
+    case "undefined":
+      return out.byte(0x4e);
+    case "boolean":
+      return out.byte(value ? 0x88 : 0x89);
+    case "number":
+      if (Number.isInteger(value) && !Object.is(value, -0)) return writeInt(out, value);
+      out.byte(0x47);
+      out.room(8);
+      out.view.setFloat64(out.len, value, false);
+      out.len += 8;
+      return;
+    case "bigint":
+      return writeInt(out, value);
+    case "string":
+      return writeStr(out, value);
+    case "function":
+    case "symbol":
+      throw new TypeError(`cannot pickle ${typeof value}: send data (strings, numbers, arrays, plain objects)`);
+  }
+  if (value === null) return out.byte(0x4e);
+  if (Array.isArray(value)) {
+    if (tuples.has(value)) return writeTuple(out, value, depth);
+    out.byte(0x5d);
+    if (value.length) {
+      out.byte(0x28);
+      for (const v of value) write(out, v, depth + 1);
+      out.byte(0x65);
+    }
+    return;
+  }
+  if (value instanceof Uint8Array) {
+    if (value.length < 256) {
+      out.byte(0x43);
+      out.byte(value.length);
+    } else {
+      out.byte(0x42);
+      out.u32(value.length);
+    }
+    return out.bytes(value);
+  }
+  if (value instanceof Map) {
+    out.byte(0x7d);
+    if (value.size) {
+      out.byte(0x28);
+      for (const [k, v] of value) {
+        write(out, k, depth + 1);
+        write(out, v, depth + 1);
+      }
+      out.byte(0x75);
+    }
+    return;
+  }
+  if (value instanceof Set) {
+    out.byte(0x8f);
+    if (value.size) {
+      out.byte(0x28);
+      for (const v of value) write(out, v, depth + 1);
+      out.byte(0x90);
+    }
+    return;
+  }
+  if (value instanceof Token) {
+    writeGlobal(out, "multiprocessing.managers", "Token");
+    out.byte(0x29);
+    out.byte(0x81);
+    writeTuple(
+      out,
+      [value.typeid, Array.isArray(value.address) ? tuple(...value.address) : value.address, value.id],
+      depth,
+    );
+    out.byte(0x62);
+    return;
+  }
+  if (value instanceof PySlice) {
+    writeGlobal(out, "builtins", "slice");
+    writeTuple(out, [value.start, value.stop, value.step], depth);
+    out.byte(0x52);
+    return;
+  }
+  if (value instanceof PyException) {
+    writeGlobal(out, value.module, value.className);
+    writeTuple(out, value.args, depth);
+    out.byte(0x52);
+    return;
+  }
+  if (value instanceof Error) {
+    const mapped = jsToPython[value.name]
+      ?? (builtinExceptions.has(value.name) ? ["builtins", value.name] : ["builtins", "Exception"]);
+    const message = mapped[1] === "Exception" && value.name !== "Error"
+      ? `${value.name}: ${value.message}`
+      : value.message;
+    writeGlobal(out, mapped[0], mapped[1]);
+    writeTuple(out, value.message === "" && mapped[1] !== "Exception" ? [] : [message], depth);
+    out.byte(0x52);
+    return;
+  }
+  if (value instanceof Date) return write(out, value.getTime() / 1000, depth);
+  const proto = Object.getPrototypeOf(value);
+  if (proto === Object.prototype || proto === null) {
+    const entries = Object.entries(value as Record<string, unknown>);
+    out.byte(0x7d);
+    if (entries.length) {
+      out.byte(0x28);
+      for (const [k, v] of entries) {
+        writeStr(out, k);
+        write(out, v, depth + 1);
+      }
+      out.byte(0x75);
+    }
+    return;
+  }
+  if (ArrayBuffer.isView(value)) return write(out, [...(value as unknown as Iterable<number>)], depth);
+  throw new TypeError(
+    `cannot pickle an instance of ${proto?.constructor?.name ?? "an unknown class"}: send plain data instead`,
+  );
+}

@@ -1,0 +1,635 @@
+/**
+ * Proxies: local handles on a manager server's objects. Every method returns a
+ * Promise; a proxy can be passed to a `Process` (it reconnects there, through
+ * that process's one connection to the server, and takes its own reference).
+ *
+ * @module
+ */
+
+import { reduceSymbol, registerReducer } from "../serialize.ts";
+import { ManagerClient, type Reply } from "./client.ts";
+import type { Serializer } from "./codec.ts";
+import { isTuple, Token, tuple } from "./pickle.ts";
+import type { ManagerAddress } from "./server.ts";
+
+/** A proxy class: `new (client, token, exposed)`. */
+export type ProxyType = new(client: ManagerClient, token: Token, exposed: readonly string[]) => BaseProxy;
+
+const proxyTypes = new Map<string, ProxyType>();
+
+/** Names a proxy class so a child process rebuilds a proxy of the same class. */
+export function registerProxyType(name: string, type: ProxyType): void {
+  proxyTypes.set(name, type);
+}
+
+const finalizer = new FinalizationRegistry<{ client: ManagerClient; id: string }>(({ client, id }) => {
+  client.notify(null, "decref", [id]);
+});
+
+function snakeToCamel(name: string): string {
+  return name.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
+}
+
+/**
+ * The base of every proxy (Python's `BaseProxy`): the server object's
+ * `token` and `callMethod(name, args, kwds)`.
+ *
+ * @example
+ * ```ts
+ * import { Manager } from "@tsmp/multiprocessing";
+ * await using manager = await Manager();
+ * const d = await manager.dict();
+ * await d.callMethod("__setitem__", ["a", 1]);
+ * console.log(await d.callMethod("__getitem__", ["a"])); // 1
+ * ```
+ */
+export class BaseProxy {
+  /** Which server object this is. */
+  readonly token: Token;
+  /** Methods the server lets this proxy call. */
+  readonly exposed: readonly string[];
+  readonly #client: ManagerClient;
+  #released = false;
+
+  constructor(client: ManagerClient, token: Token, exposed: readonly string[]) {
+    this.#client = client;
+    this.token = token;
+    this.exposed = exposed;
+    finalizer.register(this, { client, id: token.id }, this);
+  }
+
+  /**
+   * Calls `name` on the server object (Python's `_callmethod`). Errors raised
+   * there are rethrown with their class name; a method registered in
+   * `methodToTypeid` resolves to a proxy.
+   */
+  async callMethod(name: string, args: readonly unknown[] = [], kwds: Record<string, unknown> = {}): Promise<unknown> {
+    const reply = await this.#client.request(this.token.id, name, args.map((a) => toWire(a)), kwds);
+    return this._result(reply);
+  }
+
+  /** @internal Turns a reply into a value or a proxy. */
+  _result(reply: Reply): unknown {
+    if (reply.kind === "proxy") return makeProxy(this.#client, reply.token, reply.exposed);
+    return fromWire(this.#client, reply.value);
+  }
+
+  /** The server object's value copied here (Python's `_getvalue`). */
+  getValue(): Promise<unknown> {
+    return this.callMethod("#GETVALUE");
+  }
+
+  /** The server object's `repr()`, as Python prints a proxy. */
+  repr(): Promise<string> {
+    return this.callMethod("__repr__") as Promise<string>;
+  }
+
+  /** Drops this proxy's reference now (the server frees the object when no proxy holds it). */
+  async decref(): Promise<void> {
+    if (this.#released) return;
+    this.#released = true;
+    finalizer.unregister(this);
+    if (!this.#client.closed) await this.#client.request(null, "decref", [this.token.id]).catch(() => {});
+  }
+
+  /** @internal The client this proxy talks through. */
+  get _client(): ManagerClient {
+    return this.#client;
+  }
+
+  [reduceSymbol](): { kind: string; state: unknown } {
+    const c = this.#client;
+    return {
+      kind: "managers.proxy",
+      state: {
+        address: c.address,
+        authkey: c.authkey,
+        serializer: c.serializer,
+        token: [this.token.typeid, this.token.address, this.token.id],
+        exposed: [...this.exposed],
+        type: proxyTypeName(this),
+      },
+    };
+  }
+}
+
+function proxyTypeName(proxy: BaseProxy): string {
+  for (const [name, type] of proxyTypes) if (proxy.constructor === type) return name;
+  return "AutoProxy";
+}
+
+/** Our proxies travel as their tokens, wherever they sit in a value; the server maps its own tokens back. */
+export function toWire(value: unknown, depth = 0): unknown {
+  if (value instanceof BaseProxy) return value.token;
+  if (depth > 100 || value === null || typeof value !== "object") return value;
+  if (Array.isArray(value)) {
+    const out = value.map((v) => toWire(v, depth + 1));
+    return isTuple(value) ? tuple(...out) : out;
+  }
+  if (value instanceof Map) return new Map([...value].map(([k, v]) => [k, toWire(v, depth + 1)]));
+  const proto = Object.getPrototypeOf(value);
+  if (proto === Object.prototype || proto === null) {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) out[k] = toWire(v, depth + 1);
+    return out;
+  }
+  return value;
+}
+
+function fromWire(client: ManagerClient, value: unknown, depth = 0): unknown {
+  if (value instanceof Token) {
+    const type = proxyForTypeid(value.typeid);
+    // A token inside a value is a reference the server holds for us: take our own.
+    client.notify(null, "incref", [value.id]);
+    return new type(client, value, exposedOf(value.typeid));
+  }
+  if (depth > 100 || value === null || typeof value !== "object") return value;
+  if (Array.isArray(value)) {
+    const out = value.map((v) => fromWire(client, v, depth + 1));
+    return isTuple(value) ? tuple(...out) : out;
+  }
+  if (value instanceof Map) return new Map([...value].map(([k, v]) => [k, fromWire(client, v, depth + 1)]));
+  const proto = Object.getPrototypeOf(value);
+  if (proto === Object.prototype || proto === null) {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) out[k] = fromWire(client, v, depth + 1);
+    return out;
+  }
+  return value;
+}
+
+const typeidProxies = new Map<string, string>();
+
+/** Which proxy class serves a type id by default (`dict` -> DictProxy...). */
+export function setProxyForTypeid(typeid: string, typeName: string): void {
+  typeidProxies.set(typeid, typeName);
+}
+
+function proxyForTypeid(typeid: string): ProxyType {
+  return proxyTypes.get(typeidProxies.get(typeid) ?? "AutoProxy") ?? AutoProxy;
+}
+
+// Exposed names seen per type id, for proxies rebuilt from a bare token inside a value.
+const exposedSeen = new Map<string, readonly string[]>();
+
+function exposedOf(typeid: string): readonly string[] {
+  return exposedSeen.get(typeid) ?? [];
+}
+
+/** Builds the proxy for a `#PROXY` reply or a `create`. */
+export function makeProxy(
+  client: ManagerClient,
+  token: Token,
+  exposed: readonly string[],
+  type?: ProxyType,
+): BaseProxy {
+  if (exposed.length) exposedSeen.set(token.typeid, exposed);
+  const T = type ?? proxyForTypeid(token.typeid);
+  return new T(client, token, exposed);
+}
+
+/** Methods an {@linkcode AutoProxy} adds, one per exposed name (also in camelCase). */
+export type ProxyMethods = { [method: string]: (...args: unknown[]) => Promise<unknown> };
+
+// Where a queue's, lock's or event's method takes its timeout (Python's signatures).
+function timeoutIndex(name: string, exposed: readonly string[]): number {
+  const queue = exposed.includes("put_nowait") || exposed.includes("get_nowait");
+  if (queue && name === "get") return 1;
+  if (queue && name === "put") return 2;
+  if (name === "acquire" && exposed.includes("release")) return 1;
+  if (name === "wait" && (exposed.includes("set") || exposed.includes("notify") || exposed.includes("abort"))) return 0;
+  return -1;
+}
+
+/**
+ * A proxy with one method per exposed name of the server object (Python's
+ * `AutoProxy`): `put_nowait` is callable as `putNowait` too.
+ *
+ * @example
+ * ```ts
+ * import { BaseManager, ServerQueue } from "@tsmp/multiprocessing";
+ * const queue = new ServerQueue();
+ * class QueueManager extends BaseManager {}
+ * QueueManager.register("get_queue", { callable: () => queue });
+ * await using m = new QueueManager({ address: ["127.0.0.1", 0], authkey: "abc" });
+ * await m.start();
+ * const q = await m.create("get_queue");
+ * await q.put("hello");
+ * console.log(await q.get()); // "hello"
+ * ```
+ */
+export class AutoProxy extends BaseProxy {
+  constructor(client: ManagerClient, token: Token, exposed: readonly string[]) {
+    super(client, token, exposed);
+    const self = this as unknown as Record<string, unknown>;
+    for (const name of exposed) {
+      const at = timeoutIndex(name, exposed);
+      const call = at < 0 ? (...args: unknown[]) => this.callMethod(name, args) : (...args: unknown[]) => {
+        // A positional timeout (ms) travels as `timeout=`, so a Python server gets it in seconds.
+        if (args.length <= at || typeof args[at] !== "number") return this.callMethod(name, args);
+        return this.callMethod(name, args.slice(0, at), { timeout: args[at] });
+      };
+      for (const key of new Set([name, snakeToCamel(name)])) {
+        if (!name.startsWith("_") && !(key in this)) self[key] = call;
+      }
+    }
+  }
+}
+
+/** The kwds for an optional timeout (milliseconds here; converted for a Python server). */
+function timeoutKw(timeout?: number | null): Record<string, unknown> {
+  return timeout === undefined || timeout === null ? {} : { timeout };
+}
+
+/**
+ * A proxy of a server dict (`manager.dict()`): `get`/`set`/`has`/`delete`,
+ * `keys`/`values`/`items`/`size`, `toObject`; Python's methods through `callMethod`.
+ *
+ * @example
+ * ```ts
+ * import { Manager } from "@tsmp/multiprocessing";
+ * await using manager = await Manager();
+ * const d = await manager.dict({ num: 100 });
+ * await d.set("num", 99);
+ * console.log(await d.get("num")); // 99
+ * ```
+ */
+export class DictProxy<K = unknown, V = unknown> extends BaseProxy {
+  /** The value for `key` (`undefined` when missing; Python's `d.get(key)`). */
+  async get(key: K, dflt?: V): Promise<V | undefined> {
+    const v = await this.callMethod("get", [key, dflt ?? null]);
+    return (v === null && dflt === undefined ? undefined : v) as V | undefined;
+  }
+  /** `d[key]`: throws a `KeyError` when missing. */
+  getItem(key: K): Promise<V> {
+    return this.callMethod("__getitem__", [key]) as Promise<V>;
+  }
+  /** `d[key] = value`. */
+  async set(key: K, value: V): Promise<void> {
+    await this.callMethod("__setitem__", [key, value]);
+  }
+  /** `key in d`. */
+  has(key: K): Promise<boolean> {
+    return this.callMethod("__contains__", [key]) as Promise<boolean>;
+  }
+  /** `del d[key]`: throws a `KeyError` when missing. */
+  async delete(key: K): Promise<void> {
+    await this.callMethod("__delitem__", [key]);
+  }
+  /** `len(d)`. */
+  size(): Promise<number> {
+    return this.callMethod("__len__") as Promise<number>;
+  }
+  keys(): Promise<K[]> {
+    return this.callMethod("keys") as Promise<K[]>;
+  }
+  values(): Promise<V[]> {
+    return this.callMethod("values") as Promise<V[]>;
+  }
+  items(): Promise<[K, V][]> {
+    return this.callMethod("items") as Promise<[K, V][]>;
+  }
+  /** `d.pop(key[, default])`. */
+  pop(key: K, ...dflt: [V?]): Promise<V> {
+    return this.callMethod("pop", [key, ...dflt]) as Promise<V>;
+  }
+  /** `d.setdefault(key, default)`. */
+  setdefault(key: K, dflt: V): Promise<V> {
+    return this.callMethod("setdefault", [key, dflt]) as Promise<V>;
+  }
+  /** `d.update(other)`. */
+  async update(other: Record<string, V> | Map<K, V> | [K, V][]): Promise<void> {
+    await this.callMethod("update", [other instanceof Map || Array.isArray(other) ? other : { ...other }]);
+  }
+  async clear(): Promise<void> {
+    await this.callMethod("clear");
+  }
+  /** A copy of the dict as a plain object (keys as strings). */
+  async toObject(): Promise<Record<string, V>> {
+    const v = await this.callMethod("copy");
+    return (v instanceof Map ? Object.fromEntries(v) : v) as Record<string, V>;
+  }
+  /** A copy of the dict as a Map (keys keep their types). */
+  async toMap(): Promise<Map<K, V>> {
+    return new Map(await this.items());
+  }
+}
+
+/**
+ * A proxy of a server list (`manager.list()`): `get(i)`/`set(i, v)`, `append`,
+ * `extend`, `pop`, `length`, `toArray`.
+ *
+ * @example
+ * ```ts
+ * import { Manager } from "@tsmp/multiprocessing";
+ * await using manager = await Manager();
+ * const l = await manager.list([1, 2, 3]);
+ * await l.append(4);
+ * console.log(await l.toArray()); // [1, 2, 3, 4]
+ * ```
+ */
+export class ListProxy<T = unknown> extends BaseProxy {
+  /** `l[i]` (negative counts from the end). */
+  get(i: number): Promise<T> {
+    return this.callMethod("__getitem__", [i]) as Promise<T>;
+  }
+  /** `l[i] = value`. */
+  async set(i: number, value: T): Promise<void> {
+    await this.callMethod("__setitem__", [i, value]);
+  }
+  async append(value: T): Promise<void> {
+    await this.callMethod("append", [value]);
+  }
+  async extend(values: T[]): Promise<void> {
+    await this.callMethod("extend", [values]);
+  }
+  async insert(i: number, value: T): Promise<void> {
+    await this.callMethod("insert", [i, value]);
+  }
+  pop(i?: number): Promise<T> {
+    return this.callMethod("pop", i === undefined ? [] : [i]) as Promise<T>;
+  }
+  async remove(value: T): Promise<void> {
+    await this.callMethod("remove", [value]);
+  }
+  index(value: T): Promise<number> {
+    return this.callMethod("index", [value]) as Promise<number>;
+  }
+  count(value: T): Promise<number> {
+    return this.callMethod("count", [value]) as Promise<number>;
+  }
+  async delete(i: number): Promise<void> {
+    await this.callMethod("__delitem__", [i]);
+  }
+  async reverse(): Promise<void> {
+    await this.callMethod("reverse");
+  }
+  async sort(options: { reverse?: boolean } = {}): Promise<void> {
+    await this.callMethod("sort", [], options.reverse ? { reverse: true } : {});
+  }
+  /** `len(l)`. */
+  length(): Promise<number> {
+    return this.callMethod("__len__") as Promise<number>;
+  }
+  /** A copy of the list. */
+  toArray(): Promise<T[]> {
+    return this.callMethod("#GETVALUE") as Promise<T[]>;
+  }
+}
+
+/**
+ * A proxy of a `manager.Value(typecode, value)`: `get()`/`set(v)`.
+ *
+ * @example
+ * ```ts
+ * import { Manager } from "@tsmp/multiprocessing";
+ * await using manager = await Manager();
+ * const v = await manager.Value("i", 1);
+ * await v.set((await v.get()) + 1);
+ * console.log(await v.get()); // 2
+ * ```
+ */
+export class ValueProxy<T = number> extends BaseProxy {
+  get(): Promise<T> {
+    return this.callMethod("get") as Promise<T>;
+  }
+  async set(value: T): Promise<void> {
+    await this.callMethod("set", [value]);
+  }
+}
+
+/**
+ * A proxy of a `manager.Array(typecode, init)`: `get(i)`, `set(i, v)`, `length()`, `toArray()`.
+ *
+ * @example
+ * ```ts
+ * import { Manager } from "@tsmp/multiprocessing";
+ * await using manager = await Manager();
+ * const a = await manager.Array("i", [1, 2, 3]);
+ * await a.set(0, 10);
+ * console.log(await a.toArray()); // [10, 2, 3]
+ * ```
+ */
+export class ArrayProxy<T = number> extends BaseProxy {
+  get(i: number): Promise<T> {
+    return this.callMethod("__getitem__", [i]) as Promise<T>;
+  }
+  async set(i: number, value: T): Promise<void> {
+    await this.callMethod("__setitem__", [i, value]);
+  }
+  length(): Promise<number> {
+    return this.callMethod("__len__") as Promise<number>;
+  }
+  toArray(): Promise<T[]> {
+    return this.callMethod("#GETVALUE") as Promise<T[]>;
+  }
+}
+
+/**
+ * A proxy of a server Lock, RLock, Semaphore or BoundedSemaphore: `acquire`
+ * (timeout in milliseconds) and `release`.
+ *
+ * @example
+ * ```ts
+ * import { Manager } from "@tsmp/multiprocessing";
+ * await using manager = await Manager();
+ * const lock = await manager.Lock();
+ * await lock.acquire();
+ * try { /* critical section *\/ } finally { await lock.release(); }
+ * ```
+ */
+export class AcquirerProxy extends BaseProxy {
+  acquire(blocking = true, timeout?: number | null): Promise<boolean> {
+    return this.callMethod("acquire", [blocking], timeoutKw(timeout)) as Promise<boolean>;
+  }
+  async release(): Promise<void> {
+    await this.callMethod("release");
+  }
+}
+
+/**
+ * A proxy of a server Event: `set`, `clear`, `isSet`, `wait(timeout ms)`.
+ *
+ * @example
+ * ```ts
+ * import { Manager } from "@tsmp/multiprocessing";
+ * await using manager = await Manager();
+ * const e = await manager.Event();
+ * await e.set();
+ * console.log(await e.wait(100)); // true
+ * ```
+ */
+export class EventProxy extends BaseProxy {
+  isSet(): Promise<boolean> {
+    return this.callMethod("is_set") as Promise<boolean>;
+  }
+  async set(): Promise<void> {
+    await this.callMethod("set");
+  }
+  async clear(): Promise<void> {
+    await this.callMethod("clear");
+  }
+  wait(timeout?: number | null): Promise<boolean> {
+    return this.callMethod("wait", [], timeoutKw(timeout)) as Promise<boolean>;
+  }
+}
+
+/**
+ * A proxy of a server Condition: `acquire`/`release`, `wait(timeout ms)`, `notify(n)`, `notifyAll()`.
+ *
+ * @example
+ * ```ts
+ * import { Manager } from "@tsmp/multiprocessing";
+ * await using manager = await Manager();
+ * const c = await manager.Condition();
+ * await c.acquire();
+ * console.log(await c.wait(10)); // false: nobody notified
+ * await c.release();
+ * ```
+ */
+export class ConditionProxy extends AcquirerProxy {
+  wait(timeout?: number | null): Promise<boolean> {
+    return this.callMethod("wait", [], timeoutKw(timeout)) as Promise<boolean>;
+  }
+  async notify(n = 1): Promise<void> {
+    await this.callMethod("notify", [n]);
+  }
+  async notifyAll(): Promise<void> {
+    await this.callMethod("notify_all");
+  }
+}
+
+/**
+ * A proxy of a server Barrier: `wait(timeout ms)`, `abort`, `reset`, `parties()`, `nWaiting()`, `broken()`.
+ *
+ * @example
+ * ```ts
+ * import { Manager } from "@tsmp/multiprocessing";
+ * await using manager = await Manager();
+ * const b = await manager.Barrier(1);
+ * console.log(await b.wait()); // 0
+ * ```
+ */
+export class BarrierProxy extends BaseProxy {
+  wait(timeout?: number | null): Promise<number> {
+    return this.callMethod("wait", [], timeoutKw(timeout)) as Promise<number>;
+  }
+  async abort(): Promise<void> {
+    await this.callMethod("abort");
+  }
+  async reset(): Promise<void> {
+    await this.callMethod("reset");
+  }
+  parties(): Promise<number> {
+    return this.callMethod("__getattribute__", ["parties"]) as Promise<number>;
+  }
+  nWaiting(): Promise<number> {
+    return this.callMethod("__getattribute__", ["n_waiting"]) as Promise<number>;
+  }
+  broken(): Promise<boolean> {
+    return this.callMethod("__getattribute__", ["broken"]) as Promise<boolean>;
+  }
+}
+
+/**
+ * A proxy of a server queue: `put`/`get` (with `block` and a timeout in
+ * milliseconds), `putNowait`/`getNowait`, `qsize`, `empty`, `full`, `taskDone`, `join`.
+ *
+ * @example
+ * ```ts
+ * import { Manager } from "@tsmp/multiprocessing";
+ * await using manager = await Manager();
+ * const q = await manager.Queue();
+ * await q.put("hello");
+ * console.log(await q.get()); // "hello"
+ * ```
+ */
+export class QueueProxy<T = unknown> extends BaseProxy {
+  async put(item: T, block = true, timeout?: number | null): Promise<void> {
+    await this.callMethod("put", [item, block], timeoutKw(timeout));
+  }
+  get(block = true, timeout?: number | null): Promise<T> {
+    return this.callMethod("get", [block], timeoutKw(timeout)) as Promise<T>;
+  }
+  async putNowait(item: T): Promise<void> {
+    await this.callMethod("put_nowait", [item]);
+  }
+  getNowait(): Promise<T> {
+    return this.callMethod("get_nowait") as Promise<T>;
+  }
+  qsize(): Promise<number> {
+    return this.callMethod("qsize") as Promise<number>;
+  }
+  empty(): Promise<boolean> {
+    return this.callMethod("empty") as Promise<boolean>;
+  }
+  full(): Promise<boolean> {
+    return this.callMethod("full") as Promise<boolean>;
+  }
+  async taskDone(): Promise<void> {
+    await this.callMethod("task_done");
+  }
+  async join(): Promise<void> {
+    await this.callMethod("join");
+  }
+}
+
+/**
+ * A proxy of a server Namespace: `getAttr(name)`, `setAttr(name, value)`, `delAttr(name)`.
+ *
+ * @example
+ * ```ts
+ * import { Manager } from "@tsmp/multiprocessing";
+ * await using manager = await Manager();
+ * const ns = await manager.Namespace();
+ * await ns.setAttr("x", 10);
+ * console.log(await ns.getAttr("x")); // 10
+ * ```
+ */
+export class NamespaceProxy extends BaseProxy {
+  getAttr(name: string): Promise<unknown> {
+    return this.callMethod("__getattribute__", [name]);
+  }
+  async setAttr(name: string, value: unknown): Promise<void> {
+    await this.callMethod("__setattr__", [name, value]);
+  }
+  async delAttr(name: string): Promise<void> {
+    await this.callMethod("__delattr__", [name]);
+  }
+}
+
+for (
+  const [name, type] of Object.entries({
+    AutoProxy,
+    DictProxy,
+    ListProxy,
+    ValueProxy,
+    ArrayProxy,
+    AcquirerProxy,
+    EventProxy,
+    ConditionProxy,
+    BarrierProxy,
+    QueueProxy,
+    NamespaceProxy,
+  })
+) registerProxyType(name, type as ProxyType);
+
+interface ProxyState {
+  address: ManagerAddress;
+  authkey: Uint8Array;
+  serializer: Serializer;
+  token: [string, ManagerAddress, string];
+  exposed: string[];
+  type: string;
+}
+
+registerReducer("managers.proxy", (state) => {
+  const s = state as ProxyState;
+  const client = ManagerClient.for(s.address, s.authkey, s.serializer);
+  const token = new Token(s.token[0], s.token[1], s.token[2]);
+  // The rebuilt proxy holds its own reference, as Python's RebuildProxy increfs.
+  client.notify(null, "incref", [token.id]);
+  return new (proxyTypes.get(s.type) ?? AutoProxy)(client, token, s.exposed);
+});
+
+export { tuple };

@@ -1,0 +1,511 @@
+/**
+ * A manager's server: holds the registered objects and answers CPython's
+ * manager protocol (control requests on a fresh connection, `accept_connection`
+ * turning it into a method-call loop) plus this module's multiplexed form,
+ * where one connection carries tagged requests that run concurrently.
+ *
+ * @module
+ */
+
+import { createServer, type Server as NetServer, type Socket } from "node:net";
+import { holdOpen } from "../keepalive.ts";
+import { type Codec, codecFor, type Serializer } from "./codec.ts";
+import { caller, PARAMS, pyRepr, VALUE } from "./objects.ts";
+import { isTuple, PickleError, PyException, Token, tuple } from "./pickle.ts";
+import { answerChallenge, DEFAULT_MAX_FRAME, deliverChallenge, FramedSocket } from "./wire.ts";
+
+/** A manager's address: `[host, port]` for TCP or a path for a Unix socket. */
+export type ManagerAddress = [host: string, port: number] | string;
+
+/** What `register()` records for a type id. */
+export interface TypeSpec {
+  /** Makes the server object (closures allowed when the server runs in this process). */
+  // deno-lint-ignore no-explicit-any
+  callable?: ((...args: any[]) => unknown) | null;
+  /** Method names proxies may call; by default the object's public methods. */
+  exposed?: readonly string[] | null;
+  /** Methods whose result is itself served, returning a proxy of that type id. */
+  methodToTypeid?: Record<string, string> | null;
+}
+
+interface Entry {
+  obj: unknown;
+  typeid: string;
+  exposed: string[];
+  refcount: number;
+  ident: string;
+}
+
+interface ConnState {
+  id: number;
+  /** References this (multiplexed) connection holds, released when it closes. */
+  refs: Map<string, number>;
+  mode: "control" | "calls" | "tagged";
+  chain: Promise<void>;
+}
+
+/** Parameter names used for keyword arguments when an object does not declare its own. */
+const DEFAULT_PARAMS: Record<string, string[]> = {
+  get: ["block", "timeout"],
+  put: ["item", "block", "timeout"],
+  acquire: ["blocking", "timeout"],
+  wait: ["timeout"],
+  join: ["timeout"],
+};
+
+const TAG = "#TSMP";
+const HANDSHAKE_TIMEOUT = 20_000;
+let connIds = 0;
+
+function isLoopback(host: string): boolean {
+  return host === "localhost" || host === "::1" || /^127\./.test(host);
+}
+
+function publicMethods(obj: unknown): string[] {
+  const names = new Set<string>();
+  for (let o = obj as object | null; o && o !== Object.prototype; o = Object.getPrototypeOf(o)) {
+    for (const name of Object.getOwnPropertyNames(o)) {
+      if (name === "constructor" || name.startsWith("_")) continue;
+      const d = Object.getOwnPropertyDescriptor(o, name);
+      if (d && typeof d.value === "function") names.add(name);
+    }
+  }
+  return [...names];
+}
+
+function errorOf(e: unknown): Error {
+  if (e instanceof Error) return e;
+  return new Error(typeof e === "string" ? e : pyRepr(e));
+}
+
+function traceback(e: unknown): string {
+  const err = errorOf(e);
+  return `Traceback (most recent call last):\n${err.stack ?? ""}\n${err.name}: ${err.message}`;
+}
+
+/** A served object's reference inside another object's value: sent back as the token, so it stays shared. */
+class Served {
+  constructor(readonly token: Token) {}
+}
+
+/**
+ * The server a manager runs: `serveForever()` keeps the program alive until
+ * `shutdown()`. Each connection that breaks the protocol (bad frames, hostile
+ * or malformed pickles, oversized frames) is closed on its own.
+ *
+ * @example
+ * ```ts
+ * import { BaseManager, ServerQueue } from "@tsmp/multiprocessing";
+ * const queue = new ServerQueue();
+ * class QueueManager extends BaseManager {}
+ * QueueManager.register("get_queue", { callable: () => queue });
+ * const m = new QueueManager({ address: ["127.0.0.1", 0], authkey: "abc" });
+ * const server = m.getServer();
+ * setTimeout(() => server.shutdown(), 10);
+ * await server.serveForever();
+ * ```
+ */
+export class Server {
+  readonly #registry: Map<string, TypeSpec>;
+  readonly #codec: Codec;
+  readonly #authkey: Uint8Array;
+  readonly #maxFrame: number;
+  #address: ManagerAddress;
+  #net: NetServer | null = null;
+  #listening: Promise<ManagerAddress> | null = null;
+  #objects = new Map<string, Entry>();
+  #idents = new WeakMap<object, string>();
+  #nextIdent = 1;
+  #conns = new Set<FramedSocket>();
+  #servedRefs = new FinalizationRegistry<Entry>((entry) => {
+    if (this.#objects.get(entry.ident) === entry && --entry.refcount <= 0) this.#objects.delete(entry.ident);
+  });
+  #stopped = false;
+  #resolveStopped!: () => void;
+  /** Settles when the server has shut down. */
+  readonly stopped: Promise<void> = new Promise((r) => (this.#resolveStopped = r));
+
+  constructor(
+    registry: Map<string, TypeSpec>,
+    address: ManagerAddress,
+    authkey: Uint8Array,
+    options: { serializer?: Serializer; maxFrame?: number; authkeyGiven?: boolean } = {},
+  ) {
+    this.#registry = registry;
+    this.#codec = codecFor(options.serializer);
+    this.#authkey = authkey;
+    this.#maxFrame = options.maxFrame ?? DEFAULT_MAX_FRAME;
+    this.#address = address;
+    if (Array.isArray(address) && !isLoopback(address[0]) && options.authkeyGiven === false) {
+      throw new TypeError(
+        `refusing to serve on ${
+          address[0] || "every interface"
+        } without an authkey: pass { authkey } or bind to 127.0.0.1`,
+      );
+    }
+  }
+
+  /** The address the server listens on (the real port once listening, when 0 was asked for). */
+  get address(): ManagerAddress {
+    return this.#address;
+  }
+
+  /** Starts listening; resolves with the address. The listener does not hold the program open. */
+  listen(): Promise<ManagerAddress> {
+    if (this.#listening) return this.#listening;
+    if (this.#stopped) return Promise.reject(new Error("the server has been shut down"));
+    const net = createServer((socket) => this.#accept(socket));
+    this.#net = net;
+    return this.#listening = new Promise((resolve, reject) => {
+      net.once("error", reject);
+      const done = () => {
+        net.off("error", reject);
+        net.on("error", () => {});
+        const a = net.address();
+        if (a && typeof a === "object") this.#address = [(this.#address as [string, number])[0], a.port];
+        net.unref();
+        resolve(this.#address);
+      };
+      if (typeof this.#address === "string") net.listen(this.#address, done);
+      else net.listen(this.#address[1], this.#address[0] || "0.0.0.0", done);
+    });
+  }
+
+  /** Listens and serves until `shutdown()` (or a client's `shutdown` request); holds the program open meanwhile. */
+  async serveForever(): Promise<void> {
+    const release = holdOpen();
+    try {
+      await this.listen();
+      await this.stopped;
+    } finally {
+      release();
+    }
+  }
+
+  /** Stops listening and closes every connection. */
+  shutdown(): void {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    this.#net?.close();
+    for (const c of this.#conns) c.close();
+    this.#conns.clear();
+    this.#objects.clear();
+    this.#resolveStopped();
+  }
+
+  /** How many objects the server holds (Python's `number_of_objects`). */
+  get numberOfObjects(): number {
+    return this.#objects.size;
+  }
+
+  async #accept(socket: Socket) {
+    socket.unref();
+    if (this.#stopped) return void socket.destroy();
+    const conn = new FramedSocket(socket, this.#maxFrame);
+    this.#conns.add(conn);
+    const state: ConnState = { id: ++connIds, refs: new Map(), mode: "control", chain: Promise.resolve() };
+    conn.onClose = () => {
+      this.#conns.delete(conn);
+      for (const [ident, n] of state.refs) for (let i = 0; i < n; i++) this.#decref(ident);
+      state.refs.clear();
+    };
+    // A peer that connects and never finishes the handshake does not keep its connection forever.
+    const timer = setTimeout(() => conn.close(), HANDSHAKE_TIMEOUT);
+    (timer as { unref?: () => void }).unref?.();
+    try {
+      await deliverChallenge(conn, this.#authkey);
+      await answerChallenge(conn, this.#authkey);
+    } catch {
+      return conn.close();
+    } finally {
+      clearTimeout(timer);
+    }
+    conn.handle((frame) => this.#frame(conn, state, frame));
+  }
+
+  #frame(conn: FramedSocket, state: ConnState, frame: Uint8Array) {
+    let request: unknown;
+    try {
+      request = this.#codec.loads(frame);
+    } catch (e) {
+      // A stream this codec refuses (hostile or malformed) ends this connection only.
+      if (!(e instanceof PickleError || e instanceof SyntaxError || e instanceof TypeError)) throw e;
+      return conn.close();
+    }
+    if (!Array.isArray(request)) return conn.close();
+    if (request.length === 6 && request[0] === TAG && state.mode !== "calls") {
+      const [, id, ident, method, args, kwds] = request;
+      if (typeof method !== "string" || !Array.isArray(args)) return conn.close();
+      state.mode = "tagged";
+      this.#dispatch(state, ident, method, args, kwds, false, conn).then((reply) => {
+        this.#send(conn, [reply[0], reply[1], id]);
+      });
+      return;
+    }
+    if (request.length !== 4 || state.mode === "tagged") return conn.close();
+    const [ident, method, args, kwds] = request;
+    if (typeof method !== "string" || !Array.isArray(args)) return conn.close();
+    if (state.mode === "control") {
+      if (ident !== null) return conn.close();
+      state.mode = "calls";
+      // One control request per connection, as CPython's server handles it; accept_connection keeps it open.
+      state.chain = this.#dispatch(state, null, method, args, kwds, true, conn).then((reply) => {
+        this.#send(conn, reply);
+        if (method !== "accept_connection") setTimeout(() => conn.close(), 0);
+      });
+      return;
+    }
+    // CPython's method loop answers in order: one request at a time.
+    state.chain = state.chain.then(() =>
+      this.#dispatch(state, ident, method, args, kwds, true, conn).then((reply) => this.#send(conn, reply))
+    );
+  }
+
+  #send(conn: FramedSocket, reply: unknown[]) {
+    if (conn.closed) return;
+    let bytes: Uint8Array;
+    try {
+      bytes = this.#codec.dumps(tuple(...reply));
+    } catch (e) {
+      bytes = this.#codec.dumps(tuple("#UNSERIALIZABLE", traceback(e), ...reply.slice(2)));
+    }
+    conn.send(bytes);
+  }
+
+  async #dispatch(
+    state: ConnState,
+    ident: unknown,
+    method: string,
+    args: unknown[],
+    kwds: unknown,
+    fromPython: boolean,
+    conn: FramedSocket,
+  ): Promise<unknown[]> {
+    const kw = kwds && typeof kwds === "object" && !Array.isArray(kwds) && !(kwds instanceof Map)
+      ? kwds as Record<string, unknown>
+      : {};
+    if (ident === null || ident === undefined) {
+      try {
+        return ["#RETURN", await this.#control(state, method, args, kw, conn)];
+      } catch (e) {
+        return ["#TRACEBACK", traceback(e)];
+      }
+    }
+    let entry: Entry | undefined;
+    try {
+      entry = typeof ident === "string" ? this.#objects.get(ident) : undefined;
+      if (!entry) {
+        throw Object.assign(new Error(`no object with id ${pyRepr(ident)} on this server`), { name: "KeyError" });
+      }
+    } catch (e) {
+      return ["#TRACEBACK", traceback(e)];
+    }
+    const obj = entry.obj as Record<string, unknown> & { [PARAMS]?: Record<string, string[]> };
+    if (!entry.exposed.includes(method)) {
+      if (method === "__repr__" || method === "__str__") return ["#RETURN", pyRepr(obj)];
+      if (method === "#GETVALUE") return ["#RETURN", this.#outgoing(valueOf(obj))];
+      return [
+        "#TRACEBACK",
+        traceback(
+          Object.assign(
+            new Error(`method '${method}' of ${entry.typeid} object is not in the exposed=${pyRepr(entry.exposed)}`),
+            { name: "AttributeError" },
+          ),
+        ),
+      ];
+    }
+    const fn = obj?.[method];
+    if (typeof fn !== "function") {
+      if (method === "__getattribute__" || method === "__getattr__") {
+        const name = String(args[0]);
+        if (name.startsWith("_") || !(name in (obj as object))) {
+          return ["#ERROR", Object.assign(new Error(`no attribute '${name}'`), { name: "AttributeError" })];
+        }
+        return ["#RETURN", this.#outgoing((obj as Record<string, unknown>)[name])];
+      }
+      return ["#TRACEBACK", traceback(new TypeError(`${method} of ${entry.typeid} is not callable`))];
+    }
+    let result: unknown;
+    try {
+      const callArgs = placeArgs(obj, method, args.map((a) => this.#incoming(a)), kw, fromPython);
+      caller.id = state.id;
+      let pending: unknown;
+      try {
+        pending = fn.apply(obj, callArgs);
+      } finally {
+        // Calls made in this process, not through a connection, see 0 (see Waiters: they hold the program open).
+        caller.id = 0;
+      }
+      result = await pending;
+    } catch (e) {
+      return ["#ERROR", errorOf(e)];
+    }
+    const typeid = this.#registry.get(entry.typeid)?.methodToTypeid?.[method];
+    if (typeid) {
+      try {
+        const [rident, rexposed] = this.#register(typeid, result, state, !fromPython);
+        return ["#PROXY", tuple(rexposed, new Token(typeid, this.#address, rident))];
+      } catch (e) {
+        return ["#TRACEBACK", traceback(e)];
+      }
+    }
+    return ["#RETURN", this.#outgoing(result)];
+  }
+
+  // Tokens of this server's objects inside arguments stand for the objects' proxies (nested proxies share state).
+  #incoming(value: unknown, depth = 0): unknown {
+    const entry = value instanceof Token ? this.#objects.get(value.id) : undefined;
+    if (entry) {
+      // Whatever keeps this reference (a dict, a list, a queue...) keeps the object alive until it is collected.
+      const served = new Served(value as Token);
+      entry.refcount++;
+      this.#servedRefs.register(served, entry);
+      return served;
+    }
+    if (depth > 100 || value === null || typeof value !== "object") return value;
+    if (Array.isArray(value)) {
+      const out = value.map((v) => this.#incoming(v, depth + 1));
+      return isTuple(value) ? tuple(...out) : out;
+    }
+    if (value instanceof Map) return new Map([...value].map(([k, v]) => [k, this.#incoming(v, depth + 1)]));
+    if (Object.getPrototypeOf(value) === Object.prototype) {
+      const out: Record<string, unknown> = {};
+      for (const [k, v] of Object.entries(value)) out[k] = this.#incoming(v, depth + 1);
+      return out;
+    }
+    return value;
+  }
+
+  #outgoing(value: unknown, depth = 0): unknown {
+    if (value instanceof Served) return value.token;
+    if (depth > 100 || value === null || typeof value !== "object") return value;
+    if (Array.isArray(value)) {
+      const out = value.map((v) => this.#outgoing(v, depth + 1));
+      return isTuple(value) ? tuple(...out) : out;
+    }
+    if (value instanceof Map) return new Map([...value].map(([k, v]) => [k, this.#outgoing(v, depth + 1)]));
+    if (Object.getPrototypeOf(value) === Object.prototype) {
+      const out: Record<string, unknown> = {};
+      for (const [k, v] of Object.entries(value)) out[k] = this.#outgoing(v, depth + 1);
+      return out;
+    }
+    return value;
+  }
+
+  async #control(state: ConnState, method: string, args: unknown[], kwds: Record<string, unknown>, conn: FramedSocket) {
+    switch (method) {
+      case "create": {
+        const [typeid, ...rest] = args;
+        if (typeof typeid !== "string") throw new TypeError("create needs a type id");
+        const spec = this.#registry.get(typeid);
+        if (!spec) {
+          throw Object.assign(new Error(`'${typeid}' is not registered with this manager`), { name: "KeyError" });
+        }
+        if (!spec.callable) throw new TypeError(`'${typeid}' has no callable on this server`);
+        const callArgs = rest.map((a) => this.#incoming(a));
+        if (Object.keys(kwds).length) callArgs.push(kwds);
+        const obj = await spec.callable(...callArgs);
+        const [ident, exposed] = this.#register(typeid, obj, state, state.mode === "tagged");
+        return tuple(ident, tuple(...exposed));
+      }
+      case "incref": {
+        const ident = String(args[0]);
+        const entry = this.#objects.get(ident);
+        if (!entry) throw Object.assign(new Error(`no object with id '${ident}'`), { name: "KeyError" });
+        entry.refcount++;
+        if (state.mode === "tagged") state.refs.set(ident, (state.refs.get(ident) ?? 0) + 1);
+        return null;
+      }
+      case "decref": {
+        const ident = String(args[0]);
+        if (state.mode === "tagged") {
+          const n = state.refs.get(ident) ?? 0;
+          if (n <= 1) state.refs.delete(ident);
+          else state.refs.set(ident, n - 1);
+        }
+        this.#decref(ident);
+        return null;
+      }
+      case "get_methods": {
+        const token = args[0];
+        const entry = token instanceof Token ? this.#objects.get(token.id) : undefined;
+        if (!entry) throw Object.assign(new Error("no such object"), { name: "KeyError" });
+        return tuple(...entry.exposed);
+      }
+      case "dummy":
+        return null;
+      case "debug_info":
+        return [...this.#objects].map(([id, e]) =>
+          `  ${id}:       refcount=${e.refcount}\n    ${pyRepr(e.obj).slice(0, 75)}`
+        )
+          .join("\n");
+      case "number_of_objects":
+        return this.#objects.size;
+      case "accept_connection":
+        return null;
+      case "shutdown":
+        // Reply first, as CPython does, then stop.
+        setTimeout(() => this.shutdown(), 0);
+        void conn;
+        return null;
+    }
+    throw new Error(`'${method}' unrecognized`);
+  }
+
+  #register(typeid: string, obj: unknown, state: ConnState, track: boolean): [string, string[]] {
+    const spec = this.#registry.get(typeid);
+    if (!spec) throw new Error(`'${typeid}' is not registered with this manager`);
+    const keyed = obj !== null && (typeof obj === "object" || typeof obj === "function");
+    let ident = keyed ? this.#idents.get(obj as object) : undefined;
+    if (!ident) {
+      ident = (this.#nextIdent++).toString(16).padStart(8, "0");
+      if (keyed) this.#idents.set(obj as object, ident);
+    }
+    const exposed = spec.exposed ? [...spec.exposed] : (obj as { constructor?: { exposed?: string[] } })?.constructor
+      ?.exposed ?? publicMethods(obj);
+    const entry = this.#objects.get(ident);
+    if (entry) entry.refcount++;
+    else this.#objects.set(ident, { obj, typeid, exposed, refcount: 1, ident });
+    if (track) state.refs.set(ident, (state.refs.get(ident) ?? 0) + 1);
+    return [ident, exposed];
+  }
+
+  #decref(ident: string) {
+    const entry = this.#objects.get(ident);
+    if (!entry) return;
+    if (--entry.refcount <= 0) this.#objects.delete(ident);
+  }
+}
+
+function valueOf(obj: unknown): unknown {
+  const v = obj as { [VALUE]?: () => unknown };
+  return typeof v?.[VALUE] === "function" ? v[VALUE]!() : obj;
+}
+
+function placeArgs(
+  obj: { [PARAMS]?: Record<string, string[]> },
+  method: string,
+  args: unknown[],
+  kwds: Record<string, unknown>,
+  fromPython: boolean,
+): unknown[] {
+  const names = obj[PARAMS]?.[method] ?? DEFAULT_PARAMS[method];
+  const keys = Object.keys(kwds);
+  if (!names) {
+    if (keys.length) args.push(kwds);
+    return args;
+  }
+  const out = [...args];
+  for (const k of keys) {
+    const i = names.indexOf(k);
+    if (i < 0) throw new TypeError(`${method}() got an unexpected keyword argument '${k}'`);
+    while (out.length < i) out.push(undefined);
+    out[i] = kwds[k];
+  }
+  // A Python peer's timeouts are seconds; the objects here take milliseconds.
+  const t = names.indexOf("timeout");
+  if (fromPython && t >= 0 && typeof out[t] === "number") out[t] = (out[t] as number) * 1000;
+  return out.map((v) => v === null ? undefined : v);
+}
+
+export { PyException };

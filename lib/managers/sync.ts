@@ -1,0 +1,216 @@
+/**
+ * `SyncManager` and `Manager()`: a server process holding dicts, lists,
+ * values, locks, queues... shared by proxy with every process that has one.
+ * Its type ids, exposed methods and proxies are CPython's, so a Python
+ * `SyncManager` client can use this server and this client a Python server.
+ *
+ * @module
+ */
+
+import { type Connection, Pipe } from "../connection.ts";
+import { currentProcess, Process } from "../process.ts";
+import { BaseManager, type BaseManagerOptions, type RegisterOptions } from "./base.ts";
+import type { Serializer } from "./codec.ts";
+import {
+  ArrayObject,
+  BarrierObject,
+  BoundedSemaphoreObject,
+  ConditionObject,
+  DictObject,
+  EventObject,
+  ListObject,
+  LockObject,
+  NamespaceObject,
+  RLockObject,
+  SemaphoreObject,
+  ServerQueue,
+  ValueObject,
+} from "./objects.ts";
+import {
+  AcquirerProxy,
+  ArrayProxy,
+  BarrierProxy,
+  ConditionProxy,
+  DictProxy,
+  EventProxy,
+  ListProxy,
+  NamespaceProxy,
+  type ProxyType,
+  QueueProxy,
+  setProxyForTypeid,
+  ValueProxy,
+} from "./proxy.ts";
+import type { ManagerAddress } from "./server.ts";
+
+/**
+ * Python's `SyncManager`: `dict`, `list`, `Value`, `Array`, `Lock`, `RLock`,
+ * `Semaphore`, `BoundedSemaphore`, `Event`, `Condition`, `Barrier`, `Queue`,
+ * `JoinableQueue` and `Namespace`, each resolving to a proxy. `Manager()`
+ * makes one whose server runs in a child process.
+ *
+ * @example
+ * ```ts
+ * import { SyncManager } from "@tsmp/multiprocessing";
+ * await using m = new SyncManager({ authkey: "secret" });
+ * await m.start();
+ * const d = await m.dict();
+ * await d.set("a", 1);
+ * console.log(await d.get("a")); // 1
+ * ```
+ */
+export class SyncManager extends BaseManager {
+  #child: Process | null = null;
+
+  /** A proxy of a new server dict (from a plain object, a Map or `[key, value]` pairs). */
+  declare dict: <K = unknown, V = unknown>(init?: Record<string, V> | Map<K, V> | [K, V][]) => Promise<DictProxy<K, V>>;
+  /** A proxy of a new server list. */
+  declare list: <T = unknown>(init?: T[]) => Promise<ListProxy<T>>;
+  /** A proxy of a new server value (Python's `Manager().Value(typecode, value)`). */
+  declare Value: <T = number>(typecode: string, value: T) => Promise<ValueProxy<T>>;
+  /** A proxy of a new server array (`typecode`, a length or the items). */
+  declare Array: <T = number>(typecode: string, init: number | T[]) => Promise<ArrayProxy<T>>;
+  /** A proxy of a new server Lock. */
+  declare Lock: () => Promise<AcquirerProxy>;
+  /** A proxy of a new server RLock (owned by the connection that acquired it). */
+  declare RLock: () => Promise<AcquirerProxy>;
+  /** A proxy of a new server Semaphore. */
+  declare Semaphore: (value?: number) => Promise<AcquirerProxy>;
+  /** A proxy of a new server BoundedSemaphore. */
+  declare BoundedSemaphore: (value?: number) => Promise<AcquirerProxy>;
+  /** A proxy of a new server Event. */
+  declare Event: () => Promise<EventProxy>;
+  /** A proxy of a new server Condition. */
+  declare Condition: () => Promise<ConditionProxy>;
+  /** A proxy of a new server Barrier of `parties`. */
+  declare Barrier: (parties: number) => Promise<BarrierProxy>;
+  /** A proxy of a new server queue (`maxsize` 0: unbounded). */
+  declare Queue: <T = unknown>(maxsize?: number) => Promise<QueueProxy<T>>;
+  /** A proxy of a new server joinable queue (`taskDone`/`join`). */
+  declare JoinableQueue: <T = unknown>(maxsize?: number) => Promise<QueueProxy<T>>;
+  /** A proxy of a new server Namespace. */
+  declare Namespace: () => Promise<NamespaceProxy>;
+
+  /** @internal Runs the server in a child process (see {@linkcode Manager}). */
+  async _startInChild(): Promise<void> {
+    const [parentEnd, childEnd] = Pipe();
+    const child = new Process({
+      target: serveSyncManager,
+      args: [childEnd, this.address, this.authkey, this.serializer],
+      daemon: true,
+      name: "SyncManager",
+      module: import.meta.url,
+    });
+    child.start();
+    childEnd.close();
+    try {
+      type Started = { address?: ManagerAddress; error?: string };
+      const exited = (): Promise<Started> =>
+        child.sentinel.then(() => ({ error: `the manager process exited with code ${child.exitcode}` }));
+      const reply: Started = await Promise.race([parentEnd.recv<Started>().catch(exited), exited()]);
+      if (reply.error !== undefined || reply.address === undefined) {
+        throw new Error(`the manager's server did not start: ${reply.error}`);
+      }
+      this._address = reply.address;
+    } finally {
+      parentEnd.close();
+    }
+    this.#child = child;
+    this._started(child.sentinel);
+  }
+
+  /** Stops the server; for `Manager()`, waits for its process to end (terminating it if it does not). */
+  override async shutdown(): Promise<void> {
+    await super.shutdown();
+    const child = this.#child;
+    if (!child) return;
+    this.#child = null;
+    await child.join(5000);
+    if (child.isAlive()) {
+      child.terminate();
+      await child.join();
+    }
+  }
+}
+
+const syncTypes: [string, RegisterOptions["callable"], ProxyType][] = [
+  ["Queue", (maxsize?: number) => new ServerQueue(maxsize), QueueProxy as ProxyType],
+  ["JoinableQueue", (maxsize?: number) => new ServerQueue(maxsize), QueueProxy as ProxyType],
+  ["Event", () => new EventObject(), EventProxy as ProxyType],
+  ["Lock", () => new LockObject(), AcquirerProxy as ProxyType],
+  ["RLock", () => new RLockObject(), AcquirerProxy as ProxyType],
+  ["Semaphore", (value?: number) => new SemaphoreObject(value ?? 1), AcquirerProxy as ProxyType],
+  ["BoundedSemaphore", (value?: number) => new BoundedSemaphoreObject(value ?? 1), AcquirerProxy as ProxyType],
+  ["Condition", () => new ConditionObject(), ConditionProxy as ProxyType],
+  [
+    "Barrier",
+    (parties: number, action?: unknown, timeout?: number | null) => new BarrierObject(parties, action, timeout ?? null),
+    BarrierProxy as ProxyType,
+  ],
+  ["list", (init?: unknown) => new ListObject(init), ListProxy as ProxyType],
+  ["dict", (init?: unknown, kwds?: Record<string, unknown>) => new DictObject(init, kwds), DictProxy as ProxyType],
+  ["Value", (typecode: unknown, value: unknown) => new ValueObject(typecode, value), ValueProxy as ProxyType],
+  ["Array", (typecode: string, init: unknown) => new ArrayObject(typecode, init), ArrayProxy as ProxyType],
+  ["Namespace", (kwds?: Record<string, unknown>) => new NamespaceObject(kwds), NamespaceProxy as ProxyType],
+];
+
+const proxyNames = new Map<ProxyType, string>([
+  [QueueProxy as ProxyType, "QueueProxy"],
+  [EventProxy as ProxyType, "EventProxy"],
+  [AcquirerProxy as ProxyType, "AcquirerProxy"],
+  [ConditionProxy as ProxyType, "ConditionProxy"],
+  [BarrierProxy as ProxyType, "BarrierProxy"],
+  [ListProxy as ProxyType, "ListProxy"],
+  [DictProxy as ProxyType, "DictProxy"],
+  [ValueProxy as ProxyType, "ValueProxy"],
+  [ArrayProxy as ProxyType, "ArrayProxy"],
+  [NamespaceProxy as ProxyType, "NamespaceProxy"],
+]);
+
+for (const [typeid, callable, proxytype] of syncTypes) {
+  SyncManager.register(typeid, { callable, proxytype });
+  setProxyForTypeid(typeid, proxyNames.get(proxytype)!);
+}
+
+/** @internal The child process of `Manager()`: serves until a `shutdown` request. */
+export async function serveSyncManager(
+  conn: Connection,
+  address: ManagerAddress,
+  authkey: Uint8Array,
+  serializer: Serializer,
+): Promise<void> {
+  const manager = new SyncManager({ address, authkey, serializer });
+  const server = manager.getServer();
+  try {
+    const bound = await server.listen();
+    await conn.send({ address: bound });
+  } catch (error) {
+    await conn.send({ error: (error as Error).message });
+    return;
+  } finally {
+    conn.close();
+  }
+  await server.serveForever();
+}
+
+/** Options of {@linkcode Manager}. */
+export type ManagerOptions = BaseManagerOptions;
+
+/**
+ * Python's `multiprocessing.Manager()`: a started {@linkcode SyncManager}
+ * whose server runs in a child process. Proxies it makes can be passed to
+ * other processes; `shutdown()` (or `await using`) stops the server.
+ *
+ * @example
+ * ```ts
+ * import { Manager } from "@tsmp/multiprocessing";
+ * await using manager = await Manager();
+ * const l = await manager.list([1, 2, 3]);
+ * await l.append(4);
+ * console.log(await l.toArray()); // [1, 2, 3, 4]
+ * ```
+ */
+export async function Manager(options: ManagerOptions = {}): Promise<SyncManager> {
+  const manager = new SyncManager({ authkey: currentProcess().authkey, ...options });
+  await manager._startInChild();
+  return manager;
+}

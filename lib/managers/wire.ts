@@ -1,0 +1,243 @@
+/**
+ * CPython's connection framing and authkey handshake over a `node:net` socket:
+ * 4-byte big-endian length frames (-1 then 8 bytes for large ones) and the
+ * mutual `#CHALLENGE#` exchange (HMAC-SHA256 with `{sha256}` prefixes, and the
+ * legacy raw HMAC-MD5 of Python 3.11 and older, accepted both ways).
+ *
+ * @module
+ */
+
+import { createHmac } from "node:crypto";
+import type { Socket } from "node:net";
+import { answerChallenge as answer, type Connection, deliverChallenge as deliver, frame } from "../connection.ts";
+import { AuthenticationError, EOFError } from "../errors.ts";
+
+/** Frames larger than this are refused by default (a server can set its own limit). */
+export const DEFAULT_MAX_FRAME = 64 * 1024 * 1024;
+
+/**
+ * A framed, buffered view of a socket: frames arrive through `onFrame` or `recv()`.
+ * Unlike connection.ts's pull-based `FrameReader`, it pushes frames as they arrive and
+ * never holds the program open while idle, which a server running beside the user's
+ * code (`start()`) needs; the frame format and the handshake are connection.ts's.
+ */
+export class FramedSocket {
+  readonly socket: Socket;
+  #chunks: Uint8Array[] = [];
+  #buffered = 0;
+  #frames: Uint8Array[] = [];
+  #waiters: { resolve: (b: Uint8Array) => void; reject: (e: Error) => void; max: number }[] = [];
+  #out: Uint8Array[] = [];
+  #flushQueued = false;
+  #closed: Error | null = null;
+  #maxFrame: number;
+  /** When set (see {@linkcode FramedSocket.handle}), frames are delivered here instead of queued for `recv()`. */
+  onFrame: ((frame: Uint8Array) => void) | null = null;
+  /** Called once when the socket closes or the stream breaks. */
+  onClose: ((error: Error) => void) | null = null;
+
+  constructor(socket: Socket, maxFrame = DEFAULT_MAX_FRAME) {
+    this.socket = socket;
+    this.#maxFrame = maxFrame;
+    socket.setNoDelay?.(true);
+    socket.on("data", (chunk: Uint8Array) => this.#data(chunk));
+    socket.on("error", (e: Error) => this.#fail(new EOFError(`connection error: ${e.message}`)));
+    socket.on("close", () => this.#fail(new EOFError("connection closed by the peer")));
+    // A peer that half-closes will send nothing more: a frame it left unfinished never completes.
+    socket.on("end", () => this.#abort(new EOFError("connection closed by the peer")));
+  }
+
+  get closed(): boolean {
+    return this.#closed !== null;
+  }
+
+  set maxFrame(n: number) {
+    this.#maxFrame = n;
+  }
+
+  #data(chunk: Uint8Array) {
+    if (this.#closed) return;
+    this.#chunks.push(chunk);
+    this.#buffered += chunk.length;
+    for (;;) {
+      if (this.#buffered < 4) return;
+      const head = this.#peek(12);
+      const dv = new DataView(head.buffer, head.byteOffset, head.byteLength);
+      let size = dv.getInt32(0, false);
+      let headLen = 4;
+      if (size === -1) {
+        if (this.#buffered < 12) return;
+        const big = dv.getBigUint64(4, false);
+        size = big > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(big);
+        headLen = 12;
+      } else if (size < 0) {
+        return this.#abort(new EOFError(`malformed frame header (length ${size})`));
+      }
+      const limit = this.#waiters.length && !this.onFrame
+        ? Math.min(this.#waiters[0].max, this.#maxFrame)
+        : this.#maxFrame;
+      if (size > limit) return this.#abort(new EOFError(`frame of ${size} bytes is larger than the limit of ${limit}`));
+      if (this.#buffered < headLen + size) return;
+      const all = this.#peek(headLen + size);
+      this.#consume(headLen + size);
+      const frame = all.slice(headLen, headLen + size);
+      if (this.onFrame) this.onFrame(frame);
+      else if (this.#waiters.length) this.#waiters.shift()!.resolve(frame);
+      else this.#frames.push(frame);
+      if (this.#closed) return;
+    }
+  }
+
+  #peek(n: number): Uint8Array {
+    n = Math.min(n, this.#buffered);
+    if (this.#chunks[0].length >= n) return this.#chunks[0];
+    const out = new Uint8Array(this.#buffered);
+    let off = 0;
+    for (const c of this.#chunks) {
+      out.set(c, off);
+      off += c.length;
+    }
+    this.#chunks = [out];
+    return out;
+  }
+
+  #consume(n: number) {
+    this.#buffered -= n;
+    while (n > 0) {
+      const c = this.#chunks[0];
+      if (c.length <= n) {
+        this.#chunks.shift();
+        n -= c.length;
+      } else {
+        this.#chunks[0] = c.subarray(n);
+        n = 0;
+      }
+    }
+  }
+
+  #abort(error: Error) {
+    this.#fail(error);
+    this.socket.destroy();
+  }
+
+  #fail(error: Error) {
+    if (this.#closed) return;
+    this.#closed = error;
+    for (const w of this.#waiters.splice(0)) w.reject(error);
+    this.onClose?.(error);
+  }
+
+  /** The next frame, refusing one longer than `max` bytes (the connection is closed then). */
+  recv(max = this.#maxFrame): Promise<Uint8Array> {
+    const f = this.#frames.shift();
+    if (f) return Promise.resolve(f);
+    if (this.#closed) return Promise.reject(this.#closed);
+    return new Promise((resolve, reject) => this.#waiters.push({ resolve, reject, max }));
+  }
+
+  /** Delivers every frame, the ones already queued first, to `handler`. */
+  handle(handler: (frame: Uint8Array) => void): void {
+    this.onFrame = handler;
+    while (this.#frames.length && this.onFrame === handler && !this.#closed) handler(this.#frames.shift()!);
+  }
+
+  /** Queues one frame; frames queued in the same turn go out in one write. */
+  send(payload: Uint8Array): void {
+    if (this.#closed) throw this.#closed;
+    this.#out.push(frame(payload));
+    if (!this.#flushQueued) {
+      this.#flushQueued = true;
+      queueMicrotask(() => this.#flush());
+    }
+  }
+
+  #flush() {
+    this.#flushQueued = false;
+    if (this.#closed || this.#out.length === 0) return;
+    const parts = this.#out;
+    this.#out = [];
+    let size = 0;
+    for (const p of parts) size += p.length;
+    const all = new Uint8Array(size);
+    let off = 0;
+    for (const p of parts) {
+      all.set(p, off);
+      off += p.length;
+    }
+    this.socket.write(all);
+  }
+
+  /** Closes the socket (pending `recv()` calls reject with `EOFError`). */
+  close(): void {
+    this.#flush();
+    this.#fail(new EOFError("connection closed"));
+    this.socket.end();
+    this.socket.destroy();
+  }
+}
+
+// The handshake is connection.ts's; it needs only `sendBytes` and `recvBytes(max)`, which a FramedSocket provides.
+function asConnection(conn: FramedSocket): Connection {
+  return {
+    sendBytes: (bytes: Uint8Array) => Promise.resolve(conn.send(bytes)),
+    recvBytes: (max?: number) => conn.recv(max),
+  } as unknown as Connection;
+}
+
+const MD5_PREFIX = new TextEncoder().encode("{md5}");
+
+/** Sends a challenge and checks the peer's answer (CPython's `deliver_challenge`). */
+export function deliverChallenge(conn: FramedSocket, authkey: Uint8Array): Promise<void> {
+  const base = asConnection(conn);
+  let first = true;
+  const tagged = {
+    sendBytes: base.sendBytes,
+    recvBytes: async (max?: number) => {
+      const bytes = await conn.recv(max);
+      if (!first) return bytes;
+      first = false;
+      // A legacy (Python 3.11) answer is a bare 16-byte HMAC-MD5, told apart by its length as CPython
+      // does; one that happens to start with "{" must not be read as a "{digest}" prefix.
+      if (bytes.length !== 16) return bytes;
+      const out = new Uint8Array(MD5_PREFIX.length + 16);
+      out.set(MD5_PREFIX);
+      out.set(bytes, MD5_PREFIX.length);
+      return out;
+    },
+  } as unknown as Connection;
+  return deliver(tagged, authkey);
+}
+
+const CHALLENGE = new TextEncoder().encode("#CHALLENGE#");
+const WELCOME = "#WELCOME#";
+
+/** Answers the peer's challenge (CPython's `answer_challenge`). */
+export async function answerChallenge(conn: FramedSocket, authkey: Uint8Array): Promise<void> {
+  const message = await conn.recv(256);
+  if (message.length === CHALLENGE.length + 20 && CHALLENGE.every((b, i) => message[i] === b)) {
+    // A legacy (Python 3.11) challenge is 20 random bytes, told apart by its length as CPython does:
+    // random bytes that happen to look like a "{digest}" prefix must still get the bare HMAC-MD5.
+    conn.send(new Uint8Array(createHmac("md5", authkey).update(message.subarray(CHALLENGE.length)).digest()));
+    const reply = await conn.recv(256);
+    if (new TextDecoder().decode(reply) !== WELCOME) throw new AuthenticationError("digest sent was rejected");
+    return;
+  }
+  let first: Uint8Array | null = message;
+  const replay = {
+    sendBytes: (bytes: Uint8Array) => Promise.resolve(conn.send(bytes)),
+    recvBytes: (max?: number) => {
+      const bytes = first;
+      first = null;
+      return bytes ? Promise.resolve(bytes) : conn.recv(max);
+    },
+  } as unknown as Connection;
+  return answer(replay, authkey);
+}
+
+/** Turns an authkey option into bytes. */
+export function authkeyBytes(authkey: string | Uint8Array | undefined | null): Uint8Array | null {
+  if (authkey === undefined || authkey === null) return null;
+  if (typeof authkey === "string") return new TextEncoder().encode(authkey);
+  if (authkey instanceof Uint8Array) return authkey;
+  throw new TypeError("authkey must be a string or a Uint8Array");
+}
