@@ -486,11 +486,22 @@ function respond(authkey: Uint8Array, message: Uint8Array): Uint8Array {
 }
 
 /**
+ * What the handshake needs of a connection: whole messages out and in. A {@linkcode Connection} is one;
+ * so is any framed socket that sends and receives CPython's frames.
+ */
+export interface MessageChannel {
+  /** Sends one whole message. */
+  sendBytes(bytes: Uint8Array): Promise<void> | void;
+  /** Receives one whole message of at most `maxlength` bytes. */
+  recvBytes(maxlength?: number): Promise<Uint8Array>;
+}
+
+/**
  * Sends a challenge and checks the answer, as CPython's `deliver_challenge`
  * (sha256 form; a 16-byte answer is checked as the legacy HMAC-MD5).
  * Throws `AuthenticationError` (after telling the peer `#FAILURE#`) on a wrong answer.
  */
-export async function deliverChallenge(connection: Connection, authkey: Uint8Array | string): Promise<void> {
+export async function deliverChallenge(connection: MessageChannel, authkey: Uint8Array | string): Promise<void> {
   const key = toKey(authkey);
   const prefix = new TextEncoder().encode("{sha256}");
   const message = new Uint8Array(prefix.length + 40);
@@ -516,7 +527,7 @@ export async function deliverChallenge(connection: Connection, authkey: Uint8Arr
 }
 
 /** Answers a challenge, as CPython's `answer_challenge`. Throws `AuthenticationError` if the answer is rejected. */
-export async function answerChallenge(connection: Connection, authkey: Uint8Array | string): Promise<void> {
+export async function answerChallenge(connection: MessageChannel, authkey: Uint8Array | string): Promise<void> {
   const key = toKey(authkey);
   const message = await connection.recvBytes(256);
   if (!startsWith(message, CHALLENGE)) throw new AuthenticationError(`protocol error: expected #CHALLENGE#`);

@@ -7,10 +7,9 @@
  * @module
  */
 
-import { createHmac } from "node:crypto";
 import type { Socket } from "node:net";
-import { answerChallenge as answer, type Connection, deliverChallenge as deliver, frame } from "../connection.ts";
-import { AuthenticationError, EOFError } from "../errors.ts";
+import { answerChallenge as answer, deliverChallenge as deliver, frame } from "../connection.ts";
+import { EOFError } from "../errors.ts";
 
 /** Frames larger than this are refused by default (a server can set its own limit). */
 export const DEFAULT_MAX_FRAME = 64 * 1024 * 1024;
@@ -176,62 +175,14 @@ export class FramedSocket {
   }
 }
 
-// The handshake is connection.ts's; it needs only `sendBytes` and `recvBytes(max)`, which a FramedSocket provides.
-function asConnection(conn: FramedSocket): Connection {
-  return {
-    sendBytes: (bytes: Uint8Array) => Promise.resolve(conn.send(bytes)),
-    recvBytes: (max?: number) => conn.recv(max),
-  } as unknown as Connection;
-}
-
-const MD5_PREFIX = new TextEncoder().encode("{md5}");
-
 /** Sends a challenge and checks the peer's answer (CPython's `deliver_challenge`). */
 export function deliverChallenge(conn: FramedSocket, authkey: Uint8Array): Promise<void> {
-  const base = asConnection(conn);
-  let first = true;
-  const tagged = {
-    sendBytes: base.sendBytes,
-    recvBytes: async (max?: number) => {
-      const bytes = await conn.recv(max);
-      if (!first) return bytes;
-      first = false;
-      // A legacy (Python 3.11) answer is a bare 16-byte HMAC-MD5, told apart by its length as CPython
-      // does; one that happens to start with "{" must not be read as a "{digest}" prefix.
-      if (bytes.length !== 16) return bytes;
-      const out = new Uint8Array(MD5_PREFIX.length + 16);
-      out.set(MD5_PREFIX);
-      out.set(bytes, MD5_PREFIX.length);
-      return out;
-    },
-  } as unknown as Connection;
-  return deliver(tagged, authkey);
+  return deliver({ sendBytes: (bytes) => conn.send(bytes), recvBytes: (max) => conn.recv(max) }, authkey);
 }
 
-const CHALLENGE = new TextEncoder().encode("#CHALLENGE#");
-const WELCOME = "#WELCOME#";
-
 /** Answers the peer's challenge (CPython's `answer_challenge`). */
-export async function answerChallenge(conn: FramedSocket, authkey: Uint8Array): Promise<void> {
-  const message = await conn.recv(256);
-  if (message.length === CHALLENGE.length + 20 && CHALLENGE.every((b, i) => message[i] === b)) {
-    // A legacy (Python 3.11) challenge is 20 random bytes, told apart by its length as CPython does:
-    // random bytes that happen to look like a "{digest}" prefix must still get the bare HMAC-MD5.
-    conn.send(new Uint8Array(createHmac("md5", authkey).update(message.subarray(CHALLENGE.length)).digest()));
-    const reply = await conn.recv(256);
-    if (new TextDecoder().decode(reply) !== WELCOME) throw new AuthenticationError("digest sent was rejected");
-    return;
-  }
-  let first: Uint8Array | null = message;
-  const replay = {
-    sendBytes: (bytes: Uint8Array) => Promise.resolve(conn.send(bytes)),
-    recvBytes: (max?: number) => {
-      const bytes = first;
-      first = null;
-      return bytes ? Promise.resolve(bytes) : conn.recv(max);
-    },
-  } as unknown as Connection;
-  return answer(replay, authkey);
+export function answerChallenge(conn: FramedSocket, authkey: Uint8Array): Promise<void> {
+  return answer({ sendBytes: (bytes) => conn.send(bytes), recvBytes: (max) => conn.recv(max) }, authkey);
 }
 
 /** Turns an authkey option into bytes. */
