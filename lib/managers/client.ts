@@ -98,6 +98,12 @@ export class ManagerClient {
   #release: (() => void) | null = null;
   #idle: FramedSocket[] = [];
   #open = new Set<FramedSocket>();
+  /**
+   * Proxies sent to another process. The receiver's incref travels on its own connection, at a time (and a
+   * number of times) this process cannot know, so the sender's reference must not be collected first: such a
+   * proxy is held until it is `decref()`ed or this client closes, as Python's Process holds its args.
+   */
+  readonly sent = new Set<object>();
   readonly ready: Promise<void>;
 
   /** The shared client of this process for `address` (created and connected on first use). */
@@ -184,6 +190,7 @@ export class ManagerClient {
     this.#pending.clear();
     this.#release?.();
     this.#release = null;
+    this.sent.clear();
     for (const c of this.#open) c.close();
   }
 

@@ -89,6 +89,7 @@ export class BaseProxy {
     if (this.#released) return;
     this.#released = true;
     finalizer.unregister(this);
+    this.#client.sent.delete(this);
     if (!this.#client.closed) await this.#client.request(null, "decref", [this.token.id]).catch(() => {});
   }
 
@@ -99,6 +100,7 @@ export class BaseProxy {
 
   [reduceSymbol](): { kind: string; state: unknown } {
     const c = this.#client;
+    if (!c.closed) c.sent.add(this);
     return {
       kind: "managers.proxy",
       state: {
