@@ -9,6 +9,7 @@ import {
   Condition,
   JoinableQueue,
   Lock,
+  Manager,
   Queue,
   RLock,
   Semaphore,
@@ -127,6 +128,16 @@ for (
     await mutualExclusion(factory, { numRuns: 4 });
   });
 }
+
+test("the properties hold for a manager's Lock, RLock and Queue, used through proxies", async () => {
+  await using manager = await Manager();
+  for (const make of [() => manager.Lock(), () => manager.RLock()]) {
+    const report = await mutualExclusion(make, { numRuns: 3 });
+    assert.equal(report.runs, 3);
+  }
+  await ticketGrab({ lock: () => manager.Lock(), numRuns: 3 });
+  await queueOrdering((maxsize) => manager.Queue<string>(maxsize), { numRuns: 3 });
+});
 
 test("mutualExclusion catches a Semaphore(2) posing as a lock", async () => {
   const error = await failure(mutualExclusion(() => new Semaphore(2)));

@@ -13,10 +13,10 @@ export interface QueueLike<T = unknown> {
   get(): Promise<T> | T;
 }
 
-/** What the kit needs of a lock. */
+/** What the kit needs of a lock (a manager's lock proxy answers both with Promises). */
 export interface LockLike {
   acquire(): Promise<boolean> | boolean;
-  release(): void;
+  release(): Promise<unknown> | void;
 }
 
 /** Queue run cells: how many log entries were written. */
@@ -145,7 +145,7 @@ export async function lockHolder(
     await pause(delayAt(holds, i));
     Atomics.add(cells, ENTRIES, 1);
     Atomics.sub(cells, HOLDERS, 1);
-    lock.release();
+    await lock.release();
     step(cells);
   }
 }
@@ -190,7 +190,7 @@ export async function ticketBuyer(
       Atomics.store(cells, OUTCOMES + buyer, SOLD_OUT);
     }
   } finally {
-    lock?.release();
+    await lock?.release();
     step(cells);
   }
 }
