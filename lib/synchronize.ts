@@ -73,15 +73,34 @@ function loopSync(deadline: number, step: () => Park | true): boolean {
 }
 
 /** The Promise form of {@linkcode loopSync}; holds the program open while it sleeps. */
-async function loopAsync(deadline: number, signal: AbortSignal | undefined, step: () => Park | true): Promise<boolean> {
+function loopAsync(deadline: number, signal: AbortSignal | undefined, step: () => Park | true): Promise<boolean> {
+  return retryAsync(deadline, signal, () => {
+    const park = step();
+    if (park === true) return true;
+    return (ms) => {
+      const result = Atomics.waitAsync(park[0], park[1], park[2], ms);
+      return result.async ? result.value : null;
+    };
+  });
+}
+
+/**
+ * Retries `attempt` until it succeeds (true) or the deadline passes (false). A failed attempt returns how to
+ * sleep for at most `ms` (null: look again at once); an abort of `signal` ends the wait with its reason.
+ */
+async function retryAsync(
+  deadline: number,
+  signal: AbortSignal | undefined,
+  attempt: () => true | ((ms: number) => Promise<unknown> | null),
+): Promise<boolean> {
   signal?.throwIfAborted();
   let release: (() => void) | undefined;
   let onAbort: (() => void) | undefined;
   let aborted: Promise<never> | undefined;
   try {
     for (;;) {
-      const park = step();
-      if (park === true) return true;
+      const sleep = attempt();
+      if (sleep === true) return true;
       const remaining = deadline - performance.now();
       if (remaining <= 0) return false;
       release ??= holdOpen();
@@ -92,8 +111,8 @@ async function loopAsync(deadline: number, signal: AbortSignal | undefined, step
         });
         aborted.catch(() => {});
       }
-      const result = Atomics.waitAsync(park[0], park[1], park[2], Math.min(remaining, SLICE));
-      if (result.async) await (aborted ? Promise.race([result.value, aborted]) : result.value);
+      const sleeping = sleep(Math.min(remaining, SLICE));
+      if (sleeping) await (aborted ? Promise.race([sleeping, aborted]) : sleeping);
       signal?.throwIfAborted();
     }
   } finally {
@@ -154,41 +173,20 @@ abstract class LockBase {
    * WAITERS only while it is parked, so a release notifies only when someone sleeps: while the waiter
    * spins or runs, the holder's release and re-acquire cost no system call (barging, like a pthread mutex).
    */
-  protected async acquireAsyncFor(me: number, options: AcquireOptions | undefined): Promise<boolean> {
+  protected acquireAsyncFor(me: number, options: AcquireOptions | undefined): Promise<boolean> {
     const cells = this.#cells;
-    const deadline = deadlineOf(options);
-    const signal = options?.signal;
-    let release: (() => void) | undefined;
-    let onAbort: (() => void) | undefined;
-    let aborted: Promise<never> | undefined;
-    try {
-      for (;;) {
-        if (this.spinTake(me)) return true;
-        const remaining = deadline - performance.now();
-        if (remaining <= 0) return false;
-        release ??= holdOpen();
-        if (signal && !aborted) {
-          aborted = new Promise<never>((_, reject) => {
-            onAbort = () => reject(signal.reason);
-            signal.addEventListener("abort", onAbort, { once: true });
-          });
-          aborted.catch(() => {});
-        }
+    return retryAsync(deadlineOf(options), options?.signal, () => {
+      if (this.spinTake(me)) return true;
+      return (ms) => {
         const seq = this.#sleepingOn();
-        try {
-          if (seq !== null) {
-            const result = Atomics.waitAsync(cells, SEQ, seq, Math.min(remaining, SLICE));
-            if (result.async) await (aborted ? Promise.race([result.value, aborted]) : result.value);
-          }
-        } finally {
+        const result = seq === null ? null : Atomics.waitAsync(cells, SEQ, seq, ms);
+        if (!result?.async) {
           this.#awake(seq);
+          return null;
         }
-        signal?.throwIfAborted();
-      }
-    } finally {
-      release?.();
-      if (onAbort) signal!.removeEventListener("abort", onAbort);
-    }
+        return result.value.finally(() => this.#awake(seq));
+      };
+    });
   }
 
   /**

@@ -429,6 +429,24 @@ function waitTimeout(blocking: unknown, timeout: unknown): number | null {
   return typeof timeout === "number" && timeout >= 0 ? timeout : null;
 }
 
+/** Waits on `waiters` while `busy()` holds, as Python's `queue.Queue` does; raises `Full`/`Empty` at the deadline. */
+async function waitWhile(
+  busy: () => boolean,
+  waiters: Waiters,
+  block: unknown,
+  timeout: unknown,
+  error: "Full" | "Empty",
+): Promise<void> {
+  const t = waitTimeout(block, timeout);
+  const deadline = t === null ? Infinity : Date.now() + t;
+  while (busy()) {
+    const left = deadline - Date.now();
+    if (t === 0 || left <= 0 || !(await waiters.wait(left === Infinity ? null : left)) && busy()) {
+      throw pyError(error, "");
+    }
+  }
+}
+
 /** Python's `threading.Lock` held by the server: any caller may release it. */
 export class LockObject {
   static exposed = ["acquire", "release"];
@@ -696,31 +714,13 @@ export class ServerQueue {
     return this.maxsize > 0 && this.qsize() >= this.maxsize;
   }
   async put(item: unknown, block: unknown = true, timeout: unknown = null): Promise<void> {
-    if (this.full()) {
-      const t = waitTimeout(block, timeout);
-      const deadline = t === null ? Infinity : Date.now() + t;
-      while (this.full()) {
-        const left = deadline - Date.now();
-        if (t === 0 || left <= 0 || !(await this.#putters.wait(left === Infinity ? null : left)) && this.full()) {
-          throw pyError("Full", "");
-        }
-      }
-    }
+    if (this.full()) await waitWhile(() => this.full(), this.#putters, block, timeout, "Full");
     this.#items.push(item);
     this.#unfinished++;
     this.#getters.wakeOne();
   }
   async get(block: unknown = true, timeout: unknown = null): Promise<unknown> {
-    if (this.empty()) {
-      const t = waitTimeout(block, timeout);
-      const deadline = t === null ? Infinity : Date.now() + t;
-      while (this.empty()) {
-        const left = deadline - Date.now();
-        if (t === 0 || left <= 0 || !(await this.#getters.wait(left === Infinity ? null : left)) && this.empty()) {
-          throw pyError("Empty", "");
-        }
-      }
-    }
+    if (this.empty()) await waitWhile(() => this.empty(), this.#getters, block, timeout, "Empty");
     const item = this.#items[this.#head];
     this.#items[this.#head++] = undefined;
     if (this.#head > 1024 && this.#head * 2 > this.#items.length) {
