@@ -94,6 +94,13 @@ export { type ManagerAddress, Server } from "./lib/managers/server.ts";
 export { Manager, type ManagerOptions, SyncManager } from "./lib/managers/sync.ts";
 export { JoinableQueue, Queue, type QueueOptions, type QueueWaitOptions, SimpleQueue } from "./lib/queues.ts";
 // Making your own class shareable (passable to a Process): implement [reduceSymbol]() and register a reducer.
+export {
+  CalledProcessError,
+  FileNotFoundError,
+  PermissionError,
+  SubprocessError,
+  TimeoutExpired,
+} from "./lib/errors.ts";
 export { type Reduced, reduceSymbol, registerReducer, type Shareable } from "./lib/serialize.ts";
 export {
   type BigTypecode,
@@ -106,6 +113,24 @@ export {
   type Typecode,
   Value,
 } from "./lib/sharedctypes.ts";
+export {
+  call,
+  checkCall,
+  checkOutput,
+  type Command,
+  CompletedProcess,
+  DEVNULL,
+  getoutput,
+  getstatusoutput,
+  type Output,
+  PIPE,
+  Popen,
+  type PopenOptions,
+  run,
+  type RunOptions,
+  type Stdio,
+  STDOUT,
+} from "./lib/subprocess.ts";
 export {
   type AcquireOptions,
   Barrier,

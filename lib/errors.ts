@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { constants as osConstants } from "node:os";
 
 /**
  * Python's `ValueError`: an operation on an object in the wrong state
@@ -187,4 +188,169 @@ export class BrokenBarrierError extends Error {
  */
 export class RemoteError extends Error {
   override name = "RemoteError";
+}
+
+/**
+ * The base of the subprocess errors (Python's `subprocess.SubprocessError`).
+ *
+ * @example
+ * ```ts
+ * import { run, SubprocessError } from "@tsmp/multiprocessing";
+ * try {
+ *   await run(["false"], { check: true });
+ * } catch (e) {
+ *   console.log(e instanceof SubprocessError); // true
+ * }
+ * ```
+ */
+export class SubprocessError extends Error {
+  override name = "SubprocessError";
+}
+
+/** How Python prints a command: a string as it is, a list as its repr. */
+export function describeCommand(cmd: string | readonly string[]): string {
+  return typeof cmd === "string"
+    ? cmd
+    : `[${cmd.map((a) => `'${a.replaceAll("\\", "\\\\").replaceAll("'", "\\'")}'`).join(", ")}]`;
+}
+
+/**
+ * A child ended with a non-zero status where `check` asked for zero (Python's
+ * `subprocess.CalledProcessError`). A negative `returncode` is the signal that ended it.
+ *
+ * @example
+ * ```ts
+ * import { CalledProcessError, checkOutput } from "@tsmp/multiprocessing";
+ * try {
+ *   await checkOutput(["sh", "-c", "echo partial; exit 5"]);
+ * } catch (e) {
+ *   if (!(e instanceof CalledProcessError)) throw e;
+ *   console.log(e.returncode, e.message); // 5 "Command '[...]' returned non-zero exit status 5."
+ * }
+ * ```
+ */
+export class CalledProcessError<T = string | Uint8Array | null> extends SubprocessError {
+  override name = "CalledProcessError";
+  /** The child's exit status (negative: the number of the signal that ended it). */
+  readonly returncode: number;
+  /** The command as it was given. */
+  readonly cmd: string | readonly string[];
+  /** The captured standard output, if it was captured. */
+  readonly output: T;
+  /** The captured standard error, if it was captured. */
+  readonly stderr: T;
+
+  constructor(returncode: number, cmd: string | readonly string[], output: T, stderr: T) {
+    super(
+      returncode < 0
+        ? `Command '${describeCommand(cmd)}' died with ${signalRepr(-returncode)}.`
+        : `Command '${describeCommand(cmd)}' returned non-zero exit status ${returncode}.`,
+    );
+    this.returncode = returncode;
+    this.cmd = cmd;
+    this.output = output;
+    this.stderr = stderr;
+  }
+
+  /** The same as `output`. */
+  get stdout(): T {
+    return this.output;
+  }
+}
+
+function signalRepr(signum: number): string {
+  const name = Object.entries(osConstants.signals).find(([, n]) => n === signum)?.[0];
+  return name ? `<Signals.${name}: ${signum}>` : `unknown signal ${signum}`;
+}
+
+/**
+ * A child did not end within `timeout` milliseconds (Python's `subprocess.TimeoutExpired`);
+ * it carries what the child wrote until then.
+ *
+ * @example
+ * ```ts
+ * import { run, TimeoutExpired } from "@tsmp/multiprocessing";
+ * try {
+ *   await run(["sh", "-c", "printf BDFL; sleep 10"], { captureOutput: true, text: true, timeout: 200 });
+ * } catch (e) {
+ *   if (!(e instanceof TimeoutExpired)) throw e;
+ *   console.log(e.timeout, e.stdout); // 200 "BDFL"
+ * }
+ * ```
+ */
+export class TimeoutExpired<T = string | Uint8Array | null> extends SubprocessError {
+  override name = "TimeoutExpired";
+  /** The command as it was given. */
+  readonly cmd: string | readonly string[];
+  /** The timeout, in milliseconds. */
+  readonly timeout: number;
+  /** The standard output captured so far, if it was captured. */
+  output: T;
+  /** The standard error captured so far, if it was captured. */
+  stderr: T;
+
+  constructor(cmd: string | readonly string[], timeout: number, output: T, stderr: T) {
+    super(`Command '${describeCommand(cmd)}' timed out after ${timeout} milliseconds`);
+    this.cmd = cmd;
+    this.timeout = timeout;
+    this.output = output;
+    this.stderr = stderr;
+  }
+
+  /** The same as `output`. */
+  get stdout(): T {
+    return this.output;
+  }
+}
+
+/**
+ * A program or directory that does not exist (Python's `FileNotFoundError`, errno 2).
+ *
+ * @example
+ * ```ts
+ * import { FileNotFoundError, run } from "@tsmp/multiprocessing";
+ * try {
+ *   await run(["no-such-program"]);
+ * } catch (e) {
+ *   console.log(e instanceof FileNotFoundError, (e as FileNotFoundError).filename); // true "no-such-program"
+ * }
+ * ```
+ */
+export class FileNotFoundError extends Error {
+  override name = "FileNotFoundError";
+  /** Python's errno and Node's code for it. */
+  readonly errno = 2;
+  readonly code = "ENOENT";
+  /** The path that was not found. */
+  readonly filename: string;
+  constructor(filename: string, what = "No such file or directory", options?: ErrorOptions) {
+    super(`[Errno 2] ${what}: '${filename}'`, options);
+    this.filename = filename;
+  }
+}
+
+/**
+ * A program that may not be run, or a directory that may not be entered (Python's `PermissionError`, errno 13).
+ *
+ * @example
+ * ```ts
+ * import { PermissionError, run } from "@tsmp/multiprocessing";
+ * try {
+ *   await run(["/etc/passwd"]);
+ * } catch (e) {
+ *   console.log(e instanceof PermissionError); // true
+ * }
+ * ```
+ */
+export class PermissionError extends Error {
+  override name = "PermissionError";
+  /** Python's errno and Node's code for it. */
+  readonly errno = 13;
+  readonly code = "EACCES";
+  /** The path that was refused. */
+  readonly filename: string;
+  constructor(filename: string, options?: ErrorOptions) {
+    super(`[Errno 13] Permission denied: '${filename}'`, options);
+    this.filename = filename;
+  }
 }

@@ -103,7 +103,7 @@ export class ManagerClient {
    * number of times) this process cannot know, so the sender's reference must not be collected first: such a
    * proxy is held until it is `decref()`ed or this client closes, as Python's Process holds its args.
    */
-  readonly sent = new Set<object>();
+  readonly sent: Set<object> = new Set();
   readonly ready: Promise<void>;
 
   /** The shared client of this process for `address` (created and connected on first use). */

@@ -6,7 +6,7 @@
 import { readFileSync } from "node:fs";
 import nodeProcess from "node:process";
 import { fileURLToPath } from "node:url";
-import type { ParentPort, Runtime, WorkerHandle } from "./types.ts";
+import type { ChildHandle, ChildSpawnOptions, ParentPort, Runtime, WorkerHandle } from "./types.ts";
 
 class BunWorker implements WorkerHandle {
   #worker: Worker;
@@ -42,7 +42,66 @@ declare const Bun: {
   isMainThread: boolean;
   env: Record<string, string | undefined>;
   file(path: string): { text(): Promise<string> };
+  spawn(options: {
+    cmd: string[];
+    cwd?: string;
+    env?: Record<string, string>;
+    stdin: "pipe" | "inherit" | "ignore";
+    stdout: "pipe" | "inherit" | "ignore";
+    stderr: "pipe" | "inherit" | "ignore";
+    detached: boolean;
+  }): BunSubprocess;
 };
+
+interface BunSubprocess {
+  readonly pid: number;
+  readonly stdin: { write(chunk: Uint8Array): number; flush(): unknown; end(): unknown } | undefined;
+  readonly stdout: ReadableStream<Uint8Array> | undefined;
+  readonly stderr: ReadableStream<Uint8Array> | undefined;
+  readonly exited: Promise<number>;
+  readonly signalCode: string | null;
+  kill(signal: string): void;
+  unref(): void;
+}
+
+const bunStdio = { piped: "pipe", inherit: "inherit", null: "ignore" } as const;
+
+function spawnChild(options: ChildSpawnOptions): ChildHandle {
+  const child = Bun.spawn({
+    cmd: options.args,
+    cwd: options.cwd,
+    env: options.env,
+    stdin: bunStdio[options.stdin],
+    stdout: bunStdio[options.stdout],
+    stderr: bunStdio[options.stderr],
+    detached: options.detached,
+  });
+  // Bun's stdin is a FileSink: seen through a WritableStream, like Deno's and the web's.
+  const sink = child.stdin;
+  const stdin = sink
+    ? new WritableStream<Uint8Array>({
+      async write(chunk) {
+        sink.write(chunk);
+        await sink.flush();
+      },
+      async close() {
+        await sink.end();
+      },
+      async abort() {
+        await sink.end();
+      },
+    })
+    : null;
+  return {
+    pid: child.pid,
+    stdin,
+    stdout: child.stdout ?? null,
+    stderr: child.stderr ?? null,
+    exited: child.exited.then((code) => ({ code, signal: child.signalCode })),
+    kill: (signal) => child.kill(signal),
+    unref: () => child.unref(),
+  };
+}
 
 let port: ParentPort | null | undefined;
 
@@ -82,4 +141,5 @@ export const bunRuntime: Runtime = {
     nodeProcess.on("exit", callback);
   },
   getEnv: (name) => Bun.env[name],
+  spawnChild,
 };

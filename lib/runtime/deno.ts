@@ -6,7 +6,7 @@
  */
 import nodeProcess from "node:process";
 import { isMainThread, parentPort as nodeParentPort, Worker as NodeWorker } from "node:worker_threads";
-import type { ParentPort, Runtime, WorkerHandle } from "./types.ts";
+import type { ChildHandle, ChildSpawnOptions, ParentPort, Runtime, WorkerHandle } from "./types.ts";
 
 class DenoWorker implements WorkerHandle {
   #worker: NodeWorker;
@@ -31,6 +31,38 @@ class DenoWorker implements WorkerHandle {
   unref(): void {
     this.#worker.unref();
   }
+}
+
+function spawnChild(options: ChildSpawnOptions): ChildHandle {
+  let child: Deno.ChildProcess;
+  try {
+    child = new Deno.Command(options.args[0], {
+      args: options.args.slice(1),
+      cwd: options.cwd,
+      env: options.env,
+      clearEnv: options.env !== undefined,
+      stdin: options.stdin,
+      stdout: options.stdout,
+      stderr: options.stderr,
+      detached: options.detached,
+    }).spawn();
+  } catch (error) {
+    const code = error instanceof Deno.errors.NotFound
+      ? "ENOENT"
+      : error instanceof Deno.errors.PermissionDenied
+      ? "EACCES"
+      : undefined;
+    throw Object.assign(new Error((error as Error).message, { cause: error }), { code });
+  }
+  return {
+    pid: child.pid,
+    stdin: options.stdin === "piped" ? child.stdin : null,
+    stdout: options.stdout === "piped" ? child.stdout : null,
+    stderr: options.stderr === "piped" ? child.stderr : null,
+    exited: child.status.then((status) => ({ code: status.code, signal: status.signal })),
+    kill: (signal) => child.kill(signal as Deno.Signal),
+    unref: () => child.unref(),
+  };
 }
 
 let port: ParentPort | null | undefined;
@@ -71,4 +103,5 @@ export const denoRuntime: Runtime = {
     globalThis.addEventListener("unload", callback);
   },
   getEnv: (name) => Deno.env.get(name),
+  spawnChild,
 };

@@ -26,6 +26,33 @@ export interface ParentPort {
   onMessage(listener: (message: unknown) => void): void;
 }
 
+/** How to start an OS process (`args[0]` is the program). */
+export interface ChildSpawnOptions {
+  args: string[];
+  cwd?: string;
+  /** The whole environment of the child (none of the parent's when given). */
+  env?: Record<string, string>;
+  stdin: "piped" | "inherit" | "null";
+  stdout: "piped" | "inherit" | "null";
+  stderr: "piped" | "inherit" | "null";
+  /** Starts the child in a session (and process group) of its own, whose id is its pid. */
+  detached: boolean;
+}
+
+/** An OS process started by {@linkcode Runtime.spawnChild}. */
+export interface ChildHandle {
+  readonly pid: number;
+  readonly stdin: WritableStream<Uint8Array> | null;
+  readonly stdout: ReadableStream<Uint8Array> | null;
+  readonly stderr: ReadableStream<Uint8Array> | null;
+  /** Settles when the child ends: its exit code, or the name of the signal that ended it. */
+  readonly exited: Promise<{ code: number; signal: string | null }>;
+  /** Sends a signal to the child itself. */
+  kill(signal: string): void;
+  /** Lets the program end while the child runs. */
+  unref(): void;
+}
+
 /** The capabilities the module needs from a runtime. */
 export interface Runtime {
   /** Which runtime this is. */
@@ -60,4 +87,9 @@ export interface Runtime {
   onExit(callback: () => void): void;
   /** Environment variable lookup. */
   getEnv(name: string): string | undefined;
+  /**
+   * Starts an OS process. A missing program, cwd or permission is thrown at once as an Error whose `code`
+   * is `ENOENT` or `EACCES`.
+   */
+  spawnChild(options: ChildSpawnOptions): ChildHandle;
 }

@@ -1,0 +1,578 @@
+/**
+ * Python's `subprocess`: `run`, `Popen` and the helpers around them, on the
+ * runtime's own process API (`lib/runtime/`).
+ *
+ * Two things go further than Python's defaults: a child starts in a process
+ * group of its own, so a timeout or an abort kills everything it started (a
+ * grandchild holding the output pipe cannot stall `run`), and children still
+ * running when the program exits are killed with their groups, so nothing is
+ * orphaned. `startNewSession: false` and `killOnExit: false` opt out.
+ *
+ * @module
+ */
+import { accessSync, constants as fsConstants, read, statSync, writeSync } from "node:fs";
+import { constants as osConstants } from "node:os";
+import { delimiter, join } from "node:path";
+import nodeProcess from "node:process";
+import {
+  CalledProcessError,
+  FileNotFoundError,
+  PermissionError,
+  SubprocessError,
+  TimeoutExpired,
+  ValueError,
+} from "./errors.ts";
+import { runtime } from "./runtime/detect.ts";
+import type { ChildHandle } from "./runtime/types.ts";
+
+/** Connects a standard stream to a new pipe (Python's `subprocess.PIPE`). */
+export const PIPE = -1;
+/** Sends standard error where standard output goes, in the order written (Python's `subprocess.STDOUT`). */
+export const STDOUT = -2;
+/** Connects a standard stream to `/dev/null` (Python's `subprocess.DEVNULL`). */
+export const DEVNULL = -3;
+
+/**
+ * Where a child's standard stream goes: `PIPE`, `DEVNULL`, `STDOUT` (stderr only), `"inherit"` (the
+ * default, as Python's `None`), or an open file descriptor.
+ */
+export type Stdio = typeof PIPE | typeof STDOUT | typeof DEVNULL | "inherit" | number | null;
+
+/** A command: a program and its arguments, or one string (a program name, or a shell line with `shell`). */
+export type Command = string | readonly string[];
+
+/** Options of {@linkcode Popen} (Python's keyword arguments, in camelCase). */
+export interface PopenOptions {
+  /** The child's standard input; a `ReadableStream` (another Popen's `stdout`) builds a pipeline. */
+  stdin?: Stdio | ReadableStream<Uint8Array>;
+  /** The child's standard output. */
+  stdout?: Stdio;
+  /** The child's standard error; `STDOUT` merges it into standard output. */
+  stderr?: Stdio;
+  /** Runs the command through `/bin/sh -c`. */
+  shell?: boolean;
+  /** The child's working directory. */
+  cwd?: string;
+  /** The child's whole environment (default: this program's). */
+  env?: Record<string, string>;
+  /** Captured output and `communicate()` input are strings (decoded with `encoding`, default UTF-8). */
+  text?: boolean;
+  /** The text encoding; implies `text`. */
+  encoding?: string;
+  /** Starts the child in a new session and process group, so signals of a timeout reach all it started (default true). */
+  startNewSession?: boolean;
+  /** Kills the child (and its group) if it still runs when this program exits (default true). */
+  killOnExit?: boolean;
+}
+
+/** Options of {@linkcode run}. */
+export interface RunOptions extends PopenOptions {
+  /** Written to the child's standard input, which is then closed. Not with `stdin`. */
+  input?: string | Uint8Array;
+  /** Captures standard output and error (`stdout: PIPE, stderr: PIPE`). Not with `stdout`/`stderr`. */
+  captureOutput?: boolean;
+  /** Milliseconds the child may run; then it (and its group) is killed and `TimeoutExpired` thrown. */
+  timeout?: number;
+  /** Throws `CalledProcessError` when the child exits non-zero. */
+  check?: boolean;
+  /** Aborting kills the child (and its group) and rejects with the signal's reason. */
+  signal?: AbortSignal;
+}
+
+/** Captured output: a string in text mode, bytes otherwise, `null` when not captured. */
+export type Output = string | Uint8Array | null;
+
+/**
+ * What {@linkcode run} returns (Python's `subprocess.CompletedProcess`).
+ *
+ * @example
+ * ```ts
+ * import { run } from "@tsmp/multiprocessing";
+ * const done = await run(["sh", "-c", "echo hi; exit 3"], { captureOutput: true, text: true });
+ * console.log(done.returncode, done.stdout); // 3 "hi\n"
+ * done.checkReturncode(); // throws CalledProcessError
+ * ```
+ */
+export class CompletedProcess<T extends Output = Output> {
+  /** The command as it was given. */
+  readonly args: Command;
+  /** The exit status (negative: the signal that ended the child). */
+  readonly returncode: number;
+  /** The captured standard output, or `null`. */
+  readonly stdout: T;
+  /** The captured standard error, or `null`. */
+  readonly stderr: T;
+
+  constructor(args: Command, returncode: number, stdout: T, stderr: T) {
+    this.args = args;
+    this.returncode = returncode;
+    this.stdout = stdout;
+    this.stderr = stderr;
+  }
+
+  /** Throws `CalledProcessError` if `returncode` is not 0. */
+  checkReturncode(): void {
+    if (this.returncode !== 0) throw new CalledProcessError(this.returncode, this.args, this.stdout, this.stderr);
+  }
+}
+
+const running = new Set<Popen>();
+let exitHookInstalled = false;
+
+function killRunningOnExit(): void {
+  for (const p of running) p._killGroupNow("SIGKILL");
+}
+
+function checkStdio(value: unknown, what: string, allowStdout: boolean): void {
+  if (value === undefined || value === null || value === "inherit" || value === PIPE || value === DEVNULL) return;
+  if (value === STDOUT && allowStdout) return;
+  if (typeof value === "number" && Number.isInteger(value) && value >= 0) return;
+  if (what === "stdin" && value instanceof ReadableStream) return;
+  throw new TypeError(
+    `${what} must be PIPE, DEVNULL, ${allowStdout ? "STDOUT, " : ""}"inherit" or an open file descriptor`
+      + `${what === "stdin" ? " or a ReadableStream" : ""}, got ${String(value)}`,
+  );
+}
+
+/** Where `program` runs from, as the shell would find it, or null. */
+function findProgram(program: string, env: Record<string, string> | undefined): string | null {
+  if (program.includes("/")) return program;
+  const path = env ? env.PATH : nodeProcess.env.PATH;
+  for (const dir of (path ?? "/usr/local/bin:/usr/bin:/bin").split(delimiter)) {
+    const candidate = join(dir || ".", program);
+    try {
+      accessSync(candidate, fsConstants.X_OK);
+      if (statSync(candidate).isFile()) return candidate;
+    } catch { /* not here */ }
+  }
+  return null;
+}
+
+function argvOf(args: Command, shell: boolean): string[] {
+  if (typeof args === "string") {
+    if (args === "") throw new TypeError("the command is an empty string: pass a program name");
+    return shell ? ["/bin/sh", "-c", args] : [args];
+  }
+  if (!Array.isArray(args) || args.length === 0 || !args.every((a) => typeof a === "string")) {
+    throw new TypeError("the command must be a string or a non-empty array of strings");
+  }
+  return shell ? ["/bin/sh", "-c", ...args] : [...args];
+}
+
+function concat(chunks: Uint8Array[]): Uint8Array {
+  if (chunks.length === 1) return chunks[0];
+  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.length;
+  }
+  return out;
+}
+
+/** Reads a stream to its end into `chunks`; resolves when it ends (or breaks). */
+async function drain(stream: ReadableStream<Uint8Array>, chunks: Uint8Array[]): Promise<void> {
+  const reader = stream.getReader();
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) return;
+      chunks.push(value);
+    }
+  } catch {
+    // A stream that breaks (the child was killed) has given what it had.
+  } finally {
+    reader.releaseLock();
+  }
+}
+
+/** Copies a child's output stream to an open file descriptor. */
+async function toDescriptor(stream: ReadableStream<Uint8Array>, fd: number): Promise<void> {
+  for await (const chunk of stream) {
+    for (let at = 0; at < chunk.length;) at += writeSync(fd, chunk, at);
+  }
+}
+
+/** Copies an open file descriptor to a child's input stream, then closes it. */
+async function fromDescriptor(fd: number, stream: WritableStream<Uint8Array>): Promise<void> {
+  const writer = stream.getWriter();
+  try {
+    for (;;) {
+      const buffer = new Uint8Array(65536);
+      const n = await new Promise<number>((resolve, reject) =>
+        read(fd, buffer, 0, buffer.length, null, (error, bytes) => error ? reject(error) : resolve(bytes))
+      );
+      if (n === 0) break;
+      await writer.write(buffer.subarray(0, n));
+    }
+    await writer.close();
+  } catch {
+    await writer.abort().catch(() => {});
+  }
+}
+
+/**
+ * A child process (Python's `subprocess.Popen`): it starts at once; `stdin` is a
+ * `WritableStream` and `stdout`/`stderr` are `ReadableStream`s where they are `PIPE`.
+ *
+ * @example
+ * ```ts
+ * import { PIPE, Popen } from "@tsmp/multiprocessing";
+ * // A pipeline: printf | sort
+ * const p1 = new Popen(["printf", "b\na\n"], { stdout: PIPE });
+ * await using p2 = new Popen(["sort"], { stdin: p1.stdout, stdout: PIPE, text: true });
+ * const [out] = await p2.communicate();
+ * console.log(out); // "a\nb\n"
+ * ```
+ */
+export class Popen {
+  /** The command as it was given. */
+  readonly args: Command;
+  /** The child's process id. */
+  readonly pid: number;
+  /** The child's standard input, where it is `PIPE`. */
+  readonly stdin: WritableStream<Uint8Array> | null;
+  /** The child's standard output, where it is `PIPE`. */
+  readonly stdout: ReadableStream<Uint8Array> | null;
+  /** The child's standard error, where it is `PIPE`. */
+  readonly stderr: ReadableStream<Uint8Array> | null;
+  readonly #child: ChildHandle;
+  readonly #group: boolean;
+  readonly #decoder: TextDecoder | null;
+  readonly #exited: Promise<number>;
+  #returncode: number | null = null;
+  #communicating: { out: Uint8Array[]; err: Uint8Array[]; done: Promise<unknown> } | null = null;
+
+  constructor(args: Command, options: PopenOptions = {}) {
+    if (options === null || typeof options !== "object") throw new TypeError("Popen options must be an object");
+    const shell = options.shell ?? false;
+    const argv = argvOf(args, shell);
+    checkStdio(options.stdin, "stdin", false);
+    checkStdio(options.stdout, "stdout", false);
+    checkStdio(options.stderr, "stderr", true);
+    if (options.cwd !== undefined) {
+      let isDirectory: boolean;
+      try {
+        isDirectory = statSync(options.cwd).isDirectory();
+      } catch {
+        throw new FileNotFoundError(options.cwd, "No such file or directory (the cwd)");
+      }
+      if (!isDirectory) throw new FileNotFoundError(options.cwd, "Not a directory (the cwd)");
+    }
+    const merge = options.stderr === STDOUT;
+    if (merge && findProgram(argv[0], options.env) === null) throw new FileNotFoundError(argv[0]);
+    // One pipe for both streams keeps the order the child wrote in; the runtimes cannot hand a child's fd 2
+    // the stdout pipe, so the shell does it and then becomes the program (exec: same pid, no extra process).
+    const spawnArgv = merge ? ["/bin/sh", "-c", "exec \"$@\" 2>&1", "sh", ...argv] : argv;
+    const mode = (stdio: unknown): "piped" | "inherit" | "null" =>
+      stdio === DEVNULL ? "null" : stdio === undefined || stdio === null || stdio === "inherit" ? "inherit" : "piped";
+    this.#group = options.startNewSession ?? true;
+    try {
+      this.#child = runtime.spawnChild({
+        args: spawnArgv,
+        cwd: options.cwd,
+        env: options.env,
+        stdin: mode(options.stdin),
+        stdout: mode(options.stdout),
+        stderr: merge ? "inherit" : mode(options.stderr),
+        detached: this.#group,
+      });
+    } catch (error) {
+      const code = (error as { code?: string }).code;
+      if (code === "ENOENT") throw new FileNotFoundError(argv[0], undefined, { cause: error });
+      if (code === "EACCES") throw new PermissionError(argv[0], { cause: error });
+      throw new SubprocessError(`could not start ${argv[0]}: ${(error as Error).message}`, { cause: error });
+    }
+    this.args = args;
+    this.pid = this.#child.pid;
+    const encoding = options.encoding ?? (options.text ? "utf-8" : null);
+    this.#decoder = encoding ? new TextDecoder(encoding) : null;
+    let stdin = this.#child.stdin;
+    let stdout = this.#child.stdout;
+    if (options.stdin instanceof ReadableStream) {
+      options.stdin.pipeTo(stdin!).catch(() => {});
+      stdin = null;
+    } else if (typeof options.stdin === "number" && options.stdin >= 0) {
+      void fromDescriptor(options.stdin, stdin!);
+      stdin = null;
+    }
+    if (typeof options.stdout === "number" && options.stdout >= 0) {
+      toDescriptor(stdout!, options.stdout).catch(() => {});
+      stdout = null;
+    }
+    let stderr = this.#child.stderr;
+    if (typeof options.stderr === "number" && options.stderr >= 0) {
+      toDescriptor(stderr!, options.stderr).catch(() => {});
+      stderr = null;
+    }
+    this.stdin = stdin;
+    this.stdout = stdout;
+    this.stderr = stderr;
+    if (options.killOnExit ?? true) {
+      if (!exitHookInstalled) {
+        exitHookInstalled = true;
+        runtime.onExit(killRunningOnExit);
+      }
+      running.add(this);
+    }
+    this.#exited = this.#child.exited.then(({ code, signal }) => {
+      running.delete(this);
+      const signum = signal ? osConstants.signals[signal as keyof typeof osConstants.signals] : undefined;
+      return (this.#returncode = signum !== undefined ? -signum : code);
+    });
+  }
+
+  /** The exit status once the child ended (negative: the signal that ended it), else `null`. */
+  get returncode(): number | null {
+    return this.#returncode;
+  }
+
+  /** The exit status if the child has ended, else `null`, without waiting. */
+  poll(): number | null {
+    return this.#returncode;
+  }
+
+  /** Waits for the child to end; `TimeoutExpired` (the child keeps running) if `timeout` ms pass first. */
+  async wait(options: { timeout?: number } = {}): Promise<number> {
+    const timeout = checkTimeout(options.timeout);
+    if (timeout === undefined) return await this.#exited;
+    return await this.#within(this.#exited, timeout, () => new TimeoutExpired(this.args, timeout, null, null));
+  }
+
+  /**
+   * Writes `input` to the child's standard input and closes it, reads standard output and error to their
+   * ends and waits for the child; resolves `[stdout, stderr]` (`null` where not `PIPE`). After a
+   * `TimeoutExpired` (the child keeps running) a later call goes on and returns everything.
+   */
+  async communicate(input?: string | Uint8Array | null, options: { timeout?: number } = {}): Promise<[Output, Output]> {
+    const timeout = checkTimeout(options.timeout);
+    if (!this.#communicating) {
+      if (input !== undefined && input !== null && !this.stdin) {
+        throw new ValueError("communicate(input) needs stdin: PIPE");
+      }
+      const out: Uint8Array[] = [];
+      const err: Uint8Array[] = [];
+      const tasks: Promise<unknown>[] = [this.#exited];
+      if (this.stdin) tasks.push(this.#feed(input));
+      if (this.stdout) tasks.push(drain(this.stdout, out));
+      if (this.stderr) tasks.push(drain(this.stderr, err));
+      this.#communicating = { out, err, done: Promise.all(tasks) };
+    } else if (input !== undefined && input !== null) {
+      throw new ValueError("communicate() was called again with input: the input was already sent");
+    }
+    const { out, err, done } = this.#communicating;
+    const result = (): [Output, Output] => [
+      this.stdout ? this.#decode(out) : null,
+      this.stderr ? this.#decode(err) : null,
+    ];
+    if (timeout === undefined) await done;
+    else {
+      await this.#within(done, timeout, () => {
+        const [stdout, stderr] = result();
+        return new TimeoutExpired(this.args, timeout, stdout, stderr);
+      });
+    }
+    return result();
+  }
+
+  async #feed(input: string | Uint8Array | null | undefined): Promise<void> {
+    const writer = this.stdin!.getWriter();
+    try {
+      if (input !== undefined && input !== null && input.length > 0) {
+        await writer.write(typeof input === "string" ? new TextEncoder().encode(input) : input);
+      }
+      await writer.close();
+    } catch {
+      // The child closed its input early (Python ignores the broken pipe too).
+      await writer.abort().catch(() => {});
+    }
+  }
+
+  #decode(chunks: Uint8Array[]): string | Uint8Array {
+    const bytes = concat(chunks);
+    return this.#decoder ? this.#decoder.decode(bytes) : bytes;
+  }
+
+  async #within<T>(work: Promise<T>, ms: number, expired: () => Error): Promise<T> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(expired()), ms);
+    });
+    try {
+      return await Promise.race([work, late]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Sends `signal` (a name such as `"SIGTERM"`, or a number) to the child; nothing once it has ended. */
+  sendSignal(signal: string | number): void {
+    if (this.#returncode !== null) return;
+    const name = typeof signal === "number"
+      ? Object.entries(osConstants.signals).find(([, n]) => n === signal)?.[0]
+      : signal;
+    if (!name || !(name in osConstants.signals)) throw new TypeError(`unknown signal ${String(signal)}`);
+    this.#child.kill(name);
+  }
+
+  /** Sends SIGTERM (returncode -15). */
+  terminate(): void {
+    this.sendSignal("SIGTERM");
+  }
+
+  /** Sends SIGKILL (returncode -9). */
+  kill(): void {
+    this.sendSignal("SIGKILL");
+  }
+
+  /** @internal Signals the child's whole process group (or the child alone without one), if it still runs. */
+  _killGroupNow(signal: string): void {
+    if (this.#returncode !== null) return;
+    try {
+      if (this.#group) nodeProcess.kill(-this.pid, signal);
+      else this.#child.kill(signal);
+    } catch { /* already gone */ }
+  }
+
+  /** Closes the pipes and waits for the child, as Python's `with Popen(...)` does. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    if (this.stdin && !this.stdin.locked) await this.stdin.close().catch(() => {});
+    for (const stream of [this.stdout, this.stderr]) {
+      if (stream && !stream.locked) await stream.cancel().catch(() => {});
+    }
+    await this.#exited;
+  }
+}
+
+function checkTimeout(timeout: unknown): number | undefined {
+  if (timeout === undefined || timeout === null || timeout === Infinity) return undefined;
+  if (typeof timeout !== "number" || Number.isNaN(timeout) || timeout < 0) {
+    throw new RangeError(`timeout must be a number of milliseconds >= 0, got ${String(timeout)}`);
+  }
+  return timeout;
+}
+
+/**
+ * Runs a command and waits for it (Python's `subprocess.run`).
+ *
+ * @example
+ * ```ts
+ * import { run } from "@tsmp/multiprocessing";
+ * const done = await run("echo hello | tr a-z A-Z", { shell: true, captureOutput: true, text: true });
+ * console.log(done.returncode, done.stdout); // 0 "HELLO\n"
+ * ```
+ */
+export async function run(args: Command, options: RunOptions = {}): Promise<CompletedProcess> {
+  const { input, captureOutput, timeout, check, signal, ...popenOptions } = options;
+  const limit = checkTimeout(timeout);
+  if (input !== undefined && input !== null) {
+    if (popenOptions.stdin !== undefined && popenOptions.stdin !== null) {
+      throw new ValueError("stdin and input arguments may not both be used.");
+    }
+    popenOptions.stdin = PIPE;
+  }
+  if (captureOutput) {
+    if (popenOptions.stdout !== undefined || popenOptions.stderr !== undefined) {
+      throw new ValueError("stdout and stderr arguments may not be used with captureOutput.");
+    }
+    popenOptions.stdout = PIPE;
+    popenOptions.stderr = PIPE;
+  }
+  signal?.throwIfAborted();
+  const p = new Popen(args, popenOptions);
+  const onAbort = () => p._killGroupNow("SIGKILL");
+  signal?.addEventListener("abort", onAbort, { once: true });
+  try {
+    let stdout: Output, stderr: Output;
+    try {
+      [stdout, stderr] = await p.communicate(input, { timeout: limit });
+    } catch (error) {
+      if (!(error instanceof TimeoutExpired)) throw error;
+      // As Python: kill, then collect everything the child wrote before it died.
+      p._killGroupNow("SIGKILL");
+      [error.output, error.stderr] = await p.communicate();
+      throw error;
+    }
+    signal?.throwIfAborted();
+    const done = new CompletedProcess(args, p.returncode!, stdout, stderr);
+    if (check) done.checkReturncode();
+    return done;
+  } finally {
+    signal?.removeEventListener("abort", onAbort);
+  }
+}
+
+/**
+ * Runs a command and resolves its exit status (Python's `subprocess.call`).
+ *
+ * @example
+ * ```ts
+ * import { call } from "@tsmp/multiprocessing";
+ * console.log(await call(["sh", "-c", "exit 2"])); // 2
+ * ```
+ */
+export async function call(args: Command, options: RunOptions = {}): Promise<number> {
+  return (await run(args, options)).returncode;
+}
+
+/**
+ * Runs a command; resolves 0, or throws `CalledProcessError` (Python's `subprocess.check_call`).
+ *
+ * @example
+ * ```ts
+ * import { checkCall } from "@tsmp/multiprocessing";
+ * await checkCall(["true"]); // 0
+ * ```
+ */
+export async function checkCall(args: Command, options: RunOptions = {}): Promise<number> {
+  return (await run(args, { ...options, check: true })).returncode;
+}
+
+/**
+ * Runs a command and resolves its standard output; a non-zero exit throws `CalledProcessError` with the
+ * output (Python's `subprocess.check_output`).
+ *
+ * @example
+ * ```ts
+ * import { checkOutput } from "@tsmp/multiprocessing";
+ * console.log(await checkOutput(["echo", "hi"], { text: true })); // "hi\n"
+ * ```
+ */
+export async function checkOutput(
+  args: Command,
+  options: Omit<RunOptions, "stdout" | "captureOutput"> = {},
+): Promise<string | Uint8Array> {
+  if ("stdout" in options) throw new ValueError("stdout argument not allowed, it will be overridden.");
+  return (await run(args, { ...options, stdout: PIPE, check: true })).stdout!;
+}
+
+/**
+ * Runs a shell command; resolves `[exitcode, output]` with stderr merged in and one trailing newline
+ * removed (Python's `subprocess.getstatusoutput`).
+ *
+ * @example
+ * ```ts
+ * import { getstatusoutput } from "@tsmp/multiprocessing";
+ * console.log(await getstatusoutput("echo out; exit 3")); // [3, "out"]
+ * ```
+ */
+export async function getstatusoutput(cmd: string): Promise<[number, string]> {
+  if (typeof cmd !== "string") throw new TypeError("getstatusoutput() takes a shell command string");
+  const done = await run(cmd, { shell: true, text: true, stdout: PIPE, stderr: STDOUT });
+  const data = done.stdout as string;
+  return [done.returncode, data.endsWith("\n") ? data.slice(0, -1) : data];
+}
+
+/**
+ * Runs a shell command and resolves its output with stderr merged in and one trailing newline removed
+ * (Python's `subprocess.getoutput`).
+ *
+ * @example
+ * ```ts
+ * import { getoutput } from "@tsmp/multiprocessing";
+ * console.log(await getoutput("echo xyzzy")); // "xyzzy"
+ * ```
+ */
+export async function getoutput(cmd: string): Promise<string> {
+  return (await getstatusoutput(cmd))[1];
+}
