@@ -287,6 +287,8 @@ export class Popen {
     this.pid = this.#child.pid;
     const encoding = options.encoding ?? (options.text ? "utf-8" : null);
     this.#decoder = encoding ? new TextDecoder(encoding) : null;
+    // Copies to and from file descriptors: the child has ended for the caller only once they are done.
+    const copies: Promise<unknown>[] = [];
     let stdin = this.#child.stdin;
     let stdout = this.#child.stdout;
     if (options.stdin instanceof ReadableStream) {
@@ -297,12 +299,12 @@ export class Popen {
       stdin = null;
     }
     if (typeof options.stdout === "number" && options.stdout >= 0) {
-      toDescriptor(stdout!, options.stdout).catch(() => {});
+      copies.push(toDescriptor(stdout!, options.stdout).catch(() => {}));
       stdout = null;
     }
     let stderr = this.#child.stderr;
     if (typeof options.stderr === "number" && options.stderr >= 0) {
-      toDescriptor(stderr!, options.stderr).catch(() => {});
+      copies.push(toDescriptor(stderr!, options.stderr).catch(() => {}));
       stderr = null;
     }
     this.stdin = stdin;
@@ -315,8 +317,9 @@ export class Popen {
       }
       running.add(this);
     }
-    this.#exited = this.#child.exited.then(({ code, signal }) => {
+    this.#exited = this.#child.exited.then(async ({ code, signal }) => {
       running.delete(this);
+      await Promise.all(copies);
       const signum = signal ? osConstants.signals[signal as keyof typeof osConstants.signals] : undefined;
       return (this.#returncode = signum !== undefined ? -signum : code);
     });
@@ -347,8 +350,12 @@ export class Popen {
   async communicate(input?: string | Uint8Array | null, options: { timeout?: number } = {}): Promise<[Output, Output]> {
     const timeout = checkTimeout(options.timeout);
     if (!this.#communicating) {
-      if (input !== undefined && input !== null && !this.stdin) {
-        throw new ValueError("communicate(input) needs stdin: PIPE");
+      if (input !== undefined && input !== null && (!this.stdin || this.stdin.locked)) {
+        throw new ValueError(
+          this.stdin
+            ? "communicate(input) cannot write: stdin is locked by a writer"
+            : "communicate(input) needs stdin: PIPE",
+        );
       }
       const out: Uint8Array[] = [];
       const err: Uint8Array[] = [];
@@ -376,6 +383,8 @@ export class Popen {
   }
 
   async #feed(input: string | Uint8Array | null | undefined): Promise<void> {
+    // The caller writes to stdin itself (it holds the writer): leave the stream to it.
+    if (this.stdin!.locked) return;
     const writer = this.stdin!.getWriter();
     try {
       if (input !== undefined && input !== null && input.length > 0) {
