@@ -1,0 +1,41 @@
+# subprocess: run(["true"]) latency and 10 MiB through cat (input + capture_output), measured as bench/subprocess.ts does.
+import sys
+
+# This file is named subprocess.py: drop its own folder from the path so the import finds the standard library.
+sys.path.pop(0)
+import json, subprocess, time  # noqa: E402
+
+ROUNDS = 200
+SIZE = 10 * 1024 * 1024
+payload = bytes(i & 0xFF for i in range(SIZE))
+
+def median(values):
+    values = sorted(values)
+    return values[len(values) // 2]
+
+def report(bench, value, unit, better):
+    print(json.dumps({"bench": bench, "impl": "python", "unit": unit, "value": value, "better": better}), flush=True)
+
+def latency():
+    for _ in range(20):
+        subprocess.run(["true"])
+    runs = []
+    for _ in range(7):
+        t = time.perf_counter()
+        for _ in range(ROUNDS):
+            subprocess.run(["true"])
+        runs.append((time.perf_counter() - t) * 1000 / ROUNDS)
+    return median(runs)
+
+def throughput():
+    subprocess.run(["cat"], input=payload, capture_output=True)
+    runs = []
+    for _ in range(7):
+        t = time.perf_counter()
+        out = subprocess.run(["cat"], input=payload, capture_output=True).stdout
+        assert len(out) == SIZE
+        runs.append(SIZE / 1e6 / (time.perf_counter() - t))
+    return median(runs)
+
+report('run(["true"]) latency', latency(), "ms", "lower")
+report("cat of 10 MiB through input/captureOutput", throughput(), "MB/s", "higher")

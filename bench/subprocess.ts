@@ -1,0 +1,67 @@
+// subprocess: run(["true"]) latency and 10 MiB through `cat` (input + captureOutput), ours vs the runtime's
+// own process API (Deno.Command / Bun.spawn, through the runtime adapter's one-call wrapper).
+import { runtime } from "../lib/runtime/detect.ts";
+import { run } from "../mod.ts";
+import { median, report } from "./_util.ts";
+
+const ROUNDS = 200;
+const SIZE = 10 * 1024 * 1024;
+const payload = new Uint8Array(SIZE).map((_, i) => i & 0xff);
+
+async function rawRun(args: string[], input: Uint8Array | null): Promise<number> {
+  const child = runtime.spawnChild({
+    args,
+    stdin: input ? "piped" : "null",
+    stdout: input ? "piped" : "null",
+    stderr: input ? "piped" : "null",
+    detached: false,
+  });
+  // The same work as captureOutput: both output streams read to their ends and kept.
+  const chunks: Uint8Array[] = [];
+  const keep = async (stream: ReadableStream<Uint8Array> | null) => {
+    if (stream) { for await (const chunk of stream) chunks.push(chunk); }
+  };
+  const reading = Promise.all([keep(child.stdout), keep(child.stderr)]);
+  if (input) {
+    const writer = child.stdin!.getWriter();
+    await writer.write(input);
+    await writer.close();
+  }
+  await reading;
+  await child.exited;
+  return chunks.reduce((n, c) => n + c.length, 0);
+}
+
+async function latency(fn: () => Promise<unknown>): Promise<number> {
+  for (let i = 0; i < 20; i++) await fn();
+  return await median(7, async () => {
+    const started = performance.now();
+    for (let i = 0; i < ROUNDS; i++) await fn();
+    return (performance.now() - started) / ROUNDS;
+  });
+}
+
+async function throughput(fn: () => Promise<number>): Promise<number> {
+  await fn();
+  return await median(7, async () => {
+    const started = performance.now();
+    const bytes = await fn();
+    if (bytes !== SIZE) throw new Error(`cat returned ${bytes} bytes`);
+    return bytes / 1e6 / ((performance.now() - started) / 1000);
+  });
+}
+
+const LATENCY = "run([\"true\"]) latency";
+const CAT = "cat of 10 MiB through input/captureOutput";
+report(LATENCY, "ours", "ms", await latency(() => run(["true"])), "lower");
+report(LATENCY, "raw", "ms", await latency(() => rawRun(["true"], null)), "lower");
+report(
+  CAT,
+  "ours",
+  "MB/s",
+  await throughput(async () =>
+    ((await run(["cat"], { input: payload, captureOutput: true })).stdout as Uint8Array).length
+  ),
+  "higher",
+);
+report(CAT, "raw", "MB/s", await throughput(() => rawRun(["cat"], payload)), "higher");
