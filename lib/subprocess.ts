@@ -190,6 +190,21 @@ async function drain(stream: ReadableStream<Uint8Array>, chunks: Uint8Array[]): 
   }
 }
 
+/** Reads a stream to its end with the runtime's one-piece reader into `chunks`; a break gives nothing more. */
+async function collect(
+  stream: ReadableStream<Uint8Array>,
+  chunks: Uint8Array[],
+  readAll: (stream: ReadableStream<Uint8Array>) => Promise<Uint8Array>,
+): Promise<void> {
+  // Started outside the try: a locked stream is the caller's error, as with drain().
+  const reading = readAll(stream);
+  try {
+    chunks.push(await reading);
+  } catch {
+    // A stream that breaks (the child was killed) has given what it had.
+  }
+}
+
 /** Copies a child's output stream to an open file descriptor. */
 async function toDescriptor(stream: ReadableStream<Uint8Array>, fd: number): Promise<void> {
   for await (const chunk of stream) {
@@ -365,8 +380,12 @@ export class Popen {
       const err: Uint8Array[] = [];
       const tasks: Promise<unknown>[] = [this.#exited];
       if (this.stdin) tasks.push(this.#feed(input));
-      if (this.stdout) tasks.push(drain(this.stdout, out));
-      if (this.stderr) tasks.push(drain(this.stderr, err));
+      // Without a timeout nothing looks at the output before its end, so it may be read in one piece.
+      const readAll = timeout === undefined ? this.#child.readAll : undefined;
+      const read = (stream: ReadableStream<Uint8Array>, chunks: Uint8Array[]) =>
+        readAll ? collect(stream, chunks, readAll) : drain(stream, chunks);
+      if (this.stdout) tasks.push(read(this.stdout, out));
+      if (this.stderr) tasks.push(read(this.stderr, err));
       this.#communicating = { out, err, done: Promise.all(tasks) };
     } else if (input !== undefined && input !== null) {
       throw new ValueError("communicate() was called again with input: the input was already sent");
