@@ -110,6 +110,26 @@ test("bytes cross unchanged; text decodes", async () => {
   assert.equal(text.stdout, "héllo");
 });
 
+test("megabytes cross whole both ways, with and without a timeout; a locked stdout is the caller's error", async () => {
+  // Larger than a pipe and than the pieces stdin is written in, and not a multiple of either.
+  const big = new Uint8Array(3 * 1024 * 1024 + 12345).map((_, i) => (i * 7) & 0xff);
+  for (const timeout of [undefined, 30_000]) {
+    const done = await run(["cat"], { input: big, captureOutput: true, timeout });
+    assert.equal((done.stdout as Uint8Array).length, big.length);
+    assert.deepEqual(done.stdout, big);
+    assert.deepEqual(done.stderr, new Uint8Array(0));
+  }
+  const both = await run(["sh", "-c", "head -c 200000 /dev/zero; head -c 100000 /dev/zero >&2"], {
+    captureOutput: true,
+  });
+  assert.equal((both.stdout as Uint8Array).length, 200000);
+  assert.equal((both.stderr as Uint8Array).length, 100000);
+  await using p = new Popen(["echo", "hi"], { stdout: PIPE, startNewSession: false });
+  const reader = p.stdout!.getReader();
+  await assert.rejects(p.communicate(), TypeError);
+  reader.releaseLock();
+});
+
 test("cwd, env and shell", async () => {
   const dir = mkdtempSync(join(tmpdir(), "tsmp-sub-"));
   assert.equal((await run(["pwd"], { cwd: dir, captureOutput: true, text: true })).stdout, `${dir}\n`);

