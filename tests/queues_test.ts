@@ -138,6 +138,18 @@ test("items bigger than the queue's memory stream through it", async () => {
   assert.deepEqual(got, big);
 });
 
+test("items of every length, whole and streamed, come out intact through a ring of odd size", async () => {
+  const q = new Queue<Uint8Array>(0, { capacity: 1027 });
+  const sizes = [0, 1, 3, 7, 8, 9, 1000, 1003, 1007, 1008, 1009, 1013, 1019, 5001, 100_003, 2, 15, 1011];
+  const items = [...sizes, ...sizes].map((n, k) => new Uint8Array(n).map((_, i) => (i * 7 + k) & 0xff));
+  const puts = (async () => {
+    for (const item of items) await q.put(item);
+  })();
+  for (const item of items) assert.deepEqual(await q.get(), item);
+  await puts;
+  assert.equal(q.qsize(), 0);
+});
+
 test("the codec round-trips the structured-clone types and names what it cannot carry", () => {
   const value = {
     n: [0, -1, 2 ** 31, 1.5, -0, NaN, Infinity],
