@@ -9,7 +9,7 @@
 import "../mod.ts";
 import nodeProcess from "node:process";
 import { runExitHooks } from "./atexit.ts";
-import { claimEnd, markDone } from "./host.ts";
+import { acceptOffer, claimEnd, type EndpointAccept, linkHost, markDone } from "./host.ts";
 import {
   adoptIdentity,
   makeSelf,
@@ -81,7 +81,10 @@ async function run(message: RunMessage): Promise<void> {
   finish(code);
 }
 
+linkHost();
 port.onMessage((message) => {
-  if ((message as RunMessage)?.type === "run") void run(message as RunMessage);
+  const type = (message as { type?: string })?.type;
+  if (type === "run") void run(message as RunMessage);
+  else if (type === "endpointAccept") acceptOffer((message as EndpointAccept).key, (message as EndpointAccept).offer);
 });
 port.postMessage({ type: "ready" });

@@ -11,6 +11,8 @@
  *
  * @module
  */
+import { holdOpen } from "./keepalive.ts";
+import { closeOffer, isSettledClosed, refuseOffer, type StreamOffer } from "./managers/local.ts";
 import { markPidDead, type RunMessage } from "./process.ts";
 import { runtime } from "./runtime/detect.ts";
 import type { WorkerHandle } from "./runtime/types.ts";
@@ -70,7 +72,16 @@ type HostRequest =
   | { type: "exit" }
   | { type: "spawn"; message: RunMessage }
   | { type: "terminate"; pid: number; code: number }
+  | { type: "endpoint"; key: string; ack: SharedArrayBuffer | null }
+  | { type: "endpointConnect"; keys: string[]; offer: StreamOffer }
   | PoolThreadRequest;
+
+/** What the main thread sends a child thread besides its run message: a connection to an address it serves. */
+export interface EndpointAccept {
+  type: "endpointAccept";
+  key: string;
+  offer: StreamOffer;
+}
 
 /**
  * A pool made in a child asks for a worker thread: the host starts `lib/pool_worker.ts`,
@@ -125,6 +136,10 @@ function bootThread(): Thread {
         return hostTerminate(request.pid, request.code);
       case "poolThread":
         return hostPoolThread(request);
+      case "endpoint":
+        return hostEndpoint(request.key, request.ack, thread);
+      case "endpointConnect":
+        return routeOffer(request.keys, request.offer, thread);
     }
   });
   handle.onExit((code) => {
@@ -146,6 +161,7 @@ function ended(process: Hosted, runtimeCode: number): void {
   claimEnd(process.control, runtimeCode);
   markDone(process.control);
   markPidDead(process.pid);
+  endThreadEndpoints(process.thread);
   for (const other of [...hosted.values()]) {
     if (other.parentPid === process.pid) hostTerminate(other.pid, -15);
   }
@@ -217,4 +233,102 @@ export function hostTerminate(pid: number, code: number): void {
   const process = hosted.get(pid);
   if (!process) return;
   if (claimEnd(process.control, code)) process.thread.handle.terminate();
+}
+
+// Addresses served in this program (a manager's), so a client in another of its threads can connect over
+// shared memory instead of TCP. Every thread keeps what accepts connections to the addresses it serves; the
+// main thread keeps which thread serves each address (null: itself) and the connections it brokered, which
+// it closes when either thread ends, as the kernel closes a socket whose process ends.
+const acceptors = new Map<string, (offer: StreamOffer) => void>();
+const endpoints = new Map<string, Thread | null>();
+const brokered = new Map<Thread, StreamOffer[]>();
+// Pool workers' messages go to their pool, not to the host: only the main thread and process threads are linked.
+let linked = runtime.isMainThread;
+
+/** Marks this thread as one whose messages reach the host (lib/child.ts does, for process threads). */
+export function linkHost(): void {
+  linked = true;
+}
+
+function hostEndpoint(key: string, ack: SharedArrayBuffer | null, thread: Thread | null): void {
+  if (ack === null) {
+    if (endpoints.get(key) === thread) endpoints.delete(key);
+    return;
+  }
+  endpoints.set(key, thread);
+  const cell = new Int32Array(ack);
+  Atomics.store(cell, 0, 1);
+  Atomics.notify(cell, 0);
+}
+
+function routeOffer(keys: string[], offer: StreamOffer, from: Thread | null): void {
+  const key = keys.find((k) => endpoints.has(k));
+  if (key === undefined) return refuseOffer(offer);
+  const server = endpoints.get(key)!;
+  // Kept until a thread ends (so its connections close then); ones already closed are let go.
+  for (const thread of [from, server]) {
+    if (thread) brokered.set(thread, [...(brokered.get(thread) ?? []).filter((o) => !isSettledClosed(o)), offer]);
+  }
+  if (server === null) acceptOffer(key, offer);
+  else server.handle.postMessage({ type: "endpointAccept", key, offer } satisfies EndpointAccept);
+}
+
+function endThreadEndpoints(thread: Thread): void {
+  for (const [key, server] of endpoints) if (server === thread) endpoints.delete(key);
+  for (const offer of brokered.get(thread) ?? []) closeOffer(offer);
+  brokered.delete(thread);
+}
+
+/** Hands a connection offered to `key` to what accepts connections to it in this thread (or refuses it). */
+export function acceptOffer(key: string, offer: StreamOffer): void {
+  const accept = acceptors.get(key);
+  if (accept) accept(offer);
+  else refuseOffer(offer);
+}
+
+/**
+ * Serves `key` (an address) to this program's other threads: connections offered to it reach `accept`.
+ * Resolves, once the host knows, with the function that withdraws it; null where this thread cannot
+ * reach the host (a pool worker), whose clients then use TCP.
+ */
+export async function registerEndpoint(
+  key: string,
+  accept: (offer: StreamOffer) => void,
+): Promise<(() => void) | null> {
+  if (!linked) return null;
+  acceptors.set(key, accept);
+  const withdraw = () => {
+    if (acceptors.get(key) !== accept) return;
+    acceptors.delete(key);
+    if (runtime.isMainThread) hostEndpoint(key, null, null);
+    else runtime.parentPort()!.postMessage({ type: "endpoint", key, ack: null } satisfies HostRequest);
+  };
+  if (runtime.isMainThread) {
+    hostEndpoint(key, new SharedArrayBuffer(4), null);
+    return withdraw;
+  }
+  const ack = new Int32Array(new SharedArrayBuffer(4));
+  runtime.parentPort()!.postMessage({ type: "endpoint", key, ack: ack.buffer } satisfies HostRequest);
+  const release = holdOpen();
+  try {
+    while (Atomics.load(ack, 0) === 0) {
+      const waiter = Atomics.waitAsync(ack, 0, 0);
+      if (waiter.async) await waiter.value;
+    }
+  } finally {
+    release();
+  }
+  return withdraw;
+}
+
+/**
+ * Offers a connection to whichever thread of this program serves one of `keys` (the first found); the host
+ * settles the offer (accepted, or refused when nobody here serves it). False where this thread cannot reach
+ * the host.
+ */
+export function connectEndpoint(keys: string[], offer: StreamOffer): boolean {
+  if (!linked) return false;
+  if (runtime.isMainThread) routeOffer(keys, offer, null);
+  else runtime.parentPort()!.postMessage({ type: "endpointConnect", keys, offer } satisfies HostRequest);
+  return true;
 }

@@ -12,6 +12,7 @@ import { holdUntil } from "../lib/keepalive.ts";
 import { dumps, loads, tuple } from "../lib/managers/pickle.ts";
 import { answerChallenge, deliverChallenge, FramedSocket } from "../lib/managers/wire.ts";
 import {
+  activeChildren,
   AuthenticationError,
   BaseManager,
   Client,
@@ -26,6 +27,7 @@ import {
   SyncManager,
 } from "../mod.ts";
 import * as fx from "./fixtures/managers_targets.ts";
+import { readText, sharedText } from "./fixtures/targets.ts";
 
 const PEER = fileURLToPath(new URL("./fixtures/managers_peer.py", import.meta.url));
 const hasPython = spawnSync("python3", ["-c", "import multiprocessing.managers"]).status === 0;
@@ -465,6 +467,64 @@ test("a Unix socket path as the address", async () => {
   await client.shutdown();
   await m.shutdown();
   rmSync(path, { force: true });
+});
+
+/** Runs `fx.queueRoundTrip` in a child process against `address`; what it reports. */
+async function roundTripInChild(address: [string, number] | string, authkey: string): Promise<string> {
+  const out = sharedText();
+  const p = new Process({ target: fx.queueRoundTrip, args: [address, authkey, "from a child", out] });
+  p.start();
+  await p.join();
+  assert.equal(p.exitcode, 0);
+  return readText(out);
+}
+
+test("a client in another process of this program reaches the server over shared memory; sharedMemory: false keeps TCP", async () => {
+  for (const sharedMemory of [true, false]) {
+    const path = `/tmp/tsmp-mgr-${process.pid}-${Date.now()}-${sharedMemory}.sock`;
+    rmSync(path, { force: true });
+    const queue = new ServerQueue();
+    class U extends BaseManager {}
+    U.register("get_queue", { callable: () => queue });
+    await using m = new U({ address: path, authkey: "k", sharedMemory });
+    await m.start();
+    // With the socket file gone, a new connection can only come through shared memory.
+    rmSync(path);
+    const reported = await roundTripInChild(path, "k");
+    if (sharedMemory) assert.equal(reported, "got from a child");
+    else assert.match(reported, /^ProcessError: cannot connect to the manager at/);
+    await m.shutdown();
+  }
+});
+
+test("over shared memory a wrong authkey is still an AuthenticationError, both ways", async () => {
+  const path = `/tmp/tsmp-mgr-${process.pid}-${Date.now()}-auth.sock`;
+  rmSync(path, { force: true });
+  const queue = new ServerQueue();
+  class U extends BaseManager {}
+  U.register("get_queue", { callable: () => queue });
+  await using m = new U({ address: path, authkey: "right" });
+  await m.start();
+  rmSync(path);
+  assert.match(await roundTripInChild(path, "wrong"), /^AuthenticationError: /);
+  // The server goes on serving the right key.
+  assert.equal(await roundTripInChild(path, "right"), "got from a child");
+  await m.shutdown();
+});
+
+test("Manager()'s server process ending closes its shared-memory connections: pending and later calls fail", async () => {
+  const manager = await Manager();
+  const q = await manager.Queue();
+  const d = await manager.dict<string, number>();
+  await d.set("a", 1);
+  assert.equal(await d.get("a"), 1);
+  const pending = assert.rejects(q.get(), EOFError);
+  const server = activeChildren().find((p) => p.name === "SyncManager");
+  assert.ok(server, "the manager's server is a child process");
+  server.terminate();
+  await pending;
+  await assert.rejects(d.get("a"), EOFError);
+  await manager.shutdown();
 });
 
 const script = fileURLToPath(new URL("./fixtures/managers_script.ts", import.meta.url));

@@ -39,6 +39,12 @@ export interface BaseManagerOptions {
   serializer?: Serializer;
   /** The largest frame the server accepts, in bytes (default 64 MiB); larger ones close that connection. */
   maxFrame?: number;
+  /**
+   * Whether clients in this program's other threads (its processes, `Manager()`'s own) reach a server started
+   * here over shared memory instead of loopback TCP (default true). The protocol and the authkey handshake are
+   * the same either way; clients in other programs, Python's included, always use TCP.
+   */
+  sharedMemory?: boolean;
 }
 
 interface Registration extends TypeSpec {
@@ -84,6 +90,7 @@ export class BaseManager {
   readonly #authkeyGiven: boolean;
   readonly #serializer: Serializer;
   readonly #maxFrame: number | undefined;
+  readonly #sharedMemory: boolean;
   #server: Server | null = null;
   #state: "initial" | "started" | "connected" | "shutdown" = "initial";
   #stopped: Promise<void> | null = null;
@@ -124,7 +131,7 @@ export class BaseManager {
   }
 
   constructor(options: BaseManagerOptions = {}) {
-    const { address = ["127.0.0.1", 0], authkey, serializer = "pickle", maxFrame } = options;
+    const { address = ["127.0.0.1", 0], authkey, serializer = "pickle", maxFrame, sharedMemory = true } = options;
     if (typeof address !== "string" && !(Array.isArray(address) && address.length === 2)) {
       throw new TypeError("address must be [host, port] or a socket path, e.g. [\"127.0.0.1\", 50000]");
     }
@@ -136,6 +143,12 @@ export class BaseManager {
     this.#authkey = authkeyBytes(authkey) ?? currentProcess().authkey;
     this.#serializer = serializer;
     this.#maxFrame = maxFrame;
+    this.#sharedMemory = sharedMemory;
+  }
+
+  /** The server options a manager's own server process needs besides the address, authkey and serializer. */
+  protected get _serverOptions(): { maxFrame?: number; sharedMemory: boolean } {
+    return { maxFrame: this.#maxFrame, sharedMemory: this.#sharedMemory };
   }
 
   /** The server's address (the real port once started). */
@@ -165,6 +178,7 @@ export class BaseManager {
       serializer: this.#serializer,
       maxFrame: this.#maxFrame,
       authkeyGiven: this.#authkeyGiven,
+      sharedMemory: this.#sharedMemory,
     });
     this.#server = server;
     this.#stopped = server.stopped;

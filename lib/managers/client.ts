@@ -11,11 +11,13 @@
 import { connect as netConnect, type Socket } from "node:net";
 import { EOFError, ProcessError, RemoteError } from "../errors.ts";
 import { Empty, Full } from "../errors.ts";
+import { connectEndpoint } from "../host.ts";
 import { holdOpen } from "../keepalive.ts";
 import { type Codec, codecFor, type Serializer } from "./codec.ts";
+import { connectKeys, LocalSocket, newOffer } from "./local.ts";
 import { PyException, Token, tuple } from "./pickle.ts";
 import type { ManagerAddress } from "./server.ts";
-import { answerChallenge, deliverChallenge, FramedSocket } from "./wire.ts";
+import { answerChallenge, type ByteStream, deliverChallenge, FramedSocket } from "./wire.ts";
 
 /** A reply from the server, already checked: the value of `#RETURN`, or a proxy description for `#PROXY`. */
 export type Reply = { kind: "return"; value: unknown } | { kind: "proxy"; exposed: string[]; token: Token };
@@ -91,6 +93,7 @@ export class ManagerClient {
   readonly serializer: Serializer;
   readonly #codec: Codec;
   #mode: "ours" | "python" | null = null;
+  #local: boolean | null = null;
   #conn: FramedSocket | null = null;
   #pending = new Map<number, { resolve: (r: Reply) => void; reject: (e: Error) => void }>();
   #nextId = 1;
@@ -131,9 +134,17 @@ export class ManagerClient {
   }
 
   async #handshake(): Promise<FramedSocket> {
-    let socket: Socket;
+    let socket: ByteStream | null = null;
+    // A server in another thread of this program takes the connection over shared memory; anything else, TCP.
+    const keys = this.#local === false ? [] : connectKeys(this.address);
+    if (keys.length) {
+      const offer = newOffer();
+      if (connectEndpoint(keys, offer)) socket = await LocalSocket.connect(offer);
+      // Refused: the server is not in this program, and will not be for this client.
+      this.#local = socket !== null;
+    }
     try {
-      socket = await connectSocket(this.address);
+      socket ??= await connectSocket(this.address);
     } catch (e) {
       throw new ProcessError(`cannot connect to the manager at ${describe(this.address)}: ${(e as Error).message}`);
     }

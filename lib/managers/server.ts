@@ -7,12 +7,14 @@
  * @module
  */
 
-import { createServer, type Server as NetServer, type Socket } from "node:net";
+import { createServer, type Server as NetServer } from "node:net";
+import { registerEndpoint } from "../host.ts";
 import { holdOpen } from "../keepalive.ts";
 import { type Codec, codecFor, type Serializer } from "./codec.ts";
+import { LocalSocket, serveKey } from "./local.ts";
 import { caller, PARAMS, pyRepr, VALUE } from "./objects.ts";
 import { isTuple, PickleError, PyException, Token, tuple } from "./pickle.ts";
-import { answerChallenge, DEFAULT_MAX_FRAME, deliverChallenge, FramedSocket } from "./wire.ts";
+import { answerChallenge, type ByteStream, DEFAULT_MAX_FRAME, deliverChallenge, FramedSocket } from "./wire.ts";
 
 /** A manager's address: `[host, port]` for TCP or a path for a Unix socket. */
 export type ManagerAddress = [host: string, port: number] | string;
@@ -113,6 +115,8 @@ export class Server {
   #address: ManagerAddress;
   #net: NetServer | null = null;
   #listening: Promise<ManagerAddress> | null = null;
+  readonly #sharedMemory: boolean;
+  #withdraw: (() => void) | null = null;
   #objects = new Map<string, Entry>();
   #idents = new WeakMap<object, string>();
   #nextIdent = 1;
@@ -129,8 +133,9 @@ export class Server {
     registry: Map<string, TypeSpec>,
     address: ManagerAddress,
     authkey: Uint8Array,
-    options: { serializer?: Serializer; maxFrame?: number; authkeyGiven?: boolean } = {},
+    options: { serializer?: Serializer; maxFrame?: number; authkeyGiven?: boolean; sharedMemory?: boolean } = {},
   ) {
+    this.#sharedMemory = options.sharedMemory ?? true;
     this.#registry = registry;
     this.#codec = codecFor(options.serializer);
     this.#authkey = authkey;
@@ -156,7 +161,7 @@ export class Server {
     if (this.#stopped) return Promise.reject(new Error("the server has been shut down"));
     const net = createServer((socket) => this.#accept(socket));
     this.#net = net;
-    return this.#listening = new Promise((resolve, reject) => {
+    return this.#listening = new Promise<void>((resolve, reject) => {
       net.once("error", reject);
       const done = () => {
         net.off("error", reject);
@@ -164,10 +169,22 @@ export class Server {
         const a = net.address();
         if (a && typeof a === "object") this.#address = [(this.#address as [string, number])[0], a.port];
         net.unref();
-        resolve(this.#address);
+        resolve();
       };
       if (typeof this.#address === "string") net.listen(this.#address, done);
       else net.listen(this.#address[1], this.#address[0] || "0.0.0.0", done);
+    }).then(async () => {
+      // Clients in this program's other threads reach the server over shared memory; others use TCP.
+      const key = this.#sharedMemory ? serveKey(this.#address) : null;
+      if (key) {
+        const withdraw = await registerEndpoint(key, (offer) => {
+          const socket = this.#stopped ? null : LocalSocket.accept(offer);
+          if (socket) void this.#accept(socket);
+        });
+        if (this.#stopped) withdraw?.();
+        else this.#withdraw = withdraw;
+      }
+      return this.#address;
     });
   }
 
@@ -186,6 +203,8 @@ export class Server {
   shutdown(): void {
     if (this.#stopped) return;
     this.#stopped = true;
+    this.#withdraw?.();
+    this.#withdraw = null;
     this.#net?.close();
     for (const c of this.#conns) c.close();
     this.#conns.clear();
@@ -198,7 +217,7 @@ export class Server {
     return this.#objects.size;
   }
 
-  async #accept(socket: Socket) {
+  async #accept(socket: ByteStream) {
     socket.unref();
     if (this.#stopped) return void socket.destroy();
     const conn = new FramedSocket(socket, this.#maxFrame);

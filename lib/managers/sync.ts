@@ -95,7 +95,7 @@ export class SyncManager extends BaseManager {
     const [parentEnd, childEnd] = Pipe();
     const child = new Process({
       target: serveSyncManager,
-      args: [childEnd, this.address, this.authkey, this.serializer],
+      args: [childEnd, this.address, this.authkey, this.serializer, this._serverOptions],
       daemon: true,
       name: "SyncManager",
       module: import.meta.url,
@@ -177,8 +177,9 @@ export async function serveSyncManager(
   address: ManagerAddress,
   authkey: Uint8Array,
   serializer: Serializer,
+  options: { maxFrame?: number; sharedMemory?: boolean } = {},
 ): Promise<void> {
-  const manager = new SyncManager({ address, authkey, serializer });
+  const manager = new SyncManager({ address, authkey, serializer, ...options });
   const server = manager.getServer();
   try {
     const bound = await server.listen();

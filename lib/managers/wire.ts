@@ -7,12 +7,26 @@
  * @module
  */
 
-import type { Socket } from "node:net";
 import { answerChallenge as answer, deliverChallenge as deliver, frame } from "../connection.ts";
 import { EOFError } from "../errors.ts";
 
 /** Frames larger than this are refused by default (a server can set its own limit). */
 export const DEFAULT_MAX_FRAME = 64 * 1024 * 1024;
+
+/**
+ * What a framed connection needs of its byte stream: a `node:net` socket, or a
+ * shared-memory `LocalSocket` (local.ts) between two threads of one program.
+ */
+export interface ByteStream {
+  on(event: "data", listener: (chunk: Uint8Array) => void): unknown;
+  on(event: "end" | "close", listener: () => void): unknown;
+  on(event: "error", listener: (error: Error) => void): unknown;
+  write(bytes: Uint8Array): unknown;
+  end(): unknown;
+  destroy(): unknown;
+  unref(): unknown;
+  setNoDelay?(noDelay: boolean): unknown;
+}
 
 /**
  * A framed, buffered view of a socket: frames arrive through `onFrame` or `recv()`.
@@ -21,7 +35,7 @@ export const DEFAULT_MAX_FRAME = 64 * 1024 * 1024;
  * code (`start()`) needs; the frame format and the handshake are connection.ts's.
  */
 export class FramedSocket {
-  readonly socket: Socket;
+  readonly socket: ByteStream;
   #chunks: Uint8Array[] = [];
   #buffered = 0;
   #frames: Uint8Array[] = [];
@@ -35,7 +49,7 @@ export class FramedSocket {
   /** Called once when the socket closes or the stream breaks. */
   onClose: ((error: Error) => void) | null = null;
 
-  constructor(socket: Socket, maxFrame = DEFAULT_MAX_FRAME) {
+  constructor(socket: ByteStream, maxFrame = DEFAULT_MAX_FRAME) {
     this.socket = socket;
     this.#maxFrame = maxFrame;
     socket.setNoDelay?.(true);
