@@ -103,23 +103,40 @@ export function closeOffer(offer: StreamOffer): void {
   closeHeader(new Int32Array(offer.header));
 }
 
-/** How long a reader looks between event loop turns before it parks: a reply usually comes within microseconds. */
-const POLL_MS = 1;
+/** How long a reader looks for data between event loop turns before it parks. */
+const POLL_MS = 0.2;
+/** The most waits that park at once after looking failed. */
+const MAX_BACKOFF = 1024;
 
 /**
- * Resolves once `cells[index]` is no longer `value`. It looks between turns of the event loop for a moment
- * first: a thread parked in `Atomics.waitAsync` is woken only once its notifier goes idle, so a request and its
- * reply would each wait out the other side's work. Parked, it does not hold the program open.
+ * Waits for data on one direction of a connection. While replies come fast, it looks between turns of the
+ * event loop before it parks in `Atomics.waitAsync`: a parked thread is woken only once its notifier goes idle,
+ * which doubles a round trip. When looking fails (an idle peer, or more runnable threads than cores, where a
+ * looking thread takes the core its peer needs), the next waits park at once, twice as many after each failure.
+ * Parked, it does not hold the program open.
  */
-async function changed(cells: Int32Array, index: number, value: number): Promise<void> {
-  const until = performance.now() + POLL_MS;
-  while (Atomics.load(cells, index) === value) {
-    if (performance.now() > until) {
-      const waiter = Atomics.waitAsync(cells, index, value);
-      if (waiter.async) await waiter.value;
-      return;
+class Waiter {
+  #skip = 0;
+  #backoff = 1;
+
+  async changed(cells: Int32Array, index: number, value: number): Promise<void> {
+    const look = this.#skip === 0;
+    if (!look) this.#skip--;
+    const started = performance.now();
+    const until = look ? started + POLL_MS : 0;
+    while (Atomics.load(cells, index) === value) {
+      if (performance.now() > until) {
+        const waiter = Atomics.waitAsync(cells, index, value);
+        if (waiter.async) await waiter.value;
+        if (look) {
+          this.#skip = this.#backoff;
+          this.#backoff = Math.min(2 * this.#backoff, MAX_BACKOFF);
+        }
+        return;
+      }
+      await new Promise((resolve) => setImmediate(resolve));
     }
-    await new Promise((resolve) => setImmediate(resolve));
+    if (look) this.#backoff = 1;
   }
 }
 
@@ -145,6 +162,7 @@ export class LocalSocket {
   #ending = false;
   #closed = false;
   #reading = false;
+  readonly #waiter = new Waiter();
 
   private constructor(offer: StreamOffer, side: "client" | "server") {
     this.#header = new Int32Array(offer.header);
@@ -229,7 +247,7 @@ export class LocalSocket {
         this.#finish();
         return;
       }
-      await changed(h, seq, s);
+      await this.#waiter.changed(h, seq, s);
     }
   }
 
