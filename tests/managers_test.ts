@@ -101,7 +101,10 @@ type QM = QueueManager & { get_queue(): Promise<Proxy> };
 type TM = TaskManager & { get_task_queue(): Promise<Proxy>; get_result_queue(): Promise<Proxy> };
 
 /** A server of one queue in this process, as in the seeds (`callable: () => queue`). */
-async function queueServer(authkey = "abc", options: { maxFrame?: number; serializer?: "json" | "pickle" } = {}) {
+async function queueServer(
+  authkey = "abc",
+  options: { maxFrame?: number; serializer?: "json" | "pickle"; sharedMemory?: boolean } = {},
+) {
   const queue = new ServerQueue();
   class Served extends BaseManager {}
   Served.register("get_queue", { callable: () => queue });
@@ -450,14 +453,22 @@ test("proxies work in Pool tasks", async () => {
   assert.deepEqual((await list.toArray()).sort(), [1, 2, 3, 4]);
 });
 
-test("a Unix socket path as the address", async () => {
-  const path = `/tmp/tsmp-mgr-${process.pid}-${Date.now()}.sock`;
+/** A started server of one queue on a fresh Unix socket path. */
+async function unixQueueServer(tag: string, authkey: string, options: { sharedMemory?: boolean } = {}) {
+  const path = `/tmp/tsmp-mgr-${process.pid}-${Date.now()}-${tag}.sock`;
   rmSync(path, { force: true });
   const queue = new ServerQueue();
   class U extends BaseManager {}
   U.register("get_queue", { callable: () => queue });
-  await using m = new U({ address: path, authkey: "k" });
+  const m = new U({ address: path, authkey, ...options });
   await m.start();
+  return { m, path };
+}
+
+test("a Unix socket path as the address", async () => {
+  // sharedMemory: false, so this client in the same program goes through the socket.
+  const { m: server, path } = await unixQueueServer("unix", "k", { sharedMemory: false });
+  await using m = server;
   assert.equal(m.address, path);
   const client = new QueueManager({ address: path, authkey: "k" }) as QM;
   await client.connect();
@@ -481,13 +492,8 @@ async function roundTripInChild(address: [string, number] | string, authkey: str
 
 test("a client in another process of this program reaches the server over shared memory; sharedMemory: false keeps TCP", async () => {
   for (const sharedMemory of [true, false]) {
-    const path = `/tmp/tsmp-mgr-${process.pid}-${Date.now()}-${sharedMemory}.sock`;
-    rmSync(path, { force: true });
-    const queue = new ServerQueue();
-    class U extends BaseManager {}
-    U.register("get_queue", { callable: () => queue });
-    await using m = new U({ address: path, authkey: "k", sharedMemory });
-    await m.start();
+    const { m: server, path } = await unixQueueServer(`shared-${sharedMemory}`, "k", { sharedMemory });
+    await using m = server;
     // With the socket file gone, a new connection can only come through shared memory.
     rmSync(path);
     const reported = await roundTripInChild(path, "k");
@@ -498,13 +504,8 @@ test("a client in another process of this program reaches the server over shared
 });
 
 test("over shared memory a wrong authkey is still an AuthenticationError, both ways", async () => {
-  const path = `/tmp/tsmp-mgr-${process.pid}-${Date.now()}-auth.sock`;
-  rmSync(path, { force: true });
-  const queue = new ServerQueue();
-  class U extends BaseManager {}
-  U.register("get_queue", { callable: () => queue });
-  await using m = new U({ address: path, authkey: "right" });
-  await m.start();
+  const { m: server, path } = await unixQueueServer("auth", "right");
+  await using m = server;
   rmSync(path);
   assert.match(await roundTripInChild(path, "wrong"), /^AuthenticationError: /);
   // The server goes on serving the right key.
@@ -746,18 +747,20 @@ test("a client whose server dies gets a clear error on pending and later calls",
   await m.shutdown();
 });
 
-test("a client of our server sees it die: pending and later calls fail, nothing hangs", async () => {
-  const m = await queueServer("k");
-  const client = new QueueManager({ address: m.address, authkey: "k" }) as QM;
-  await client.connect();
-  const q = await client.get_queue();
-  const pending = assert.rejects(q.get(), EOFError);
-  assert.equal(await q.qsize(), 0);
-  m.getServer().shutdown();
-  await pending;
-  await assert.rejects(q.get(), EOFError);
-  await client.shutdown();
-  await m.shutdown();
+test("a client of our server sees it die: pending and later calls fail, nothing hangs (shared memory and TCP)", async () => {
+  for (const sharedMemory of [true, false]) {
+    const m = await queueServer("k", { sharedMemory });
+    const client = new QueueManager({ address: m.address, authkey: "k" }) as QM;
+    await client.connect();
+    const q = await client.get_queue();
+    const pending = assert.rejects(q.get(), EOFError);
+    assert.equal(await q.qsize(), 0);
+    m.getServer().shutdown();
+    await pending;
+    await assert.rejects(q.get(), EOFError);
+    await client.shutdown();
+    await m.shutdown();
+  }
 });
 
 test("fuzz: thousands of random and mutated frames, then a normal client still works", async () => {
