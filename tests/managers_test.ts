@@ -665,6 +665,24 @@ test("hostile and broken peers close their own connection only", async () => {
   await stillServes(m);
 });
 
+test("over shared memory, frames larger than the ring cross whole; one over the server's limit closes that connection only", async () => {
+  await using m = await queueServer("k", { maxFrame: 4 << 20 });
+  const client = new QueueManager({ address: m.address, authkey: "k" }) as QM;
+  await client.connect();
+  const q = await client.get_queue();
+  const big = new Uint8Array(3 * (1 << 20) + 12_345).map((_, i) => (i * 7) & 255);
+  await q.put(big);
+  assert.deepEqual(await q.get(), big);
+  await assert.rejects(q.put(new Uint8Array(5 << 20)), EOFError);
+  await client.shutdown();
+  const other = new QueueManager({ address: m.address, authkey: "k" }) as QM;
+  await other.connect();
+  const q2 = await other.get_queue();
+  await q2.put("still served");
+  assert.equal(await q2.get(), "still served");
+  await other.shutdown();
+});
+
 test("a legacy (3.11) HMAC-MD5 answer that starts with '{' is still told apart by its length", async () => {
   const { createServer } = await import("node:net");
   const { createHmac } = await import("node:crypto");
