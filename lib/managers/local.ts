@@ -30,9 +30,13 @@ const PENDING = 0;
 const OPEN = 1;
 const REFUSED = 2;
 const CLOSED = 3;
-/** Per direction: bytes written, bytes read (both wrapping int32 counts), and a sequence bumped on every change. */
-const DIRECTIONS = [{ written: 1, read: 2, seq: 3 }, { written: 4, read: 5, seq: 6 }] as const;
-const HEADER_CELLS = 8;
+/**
+ * Per direction: bytes written, bytes read (both wrapping int32 counts), a sequence bumped on every change, and
+ * how many threads are parked on that sequence (a notify costs more than the check: ~80% of a call in Bun).
+ */
+const DIRECTIONS = [{ written: 1, read: 2, seq: 3, parked: 4 }, { written: 5, read: 6, seq: 7, parked: 8 }] as const;
+type Direction = (typeof DIRECTIONS)[number];
+const HEADER_CELLS = 16;
 /** Ring size per direction: larger frames stream through it in pieces. A power of two. */
 const CAPACITY = 64 * 1024;
 const MASK = CAPACITY - 1;
@@ -74,6 +78,26 @@ function wakeAll(header: Int32Array): void {
   for (const d of DIRECTIONS) {
     Atomics.add(header, d.seq, 1);
     Atomics.notify(header, d.seq);
+  }
+}
+
+/** Tells the other side of `d` that something changed, waking it only if it is parked. */
+function bump(header: Int32Array, d: Direction): void {
+  Atomics.add(header, d.seq, 1);
+  if (Atomics.load(header, d.parked) > 0) Atomics.notify(header, d.seq);
+}
+
+/**
+ * Parks until `d`'s sequence is no longer `value`, counted as parked meanwhile. The count goes up before the
+ * sequence is compared, so a bump that the comparison misses sees the count and notifies.
+ */
+async function park(header: Int32Array, d: Direction, value: number): Promise<void> {
+  Atomics.add(header, d.parked, 1);
+  try {
+    const waiter = Atomics.waitAsync(header, d.seq, value);
+    if (waiter.async) await waiter.value;
+  } finally {
+    Atomics.sub(header, d.parked, 1);
   }
 }
 
@@ -119,15 +143,13 @@ class Waiter {
   #skip = 0;
   #backoff = 1;
 
-  async changed(cells: Int32Array, index: number, value: number): Promise<void> {
+  async changed(header: Int32Array, d: Direction, value: number): Promise<void> {
     const look = this.#skip === 0;
     if (!look) this.#skip--;
-    const started = performance.now();
-    const until = look ? started + POLL_MS : 0;
-    while (Atomics.load(cells, index) === value) {
+    const until = look ? performance.now() + POLL_MS : 0;
+    while (Atomics.load(header, d.seq) === value) {
       if (performance.now() > until) {
-        const waiter = Atomics.waitAsync(cells, index, value);
-        if (waiter.async) await waiter.value;
+        await park(header, d, value);
         if (look) {
           this.#skip = this.#backoff;
           this.#backoff = Math.min(2 * this.#backoff, MAX_BACKOFF);
@@ -153,8 +175,8 @@ export class LocalSocket {
   readonly #header: Int32Array;
   readonly #in: Uint8Array;
   readonly #out: Uint8Array;
-  readonly #inCells: (typeof DIRECTIONS)[number];
-  readonly #outCells: (typeof DIRECTIONS)[number];
+  readonly #inCells: Direction;
+  readonly #outCells: Direction;
   #listeners = new Map<string, Listener[]>();
   #pending: Uint8Array[] = [];
   #pendingOffset = 0;
@@ -237,8 +259,7 @@ export class LocalSocket {
         if (first < n) chunk.set(this.#in.subarray(0, n - first), first);
         Atomics.store(h, read, w);
         // The writer may be waiting for room.
-        Atomics.add(h, this.#inCells.seq, 1);
-        Atomics.notify(h, this.#inCells.seq);
+        bump(h, this.#inCells);
         this.#emit("data", chunk);
         continue;
       }
@@ -247,7 +268,7 @@ export class LocalSocket {
         this.#finish();
         return;
       }
-      await this.#waiter.changed(h, seq, s);
+      await this.#waiter.changed(h, this.#inCells, s);
     }
   }
 
@@ -262,7 +283,7 @@ export class LocalSocket {
   /** Copies what fits; true when nothing is left to copy. */
   #copyOut(): boolean {
     const h = this.#header;
-    const { written, read, seq } = this.#outCells;
+    const { written, read } = this.#outCells;
     let w = h[written];
     const start = w;
     while (this.#pending.length) {
@@ -283,8 +304,7 @@ export class LocalSocket {
     }
     if (w !== start) {
       Atomics.store(h, written, w);
-      Atomics.add(h, seq, 1);
-      Atomics.notify(h, seq);
+      bump(h, this.#outCells);
     }
     return this.#pending.length === 0;
   }
@@ -304,8 +324,7 @@ export class LocalSocket {
           const s = Atomics.load(h, seq);
           if (this.#copyOut()) break;
           if (Atomics.load(h, STATE) !== OPEN) return this.#finish();
-          const waiter = Atomics.waitAsync(h, seq, s);
-          if (waiter.async) await waiter.value;
+          await park(h, this.#outCells, s);
         }
       } finally {
         this.#draining = false;
