@@ -238,7 +238,8 @@ export class Value<T extends Typecode = Typecode> {
   /** Whether access needs no locking: no lock, or this process holds it. */
   #free(): boolean {
     const owner = this.#owner;
-    return owner === null || Atomics.load(owner, 0) === getpid();
+    // A plain load is exact: only this process ever writes its own id into the owner cell.
+    return owner === null || owner[0] === getpid();
   }
 
   /** The typecode. */

@@ -132,7 +132,8 @@ function cellsOf(state: unknown, length: number, kind: string): Int32Array {
 const OWNER = 0;
 const WAITERS = 1;
 const DIED = 2;
-const COUNT = 3;
+/** RLock: entries beyond the first (0 whenever the lock is free), so a first entry writes nothing more. */
+const EXTRA = 3;
 /** Bumped by a release that wakes a sleeper: sleepers wait on it, so a quick re-acquire cannot hide the wake. */
 const SEQ = 4;
 /** 1 while a wake is on its way: further releases need not notify again until a sleeper takes it. */
@@ -233,10 +234,13 @@ abstract class LockBase {
     }
   }
 
-  /** Frees the lock and wakes one waiter. */
+  /**
+   * Frees the lock and wakes one waiter. The holder reads the cells only it writes (DIED, EXTRA, and OWNER
+   * holding its own id) with plain loads: an `Atomics.load` costs ~5 ns in both runtimes, a plain one ~0.
+   */
   protected free(): void {
     const cells = this.#cells;
-    if (Atomics.load(cells, DIED) !== 0) Atomics.store(cells, DIED, 0);
+    if (cells[DIED] !== 0) Atomics.store(cells, DIED, 0);
     Atomics.store(cells, OWNER, 0);
     // One wake at a time: while it is on its way the holder re-acquires and releases without a system call.
     if (Atomics.load(cells, WAITERS) > 0 && Atomics.compareExchange(cells, WAKING, 0, 1) === 0) {
@@ -252,7 +256,8 @@ abstract class LockBase {
 
   /** Whether this process holds the lock. */
   isMine(): boolean {
-    return Atomics.load(this.#cells, OWNER) === getpid();
+    // A plain load is exact here: only this process ever writes its own id into OWNER.
+    return this.#cells[OWNER] === getpid();
   }
 
   /**
@@ -322,7 +327,7 @@ export class Lock extends LockBase {
 
   /** Releases the lock; `ValueError` if it is not locked. */
   release(): void {
-    if (Atomics.load(this.cells, OWNER) === 0) throw new ValueError("semaphore or lock released too many times");
+    if (this.cells[OWNER] === 0) throw new ValueError("semaphore or lock released too many times");
     this.free();
   }
 
@@ -358,7 +363,7 @@ export class RLock extends LockBase {
   }
 
   protected override tookOver(): void {
-    Atomics.store(this.cells, COUNT, 0);
+    Atomics.store(this.cells, EXTRA, 0);
   }
 
   /** Acquires (or re-enters) the lock. */
@@ -368,7 +373,7 @@ export class RLock extends LockBase {
     const me = getpid();
     if (this.#enter(me)) return Promise.resolve(true);
     if (deadlineOf(options) === 0) return Promise.resolve(false);
-    return this.acquireAsyncFor(me, options).then((ok) => ok && this.#entered());
+    return this.acquireAsyncFor(me, options);
   }
 
   /** The blocking twin of {@linkcode RLock.acquire}. */
@@ -378,55 +383,48 @@ export class RLock extends LockBase {
     // The common cases inline: a free lock, or re-entry.
     const cells = this.cells;
     const owner = Atomics.compareExchange(cells, OWNER, 0, me);
-    if (owner === 0) {
-      cells[COUNT] = 1;
-      return true;
-    }
+    if (owner === 0) return true;
     if (owner === me) {
-      cells[COUNT]++;
+      cells[EXTRA]++;
       return true;
     }
-    if (this.take(me)) return this.#entered();
-    return this.acquireSyncFor(me, options) && this.#entered();
+    return this.take(me) || this.acquireSyncFor(me, options);
   }
 
   #enter(me: number): boolean {
     const cells = this.cells;
-    if (Atomics.load(cells, OWNER) === me) {
-      cells[COUNT]++;
+    if (cells[OWNER] === me) {
+      cells[EXTRA]++;
       return true;
     }
-    return this.take(me) && this.#entered();
-  }
-
-  #entered(): true {
-    Atomics.store(this.cells, COUNT, 1);
-    return true;
+    return this.take(me);
   }
 
   /** Releases one level; `ProcessError` if this process does not hold it. */
   release(): void {
     const cells = this.cells;
-    if (Atomics.load(cells, OWNER) !== getpid()) throw new ProcessError("cannot release un-acquired lock");
-    if (--cells[COUNT] === 0) this.free();
+    if (cells[OWNER] !== getpid()) throw new ProcessError("cannot release un-acquired lock");
+    if (cells[EXTRA] > 0) cells[EXTRA]--;
+    else this.free();
   }
 
   /** How many times the holder entered (0 when free). */
   get count(): number {
-    return this.locked() ? Atomics.load(this.cells, COUNT) : 0;
+    return this.locked() ? Atomics.load(this.cells, EXTRA) + 1 : 0;
   }
 
   /** Releases every level at once (for Condition.wait); returns how many. */
   releaseAll(): number {
     const count = this.count;
     if (!this.isMine()) throw new ProcessError("cannot release un-acquired lock");
+    this.cells[EXTRA] = 0;
     this.free();
     return count;
   }
 
   /** After re-acquiring, restores `count` levels (for Condition.wait). */
   restore(count: number): void {
-    Atomics.store(this.cells, COUNT, count);
+    this.cells[EXTRA] = count - 1;
   }
 
   /** Python's repr. */
