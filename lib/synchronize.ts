@@ -142,20 +142,21 @@ const LOCK_CELLS = 8;
 
 /** The part Lock and RLock share: an owner cell (0 when free), a waiter count and the owner-died flag. */
 abstract class LockBase {
-  readonly #cells: Int32Array;
+  /** The shared cells, for the module's own use (Condition, Value). */
+  readonly cells: Int32Array;
+  /**
+   * This process's id, what its acquires write into OWNER. Read once: an object never moves between
+   * processes (crossing rebuilds it there), and the hot paths then cost a field load, not a call.
+   */
+  protected readonly pid: number = getpid();
 
   constructor(cells?: Int32Array) {
-    this.#cells = cells ?? new Int32Array(new SharedArrayBuffer(LOCK_CELLS * 4));
-  }
-
-  /** The shared cells, for the module's own use (Condition, Value). */
-  get cells(): Int32Array {
-    return this.#cells;
+    this.cells = cells ?? new Int32Array(new SharedArrayBuffer(LOCK_CELLS * 4));
   }
 
   /** Takes the lock if it is free, or takes it over from a holder that died. */
   protected take(me: number): boolean {
-    const cells = this.#cells;
+    const cells = this.cells;
     const owner = Atomics.compareExchange(cells, OWNER, 0, me);
     if (owner === 0) return true;
     if (owner !== me && !isPidAlive(owner) && Atomics.compareExchange(cells, OWNER, owner, me) === owner) {
@@ -175,7 +176,7 @@ abstract class LockBase {
    * spins or runs, the holder's release and re-acquire cost no system call (barging, like a pthread mutex).
    */
   protected acquireAsyncFor(me: number, options: AcquireOptions | undefined): Promise<boolean> {
-    const cells = this.#cells;
+    const cells = this.cells;
     return retryAsync(deadlineOf(options), options?.signal, () => {
       if (this.spinTake(me)) return true;
       return (ms) => {
@@ -196,7 +197,7 @@ abstract class LockBase {
    * release notifies again, so no sleeper is left without a wake). The caller uncounts itself after.
    */
   #sleepingOn(): number | null {
-    const cells = this.#cells;
+    const cells = this.cells;
     const seq = Atomics.load(cells, SEQ);
     Atomics.add(cells, WAITERS, 1);
     if (Atomics.exchange(cells, WAKING, 0) === 1) return null;
@@ -206,13 +207,13 @@ abstract class LockBase {
 
   /** Uncounts a sleeper; one that slept lets the next release notify again (its wake, if any, arrived). */
   #awake(seq: number | null): void {
-    Atomics.sub(this.#cells, WAITERS, 1);
-    if (seq !== null) Atomics.store(this.#cells, WAKING, 0);
+    Atomics.sub(this.cells, WAITERS, 1);
+    if (seq !== null) Atomics.store(this.cells, WAKING, 0);
   }
 
   /** Spins a bounded number of loads for the lock to come free, taking it when it does. */
   protected spinTake(me: number): boolean {
-    const cells = this.#cells;
+    const cells = this.cells;
     if (this.take(me)) return true;
     for (let i = 0; i < SPINS; i++) {
       if (Atomics.load(cells, OWNER) === 0 && Atomics.compareExchange(cells, OWNER, 0, me) === 0) return true;
@@ -221,7 +222,7 @@ abstract class LockBase {
   }
 
   protected acquireSyncFor(me: number, options: AcquireOptions | undefined): boolean {
-    const cells = this.#cells;
+    const cells = this.cells;
     const deadline = deadlineOf(options);
     if (deadline === 0) return this.take(me);
     for (;;) {
@@ -239,7 +240,7 @@ abstract class LockBase {
    * holding its own id) with plain loads: an `Atomics.load` costs ~5 ns in both runtimes, a plain one ~0.
    */
   protected free(): void {
-    const cells = this.#cells;
+    const cells = this.cells;
     if (cells[DIED] !== 0) Atomics.store(cells, DIED, 0);
     Atomics.store(cells, OWNER, 0);
     // One wake at a time: while it is on its way the holder re-acquires and releases without a system call.
@@ -251,13 +252,13 @@ abstract class LockBase {
 
   /** Whether the lock is held (by any process). */
   locked(): boolean {
-    return Atomics.load(this.#cells, OWNER) !== 0;
+    return Atomics.load(this.cells, OWNER) !== 0;
   }
 
   /** Whether this process holds the lock. */
   isMine(): boolean {
     // A plain load is exact here: only this process ever writes its own id into OWNER.
-    return this.#cells[OWNER] === getpid();
+    return this.cells[OWNER] === this.pid;
   }
 
   /**
@@ -265,7 +266,7 @@ abstract class LockBase {
    * it (the state it guards may be half-updated), until the next release.
    */
   get ownerDied(): boolean {
-    return Atomics.load(this.#cells, DIED) === 1;
+    return Atomics.load(this.cells, DIED) === 1;
   }
 
   abstract acquire(options?: AcquireOptions): Promise<boolean>;
@@ -311,7 +312,7 @@ export class Lock extends LockBase {
   acquire(options?: AcquireOptions): Promise<boolean> {
     checkOptions(options, "Lock.acquire");
     if (options?.signal?.aborted) return Promise.reject(options.signal.reason);
-    const me = getpid();
+    const me = this.pid;
     if (this.take(me)) return Promise.resolve(true);
     if (deadlineOf(options) === 0) return Promise.resolve(false);
     return this.acquireAsyncFor(me, options);
@@ -320,9 +321,8 @@ export class Lock extends LockBase {
   /** The blocking twin of {@linkcode Lock.acquire} (`Atomics.wait`). */
   acquireSync(options?: AcquireOptions): boolean {
     if (options !== undefined) checkOptions(options, "Lock.acquireSync");
-    const me = getpid();
-    if (Atomics.compareExchange(this.cells, OWNER, 0, me) === 0) return true;
-    return this.acquireSyncFor(me, options);
+    if (Atomics.compareExchange(this.cells, OWNER, 0, this.pid) === 0) return true;
+    return this.acquireSyncFor(this.pid, options);
   }
 
   /** Releases the lock; `ValueError` if it is not locked. */
@@ -370,7 +370,7 @@ export class RLock extends LockBase {
   acquire(options?: AcquireOptions): Promise<boolean> {
     checkOptions(options, "RLock.acquire");
     if (options?.signal?.aborted) return Promise.reject(options.signal.reason);
-    const me = getpid();
+    const me = this.pid;
     if (this.#enter(me)) return Promise.resolve(true);
     if (deadlineOf(options) === 0) return Promise.resolve(false);
     return this.acquireAsyncFor(me, options);
@@ -379,7 +379,7 @@ export class RLock extends LockBase {
   /** The blocking twin of {@linkcode RLock.acquire}. */
   acquireSync(options?: AcquireOptions): boolean {
     if (options !== undefined) checkOptions(options, "RLock.acquireSync");
-    const me = getpid();
+    const me = this.pid;
     // The common cases inline: a free lock, or re-entry.
     const cells = this.cells;
     const owner = Atomics.compareExchange(cells, OWNER, 0, me);
@@ -403,7 +403,7 @@ export class RLock extends LockBase {
   /** Releases one level; `ProcessError` if this process does not hold it. */
   release(): void {
     const cells = this.cells;
-    if (cells[OWNER] !== getpid()) throw new ProcessError("cannot release un-acquired lock");
+    if (cells[OWNER] !== this.pid) throw new ProcessError("cannot release un-acquired lock");
     if (cells[EXTRA] > 0) cells[EXTRA]--;
     else this.free();
   }
