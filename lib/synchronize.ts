@@ -139,6 +139,13 @@ const SEQ = 4;
 /** 1 while a wake is on its way: further releases need not notify again until a sleeper takes it. */
 const WAKING = 5;
 const LOCK_CELLS = 8;
+/**
+ * Set in OWNER beside the holder's id when its release must take the slow path: a sleeper may wait for a
+ * wake, or the lock was taken over from a dead holder. Without it a release is one compare-exchange.
+ */
+const SLOW = 1 << 30;
+/** The holder's id in OWNER (ids stay far below SLOW: OS pids up to 2**22, thread children just above). */
+const ID = SLOW - 1;
 
 /** The part Lock and RLock share: an owner cell (0 when free), a waiter count and the owner-died flag. */
 abstract class LockBase {
@@ -159,7 +166,9 @@ abstract class LockBase {
     const cells = this.cells;
     const owner = Atomics.compareExchange(cells, OWNER, 0, me);
     if (owner === 0) return true;
-    if (owner !== me && !isPidAlive(owner) && Atomics.compareExchange(cells, OWNER, owner, me) === owner) {
+    const id = owner & ID;
+    // Taken over with SLOW set, so the release that ends ownerDied takes the slow path, which clears it.
+    if (id !== me && !isPidAlive(id) && Atomics.compareExchange(cells, OWNER, owner, me | SLOW) === owner) {
       Atomics.store(cells, DIED, 1);
       this.tookOver();
       return true;
@@ -172,12 +181,13 @@ abstract class LockBase {
 
   /**
    * Acquires for `me` (already known not to hold it when re-entry matters). A waiter counts itself in
-   * WAITERS only while it is parked, so a release notifies only when someone sleeps: while the waiter
-   * spins or runs, the holder's release and re-acquire cost no system call (barging, like a pthread mutex).
+   * WAITERS only while it is parked, and marks the holder's word SLOW before it parks, so only a release
+   * that may have a sleeper to wake leaves the one-compare-exchange fast path: while the waiter spins or
+   * runs, the holder's release and re-acquire cost no system call (barging, like a pthread mutex).
    */
   protected acquireAsyncFor(me: number, options: AcquireOptions | undefined): Promise<boolean> {
     const cells = this.cells;
-    return retryAsync(deadlineOf(options), options?.signal, () => {
+    const waiting = retryAsync(deadlineOf(options), options?.signal, () => {
       if (this.spinTake(me)) return true;
       return (ms) => {
         const seq = this.#sleepingOn();
@@ -188,6 +198,10 @@ abstract class LockBase {
         }
         return result.value.finally(() => this.#awake(seq));
       };
+    });
+    return waiting.then((ok) => ok || this.#gaveUp(), (error) => {
+      this.#gaveUp();
+      throw error;
     });
   }
 
@@ -201,8 +215,38 @@ abstract class LockBase {
     const seq = Atomics.load(cells, SEQ);
     Atomics.add(cells, WAITERS, 1);
     if (Atomics.exchange(cells, WAKING, 0) === 1) return null;
-    // Looked at after counting itself: a release either sees the count or frees the cell before this load.
-    return Atomics.load(cells, OWNER) === 0 ? null : seq;
+    // Marked after counting itself, on the same word the release compare-exchanges: the release either
+    // fails on the mark (and, in the slow path, sees the count) or frees the word first (no mark: look again).
+    return this.#mark() ? seq : null;
+  }
+
+  /** Sets SLOW on the holder's word; false when the lock is free (nobody to mark). */
+  #mark(): boolean {
+    const cells = this.cells;
+    for (;;) {
+      const owner = Atomics.load(cells, OWNER);
+      if (owner === 0) return false;
+      if ((owner & SLOW) !== 0 || Atomics.compareExchange(cells, OWNER, owner, owner | SLOW) === owner) return true;
+    }
+  }
+
+  /**
+   * A waiter that took the lock while others sleep marks its own word, so its release wakes the next:
+   * the wake it consumed was theirs to pass on (a barging holder needs no mark, the woken waiter runs on).
+   */
+  #took(): true {
+    if (Atomics.load(this.cells, WAITERS) > 0) this.#mark();
+    return true;
+  }
+
+  /** A waiter giving up (timeout, abort) passes on a wake it may have consumed, when others still sleep. */
+  #gaveUp(): false {
+    const cells = this.cells;
+    if (Atomics.load(cells, WAITERS) > 0 && !this.#mark()) {
+      Atomics.add(cells, SEQ, 1);
+      Atomics.notify(cells, SEQ, 1);
+    }
+    return false;
   }
 
   /** Uncounts a sleeper; one that slept lets the next release notify again (its wake, if any, arrived). */
@@ -214,11 +258,11 @@ abstract class LockBase {
   /** Spins a bounded number of loads for the lock to come free, taking it when it does. */
   protected spinTake(me: number): boolean {
     const cells = this.cells;
-    if (this.take(me)) return true;
+    if (this.take(me)) return this.#took();
     for (let i = 0; i < SPINS; i++) {
-      if (Atomics.load(cells, OWNER) === 0 && Atomics.compareExchange(cells, OWNER, 0, me) === 0) return true;
+      if (Atomics.load(cells, OWNER) === 0 && Atomics.compareExchange(cells, OWNER, 0, me) === 0) return this.#took();
     }
-    return this.take(me);
+    return this.take(me) && this.#took();
   }
 
   protected acquireSyncFor(me: number, options: AcquireOptions | undefined): boolean {
@@ -228,7 +272,7 @@ abstract class LockBase {
     for (;;) {
       if (this.spinTake(me)) return true;
       const remaining = deadline - performance.now();
-      if (remaining <= 0) return false;
+      if (remaining <= 0) return this.#gaveUp();
       const seq = this.#sleepingOn();
       if (seq !== null) Atomics.wait(cells, SEQ, seq, Math.min(remaining, SLICE));
       this.#awake(seq);
@@ -236,8 +280,9 @@ abstract class LockBase {
   }
 
   /**
-   * Frees the lock and wakes one waiter. The holder reads the cells only it writes (DIED, EXTRA, and OWNER
-   * holding its own id) with plain loads: an `Atomics.load` costs ~5 ns in both runtimes, a plain one ~0.
+   * The slow release: frees the lock, ends ownerDied and wakes one sleeper. The holder reads the cells
+   * only it writes (DIED, EXTRA, and the id in OWNER) with plain loads: an `Atomics.load` costs ~5 ns in
+   * both runtimes, a plain one ~0.
    */
   protected free(): void {
     const cells = this.cells;
@@ -258,7 +303,7 @@ abstract class LockBase {
   /** Whether this process holds the lock. */
   isMine(): boolean {
     // A plain load is exact here: only this process ever writes its own id into OWNER.
-    return this.cells[OWNER] === this.pid;
+    return (this.cells[OWNER] & ID) === this.pid;
   }
 
   /**
@@ -327,13 +372,15 @@ export class Lock extends LockBase {
 
   /** Releases the lock; `ValueError` if it is not locked. */
   release(): void {
-    if (this.cells[OWNER] === 0) throw new ValueError("semaphore or lock released too many times");
+    const cells = this.cells;
+    if (Atomics.compareExchange(cells, OWNER, this.pid, 0) === this.pid) return;
+    if (Atomics.load(cells, OWNER) === 0) throw new ValueError("semaphore or lock released too many times");
     this.free();
   }
 
   /** Python's repr. */
   override toString(): string {
-    return `<Lock(owner=${this.locked() ? Atomics.load(this.cells, OWNER) : "None"})>`;
+    return `<Lock(owner=${this.locked() ? Atomics.load(this.cells, OWNER) & ID : "None"})>`;
   }
 
   [reduceSymbol](): Reduced {
@@ -384,7 +431,7 @@ export class RLock extends LockBase {
     const cells = this.cells;
     const owner = Atomics.compareExchange(cells, OWNER, 0, me);
     if (owner === 0) return true;
-    if (owner === me) {
+    if ((owner & ID) === me) {
       cells[EXTRA]++;
       return true;
     }
@@ -393,7 +440,7 @@ export class RLock extends LockBase {
 
   #enter(me: number): boolean {
     const cells = this.cells;
-    if (cells[OWNER] === me) {
+    if ((cells[OWNER] & ID) === me) {
       cells[EXTRA]++;
       return true;
     }
@@ -403,9 +450,11 @@ export class RLock extends LockBase {
   /** Releases one level; `ProcessError` if this process does not hold it. */
   release(): void {
     const cells = this.cells;
-    if (cells[OWNER] !== this.pid) throw new ProcessError("cannot release un-acquired lock");
+    const pid = this.pid;
+    if ((cells[OWNER] & ID) !== pid) throw new ProcessError("cannot release un-acquired lock");
     if (cells[EXTRA] > 0) cells[EXTRA]--;
-    else this.free();
+    // Only SLOW (set by sleepers) can make this fail: the word holds this process's id until it lets go.
+    else if (Atomics.compareExchange(cells, OWNER, pid, 0) !== pid) this.free();
   }
 
   /** How many times the holder entered (0 when free). */
@@ -429,7 +478,7 @@ export class RLock extends LockBase {
 
   /** Python's repr. */
   override toString(): string {
-    return this.locked() ? `<RLock(${Atomics.load(this.cells, OWNER)}, ${this.count})>` : "<RLock(None, 0)>";
+    return this.locked() ? `<RLock(${Atomics.load(this.cells, OWNER) & ID}, ${this.count})>` : "<RLock(None, 0)>";
   }
 
   [reduceSymbol](): Reduced {
