@@ -13,7 +13,7 @@
  */
 import { getpid } from "./process.ts";
 import { type Reduced, reduceSymbol, registerReducer } from "./serialize.ts";
-import { Lock, RLock } from "./synchronize.ts";
+import { Lock, OWNER_ID_BITS, RLock } from "./synchronize.ts";
 
 /** Python's `array` typecodes. */
 export type Typecode = "b" | "B" | "h" | "H" | "i" | "I" | "l" | "L" | "q" | "Q" | "f" | "d" | "c";
@@ -247,7 +247,7 @@ export class Value<T extends Typecode = Typecode> {
     // No locking needed without a lock or while this process holds it (written inline: this runs cold in a
     // fresh process, where every call counts). A plain load is exact: only this process writes its own id.
     const owner = this.#owner;
-    if (this.#int && (owner === null || owner[0] === this.#me)) return this.#view[0] as ItemOf<T>;
+    if (this.#int && (owner === null || (owner[0] & OWNER_ID_BITS) === this.#me)) return this.#view[0] as ItemOf<T>;
     const lock = this.#lock;
     if (!lock || lock.isMine()) return this.#raw.value;
     lock.acquireSync();
@@ -260,7 +260,8 @@ export class Value<T extends Typecode = Typecode> {
     const owner = this.#owner;
     if (
       typeof value === "number" && value >= this.#min && value <= this.#max
-      && ((value | 0) === value || Number.isInteger(value)) && (owner === null || owner[0] === this.#me)
+      && ((value | 0) === value || Number.isInteger(value))
+      && (owner === null || (owner[0] & OWNER_ID_BITS) === this.#me)
     ) {
       (this.#view as Int32Array)[0] = value;
       return;

@@ -146,6 +146,8 @@ const LOCK_CELLS = 8;
 const SLOW = 1 << 30;
 /** The holder's id in OWNER (ids stay far below SLOW: OS pids up to 2**22, thread children just above). */
 const ID = SLOW - 1;
+/** Internal: masks the holder's id out of a lock's owner cell (`cells[0]`), for Value's hot path. */
+export const OWNER_ID_BITS: number = ID;
 
 /** The part Lock and RLock share: an owner cell (0 when free), a waiter count and the owner-died flag. */
 abstract class LockBase {
