@@ -13,7 +13,7 @@
  */
 import { getpid } from "./process.ts";
 import { type Reduced, reduceSymbol, registerReducer } from "./serialize.ts";
-import { Lock, RLock } from "./synchronize.ts";
+import { Lock, OWNER_ID_BITS, RLock } from "./synchronize.ts";
 
 /** Python's `array` typecodes. */
 export type Typecode = "b" | "B" | "h" | "H" | "i" | "I" | "l" | "L" | "q" | "Q" | "f" | "d" | "c";
@@ -220,6 +220,8 @@ export class Value<T extends Typecode = Typecode> {
   // The hot path (`v.value += 1` under the lock) reads these directly: the lock's owner cell (cell 0 holds
   // the owner's pid), the typed view, and the range a number may be stored in without the generic check.
   readonly #owner: Int32Array | null;
+  /** This process's id (an object never moves between processes: crossing rebuilds it). */
+  readonly #me = getpid();
   readonly #view: View;
   readonly #int: boolean;
   readonly #min: number = 1;
@@ -235,12 +237,6 @@ export class Value<T extends Typecode = Typecode> {
     if (this.#int) [this.#min, this.#max] = [kind.min as number, kind.max as number];
   }
 
-  /** Whether access needs no locking: no lock, or this process holds it. */
-  #free(): boolean {
-    const owner = this.#owner;
-    return owner === null || Atomics.load(owner, 0) === getpid();
-  }
-
   /** The typecode. */
   get typecode(): T {
     return this.#raw.typecode;
@@ -248,7 +244,10 @@ export class Value<T extends Typecode = Typecode> {
 
   /** The shared value (read and written under the lock). */
   get value(): ItemOf<T> {
-    if (this.#int && this.#free()) return this.#view[0] as ItemOf<T>;
+    // No locking needed without a lock or while this process holds it (written inline: this runs cold in a
+    // fresh process, where every call counts). A plain load is exact: only this process writes its own id.
+    const owner = this.#owner;
+    if (this.#int && (owner === null || (owner[0] & OWNER_ID_BITS) === this.#me)) return this.#view[0] as ItemOf<T>;
     const lock = this.#lock;
     if (!lock || lock.isMine()) return this.#raw.value;
     lock.acquireSync();
@@ -258,8 +257,11 @@ export class Value<T extends Typecode = Typecode> {
   }
 
   set value(value: InputOf<T>) {
+    const owner = this.#owner;
     if (
-      typeof value === "number" && value >= this.#min && value <= this.#max && Number.isInteger(value) && this.#free()
+      typeof value === "number" && value >= this.#min && value <= this.#max
+      && ((value | 0) === value || Number.isInteger(value))
+      && (owner === null || (owner[0] & OWNER_ID_BITS) === this.#me)
     ) {
       (this.#view as Int32Array)[0] = value;
       return;

@@ -132,32 +132,45 @@ function cellsOf(state: unknown, length: number, kind: string): Int32Array {
 const OWNER = 0;
 const WAITERS = 1;
 const DIED = 2;
-const COUNT = 3;
+/** RLock: entries beyond the first (0 whenever the lock is free), so a first entry writes nothing more. */
+const EXTRA = 3;
 /** Bumped by a release that wakes a sleeper: sleepers wait on it, so a quick re-acquire cannot hide the wake. */
 const SEQ = 4;
 /** 1 while a wake is on its way: further releases need not notify again until a sleeper takes it. */
 const WAKING = 5;
 const LOCK_CELLS = 8;
+/**
+ * Set in OWNER beside the holder's id when its release must take the slow path: a sleeper may wait for a
+ * wake, or the lock was taken over from a dead holder. Without it a release is one compare-exchange.
+ */
+const SLOW = 1 << 30;
+/** The holder's id in OWNER (ids stay far below SLOW: OS pids up to 2**22, thread children just above). */
+const ID = SLOW - 1;
+/** Internal: masks the holder's id out of a lock's owner cell (`cells[0]`), for Value's hot path. */
+export const OWNER_ID_BITS: number = ID;
 
 /** The part Lock and RLock share: an owner cell (0 when free), a waiter count and the owner-died flag. */
 abstract class LockBase {
-  readonly #cells: Int32Array;
+  /** The shared cells, for the module's own use (Condition, Value). */
+  readonly cells: Int32Array;
+  /**
+   * This process's id, what its acquires write into OWNER. Read once: an object never moves between
+   * processes (crossing rebuilds it there), and the hot paths then cost a field load, not a call.
+   */
+  protected readonly pid: number = getpid();
 
   constructor(cells?: Int32Array) {
-    this.#cells = cells ?? new Int32Array(new SharedArrayBuffer(LOCK_CELLS * 4));
-  }
-
-  /** The shared cells, for the module's own use (Condition, Value). */
-  get cells(): Int32Array {
-    return this.#cells;
+    this.cells = cells ?? new Int32Array(new SharedArrayBuffer(LOCK_CELLS * 4));
   }
 
   /** Takes the lock if it is free, or takes it over from a holder that died. */
   protected take(me: number): boolean {
-    const cells = this.#cells;
+    const cells = this.cells;
     const owner = Atomics.compareExchange(cells, OWNER, 0, me);
     if (owner === 0) return true;
-    if (owner !== me && !isPidAlive(owner) && Atomics.compareExchange(cells, OWNER, owner, me) === owner) {
+    const id = owner & ID;
+    // Taken over with SLOW set, so the release that ends ownerDied takes the slow path, which clears it.
+    if (id !== me && !isPidAlive(id) && Atomics.compareExchange(cells, OWNER, owner, me | SLOW) === owner) {
       Atomics.store(cells, DIED, 1);
       this.tookOver();
       return true;
@@ -170,12 +183,13 @@ abstract class LockBase {
 
   /**
    * Acquires for `me` (already known not to hold it when re-entry matters). A waiter counts itself in
-   * WAITERS only while it is parked, so a release notifies only when someone sleeps: while the waiter
-   * spins or runs, the holder's release and re-acquire cost no system call (barging, like a pthread mutex).
+   * WAITERS only while it is parked, and marks the holder's word SLOW before it parks, so only a release
+   * that may have a sleeper to wake leaves the one-compare-exchange fast path: while the waiter spins or
+   * runs, the holder's release and re-acquire cost no system call (barging, like a pthread mutex).
    */
   protected acquireAsyncFor(me: number, options: AcquireOptions | undefined): Promise<boolean> {
-    const cells = this.#cells;
-    return retryAsync(deadlineOf(options), options?.signal, () => {
+    const cells = this.cells;
+    const waiting = retryAsync(deadlineOf(options), options?.signal, () => {
       if (this.spinTake(me)) return true;
       return (ms) => {
         const seq = this.#sleepingOn();
@@ -187,6 +201,10 @@ abstract class LockBase {
         return result.value.finally(() => this.#awake(seq));
       };
     });
+    return waiting.then((ok) => ok || this.#gaveUp(), (error) => {
+      this.#gaveUp();
+      throw error;
+    });
   }
 
   /**
@@ -195,48 +213,82 @@ abstract class LockBase {
    * release notifies again, so no sleeper is left without a wake). The caller uncounts itself after.
    */
   #sleepingOn(): number | null {
-    const cells = this.#cells;
+    const cells = this.cells;
     const seq = Atomics.load(cells, SEQ);
     Atomics.add(cells, WAITERS, 1);
     if (Atomics.exchange(cells, WAKING, 0) === 1) return null;
-    // Looked at after counting itself: a release either sees the count or frees the cell before this load.
-    return Atomics.load(cells, OWNER) === 0 ? null : seq;
+    // Marked after counting itself, on the same word the release compare-exchanges: the release either
+    // fails on the mark (and, in the slow path, sees the count) or frees the word first (no mark: look again).
+    return this.#mark() ? seq : null;
+  }
+
+  /** Sets SLOW on the holder's word; false when the lock is free (nobody to mark). */
+  #mark(): boolean {
+    const cells = this.cells;
+    for (;;) {
+      const owner = Atomics.load(cells, OWNER);
+      if (owner === 0) return false;
+      if ((owner & SLOW) !== 0 || Atomics.compareExchange(cells, OWNER, owner, owner | SLOW) === owner) return true;
+    }
+  }
+
+  /**
+   * A waiter that took the lock while others sleep marks its own word, so its release wakes the next:
+   * the wake it consumed was theirs to pass on (a barging holder needs no mark, the woken waiter runs on).
+   */
+  #took(): true {
+    if (Atomics.load(this.cells, WAITERS) > 0) this.#mark();
+    return true;
+  }
+
+  /** A waiter giving up (timeout, abort) passes on a wake it may have consumed, when others still sleep. */
+  #gaveUp(): false {
+    const cells = this.cells;
+    if (Atomics.load(cells, WAITERS) > 0 && !this.#mark()) {
+      Atomics.add(cells, SEQ, 1);
+      Atomics.notify(cells, SEQ, 1);
+    }
+    return false;
   }
 
   /** Uncounts a sleeper; one that slept lets the next release notify again (its wake, if any, arrived). */
   #awake(seq: number | null): void {
-    Atomics.sub(this.#cells, WAITERS, 1);
-    if (seq !== null) Atomics.store(this.#cells, WAKING, 0);
+    Atomics.sub(this.cells, WAITERS, 1);
+    if (seq !== null) Atomics.store(this.cells, WAKING, 0);
   }
 
   /** Spins a bounded number of loads for the lock to come free, taking it when it does. */
   protected spinTake(me: number): boolean {
-    const cells = this.#cells;
-    if (this.take(me)) return true;
+    const cells = this.cells;
+    if (this.take(me)) return this.#took();
     for (let i = 0; i < SPINS; i++) {
-      if (Atomics.load(cells, OWNER) === 0 && Atomics.compareExchange(cells, OWNER, 0, me) === 0) return true;
+      if (Atomics.load(cells, OWNER) === 0 && Atomics.compareExchange(cells, OWNER, 0, me) === 0) return this.#took();
     }
-    return this.take(me);
+    return this.take(me) && this.#took();
   }
 
   protected acquireSyncFor(me: number, options: AcquireOptions | undefined): boolean {
-    const cells = this.#cells;
+    const cells = this.cells;
     const deadline = deadlineOf(options);
     if (deadline === 0) return this.take(me);
     for (;;) {
       if (this.spinTake(me)) return true;
       const remaining = deadline - performance.now();
-      if (remaining <= 0) return false;
+      if (remaining <= 0) return this.#gaveUp();
       const seq = this.#sleepingOn();
       if (seq !== null) Atomics.wait(cells, SEQ, seq, Math.min(remaining, SLICE));
       this.#awake(seq);
     }
   }
 
-  /** Frees the lock and wakes one waiter. */
+  /**
+   * The slow release: frees the lock, ends ownerDied and wakes one sleeper. The holder reads the cells
+   * only it writes (DIED, EXTRA, and the id in OWNER) with plain loads: an `Atomics.load` costs ~5 ns in
+   * both runtimes, a plain one ~0.
+   */
   protected free(): void {
-    const cells = this.#cells;
-    if (Atomics.load(cells, DIED) !== 0) Atomics.store(cells, DIED, 0);
+    const cells = this.cells;
+    if (cells[DIED] !== 0) Atomics.store(cells, DIED, 0);
     Atomics.store(cells, OWNER, 0);
     // One wake at a time: while it is on its way the holder re-acquires and releases without a system call.
     if (Atomics.load(cells, WAITERS) > 0 && Atomics.compareExchange(cells, WAKING, 0, 1) === 0) {
@@ -247,12 +299,13 @@ abstract class LockBase {
 
   /** Whether the lock is held (by any process). */
   locked(): boolean {
-    return Atomics.load(this.#cells, OWNER) !== 0;
+    return Atomics.load(this.cells, OWNER) !== 0;
   }
 
   /** Whether this process holds the lock. */
   isMine(): boolean {
-    return Atomics.load(this.#cells, OWNER) === getpid();
+    // A plain load is exact here: only this process ever writes its own id into OWNER.
+    return (this.cells[OWNER] & ID) === this.pid;
   }
 
   /**
@@ -260,7 +313,7 @@ abstract class LockBase {
    * it (the state it guards may be half-updated), until the next release.
    */
   get ownerDied(): boolean {
-    return Atomics.load(this.#cells, DIED) === 1;
+    return Atomics.load(this.cells, DIED) === 1;
   }
 
   abstract acquire(options?: AcquireOptions): Promise<boolean>;
@@ -306,7 +359,7 @@ export class Lock extends LockBase {
   acquire(options?: AcquireOptions): Promise<boolean> {
     checkOptions(options, "Lock.acquire");
     if (options?.signal?.aborted) return Promise.reject(options.signal.reason);
-    const me = getpid();
+    const me = this.pid;
     if (this.take(me)) return Promise.resolve(true);
     if (deadlineOf(options) === 0) return Promise.resolve(false);
     return this.acquireAsyncFor(me, options);
@@ -315,20 +368,21 @@ export class Lock extends LockBase {
   /** The blocking twin of {@linkcode Lock.acquire} (`Atomics.wait`). */
   acquireSync(options?: AcquireOptions): boolean {
     if (options !== undefined) checkOptions(options, "Lock.acquireSync");
-    const me = getpid();
-    if (Atomics.compareExchange(this.cells, OWNER, 0, me) === 0) return true;
-    return this.acquireSyncFor(me, options);
+    if (Atomics.compareExchange(this.cells, OWNER, 0, this.pid) === 0) return true;
+    return this.acquireSyncFor(this.pid, options);
   }
 
   /** Releases the lock; `ValueError` if it is not locked. */
   release(): void {
-    if (Atomics.load(this.cells, OWNER) === 0) throw new ValueError("semaphore or lock released too many times");
+    const cells = this.cells;
+    if (Atomics.compareExchange(cells, OWNER, this.pid, 0) === this.pid) return;
+    if (Atomics.load(cells, OWNER) === 0) throw new ValueError("semaphore or lock released too many times");
     this.free();
   }
 
   /** Python's repr. */
   override toString(): string {
-    return `<Lock(owner=${this.locked() ? Atomics.load(this.cells, OWNER) : "None"})>`;
+    return `<Lock(owner=${this.locked() ? Atomics.load(this.cells, OWNER) & ID : "None"})>`;
   }
 
   [reduceSymbol](): Reduced {
@@ -358,80 +412,75 @@ export class RLock extends LockBase {
   }
 
   protected override tookOver(): void {
-    Atomics.store(this.cells, COUNT, 0);
+    Atomics.store(this.cells, EXTRA, 0);
   }
 
   /** Acquires (or re-enters) the lock. */
   acquire(options?: AcquireOptions): Promise<boolean> {
     checkOptions(options, "RLock.acquire");
     if (options?.signal?.aborted) return Promise.reject(options.signal.reason);
-    const me = getpid();
+    const me = this.pid;
     if (this.#enter(me)) return Promise.resolve(true);
     if (deadlineOf(options) === 0) return Promise.resolve(false);
-    return this.acquireAsyncFor(me, options).then((ok) => ok && this.#entered());
+    return this.acquireAsyncFor(me, options);
   }
 
   /** The blocking twin of {@linkcode RLock.acquire}. */
   acquireSync(options?: AcquireOptions): boolean {
     if (options !== undefined) checkOptions(options, "RLock.acquireSync");
-    const me = getpid();
+    const me = this.pid;
     // The common cases inline: a free lock, or re-entry.
     const cells = this.cells;
     const owner = Atomics.compareExchange(cells, OWNER, 0, me);
-    if (owner === 0) {
-      cells[COUNT] = 1;
+    if (owner === 0) return true;
+    if ((owner & ID) === me) {
+      cells[EXTRA]++;
       return true;
     }
-    if (owner === me) {
-      cells[COUNT]++;
-      return true;
-    }
-    if (this.take(me)) return this.#entered();
-    return this.acquireSyncFor(me, options) && this.#entered();
+    return this.take(me) || this.acquireSyncFor(me, options);
   }
 
   #enter(me: number): boolean {
     const cells = this.cells;
-    if (Atomics.load(cells, OWNER) === me) {
-      cells[COUNT]++;
+    if ((cells[OWNER] & ID) === me) {
+      cells[EXTRA]++;
       return true;
     }
-    return this.take(me) && this.#entered();
-  }
-
-  #entered(): true {
-    Atomics.store(this.cells, COUNT, 1);
-    return true;
+    return this.take(me);
   }
 
   /** Releases one level; `ProcessError` if this process does not hold it. */
   release(): void {
     const cells = this.cells;
-    if (Atomics.load(cells, OWNER) !== getpid()) throw new ProcessError("cannot release un-acquired lock");
-    if (--cells[COUNT] === 0) this.free();
+    const pid = this.pid;
+    if ((cells[OWNER] & ID) !== pid) throw new ProcessError("cannot release un-acquired lock");
+    if (cells[EXTRA] > 0) cells[EXTRA]--;
+    // Only SLOW (set by sleepers) can make this fail: the word holds this process's id until it lets go.
+    else if (Atomics.compareExchange(cells, OWNER, pid, 0) !== pid) this.free();
   }
 
   /** How many times the holder entered (0 when free). */
   get count(): number {
-    return this.locked() ? Atomics.load(this.cells, COUNT) : 0;
+    return this.locked() ? Atomics.load(this.cells, EXTRA) + 1 : 0;
   }
 
   /** Releases every level at once (for Condition.wait); returns how many. */
   releaseAll(): number {
     const count = this.count;
     if (!this.isMine()) throw new ProcessError("cannot release un-acquired lock");
+    this.cells[EXTRA] = 0;
     this.free();
     return count;
   }
 
   /** After re-acquiring, restores `count` levels (for Condition.wait). */
   restore(count: number): void {
-    Atomics.store(this.cells, COUNT, count);
+    this.cells[EXTRA] = count - 1;
   }
 
   /** Python's repr. */
   override toString(): string {
-    return this.locked() ? `<RLock(${Atomics.load(this.cells, OWNER)}, ${this.count})>` : "<RLock(None, 0)>";
+    return this.locked() ? `<RLock(${Atomics.load(this.cells, OWNER) & ID}, ${this.count})>` : "<RLock(None, 0)>";
   }
 
   [reduceSymbol](): Reduced {

@@ -8,6 +8,7 @@ import {
   BrokenBarrierError,
   Condition,
   Event,
+  getpid,
   Lock,
   Process,
   ProcessError,
@@ -223,3 +224,29 @@ for (const [kind, how] of [["Lock", "exit"], ["RLock", "wait"], ["Semaphore", "e
     await p.join();
   });
 }
+
+test("a waiter that gave up leaves the holder's lock exact: owner, count, then the takeover and its release", async () => {
+  const lock = new RLock();
+  const ready = new Event();
+  const p = new Process({ target: fx.holdAndDie, args: [lock, ready, "wait"] });
+  p.start();
+  await ready.wait();
+  // Each parks before it gives up, marking the holder's word for a wake on release.
+  assert.equal(lock.acquireSync({ timeout: 20 }), false);
+  assert.equal(await lock.acquire({ timeout: 20 }), false);
+  assert.equal(String(lock), `<RLock(${p.pid}, 1)>`);
+  assert.equal(lock.count, 1);
+  assert.equal(lock.isMine(), false);
+  assert.throws(() => lock.release(), ProcessError);
+  p.terminate();
+  assert.equal(await lock.acquire({ timeout: 10_000 }), true);
+  assert.equal(lock.ownerDied, true);
+  assert.equal(String(lock), `<RLock(${getpid()}, 1)>`);
+  assert.equal(lock.acquireSync(), true);
+  assert.equal(lock.count, 2);
+  lock.release();
+  lock.release();
+  assert.equal(lock.locked(), false);
+  assert.equal(lock.ownerDied, false);
+  await p.join();
+});
