@@ -101,10 +101,8 @@ const SPIN_MS = 0.1;
 const LOOK_GAP_MS = 0.001;
 /** How many places a writer waiting for room under a bound waits to see free (while it spins). */
 const ROOM_BATCH = 64;
-/** How long a Promise wait then sleeps in slices between event loop turns before it parks. */
+/** How long a Promise wait then looks between event loop turns before it parks. */
 const POLL_MS = 2;
-/** One slice of that sleep (ms). */
-const SLICE_MS = 0.05;
 
 /** Runs a waiting computation as a Promise, holding the program open while it waits. */
 export async function runAsync<T>(work: Waiting<T>, signal?: AbortSignal): Promise<T> {
@@ -127,13 +125,11 @@ export async function runAsync<T>(work: Waiting<T>, signal?: AbortSignal): Promi
       while (Atomics.load(cells, index) === value && performance.now() < spinUntil) {
         // spin
       }
-      // Then, for a while, sleep in short slices between turns of the event loop: a notify ends a slice at
-      // once, and a sleeping thread leaves its core to the thread it waits for, which may have to share one
-      // with JIT and GC threads or other programs (two sides that spun there waited out each other's turns:
-      // a producer and a consumer pinned to one core moved 0.2M ints/s spinning, 0.8M sleeping).
+      // Then look between turns of the event loop for a while. (Sleeping there in short Atomics.wait slices
+      // instead leaves the core to the other side when both share one, 3-4x faster pinned to one core, but an
+      // idle core of a virtual machine is slow to wake: a pipe's round trip went 2-3x slower on two cores.)
       const pollUntil = Math.min(performance.now() + POLL_MS, bound);
       while (Atomics.load(cells, index) === value && performance.now() < pollUntil) {
-        if (Atomics.wait(cells, index, value, SLICE_MS) !== "timed-out") continue;
         await new Promise((resolve) => setImmediate(resolve));
         if (abortable && signal?.aborted) {
           work.return(undefined as never);
