@@ -11,7 +11,7 @@ import { atProcessExit } from "./atexit.ts";
 import { decode, encodeTransient } from "./codec.ts";
 import { AuthenticationError, BufferTooShort, EOFError, ProcessError, ValueError } from "./errors.ts";
 import { holdUntil } from "./keepalive.ts";
-import { Expired, NONE, Ring, runAsync } from "./ring.ts";
+import { type Decoder, Expired, NONE, Ring, runAsync } from "./ring.ts";
 import { reduceSymbol, registerReducer } from "./serialize.ts";
 
 /** How bytes move for a connection. */
@@ -23,7 +23,7 @@ interface Transport {
   /** The next message, or null at end of file. */
   receive(): Promise<Uint8Array | null>;
   /** The next message handed to `decode` if it is there at once (shared memory only), else NONE. */
-  receiveNow?<T>(decode: (bytes: Uint8Array) => T): T | typeof NONE;
+  receiveNow?<T>(decode: Decoder<T>): T | typeof NONE;
   poll(timeout: number): Promise<boolean>;
   close(): void;
   reduce?(): unknown;
@@ -33,7 +33,10 @@ const PIPE_CAPACITY = 1 << 22;
 const RESOLVED: Promise<void> = Promise.resolve();
 /** How long a receive looks for a message about to come before it waits the slow way (ms). */
 const POLL_MS = 0.05;
-const copyOut = (bytes: Uint8Array): Uint8Array => bytes.slice();
+/** A message's bytes copied out of the ring. */
+const copyOutOf: Decoder<Uint8Array> = (data, at, length) => data.slice(at, at + length);
+/** A message decoded in place. */
+const decodeIn: Decoder<unknown> = (data, at, length) => decode(data.subarray(at, at + length));
 
 class RingTransport implements Transport {
   #rx: Ring | null;
@@ -59,17 +62,17 @@ class RingTransport implements Transport {
     if (tx.pollRoom(bytes.length, 0, POLL_MS) && tx.tryWrite(bytes)) return RESOLVED;
     return runAsync(tx.write(bytes.slice())).then(() => {});
   }
-  receiveNow<T>(decode: (bytes: Uint8Array) => T): T | typeof NONE {
+  receiveNow<T>(decode: Decoder<T>): T | typeof NONE {
     const rx = this.#rx!;
     const ready = rx.tryRead(decode);
     return ready === NONE && rx.pollMessage(POLL_MS) ? rx.tryRead(decode) : ready;
   }
   receive(): Promise<Uint8Array | null> {
     const rx = this.#rx!;
-    let ready = rx.tryRead(copyOut);
-    if (ready === NONE && rx.pollMessage(POLL_MS)) ready = rx.tryRead(copyOut);
+    let ready = rx.tryRead(copyOutOf);
+    if (ready === NONE && rx.pollMessage(POLL_MS)) ready = rx.tryRead(copyOutOf);
     if (ready !== NONE) return Promise.resolve(ready);
-    return runAsync(rx.read(true, undefined, true));
+    return runAsync(rx.read(true, undefined, true)).then((message) => message && message.bytes);
   }
   async poll(timeout: number): Promise<boolean> {
     const rx = this.#rx!;
@@ -182,7 +185,7 @@ export class Connection {
       // A message already there is decoded straight from shared memory, without a copy or a Promise chain.
       const transport = this.#readableTransport();
       // (A message may decode to undefined: only NONE means there was none.)
-      const ready = transport.receiveNow ? transport.receiveNow(decode) : NONE;
+      const ready = transport.receiveNow ? transport.receiveNow(decodeIn) : NONE;
       if (ready !== NONE) return Promise.resolve(ready as T);
       return this.#receive().then((bytes) => decode(bytes) as T);
     } catch (error) {
@@ -199,7 +202,7 @@ export class Connection {
       throw new ValueError("negative maxlength");
     }
     const transport = this.#readableTransport();
-    const ready = transport.receiveNow ? transport.receiveNow(copyOut) : NONE;
+    const ready = transport.receiveNow ? transport.receiveNow(copyOutOf) : NONE;
     const bytes = ready !== NONE ? ready : await this.#receive();
     if (maxlength !== undefined && bytes.length > maxlength) {
       throw new ProcessError(`bad message length: ${bytes.length} bytes is over maxlength ${maxlength}`);

@@ -45,10 +45,11 @@ const WRITE_SEQ = 70;
 const HEADER_CELLS = 80;
 const HEADER_BYTES = HEADER_CELLS * 4;
 /**
- * Each message is an 8-byte record header (its length, then padding) and its
- * bytes padded to 8: payloads then start 8-aligned, which copies to and from
- * shared memory need to run at full speed (Deno copies a 4-aligned 16 KiB
- * block into a SharedArrayBuffer about 3 times slower).
+ * Each message is an 8-byte record header (its length, then its kind: a
+ * number the writer chooses, handed to the reader) and its bytes padded to 8:
+ * payloads then start 8-aligned, which copies to and from shared memory need
+ * to run at full speed (Deno copies a 4-aligned 16 KiB block into or out of a
+ * SharedArrayBuffer 3 to 6 times slower). A header never wraps around.
  */
 const RECORD_HEADER = 8;
 /** Bytes of padding after a payload of `n` bytes. */
@@ -92,6 +93,14 @@ export function runSync<T>(work: Waiting<T>): T {
 
 /** How long a Promise wait spins before it parks in the event loop. */
 const SPIN_MS = 0.1;
+/**
+ * How long a poll for a message or for room waits between looks (ms). A look
+ * at the other side's cache line takes it from a thread that is writing it;
+ * a look every microsecond or so lets a batch gather in between.
+ */
+const LOOK_GAP_MS = 0.001;
+/** How many places a writer waiting for room under a bound waits to see free (while it spins). */
+const ROOM_BATCH = 64;
 /** How long a Promise wait then looks between event loop turns before it parks. */
 const POLL_MS = 2;
 
@@ -116,8 +125,9 @@ export async function runAsync<T>(work: Waiting<T>, signal?: AbortSignal): Promi
       while (Atomics.load(cells, index) === value && performance.now() < spinUntil) {
         // spin
       }
-      // Then look between turns of the event loop for a while: a thread parked in waitAsync is woken only
-      // once the notifying thread goes idle, so two sides that both park would wait out each other's spins.
+      // Then look between turns of the event loop for a while. (Sleeping there in short Atomics.wait slices
+      // instead leaves the core to the other side when both share one, 3-4x faster pinned to one core, but an
+      // idle core of a virtual machine is slow to wake: a pipe's round trip went 2-3x slower on two cores.)
       const pollUntil = Math.min(performance.now() + POLL_MS, bound);
       while (Atomics.load(cells, index) === value && performance.now() < pollUntil) {
         await new Promise((resolve) => setImmediate(resolve));
@@ -201,6 +211,18 @@ function* park(
   }
 }
 
+/** A message taken by {@linkcode Ring.read}: its bytes (the caller's own) and its kind. */
+export interface Message {
+  bytes: Uint8Array;
+  kind: number;
+}
+
+/**
+ * Makes a value of a message in place: its `length` bytes at `at` in `data`
+ * (the ring's, or a copy of a message that wraps around), and its kind.
+ */
+export type Decoder<T> = (data: Uint8Array, at: number, length: number, kind: number) => T;
+
 /** What {@linkcode Ring.tryRead} returns when it cannot take a message at once. */
 export const NONE: unique symbol = Symbol("none");
 
@@ -209,6 +231,8 @@ export class Ring {
   readonly buffer: SharedArrayBuffer;
   readonly cells: Int32Array;
   readonly data: Uint8Array;
+  /** The data as int32 cells, for the record headers (8-aligned). */
+  readonly #words: Int32Array;
   readonly capacity: number;
   /**
    * This handle's last seen HEAD / READ (as a writer) and TAIL / WRITTEN (as a
@@ -234,6 +258,7 @@ export class Ring {
     this.data = new Uint8Array(this.buffer, HEADER_BYTES);
     // A multiple of 8, so that records stay 8-aligned across the wrap.
     this.capacity = this.data.length - (this.data.length & 7);
+    this.#words = new Int32Array(this.buffer, HEADER_BYTES, this.capacity >> 2);
     if (this.capacity > MAX_CAPACITY) throw new RangeError(`a ring holds at most ${MAX_CAPACITY} bytes`);
   }
 
@@ -338,7 +363,7 @@ export class Ring {
   }
 
   /** Copies bytes known to fit at the tail; writers' lock held. */
-  #put(bytes: Uint8Array, from = 0, to = bytes.length, skip = 0): void {
+  #put(bytes: Uint8Array, from: number, to: number): void {
     const tail = this.cells[TAIL];
     const at = tail >= this.capacity ? tail - this.capacity : tail;
     const n = to - from;
@@ -349,18 +374,51 @@ export class Ring {
       this.data.set(bytes.subarray(from, from + first), at);
       this.data.set(bytes.subarray(from + first, to), 0);
     }
-    Atomics.store(this.cells, TAIL, this.#advance(tail, n + skip));
+    Atomics.store(this.cells, TAIL, this.#advance(tail, n));
   }
 
-  #putLength(n: number): void {
-    const tail = this.cells[TAIL];
-    const at = tail >= this.capacity ? tail - this.capacity : tail;
-    const data = this.data;
+  /**
+   * Writes a whole message known to fit, with one move of the tail: its
+   * bytes, or (`bytes` null) the int32 `value` as 4 little-endian bytes.
+   * Writers' lock held.
+   */
+  #putWhole(bytes: Uint8Array | null, value: number, kind: number, task: boolean): void {
+    const cells = this.cells;
     const cap = this.capacity;
-    data[at] = n;
-    data[at + 1 < cap ? at + 1 : at + 1 - cap] = n >>> 8;
-    data[at + 2 < cap ? at + 2 : at + 2 - cap] = n >>> 16;
-    data[at + 3 < cap ? at + 3 : at + 3 - cap] = n >>> 24;
+    const data = this.data;
+    const tail = cells[TAIL];
+    const at = tail >= cap ? tail - cap : tail;
+    const n = bytes === null ? 4 : bytes.length;
+    this.#words[at >> 2] = n;
+    this.#words[(at >> 2) + 1] = kind;
+    // A header never wraps; what follows it starts at the beginning when it ends the ring.
+    const p = at + RECORD_HEADER === cap ? 0 : at + RECORD_HEADER;
+    if (bytes === null) {
+      // 4 bytes at an 8-aligned place never wrap.
+      data[p] = value;
+      data[p + 1] = value >>> 8;
+      data[p + 2] = value >>> 16;
+      data[p + 3] = value >>> 24;
+    } else if (p + n <= cap) {
+      if (n <= 32) {
+        // A call to set costs more than copying a few bytes.
+        for (let i = 0; i < n; i++) data[p + i] = bytes[i];
+      } else {
+        data.set(bytes, p);
+      }
+    } else {
+      data.set(bytes.subarray(0, cap - p), p);
+      data.set(bytes.subarray(cap - p), 0);
+    }
+    Atomics.store(cells, TAIL, this.#advance(tail, recordOf(n)));
+    this.#publish(task);
+  }
+
+  #putHeader(n: number, kind: number): void {
+    const tail = this.cells[TAIL];
+    const at = (tail >= this.capacity ? tail - this.capacity : tail) >> 2;
+    this.#words[at] = n;
+    this.#words[at + 1] = kind;
     Atomics.store(this.cells, TAIL, this.#advance(tail, RECORD_HEADER));
   }
 
@@ -375,7 +433,7 @@ export class Ring {
    * when the caller must take the slow path ({@linkcode Ring.write}). Throws a
    * RangeError when the ring is closed.
    */
-  tryWrite(bytes: Uint8Array, maxsize = 0, task = false): boolean {
+  tryWrite(bytes: Uint8Array, maxsize = 0, task = false, kind = 0): boolean {
     const cells = this.cells;
     if (Atomics.compareExchange(cells, WLOCK, 0, 1) !== 0) return false;
     try {
@@ -383,9 +441,25 @@ export class Ring {
       this.#enterWriter();
       const need = recordOf(bytes.length);
       if (!this.#roomFor(maxsize) || this.#free(need) < need) return false;
-      this.#putLength(bytes.length);
-      this.#put(bytes, 0, bytes.length, padOf(bytes.length));
-      this.#publish(task);
+      this.#putWhole(bytes, 0, kind, task);
+      return true;
+    } finally {
+      this.#leaveWriter();
+      unlock(cells, WLOCK);
+    }
+  }
+
+  /**
+   * {@linkcode Ring.tryWrite} of a 4-byte message: the int32 `value`, little-endian.
+   */
+  tryWriteInt32(value: number, maxsize = 0, task = false, kind = 0): boolean {
+    const cells = this.cells;
+    if (Atomics.compareExchange(cells, WLOCK, 0, 1) !== 0) return false;
+    try {
+      if (Atomics.load(cells, CLOSED) === 1) throw new RangeError("closed");
+      this.#enterWriter();
+      if (!this.#roomFor(maxsize) || this.#free(16) < 16) return false;
+      this.#putWhole(null, value, kind, task);
       return true;
     } finally {
       this.#leaveWriter();
@@ -398,7 +472,14 @@ export class Ring {
    * false if `block` is false and there is none) and for space. A message
    * larger than the ring streams through it. Throws a RangeError when closed.
    */
-  *write(bytes: Uint8Array, maxsize = 0, block = true, deadline?: number, task = false): Waiting<boolean> {
+  *write(
+    bytes: Uint8Array,
+    maxsize = 0,
+    block = true,
+    deadline?: number,
+    task = false,
+    kind = 0,
+  ): Waiting<boolean> {
     const cells = this.cells;
     for (;;) {
       yield* lock(cells, WLOCK);
@@ -413,15 +494,13 @@ export class Ring {
             while (this.#free(need) < need) {
               yield* park(cells, WRITE_SEQ, WRITE_WAITERS, () => this.#free(need) >= need);
             }
-            this.#putLength(bytes.length);
-            this.#put(bytes, 0, bytes.length, padOf(bytes.length));
-            this.#publish(task);
+            this.#putWhole(bytes, 0, kind, task);
             return true;
           }
           while (this.#free(RECORD_HEADER) < RECORD_HEADER) {
             yield* park(cells, WRITE_SEQ, WRITE_WAITERS, () => this.#free(RECORD_HEADER) >= RECORD_HEADER);
           }
-          this.#putLength(bytes.length);
+          this.#putHeader(bytes.length, kind);
           this.#publish(task);
           let done = 0;
           while (done < bytes.length) {
@@ -476,21 +555,22 @@ export class Ring {
   }
 
   #lengthAt(head: number): number {
-    const at = head >= this.capacity ? head - this.capacity : head;
-    const data = this.data;
-    const cap = this.capacity;
-    return (data[at] | (data[at + 1 < cap ? at + 1 : at + 1 - cap] << 8)
-      | (data[at + 2 < cap ? at + 2 : at + 2 - cap] << 16) | (data[at + 3 < cap ? at + 3 : at + 3 - cap] << 24)) >>> 0;
+    return this.#words[(head >= this.capacity ? head - this.capacity : head) >> 2] >>> 0;
   }
 
-  /** Claims a published message: counts it read (its place is free for a writer), returns its length. */
-  #claim(): number {
+  #kindAt(head: number): number {
+    return this.#words[((head >= this.capacity ? head - this.capacity : head) >> 2) + 1];
+  }
+
+  /** Claims a published message: counts it read (its place is free for a writer), returns its header. */
+  #claim(): { length: number; kind: number } {
     const cells = this.cells;
     const head = cells[HEAD];
     const length = this.#lengthAt(head);
+    const kind = this.#kindAt(head);
     Atomics.store(cells, HEAD, this.#advance(head, RECORD_HEADER));
     Atomics.store(cells, READ, (cells[READ] + 1) | 0);
-    return length;
+    return { length, kind };
   }
 
   /** Copies `n` available bytes from the head into `into` at `offset`; readers' lock held. */
@@ -504,12 +584,12 @@ export class Ring {
   }
 
   /**
-   * Takes the next message at once if it is whole in the ring, handing its
-   * bytes to `decode` (a view into the ring, valid only during the call).
+   * Takes the next message at once if it is whole in the ring, handing it to
+   * `decode` (in place: valid only during the call).
    * NONE when there is none, it is still streaming in, or another reader is
    * busy: the caller then takes the slow path ({@linkcode Ring.read}).
    */
-  tryRead<T>(decode: (bytes: Uint8Array) => T): T | typeof NONE {
+  tryRead<T>(decode: Decoder<T>): T | typeof NONE {
     const cells = this.cells;
     if (Atomics.compareExchange(cells, RLOCK, 0, 1) !== 0) return NONE;
     try {
@@ -522,12 +602,13 @@ export class Ring {
       const at8 = this.#advance(head, RECORD_HEADER);
       const at = at8 >= this.capacity ? at8 - this.capacity : at8;
       try {
-        if (at + length <= this.capacity) return decode(this.data.subarray(at, at + length));
+        const kind = this.#kindAt(head);
+        if (at + length <= this.capacity) return decode(this.data, at, length, kind);
         const copy = new Uint8Array(length);
         const first = this.capacity - at;
         copy.set(this.data.subarray(at, this.capacity));
         copy.set(this.data.subarray(0, length - first), first);
-        return decode(copy);
+        return decode(copy, 0, length, kind);
       } finally {
         // Taken even when decoding throws, so a bad message cannot block the ring.
         Atomics.store(cells, HEAD, this.#advance(at8, length + padOf(length)));
@@ -545,7 +626,7 @@ export class Ring {
    * there is none and `block` is false, or the ring is at its end (closed, or
    * no writers left when `eofOnNoWriters`) and drained.
    */
-  *read(block = true, deadline?: number, eofOnNoWriters = false): Waiting<Uint8Array | null> {
+  *read(block = true, deadline?: number, eofOnNoWriters = false): Waiting<Message | null> {
     const cells = this.cells;
     const ended = () => this.closed || (eofOnNoWriters && Atomics.load(cells, WRITERS) <= 0);
     for (;;) {
@@ -554,7 +635,10 @@ export class Ring {
       try {
         this.#enterReader();
         if (this.#hasMessage()) {
-          const length = this.#claim();
+          // The header is there (published with the message): a cached tail short of it is stale, and once
+          // the claim moved the head past it, it would read as almost a whole turn of the ring available.
+          this.#available(RECORD_HEADER);
+          const { length, kind } = this.#claim();
           announce(cells, WRITE_SEQ, WRITE_WAITERS);
           const bytes = new Uint8Array(length);
           let done = 0;
@@ -577,7 +661,7 @@ export class Ring {
             Atomics.store(cells, HEAD, this.#advance(cells[HEAD], pad));
             announce(cells, WRITE_SEQ, WRITE_WAITERS);
           }
-          return bytes;
+          return { bytes, kind };
         }
         if (!block || ended()) return null;
         unlock(cells, RLOCK);
@@ -600,13 +684,17 @@ export class Ring {
   pollMessage(ms: number): boolean {
     const cells = this.cells;
     if (((Atomics.load(cells, WRITTEN) - Atomics.load(cells, READ)) | 0) > 0) return true;
-    const until = performance.now() + ms;
-    do {
-      for (let i = 0; i < 64; i++) {
-        if (((Atomics.load(cells, WRITTEN) - Atomics.load(cells, READ)) | 0) > 0) return true;
-      }
-    } while (performance.now() < until);
-    return false;
+    const start = performance.now();
+    const until = start + ms;
+    for (let next = start + LOOK_GAP_MS;;) {
+      // Between looks the writers' line is left alone: each look takes the line from a writer that is
+      // filling it, so looking less often lets several messages gather and be read at one look.
+      const now = performance.now();
+      if (now < next) continue;
+      if (((Atomics.load(cells, WRITTEN) - Atomics.load(cells, READ)) | 0) > 0) return true;
+      if (now >= until) return false;
+      next = now + LOOK_GAP_MS;
+    }
   }
 
   /**
@@ -620,16 +708,25 @@ export class Ring {
     const cells = this.cells;
     const need = recordOf(length);
     if (need > this.capacity) return false;
-    const fits = () =>
+    // Waiting (for a while) until there is room for a batch, not just for one message, lets the reader
+    // take several in a row without this writer looking at (and so taking) its line after each.
+    const roomyCount = maxsize <= 0 ? 0 : maxsize - Math.min(ROOM_BATCH, maxsize >> 3);
+    const roomyBytes = Math.min(this.capacity, need + (this.capacity >> 3));
+    const fits = (count: number, bytes: number) =>
       Atomics.load(cells, CLOSED) === 1
-      || ((maxsize <= 0 || ((Atomics.load(cells, WRITTEN) - Atomics.load(cells, READ)) | 0) < maxsize)
-        && this.capacity - this.#used(Atomics.load(cells, TAIL), Atomics.load(cells, HEAD)) >= need);
-    if (fits()) return true;
-    const until = performance.now() + ms;
-    do {
-      for (let i = 0; i < 16; i++) if (fits()) return true;
-    } while (performance.now() < until);
-    return false;
+      || ((maxsize <= 0 || ((Atomics.load(cells, WRITTEN) - Atomics.load(cells, READ)) | 0) < count)
+        && this.capacity - this.#used(Atomics.load(cells, TAIL), Atomics.load(cells, HEAD)) >= bytes);
+    if (fits(maxsize, need)) return true;
+    const start = performance.now();
+    const until = start + ms;
+    const patientUntil = start + ms / 2;
+    for (let next = start + LOOK_GAP_MS;;) {
+      const now = performance.now();
+      if (now < next) continue;
+      if (now < patientUntil ? fits(roomyCount, roomyBytes) : fits(maxsize, need)) return true;
+      if (now >= until) return false;
+      next = now + LOOK_GAP_MS;
+    }
   }
 
   /** Waits until a message is there (without taking it); false at the deadline... true at the end too. */

@@ -2,6 +2,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { decode, encode } from "../lib/codec.ts";
+import { Ring, runAsync } from "../lib/ring.ts";
 import { Empty, Full, JoinableQueue, Process, Queue, SimpleQueue, ValueError } from "../mod.ts";
 import * as fx from "./fixtures/queue_targets.ts";
 
@@ -148,6 +149,62 @@ test("items of every length, whole and streamed, come out intact through a ring 
   for (const item of items) assert.deepEqual(await q.get(), item);
   await puts;
   assert.equal(q.qsize(), 0);
+});
+
+test("numbers and byte arrays come out as they went in, at once and after waiting for room", async () => {
+  const backing = new Uint8Array([9, 1, 2, 3, 9]);
+  const items: unknown[] = [
+    0,
+    -0,
+    1,
+    -1,
+    2 ** 31 - 1,
+    -(2 ** 31),
+    2 ** 31,
+    -(2 ** 31) - 1,
+    1.5,
+    NaN,
+    Infinity,
+    new Uint8Array(0),
+    new Uint8Array([7]),
+    backing.subarray(1, 4),
+    new Uint8Array(1000).fill(5),
+  ];
+  const q = new Queue<unknown>(2);
+  for (const item of items) {
+    await q.put(item);
+    const got = await q.get();
+    assert.ok(Object.is(got, item) || typeof item === "object", `${String(item)} came back as ${String(got)}`);
+    if (item instanceof Uint8Array) {
+      assert.ok(got instanceof Uint8Array && got.byteOffset === 0 && got.buffer.byteLength === item.length);
+      assert.deepEqual(got, item);
+    }
+  }
+  // Puts that wait for room keep their own copy: changing the original afterwards changes nothing.
+  await q.put(0);
+  await q.put(0);
+  const waiting = [q.put(-0), q.put(2 ** 31 - 1), q.put(backing.subarray(1, 4)), q.put(-7)];
+  backing[2] = 42;
+  const rest: unknown[] = [];
+  for (let i = 0; i < 6; i++) rest.push(await q.get());
+  await Promise.all(waiting);
+  assert.ok(Object.is(rest[2], -0));
+  assert.deepEqual(rest.slice(3), [2 ** 31 - 1, new Uint8Array([1, 2, 3]), -7]);
+  assert.equal(q.qsize(), 0);
+});
+
+test("the ring: a message streamed in just after the ring was exactly full comes out whole", async () => {
+  const ring = new Ring(1024);
+  const exact = new Uint8Array(1016).fill(1); // with its 8-byte header: the whole ring
+  for (let turn = 0; turn < 2; turn++) {
+    assert.ok(ring.tryWrite(exact));
+    assert.deepEqual(ring.tryRead((data, at, length) => data.slice(at, at + length)), exact);
+  }
+  const big = new Uint8Array(1500).map((_, i) => i & 0xff);
+  const reading = runAsync(ring.read()); // waiting before the message is there
+  const writing = runAsync(ring.write(big));
+  assert.deepEqual((await reading)?.bytes, big);
+  await writing;
 });
 
 test("the codec round-trips the structured-clone types and names what it cannot carry", () => {
