@@ -66,3 +66,30 @@ test("anything outside the subset is a PickleError, never a crash or a hang", ()
     }
   }
 });
+
+test("strings on both sides of the short ASCII path cross whole, with CPython's opcodes", () => {
+  const strings = [
+    "",
+    "a",
+    "x".repeat(64),
+    "x".repeat(65),
+    "é",
+    `${"a".repeat(63)}é`,
+    "é".repeat(40),
+    "🐍 snake",
+    "\u007f\u0080",
+    "y".repeat(300),
+  ];
+  for (const s of strings) {
+    const bytes = dumps(s);
+    assert.equal(loads(bytes), s);
+    const utf8 = new TextEncoder().encode(s);
+    // SHORT_BINUNICODE (0x8c) with a 1-byte length under 256 UTF-8 bytes, else BINUNICODE (0x58) with 4 bytes.
+    assert.equal(bytes[2], utf8.length < 256 ? 0x8c : 0x58, JSON.stringify(s));
+    const at = utf8.length < 256 ? 4 : 7;
+    assert.deepEqual(bytes.subarray(at, at + utf8.length), utf8);
+  }
+  assert.deepEqual(loads(dumps(tuple(...strings))), strings);
+  // Invalid UTF-8 in a short string is still refused.
+  assert.throws(() => loads(new Uint8Array([0x80, 4, 0x8c, 2, 0xc3, 0x28, 0x2e])), PickleError);
+});

@@ -208,6 +208,20 @@ function lookupGlobal(module: string, name: string): Global {
 }
 
 const decoder = new TextDecoder("utf-8", { fatal: true });
+
+/** Strings up to this length take the ASCII fast paths: a decoder or encoder call costs more than the loop. */
+const SHORT_STRING = 64;
+
+/** The text of `n` ASCII bytes at `at`, or null if one is not ASCII. */
+function asciiText(bytes: Uint8Array, at: number, n: number): string | null {
+  let text = "";
+  for (let i = at; i < at + n; i++) {
+    const c = bytes[i];
+    if (c >= 0x80) return null;
+    text += String.fromCharCode(c);
+  }
+  return text;
+}
 const encoder = new TextEncoder();
 
 class GlobalRef {
@@ -317,6 +331,14 @@ export function loads(bytes: Uint8Array): unknown {
     return text;
   };
   const str = (n: number) => {
+    if (n <= SHORT_STRING) {
+      need(n);
+      const text = asciiText(bytes, pos, n);
+      if (text !== null) {
+        pos += n;
+        return text;
+      }
+    }
     try {
       return decoder.decode(take(n));
     } catch (e) {
@@ -732,6 +754,9 @@ class Out {
   }
 }
 
+let scratch = new Out();
+let scratchBusy = false;
+
 /** Python names for JavaScript error classes, so a Python peer raises the matching exception. */
 const jsToPython: Record<string, [string, string]> = {
   Empty: ["_queue", "Empty"],
@@ -756,15 +781,47 @@ const jsToPython: Record<string, [string, string]> = {
  * ```
  */
 export function dumps(value: unknown): Uint8Array {
-  const out = new Out();
-  out.byte(0x80);
-  out.byte(4);
-  write(out, value, 0);
-  out.byte(0x2e);
-  return out.buf.slice(0, out.len);
+  // One scratch buffer serves every call (a getter that pickles while pickling gets its own); the result is a copy.
+  const out = scratchBusy ? new Out() : scratch;
+  const mine = out === scratch;
+  scratchBusy = true;
+  out.len = 0;
+  try {
+    out.byte(0x80);
+    out.byte(4);
+    write(out, value, 0);
+    out.byte(0x2e);
+    return out.buf.slice(0, out.len);
+  } finally {
+    if (mine) {
+      scratchBusy = false;
+      // A huge value leaves a huge buffer behind: let it go.
+      if (out.buf.length > 1 << 20) scratch = new Out();
+    }
+  }
 }
 
 function writeStr(out: Out, s: string) {
+  // Most strings a manager sends (method names, object ids, typeids) are short and ASCII: written straight
+  // into place, without an encoder call and its fresh array.
+  const n = s.length;
+  if (n <= SHORT_STRING) {
+    out.room(2 + n);
+    const buf = out.buf;
+    const at = out.len + 2;
+    let i = 0;
+    for (; i < n; i++) {
+      const c = s.charCodeAt(i);
+      if (c >= 0x80) break;
+      buf[at + i] = c;
+    }
+    if (i === n) {
+      buf[at - 2] = 0x8c;
+      buf[at - 1] = n;
+      out.len = at + n;
+      return;
+    }
+  }
   const b = encoder.encode(s);
   if (b.length < 256) {
     out.byte(0x8c);
