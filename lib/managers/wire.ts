@@ -157,7 +157,7 @@ export class FramedSocket {
   /** Queues one frame; frames queued in the same turn go out in one write. */
   send(payload: Uint8Array): void {
     if (this.#closed) throw this.#closed;
-    this.#out.push(frame(payload));
+    this.#out.push(payload);
     if (!this.#flushQueued) {
       this.#flushQueued = true;
       queueMicrotask(() => this.#flush());
@@ -167,15 +167,26 @@ export class FramedSocket {
   #flush() {
     this.#flushQueued = false;
     if (this.#closed || this.#out.length === 0) return;
-    const parts = this.#out;
+    const payloads = this.#out;
     this.#out = [];
+    // Frames queued in one turn go out as one write, each framed in place (one copy).
     let size = 0;
-    for (const p of parts) size += p.length;
+    for (const p of payloads) size += (p.length > 0x7fffffff ? 12 : 4) + p.length;
     const all = new Uint8Array(size);
     let off = 0;
-    for (const p of parts) {
-      all.set(p, off);
-      off += p.length;
+    for (const p of payloads) {
+      const n = p.length;
+      if (n > 0x7fffffff) {
+        all.set(frame(p), off);
+        off += 12 + n;
+        continue;
+      }
+      all[off] = n >>> 24;
+      all[off + 1] = (n >>> 16) & 255;
+      all[off + 2] = (n >>> 8) & 255;
+      all[off + 3] = n & 255;
+      all.set(p, off + 4);
+      off += 4 + n;
     }
     this.socket.write(all);
   }
