@@ -75,12 +75,11 @@ export class FramedSocket {
     for (;;) {
       if (this.#buffered < 4) return;
       const head = this.#peek(12);
-      const dv = new DataView(head.buffer, head.byteOffset, head.byteLength);
-      let size = dv.getInt32(0, false);
+      let size = (head[0] << 24) | (head[1] << 16) | (head[2] << 8) | head[3];
       let headLen = 4;
       if (size === -1) {
         if (this.#buffered < 12) return;
-        const big = dv.getBigUint64(4, false);
+        const big = new DataView(head.buffer, head.byteOffset, head.byteLength).getBigUint64(4, false);
         size = big > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(big);
         headLen = 12;
       } else if (size < 0) {
