@@ -128,7 +128,7 @@ export function closeOffer(offer: StreamOffer): void {
 }
 
 /** How long a reader looks for data between event loop turns before it parks. */
-const POLL_MS = 0.2;
+const POLL_MS = 0.05;
 /** The most waits that park at once after looking failed. */
 const MAX_BACKOFF = 1024;
 
