@@ -35,6 +35,13 @@ const RESOLVED: Promise<void> = Promise.resolve();
 const POLL_MS = 0.05;
 /** A message's bytes copied out of the ring. */
 const copyOutOf: Decoder<Uint8Array> = (data, at, length) => data.slice(at, at + length);
+/** A received message, or the error of one longer than `maxlength` (which was consumed all the same). */
+function checkLength(bytes: Uint8Array, maxlength: number | undefined): Uint8Array {
+  if (maxlength !== undefined && bytes.length > maxlength) {
+    throw new ProcessError(`bad message length: ${bytes.length} bytes is over maxlength ${maxlength}`);
+  }
+  return bytes;
+}
 /** A message decoded in place. */
 const decodeIn: Decoder<unknown> = (data, at, length) => decode(data.subarray(at, at + length));
 
@@ -155,6 +162,8 @@ export class Connection {
     try {
       const transport = this.#open();
       if (!this.#writable) throw new ProcessError("connection is read-only");
+      // The commonest call, a whole Uint8Array, is sent as it is: no views to make.
+      if (offset === 0 && size === undefined && buf instanceof Uint8Array) return transport.send(buf);
       const bytes = new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
       if (!Number.isInteger(offset) || offset < 0) throw new ValueError("offset is negative");
       if (offset > bytes.length) throw new ValueError("buffer length < offset");
@@ -197,17 +206,19 @@ export class Connection {
    * Receives one message as bytes. A message longer than `maxlength` is
    * consumed and reported with a `ProcessError`; the connection stays usable.
    */
-  async recvBytes(maxlength?: number): Promise<Uint8Array> {
-    if (maxlength !== undefined && (!Number.isInteger(maxlength) || maxlength < 0)) {
-      throw new ValueError("negative maxlength");
+  recvBytes(maxlength?: number): Promise<Uint8Array> {
+    try {
+      if (maxlength !== undefined && (!Number.isInteger(maxlength) || maxlength < 0)) {
+        throw new ValueError("negative maxlength");
+      }
+      const transport = this.#readableTransport();
+      // A message already there is handed over without an async function's Promise chain.
+      const ready = transport.receiveNow ? transport.receiveNow(copyOutOf) : NONE;
+      if (ready !== NONE) return Promise.resolve(checkLength(ready, maxlength));
+      return this.#receive().then((bytes) => checkLength(bytes, maxlength));
+    } catch (error) {
+      return Promise.reject(error);
     }
-    const transport = this.#readableTransport();
-    const ready = transport.receiveNow ? transport.receiveNow(copyOutOf) : NONE;
-    const bytes = ready !== NONE ? ready : await this.#receive();
-    if (maxlength !== undefined && bytes.length > maxlength) {
-      throw new ProcessError(`bad message length: ${bytes.length} bytes is over maxlength ${maxlength}`);
-    }
-    return bytes;
   }
 
   /** Receives one message into `buf` at `offset`; returns its length. `BufferTooShort` carries a message that does not fit. */
