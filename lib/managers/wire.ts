@@ -92,7 +92,8 @@ export class FramedSocket {
       if (this.#buffered < headLen + size) return;
       const all = this.#peek(headLen + size);
       this.#consume(headLen + size);
-      const frame = all.slice(headLen, headLen + size);
+      // A view, not a copy: chunks are never written again, and loads() copies the bytes values it returns.
+      const frame = all.subarray(headLen, headLen + size);
       if (this.onFrame) this.onFrame(frame);
       else if (this.#waiters.length) this.#waiters.shift()!.resolve(frame);
       else this.#frames.push(frame);
