@@ -306,18 +306,37 @@ export function Pipe(duplex = true): [Connection, Connection] {
 // ---------------------------------------------------------------------------
 // TCP: CPython's framing and handshake.
 
-/** Frames bytes as CPython does: a 4-byte big-endian signed length (-1 then 8 bytes beyond 2 GiB). */
-export function frame(bytes: Uint8Array): Uint8Array {
-  const big = bytes.length > 0x7fffffff;
-  const out = new Uint8Array((big ? 12 : 4) + bytes.length);
-  const view = new DataView(out.buffer);
-  if (big) {
+/** The bytes {@linkcode frame} makes of an `n`-byte message: its header and the message. */
+export function framedLength(n: number): number {
+  return (n > 0x7fffffff ? 12 : 4) + n;
+}
+
+/**
+ * Writes `bytes` framed as CPython does into `out` at `at`: a 4-byte big-endian signed length (-1 then 8 bytes
+ * beyond 2 GiB), then the bytes. Returns where the frame ends.
+ */
+export function frameInto(out: Uint8Array, at: number, bytes: Uint8Array): number {
+  const n = bytes.length;
+  if (n > 0x7fffffff) {
+    const view = new DataView(out.buffer, out.byteOffset + at, 12);
     view.setInt32(0, -1);
-    view.setBigUint64(4, BigInt(bytes.length));
+    view.setBigUint64(4, BigInt(n));
+    at += 12;
   } else {
-    view.setInt32(0, bytes.length);
+    out[at] = n >>> 24;
+    out[at + 1] = (n >>> 16) & 255;
+    out[at + 2] = (n >>> 8) & 255;
+    out[at + 3] = n & 255;
+    at += 4;
   }
-  out.set(bytes, big ? 12 : 4);
+  out.set(bytes, at);
+  return at + n;
+}
+
+/** Frames bytes as CPython does (see {@linkcode frameInto}). */
+export function frame(bytes: Uint8Array): Uint8Array {
+  const out = new Uint8Array(framedLength(bytes.length));
+  frameInto(out, 0, bytes);
   return out;
 }
 

@@ -7,7 +7,7 @@
  * @module
  */
 
-import { answerChallenge as answer, deliverChallenge as deliver, frame } from "../connection.ts";
+import { answerChallenge as answer, deliverChallenge as deliver, framedLength, frameInto } from "../connection.ts";
 import { EOFError } from "../errors.ts";
 
 /** Frames larger than this are refused by default (a server can set its own limit). */
@@ -171,23 +171,10 @@ export class FramedSocket {
     this.#out = [];
     // Frames queued in one turn go out as one write, each framed in place (one copy).
     let size = 0;
-    for (const p of payloads) size += (p.length > 0x7fffffff ? 12 : 4) + p.length;
+    for (const p of payloads) size += framedLength(p.length);
     const all = new Uint8Array(size);
     let off = 0;
-    for (const p of payloads) {
-      const n = p.length;
-      if (n > 0x7fffffff) {
-        all.set(frame(p), off);
-        off += 12 + n;
-        continue;
-      }
-      all[off] = n >>> 24;
-      all[off + 1] = (n >>> 16) & 255;
-      all[off + 2] = (n >>> 8) & 255;
-      all[off + 3] = n & 255;
-      all.set(p, off + 4);
-      off += 4 + n;
-    }
+    for (const p of payloads) off = frameInto(all, off, p);
     this.socket.write(all);
   }
 
