@@ -11,7 +11,7 @@
  *
  * @module
  */
-import { holdOpen } from "./keepalive.ts";
+import { changeFrom, holdUntil } from "./keepalive.ts";
 import { closeOffer, isSettledClosed, refuseOffer, type StreamOffer } from "./managers/local.ts";
 import { markPidDead, type RunMessage } from "./process.ts";
 import { runtime } from "./runtime/detect.ts";
@@ -58,12 +58,7 @@ export function exitCodeOf(control: Int32Array): number {
 
 /** Resolves once the process has ended. */
 export async function waitDone(control: Int32Array): Promise<void> {
-  for (;;) {
-    const state = Atomics.load(control, STATE);
-    if (state === DONE) return;
-    const waiter = Atomics.waitAsync(control, STATE, state);
-    if (waiter.async) await waiter.value;
-  }
+  for (let state; (state = Atomics.load(control, STATE)) !== DONE;) await changeFrom(control, STATE, state);
 }
 
 /** What a child thread sends the main thread. */
@@ -72,7 +67,8 @@ type HostRequest =
   | { type: "exit" }
   | { type: "spawn"; message: RunMessage }
   | { type: "terminate"; pid: number; code: number }
-  | { type: "endpoint"; key: string; ack: SharedArrayBuffer | null }
+  | { type: "endpoint"; key: string; ack: SharedArrayBuffer }
+  | { type: "endpointWithdraw"; key: string }
   | { type: "endpointConnect"; keys: string[]; offer: StreamOffer }
   | PoolThreadRequest;
 
@@ -136,8 +132,14 @@ function bootThread(): Thread {
         return hostTerminate(request.pid, request.code);
       case "poolThread":
         return hostPoolThread(request);
-      case "endpoint":
-        return hostEndpoint(request.key, request.ack, thread);
+      case "endpoint": {
+        serveEndpoint(request.key, thread);
+        const ack = new Int32Array(request.ack);
+        Atomics.store(ack, 0, 1);
+        return void Atomics.notify(ack, 0);
+      }
+      case "endpointWithdraw":
+        return withdrawEndpoint(request.key, thread);
       case "endpointConnect":
         return routeOffer(request.keys, request.offer, thread);
     }
@@ -250,15 +252,12 @@ export function linkHost(): void {
   linked = true;
 }
 
-function hostEndpoint(key: string, ack: SharedArrayBuffer | null, thread: Thread | null): void {
-  if (ack === null) {
-    if (endpoints.get(key) === thread) endpoints.delete(key);
-    return;
-  }
+function serveEndpoint(key: string, thread: Thread | null): void {
   endpoints.set(key, thread);
-  const cell = new Int32Array(ack);
-  Atomics.store(cell, 0, 1);
-  Atomics.notify(cell, 0);
+}
+
+function withdrawEndpoint(key: string, thread: Thread | null): void {
+  if (endpoints.get(key) === thread) endpoints.delete(key);
 }
 
 function routeOffer(keys: string[], offer: StreamOffer, from: Thread | null): void {
@@ -300,24 +299,16 @@ export async function registerEndpoint(
   const withdraw = () => {
     if (acceptors.get(key) !== accept) return;
     acceptors.delete(key);
-    if (runtime.isMainThread) hostEndpoint(key, null, null);
-    else runtime.parentPort()!.postMessage({ type: "endpoint", key, ack: null } satisfies HostRequest);
+    if (runtime.isMainThread) withdrawEndpoint(key, null);
+    else runtime.parentPort()!.postMessage({ type: "endpointWithdraw", key } satisfies HostRequest);
   };
   if (runtime.isMainThread) {
-    hostEndpoint(key, new SharedArrayBuffer(4), null);
+    serveEndpoint(key, null);
     return withdraw;
   }
   const ack = new Int32Array(new SharedArrayBuffer(4));
   runtime.parentPort()!.postMessage({ type: "endpoint", key, ack: ack.buffer } satisfies HostRequest);
-  const release = holdOpen();
-  try {
-    while (Atomics.load(ack, 0) === 0) {
-      const waiter = Atomics.waitAsync(ack, 0, 0);
-      if (waiter.async) await waiter.value;
-    }
-  } finally {
-    release();
-  }
+  await holdUntil(changeFrom(ack, 0, 0));
   return withdraw;
 }
 

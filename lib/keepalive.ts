@@ -32,6 +32,17 @@ export function holdOpen(): () => void {
   };
 }
 
+/**
+ * Resolves once `cells[index]` is no longer `value` (at once if it is not now). Like `Atomics.waitAsync`
+ * itself, it does not hold the program open: wrap it in {@linkcode holdUntil} for that.
+ */
+export async function changeFrom(cells: Int32Array, index: number, value: number): Promise<void> {
+  while (Atomics.load(cells, index) === value) {
+    const waiter = Atomics.waitAsync(cells, index, value);
+    if (waiter.async) await waiter.value;
+  }
+}
+
 /** Keeps the program alive until `promise` settles; returns `promise`. */
 export function holdUntil<T>(promise: Promise<T>): Promise<T> {
   const release = holdOpen();

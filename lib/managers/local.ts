@@ -10,7 +10,7 @@
  * @module
  */
 
-import { holdOpen } from "../keepalive.ts";
+import { changeFrom, holdOpen, holdUntil } from "../keepalive.ts";
 import type { ManagerAddress } from "./server.ts";
 
 /**
@@ -214,19 +214,8 @@ export class LocalSocket {
   /** The client's end once the offer is settled: null when it was refused (or its server ended first). */
   static async connect(offer: StreamOffer): Promise<LocalSocket | null> {
     const header = new Int32Array(offer.header);
-    const release = holdOpen();
-    try {
-      for (;;) {
-        const state = Atomics.load(header, STATE);
-        if (state === OPEN) break;
-        if (state !== PENDING) return null;
-        const waiter = Atomics.waitAsync(header, STATE, PENDING);
-        if (waiter.async) await waiter.value;
-      }
-    } finally {
-      release();
-    }
-    return new LocalSocket(offer, "client");
+    await holdUntil(changeFrom(header, STATE, PENDING));
+    return Atomics.load(header, STATE) === OPEN ? new LocalSocket(offer, "client") : null;
   }
 
   /** Listens for `data` (a chunk of bytes), `end` (the peer closed), `close` and `error`. */
