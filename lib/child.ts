@@ -10,18 +10,8 @@ import "../mod.ts";
 import nodeProcess from "node:process";
 import { runExitHooks } from "./atexit.ts";
 import { acceptOffer, claimEnd, type EndpointAccept, linkHost, markDone } from "./host.ts";
-import {
-  adoptIdentity,
-  makeSelf,
-  Process,
-  reapChildren,
-  type RunMessage,
-  setExitHook,
-  type Target,
-} from "./process.ts";
-import { resolveReference } from "./reference.ts";
+import { adoptIdentity, reapChildren, runChild, type RunMessage, setExitHook } from "./process.ts";
 import { runtime } from "./runtime/detect.ts";
-import { rebuild } from "./serialize.ts";
 
 const port = runtime.parentPort();
 if (!port) throw new Error("lib/child.ts is the entry of a child process; do not run it directly");
@@ -67,12 +57,7 @@ async function run(message: RunMessage): Promise<void> {
   label = message.self.name;
   let code = 0;
   try {
-    const args = rebuild(message.args) as unknown[];
-    const cls = message.subclass ? await resolveReference(message.subclass) as typeof Process : Process;
-    const target = message.target ? await resolveReference(message.target) as Target : undefined;
-    const self = makeSelf(cls, message.self, { target, args, name: message.self.name });
-    Object.assign(self, rebuild(message.fields));
-    await self.run();
+    await runChild(message, message.self);
   } catch (error) {
     report(error);
     code = 1;

@@ -18,7 +18,15 @@ import { BrokenPoolError, ProcessError, TimeoutError, ValueError } from "./error
 import { exitCodeOf, hostPoolThread, hostTerminate, newControl, waitDone } from "./host.ts";
 import { holdOpen } from "./keepalive.ts";
 import type { FromWorker, ToWorker, WireError, WirePart } from "./pool_worker.ts";
-import { cpuCount, isDaemon, markPidDead, newChildIdentity, type StartMethod, type Target } from "./process.ts";
+import {
+  checkBootstrapped,
+  cpuCount,
+  isDaemon,
+  markPidDead,
+  newChildIdentity,
+  type StartMethod,
+  type Target,
+} from "./process.ts";
 import { callerModules, referenceOf, type TargetReference } from "./reference.ts";
 import { runtime } from "./runtime/detect.ts";
 import type { WorkerHandle } from "./runtime/types.ts";
@@ -565,6 +573,7 @@ export class Pool {
       );
     }
     if (isDaemon()) throw new ProcessError("daemonic processes are not allowed to have children");
+    checkBootstrapped();
     this.#processes = processes ?? cpuCount();
     this.#maxtasks = maxtasksperchild ?? undefined;
     this.#module = module;

@@ -8,9 +8,9 @@
 import { ProcessError, ValueError } from "./errors.ts";
 import { exitCodeOf, hostStart, hostTerminate, isDone, newControl, prestart, waitDone } from "./host.ts";
 import { holdOpen } from "./keepalive.ts";
-import { callerModules, referenceOf, type TargetReference } from "./reference.ts";
+import { callerModules, referenceOf, resolveReference, type TargetReference } from "./reference.ts";
 import { runtime } from "./runtime/detect.ts";
-import { reduce, reduceArgs } from "./serialize.ts";
+import { rebuild, reduce, reduceArgs } from "./serialize.ts";
 import { type SpawnedChild, spawnStart } from "./spawn.ts";
 
 /** How a child process is started: `"thread"` = a worker thread (the default); `"spawn"` = an OS process. */
@@ -163,6 +163,43 @@ export function newChildIdentity(prefix: string, daemon: boolean): ChildIdentity
     pidCells: me.pidCells!.buffer as SharedArrayBuffer,
     startMethod: "thread",
   };
+}
+
+// True while a child imports its target's module (see runChild).
+let bootstrapping = false;
+
+/**
+ * Refuses to start children while this child is still importing its target's module, as Python's spawn
+ * does during bootstrapping: a module that starts processes at its top level would start them again in
+ * every child, and those in theirs, until memory runs out.
+ */
+export function checkBootstrapped(): void {
+  if (!bootstrapping) return;
+  throw new ProcessError(
+    "cannot start a process while this child is still importing its target's module: that module starts "
+      + "processes at its top level, so every child would start them again. Put the code that starts "
+      + "processes under `if (import.meta.main) { ... }` (Python's `if __name__ == \"__main__\":`).",
+  );
+}
+
+/**
+ * Internal, for both child entries: rebuilds the arguments, imports the target (and subclass) with
+ * starting children refused, and runs the child's own `Process`.
+ */
+export async function runChild(message: RunMessage, identity: ChildIdentity): Promise<void> {
+  const args = rebuild(message.args) as unknown[];
+  let cls: typeof Process = Process;
+  let target: Target | undefined;
+  bootstrapping = true;
+  try {
+    if (message.subclass) cls = await resolveReference(message.subclass) as typeof Process;
+    if (message.target) target = await resolveReference(message.target) as Target;
+  } finally {
+    bootstrapping = false;
+  }
+  const self = makeSelf(cls, identity, { target, args, name: identity.name });
+  Object.assign(self, rebuild(message.fields));
+  await self.run();
 }
 
 /** Whether this process is a daemon (which may not start children). */
@@ -338,6 +375,7 @@ export class Process {
       throw new ProcessError("can only start a process object created by current process");
     }
     if (me.daemon) throw new ProcessError("daemonic processes are not allowed to have children");
+    checkBootstrapped();
     const method = this.#startMethod ?? getStartMethod();
     const args = reduceArgs(this.#args);
     const subclass = this.constructor !== Process && !boundClasses.has(this.constructor);

@@ -8,10 +8,8 @@
 import "../mod.ts";
 import nodeProcess from "node:process";
 import { deserialize } from "node:v8";
-import { adoptIdentity, makeSelf, Process, reapChildren, type RunMessage, type Target } from "./process.ts";
-import { resolveReference } from "./reference.ts";
+import { adoptIdentity, reapChildren, runChild, type RunMessage } from "./process.ts";
 import { runtime } from "./runtime/detect.ts";
-import { rebuild } from "./serialize.ts";
 
 let label = "child";
 
@@ -29,12 +27,7 @@ async function run(message: RunMessage): Promise<never> {
   label = self.name;
   let code = 0;
   try {
-    const args = rebuild(message.args) as unknown[];
-    const cls = message.subclass ? await resolveReference(message.subclass) as typeof Process : Process;
-    const target = message.target ? await resolveReference(message.target) as Target : undefined;
-    const process = makeSelf(cls, self, { target, args, name: self.name });
-    Object.assign(process, rebuild(message.fields));
-    await process.run();
+    await runChild(message, self);
   } catch (error) {
     const text = error instanceof Error ? (error.stack ?? String(error)) : String(error);
     console.error(`Process ${label}:\n${text}`);

@@ -240,8 +240,8 @@ test("process functions of the main program", () => {
   assert.throws(() => setStartMethod("fork" as never), ValueError);
 });
 
-const script = new URL("./fixtures/keepalive_script.ts", import.meta.url).pathname;
-const runScript = (mode: string) => {
+const keepaliveScript = new URL("./fixtures/keepalive_script.ts", import.meta.url).pathname;
+const runScript = (mode: string, script = keepaliveScript) => {
   const args = nodeProcess.execPath.includes("deno") ? ["run", "-A", script, mode] : [script, mode];
   return spawnSync(nodeProcess.execPath, args, {
     encoding: "utf8",
@@ -271,6 +271,14 @@ test("a target the child cannot find fails naming the function, its module and t
   assert.match(run.stderr, /hiddenTarget/);
   assert.match(run.stderr, /keepalive_script\.ts/);
   assert.match(run.stderr, /export function hiddenTarget/);
+});
+
+test("a module that starts processes at its top level fails in the child instead of starting them again", () => {
+  const run = runScript("", new URL("./fixtures/unguarded_script.ts", import.meta.url).pathname);
+  assert.equal(run.status, 0, run.stderr);
+  assert.equal(run.stdout, "exitcode 1\n");
+  assert.match(run.stderr, /still importing its target's module/);
+  assert.match(run.stderr, /if \(import\.meta\.main\)/);
 });
 
 test("getContext gives the API with Process bound to a start method", async () => {
