@@ -4,7 +4,13 @@ import json, multiprocessing as mp, time
 
 N = 50_000
 
-def increments(v, n, ready, go, done):
+def increments(v, n, ready, go, done, warm=False):
+    if warm:
+        # The same work on a Value of its own first, untimed (as bench/synchronize.ts does).
+        own = mp.Value("i", 0)
+        for _ in range(n):
+            with own.get_lock():
+                own.value += 1
     ready.release()
     go.wait()
     for _ in range(n):
@@ -16,10 +22,10 @@ def median(values):
     values = sorted(values)
     return values[len(values) // 2]
 
-def contended():
+def contended(warm=False):
     v = mp.Value("i", 0)
     ready, go, done = mp.Semaphore(0), mp.Event(), mp.Semaphore(0)
-    ps = [mp.Process(target=increments, args=(v, N, ready, go, done)) for _ in range(2)]
+    ps = [mp.Process(target=increments, args=(v, N, ready, go, done, warm)) for _ in range(2)]
     for p in ps:
         p.start()
     for p in ps:
@@ -48,4 +54,5 @@ def line(bench, value, unit):
 
 if __name__ == "__main__":
     line("contended: 2 children x 50k locked Value increments", median([contended() for _ in range(5)]), "incr/s")
+    line("contended, warmed: the same, each child first doing its 50k on a Value of its own", median([contended(True) for _ in range(5)]), "incr/s")
     line("uncontended Lock acquire/release", median([uncontended() for _ in range(5)]), "pairs/s")
