@@ -2,6 +2,8 @@
 import json, multiprocessing as mp, time
 
 INTS, BYTES, SIZE, PINGS = 200_000, 50_000, 1024, 5_000
+# Items sent before the timed ones in the steady-state rows, as in bench/queues.ts.
+WARM = {"ints": 100_000, "bytes": 25_000, "pipe_bytes": 10_000}
 
 def median(values):
     values = sorted(values)
@@ -28,19 +30,27 @@ def send_bytes(conn, n, size):
     for _ in range(n):
         conn.send_bytes(data)
 
-def ints():
+def ints(warm=0):
     q = mp.Queue(1000)
-    p = mp.Process(target=produce_ints, args=(q, INTS))
+    p = mp.Process(target=produce_ints, args=(q, warm + INTS))
     t = time.perf_counter(); p.start()
+    for _ in range(warm):
+        q.get()
+    if warm:
+        t = time.perf_counter()
     for _ in range(INTS):
         q.get()
     s = time.perf_counter() - t; p.join()
     return INTS / s
 
-def bytes_():
+def bytes_(warm=0):
     q = mp.Queue(1000)
-    p = mp.Process(target=produce_bytes, args=(q, BYTES, SIZE))
+    p = mp.Process(target=produce_bytes, args=(q, warm + BYTES, SIZE))
     t = time.perf_counter(); p.start()
+    for _ in range(warm):
+        q.get()
+    if warm:
+        t = time.perf_counter()
     for _ in range(BYTES):
         q.get()
     s = time.perf_counter() - t; p.join()
@@ -57,11 +67,15 @@ def pingpong():
     p.join()
     return us
 
-def pipe_bytes():
+def pipe_bytes(warm=0):
     a, b = mp.Pipe(False)
     n, size = 20_000, 16 * 1024
-    p = mp.Process(target=send_bytes, args=(b, n, size))
+    p = mp.Process(target=send_bytes, args=(b, warm + n, size))
     t = time.perf_counter(); p.start()
+    for _ in range(warm):
+        a.recv_bytes()
+    if warm:
+        t = time.perf_counter()
     for _ in range(n):
         a.recv_bytes()
     s = time.perf_counter() - t; p.join()
@@ -73,3 +87,7 @@ if __name__ == "__main__":
     report("queue: 1 KiB Uint8Array messages", "MB/s", median([bytes_() for _ in range(5)]), "higher")
     report("pipe: ping-pong round trip", "us", median([pingpong() for _ in range(5)]), "lower")
     report("pipe: 16 KiB sendBytes throughput", "MB/s", median([pipe_bytes() for _ in range(5)]), "higher")
+    steady = " (steady state: timed after warm-up items)"
+    report("queue: 200k small ints" + steady, "msg/s", median([ints(WARM["ints"]) for _ in range(5)]), "higher")
+    report("queue: 1 KiB messages" + steady, "MB/s", median([bytes_(WARM["bytes"]) for _ in range(5)]), "higher")
+    report("pipe: 16 KiB sendBytes" + steady, "MB/s", median([pipe_bytes(WARM["pipe_bytes"]) for _ in range(5)]), "higher")
