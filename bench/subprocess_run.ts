@@ -16,10 +16,22 @@ async function rawRun(args: string[], input: Uint8Array | null): Promise<number>
     stderr: input ? "piped" : "null",
     detached: false,
   });
-  // The same work as captureOutput: both output streams read to their ends and kept.
-  const chunks: Uint8Array[] = [];
+  // The same work as captureOutput: both output streams read to their ends, each kept as one Uint8Array.
   const keep = async (stream: ReadableStream<Uint8Array> | null) => {
-    if (stream) { for await (const chunk of stream) chunks.push(chunk); }
+    if (!stream) return new Uint8Array(0);
+    const chunks: Uint8Array[] = [];
+    let length = 0;
+    for await (const chunk of stream) {
+      chunks.push(chunk);
+      length += chunk.length;
+    }
+    const bytes = new Uint8Array(length);
+    let offset = 0;
+    for (const chunk of chunks) {
+      bytes.set(chunk, offset);
+      offset += chunk.length;
+    }
+    return bytes;
   };
   const reading = Promise.all([keep(child.stdout), keep(child.stderr)]);
   if (input) {
@@ -27,9 +39,9 @@ async function rawRun(args: string[], input: Uint8Array | null): Promise<number>
     await writer.write(input);
     await writer.close();
   }
-  await reading;
+  const [stdout, stderr] = await reading;
   await child.exited;
-  return chunks.reduce((n, c) => n + c.length, 0);
+  return stdout.length + stderr.length;
 }
 
 async function latency(fn: () => Promise<unknown>): Promise<number> {
