@@ -5,60 +5,37 @@ import { median, report } from "./_util.ts";
 
 const N = 50_000;
 
+type Work = (v: Value<"i">, n: number) => void;
+type Share = [v: Value<"i">, n: number, ready: Semaphore, go: Event, done: Semaphore, warm?: boolean];
+
 /**
- * A child's share of the contended case: `with v.get_lock(): v.value += 1`, n times.
- * Children start together on `go` and count themselves `done`, so the time is the
- * increments' alone, not the start of the processes (timed the same way in Python).
+ * A child's share of the contended case. Children start together on `go` and count themselves `done`, so the
+ * time is the increments' alone, not the start of the processes (timed the same way in Python). Warm, a child
+ * first does the same work on a Value of its own, untimed: what is then timed is the steady state.
  */
-export function increments(
-  v: Value<"i">,
-  n: number,
-  ready: Semaphore,
-  go: Event,
-  done: Semaphore,
-  warm = false,
-): void {
-  if (warm) {
-    // The same work on a Value of its own first, untimed: what is then timed is the steady state.
-    const own = new Value("i", 0);
-    const ownLock = own.getLock();
-    for (let i = 0; i < n; i++) {
-      ownLock.acquireSync();
-      own.value += 1;
-      ownLock.release();
-    }
-  }
-  const lock = v.getLock();
+function share(work: Work, ...[v, n, ready, go, done, warm = false]: Share): void {
+  if (warm) work(new Value("i", 0), n);
   ready.release();
   go.waitSync();
+  work(v, n);
+  done.release();
+}
+
+/** `with v.get_lock(): v.value += 1`, n times. */
+function lockedIncrements(v: Value<"i">, n: number): void {
+  const lock = v.getLock();
   for (let i = 0; i < n; i++) {
     lock.acquireSync();
     v.value += 1;
     lock.release();
   }
-  done.release();
 }
 
 /**
  * The floor of the same work: a bare spin lock (one compare-exchange to take, one store to give back) around
  * a plain increment of the same shared memory, with no waiting, no owner and no robustness.
  */
-export function rawIncrements(
-  v: Value<"i">,
-  n: number,
-  ready: Semaphore,
-  go: Event,
-  done: Semaphore,
-  warm = false,
-): void {
-  if (warm) spin(new Value("i", 0), n);
-  ready.release();
-  go.waitSync();
-  spin(v, n);
-  done.release();
-}
-
-function spin(v: Value<"i">, n: number): void {
+function spinIncrements(v: Value<"i">, n: number): void {
   const cells = v.getLock().cells;
   const view = v.getObj().view as Int32Array;
   for (let i = 0; i < n; i++) {
@@ -68,6 +45,16 @@ function spin(v: Value<"i">, n: number): void {
     view[0] += 1;
     Atomics.store(cells, 0, 0);
   }
+}
+
+/** The contended case's child (exported: children find their target by name). */
+export function increments(...args: Share): void {
+  share(lockedIncrements, ...args);
+}
+
+/** The raw row's child. */
+export function rawIncrements(...args: Share): void {
+  share(spinIncrements, ...args);
 }
 
 async function contended(target = increments, warm = false): Promise<number> {
