@@ -572,8 +572,8 @@ export class Pool {
           : `unknown start method ${JSON.stringify(startMethod)}: use "thread"`,
       );
     }
-    if (isDaemon()) throw new ProcessError("daemonic processes are not allowed to have children");
     checkBootstrapped();
+    if (isDaemon()) throw new ProcessError("daemonic processes are not allowed to have children");
     this.#processes = processes ?? cpuCount();
     this.#maxtasks = maxtasksperchild ?? undefined;
     this.#module = module;

@@ -8,8 +8,8 @@
  */
 import "../mod.ts";
 import nodeProcess from "node:process";
-import { adoptIdentity, type ChildIdentity, setExitHook, type Target } from "./process.ts";
-import { resolveReference, type TargetReference } from "./reference.ts";
+import { adoptIdentity, type ChildIdentity, importTarget, setExitHook, type Target } from "./process.ts";
+import type { TargetReference } from "./reference.ts";
 import { runtime } from "./runtime/detect.ts";
 import type { ParentPort } from "./runtime/types.ts";
 import { rebuild, reduce } from "./serialize.ts";
@@ -245,7 +245,7 @@ async function handle(message: ToWorker): Promise<void> {
       progress = new Int32Array(message.progress);
       if (message.initializer) {
         try {
-          const init = await resolveReference(message.initializer) as Target;
+          const init = await importTarget(message.initializer) as Target;
           const result = init(...(rebuild(message.initargs) as unknown[]));
           if (isThenable(result)) await result;
         } catch (error) {
@@ -261,7 +261,7 @@ async function handle(message: ToWorker): Promise<void> {
       if (message.defs) {
         for (const [id, reference] of message.defs) {
           try {
-            fns.set(id, await resolveReference(reference) as Target);
+            fns.set(id, await importTarget(reference) as Target);
           } catch (error) {
             fns.set(id, wireError(error));
           }

@@ -165,8 +165,8 @@ export function newChildIdentity(prefix: string, daemon: boolean): ChildIdentity
   };
 }
 
-// True while a child imports its target's module (see runChild).
-let bootstrapping = false;
+// How many target imports are under way in this child (see importTarget).
+let bootstrapping = 0;
 
 /**
  * Refuses to start children while this child is still importing its target's module, as Python's spawn
@@ -174,7 +174,7 @@ let bootstrapping = false;
  * every child, and those in theirs, until memory runs out.
  */
 export function checkBootstrapped(): void {
-  if (!bootstrapping) return;
+  if (bootstrapping === 0) return;
   throw new ProcessError(
     "cannot start a process while this child is still importing its target's module: that module starts "
       + "processes at its top level, so every child would start them again. Put the code that starts "
@@ -182,21 +182,21 @@ export function checkBootstrapped(): void {
   );
 }
 
-/**
- * Internal, for both child entries: rebuilds the arguments, imports the target (and subclass) with
- * starting children refused, and runs the child's own `Process`.
- */
+/** Internal: imports a target's module and finds the target there, with starting children refused meanwhile. */
+export async function importTarget(reference: TargetReference): Promise<unknown> {
+  bootstrapping++;
+  try {
+    return await resolveReference(reference);
+  } finally {
+    bootstrapping--;
+  }
+}
+
+/** Internal, for both child entries: rebuilds the arguments, imports the target and runs the child's own `Process`. */
 export async function runChild(message: RunMessage, identity: ChildIdentity): Promise<void> {
   const args = rebuild(message.args) as unknown[];
-  let cls: typeof Process = Process;
-  let target: Target | undefined;
-  bootstrapping = true;
-  try {
-    if (message.subclass) cls = await resolveReference(message.subclass) as typeof Process;
-    if (message.target) target = await resolveReference(message.target) as Target;
-  } finally {
-    bootstrapping = false;
-  }
+  const cls = message.subclass ? await importTarget(message.subclass) as typeof Process : Process;
+  const target = message.target ? await importTarget(message.target) as Target : undefined;
   const self = makeSelf(cls, identity, { target, args, name: identity.name });
   Object.assign(self, rebuild(message.fields));
   await self.run();
@@ -374,8 +374,8 @@ export class Process {
     if (this.#parentPid !== me.pid) {
       throw new ProcessError("can only start a process object created by current process");
     }
-    if (me.daemon) throw new ProcessError("daemonic processes are not allowed to have children");
     checkBootstrapped();
+    if (me.daemon) throw new ProcessError("daemonic processes are not allowed to have children");
     const method = this.#startMethod ?? getStartMethod();
     const args = reduceArgs(this.#args);
     const subclass = this.constructor !== Process && !boundClasses.has(this.constructor);

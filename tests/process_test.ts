@@ -273,12 +273,21 @@ test("a target the child cannot find fails naming the function, its module and t
   assert.match(run.stderr, /export function hiddenTarget/);
 });
 
+const unguardedScript = new URL("./fixtures/unguarded_script.ts", import.meta.url).pathname;
+
 test("a module that starts processes at its top level fails in the child instead of starting them again", () => {
-  const run = runScript("", new URL("./fixtures/unguarded_script.ts", import.meta.url).pathname);
+  const run = runScript("process", unguardedScript);
   assert.equal(run.status, 0, run.stderr);
   assert.equal(run.stdout, "exitcode 1\n");
   assert.match(run.stderr, /still importing its target's module/);
   assert.match(run.stderr, /if \(import\.meta\.main\)/);
+});
+
+test("a module that makes a Pool at its top level fails the pool's task, naming the fix", () => {
+  const run = runScript("pool", unguardedScript);
+  assert.equal(run.status, 0, run.stderr);
+  assert.match(run.stdout, /^task failed: cannot start a process while this child is still importing/);
+  assert.match(run.stdout, /if \(import\.meta\.main\)/);
 });
 
 test("getContext gives the API with Process bound to a start method", async () => {
