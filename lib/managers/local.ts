@@ -128,9 +128,38 @@ export function closeOffer(offer: StreamOffer): void {
 }
 
 /** How long a reader looks for data between event loop turns before it parks. */
-const POLL_MS = 0.05;
+export const POLL_MS = 0.05;
 /** The most waits that park at once after looking failed. */
 const MAX_BACKOFF = 1024;
+
+/**
+ * Whether a wait for data should look for it between event-loop turns (costing CPU) or sleep until woken:
+ * look while data comes fast; after a look that found nothing, the next waits do not look, twice as many after
+ * each failure, until data comes within a look's time again.
+ */
+export class LookBudget {
+  #skip = 0;
+  #backoff = 1;
+
+  /** Whether this wait looks (a wait that does not counts toward the skip). */
+  shouldLook(): boolean {
+    if (this.#skip === 0) return true;
+    this.#skip--;
+    return false;
+  }
+
+  /** A look ended without data. */
+  missed(): void {
+    this.#skip = this.#backoff;
+    this.#backoff = Math.min(2 * this.#backoff, MAX_BACKOFF);
+  }
+
+  /** Data came within a look's time (looked for or not). */
+  hit(): void {
+    this.#skip = 0;
+    this.#backoff = 1;
+  }
+}
 
 /**
  * Waits for data on one direction of a connection. While replies come fast, it looks between turns of the
@@ -141,30 +170,23 @@ const MAX_BACKOFF = 1024;
  * Parked, it does not hold the program open.
  */
 class Waiter {
-  #skip = 0;
-  #backoff = 1;
+  readonly #budget = new LookBudget();
 
   async changed(header: Int32Array, d: Direction, value: number): Promise<void> {
-    const look = this.#skip === 0;
-    if (!look) this.#skip--;
+    const look = this.#budget.shouldLook();
     const started = performance.now();
     const until = look ? started + POLL_MS : 0;
     while (Atomics.load(header, d.seq) === value) {
       if (performance.now() > until) {
         await park(header, d, value);
-        if (look) {
-          this.#skip = this.#backoff;
-          this.#backoff = Math.min(2 * this.#backoff, MAX_BACKOFF);
-        } else if (performance.now() - started < POLL_MS) {
-          // The change came soon after all: looking would have caught it.
-          this.#skip = 0;
-          this.#backoff = 1;
-        }
+        if (look) this.#budget.missed();
+        // The change came soon after all: looking would have caught it.
+        else if (performance.now() - started < POLL_MS) this.#budget.hit();
         return;
       }
       await new Promise((resolve) => setImmediate(resolve));
     }
-    if (look) this.#backoff = 1;
+    if (look) this.#budget.hit();
   }
 }
 
@@ -178,6 +200,8 @@ type Listener = (arg: any) => void;
  * open; a write waiting for ring space does.
  */
 export class LocalSocket {
+  /** Marks a stream that waits for data its own way (see `ByteStream.inMemory`). */
+  readonly inMemory = true;
   readonly #header: Int32Array;
   readonly #in: Uint8Array;
   readonly #out: Uint8Array;

@@ -115,6 +115,8 @@ let port: ParentPort | null | undefined;
 export const bunRuntime: Runtime = {
   name: "bun",
   version: Bun.version,
+  // Measured: a loopback reply to another thread ~80 us after the request when the loop sleeps, ~25 us when it turns.
+  turnsReadSockets: true,
   pid: nodeProcess.pid,
   ppid: nodeProcess.ppid,
   isMainThread: Bun.isMainThread,

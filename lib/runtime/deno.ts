@@ -74,6 +74,8 @@ let port: ParentPort | null | undefined;
 export const denoRuntime: Runtime = {
   name: "deno",
   version: Deno.version.deno,
+  // Measured: turning the loop brings a loopback reply no sooner (~70 us to another thread either way).
+  turnsReadSockets: false,
   pid: Deno.pid,
   ppid: Deno.ppid,
   isMainThread,

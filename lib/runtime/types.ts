@@ -64,6 +64,11 @@ export interface Runtime {
   readonly name: "deno" | "bun";
   /** The runtime's version string. */
   readonly version: string;
+  /**
+   * Whether each turn of the event loop (a `setImmediate`) reads sockets that have data without sleeping
+   * first, so a thread that keeps turning while a reply is due gets it without being woken.
+   */
+  readonly turnsReadSockets: boolean;
   /** This OS process's id. */
   readonly pid: number;
   /** The parent OS process's id. */
