@@ -11,6 +11,7 @@
  */
 
 import { changeFrom, holdOpen, holdUntil } from "../keepalive.ts";
+import { LookBudget, POLL_MS } from "../looking.ts";
 import type { ManagerAddress } from "./server.ts";
 
 /**
@@ -125,40 +126,6 @@ export function isSettledClosed(offer: StreamOffer): boolean {
 /** Ends a connection whose thread has ended: both sides see it closed once they have read what was sent. */
 export function closeOffer(offer: StreamOffer): void {
   closeHeader(new Int32Array(offer.header));
-}
-
-/** How long a reader looks for data between event loop turns before it parks. */
-export const POLL_MS = 0.05;
-/** The most waits that park at once after looking failed. */
-const MAX_BACKOFF = 1024;
-
-/**
- * Whether a wait for data should look for it between event-loop turns (costing CPU) or sleep until woken:
- * look while data comes fast; after a look that found nothing, the next waits do not look, twice as many after
- * each failure, until data comes within a look's time again.
- */
-export class LookBudget {
-  #skip = 0;
-  #backoff = 1;
-
-  /** Whether this wait looks (a wait that does not counts toward the skip). */
-  shouldLook(): boolean {
-    if (this.#skip === 0) return true;
-    this.#skip--;
-    return false;
-  }
-
-  /** A look ended without data. */
-  missed(): void {
-    this.#skip = this.#backoff;
-    this.#backoff = Math.min(2 * this.#backoff, MAX_BACKOFF);
-  }
-
-  /** Data came within a look's time (looked for or not). */
-  hit(): void {
-    this.#skip = 0;
-    this.#backoff = 1;
-  }
 }
 
 /**

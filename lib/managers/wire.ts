@@ -7,11 +7,9 @@
  * @module
  */
 
-import { setImmediate } from "node:timers";
 import { answerChallenge as answer, deliverChallenge as deliver, framedLength, frameInto } from "../connection.ts";
 import { EOFError } from "../errors.ts";
-import { runtime } from "../runtime/detect.ts";
-import { LookBudget, POLL_MS } from "./local.ts";
+import { ReplyLook } from "../looking.ts";
 
 /** Frames larger than this are refused by default (a server can set its own limit). */
 export const DEFAULT_MAX_FRAME = 64 * 1024 * 1024;
@@ -47,6 +45,8 @@ export class FramedSocket {
   #waiters: { resolve: (b: Uint8Array) => void; reject: (e: Error) => void; max: number }[] = [];
   #out: Uint8Array[] = [];
   #flushQueued = false;
+  // Looks for replies between event-loop turns where that pays (a shared-memory stream looks its own way).
+  readonly #replies: ReplyLook | null;
   #closed: Error | null = null;
   #maxFrame: number;
   /** When set (see {@linkcode FramedSocket.handle}), frames are delivered here instead of queued for `recv()`. */
@@ -58,11 +58,8 @@ export class FramedSocket {
     this.socket = socket;
     this.#maxFrame = maxFrame;
     socket.setNoDelay?.(true);
-    this.#looks = runtime.turnsReadSockets && !socket.inMemory ? new LookBudget() : null;
-    socket.on("data", (chunk: Uint8Array) => {
-      if (this.#looks) this.#arrived();
-      this.#data(chunk);
-    });
+    this.#replies = socket.inMemory ? null : new ReplyLook(socket);
+    socket.on("data", (chunk: Uint8Array) => this.#data(chunk));
     socket.on("error", (e: Error) => this.#fail(new EOFError(`connection error: ${e.message}`)));
     socket.on("close", () => this.#fail(new EOFError("connection closed by the peer")));
     // A peer that half-closes will send nothing more: a frame it left unfinished never completes.
@@ -185,41 +182,8 @@ export class FramedSocket {
     let off = 0;
     for (const p of payloads) off = frameInto(all, off, p);
     this.socket.write(all);
-    if (this.#looks) this.#sent();
+    this.#replies?.sent();
   }
-
-  // Where each turn of the event loop reads sockets (runtime.turnsReadSockets), the loop keeps turning for a
-  // moment after a send, while a reply is due: it is then read on a turn instead of after this thread sleeps
-  // and is woken, which halves a loopback round trip to another thread. A LookBudget stops it while replies
-  // come slower than that.
-  readonly #looks: LookBudget | null;
-  #sentAt = 0;
-  #lookUntil = 0;
-  #turning = false;
-
-  #sent(): void {
-    this.#sentAt = performance.now();
-    if (!this.#looks!.shouldLook()) return;
-    this.#lookUntil = this.#sentAt + POLL_MS;
-    if (!this.#turning) {
-      this.#turning = true;
-      setImmediate(this.#turn);
-    }
-  }
-
-  #arrived(): void {
-    if (this.#lookUntil !== 0 || performance.now() - this.#sentAt < POLL_MS) this.#looks!.hit();
-    this.#lookUntil = 0;
-  }
-
-  #turn = (): void => {
-    if (this.#lookUntil !== 0 && performance.now() < this.#lookUntil) return void setImmediate(this.#turn);
-    this.#turning = false;
-    if (this.#lookUntil !== 0) {
-      this.#lookUntil = 0;
-      this.#looks!.missed();
-    }
-  };
 
   /** Closes the socket (pending `recv()` calls reject with `EOFError`). */
   close(): void {
