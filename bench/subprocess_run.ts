@@ -5,6 +5,12 @@ import { run } from "../mod.ts";
 import { median, report } from "./_util.ts";
 
 const ROUNDS = 200;
+/**
+ * Untimed cats of each kind before the timed rounds, the same in bench/subprocess_run.py: a runtime's rate
+ * climbs over its first few (Bun 600-1400 MB/s, then ~2000), Python's does not.
+ */
+const WARM_CATS = 10;
+const CAT_ROUNDS = 15;
 const SIZE = 10 * 1024 * 1024;
 const payload = new Uint8Array(SIZE).map((_, i) => i & 0xff);
 
@@ -54,7 +60,7 @@ async function latency(fn: () => Promise<unknown>): Promise<number> {
 }
 
 /** MB/s of each function, measured in turns (one run of each per round) so both see the same heap and machine. */
-async function throughputs(fns: (() => Promise<number>)[], rounds = 9): Promise<number[]> {
+async function throughputs(fns: (() => Promise<number>)[], rounds = CAT_ROUNDS): Promise<number[]> {
   const rates: number[][] = fns.map(() => []);
   for (let round = 0; round < rounds; round++) {
     for (const [i, fn] of fns.entries()) {
@@ -77,7 +83,7 @@ for (let i = 0; i < 20; i++) {
   await run(["true"]);
   await rawRun(["true"], null);
 }
-for (let i = 0; i < 3; i++) {
+for (let i = 0; i < WARM_CATS; i++) {
   await oursCat();
   await rawCat();
 }
