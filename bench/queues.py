@@ -30,31 +30,27 @@ def send_bytes(conn, n, size):
     for _ in range(n):
         conn.send_bytes(data)
 
+def take_from(p, take, warm, n):
+    """Starts the producer p, takes warm items untimed, then n timed; seconds of the timed ones (from start() without warm-up)."""
+    t = time.perf_counter(); p.start()
+    for _ in range(warm):
+        take()
+    if warm:
+        t = time.perf_counter()
+    for _ in range(n):
+        take()
+    s = time.perf_counter() - t; p.join()
+    return s
+
 def ints(warm=0):
     q = mp.Queue(1000)
     p = mp.Process(target=produce_ints, args=(q, warm + INTS))
-    t = time.perf_counter(); p.start()
-    for _ in range(warm):
-        q.get()
-    if warm:
-        t = time.perf_counter()
-    for _ in range(INTS):
-        q.get()
-    s = time.perf_counter() - t; p.join()
-    return INTS / s
+    return INTS / take_from(p, q.get, warm, INTS)
 
 def bytes_(warm=0):
     q = mp.Queue(1000)
     p = mp.Process(target=produce_bytes, args=(q, warm + BYTES, SIZE))
-    t = time.perf_counter(); p.start()
-    for _ in range(warm):
-        q.get()
-    if warm:
-        t = time.perf_counter()
-    for _ in range(BYTES):
-        q.get()
-    s = time.perf_counter() - t; p.join()
-    return BYTES * SIZE / 1e6 / s
+    return BYTES * SIZE / 1e6 / take_from(p, q.get, warm, BYTES)
 
 def pingpong():
     a, b = mp.Pipe()
@@ -71,15 +67,7 @@ def pipe_bytes(warm=0):
     a, b = mp.Pipe(False)
     n, size = 20_000, 16 * 1024
     p = mp.Process(target=send_bytes, args=(b, warm + n, size))
-    t = time.perf_counter(); p.start()
-    for _ in range(warm):
-        a.recv_bytes()
-    if warm:
-        t = time.perf_counter()
-    for _ in range(n):
-        a.recv_bytes()
-    s = time.perf_counter() - t; p.join()
-    return n * size / 1e6 / s
+    return n * size / 1e6 / take_from(p, a.recv_bytes, warm, n)
 
 if __name__ == "__main__":
     mp.set_start_method("fork")

@@ -15,17 +15,25 @@ const PINGS = 5_000;
  */
 const WARM = { ints: 100_000, bytes: 25_000, pipeBytes: 10_000 };
 
+/**
+ * Starts the producer `p` and takes `warm` items untimed, then `n` timed, with `take`; returns the seconds of the
+ * timed ones, counted from `start()` when there is no warm-up.
+ */
+async function takeFrom(p: Process, take: () => Promise<unknown>, warm: number, n: number): Promise<number> {
+  let started = performance.now();
+  p.start();
+  for (let i = 0; i < warm; i++) await take();
+  if (warm) started = performance.now();
+  for (let i = 0; i < n; i++) await take();
+  const seconds = (performance.now() - started) / 1000;
+  await p.join();
+  return seconds;
+}
+
 async function oursInts(warm = 0): Promise<number> {
   const q = new Queue<number>(1000);
   const p = new Process({ target: tasks.produceInts, args: [q, warm + INTS] });
-  let started = performance.now();
-  p.start();
-  for (let i = 0; i < warm; i++) await q.get();
-  if (warm) started = performance.now();
-  for (let i = 0; i < INTS; i++) await q.get();
-  const seconds = (performance.now() - started) / 1000;
-  await p.join();
-  return INTS / seconds;
+  return INTS / await takeFrom(p, () => q.get(), warm, INTS);
 }
 
 /**
@@ -59,14 +67,7 @@ async function sabInts(): Promise<number> {
 async function oursBytes(warm = 0): Promise<number> {
   const q = new Queue<Uint8Array>(1000);
   const p = new Process({ target: tasks.produceBytes, args: [q, warm + BYTES, SIZE] });
-  let started = performance.now();
-  p.start();
-  for (let i = 0; i < warm; i++) await q.get();
-  if (warm) started = performance.now();
-  for (let i = 0; i < BYTES; i++) await q.get();
-  const seconds = (performance.now() - started) / 1000;
-  await p.join();
-  return (BYTES * SIZE) / 1e6 / seconds;
+  return (BYTES * SIZE) / 1e6 / await takeFrom(p, () => q.get(), warm, BYTES);
 }
 
 async function oursPingPong(): Promise<number> {
@@ -90,14 +91,7 @@ async function oursPipeBytes(warm = 0): Promise<number> {
   const n = 20_000;
   const size = 16 * 1024;
   const p = new Process({ target: tasks.sendBytes, args: [b, warm + n, size] });
-  let started = performance.now();
-  p.start();
-  for (let i = 0; i < warm; i++) await a.recvBytes();
-  if (warm) started = performance.now();
-  for (let i = 0; i < n; i++) await a.recvBytes();
-  const seconds = (performance.now() - started) / 1000;
-  await p.join();
-  return (n * size) / 1e6 / seconds;
+  return (n * size) / 1e6 / await takeFrom(p, () => a.recvBytes(), warm, n);
 }
 
 const rawUrl = new URL("./_raw_queue_worker.ts", import.meta.url);
