@@ -111,6 +111,8 @@ const childUrl = new URL("./child.ts", import.meta.url);
 const poolWorkerUrl = new URL("./pool_worker.ts", import.meta.url);
 const hosted = new Map<number, Hosted>();
 let spare: Thread | undefined;
+/** Children started so far: a spare is not booted alongside a child started since the last one ended. */
+let starts = 0;
 
 function bootThread(): Thread {
   const handle = runtime.startWorker(childUrl, "tsmp-child");
@@ -167,9 +169,13 @@ function ended(process: Hosted, runtimeCode: number): void {
   for (const other of [...hosted.values()]) {
     if (other.parentPid === process.pid) hostTerminate(other.pid, -15);
   }
-  // Booting a thread blocks the main thread (about 25 ms in Deno), so the next
-  // spare is booted after a child ends, not while one is starting.
-  setTimeout(prestart, 0);
+  // Booting a thread blocks the main thread (about 25 ms in Deno) and keeps a core busy for as long again, so
+  // the next spare is booted after a child ends, and only if no child started meanwhile: one that did is running,
+  // and on two cores a boot beside it halves its speed.
+  const startsAtEnd = starts;
+  setTimeout(() => {
+    if (starts === startsAtEnd) prestart();
+  }, 0);
 }
 
 /** Runs `message` in a thread: directly on the main thread, through it elsewhere. */
@@ -188,6 +194,7 @@ export function hostStart(message: RunMessage): void {
   }
   const thread = spare ?? bootThread();
   spare = undefined;
+  starts++;
   const process: Hosted = { pid: message.self.pid, parentPid, control, thread };
   thread.hosted = process;
   hosted.set(process.pid, process);
