@@ -1,4 +1,5 @@
 // Pipes and TCP connections: CPython's _TestConnection cases, ported, and a Python peer.
+import fc from "fast-check";
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
 import { createHmac } from "node:crypto";
@@ -79,6 +80,43 @@ test("recvBytesInto: the message lands at the offset; too short a buffer gives B
   });
   await b.sendBytes(new Uint8Array([1]));
   assert.deepEqual(await a.recvBytes(), new Uint8Array([1]), "the connection stays sane");
+});
+
+test("received messages of any size are the caller's own: kept ones stay intact as more arrive, each 8-aligned", async () => {
+  await fc.assert(
+    fc.asyncProperty(fc.array(fc.integer({ min: 0, max: 40_000 }), { maxLength: 40 }), async (sizes) => {
+      const [a, b] = Pipe(false);
+      const kept: Uint8Array[] = [];
+      for (const [i, size] of sizes.entries()) {
+        await b.sendBytes(new Uint8Array(size).fill(i + 1));
+        kept.push(await a.recvBytes());
+        // A receiver may scribble on what it got: that must not reach any other message.
+        kept[i].fill(i + 1);
+      }
+      for (const [i, size] of sizes.entries()) {
+        assert.equal(kept[i].length, size);
+        assert.ok(kept[i].every((byte) => byte === ((i + 1) & 0xff)), `message ${i} was overwritten`);
+        assert.equal(kept[i].byteOffset % 8, 0);
+      }
+      b.close();
+      a.close();
+    }),
+    { numRuns: 30 },
+  );
+});
+
+test("recvBytesInto a message that arrives later, from a child", async () => {
+  const [a, b] = Pipe();
+  const p = new Process({ target: fx.echoBytes, args: [b] });
+  p.start();
+  b.close();
+  const buffer = new Uint8Array(6);
+  const landed = a.recvBytesInto(buffer, 2);
+  await a.sendBytes(new Uint8Array([4, 3, 2, 1]));
+  assert.equal(await landed, 4);
+  assert.deepEqual(buffer, new Uint8Array([0, 0, 4, 3, 2, 1]));
+  a.close();
+  await p.join();
 });
 
 test("an oversized message for recvBytes(maxlength) is an error and the connection stays sane", async () => {
