@@ -111,8 +111,6 @@ const childUrl = new URL("./child.ts", import.meta.url);
 const poolWorkerUrl = new URL("./pool_worker.ts", import.meta.url);
 const hosted = new Map<number, Hosted>();
 let spare: Thread | undefined;
-/** Children started so far: a spare is not booted alongside a child started since the last one ended. */
-let starts = 0;
 
 function bootThread(): Thread {
   const handle = runtime.startWorker(childUrl, "tsmp-child");
@@ -170,11 +168,11 @@ function ended(process: Hosted, runtimeCode: number): void {
     if (other.parentPid === process.pid) hostTerminate(other.pid, -15);
   }
   // Booting a thread blocks the main thread (about 25 ms in Deno) and keeps a core busy for as long again, so
-  // the next spare is booted after a child ends, and only if no child started meanwhile: one that did is running,
-  // and on two cores a boot beside it halves its speed.
-  const startsAtEnd = starts;
+  // the next spare is booted after a child ends, and only when a core is left over by this thread and the
+  // children still running: on two cores a boot beside a running child takes the time it would have had.
+  // (A child's end is seen after its parent's join, so one started since may be running already.)
   setTimeout(() => {
-    if (starts === startsAtEnd) prestart();
+    if (hosted.size + 1 < runtime.cpuCount()) prestart();
   }, 0);
 }
 
@@ -194,7 +192,6 @@ export function hostStart(message: RunMessage): void {
   }
   const thread = spare ?? bootThread();
   spare = undefined;
-  starts++;
   const process: Hosted = { pid: message.self.pid, parentPid, control, thread };
   thread.hosted = process;
   hosted.set(process.pid, process);
