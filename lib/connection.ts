@@ -11,7 +11,7 @@ import { atProcessExit } from "./atexit.ts";
 import { decode, encodeTransient } from "./codec.ts";
 import { AuthenticationError, BufferTooShort, EOFError, ProcessError, ValueError } from "./errors.ts";
 import { holdUntil } from "./keepalive.ts";
-import { type Decoder, Expired, NONE, Ring, runAsync } from "./ring.ts";
+import { copyOut, type Decoder, Expired, NONE, Ring, runAsync } from "./ring.ts";
 import { reduceSymbol, registerReducer } from "./serialize.ts";
 
 /** How bytes move for a connection. */
@@ -33,35 +33,6 @@ const PIPE_CAPACITY = 1 << 22;
 const RESOLVED: Promise<void> = Promise.resolve();
 /** How long a receive looks for a message about to come before it waits the slow way (ms). */
 const POLL_MS = 0.05;
-/** The largest message copied into a shared slab rather than a buffer of its own. */
-const POOLED_MAX = 16 * 1024;
-/** How many messages the size of the one that opens a slab it holds, and its bounds in bytes. */
-const SLAB_MESSAGES = 8;
-const SLAB_MIN = 4 * 1024;
-const SLAB_MAX = SLAB_MESSAGES * POOLED_MAX;
-
-/**
- * The slab that received messages of up to POOLED_MAX bytes are copied into, each a view of its own part, as
- * Node pools small Buffers: an ArrayBuffer costs more to allocate than to fill (in Deno about 2 us for 16 KiB,
- * 4x its copy), and a stream of messages would pay that for each. A slab is sized for SLAB_MESSAGES messages
- * like the one that opens it, so a message kept alone keeps at most that much memory alive. Views start at
- * multiples of 8, so that any typed array view of a message's bytes lines up.
- */
-let slab = new Uint8Array(0);
-let slabUsed = 0;
-
-/** A message's bytes copied out of the ring: the caller's own, in a shared slab when small. */
-const copyOutOf: Decoder<Uint8Array> = (data, at, length) => {
-  if (length > POOLED_MAX) return data.slice(at, at + length);
-  if (slabUsed + length > slab.length) {
-    slab = new Uint8Array(Math.min(SLAB_MAX, Math.max(SLAB_MIN, SLAB_MESSAGES * length)));
-    slabUsed = 0;
-  }
-  const bytes = slab.subarray(slabUsed, slabUsed + length);
-  slabUsed += (length + 7) & ~7;
-  bytes.set(data.subarray(at, at + length));
-  return bytes;
-};
 /** A received message, or the error of one longer than `maxlength` (which was consumed all the same). */
 function checkLength(bytes: Uint8Array, maxlength: number | undefined): Uint8Array {
   if (maxlength !== undefined && bytes.length > maxlength) {
@@ -103,8 +74,8 @@ class RingTransport implements Transport {
   }
   receive(): Promise<Uint8Array | null> {
     const rx = this.#rx!;
-    let ready = rx.tryRead(copyOutOf);
-    if (ready === NONE && rx.pollMessage(POLL_MS)) ready = rx.tryRead(copyOutOf);
+    let ready = rx.tryRead(copyOut);
+    if (ready === NONE && rx.pollMessage(POLL_MS)) ready = rx.tryRead(copyOut);
     if (ready !== NONE) return Promise.resolve(ready);
     return runAsync(rx.read(true, undefined, true)).then((message) => message && message.bytes);
   }
@@ -245,7 +216,7 @@ export class Connection {
       }
       const transport = this.#readableTransport();
       // A message already there is handed over without an async function's Promise chain.
-      const ready = transport.receiveNow ? transport.receiveNow(copyOutOf) : NONE;
+      const ready = transport.receiveNow ? transport.receiveNow(copyOut) : NONE;
       if (ready !== NONE) return Promise.resolve(checkLength(ready, maxlength));
       return this.#receive().then((bytes) => checkLength(bytes, maxlength));
     } catch (error) {

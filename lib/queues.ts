@@ -9,6 +9,7 @@
 import { decode, encodeTransient } from "./codec.ts";
 import { Empty, Full, ValueError } from "./errors.ts";
 import {
+  copyOut,
   type Decoder,
   Expired,
   MAX_CAPACITY,
@@ -69,7 +70,7 @@ const fromRing: Decoder<unknown> = (data, at, length, kind) =>
   kind === INT32
     ? int32At(data, at)
     : kind === BYTES
-    ? data.slice(at, at + length)
+    ? copyOut(data, at, length, kind)
     : decode(data.subarray(at, at + length));
 
 function deadlineOf(options: QueueWaitOptions, what: string): number | undefined {
@@ -259,7 +260,11 @@ export class Queue<T = unknown> implements AsyncIterable<T> {
     this.putBlocking("putSync()", item, options.block ?? true, deadlineOf(options, "putSync"), false);
   }
 
-  /** Takes the next item. With `block: false` (or after `timeout` ms) an empty queue rejects with `Empty`. */
+  /**
+   * Takes the next item. With `block: false` (or after `timeout` ms) an empty queue rejects with `Empty`.
+   * A `Uint8Array` item of up to 16 KiB may be a view of a buffer shared with other items received (as Node
+   * pools small Buffers): `item.slice()` gives it a buffer of its own, to transfer.
+   */
   get(options: QueueWaitOptions = NO_OPTIONS): Promise<T> {
     try {
       const deadline = deadlineOf(options, "get");
