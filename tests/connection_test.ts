@@ -107,7 +107,7 @@ test("received messages of any size are the caller's own: kept ones stay intact 
 
 test("recvBytesInto a message that arrives later, from a child", async () => {
   const [a, b] = Pipe();
-  const p = new Process({ target: fx.echoBytes, args: [b] });
+  const p = new Process({ target: fx.echo, args: [b, true] });
   p.start();
   b.close();
   const buffer = new Uint8Array(6);
