@@ -5,14 +5,23 @@
  *
  * @module
  */
-import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
-import { connect as tcpConnect, createServer, type Server, type Socket } from "node:net";
+import type { Server, Socket } from "node:net";
 import { atProcessExit } from "./atexit.ts";
 import { decode, encodeTransient } from "./codec.ts";
 import { AuthenticationError, BufferTooShort, EOFError, ProcessError, ValueError } from "./errors.ts";
 import { holdUntil } from "./keepalive.ts";
 import { copyOut, type Decoder, Expired, NONE, Ring, runAsync } from "./ring.ts";
 import { reduceSymbol, registerReducer } from "./serialize.ts";
+
+// `node:net` and `node:crypto` load when TCP is first used: loading them with the module cost every program
+// ~5-10 ms of its start (measured on both runtimes), and most programs never open a socket.
+let netModule: Promise<typeof import("node:net")> | undefined;
+let cryptoModule: Promise<typeof import("node:crypto")> | undefined;
+
+/** `node:net`, loaded on first use. */
+export function nodeNet(): Promise<typeof import("node:net")> {
+  return netModule ??= import("node:net");
+}
 
 /** How bytes move for a connection. */
 interface Transport {
@@ -486,8 +495,12 @@ function startsWith(bytes: Uint8Array, prefix: Uint8Array): boolean {
   return bytes.length >= prefix.length && prefix.every((b, i) => bytes[i] === b);
 }
 
+/** Compares in time that does not depend on where the bytes differ (as `hmac.compare_digest`). */
 function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && timingSafeEqual(a, b);
+  if (a.length !== b.length) return false;
+  let difference = 0;
+  for (let i = 0; i < a.length; i++) difference |= a[i] ^ b[i];
+  return difference === 0;
 }
 
 const DIGESTS = ["md5", "sha256", "sha384", "sha512", "sha3_256", "sha3_384", "sha3_512"];
@@ -508,10 +521,12 @@ function digestAndPayload(message: Uint8Array): [string | null, Uint8Array] {
   return [null, message];
 }
 
-function hmac(key: Uint8Array, message: Uint8Array, digest: string): Uint8Array {
+async function hmac(key: Uint8Array, message: Uint8Array, digest: string): Promise<Uint8Array> {
   if (!DIGESTS.includes(digest)) {
     throw new AuthenticationError(`unsupported digest ${digest}`);
   }
+  // Web Crypto's HMAC knows neither md5 nor sha3, which CPython's handshake may ask for.
+  const { createHmac } = await (cryptoModule ??= import("node:crypto"));
   return new Uint8Array(createHmac(digest.replace("_", "-"), key).update(message).digest());
 }
 
@@ -520,13 +535,13 @@ function toKey(authkey: Uint8Array | string): Uint8Array {
 }
 
 /** The answer to a challenge: `{sha256}` + HMAC, or the raw HMAC-MD5 for a legacy 20-byte challenge. */
-function respond(authkey: Uint8Array, message: Uint8Array): Uint8Array {
+async function respond(authkey: Uint8Array, message: Uint8Array): Promise<Uint8Array> {
   const [digest] = digestAndPayload(message);
   if (!digest) {
     if (message.length !== 20) throw new AuthenticationError(`challenge of unexpected length ${message.length}`);
-    return hmac(authkey, message, "md5");
+    return await hmac(authkey, message, "md5");
   }
-  const mac = hmac(authkey, message, digest);
+  const mac = await hmac(authkey, message, digest);
   const prefix = new TextEncoder().encode(`{${digest}}`);
   const out = new Uint8Array(prefix.length + mac.length);
   out.set(prefix);
@@ -555,7 +570,7 @@ export async function deliverChallenge(connection: MessageChannel, authkey: Uint
   const prefix = new TextEncoder().encode("{sha256}");
   const message = new Uint8Array(prefix.length + 40);
   message.set(prefix);
-  message.set(randomBytes(40), prefix.length);
+  message.set(crypto.getRandomValues(new Uint8Array(40)), prefix.length);
   const challenge = new Uint8Array(CHALLENGE.length + message.length);
   challenge.set(CHALLENGE);
   challenge.set(message, CHALLENGE.length);
@@ -564,7 +579,7 @@ export async function deliverChallenge(connection: MessageChannel, authkey: Uint
   const [digest, mac] = digestAndPayload(response);
   let expected: Uint8Array;
   try {
-    expected = hmac(key, message, digest ?? "md5");
+    expected = await hmac(key, message, digest ?? "md5");
   } catch {
     expected = new Uint8Array(0);
   }
@@ -580,7 +595,7 @@ export async function answerChallenge(connection: MessageChannel, authkey: Uint8
   const key = toKey(authkey);
   const message = await connection.recvBytes(256);
   if (!startsWith(message, CHALLENGE)) throw new AuthenticationError(`protocol error: expected #CHALLENGE#`);
-  await connection.sendBytes(respond(key, message.subarray(CHALLENGE.length)));
+  await connection.sendBytes(await respond(key, message.subarray(CHALLENGE.length)));
   const response = await connection.recvBytes(256);
   if (!equalBytes(response, WELCOME)) throw new AuthenticationError("digest sent was rejected");
 }
@@ -613,7 +628,7 @@ export interface ListenerOptions {
  * ```
  */
 export class Listener {
-  #server: Server;
+  #server: Server | null = null;
   #authkey: Uint8Array | null;
   #pending: Socket[] = [];
   #waiters: ((socket: Socket | null) => void)[] = [];
@@ -629,18 +644,22 @@ export class Listener {
     }
     this.#authkey = options.authkey === undefined ? null : toKey(options.authkey);
     this.#address = [host, port];
-    this.#server = createServer((socket) => {
-      const waiter = this.#waiters.shift();
-      if (waiter) waiter(socket);
-      else this.#pending.push(socket);
-    });
-    this.#server.unref();
-    this.ready = new Promise((resolve, reject) => {
-      this.#server.once("error", reject);
-      this.#server.listen({ host, port, backlog: options.backlog ?? 511 }, () => {
-        const bound = this.#server.address();
-        if (bound && typeof bound === "object") this.#address = [host, bound.port];
-        resolve(this.#address);
+    this.ready = nodeNet().then(({ createServer }) => {
+      // Closed before it could listen: nothing to bind, and accept() says the listener is closed.
+      if (this.#closed) return this.#address;
+      const server = this.#server = createServer((socket) => {
+        const waiter = this.#waiters.shift();
+        if (waiter) waiter(socket);
+        else this.#pending.push(socket);
+      });
+      server.unref();
+      return new Promise<Address>((resolve, reject) => {
+        server.once("error", reject);
+        server.listen({ host, port, backlog: options.backlog ?? 511 }, () => {
+          const bound = server.address();
+          if (bound && typeof bound === "object") this.#address = [host, bound.port];
+          resolve(this.#address);
+        });
       });
     });
   }
@@ -674,7 +693,7 @@ export class Listener {
   /** Stops listening; pending `accept()`s reject. */
   close(): void {
     this.#closed = true;
-    this.#server.close();
+    this.#server?.close();
     for (const socket of this.#pending) socket.destroy();
     for (const waiter of this.#waiters.splice(0)) waiter(null);
   }
@@ -697,9 +716,10 @@ export class Listener {
  */
 export async function Client(address: Address, options: { authkey?: Uint8Array | string } = {}): Promise<Connection> {
   const [host, port] = address;
+  const { connect } = await nodeNet();
   const socket = await holdUntil(
     new Promise<Socket>((resolve, reject) => {
-      const socket = tcpConnect({ host, port }, () => resolve(socket));
+      const socket = connect({ host, port }, () => resolve(socket));
       socket.once("error", reject);
     }),
   );

@@ -162,6 +162,13 @@ test("Listener/Client over TCP with an authkey; a wrong key is an Authentication
   listener.close();
 });
 
+test("a Listener closed before it was listening binds nothing: ready resolves and accept says it is closed", async () => {
+  const listener = new Listener(["127.0.0.1", 0]);
+  listener.close();
+  assert.deepEqual(await listener.ready, ["127.0.0.1", 0]);
+  await assert.rejects(listener.accept(), /listener is closed/);
+});
+
 const hasPython = spawnSync("python3", ["--version"]).status === 0;
 
 test("a CPython Client talks to our Listener, and our Client to a CPython Listener", {

@@ -8,7 +8,8 @@
  * @module
  */
 
-import { connect as netConnect, type Socket } from "node:net";
+import type { Socket } from "node:net";
+import { nodeNet } from "../connection.ts";
 import { EOFError, ProcessError, RemoteError } from "../errors.ts";
 import { Empty, Full } from "../errors.ts";
 import { connectEndpoint } from "../host.ts";
@@ -24,9 +25,10 @@ export type Reply = { kind: "return"; value: unknown } | { kind: "proxy"; expose
 
 const TAG = "#TSMP";
 
-function connectSocket(address: ManagerAddress): Promise<Socket> {
-  return new Promise((resolve, reject) => {
-    const socket = typeof address === "string" ? netConnect(address) : netConnect(address[1], address[0]);
+async function connectSocket(address: ManagerAddress): Promise<Socket> {
+  const { connect } = await nodeNet();
+  return await new Promise((resolve, reject) => {
+    const socket = typeof address === "string" ? connect(address) : connect(address[1], address[0]);
     socket.once("connect", () => {
       socket.off("error", reject);
       resolve(socket);

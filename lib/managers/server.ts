@@ -7,7 +7,8 @@
  * @module
  */
 
-import { createServer, type Server as NetServer } from "node:net";
+import type { Server as NetServer } from "node:net";
+import { nodeNet } from "../connection.ts";
 import { registerEndpoint } from "../host.ts";
 import { holdOpen } from "../keepalive.ts";
 import { type Codec, codecFor, type Serializer } from "./codec.ts";
@@ -159,20 +160,22 @@ export class Server {
   listen(): Promise<ManagerAddress> {
     if (this.#listening) return this.#listening;
     if (this.#stopped) return Promise.reject(new Error("the server has been shut down"));
-    const net = createServer((socket) => this.#accept(socket));
-    this.#net = net;
-    return this.#listening = new Promise<void>((resolve, reject) => {
-      net.once("error", reject);
-      const done = () => {
-        net.off("error", reject);
-        net.on("error", () => {});
-        const a = net.address();
-        if (a && typeof a === "object") this.#address = [(this.#address as [string, number])[0], a.port];
-        net.unref();
-        resolve();
-      };
-      if (typeof this.#address === "string") net.listen(this.#address, done);
-      else net.listen(this.#address[1], this.#address[0] || "0.0.0.0", done);
+    return this.#listening = nodeNet().then(({ createServer }) => {
+      if (this.#stopped) throw new Error("the server has been shut down");
+      const net = this.#net = createServer((socket) => this.#accept(socket));
+      return new Promise<void>((resolve, reject) => {
+        net.once("error", reject);
+        const done = () => {
+          net.off("error", reject);
+          net.on("error", () => {});
+          const a = net.address();
+          if (a && typeof a === "object") this.#address = [(this.#address as [string, number])[0], a.port];
+          net.unref();
+          resolve();
+        };
+        if (typeof this.#address === "string") net.listen(this.#address, done);
+        else net.listen(this.#address[1], this.#address[0] || "0.0.0.0", done);
+      });
     }).then(async () => {
       // Clients in this program's other threads reach the server over shared memory; others use TCP.
       const key = this.#sharedMemory ? serveKey(this.#address) : null;
