@@ -1,7 +1,8 @@
 // The "spawn" start method: a child that is an OS process of the same runtime.
 import assert from "node:assert/strict";
+import nodeProcess from "node:process";
 import { test } from "node:test";
-import { getpid, Process } from "../mod.ts";
+import { getpid, PIPE, Popen, Process } from "../mod.ts";
 import * as fx from "./fixtures/targets.ts";
 
 const spawn = { startMethod: "spawn" } as const;
@@ -60,4 +61,30 @@ test("shared memory cannot go to an OS process: a TypeError naming the argument"
     (e: unknown) => e instanceof TypeError && /args\[1\]\.cells lives in shared memory/.test(e.message),
   );
   assert.equal(p.pid, undefined);
+});
+
+test("a spawned child ends when its parent is killed outright (its stdin closes)", async () => {
+  const script = new URL("./fixtures/keepalive_script.ts", import.meta.url).pathname;
+  const command = nodeProcess.execPath.includes("deno")
+    ? [nodeProcess.execPath, "run", "-A", script, "orphan"]
+    : [nodeProcess.execPath, "run", script, "orphan"];
+  await using parent = new Popen(command, { stdout: PIPE, startNewSession: false });
+  const reader = parent.stdout!.getReader();
+  let line = "";
+  while (!line.includes("\n")) line += new TextDecoder().decode((await reader.read()).value);
+  const child = Number(line);
+  assert.ok(child > 0 && child !== parent.pid, `a child pid, got ${line}`);
+  // SIGKILL: no exit hook of the parent runs; only the closed pipe tells the child.
+  nodeProcess.kill(parent.pid, "SIGKILL");
+  assert.equal(await parent.wait(), -9);
+  const alive = () => {
+    try {
+      nodeProcess.kill(child, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  for (let i = 0; i < 500 && alive(); i++) await new Promise((r) => setTimeout(r, 10));
+  assert.equal(alive(), false, "the spawned child outlived its killed parent");
 });
