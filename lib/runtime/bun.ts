@@ -3,10 +3,10 @@
  *
  * @module
  */
-import { readFileSync } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
 import nodeProcess from "node:process";
 import { fileURLToPath } from "node:url";
-import type { ChildHandle, ChildSpawnOptions, ParentPort, Runtime, WorkerHandle } from "./types.ts";
+import type { ChildHandle, ChildSpawnOptions, ParentPort, PathInfo, Runtime, WorkerHandle } from "./types.ts";
 
 class BunWorker implements WorkerHandle {
   #worker: Worker;
@@ -145,6 +145,10 @@ export const bunRuntime: Runtime = {
   },
   readTextFile: (path) => Bun.file(path).text(),
   readTextFileSync: (path) => readFileSync(path, "utf8"),
+  pathInfo(path): PathInfo | null {
+    const info = statSync(path, { throwIfNoEntry: false });
+    return info ? { isFile: info.isFile(), isDirectory: info.isDirectory(), mode: info.mode } : null;
+  },
   onExit(callback) {
     nodeProcess.on("exit", callback);
   },

@@ -6,7 +6,7 @@
  */
 import nodeProcess from "node:process";
 import { isMainThread, parentPort as nodeParentPort, Worker as NodeWorker } from "node:worker_threads";
-import type { ChildHandle, ChildSpawnOptions, ParentPort, Runtime, WorkerHandle } from "./types.ts";
+import type { ChildHandle, ChildSpawnOptions, ParentPort, PathInfo, Runtime, WorkerHandle } from "./types.ts";
 
 class DenoWorker implements WorkerHandle {
   #worker: NodeWorker;
@@ -104,6 +104,14 @@ export const denoRuntime: Runtime = {
   },
   readTextFile: (path) => Deno.readTextFile(path),
   readTextFileSync: (path) => Deno.readTextFileSync(path),
+  pathInfo(path): PathInfo | null {
+    try {
+      const info = Deno.statSync(path);
+      return { isFile: info.isFile, isDirectory: info.isDirectory, mode: info.mode ?? 0 };
+    } catch {
+      return null;
+    }
+  },
   onExit(callback) {
     globalThis.addEventListener("unload", callback);
   },

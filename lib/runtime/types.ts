@@ -5,6 +5,14 @@
  * @module
  */
 
+/** What {@linkcode Runtime.pathInfo} tells of a path. */
+export interface PathInfo {
+  isFile: boolean;
+  isDirectory: boolean;
+  /** The permission bits (0 where the platform has none). */
+  mode: number;
+}
+
 /** A child thread as the parent sees it. */
 export interface WorkerHandle {
   /** Sends a structured-clone message to the child; `transfer` moves MessagePorts (and buffers) along with it. */
@@ -93,6 +101,8 @@ export interface Runtime {
   readTextFile(path: string): Promise<string>;
   /** Reads a text file synchronously. */
   readTextFileSync(path: string): string;
+  /** What is at `path` (following links), or null if nothing is there or it cannot be seen. */
+  pathInfo(path: string): PathInfo | null;
   /** Registers a callback for when the program ends normally or by exit(). */
   onExit(callback: () => void): void;
   /** Environment variable lookup. */
