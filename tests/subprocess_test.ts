@@ -216,6 +216,19 @@ test("bad input and missing things are clear errors", async () => {
     run(["pwd"], { cwd: "/no/such/dir" }),
     (e: FileNotFoundError) => e instanceof FileNotFoundError && e.filename === "/no/such/dir" && /cwd/.test(e.message),
   );
+  await assert.rejects(
+    run(["pwd"], { cwd: "/etc/passwd" }),
+    (e: FileNotFoundError) => e instanceof FileNotFoundError && /Not a directory \(the cwd\)/.test(e.message),
+  );
+  // With stderr merged the shell starts the program, so a missing one is looked up on PATH first.
+  await assert.rejects(
+    run(["no-such-program-here"], { stdout: PIPE, stderr: STDOUT }),
+    (e: FileNotFoundError) => e instanceof FileNotFoundError && e.filename === "no-such-program-here",
+  );
+  await assert.rejects(
+    run(["true"], { stdout: PIPE, stderr: STDOUT, env: { PATH: "/no/such/dir" } }),
+    FileNotFoundError,
+  );
   await assert.rejects(run(["/etc/passwd"]), PermissionError);
   await assert.rejects(run([]), TypeError);
   // @ts-expect-error: not a stdio value
