@@ -2,7 +2,7 @@
 import json, subprocess, time
 
 ROUNDS = 200
-WARM_CATS, CAT_ROUNDS = 10, 15  # as in bench/subprocess_run.ts
+WARM_CATS, CAT_ROUNDS = 10, 41  # as in bench/subprocess_run.ts
 SIZE = 10 * 1024 * 1024
 payload = bytes(i & 0xFF for i in range(SIZE))
 
