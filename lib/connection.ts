@@ -634,7 +634,7 @@ export class Listener {
   #waiters: ((socket: Socket | null) => void)[] = [];
   #address: Address;
   #closed = false;
-  /** Resolves with the bound address (port 0 picks a free port). */
+  /** Resolves with the bound address (port 0 picks a free port); closed before listening, the one asked for. */
   readonly ready: Promise<Address>;
 
   constructor(address: Address = ["127.0.0.1", 0], options: ListenerOptions = {}) {

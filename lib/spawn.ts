@@ -17,6 +17,7 @@ import { ProcessError } from "./errors.ts";
 import { claimEnd, markDone } from "./host.ts";
 import type { RunMessage } from "./process.ts";
 import { runtime } from "./runtime/detect.ts";
+import type { ChildHandle } from "./runtime/types.ts";
 
 /** A started OS-process child. */
 export interface SpawnedChild {
@@ -58,7 +59,7 @@ export function spawnStart(message: RunMessage, control: Int32Array): SpawnedChi
   const { control: _control, ...rest } = message;
   const payload = serialize({ ...rest, self: { ...rest.self, pidCells: undefined } });
   const [command, ...args] = runtime.scriptCommand(entry);
-  let child;
+  let child: ChildHandle;
   try {
     // The runtime's own process API, as subprocess uses: `node:child_process` would cost every program's start
     // a few ms more to load.
