@@ -229,6 +229,11 @@ test("bad input and missing things are clear errors", async () => {
     run(["true"], { stdout: PIPE, stderr: STDOUT, env: { PATH: "/no/such/dir" } }),
     FileNotFoundError,
   );
+  // A file where PATH names a directory is not there either (stat says ENOTDIR, not ENOENT).
+  await assert.rejects(
+    run(["true"], { stdout: PIPE, stderr: STDOUT, env: { PATH: "/etc/passwd" } }),
+    FileNotFoundError,
+  );
   await assert.rejects(run(["/etc/passwd"]), PermissionError);
   await assert.rejects(run([]), TypeError);
   // @ts-expect-error: not a stdio value

@@ -146,8 +146,13 @@ export const bunRuntime: Runtime = {
   readTextFile: (path) => Bun.file(path).text(),
   readTextFileSync: (path) => readFileSync(path, "utf8"),
   pathInfo(path): PathInfo | null {
-    const info = statSync(path, { throwIfNoEntry: false });
-    return info ? { isFile: info.isFile(), isDirectory: info.isDirectory(), mode: info.mode } : null;
+    try {
+      const info = statSync(path);
+      return { isFile: info.isFile(), isDirectory: info.isDirectory(), mode: info.mode };
+    } catch {
+      // Not only ENOENT: ENOTDIR (a file where a directory was expected), EACCES.
+      return null;
+    }
   },
   onExit(callback) {
     nodeProcess.on("exit", callback);
