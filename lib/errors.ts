@@ -258,8 +258,22 @@ export class CalledProcessError<T = string | Uint8Array | null> extends Subproce
   }
 }
 
+/** The name of signal number `signum` (`"SIGTERM"` for 15), or undefined if there is none. */
+export function signalName(signum: number): string | undefined {
+  return Object.entries(osConstants.signals).find(([, n]) => n === signum)?.[0];
+}
+
+/**
+ * A child's exit status as Python's `returncode`: its exit code, or minus the number of the signal (named as
+ * the runtime reports it) that ended it.
+ */
+export function returncodeOf(status: { code: number; signal: string | null }): number {
+  const signum = status.signal ? (osConstants.signals as Record<string, number>)[status.signal] : undefined;
+  return signum !== undefined ? -signum : status.code;
+}
+
 function signalRepr(signum: number): string {
-  const name = Object.entries(osConstants.signals).find(([, n]) => n === signum)?.[0];
+  const name = signalName(signum);
   return name ? `<Signals.${name}: ${signum}>` : `unknown signal ${signum}`;
 }
 

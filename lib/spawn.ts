@@ -11,9 +11,8 @@
  *
  * @module
  */
-import { constants } from "node:os";
 import { serialize } from "node:v8";
-import { ProcessError } from "./errors.ts";
+import { ProcessError, returncodeOf } from "./errors.ts";
 import { claimEnd, markDone } from "./host.ts";
 import type { RunMessage } from "./process.ts";
 import { runtime } from "./runtime/detect.ts";
@@ -100,10 +99,9 @@ export function spawnStart(message: RunMessage, control: Int32Array): SpawnedChi
     });
   }
   child.unref();
-  void child.exited.then(({ code, signal }) => {
+  void child.exited.then((status) => {
     live.delete(handle);
-    const signum = signal ? (constants.signals as Record<string, number>)[signal] ?? 1 : 0;
-    claimEnd(control, signal ? -signum : code ?? 1);
+    claimEnd(control, returncodeOf(status));
     markDone(control);
     writer.abort().catch(() => {});
   });

@@ -17,6 +17,8 @@ import {
   CalledProcessError,
   FileNotFoundError,
   PermissionError,
+  returncodeOf,
+  signalName,
   SubprocessError,
   TimeoutExpired,
   ValueError,
@@ -335,11 +337,10 @@ export class Popen {
       }
       running.add(this);
     }
-    this.#exited = this.#child.exited.then(async ({ code, signal }) => {
+    this.#exited = this.#child.exited.then(async (status) => {
       running.delete(this);
       await Promise.all(copies);
-      const signum = signal ? osConstants.signals[signal as keyof typeof osConstants.signals] : undefined;
-      return (this.#returncode = signum !== undefined ? -signum : code);
+      return (this.#returncode = returncodeOf(status));
     });
   }
 
@@ -439,9 +440,7 @@ export class Popen {
   /** Sends `signal` (a name such as `"SIGTERM"`, or a number) to the child; nothing once it has ended. */
   sendSignal(signal: string | number): void {
     if (this.#returncode !== null) return;
-    const name = typeof signal === "number"
-      ? Object.entries(osConstants.signals).find(([, n]) => n === signal)?.[0]
-      : signal;
+    const name = typeof signal === "number" ? signalName(signal) : signal;
     if (!name || !(name in osConstants.signals)) throw new TypeError(`unknown signal ${String(signal)}`);
     this.#child.kill(name);
   }
