@@ -3,6 +3,7 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { closeSync, mkdtempSync, openSync, readFileSync } from "node:fs";
+import { constants as osConstants } from "node:os";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import nodeProcess from "node:process";
@@ -94,6 +95,17 @@ test("terminate gives -15 and kill -9, with nothing on stderr", async () => {
     run(["sh", "-c", "kill -9 $$"], { check: true }),
     (e: CalledProcessError) => e.returncode === -9 && /died with <Signals.SIGKILL: 9>\.$/.test(e.message),
   );
+});
+
+test("sendSignal takes a signal's number or name; an unknown one is a TypeError", async () => {
+  const p = new Popen(["sleep", "30"]);
+  assert.throws(() => p.sendSignal(999), /unknown signal 999/);
+  assert.throws(() => p.sendSignal("SIGNOPE"), /unknown signal SIGNOPE/);
+  p.sendSignal(2);
+  assert.equal(await p.wait(), -2);
+  const q = new Popen(["sleep", "30"]);
+  q.sendSignal("SIGUSR1");
+  assert.equal(await q.wait(), -osConstants.signals.SIGUSR1);
 });
 
 test("getoutput and getstatusoutput strip one trailing newline and merge stderr", async () => {
