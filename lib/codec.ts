@@ -8,6 +8,7 @@
  *
  * @module
  */
+import { runtime } from "./runtime/detect.ts";
 
 const T_UNDEFINED = 0;
 const T_NULL = 1;
@@ -312,3 +313,6 @@ export function decode(bytes: Uint8Array): unknown {
   }
   return read(new Reader(bytes));
 }
+
+// Every coded item goes through here, like the ring's per-message code (lib/ring.ts).
+runtime.avoidTopJitTier?.([write, read, encode, encodeTransient, decode], [Writer.prototype, Reader.prototype]);

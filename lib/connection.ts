@@ -11,6 +11,7 @@ import { decode, encodeTransient } from "./codec.ts";
 import { AuthenticationError, BufferTooShort, EOFError, ProcessError, ValueError } from "./errors.ts";
 import { holdUntil } from "./keepalive.ts";
 import { copyOut, type Decoder, Expired, NONE, Ring, runAsync } from "./ring.ts";
+import { runtime } from "./runtime/detect.ts";
 import { reduceSymbol, registerReducer } from "./serialize.ts";
 
 // `node:net` and `node:crypto` load when TCP is first used: loading them with the module cost every program
@@ -113,6 +114,8 @@ class RingTransport implements Transport {
   }
 }
 
+let privateMethodsTiered = false;
+
 /**
  * One end of a connection: `send`/`recv` of structured data, `sendBytes`/
  * `recvBytes` of raw messages. Python's `multiprocessing.connection.Connection`.
@@ -135,6 +138,11 @@ export class Connection {
     this.#transport = transport;
     this.#readable = transport.readable;
     this.#writable = transport.writable;
+    if (!privateMethodsTiered) {
+      privateMethodsTiered = true;
+      // Like the ring's (lib/ring.ts), through an instance as private methods must be.
+      runtime.avoidTopJitTier?.([this.#open, this.#readableTransport, this.#receive]);
+    }
   }
 
   /** Whether `close()` was called. */
@@ -325,6 +333,9 @@ export function Pipe(duplex = true): [Connection, Connection] {
     new Connection(new RingTransport(forward, backward)),
   ];
 }
+
+// A pipe's per-message code, like the ring's under it (lib/ring.ts).
+runtime.avoidTopJitTier?.([checkLength, decodeIn], [RingTransport.prototype, Connection.prototype]);
 
 // ---------------------------------------------------------------------------
 // TCP: CPython's framing and handshake.

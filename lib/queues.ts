@@ -20,6 +20,7 @@ import {
   runSync,
   type Waiting,
 } from "./ring.ts";
+import { runtime } from "./runtime/detect.ts";
 import { reduceSymbol, registerReducer } from "./serialize.ts";
 
 /** Options of the waiting methods: Python's `block` and `timeout` (ms), and an abort signal. */
@@ -98,6 +99,8 @@ function makeRing(options: QueueOptions): Ring {
   return new Ring(capacity);
 }
 
+let privateMethodsTiered = false;
+
 /**
  * A multi-producer, multi-consumer FIFO queue shared between processes: pass it
  * to a `Process` (or a pool task) as an argument. Python's `multiprocessing.Queue`.
@@ -128,6 +131,11 @@ export class Queue<T = unknown> implements AsyncIterable<T> {
     this.#maxsize = checkMaxsize(maxsize);
     this.#ring = rebuilding ?? makeRing(options);
     rebuilding = undefined;
+    if (!privateMethodsTiered) {
+      privateMethodsTiered = true;
+      // Like the ring's (lib/ring.ts), through an instance as private methods must be.
+      runtime.avoidTopJitTier?.([this.#checkOpen, this.#putWork, this.#putFast, this.#getWork, this.#got]);
+    }
   }
 
   /** The bound given to the constructor (0 or less: unbounded). */
@@ -455,3 +463,10 @@ registerReducer("SimpleQueue", (state) => {
   rebuildingSimple = rebuildQueue((maxsize) => new Queue<never>(maxsize))(state);
   return new SimpleQueue();
 });
+
+// A queue's per-item code, like the ring's under it (lib/ring.ts).
+runtime.avoidTopJitTier?.([kindOf, int32At, fromRing, deadlineOf], [
+  Queue.prototype,
+  JoinableQueue.prototype,
+  SimpleQueue.prototype,
+]);

@@ -10,6 +10,7 @@
  */
 import { setImmediate } from "node:timers";
 import { holdOpen } from "./keepalive.ts";
+import { runtime } from "./runtime/detect.ts";
 
 /**
  * Cells of the ring's header, each group on its own cache line so that a
@@ -259,6 +260,8 @@ export type Decoder<T> = (data: Uint8Array, at: number, length: number, kind: nu
 /** What {@linkcode Ring.tryRead} returns when it cannot take a message at once. */
 export const NONE: unique symbol = Symbol("none");
 
+let privateMethodsTiered = false;
+
 /** A ring of `capacity` bytes of messages in a SharedArrayBuffer. */
 export class Ring {
   readonly buffer: SharedArrayBuffer;
@@ -293,6 +296,31 @@ export class Ring {
     this.capacity = this.data.length - (this.data.length & 7);
     this.#words = new Int32Array(this.buffer, HEADER_BYTES, this.capacity >> 2);
     if (this.capacity > MAX_CAPACITY) throw new RangeError(`a ring holds at most ${MAX_CAPACITY} bytes`);
+    if (!privateMethodsTiered) {
+      privateMethodsTiered = true;
+      // (Private methods are reachable only through an instance.)
+      runtime.avoidTopJitTier?.([
+        this.#used,
+        this.#advance,
+        this.#enterWriter,
+        this.#leaveWriter,
+        this.#enterReader,
+        this.#leaveReader,
+        this.#roomFor,
+        this.#free,
+        this.#put,
+        this.#putWhole,
+        this.#putHeader,
+        this.#publish,
+        this.#available,
+        this.#hasMessage,
+        this.#lengthAt,
+        this.#kindAt,
+        this.#claim,
+        this.#take,
+        this.#fits,
+      ]);
+    }
   }
 
   /** Bytes in the ring between positions `head` and `tail`. */
@@ -738,28 +766,36 @@ export class Ring {
    * again under the lock. True if there seems to be room (or the ring closed).
    */
   pollRoom(length: number, maxsize: number, ms: number): boolean {
-    const cells = this.cells;
     const need = recordOf(length);
     if (need > this.capacity) return false;
     // Waiting (for a while) until there is room for a batch, not just for one message, lets the reader
     // take several in a row without this writer looking at (and so taking) its line after each.
     const roomyCount = maxsize <= 0 ? 0 : maxsize - Math.min(ROOM_BATCH, maxsize >> 3);
     const roomyBytes = Math.min(this.capacity, need + (this.capacity >> 3));
-    const fits = (count: number, bytes: number) =>
-      Atomics.load(cells, CLOSED) === 1
-      || ((maxsize <= 0 || ((Atomics.load(cells, WRITTEN) - Atomics.load(cells, READ)) | 0) < count)
-        && this.capacity - this.#used(Atomics.load(cells, TAIL), Atomics.load(cells, HEAD)) >= bytes);
-    if (fits(maxsize, need)) return true;
+    if (this.#fits(maxsize, maxsize, need)) return true;
     const start = performance.now();
     const until = start + ms;
     const patientUntil = start + ms / 2;
     for (let next = start + LOOK_GAP_MS;;) {
       const now = performance.now();
       if (now < next) continue;
-      if (now < patientUntil ? fits(roomyCount, roomyBytes) : fits(maxsize, need)) return true;
+      if (now < patientUntil ? this.#fits(maxsize, roomyCount, roomyBytes) : this.#fits(maxsize, maxsize, need)) {
+        return true;
+      }
       if (now >= until) return false;
       next = now + LOOK_GAP_MS;
     }
+  }
+
+  /**
+   * Whether the ring is closed, or has `bytes` free and (under a `maxsize` above 0) holds fewer than `count`
+   * messages.
+   */
+  #fits(maxsize: number, count: number, bytes: number): boolean {
+    const cells = this.cells;
+    return Atomics.load(cells, CLOSED) === 1
+      || ((maxsize <= 0 || ((Atomics.load(cells, WRITTEN) - Atomics.load(cells, READ)) | 0) < count)
+        && this.capacity - this.#used(Atomics.load(cells, TAIL), Atomics.load(cells, HEAD)) >= bytes);
   }
 
   /** Waits until a message is there (without taking it); false at the deadline... true at the end too. */
@@ -769,3 +805,10 @@ export class Ring {
     return true;
   }
 }
+
+// What every message runs through stays out of the engine's top JIT tier where that costs more than it gains:
+// in Bun, FTL compiled it for tens of ms in every new child, on a core both ends of a transfer needed, into code
+// that moved messages slower (see lib/runtime/bun.ts).
+runtime.avoidTopJitTier?.([runAsync, runSync, lock, unlock, announce, park, copyOut, padOf, recordOf], [
+  Ring.prototype,
+]);

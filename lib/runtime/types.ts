@@ -112,4 +112,10 @@ export interface Runtime {
    * is `ENOENT` or `EACCES`.
    */
   spawnChild(options: ChildSpawnOptions): ChildHandle;
+  /**
+   * Asks the engine not to compile `functions`, nor the methods, getters and setters of `prototypes`, with its
+   * top optimizing tier, where that tier costs more than it gains on them. Absent where the engine offers no
+   * such choice.
+   */
+  avoidTopJitTier?(functions: readonly ((...args: never[]) => unknown)[], prototypes?: readonly object[]): void;
 }
