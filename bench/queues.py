@@ -63,11 +63,13 @@ def pingpong():
     p.join()
     return us
 
-def pipe_bytes(warm=0):
+def pipe_bytes(warm=0, into=False):
     a, b = mp.Pipe(False)
     n, size = 20_000, 16 * 1024
     p = mp.Process(target=send_bytes, args=(b, warm + n, size))
-    return n * size / 1e6 / take_from(p, a.recv_bytes, warm, n)
+    buf = bytearray(size)
+    take = (lambda: a.recv_bytes_into(buf)) if into else a.recv_bytes
+    return n * size / 1e6 / take_from(p, take, warm, n)
 
 if __name__ == "__main__":
     mp.set_start_method("fork")
@@ -75,6 +77,7 @@ if __name__ == "__main__":
     report("queue: 1 KiB Uint8Array messages", "MB/s", median([bytes_() for _ in range(5)]), "higher")
     report("pipe: ping-pong round trip", "us", median([pingpong() for _ in range(5)]), "lower")
     report("pipe: 16 KiB sendBytes throughput", "MB/s", median([pipe_bytes() for _ in range(5)]), "higher")
+    report("pipe: 16 KiB sendBytes, received into one buffer (recvBytesInto)", "MB/s", median([pipe_bytes(into=True) for _ in range(5)]), "higher")
     steady = " (steady state: timed after warm-up items)"
     report("queue: 200k small ints" + steady, "msg/s", median([ints(WARM["ints"]) for _ in range(5)]), "higher")
     report("queue: 1 KiB messages" + steady, "MB/s", median([bytes_(WARM["bytes"]) for _ in range(5)]), "higher")
