@@ -11,6 +11,7 @@
  *
  * @module
  */
+import { entries, hasEntry } from "./entries.ts";
 import { changeFrom, holdUntil } from "./keepalive.ts";
 import { closeOffer, isSettledClosed, refuseOffer, type StreamOffer } from "./managers/local.ts";
 import { markPidDead, type RunMessage } from "./process.ts";
@@ -102,26 +103,30 @@ interface Thread {
 
 interface Hosted {
   pid: number;
+  name: string;
   parentPid: number;
   control: Int32Array;
   thread: Thread;
 }
 
-const childUrl = new URL("./child.ts", import.meta.url);
-const poolWorkerUrl = new URL("./pool_worker.ts", import.meta.url);
 const hosted = new Map<number, Hosted>();
 let spare: Thread | undefined;
 
 function bootThread(): Thread {
-  const handle = runtime.startWorker(childUrl, "tsmp-child");
+  const handle = runtime.startWorker(entries.thread, "tsmp-child");
   // Never ref'd again: in Deno, ref() after unref() stops message delivery. Waiters hold the program open.
   handle.unref();
   let markReady!: () => void;
+  let isReady = false;
   const thread: Thread = { handle, ready: new Promise((resolve) => (markReady = resolve)) };
+  handle.onError((error) => {
+    if (!isReady) reportLoadError(thread.hosted ? `Process ${thread.hosted.name}` : "tsmp-child", error);
+  });
   handle.onMessage((message) => {
     const request = message as HostRequest;
     switch (request?.type) {
       case "ready":
+        isReady = true;
         return markReady();
       case "exit":
         if (thread.hosted) ended(thread.hosted, 0);
@@ -151,9 +156,19 @@ function bootThread(): Thread {
   return thread;
 }
 
+/**
+ * Writes why a child thread could not load its entry to stderr (a child that runs reports its own errors, but one
+ * that never ran would otherwise end with nothing said), and returns it as an Error.
+ */
+export function reportLoadError(name: string, error: unknown): Error {
+  const loadError = error instanceof Error ? error : new Error(String(error));
+  console.error(`${name}: the child thread could not load its entry:\n${loadError.stack ?? loadError.message}`);
+  return loadError;
+}
+
 /** Boots the warm spare if there is none; only on the main thread. */
 export function prestart(): void {
-  if (runtime.isMainThread && !spare) spare = bootThread();
+  if (runtime.isMainThread && !spare && hasEntry(entries.thread)) spare = bootThread();
 }
 
 function ended(process: Hosted, runtimeCode: number): void {
@@ -192,7 +207,7 @@ export function hostStart(message: RunMessage): void {
   }
   const thread = spare ?? bootThread();
   spare = undefined;
-  const process: Hosted = { pid: message.self.pid, parentPid, control, thread };
+  const process: Hosted = { pid: message.self.pid, name: message.self.name, parentPid, control, thread };
   thread.hosted = process;
   hosted.set(process.pid, process);
   thread.ready.then(() => {
@@ -213,16 +228,22 @@ export function hostPoolThread(request: PoolThreadRequest): void {
     request.port.close();
     return;
   }
-  const handle = runtime.startWorker(poolWorkerUrl, request.name);
+  const handle = runtime.startWorker(entries.poolWorker, request.name);
   handle.unref();
+  // A pool worker that has started says nothing here but its first message.
+  let started = false;
+  handle.onError((error) => {
+    if (!started) reportLoadError(request.name, error);
+  });
   const thread: Thread = { handle, ready: Promise.resolve() };
-  const process: Hosted = { pid: request.pid, parentPid: request.parentPid, control, thread };
+  const process: Hosted = { pid: request.pid, name: request.name, parentPid: request.parentPid, control, thread };
   thread.hosted = process;
   hosted.set(process.pid, process);
   // The port goes over once the worker has said it is ready (Bun may lose a port sent to a worker still
   // loading); from then on the worker talks to its pool over the port, and nothing it says here is for us.
   let port: MessagePort | undefined = request.port;
   handle.onMessage(() => {
+    started = true;
     if (!port || hosted.get(process.pid) !== process) return;
     handle.postMessage({ t: "port", port }, [port]);
     port = undefined;

@@ -13,9 +13,10 @@
  *
  * @module
  */
+import { entries, requireEntry } from "./entries.ts";
 import * as errorClasses from "./errors.ts";
 import { BrokenPoolError, ProcessError, TimeoutError, ValueError } from "./errors.ts";
-import { exitCodeOf, hostPoolThread, hostTerminate, newControl, waitDone } from "./host.ts";
+import { exitCodeOf, hostPoolThread, hostTerminate, newControl, reportLoadError, waitDone } from "./host.ts";
 import { holdOpen } from "./keepalive.ts";
 import type { FromWorker, ToWorker, WireError, WirePart } from "./pool_worker.ts";
 import {
@@ -31,8 +32,6 @@ import { callerModules, referenceOf, type TargetReference } from "./reference.ts
 import { runtime } from "./runtime/detect.ts";
 import type { WorkerHandle } from "./runtime/types.ts";
 import { rebuild, reduce, reduceArgs } from "./serialize.ts";
-
-const workerUrl = new URL("./pool_worker.ts", import.meta.url);
 
 /** Batches in flight per worker: one running, one waiting, so a worker never idles between batches. */
 const IN_FLIGHT = 2;
@@ -494,6 +493,8 @@ class HostedWorker implements WorkerHandle {
       listener(exitCodeOf(this.#control));
     });
   }
+  // The host thread that starts it reports a failure to load.
+  onError(): void {}
   terminate(): void {
     hostTerminate(this.#pid, -15);
   }
@@ -540,6 +541,8 @@ export class Pool {
   #release: (() => void) | undefined;
   #joinWaiters: (() => void)[] = [];
   #bootFailures = 0;
+  /** Why the last worker that ended before it started could not load, if the runtime said. */
+  #loadError: Error | undefined;
   #completed = 0;
   #imaps = new Set<IMapJob>();
 
@@ -574,6 +577,7 @@ export class Pool {
     }
     checkBootstrapped();
     if (isDaemon()) throw new ProcessError("daemonic processes are not allowed to have children");
+    requireEntry(entries.poolWorker);
     this.#processes = processes ?? cpuCount();
     this.#maxtasks = maxtasksperchild ?? undefined;
     this.#module = module;
@@ -637,7 +641,7 @@ export class Pool {
     const self = newChildIdentity("PoolWorker", true);
     let handle: WorkerHandle;
     if (runtime.isMainThread) {
-      handle = runtime.startWorker(workerUrl, self.name);
+      handle = runtime.startWorker(entries.poolWorker, self.name);
       // Never ref'd: in Deno, ref() after unref() stops message delivery. The pool holds the program open while it has work.
       handle.unref();
     } else {
@@ -663,6 +667,9 @@ export class Pool {
       known: new Set(),
     };
     handle.onMessage((message) => this.#onMessage(worker, message as FromWorker));
+    handle.onError((error) => {
+      if (!worker.ready) this.#loadError = reportLoadError(self.name, error);
+    });
     handle.onExit((code) => this.#lost(worker, code));
     this.#workers.push(worker);
     const init: ToWorker = {
@@ -796,7 +803,12 @@ export class Pool {
     if (retry.length) this.#queue.unshift(new PartsSource(retry));
     if (!worker.ready && !worker.stopping) {
       if (++this.#bootFailures >= MAX_BOOT_FAILURES) {
-        this.#breakPool(new BrokenPoolError(`pool workers keep ending before they start (last exit code ${code})`));
+        const why = this.#loadError ? `: ${this.#loadError.message}` : "";
+        this.#breakPool(
+          new BrokenPoolError(`pool workers keep ending before they start (last exit code ${code})${why}`, {
+            cause: this.#loadError,
+          }),
+        );
         return;
       }
     }

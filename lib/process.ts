@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { entries, requireEntry } from "./entries.ts";
 import { ProcessError, ValueError } from "./errors.ts";
 import { exitCodeOf, hostStart, hostTerminate, isDone, newControl, prestart, waitDone } from "./host.ts";
 import { holdOpen } from "./keepalive.ts";
@@ -377,6 +378,7 @@ export class Process {
     checkBootstrapped();
     if (me.daemon) throw new ProcessError("daemonic processes are not allowed to have children");
     const method = this.#startMethod ?? getStartMethod();
+    requireEntry(method === "spawn" ? entries.spawn : entries.thread);
     const args = reduceArgs(this.#args);
     const subclass = this.constructor !== Process && !boundClasses.has(this.constructor);
     const fields: Record<string, unknown> = {};

@@ -12,6 +12,7 @@
  * @module
  */
 import { serialize } from "node:v8";
+import { entries } from "./entries.ts";
 import { ProcessError, returncodeOf } from "./errors.ts";
 import { claimEnd, markDone } from "./host.ts";
 import type { RunMessage } from "./process.ts";
@@ -25,7 +26,6 @@ export interface SpawnedChild {
   signal(code: number): void;
 }
 
-const entry = new URL("./spawn_child.ts", import.meta.url);
 const live = new Set<SpawnedChild & { daemon: boolean }>();
 let exitHookInstalled = false;
 
@@ -57,7 +57,7 @@ export function spawnStart(message: RunMessage, control: Int32Array): SpawnedChi
   refuseShared(message.fields, "this");
   const { control: _control, ...rest } = message;
   const payload = serialize({ ...rest, self: { ...rest.self, pidCells: undefined } });
-  const [command, ...args] = runtime.scriptCommand(entry);
+  const [command, ...args] = runtime.scriptCommand(entries.spawn);
   let child: ChildHandle;
   try {
     // The runtime's own process API, as subprocess uses: `node:child_process` would cost every program's start

@@ -10,10 +10,13 @@ import type { ChildHandle, ChildSpawnOptions, ParentPort, PathInfo, Runtime, Wor
 
 class BunWorker implements WorkerHandle {
   #worker: Worker;
+  #onError: (error: unknown) => void = () => {};
   constructor(url: URL, name: string) {
     this.#worker = new Worker(url, { type: "module", name });
-    // The child reports its own errors; the runtime's error event only marks the end.
-    this.#worker.addEventListener("error", (event) => event.preventDefault());
+    this.#worker.addEventListener("error", (event) => {
+      event.preventDefault();
+      this.#onError(event.error ?? event.message);
+    });
   }
   postMessage(message: unknown, transfer?: Transferable[]): void {
     if (transfer) this.#worker.postMessage(message, transfer);
@@ -24,6 +27,9 @@ class BunWorker implements WorkerHandle {
   }
   onExit(listener: (code: number) => void): void {
     this.#worker.addEventListener("close", (event) => listener((event as CloseEvent).code ?? 0));
+  }
+  onError(listener: (error: unknown) => void): void {
+    this.#onError = listener;
   }
   terminate(): void {
     this.#worker.terminate();

@@ -8,12 +8,22 @@ import nodeProcess from "node:process";
 import { isMainThread, parentPort as nodeParentPort, Worker as NodeWorker } from "node:worker_threads";
 import type { ChildHandle, ChildSpawnOptions, ParentPort, PathInfo, Runtime, WorkerHandle } from "./types.ts";
 
+/**
+ * `node:worker_threads` starts only `file:` and `data:` modules, but a program that imported this module by URL (an
+ * `https:` or JSR import) has its entries there: a one-line `data:` module imports the entry by its URL, with the
+ * permissions and module cache the program has.
+ */
+function workerEntry(url: URL): URL {
+  if (url.protocol === "file:" || url.protocol === "data:") return url;
+  return new URL(`data:text/javascript,${encodeURIComponent(`import ${JSON.stringify(url.href)};`)}`);
+}
+
 class DenoWorker implements WorkerHandle {
   #worker: NodeWorker;
+  #onError: (error: unknown) => void = () => {};
   constructor(url: URL, name: string) {
-    this.#worker = new NodeWorker(url, { name });
-    // The child reports its own errors; the runtime's error event only marks the end.
-    this.#worker.on("error", () => {});
+    this.#worker = new NodeWorker(workerEntry(url), { name });
+    this.#worker.on("error", (error) => this.#onError(error));
   }
   postMessage(message: unknown, transfer?: Transferable[]): void {
     if (transfer) this.#worker.postMessage(message, transfer as never);
@@ -24,6 +34,9 @@ class DenoWorker implements WorkerHandle {
   }
   onExit(listener: (code: number) => void): void {
     this.#worker.on("exit", listener);
+  }
+  onError(listener: (error: unknown) => void): void {
+    this.#onError = listener;
   }
   terminate(): void {
     void this.#worker.terminate();
@@ -68,6 +81,20 @@ function spawnChild(options: ChildSpawnOptions): ChildHandle {
   };
 }
 
+const permissionNames = ["read", "write", "net", "env", "run", "ffi", "sys", "import"] as const;
+
+/**
+ * The flags that give a child process the permissions this program has: `-A` when it has them all, else an
+ * `--allow-<name>` for each it has in whole. A grant scoped to some paths or hosts cannot be read back through
+ * `Deno.permissions`, so it is not passed on; `--no-prompt` makes what is missing an error, not a prompt that
+ * the child, whose stdin is the parent's pipe, could never answer.
+ */
+function permissionFlags(): string[] {
+  const granted = permissionNames.filter((name) => Deno.permissions.querySync({ name }).state === "granted");
+  if (granted.length === permissionNames.length) return ["-A"];
+  return ["--no-prompt", ...granted.map((name) => `--allow-${name}`)];
+}
+
 let port: ParentPort | null | undefined;
 
 /** The adapter for Deno. */
@@ -81,7 +108,7 @@ export const denoRuntime: Runtime = {
   isMainThread,
   cpuCount: () => navigator.hardwareConcurrency,
   execPath: () => Deno.execPath(),
-  scriptCommand: (url) => [Deno.execPath(), "run", "-A", url.href],
+  scriptCommand: (url) => [Deno.execPath(), "run", ...permissionFlags(), url.href],
   exitProcess(code: number): never {
     Deno.exit(code);
   },

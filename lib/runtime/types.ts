@@ -21,6 +21,11 @@ export interface WorkerHandle {
   onMessage(listener: (message: unknown) => void): void;
   /** Registers the one listener for the end of the child, with the runtime's exit code. */
   onExit(listener: (code: number) => void): void;
+  /**
+   * Registers the one listener for an error the child did not handle: its entry failed to load (once it runs, a
+   * child reports its own errors).
+   */
+  onError(listener: (error: unknown) => void): void;
   /** Ends the child at once, even inside a busy loop. */
   terminate(): void;
   /** Lets the program end while this child still runs (callers hold the program open themselves: see keepalive.ts). */

@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { libraryModule } from "../entries.ts";
 import { Process, type Target } from "../process.ts";
 import { abort, ARRIVED, PROGRESS, waitChange } from "./shared.ts";
 
@@ -28,7 +29,7 @@ export interface ChildrenOutcome {
   startStalled: boolean;
 }
 
-const targetsModule = new URL("./targets.ts", import.meta.url).href;
+const targetsModule = libraryModule("testing/targets").href;
 /** Children ended by the parent get this long to notice the abort flag before they are terminated. */
 const GRACE_MS = 2000;
 /** Starting threads on a busy machine can take a while; this bounds it generously. */
