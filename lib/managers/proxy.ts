@@ -437,7 +437,11 @@ export class ArrayProxy<T = number> extends BaseProxy {
  * await using manager = await Manager();
  * const lock = await manager.Lock();
  * await lock.acquire();
- * try { /* critical section *\/ } finally { await lock.release(); }
+ * try {
+ *   // the critical section
+ * } finally {
+ *   await lock.release();
+ * }
  * ```
  */
 export class AcquirerProxy extends BaseProxy {
