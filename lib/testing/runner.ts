@@ -6,6 +6,7 @@
  * @module
  */
 import fc from "fast-check";
+import type { Arbitrary } from "./arbitraries.ts";
 
 /** How a property is run. */
 export interface RunOptions {
@@ -44,6 +45,7 @@ export interface RunReport {
  * ```
  */
 export class PropertyFailedError extends Error {
+  /** The error's class name. */
   override name = "PropertyFailedError";
   /** The property's name. */
   readonly property: string;
@@ -60,6 +62,7 @@ export class PropertyFailedError extends Error {
   /** How many times the failing case was shrunk. */
   readonly shrinks: number;
 
+  /** Makes the error from what the run found. */
   constructor(
     fields: {
       property: string;
@@ -125,7 +128,7 @@ function checkRunOptions(options: RunOptions): void {
  */
 export async function runProperty<T>(
   name: string,
-  arbitrary: fc.Arbitrary<T>,
+  arbitrary: Arbitrary<T>,
   check: (value: T) => string | null | Promise<string | null>,
   describe: (value: T) => string,
   options: RunOptions = {},

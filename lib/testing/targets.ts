@@ -9,13 +9,17 @@ import { ABORTED, FIRST_FREE, type Packed, pause, startTogether, step, unpack, u
 
 /** What the kit needs of a queue. */
 export interface QueueLike<T = unknown> {
+  /** Puts one item. */
   put(item: T): Promise<void> | void;
+  /** Takes the next item. */
   get(): Promise<T> | T;
 }
 
 /** What the kit needs of a lock (a manager's lock proxy answers both with Promises). */
 export interface LockLike {
+  /** Takes the lock: true once held, false if it was not taken. */
   acquire(): Promise<boolean> | boolean;
+  /** Lets the lock go. */
   release(): Promise<unknown> | void;
 }
 
