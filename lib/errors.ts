@@ -21,6 +21,7 @@ import { constants as osConstants } from "node:os";
  * ```
  */
 export class ValueError extends Error {
+  /** The class name, as Python names the error: `"ValueError"`. */
   override name = "ValueError";
 }
 
@@ -39,6 +40,7 @@ export class ValueError extends Error {
  * ```
  */
 export class ProcessError extends Error {
+  /** The class name: `"ProcessError"`. */
   override name = "ProcessError";
 }
 
@@ -53,6 +55,7 @@ export class ProcessError extends Error {
  * ```
  */
 export class TimeoutError extends Error {
+  /** The class name, as Python names the error: `"TimeoutError"`. */
   override name = "TimeoutError";
 }
 
@@ -66,6 +69,7 @@ export class TimeoutError extends Error {
  * ```
  */
 export class AuthenticationError extends ProcessError {
+  /** The class name, as Python names the error: `"AuthenticationError"`. */
   override name = "AuthenticationError";
 }
 
@@ -79,6 +83,7 @@ export class AuthenticationError extends ProcessError {
  * ```
  */
 export class EOFError extends Error {
+  /** The class name, as Python names the error: `"EOFError"`. */
   override name = "EOFError";
 }
 
@@ -95,6 +100,7 @@ export class EOFError extends Error {
  * ```
  */
 export class BrokenPoolError extends Error {
+  /** The class name: `"BrokenPoolError"` (Python's `BrokenProcessPool`). */
   override name = "BrokenPoolError";
 }
 
@@ -113,6 +119,7 @@ export class BrokenPoolError extends Error {
  * ```
  */
 export class Empty extends Error {
+  /** The class name, as Python names the error: `"Empty"`. */
   override name = "Empty";
 }
 
@@ -132,6 +139,7 @@ export class Empty extends Error {
  * ```
  */
 export class Full extends Error {
+  /** The class name, as Python names the error: `"Full"`. */
   override name = "Full";
 }
 
@@ -146,9 +154,11 @@ export class Full extends Error {
  * ```
  */
 export class BufferTooShort extends ProcessError {
+  /** The class name, as Python names the error: `"BufferTooShort"`. */
   override name = "BufferTooShort";
   /** The whole message that did not fit. */
   readonly bytes: Uint8Array;
+  /** An error that keeps the whole message, `bytes`. */
   constructor(bytes: Uint8Array) {
     super(`the buffer is too short for a message of ${bytes.length} bytes; the message is in .bytes`);
     this.bytes = bytes;
@@ -171,6 +181,7 @@ export class BufferTooShort extends ProcessError {
  * ```
  */
 export class BrokenBarrierError extends Error {
+  /** The class name, as Python names the error: `"BrokenBarrierError"`. */
   override name = "BrokenBarrierError";
 }
 
@@ -187,6 +198,7 @@ export class BrokenBarrierError extends Error {
  * ```
  */
 export class RemoteError extends Error {
+  /** The class name, as Python names the error: `"RemoteError"`. */
   override name = "RemoteError";
 }
 
@@ -204,6 +216,7 @@ export class RemoteError extends Error {
  * ```
  */
 export class SubprocessError extends Error {
+  /** The class name, as Python names the error: `"SubprocessError"`. */
   override name = "SubprocessError";
 }
 
@@ -230,6 +243,7 @@ export function describeCommand(cmd: string | readonly string[]): string {
  * ```
  */
 export class CalledProcessError<T = string | Uint8Array | null> extends SubprocessError {
+  /** The class name, as Python names the error: `"CalledProcessError"`. */
   override name = "CalledProcessError";
   /** The child's exit status (negative: the number of the signal that ended it). */
   readonly returncode: number;
@@ -240,6 +254,7 @@ export class CalledProcessError<T = string | Uint8Array | null> extends Subproce
   /** The captured standard error, if it was captured. */
   readonly stderr: T;
 
+  /** An error for `cmd`, which ended with `returncode`, with the output captured (or null). */
   constructor(returncode: number, cmd: string | readonly string[], output: T, stderr: T) {
     super(
       returncode < 0
@@ -293,6 +308,7 @@ function signalRepr(signum: number): string {
  * ```
  */
 export class TimeoutExpired<T = string | Uint8Array | null> extends SubprocessError {
+  /** The class name, as Python names the error: `"TimeoutExpired"`. */
   override name = "TimeoutExpired";
   /** The command as it was given. */
   readonly cmd: string | readonly string[];
@@ -303,6 +319,7 @@ export class TimeoutExpired<T = string | Uint8Array | null> extends SubprocessEr
   /** The standard error captured so far, if it was captured. */
   stderr: T;
 
+  /** An error for `cmd`, still running after `timeout` ms, with the output captured so far (or null). */
   constructor(cmd: string | readonly string[], timeout: number, output: T, stderr: T) {
     super(`Command '${describeCommand(cmd)}' timed out after ${timeout} milliseconds`);
     this.cmd = cmd;
@@ -331,12 +348,15 @@ export class TimeoutExpired<T = string | Uint8Array | null> extends SubprocessEr
  * ```
  */
 export class FileNotFoundError extends Error {
+  /** The class name, as Python names the error: `"FileNotFoundError"`. */
   override name = "FileNotFoundError";
   /** Python's errno and Node's code for it. */
   readonly errno = 2;
+  /** Node's code for the error. */
   readonly code = "ENOENT";
   /** The path that was not found. */
   readonly filename: string;
+  /** An error for `filename`; `what` is the reason Python's message gives. */
   constructor(filename: string, what = "No such file or directory", options?: ErrorOptions) {
     super(`[Errno 2] ${what}: '${filename}'`, options);
     this.filename = filename;
@@ -357,12 +377,15 @@ export class FileNotFoundError extends Error {
  * ```
  */
 export class PermissionError extends Error {
+  /** The class name, as Python names the error: `"PermissionError"`. */
   override name = "PermissionError";
   /** Python's errno and Node's code for it. */
   readonly errno = 13;
+  /** Node's code for the error. */
   readonly code = "EACCES";
   /** The path that was refused. */
   readonly filename: string;
+  /** An error for `filename`. */
   constructor(filename: string, options?: ErrorOptions) {
     super(`[Errno 13] Permission denied: '${filename}'`, options);
     this.filename = filename;
