@@ -26,12 +26,40 @@ import {
 import { runtime } from "./runtime/detect.ts";
 import type { ChildHandle } from "./runtime/types.ts";
 
-/** Connects a standard stream to a new pipe (Python's `subprocess.PIPE`). */
-export const PIPE = -1;
-/** Sends standard error where standard output goes, in the order written (Python's `subprocess.STDOUT`). */
-export const STDOUT = -2;
-/** Connects a standard stream to `/dev/null` (Python's `subprocess.DEVNULL`). */
-export const DEVNULL = -3;
+/**
+ * Connects a standard stream to a new pipe (Python's `subprocess.PIPE`).
+ *
+ * @example
+ * ```ts
+ * import { PIPE, Popen } from "@tsmp/multiprocessing";
+ * const p = new Popen(["echo", "hi"], { stdout: PIPE, text: true });
+ * const [out] = await p.communicate();
+ * console.log(out); // "hi\n"
+ * ```
+ */
+export const PIPE: -1 = -1;
+/**
+ * Sends standard error where standard output goes, in the order written (Python's `subprocess.STDOUT`).
+ *
+ * @example
+ * ```ts
+ * import { PIPE, run, STDOUT } from "@tsmp/multiprocessing";
+ * const done = await run(["sh", "-c", "echo out; echo err >&2"], { stdout: PIPE, stderr: STDOUT, text: true });
+ * console.log(done.stdout); // "out\nerr\n"
+ * ```
+ */
+export const STDOUT: -2 = -2;
+/**
+ * Connects a standard stream to `/dev/null` (Python's `subprocess.DEVNULL`).
+ *
+ * @example
+ * ```ts
+ * import { DEVNULL, run } from "@tsmp/multiprocessing";
+ * const done = await run(["ls", "/"], { stdout: DEVNULL });
+ * console.log(done.returncode, done.stdout); // 0 null
+ * ```
+ */
+export const DEVNULL: -3 = -3;
 
 /**
  * Where a child's standard stream goes: `PIPE`, `DEVNULL`, `STDOUT` (stderr only), `"inherit"` (the
@@ -107,6 +135,7 @@ export class CompletedProcess<T extends Output = Output> {
   /** The captured standard error, or `null`. */
   readonly stderr: T;
 
+  /** What `args` ended with: its exit status and the output captured (or null). */
   constructor(args: Command, returncode: number, stdout: T, stderr: T) {
     this.args = args;
     this.returncode = returncode;
@@ -267,6 +296,7 @@ export class Popen {
   #returncode: number | null = null;
   #communicating: { out: Uint8Array[]; err: Uint8Array[]; done: Promise<unknown> } | null = null;
 
+  /** Starts `args` (a program and its arguments, or a shell line with `shell: true`) as a child process. */
   constructor(args: Command, options: PopenOptions = {}) {
     if (options === null || typeof options !== "object") throw new TypeError("Popen options must be an object");
     const shell = options.shell ?? false;
