@@ -113,6 +113,7 @@ export {
   type Typecode,
   Value,
 } from "./lib/sharedctypes.ts";
+export type { View } from "./lib/sharedctypes.ts";
 export {
   call,
   checkCall,

@@ -24,7 +24,8 @@ export type ItemOf<T extends Typecode> = T extends BigTypecode ? bigint : T exte
 /** What an item of typecode `T` accepts. */
 export type InputOf<T extends Typecode> = T extends BigTypecode ? bigint | number : ItemOf<T>;
 
-type View =
+/** The typed array over a shared value's or array's memory, of the typecode's element type. */
+export type View =
   | Int8Array
   | Uint8Array
   | Int16Array
@@ -152,6 +153,7 @@ function locked<R>(lock: Lock | RLock | null, fn: () => R): R {
  * ```
  */
 export class RawValue<T extends Typecode = Typecode> {
+  /** The typecode: Python's `array` code of the item. */
   readonly typecode: T;
   readonly #view: View;
   readonly #char: boolean;
@@ -159,7 +161,11 @@ export class RawValue<T extends Typecode = Typecode> {
   readonly #min: number = 1;
   readonly #max: number = 0;
 
-  /** @param initial the starting value (0 by default, `"\0"` for `c`). */
+  /**
+   * One item of `typecode` in new shared memory (`buffer`: over existing memory instead).
+   *
+   * @param initial the starting value (0 by default, `"\0"` for `c`).
+   */
   constructor(typecode: T, initial?: InputOf<T>, buffer?: SharedArrayBuffer) {
     const kind = kindOf(typecode);
     this.typecode = typecode;
@@ -193,6 +199,7 @@ export class RawValue<T extends Typecode = Typecode> {
     return `${this.typecode}(${String(this.value)})`;
   }
 
+  /** Describes the value for another process (see `Shareable`). */
   [reduceSymbol](): Reduced {
     return { kind: "RawValue", state: { typecode: this.typecode, buffer: this.#view.buffer } };
   }
@@ -227,6 +234,7 @@ export class Value<T extends Typecode = Typecode> {
   readonly #min: number = 1;
   readonly #max: number = 0;
 
+  /** One item of `typecode` in shared memory, guarded by a new `RLock`, by the lock given, or by none (`lock: false`). */
   constructor(typecode: T, initial?: InputOf<T>, options: { lock?: LockOption } = {}, raw?: RawValue<T>) {
     this.#raw = raw ?? new RawValue(typecode, initial);
     this.#lock = raw ? (options.lock || null) as Lock | RLock | null : lockOf(options?.lock);
@@ -294,6 +302,7 @@ export class Value<T extends Typecode = Typecode> {
     return `<Synchronized wrapper for ${this.#raw}>`;
   }
 
+  /** Describes the value and its lock for another process (see `Shareable`). */
   [reduceSymbol](): Reduced {
     return { kind: "Value", state: { raw: this.#raw[reduceSymbol]().state, lock: lockReduced(this.#lock) } };
   }
@@ -333,10 +342,15 @@ function lengthOf(value: unknown): number {
  * ```
  */
 export class RawArray<T extends Typecode = Typecode> {
+  /** The typecode: Python's `array` code of the items. */
   readonly typecode: T;
   readonly #view: View;
 
-  /** @param sizeOrInit a length (zero-filled) or the initial items. */
+  /**
+   * Items of `typecode` in new shared memory (`buffer`: over existing memory instead).
+   *
+   * @param sizeOrInit a length (zero-filled) or the initial items.
+   */
   constructor(typecode: T, sizeOrInit: number | ArrayLike<InputOf<T>> | string, buffer?: SharedArrayBuffer) {
     const kind = kindOf(typecode);
     this.typecode = typecode;
@@ -409,10 +423,12 @@ export class RawArray<T extends Typecode = Typecode> {
     if (this.typecode !== "c") throw new TypeError(`.${what} exists only on 'c' arrays, not '${this.typecode}'`);
   }
 
+  /** The items, in order. */
   [Symbol.iterator](): Iterator<ItemOf<T>> {
     return this.toArray()[Symbol.iterator]();
   }
 
+  /** Describes the array for another process (see `Shareable`). */
   [reduceSymbol](): Reduced {
     return { kind: "RawArray", state: { typecode: this.typecode, buffer: this.#view.buffer } };
   }
@@ -435,6 +451,7 @@ export class SharedArray<T extends Typecode = Typecode> {
   readonly #raw: RawArray<T>;
   readonly #lock: Lock | RLock | null;
 
+  /** Items of `typecode` in shared memory (a length, zero-filled, or the initial items), guarded by a new `RLock`, by the lock given, or by none (`lock: false`). */
   constructor(
     typecode: T,
     sizeOrInit: number | ArrayLike<InputOf<T>> | string,
@@ -499,10 +516,12 @@ export class SharedArray<T extends Typecode = Typecode> {
     return this.#raw;
   }
 
+  /** The items, in order: a copy taken under the lock. */
   [Symbol.iterator](): Iterator<ItemOf<T>> {
     return this.toArray()[Symbol.iterator]();
   }
 
+  /** Describes the array and its lock for another process (see `Shareable`). */
   [reduceSymbol](): Reduced {
     return { kind: "SharedArray", state: { raw: this.#raw[reduceSymbol]().state, lock: lockReduced(this.#lock) } };
   }
