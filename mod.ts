@@ -143,3 +143,4 @@ export {
   RLock,
   Semaphore,
 } from "./lib/synchronize.ts";
+export type { LockBase } from "./lib/synchronize.ts";

@@ -150,7 +150,7 @@ const ID = SLOW - 1;
 export const OWNER_ID_BITS: number = ID;
 
 /** The part Lock and RLock share: an owner cell (0 when free), a waiter count and the owner-died flag. */
-abstract class LockBase {
+export abstract class LockBase {
   /** The shared cells, for the module's own use (Condition, Value). */
   readonly cells: Int32Array;
   /**
@@ -159,6 +159,7 @@ abstract class LockBase {
    */
   protected readonly pid: number = getpid();
 
+  /** A lock over `cells` (new shared cells when none are given). */
   constructor(cells?: Int32Array) {
     this.cells = cells ?? new Int32Array(new SharedArrayBuffer(LOCK_CELLS * 4));
   }
@@ -267,6 +268,7 @@ abstract class LockBase {
     return this.take(me) && this.#took();
   }
 
+  /** The blocking twin of `acquireAsyncFor`, for threads where `Atomics.wait` is allowed. */
   protected acquireSyncFor(me: number, options: AcquireOptions | undefined): boolean {
     const cells = this.cells;
     const deadline = deadlineOf(options);
@@ -316,8 +318,11 @@ abstract class LockBase {
     return Atomics.load(this.cells, DIED) === 1;
   }
 
+  /** Acquires the lock: `true` once held, `false` when `block` is false or `timeout` passes first. */
   abstract acquire(options?: AcquireOptions): Promise<boolean>;
+  /** The blocking twin of `acquire`, where `Atomics.wait` is allowed. */
   abstract acquireSync(options?: AcquireOptions): boolean;
+  /** Releases the lock. */
   abstract release(): void;
 
   /** Acquires and returns a `Disposable` that releases: `using _ = await lock.guard();`. */
@@ -350,7 +355,11 @@ abstract class LockBase {
  * ```
  */
 export class Lock extends LockBase {
-  /** @param cells internal: shared cells of an existing lock (used when it crosses to a process). */
+  /**
+   * A new, unlocked lock.
+   *
+   * @param cells internal: shared cells of an existing lock (used when it crosses to a process).
+   */
   constructor(cells?: Int32Array) {
     super(cells);
   }
@@ -385,6 +394,7 @@ export class Lock extends LockBase {
     return `<Lock(owner=${this.locked() ? Atomics.load(this.cells, OWNER) & ID : "None"})>`;
   }
 
+  /** Describes the lock for another process (see `Shareable`). */
   [reduceSymbol](): Reduced {
     return { kind: "Lock", state: this.cells.buffer };
   }
@@ -406,11 +416,16 @@ export class Lock extends LockBase {
  * ```
  */
 export class RLock extends LockBase {
-  /** @param cells internal: shared cells of an existing lock (used when it crosses to a process). */
+  /**
+   * A new, unlocked re-entrant lock.
+   *
+   * @param cells internal: shared cells of an existing lock (used when it crosses to a process).
+   */
   constructor(cells?: Int32Array) {
     super(cells);
   }
 
+  /** The dead holder's re-entries died with it: the new holder starts at one level. */
   protected override tookOver(): void {
     Atomics.store(this.cells, EXTRA, 0);
   }
@@ -483,6 +498,7 @@ export class RLock extends LockBase {
     return this.locked() ? `<RLock(${Atomics.load(this.cells, OWNER) & ID}, ${this.count})>` : "<RLock(None, 0)>";
   }
 
+  /** Describes the lock for another process (see `Shareable`). */
   [reduceSymbol](): Reduced {
     return { kind: "RLock", state: this.cells.buffer };
   }
@@ -526,7 +542,11 @@ function checkCount(value: unknown, what: string): number {
 export class Semaphore {
   readonly #cells: Int32Array;
 
-  /** @param value the initial count (an integer >= 0). */
+  /**
+   * A semaphore whose counter starts at `value`.
+   *
+   * @param value the initial count (an integer >= 0).
+   */
   constructor(value = 1, cells?: Int32Array) {
     if (cells) {
       this.#cells = cells;
@@ -687,6 +707,7 @@ export class Semaphore {
     return `<${this.constructor.name}(value=${this.getValue()})>`;
   }
 
+  /** Describes the semaphore for another process (see `Shareable`). */
   [reduceSymbol](): Reduced {
     return { kind: this.bounded() ? "BoundedSemaphore" : "Semaphore", state: this.#cells.buffer };
   }
@@ -707,11 +728,16 @@ export class Semaphore {
  * ```
  */
 export class BoundedSemaphore extends Semaphore {
-  /** @param value the initial and largest count. */
+  /**
+   * A semaphore whose counter starts at `value` and may not exceed it.
+   *
+   * @param value the initial and largest count.
+   */
   constructor(value = 1, cells?: Int32Array) {
     super(value, cells);
   }
 
+  /** A BoundedSemaphore refuses a release beyond its initial value, as Python's does. */
   protected override bounded(): boolean {
     return true;
   }
@@ -746,7 +772,11 @@ const FLAG = 0;
 export class Event {
   readonly #cells: Int32Array;
 
-  /** @param cells internal: shared cells of an existing event. */
+  /**
+   * A new event, not set.
+   *
+   * @param cells internal: shared cells of an existing event.
+   */
   constructor(cells?: Int32Array) {
     this.#cells = cells ?? new Int32Array(new SharedArrayBuffer(8));
   }
@@ -781,6 +811,7 @@ export class Event {
     return loopSync(deadlineOf(timeoutOptions(timeout, "Event.waitSync")), this.#step);
   }
 
+  /** Describes the event for another process (see `Shareable`). */
   [reduceSymbol](): Reduced {
     return { kind: "Event", state: this.#cells.buffer };
   }
@@ -809,7 +840,11 @@ export class Condition {
   readonly #lock: Lock | RLock;
   readonly #cells: Int32Array;
 
-  /** @param lock the lock to use (a new `RLock` by default). */
+  /**
+   * A condition variable over `lock`.
+   *
+   * @param lock the lock to use (a new `RLock` by default).
+   */
   constructor(lock?: Lock | RLock, cells?: Int32Array) {
     if (lock !== undefined && !(lock instanceof Lock) && !(lock instanceof RLock)) {
       throw new TypeError("Condition lock must be a Lock or an RLock");
@@ -945,6 +980,7 @@ export class Condition {
     this.notify(Infinity);
   }
 
+  /** Describes the condition and its lock for another process (see `Shareable`). */
   [reduceSymbol](): Reduced {
     return { kind: "Condition", state: { lock: this.#lock[reduceSymbol](), cells: this.#cells.buffer } };
   }
@@ -994,6 +1030,7 @@ export class Barrier {
   readonly #cond: Condition;
   readonly #action: (() => void) | undefined;
 
+  /** A barrier that releases its waiters once `parties` processes wait on it (see {@linkcode BarrierOptions}). */
   constructor(parties: number, options: BarrierOptions = {}, shared?: { cells: Int32Array; cond: Condition }) {
     if (shared) {
       this.#cells = shared.cells;
@@ -1105,6 +1142,7 @@ export class Barrier {
     this.#break();
   }
 
+  /** Describes the barrier for another process (see `Shareable`). */
   [reduceSymbol](): Reduced {
     if (this.#action) {
       throw new TypeError(
