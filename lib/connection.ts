@@ -280,10 +280,12 @@ export class Connection {
     this.#transport = null;
   }
 
+  /** Closes this end: `using conn = ...` closes it when the scope ends. */
   [Symbol.dispose](): void {
     this.close();
   }
 
+  /** Describes this end for another process (see `Shareable`); a TCP connection cannot cross. */
   [reduceSymbol](): { kind: string; state: unknown } {
     const transport = this.#open();
     if (!transport.reduce) {
@@ -575,6 +577,14 @@ export interface MessageChannel {
  * Sends a challenge and checks the answer, as CPython's `deliver_challenge`
  * (sha256 form; a 16-byte answer is checked as the legacy HMAC-MD5).
  * Throws `AuthenticationError` (after telling the peer `#FAILURE#`) on a wrong answer.
+ *
+ * @example
+ * ```ts
+ * import { answerChallenge, deliverChallenge, Pipe } from "@tsmp/multiprocessing";
+ * const [server, client] = Pipe();
+ * // Each side proves it knows the key; a wrong key rejects both with AuthenticationError.
+ * await Promise.all([deliverChallenge(server, "secret"), answerChallenge(client, "secret")]);
+ * ```
  */
 export async function deliverChallenge(connection: MessageChannel, authkey: Uint8Array | string): Promise<void> {
   const key = toKey(authkey);
@@ -601,7 +611,16 @@ export async function deliverChallenge(connection: MessageChannel, authkey: Uint
   await connection.sendBytes(WELCOME);
 }
 
-/** Answers a challenge, as CPython's `answer_challenge`. Throws `AuthenticationError` if the answer is rejected. */
+/**
+ * Answers a challenge, as CPython's `answer_challenge`. Throws `AuthenticationError` if the answer is rejected.
+ *
+ * @example
+ * ```ts
+ * import { answerChallenge, deliverChallenge, Pipe } from "@tsmp/multiprocessing";
+ * const [server, client] = Pipe();
+ * await Promise.all([deliverChallenge(server, "secret"), answerChallenge(client, "secret")]);
+ * ```
+ */
 export async function answerChallenge(connection: MessageChannel, authkey: Uint8Array | string): Promise<void> {
   const key = toKey(authkey);
   const message = await connection.recvBytes(256);
@@ -618,6 +637,7 @@ export type Address = [host: string, port: number];
 export interface ListenerOptions {
   /** Clients must prove they know this key (CPython's handshake). */
   authkey?: Uint8Array | string;
+  /** How many pending connections the OS queues before refusing more (default 511). */
   backlog?: number;
 }
 
@@ -648,6 +668,7 @@ export class Listener {
   /** Resolves with the bound address (port 0 picks a free port); closed before listening, the one asked for. */
   readonly ready: Promise<Address>;
 
+  /** Listens on `address` (`["127.0.0.1", 0]` by default: a free port, in {@linkcode Listener.ready}). */
   constructor(address: Address = ["127.0.0.1", 0], options: ListenerOptions = {}) {
     const [host, port] = address;
     if (typeof host !== "string" || !Number.isInteger(port) || port < 0 || port > 65535) {
@@ -709,6 +730,7 @@ export class Listener {
     for (const waiter of this.#waiters.splice(0)) waiter(null);
   }
 
+  /** Closes the listener: `using listener = ...` closes it when the scope ends. */
   [Symbol.dispose](): void {
     this.close();
   }

@@ -546,6 +546,7 @@ export class Pool {
   #completed = 0;
   #imaps = new Set<IMapJob>();
 
+  /** Starts a pool of `processes` workers (see {@linkcode PoolOptions}). */
   constructor(options: PoolOptions = {}) {
     if (options === null || typeof options !== "object") {
       throw new TypeError("Pool options must be an object like { processes: 4 }");

@@ -269,6 +269,7 @@ export class Process {
   #parentPid: number;
   #ended: Promise<void> | undefined;
 
+  /** A process that runs `target(...args)` once started (see {@linkcode ProcessOptions}). */
   constructor(options: ProcessOptions = {}) {
     if (options === null || typeof options !== "object") {
       throw new TypeError("Process options must be an object like { target, args, name, daemon }");
@@ -529,9 +530,13 @@ export async function reapChildren(): Promise<void> {
 
 /** What {@linkcode currentProcess} returns in the main process. */
 export interface ProcessInfo {
+  /** `"MainProcess"`. */
   name: string;
+  /** The process id. */
   pid: number;
+  /** Always false: the main process is not a daemon. */
   daemon: boolean;
+  /** The authentication key (random, 32 bytes), which children inherit as Python's do. */
   authkey: Uint8Array;
 }
 

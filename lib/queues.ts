@@ -127,6 +127,7 @@ export class Queue<T = unknown> implements AsyncIterable<T> {
   #maxsize: number;
   #closedHere = false;
 
+  /** A queue of at most `maxsize` items (0: unbounded). */
   constructor(maxsize = 0, options: QueueOptions = {}) {
     this.#maxsize = checkMaxsize(maxsize);
     this.#ring = rebuilding ?? makeRing(options);
@@ -350,6 +351,7 @@ export class Queue<T = unknown> implements AsyncIterable<T> {
     }
   }
 
+  /** Describes the queue for another process (see `Shareable`). */
   [reduceSymbol](): { kind: string; state: unknown } {
     return { kind: this.constructor === JoinableQueue ? "JoinableQueue" : "Queue", state: this.#state() };
   }
@@ -386,14 +388,17 @@ let rebuilding: Ring | undefined;
  * ```
  */
 export class JoinableQueue<T = unknown> extends Queue<T> {
+  /** Puts `item`, counted as a task until a `taskDone()` for it; resolves once it is in the queue. */
   override put(item: T, options: QueueWaitOptions = NO_OPTIONS): Promise<void> {
     return this.putAsync(item, options, true);
   }
 
+  /** `put` without waiting: throws `Full` at once if there is no room. */
   override putNowait(item: T): void {
     this.putBlocking("putNowait()", item, false, undefined, true);
   }
 
+  /** The blocking twin of {@linkcode JoinableQueue.put}. */
   override putSync(item: T, options: Omit<QueueWaitOptions, "signal"> = {}): void {
     this.putBlocking("putSync()", item, options.block ?? true, deadlineOf(options, "putSync"), true);
   }
@@ -422,6 +427,7 @@ export class JoinableQueue<T = unknown> extends Queue<T> {
  */
 export class SimpleQueue<T = unknown> {
   #queue: Queue<T>;
+  /** A queue with no bound (Python's `SimpleQueue`). */
   constructor(options: QueueOptions = {}) {
     this.#queue = rebuildingSimple ?? new Queue<T>(0, options);
     rebuildingSimple = undefined;
@@ -442,6 +448,7 @@ export class SimpleQueue<T = unknown> {
   close(): void {
     this.#queue.close();
   }
+  /** Describes the queue for another process (see `Shareable`). */
   [reduceSymbol](): { kind: string; state: unknown } {
     return { kind: "SimpleQueue", state: this.#queue[reduceSymbol]().state };
   }

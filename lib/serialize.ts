@@ -7,7 +7,21 @@
  * @module
  */
 
-/** The method a shareable object implements to describe itself for another process. */
+/**
+ * The method a shareable object implements to describe itself for another process.
+ *
+ * @example
+ * ```ts
+ * import { reduceSymbol, registerReducer, type Shareable } from "@tsmp/multiprocessing";
+ * export class Counter implements Shareable {
+ *   constructor(readonly cells: Int32Array = new Int32Array(new SharedArrayBuffer(4))) {}
+ *   [reduceSymbol]() {
+ *     return { kind: "Counter", state: this.cells };
+ *   }
+ * }
+ * registerReducer("Counter", (state) => new Counter(state as Int32Array));
+ * ```
+ */
 export const reduceSymbol: unique symbol = Symbol.for("tsmp.reduce") as never;
 
 /** What a shareable object's {@linkcode reduceSymbol} method returns. */
@@ -20,6 +34,7 @@ export interface Reduced {
 
 /** An object that can be passed to another process. */
 export interface Shareable {
+  /** Describes the object: the `kind` its rebuild function is registered under and the state it rebuilds from. */
   [reduceSymbol](): Reduced;
 }
 
@@ -31,7 +46,7 @@ const rebuilders = new Map<string, (state: unknown) => unknown>();
  *
  * @example
  * ```ts
- * import { registerReducer, reduceSymbol } from "./serialize.ts";
+ * import { reduceSymbol, registerReducer } from "@tsmp/multiprocessing";
  * class Counter {
  *   constructor(readonly cells: Int32Array) {}
  *   [reduceSymbol]() { return { kind: "Counter", state: this.cells }; }

@@ -43,7 +43,7 @@ export function isTuple(value: unknown): value is unknown[] {
  *
  * @example
  * ```ts
- * import { Token } from "./pickle.ts";
+ * import { Token } from "@tsmp/multiprocessing";
  * const token = new Token("dict", ["127.0.0.1", 5000], "7f3a");
  * ```
  */
