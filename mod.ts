@@ -74,6 +74,8 @@ export {
 // Managers: CPython's manager protocol over TCP (a Python client or server is a peer).
 export { RemoteError } from "./lib/errors.ts";
 export { BaseManager, type BaseManagerOptions, type Proxy, type RegisterOptions } from "./lib/managers/base.ts";
+export type { ManagerClient, Reply } from "./lib/managers/client.ts";
+export type { Serializer } from "./lib/managers/codec.ts";
 export { ServerQueue } from "./lib/managers/objects.ts";
 export { Token } from "./lib/managers/pickle.ts";
 export {
@@ -91,6 +93,7 @@ export {
   QueueProxy,
   ValueProxy,
 } from "./lib/managers/proxy.ts";
+export type { ProxyMethods } from "./lib/managers/proxy.ts";
 export { type ManagerAddress, Server } from "./lib/managers/server.ts";
 export { Manager, type ManagerOptions, SyncManager } from "./lib/managers/sync.ts";
 export { JoinableQueue, Queue, type QueueOptions, type QueueWaitOptions, SimpleQueue } from "./lib/queues.ts";

@@ -130,6 +130,7 @@ export class BaseManager {
     }
   }
 
+  /** A manager for the server at `address` (see {@linkcode BaseManagerOptions}); `start()` serves there, `connect()` joins a running server. */
   constructor(options: BaseManagerOptions = {}) {
     const { address = ["127.0.0.1", 0], authkey, serializer = "pickle", maxFrame, sharedMemory = true } = options;
     if (typeof address !== "string" && !(Array.isArray(address) && address.length === 2)) {
@@ -253,6 +254,7 @@ export class BaseManager {
     clearTimeout(timer);
   }
 
+  /** Calls `shutdown()`: `await using m = ...` does it when the scope ends. */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.shutdown();
   }

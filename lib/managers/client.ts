@@ -90,8 +90,11 @@ function clientKey(address: ManagerAddress, authkey: Uint8Array, serializer: Ser
 
 /** One process's connection to one manager server. */
 export class ManagerClient {
+  /** The server's address. */
   readonly address: ManagerAddress;
+  /** The key the handshake proves. */
   readonly authkey: Uint8Array;
+  /** How messages are encoded. */
   readonly serializer: Serializer;
   readonly #codec: Codec;
   #mode: "ours" | "python" | null = null;
@@ -109,6 +112,7 @@ export class ManagerClient {
    * proxy is held until it is `decref()`ed or this client closes, as Python's Process holds its args.
    */
   readonly sent: Set<object> = new Set();
+  /** Settles when the connection is up and authenticated (rejects if it could not be). */
   readonly ready: Promise<void>;
 
   /** The shared client of this process for `address` (created and connected on first use). */
@@ -131,6 +135,7 @@ export class ManagerClient {
     this.ready.catch(() => {});
   }
 
+  /** Whether the connection has ended (a failure or `close()`); requests then reject. */
   get closed(): boolean {
     return this.#dead !== null;
   }

@@ -692,7 +692,9 @@ export class BarrierObject {
  * ```
  */
 export class ServerQueue {
+  /** The methods a proxy of it may call, by Python's names. */
   static exposed = ["put", "get", "put_nowait", "get_nowait", "qsize", "empty", "full", "task_done", "join"];
+  /** Parameter names, so a Python client's keyword arguments (`timeout=...`) land in place. */
   [PARAMS] = { put: ["item", "block", "timeout"], get: ["block", "timeout"], join: ["timeout"] };
   #items: unknown[] = [];
   #head = 0;
@@ -700,25 +702,32 @@ export class ServerQueue {
   #putters = new Waiters();
   #unfinished = 0;
   #joiners = new Waiters();
+  /** The most items it holds (0: unbounded). */
   readonly maxsize: number;
+  /** An empty queue of at most `maxsize` items (0: unbounded). */
   constructor(maxsize = 0) {
     this.maxsize = typeof maxsize === "number" && maxsize > 0 ? maxsize : 0;
   }
+  /** How many items it holds. */
   qsize(): number {
     return this.#items.length - this.#head;
   }
+  /** Whether it holds no item. */
   empty(): boolean {
     return this.qsize() === 0;
   }
+  /** Whether it holds `maxsize` items. */
   full(): boolean {
     return this.maxsize > 0 && this.qsize() >= this.maxsize;
   }
+  /** Puts `item`, waiting for room as Python's `Queue.put(item, block, timeout)`; `Full` when there is none. */
   async put(item: unknown, block: unknown = true, timeout: unknown = null): Promise<void> {
     if (this.full()) await waitWhile(() => this.full(), this.#putters, block, timeout, "Full");
     this.#items.push(item);
     this.#unfinished++;
     this.#getters.wakeOne();
   }
+  /** Takes the next item, waiting as Python's `Queue.get(block, timeout)`; `Empty` when there is none. */
   async get(block: unknown = true, timeout: unknown = null): Promise<unknown> {
     if (this.empty()) await waitWhile(() => this.empty(), this.#getters, block, timeout, "Empty");
     const item = this.#items[this.#head];
@@ -732,16 +741,20 @@ export class ServerQueue {
     if (!this.empty()) this.#getters.wakeOne();
     return item;
   }
+  /** `put` without waiting. */
   put_nowait(item: unknown): Promise<void> {
     return this.put(item, false);
   }
+  /** `get` without waiting. */
   get_nowait(): Promise<unknown> {
     return this.get(false);
   }
+  /** Marks one item taken by `get` as done; `ValueError` if called more often than items were put. */
   task_done(): void {
     if (this.#unfinished <= 0) throw pyError("ValueError", "task_done() called too many times");
     if (--this.#unfinished === 0) this.#joiners.wakeAll();
   }
+  /** Resolves once every item put has been marked done (`TimeoutError` after `timeout` ms). */
   async join(timeout: unknown = null): Promise<void> {
     if (this.#unfinished === 0) return;
     if (!(await this.#joiners.wait(typeof timeout === "number" ? timeout : null))) {

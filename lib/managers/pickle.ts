@@ -48,6 +48,7 @@ export function isTuple(value: unknown): value is unknown[] {
  * ```
  */
 export class Token {
+  /** The token of object `id`, of type `typeid`, on the server at `address`. */
   constructor(
     /** The registered type id. */
     public typeid: string,

@@ -51,6 +51,7 @@ export class BaseProxy {
   readonly #client: ManagerClient;
   #released = false;
 
+  /** A proxy of the server object `token` names, calling `exposed` methods through `client`; a custom proxy type passes these on unchanged. */
   constructor(client: ManagerClient, token: Token, exposed: readonly string[]) {
     this.#client = client;
     this.token = token;
@@ -98,6 +99,7 @@ export class BaseProxy {
     return this.#client;
   }
 
+  /** Describes the proxy for another process (see `Shareable`): it reconnects there and takes its own reference. */
   [reduceSymbol](): { kind: string; state: unknown } {
     const c = this.#client;
     if (!c.closed) c.sent.add(this);
@@ -221,6 +223,7 @@ function timeoutIndex(name: string, exposed: readonly string[]): number {
  * ```
  */
 export class AutoProxy extends BaseProxy {
+  /** A proxy with a method for each of `exposed` (see {@linkcode BaseProxy}'s constructor). */
   constructor(client: ManagerClient, token: Token, exposed: readonly string[]) {
     super(client, token, exposed);
     const self = this as unknown as Record<string, unknown>;
@@ -282,12 +285,15 @@ export class DictProxy<K = unknown, V = unknown> extends BaseProxy {
   size(): Promise<number> {
     return this.callMethod("__len__") as Promise<number>;
   }
+  /** `list(d.keys())`. */
   keys(): Promise<K[]> {
     return this.callMethod("keys") as Promise<K[]>;
   }
+  /** `list(d.values())`. */
   values(): Promise<V[]> {
     return this.callMethod("values") as Promise<V[]>;
   }
+  /** `list(d.items())`: `[key, value]` pairs. */
   items(): Promise<[K, V][]> {
     return this.callMethod("items") as Promise<[K, V][]>;
   }
@@ -303,6 +309,7 @@ export class DictProxy<K = unknown, V = unknown> extends BaseProxy {
   async update(other: Record<string, V> | Map<K, V> | [K, V][]): Promise<void> {
     await this.callMethod("update", [other instanceof Map || Array.isArray(other) ? other : { ...other }]);
   }
+  /** `d.clear()`. */
   async clear(): Promise<void> {
     await this.callMethod("clear");
   }
@@ -339,33 +346,43 @@ export class ListProxy<T = unknown> extends BaseProxy {
   async set(i: number, value: T): Promise<void> {
     await this.callMethod("__setitem__", [i, value]);
   }
+  /** `l.append(value)`. */
   async append(value: T): Promise<void> {
     await this.callMethod("append", [value]);
   }
+  /** `l.extend(values)`. */
   async extend(values: T[]): Promise<void> {
     await this.callMethod("extend", [values]);
   }
+  /** `l.insert(i, value)`. */
   async insert(i: number, value: T): Promise<void> {
     await this.callMethod("insert", [i, value]);
   }
+  /** `l.pop([i])`: removes and returns the last item, or item `i`. */
   pop(i?: number): Promise<T> {
     return this.callMethod("pop", i === undefined ? [] : [i]) as Promise<T>;
   }
+  /** `l.remove(value)`: removes the first equal item; a `ValueError` when none is. */
   async remove(value: T): Promise<void> {
     await this.callMethod("remove", [value]);
   }
+  /** `l.index(value)`: the first equal item's index; a `ValueError` when none is. */
   index(value: T): Promise<number> {
     return this.callMethod("index", [value]) as Promise<number>;
   }
+  /** `l.count(value)`. */
   count(value: T): Promise<number> {
     return this.callMethod("count", [value]) as Promise<number>;
   }
+  /** `del l[i]`. */
   async delete(i: number): Promise<void> {
     await this.callMethod("__delitem__", [i]);
   }
+  /** `l.reverse()`. */
   async reverse(): Promise<void> {
     await this.callMethod("reverse");
   }
+  /** `l.sort(reverse=...)`. */
   async sort(options: { reverse?: boolean } = {}): Promise<void> {
     await this.callMethod("sort", [], options.reverse ? { reverse: true } : {});
   }
@@ -392,9 +409,11 @@ export class ListProxy<T = unknown> extends BaseProxy {
  * ```
  */
 export class ValueProxy<T = number> extends BaseProxy {
+  /** `v.value`. */
   get(): Promise<T> {
     return this.callMethod("get") as Promise<T>;
   }
+  /** `v.value = value`. */
   async set(value: T): Promise<void> {
     await this.callMethod("set", [value]);
   }
@@ -413,15 +432,19 @@ export class ValueProxy<T = number> extends BaseProxy {
  * ```
  */
 export class ArrayProxy<T = number> extends BaseProxy {
+  /** `a[i]`. */
   get(i: number): Promise<T> {
     return this.callMethod("__getitem__", [i]) as Promise<T>;
   }
+  /** `a[i] = value`. */
   async set(i: number, value: T): Promise<void> {
     await this.callMethod("__setitem__", [i, value]);
   }
+  /** `len(a)`. */
   length(): Promise<number> {
     return this.callMethod("__len__") as Promise<number>;
   }
+  /** A copy of the array. */
   toArray(): Promise<T[]> {
     return this.callMethod("#GETVALUE") as Promise<T[]>;
   }
@@ -445,9 +468,11 @@ export class ArrayProxy<T = number> extends BaseProxy {
  * ```
  */
 export class AcquirerProxy extends BaseProxy {
+  /** `acquire(blocking, timeout)`: true once acquired, false when not blocking or after `timeout` ms. */
   acquire(blocking = true, timeout?: number | null): Promise<boolean> {
     return this.callMethod("acquire", [blocking], timeoutKw(timeout)) as Promise<boolean>;
   }
+  /** `release()`. */
   async release(): Promise<void> {
     await this.callMethod("release");
   }
@@ -466,15 +491,19 @@ export class AcquirerProxy extends BaseProxy {
  * ```
  */
 export class EventProxy extends BaseProxy {
+  /** `e.is_set()`. */
   isSet(): Promise<boolean> {
     return this.callMethod("is_set") as Promise<boolean>;
   }
+  /** `e.set()`: wakes every waiter. */
   async set(): Promise<void> {
     await this.callMethod("set");
   }
+  /** `e.clear()`. */
   async clear(): Promise<void> {
     await this.callMethod("clear");
   }
+  /** `e.wait(timeout)`: true once set, false after `timeout` ms. */
   wait(timeout?: number | null): Promise<boolean> {
     return this.callMethod("wait", [], timeoutKw(timeout)) as Promise<boolean>;
   }
@@ -494,12 +523,15 @@ export class EventProxy extends BaseProxy {
  * ```
  */
 export class ConditionProxy extends AcquirerProxy {
+  /** `c.wait(timeout)` (the lock held): true when notified, false after `timeout` ms. */
   wait(timeout?: number | null): Promise<boolean> {
     return this.callMethod("wait", [], timeoutKw(timeout)) as Promise<boolean>;
   }
+  /** `c.notify(n)`: wakes up to `n` waiters. */
   async notify(n = 1): Promise<void> {
     await this.callMethod("notify", [n]);
   }
+  /** `c.notify_all()`. */
   async notifyAll(): Promise<void> {
     await this.callMethod("notify_all");
   }
@@ -517,21 +549,27 @@ export class ConditionProxy extends AcquirerProxy {
  * ```
  */
 export class BarrierProxy extends BaseProxy {
+  /** `b.wait(timeout)`: this party's index (0 to parties - 1) once all have arrived. */
   wait(timeout?: number | null): Promise<number> {
     return this.callMethod("wait", [], timeoutKw(timeout)) as Promise<number>;
   }
+  /** `b.abort()`: breaks the barrier, failing waiters with `BrokenBarrierError`. */
   async abort(): Promise<void> {
     await this.callMethod("abort");
   }
+  /** `b.reset()`: back to the empty state; current waiters fail with `BrokenBarrierError`. */
   async reset(): Promise<void> {
     await this.callMethod("reset");
   }
+  /** `b.parties`. */
   parties(): Promise<number> {
     return this.callMethod("__getattribute__", ["parties"]) as Promise<number>;
   }
+  /** `b.n_waiting`. */
   nWaiting(): Promise<number> {
     return this.callMethod("__getattribute__", ["n_waiting"]) as Promise<number>;
   }
+  /** `b.broken`. */
   broken(): Promise<boolean> {
     return this.callMethod("__getattribute__", ["broken"]) as Promise<boolean>;
   }
@@ -551,30 +589,39 @@ export class BarrierProxy extends BaseProxy {
  * ```
  */
 export class QueueProxy<T = unknown> extends BaseProxy {
+  /** `q.put(item, block, timeout)`: `Full` when there is no room in time. */
   async put(item: T, block = true, timeout?: number | null): Promise<void> {
     await this.callMethod("put", [item, block], timeoutKw(timeout));
   }
+  /** `q.get(block, timeout)`: `Empty` when no item comes in time. */
   get(block = true, timeout?: number | null): Promise<T> {
     return this.callMethod("get", [block], timeoutKw(timeout)) as Promise<T>;
   }
+  /** `q.put_nowait(item)`. */
   async putNowait(item: T): Promise<void> {
     await this.callMethod("put_nowait", [item]);
   }
+  /** `q.get_nowait()`. */
   getNowait(): Promise<T> {
     return this.callMethod("get_nowait") as Promise<T>;
   }
+  /** `q.qsize()`. */
   qsize(): Promise<number> {
     return this.callMethod("qsize") as Promise<number>;
   }
+  /** `q.empty()`. */
   empty(): Promise<boolean> {
     return this.callMethod("empty") as Promise<boolean>;
   }
+  /** `q.full()`. */
   full(): Promise<boolean> {
     return this.callMethod("full") as Promise<boolean>;
   }
+  /** `q.task_done()`. */
   async taskDone(): Promise<void> {
     await this.callMethod("task_done");
   }
+  /** `q.join()`: resolves once every item put was marked done. */
   async join(): Promise<void> {
     await this.callMethod("join");
   }
@@ -593,12 +640,15 @@ export class QueueProxy<T = unknown> extends BaseProxy {
  * ```
  */
 export class NamespaceProxy extends BaseProxy {
+  /** `getattr(ns, name)`. */
   getAttr(name: string): Promise<unknown> {
     return this.callMethod("__getattribute__", [name]);
   }
+  /** `setattr(ns, name, value)`. */
   async setAttr(name: string, value: unknown): Promise<void> {
     await this.callMethod("__setattr__", [name, value]);
   }
+  /** `delattr(ns, name)`. */
   async delAttr(name: string): Promise<void> {
     await this.callMethod("__delattr__", [name]);
   }

@@ -130,6 +130,7 @@ export class Server {
   /** Settles when the server has shut down. */
   readonly stopped: Promise<void> = new Promise((r) => (this.#resolveStopped = r));
 
+  /** A server for `registry`'s types at `address`; a manager's `getServer()` makes one from its registrations. */
   constructor(
     registry: Map<string, TypeSpec>,
     address: ManagerAddress,
