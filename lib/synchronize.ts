@@ -149,7 +149,20 @@ const ID = SLOW - 1;
 /** Internal: masks the holder's id out of a lock's owner cell (`cells[0]`), for Value's hot path. */
 export const OWNER_ID_BITS: number = ID;
 
-/** The part Lock and RLock share: an owner cell (0 when free), a waiter count and the owner-died flag. */
+/**
+ * The part Lock and RLock share: an owner cell (0 when free), a waiter count and the owner-died flag.
+ *
+ * @example
+ * ```ts
+ * import { Lock, type LockBase, RLock } from "@tsmp/multiprocessing";
+ * async function inside(lock: LockBase, work: () => void) {
+ *   using _ = await lock.guard();
+ *   work();
+ * }
+ * await inside(new Lock(), () => console.log("with a Lock"));
+ * await inside(new RLock(), () => console.log("with an RLock"));
+ * ```
+ */
 export abstract class LockBase {
   /** The shared cells, for the module's own use (Condition, Value). */
   readonly cells: Int32Array;

@@ -88,7 +88,26 @@ function clientKey(address: ManagerAddress, authkey: Uint8Array, serializer: Ser
   return `${describe(address)}|${serializer}|${[...authkey].join(",")}`;
 }
 
-/** One process's connection to one manager server. */
+/**
+ * One process's connection to one manager server. A custom proxy type receives it and passes it on to
+ * {@linkcode BaseProxy}.
+ *
+ * @example
+ * ```ts
+ * import { BaseManager, BaseProxy, type ManagerClient, ServerQueue, type Token } from "@tsmp/multiprocessing";
+ * class LoggingProxy extends BaseProxy {
+ *   constructor(client: ManagerClient, token: Token, exposed: readonly string[]) {
+ *     super(client, token, exposed);
+ *     console.log(`a proxy of ${token.typeid}`);
+ *   }
+ * }
+ * class QueueManager extends BaseManager {}
+ * QueueManager.register("get_queue", { callable: () => new ServerQueue(), proxytype: LoggingProxy });
+ * await using m = new QueueManager({ authkey: "abc" });
+ * await m.start();
+ * await m.create("get_queue"); // a proxy of get_queue
+ * ```
+ */
 export class ManagerClient {
   /** The server's address. */
   readonly address: ManagerAddress;
