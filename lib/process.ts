@@ -193,11 +193,15 @@ export async function importTarget(reference: TargetReference): Promise<unknown>
   }
 }
 
-/** Internal, for both child entries: rebuilds the arguments, imports the target and runs the child's own `Process`. */
+/**
+ * Internal, for both child entries: imports the target, rebuilds the arguments and runs the child's own `Process`.
+ * The target's module is imported first because it may register the reducer of a shareable class of its own that
+ * the arguments hold.
+ */
 export async function runChild(message: RunMessage, identity: ChildIdentity): Promise<void> {
-  const args = rebuild(message.args) as unknown[];
   const cls = message.subclass ? await importTarget(message.subclass) as typeof Process : Process;
   const target = message.target ? await importTarget(message.target) as Target : undefined;
+  const args = rebuild(message.args) as unknown[];
   const self = makeSelf(cls, identity, { target, args, name: identity.name });
   Object.assign(self, rebuild(message.fields));
   await self.run();

@@ -196,8 +196,8 @@ export function rebuild(value: unknown): unknown {
       const rebuildKind = rebuilders.get(kind);
       if (!rebuildKind) {
         throw new TypeError(
-          `cannot rebuild a shared ${kind} in this process: its module was not loaded. `
-            + "Import it from @tsmp/multiprocessing in the module that receives it.",
+          `cannot rebuild a shared ${kind} in this process: no reducer is registered for it here. Register it `
+            + "(registerReducer) at the top level of the module that exports the target, or import that module there.",
         );
       }
       return rebuildKind(record.state);

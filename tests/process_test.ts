@@ -17,6 +17,7 @@ import {
   setStartMethod,
   ValueError,
 } from "../mod.ts";
+import { bump, SharedCounter } from "./fixtures/counter_shareable.ts";
 import * as fx from "./fixtures/targets.ts";
 
 const sharedInts = (n = 8) => new Int32Array(new SharedArrayBuffer(4 * n));
@@ -304,4 +305,13 @@ test("getContext gives the API with Process bound to a start method", async () =
   assert.equal(p.exitcode, 0);
   assert.equal(ints[2], 5);
   assert.throws(() => getContext("fork" as never), ValueError);
+});
+
+test("a shareable class whose reducer the target's module registers can be passed to a child", async () => {
+  const counter = new SharedCounter();
+  const p = new Process({ target: bump, args: [counter, 5] });
+  p.start();
+  await p.join();
+  assert.equal(p.exitcode, 0);
+  assert.equal(counter.value, 5);
 });
