@@ -17,7 +17,7 @@ const steps = [
   ["lint (deno lint)", bin("deno"), ["lint"]],
   ["type check (deno check)", bin("deno"), ["check", "mod.ts", "testing.ts", ...dirs.map((d) => `${d}/`)]],
   ["doc lint (deno doc --lint)", bin("deno"), ["doc", "--lint", "mod.ts", "testing.ts"]],
-  ["doc examples (deno check --doc-only)", bin("deno"), ["check", "--doc-only", "mod.ts", "testing.ts", "lib/"]],
+  ["doc examples (deno check --doc-only)", bin("deno"), ["check", "--doc-only", "mod.ts", "testing.ts", "lib/", "README.md"]],
   ["tests under Deno", bin("deno"), ["test", "-A", "--no-check", "tests/"]],
   ["tests under Bun", bin("bun"), ["test", "--timeout", "60000", "tests/"]],
 ].filter(([name]) => only.length === 0 || only.some((word) => name.includes(word)));
