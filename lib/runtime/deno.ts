@@ -5,6 +5,7 @@
  * @module
  */
 import nodeProcess from "node:process";
+import { fileURLToPath } from "node:url";
 import { isMainThread, parentPort as nodeParentPort, Worker as NodeWorker } from "node:worker_threads";
 import type { ChildHandle, ChildSpawnOptions, ParentPort, PathInfo, Runtime, WorkerHandle } from "./types.ts";
 
@@ -127,6 +128,32 @@ function permissionFlags(entry: URL): string[] {
   return flags;
 }
 
+let configFlag: string[] | undefined;
+
+/**
+ * `--config` with the configuration file this program runs with (its import map, say, which resolves a bare
+ * specifier such as the test kit's "fast-check"). Deno looks for it from the main module's folder up, so a child
+ * whose main module is a remote entry would find none, and a local entry's folder may hold another one. Only a file
+ * this program may read is looked for (no permission prompt); one given with `--config` cannot be read back.
+ */
+function configFlags(): string[] {
+  if (configFlag) return configFlag;
+  configFlag = [];
+  if (!Deno.mainModule.startsWith("file:")) return configFlag;
+  for (let dir = new URL(".", Deno.mainModule), up = new URL("..", dir);; dir = up, up = new URL("..", dir)) {
+    for (const name of ["deno.json", "deno.jsonc"]) {
+      const path = fileURLToPath(new URL(name, dir));
+      if (Deno.permissions.querySync({ name: "read", path }).state !== "granted") return configFlag;
+      try {
+        if (Deno.statSync(path).isFile) return (configFlag = ["--config", path]);
+      } catch {
+        // Not here: look further up.
+      }
+    }
+    if (up.href === dir.href) return configFlag;
+  }
+}
+
 /** Deno's permission errors say which flag is missing, but not why a spawned child lacks what its parent has. */
 function explainError(error: unknown): string | undefined {
   const denied = error instanceof Deno.errors.NotCapable || error instanceof Deno.errors.PermissionDenied
@@ -152,7 +179,7 @@ export const denoRuntime: Runtime = {
   cpuCount: () => navigator.hardwareConcurrency,
   execPath: () => Deno.execPath(),
   compiled: Deno.build.standalone,
-  scriptCommand: (url) => [Deno.execPath(), "run", ...permissionFlags(url), url.href],
+  scriptCommand: (url) => [Deno.execPath(), "run", ...permissionFlags(url), ...configFlags(), url.href],
   explainError,
   exitProcess(code: number): never {
     Deno.exit(code);
