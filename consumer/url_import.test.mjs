@@ -16,7 +16,7 @@ const repo = fileURLToPath(new URL("..", import.meta.url));
 const deno = join(repo, "node_modules", ".bin", "deno");
 const types = { ".ts": "application/typescript", ".js": "text/javascript", ".mjs": "text/javascript" };
 /** Under /broken/ the library is served without its children's entries, as a host that lost them would. */
-const missingEntries = ["/broken/lib/child.ts", "/broken/lib/pool_worker.ts"];
+const missingEntries = ["/broken/lib/child.ts", "/broken/lib/pool_worker.ts", "/broken/lib/spawn_child.ts"];
 
 let server;
 let base;
@@ -135,10 +135,12 @@ export function hello() {
 export const square = (x: number) => x * x;
 
 if (import.meta.main) {
-  const p = new Process({ target: hello });
-  p.start();
-  await p.join();
-  console.log("exitcode", p.exitcode);
+  for (const startMethod of ["thread", "spawn"] as const) {
+    const p = new Process({ target: hello, startMethod });
+    p.start();
+    await p.join();
+    console.log(startMethod, "exitcode", p.exitcode);
+  }
   await using pool = new Pool({ processes: 1 });
   await pool.map(square, [1]);
 }
@@ -219,9 +221,11 @@ test("children whose entries cannot be loaded say why on stderr, and the program
   const result = await denoRun(["-A"], "broken.ts");
   assert.equal(result.signal, null, `killed (a hang?):\n${result.stdout}\n${result.stderr}`);
   assert.notEqual(result.code, 0);
-  assert.equal(result.stdout, "exitcode 1\n");
+  assert.equal(result.stdout, "thread exitcode 1\nspawn exitcode 1\n");
   assert.match(result.stderr, /Process Process-1: the child thread could not load its entry/);
   assert.ok(result.stderr.includes(`${base}/broken/lib/child.ts`), result.stderr);
+  // A spawned child is a deno run of the entry: Deno says it cannot load it.
+  assert.match(result.stderr, new RegExp(`Module not found "${base}/broken/lib/spawn_child.ts"`));
   assert.match(result.stderr, /BrokenPoolError: pool workers keep ending before they start/);
   assert.ok(result.stderr.includes(`${base}/broken/lib/pool_worker.ts`), result.stderr);
 });
