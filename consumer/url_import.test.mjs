@@ -154,6 +154,7 @@ function denoRun(flags, program) {
     ...process.env,
     DENO_DIR: denoDir,
     NO_COLOR: "1",
+    DENO_NO_UPDATE_CHECK: "1",
     HTTP_PROXY: dead,
     HTTPS_PROXY: dead,
     NO_PROXY: "127.0.0.1",
