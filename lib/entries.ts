@@ -38,17 +38,36 @@ export function hasEntry(url: URL): boolean {
 }
 
 /**
- * Throws a {@linkcode ProcessError} naming the cause and the fix when the entry at `url` is not there, which
- * happens when the program was bundled (`bun build`) or compiled (`bun build --compile`, `deno compile`).
- * Only local files are looked at: a remote entry is fetched by the runtime, which reports its own errors.
+ * Throws a {@linkcode ProcessError} naming the cause and the fix when a child cannot start from the entry at `url`:
+ * the program was bundled (`bun build`), which leaves the entries out, or compiled (`bun build --compile`,
+ * `deno compile`), whose executable holds only what was compiled in and runs nothing else. Only local files are
+ * looked at: a remote entry is fetched by the runtime, whose load error the child's host writes to stderr.
  */
 export function requireEntry(url: URL): void {
+  if (runtime.compiled && url.href === entries.spawn.href) {
+    throw new ProcessError(
+      "cannot start a child with the \"spawn\" start method in a compiled program (bun build --compile, deno "
+        + "compile): its executable runs only the program compiled into it, not a child's entry. Use the "
+        + "\"thread\" start method (the default), or run the program from its sources.",
+    );
+  }
   if (hasEntry(url)) return;
   throw new ProcessError(
-    `cannot start a child: its entry module ${url.href} is not there. This happens when the program is bundled `
-      + "or compiled into one file (bun build, bun build --compile, deno compile), which leaves out the files a "
-      + "child process starts from. Run the program from its sources (bun run main.ts, deno run -A main.ts), or "
-      + "keep @tsmp/multiprocessing out of the bundle (bun build --external @tsmp/multiprocessing, with the "
-      + "package installed beside the bundle; deno compile --include with the module's lib/ folder).",
+    !runtime.compiled
+      ? `cannot start a child: its entry module ${url.href} is not there. The program was bundled into one file `
+        + "(bun build), which leaves out the files a child process starts from. Keep the package out of the "
+        + "bundle (bun build --target=bun --external @tsmp/multiprocessing, or --packages external, with the "
+        + "package installed where the bundle runs), or run the program from its sources (bun run main.ts)."
+      : runtime.name === "deno"
+      ? `cannot start a child: its entry module ${url.href} is not in this compiled program, which holds only the `
+        + "modules its main module imports. Name the children's entries when compiling: deno compile --include "
+        + `<lib>/child${extension} --include <lib>/pool_worker${extension} main.ts, where <lib> is the lib/ folder `
+        + "(or URL) beside the mod.ts the program imports (children then run on threads), or run the program from "
+        + "its sources (deno run main.ts)."
+      : `cannot start a child: its entry module ${url.href} is not in this compiled program. A program compiled by `
+        + "bun build --compile cannot start children: a child needs the library's modules as files of their own, "
+        + "to share them with the program's modules it imports. Run the program from its sources (bun run "
+        + "main.ts), or bundle it without --compile and keep the package out of the bundle (bun build "
+        + "--target=bun --external @tsmp/multiprocessing, with the package installed where the bundle runs).",
   );
 }

@@ -111,6 +111,8 @@ interface Hosted {
 
 const hosted = new Map<number, Hosted>();
 let spare: Thread | undefined;
+/** Set once a thread could not load its entry: no more warm spares, each of which would fail and say so again. */
+let entryFailed = false;
 
 function bootThread(): Thread {
   const handle = runtime.startWorker(entries.thread, "tsmp-child");
@@ -120,7 +122,9 @@ function bootThread(): Thread {
   let isReady = false;
   const thread: Thread = { handle, ready: new Promise((resolve) => (markReady = resolve)) };
   handle.onError((error) => {
-    if (!isReady) reportLoadError(thread.hosted ? `Process ${thread.hosted.name}` : "tsmp-child", error);
+    if (isReady) return;
+    entryFailed = true;
+    reportLoadError(thread.hosted ? `Process ${thread.hosted.name}` : "tsmp-child", error);
   });
   handle.onMessage((message) => {
     const request = message as HostRequest;
@@ -168,7 +172,7 @@ export function reportLoadError(name: string, error: unknown): Error {
 
 /** Boots the warm spare if there is none; only on the main thread. */
 export function prestart(): void {
-  if (runtime.isMainThread && !spare && hasEntry(entries.thread)) spare = bootThread();
+  if (runtime.isMainThread && !spare && !entryFailed && hasEntry(entries.thread)) spare = bootThread();
 }
 
 function ended(process: Hosted, runtimeCode: number): void {

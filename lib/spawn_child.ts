@@ -13,9 +13,14 @@ import { runtime } from "./runtime/detect.ts";
 
 let label = "child";
 
-function crash(error: unknown): never {
+function report(error: unknown): void {
   const text = error instanceof Error ? (error.stack ?? String(error)) : String(error);
-  console.error(`Process ${label}:\n${text}`);
+  const hint = runtime.explainError?.(error);
+  console.error(`Process ${label}:\n${text}${hint ? `\n${hint}` : ""}`);
+}
+
+function crash(error: unknown): never {
+  report(error);
   return runtime.exitProcess(1);
 }
 nodeProcess.on("uncaughtException", crash);
@@ -29,8 +34,7 @@ async function run(message: RunMessage): Promise<never> {
   try {
     await runChild(message, self);
   } catch (error) {
-    const text = error instanceof Error ? (error.stack ?? String(error)) : String(error);
-    console.error(`Process ${label}:\n${text}`);
+    report(error);
     code = 1;
   }
   await reapChildren();

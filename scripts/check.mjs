@@ -20,6 +20,7 @@ const steps = [
   ["doc examples (deno check --doc-only)", bin("deno"), ["check", "--doc-only", "mod.ts", "testing.ts", "lib/", "README.md"]],
   ["tests under Deno", bin("deno"), ["test", "-A", "--no-check", "tests/"]],
   ["tests under Bun", bin("bun"), ["test", "--timeout", "60000", "tests/"]],
+  ["consumer (packed package, as users get it)", process.execPath, ["--test", "consumer/"]],
 ].filter(([name]) => only.length === 0 || only.some((word) => name.includes(word)));
 
 const results = [];

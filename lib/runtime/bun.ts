@@ -135,6 +135,8 @@ export const bunRuntime: Runtime = {
   isMainThread: Bun.isMainThread,
   cpuCount: () => navigator.hardwareConcurrency,
   execPath: () => nodeProcess.execPath,
+  // A compiled program's modules live in Bun's embedded file system (B:/~BUN on Windows).
+  compiled: /\$bunfs|~BUN/.test(import.meta.url),
   scriptCommand: (url) => [nodeProcess.execPath, "run", fileURLToPath(url)],
   exitProcess(code: number): never {
     nodeProcess.exit(code);

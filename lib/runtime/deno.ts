@@ -5,6 +5,7 @@
  * @module
  */
 import nodeProcess from "node:process";
+import { fileURLToPath } from "node:url";
 import { isMainThread, parentPort as nodeParentPort, Worker as NodeWorker } from "node:worker_threads";
 import type { ChildHandle, ChildSpawnOptions, ParentPort, PathInfo, Runtime, WorkerHandle } from "./types.ts";
 
@@ -18,12 +19,21 @@ function workerEntry(url: URL): URL {
   return new URL(`data:text/javascript,${encodeURIComponent(`import ${JSON.stringify(url.href)};`)}`);
 }
 
+/** A load error of a worker started through {@linkcode workerEntry}, naming the entry instead of its `data:` module. */
+function namingEntry(error: unknown, started: URL, entry: URL): unknown {
+  if (started === entry || !(error instanceof Error) || !error.message.includes(started.href)) return error;
+  const named = new Error(error.message.replaceAll(started.href, entry.href), { cause: error });
+  named.stack = error.stack?.replaceAll(started.href, entry.href);
+  return named;
+}
+
 class DenoWorker implements WorkerHandle {
   #worker: NodeWorker;
   #onError: (error: unknown) => void = () => {};
   constructor(url: URL, name: string) {
-    this.#worker = new NodeWorker(workerEntry(url), { name });
-    this.#worker.on("error", (error) => this.#onError(error));
+    const started = workerEntry(url);
+    this.#worker = new NodeWorker(started, { name });
+    this.#worker.on("error", (error) => this.#onError(namingEntry(error, started, url)));
   }
   postMessage(message: unknown, transfer?: Transferable[]): void {
     if (transfer) this.#worker.postMessage(message, transfer as never);
@@ -83,16 +93,76 @@ function spawnChild(options: ChildSpawnOptions): ChildHandle {
 
 const permissionNames = ["read", "write", "net", "env", "run", "ffi", "sys", "import"] as const;
 
+/** The hosts Deno 2 lets a program import from when it is given no `--allow-import`. */
+const defaultImportHosts = [
+  "deno.land:443",
+  "jsr.io:443",
+  "esm.sh:443",
+  "cdn.jsdelivr.net:443",
+  "raw.githubusercontent.com:443",
+  "gist.githubusercontent.com:443",
+];
+
 /**
  * The flags that give a child process the permissions this program has: `-A` when it has them all, else an
  * `--allow-<name>` for each it has in whole. A grant scoped to some paths or hosts cannot be read back through
- * `Deno.permissions`, so it is not passed on; `--no-prompt` makes what is missing an error, not a prompt that
- * the child, whose stdin is the parent's pipe, could never answer.
+ * `Deno.permissions`, so it is not passed on, except imports: the host the child's `entry` comes from (the
+ * program imported this module from there) and those of Deno's default hosts this program may import from, which
+ * an explicit `--allow-import` would otherwise take away. `--no-prompt` makes what is missing an error, not a
+ * prompt that the child, whose stdin is the parent's pipe, could never answer.
  */
-function permissionFlags(): string[] {
-  const granted = permissionNames.filter((name) => Deno.permissions.querySync({ name }).state === "granted");
-  if (granted.length === permissionNames.length) return ["-A"];
-  return ["--no-prompt", ...granted.map((name) => `--allow-${name}`)];
+function permissionFlags(entry: URL): string[] {
+  const whole = permissionNames.filter((name) => Deno.permissions.querySync({ name }).state === "granted");
+  if (whole.length === permissionNames.length) return ["-A"];
+  const flags = ["--no-prompt", ...whole.map((name) => `--allow-${name}`)];
+  if (!whole.includes("import")) {
+    const hosts = defaultImportHosts.filter((host) =>
+      Deno.permissions.querySync({ name: "import", host }).state === "granted"
+    );
+    if (entry.protocol === "https:" || entry.protocol === "http:") {
+      const host = `${entry.hostname}:${entry.port || (entry.protocol === "https:" ? "443" : "80")}`;
+      if (!hosts.includes(host)) hosts.unshift(host);
+    }
+    if (hosts.length) flags.push(`--allow-import=${hosts.join(",")}`);
+  }
+  return flags;
+}
+
+let configFlag: string[] | undefined;
+
+/**
+ * `--config` with the configuration file this program runs with (its import map, say, which resolves a bare
+ * specifier such as the test kit's "fast-check"). Deno looks for it from the main module's folder up, so a child
+ * whose main module is a remote entry would find none, and a local entry's folder may hold another one. Only a file
+ * this program may read is looked for (no permission prompt); one given with `--config` cannot be read back.
+ */
+function configFlags(): string[] {
+  if (configFlag) return configFlag;
+  configFlag = [];
+  if (!Deno.mainModule.startsWith("file:")) return configFlag;
+  for (let dir = new URL(".", Deno.mainModule), up = new URL("..", dir);; dir = up, up = new URL("..", dir)) {
+    for (const name of ["deno.json", "deno.jsonc"]) {
+      const path = fileURLToPath(new URL(name, dir));
+      if (Deno.permissions.querySync({ name: "read", path }).state !== "granted") return configFlag;
+      try {
+        if (Deno.statSync(path).isFile) return (configFlag = ["--config", path]);
+      } catch {
+        // Not here: look further up.
+      }
+    }
+    if (up.href === dir.href) return configFlag;
+  }
+}
+
+/** Deno's permission errors say which flag is missing, but not why a spawned child lacks what its parent has. */
+function explainError(error: unknown): string | undefined {
+  const denied = error instanceof Deno.errors.NotCapable || error instanceof Deno.errors.PermissionDenied
+    || /Requires \w+ access/.test(error instanceof Error ? error.message : String(error));
+  if (!denied) return undefined;
+  return "A child started with the \"spawn\" start method gets the permissions its parent has in whole (-A, or a "
+    + "flag with no list, such as --allow-read); a grant scoped to some paths or hosts (--allow-read=/data) cannot "
+    + "be read back, so the child does not get it. Grant that permission in whole, or use the \"thread\" start "
+    + "method, whose children have their parent's permissions.";
 }
 
 let port: ParentPort | null | undefined;
@@ -108,7 +178,9 @@ export const denoRuntime: Runtime = {
   isMainThread,
   cpuCount: () => navigator.hardwareConcurrency,
   execPath: () => Deno.execPath(),
-  scriptCommand: (url) => [Deno.execPath(), "run", ...permissionFlags(), url.href],
+  compiled: Deno.build.standalone,
+  scriptCommand: (url) => [Deno.execPath(), "run", ...permissionFlags(url), ...configFlags(), url.href],
+  explainError,
   exitProcess(code: number): never {
     Deno.exit(code);
   },

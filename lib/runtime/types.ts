@@ -92,8 +92,18 @@ export interface Runtime {
   cpuCount(): number;
   /** The runtime's executable. */
   execPath(): string;
+  /**
+   * Whether this program is a standalone executable (`bun build --compile`, `deno compile`): its executable runs
+   * only the program compiled into it, so no script can be run as a child process.
+   */
+  readonly compiled: boolean;
   /** The command line that runs the module at `url` as a program of this runtime. */
   scriptCommand(url: URL): string[];
+  /**
+   * What a spawned child should add to `error` so its reader knows the fix, where the runtime's own message does not
+   * say it (a permission its parent had only in part). Absent where the runtime has nothing to add.
+   */
+  explainError?(error: unknown): string | undefined;
   /** Ends the whole OS process. */
   exitProcess(code: number): never;
   /** Ends the current worker thread with `code` (only valid inside a worker). */
