@@ -18,6 +18,7 @@ const steps = [
   ["type check (deno check)", bin("deno"), ["check", "mod.ts", "testing.ts", ...dirs.map((d) => `${d}/`)]],
   ["tests under Deno", bin("deno"), ["test", "-A", "--no-check", "tests/"]],
   ["tests under Bun", bin("bun"), ["test", "--timeout", "60000", "tests/"]],
+  ["consumer (packed package, as users get it)", process.execPath, ["--test", "consumer/"]],
 ].filter(([name]) => only.length === 0 || only.some((word) => name.includes(word)));
 
 const results = [];
