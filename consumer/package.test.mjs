@@ -245,7 +245,7 @@ for (
   });
 }
 
-test("a Deno project runs the npm package from node_modules (nodeModulesDir manual, installed by npm)", async () => {
+test("a Deno project runs and type-checks the npm package from node_modules (nodeModulesDir manual, installed by npm)", async () => {
   const dir = join(work, "deno-project");
   mkdirSync(dir);
   writeFileSync(join(dir, "package.json"), JSON.stringify({ name: "deno-project", private: true, type: "module" }));
@@ -261,4 +261,7 @@ test("a Deno project runs the npm package from node_modules (nodeModulesDir manu
     const flags = ["--allow-read", ...(permissions[snippet.expected.anchor] ?? [])];
     assertOutput(snippet, await exec(bin("deno"), ["run", ...flags, snippet.name], { cwd: dir, env }), "Deno");
   }
+  // Deno type-checks with the package's declarations too (its defaults, which leave noUncheckedIndexedAccess off).
+  const checked = await exec(bin("deno"), ["check", ...chosen.map((snippet) => snippet.name)], { cwd: dir, env });
+  assert.equal(checked.code, 0, outcome("deno check", checked));
 });
