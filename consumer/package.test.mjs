@@ -261,6 +261,15 @@ test("a Deno project runs and type-checks the npm package from node_modules (nod
     const flags = ["--allow-read", ...(permissions[snippet.expected.anchor] ?? [])];
     assertOutput(snippet, await exec(bin("deno"), ["run", ...flags, snippet.name], { cwd: dir, env }), "Deno");
   }
+  // The README's other spelling, an npm: specifier, resolves from the same node_modules.
+  const pool = chosen.find((snippet) => snippet.expected.anchor === "square");
+  const npmSpecifier = { ...pool, name: "npm_specifier.ts" };
+  writeFileSync(
+    join(dir, npmSpecifier.name),
+    pool.code.replace("\"@tsmp/multiprocessing\"", "\"npm:@tsmp/multiprocessing\""),
+  );
+  const viaNpm = await exec(bin("deno"), ["run", "--allow-read", npmSpecifier.name], { cwd: dir, env });
+  assertOutput(npmSpecifier, viaNpm, "Deno");
   // Deno type-checks with the package's declarations too (its defaults, which leave noUncheckedIndexedAccess off).
   const checked = await exec(bin("deno"), ["check", ...chosen.map((snippet) => snippet.name)], { cwd: dir, env });
   assert.equal(checked.code, 0, outcome("deno check", checked));
