@@ -119,7 +119,8 @@ let port: ParentPort | null | undefined;
 
 /**
  * JavaScriptCore's controls. A name held in a variable: only Bun resolves `bun:` modules, and so the type checker
- * is not asked to.
+ * is not asked to. `deno publish` warns that it cannot analyze this import, which is harmless: JSR has nothing to
+ * rewrite in a `bun:` name (and no directive silences the warning, denoland/deno#22594).
  */
 const jscModule: string = "bun:jsc";
 const jsc = await import(jscModule) as { noFTL?: (f: unknown) => unknown };

@@ -1,0 +1,276 @@
+// The npm package as its users get it: packed once, installed from the tarball into a new Bun project and a new Deno
+// project, offline, where the README's snippets run unchanged and type-check.
+import assert from "node:assert/strict";
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { join } from "node:path";
+import { after, before, test } from "node:test";
+import { bin, exec, offlineEnv, outcome, packPackage, removeDir, repo, tempDir } from "./_helpers.mjs";
+
+/**
+ * What each README snippet prints, found by a word of its code. Every snippet that imports the package needs an
+ * entry, and every entry a snippet, so a snippet added to or dropped from the README is noticed here.
+ */
+const expectations = [
+  { anchor: "greet(", stdout: "hello bob\n0\n" },
+  { anchor: "produce(", stdout: "0\n1\n2\n" },
+  { anchor: "add(v", stdout: "4000\n" },
+  { anchor: "square", stdout: /^\[ ?1, 4, 9 ?\]\n$/ },
+  { anchor: "QueueManager", stdout: "hello\n" },
+  { anchor: "TimeoutExpired", stdout: "0 HELLO\n\nBDFL\n" },
+  // The failing case after shrinking depends on the seed: its words are what the README promises.
+  {
+    anchor: "ticketGrab",
+    stdout:
+      /^ticketGrab failed with \d+ buyers?, \d+ tickets?, no lock[^\n]*\d+ tickets? (was|were) sold but only \d+ existed \(oversold by \d+\)\n.*seed -?\d+, path "[\d:]*".*replay with/s,
+  },
+];
+
+/** The ```ts blocks of README.md that import the package, in order. */
+function readmeSnippets() {
+  const readme = readFileSync(join(repo, "README.md"), "utf8");
+  return [...readme.matchAll(/^```ts\n([\s\S]*?)^```$/gm)]
+    .map((match) => match[1])
+    .filter((code) => /from "@tsmp\/multiprocessing(\/testing)?"/.test(code))
+    .map((code, index) => {
+      const found = expectations.filter(({ anchor }) => code.includes(anchor));
+      assert.equal(found.length, 1, `README snippet ${index + 1} matches ${found.length} expectations:\n${code}`);
+      return { name: `readme_${index + 1}.ts`, code, expected: found[0] };
+    });
+}
+
+/** A TCP port nobody listens on now (another program could take it before the snippet does: unlikely, not impossible). */
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = createServer().on("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * The snippets as written to a project: unchanged but for the manager's fixed port 50000, which becomes a free one
+ * so that a busy port on the machine (or two runs at once) does not fail the test.
+ */
+async function writeSnippets(dir, snippets) {
+  for (const snippet of snippets) {
+    const port = snippet.code.includes("50000") ? String(await freePort()) : "50000";
+    writeFileSync(join(dir, snippet.name), snippet.code.replaceAll("50000", port));
+  }
+}
+
+function assertOutput(snippet, result, runtime) {
+  const what = `${snippet.name} (${snippet.expected.anchor}) under ${runtime}`;
+  assert.equal(result.code, 0, outcome(what, result));
+  if (typeof snippet.expected.stdout === "string") assert.equal(result.stdout, snippet.expected.stdout, what);
+  else assert.match(result.stdout, snippet.expected.stdout, what);
+  assert.equal(result.stderr, "", `${what} wrote to stderr`);
+}
+
+let work;
+let pack;
+let snippets;
+/** Tarballs of the repository's own copies of the packages a Bun project needs besides ours (no registry here). */
+let thirdParty;
+
+before(async () => {
+  work = tempDir("consumer");
+  snippets = readmeSnippets();
+  pack = await packPackage(work);
+  const deps = ["fast-check", "pure-rand", "@types/bun", "bun-types", "@types/node", "undici-types"];
+  const packed = await exec("npm", [
+    "pack",
+    "--json",
+    "--offline",
+    "--ignore-scripts",
+    "--pack-destination",
+    work,
+    ...deps.map((name) => join(repo, "node_modules", name)),
+  ]);
+  assert.equal(packed.code, 0, outcome("npm pack of the third-party packages", packed));
+  const reports = JSON.parse(packed.stdout.slice(packed.stdout.search(/^\[$/m)));
+  thirdParty = Object.fromEntries(reports.map((report) => [report.name, join(work, report.filename)]));
+});
+
+after(() => removeDir(work));
+
+test("the package holds the build, its declarations, README, LICENSE and CHANGELOG, and nothing else", () => {
+  const files = pack.files.map((file) => file.path).sort();
+  const others = files.filter((path) => !path.startsWith("dist/"));
+  assert.deepEqual(others, ["CHANGELOG.md", "LICENSE", "README.md", "package.json"]);
+  const dist = files.filter((path) => path.startsWith("dist/"));
+  assert.deepEqual(dist.filter((path) => !/\.(d\.ts|js)$/.test(path)), [], "only JavaScript and declarations");
+  for (const js of dist.filter((path) => path.endsWith(".js"))) {
+    assert.ok(files.includes(js.replace(/\.js$/, ".d.ts")), `${js} has its declarations`);
+  }
+  // lib/entries.ts starts children from these, next to itself, with the extension it runs from.
+  for (const entry of ["child", "spawn_child", "pool_worker"]) assert.ok(files.includes(`dist/lib/${entry}.js`), entry);
+  const manifest = JSON.parse(readFileSync(join(repo, "package.json"), "utf8"));
+  for (const [path, target] of Object.entries(manifest.exports)) {
+    assert.ok(files.includes(target.types.slice(2)) && files.includes(target.default.slice(2)), path);
+  }
+  assert.equal(pack.version, JSON.parse(readFileSync(join(repo, "deno.json"), "utf8")).version);
+});
+
+let bunProject;
+/** A Bun project made as `bun init` makes one (which needs the registry for @types/bun), with the package added. */
+function bunProjectReady() {
+  return bunProject ??= (async () => {
+    const dir = join(work, "bun-project");
+    mkdirSync(dir);
+    const env = offlineEnv({ BUN_INSTALL_CACHE_DIR: join(work, "bun-cache") });
+    // A registry would resolve the packages' own dependencies; offline, each one points at its tarball.
+    const overrides = Object.fromEntries(
+      ["pure-rand", "bun-types", "@types/node", "undici-types"].map((name) => [name, thirdParty[name]]),
+    );
+    writeFileSync(
+      join(dir, "package.json"),
+      JSON.stringify({ name: "bun-project", module: "index.ts", type: "module", private: true, overrides }, null, 2),
+    );
+    writeFileSync(join(dir, "tsconfig.json"), BUN_INIT_TSCONFIG);
+    const added = await exec(bin("bun"), ["add", pack.tarball, thirdParty["fast-check"]], { cwd: dir, env });
+    assert.equal(added.code, 0, outcome("bun add <tarball>", added));
+    const types = await exec(bin("bun"), ["add", "-d", thirdParty["@types/bun"]], { cwd: dir, env });
+    assert.equal(types.code, 0, outcome("bun add -d @types/bun", types));
+    await writeSnippets(dir, snippets);
+    return dir;
+  })();
+}
+
+test("a Bun project adds the tarball offline and runs the README's snippets unchanged", async () => {
+  const dir = await bunProjectReady();
+  // Bun adds a .bun-tag of its own.
+  const installed = readdirSync(join(dir, "node_modules", "@tsmp", "multiprocessing")).filter((f) => f[0] !== ".");
+  assert.deepEqual(installed.sort(), ["CHANGELOG.md", "LICENSE", "README.md", "dist", "package.json"]);
+  for (const snippet of snippets) {
+    assertOutput(snippet, await exec(bin("bun"), ["run", snippet.name], { cwd: dir }), "Bun");
+  }
+});
+
+/** bun 1.4.4's `bun init -y` tsconfig.json, as it writes it. */
+const BUN_INIT_TSCONFIG = `{
+  "compilerOptions": {
+    // Environment setup & latest features
+    "lib": ["ESNext"],
+    "target": "ESNext",
+    "module": "Preserve",
+    "moduleDetection": "force",
+    "jsx": "react-jsx",
+    "allowJs": true,
+    "types": ["bun"],
+
+    // Bundler mode
+    "moduleResolution": "bundler",
+    "allowImportingTsExtensions": true,
+    "verbatimModuleSyntax": true,
+    "noEmit": true,
+
+    // Best practices
+    "strict": true,
+    "skipLibCheck": true,
+    "noFallthroughCasesInSwitch": true,
+    "noUncheckedIndexedAccess": true,
+    "noImplicitOverride": true,
+
+    // Some stricter flags (disabled by default)
+    "noUnusedLocals": false,
+    "noUnusedParameters": false,
+    "noPropertyAccessFromIndexSignature": false
+  }
+}
+`;
+
+/** The strictest common settings, checking the package's declarations too (skipLibCheck off). */
+const STRICT_TSCONFIG = JSON.stringify(
+  {
+    compilerOptions: {
+      lib: ["ESNext"],
+      target: "ESNext",
+      module: "Preserve",
+      moduleResolution: "bundler",
+      types: ["bun"],
+      noEmit: true,
+      strict: true,
+      noUncheckedIndexedAccess: true,
+      exactOptionalPropertyTypes: true,
+      verbatimModuleSyntax: true,
+      skipLibCheck: false,
+    },
+    include: ["*.ts"],
+  },
+  null,
+  2,
+);
+
+/**
+ * tsc's errors in the project, less those inside other packages' declarations (bun-types 1.4.4 expects a newer
+ * @types/node than the repository pins; a user's fresh install gets a matching one).
+ */
+async function typeErrors(dir, config) {
+  const result = await exec(bin("tsc"), ["-p", config, "--pretty", "false"], { cwd: dir });
+  const lines = result.stdout.split("\n").filter((line) => /error TS\d+/.test(line));
+  const ours = lines.filter((line) => !line.startsWith("node_modules/") || line.startsWith("node_modules/@tsmp/"));
+  assert.ok(result.code === 0 || lines.length > 0, outcome("tsc", result));
+  return { ours, theirs: lines.length - ours.length };
+}
+
+/** The manager snippet's proxy methods come from an index signature: "possibly undefined" until b-types types it. */
+const proxyError = (line) =>
+  line.startsWith(snippets.find((s) => s.expected.anchor === "QueueManager").name)
+  && /error TS(2722|18048):/.test(line);
+
+for (
+  const [name, file, text] of [
+    ["bun init's tsconfig", "tsconfig.json", null],
+    [
+      "strict, noUncheckedIndexedAccess, exactOptionalPropertyTypes and verbatimModuleSyntax",
+      "tsconfig.strict.json",
+      STRICT_TSCONFIG,
+    ],
+  ]
+) {
+  test(`the README's snippets type-check with tsc under ${name}`, async (t) => {
+    const dir = await bunProjectReady();
+    if (text) writeFileSync(join(dir, file), text);
+    const { ours, theirs } = await typeErrors(dir, file);
+    if (theirs) t.diagnostic(`${theirs} errors inside other packages' declarations left out`);
+    await t.test("no errors but the manager proxy's", () => {
+      assert.deepEqual(ours.filter((line) => !proxyError(line)), [], `tsc -p ${file}:\n${ours.join("\n")}`);
+    });
+    await t.test("no errors", { todo: "strict types land with b-types" }, () => {
+      assert.deepEqual(ours, [], `tsc -p ${file}:\n${ours.join("\n")}`);
+    });
+  });
+}
+
+test("a Deno project runs and type-checks the npm package from node_modules (nodeModulesDir manual, installed by npm)", async () => {
+  const dir = join(work, "deno-project");
+  mkdirSync(dir);
+  writeFileSync(join(dir, "package.json"), JSON.stringify({ name: "deno-project", private: true, type: "module" }));
+  writeFileSync(join(dir, "deno.json"), JSON.stringify({ nodeModulesDir: "manual" }));
+  const env = offlineEnv({ DENO_DIR: join(work, "deno-dir"), npm_config_cache: join(work, "npm-cache") });
+  const installed = await exec("npm", ["install", "--offline", pack.tarball], { cwd: dir, env });
+  assert.equal(installed.code, 0, outcome("npm install <tarball>", installed));
+  // Every snippet but the testing kit's (whose fast-check Bun's run covers), with the README's permissions.
+  const permissions = { QueueManager: ["--allow-net=127.0.0.1"], TimeoutExpired: ["--allow-run"] };
+  const chosen = snippets.filter((snippet) => snippet.expected.anchor !== "ticketGrab");
+  await writeSnippets(dir, chosen);
+  for (const snippet of chosen) {
+    const flags = ["--allow-read", ...(permissions[snippet.expected.anchor] ?? [])];
+    assertOutput(snippet, await exec(bin("deno"), ["run", ...flags, snippet.name], { cwd: dir, env }), "Deno");
+  }
+  // The README's other spelling, an npm: specifier, resolves from the same node_modules.
+  const pool = chosen.find((snippet) => snippet.expected.anchor === "square");
+  const npmSpecifier = { ...pool, name: "npm_specifier.ts" };
+  writeFileSync(
+    join(dir, npmSpecifier.name),
+    pool.code.replace("\"@tsmp/multiprocessing\"", "\"npm:@tsmp/multiprocessing\""),
+  );
+  const viaNpm = await exec(bin("deno"), ["run", "--allow-read", npmSpecifier.name], { cwd: dir, env });
+  assertOutput(npmSpecifier, viaNpm, "Deno");
+  // Deno type-checks with the package's declarations too (its defaults, which leave noUncheckedIndexedAccess off).
+  const checked = await exec(bin("deno"), ["check", ...chosen.map((snippet) => snippet.name)], { cwd: dir, env });
+  assert.equal(checked.code, 0, outcome("deno check", checked));
+});
