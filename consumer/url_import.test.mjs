@@ -230,3 +230,23 @@ test("children whose entries cannot be loaded say why on stderr, and the program
   assert.match(result.stderr, /BrokenPoolError: pool workers keep ending before they start/);
   assert.ok(result.stderr.includes(`${base}/broken/lib/pool_worker.ts`), result.stderr);
 });
+
+test("without --allow-read, start() says which flag is missing instead of calling the program bundled", async () => {
+  writeFileSync(
+    join(dir, "no_read.ts"),
+    `import { Process } from ${JSON.stringify(new URL("../mod.ts", import.meta.url).href)};
+export function hello() {}
+try {
+  new Process({ target: hello }).start();
+} catch (error) {
+  console.log(String(error));
+}
+`,
+  );
+  const result = await denoRun(["--no-prompt"], "no_read.ts");
+  assert.equal(result.code, 0, result.stderr);
+  assert.match(
+    result.stdout,
+    /^NotCapable: Requires read access to ".*\/lib\/child\.ts", run again with the --allow-read flag/,
+  );
+});

@@ -207,7 +207,9 @@ export const denoRuntime: Runtime = {
     try {
       const info = Deno.statSync(path);
       return { isFile: info.isFile, isDirectory: info.isDirectory, mode: info.mode ?? 0 };
-    } catch {
+    } catch (error) {
+      // A path the program may not read is not a missing one: Deno's own error says which flag grants it.
+      if (error instanceof Deno.errors.NotCapable) throw error;
       return null;
     }
   },

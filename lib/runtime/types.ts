@@ -116,7 +116,10 @@ export interface Runtime {
   readTextFile(path: string): Promise<string>;
   /** Reads a text file synchronously. */
   readTextFileSync(path: string): string;
-  /** What is at `path` (following links), or null if nothing is there or it cannot be seen. */
+  /**
+   * What is at `path` (following links), or null if nothing is there or it cannot be seen. Throws when the program
+   * lacks the permission to look (Deno's `NotCapable`, which names the flag that grants it).
+   */
   pathInfo(path: string): PathInfo | null;
   /** Registers a callback for when the program ends normally or by exit(). */
   onExit(callback: () => void): void;
