@@ -7,7 +7,6 @@
  * @module
  */
 import "../mod.ts";
-import nodeProcess from "node:process";
 import { runExitHooks } from "./atexit.ts";
 import { acceptOffer, claimEnd, type EndpointAccept, linkHost, markDone } from "./host.ts";
 import { adoptIdentity, reapChildren, runChild, type RunMessage, setExitHook } from "./process.ts";
@@ -39,16 +38,7 @@ function crash(error: unknown): void {
   finish(1);
 }
 
-globalThis.addEventListener("error", (event) => {
-  event.preventDefault();
-  crash((event as ErrorEvent).error ?? (event as ErrorEvent).message);
-});
-globalThis.addEventListener("unhandledrejection", (event) => {
-  event.preventDefault();
-  crash((event as PromiseRejectionEvent).reason);
-});
-nodeProcess.on("uncaughtException", crash);
-nodeProcess.on("unhandledRejection", crash);
+runtime.onUncaught(crash);
 setExitHook(finish);
 
 async function run(message: RunMessage): Promise<void> {

@@ -208,7 +208,9 @@ export function encodeTransient(value: unknown, path = "item"): Uint8Array {
 class Reader {
   offset = 0;
   view: DataView;
-  constructor(readonly bytes: Uint8Array) {
+  readonly bytes: Uint8Array;
+  constructor(bytes: Uint8Array) {
+    this.bytes = bytes;
     this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   }
   u32(): number {

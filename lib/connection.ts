@@ -384,7 +384,10 @@ export class FrameReader {
   #error: Error | null = null;
   #wake: (() => void) | null = null;
 
-  constructor(socket: Socket, readonly maxFrame = Infinity) {
+  readonly maxFrame: number;
+
+  constructor(socket: Socket, maxFrame = Infinity) {
+    this.maxFrame = maxFrame;
     socket.on("data", (chunk: Uint8Array) => {
       this.#chunks.push(chunk);
       this.#buffered += chunk.length;

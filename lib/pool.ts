@@ -351,7 +351,12 @@ class ApplySource implements Source {
 
 class ArraySource implements Source {
   #next = 0;
-  constructor(readonly job: ChunkJob, readonly items: Items) {}
+  readonly job: ChunkJob;
+  readonly items: Items;
+  constructor(job: ChunkJob, items: Items) {
+    this.job = job;
+    this.items = items;
+  }
   get exhausted(): boolean {
     return this.job.cancelled || this.#next * this.job.chunksize >= this.items.length;
   }
@@ -378,7 +383,10 @@ class ArraySource implements Source {
 }
 
 class PartsSource implements Source {
-  constructor(readonly parts: Part[]) {}
+  readonly parts: Part[];
+  constructor(parts: Part[]) {
+    this.parts = parts;
+  }
   get exhausted(): boolean {
     return this.parts.length === 0;
   }
@@ -1322,13 +1330,15 @@ class MapJob implements ChunkJob {
   #results: unknown[];
   #remaining: number;
   cancelled = false;
-  constructor(
-    readonly fn: FnEntry,
-    readonly chunksize: number,
-    readonly star: boolean,
-    length: number,
-    readonly result: AsyncResult<unknown>,
-  ) {
+  readonly fn: FnEntry;
+  readonly chunksize: number;
+  readonly star: boolean;
+  readonly result: AsyncResult<unknown>;
+  constructor(fn: FnEntry, chunksize: number, star: boolean, length: number, result: AsyncResult<unknown>) {
+    this.fn = fn;
+    this.chunksize = chunksize;
+    this.star = star;
+    this.result = result;
     this.#results = new Array(length);
     this.#remaining = length;
   }
@@ -1368,14 +1378,28 @@ class IMapJob implements ChunkJob, Source {
   #wake: (() => void) | undefined;
   #ended = false;
 
+  readonly fn: FnEntry;
+  readonly chunksize: number;
+  readonly ordered: boolean;
+  readonly readAhead: number;
+  readonly input: Iterator<unknown>;
+  readonly kick: () => void;
+
   constructor(
-    readonly fn: FnEntry,
-    readonly chunksize: number,
-    readonly ordered: boolean,
-    readonly readAhead: number,
-    readonly input: Iterator<unknown>,
-    readonly kick: () => void,
-  ) {}
+    fn: FnEntry,
+    chunksize: number,
+    ordered: boolean,
+    readAhead: number,
+    input: Iterator<unknown>,
+    kick: () => void,
+  ) {
+    this.fn = fn;
+    this.chunksize = chunksize;
+    this.ordered = ordered;
+    this.readAhead = readAhead;
+    this.input = input;
+    this.kick = kick;
+  }
 
   /** Set by join(): read the rest of the input without waiting for the consumer. */
   unlimited = false;

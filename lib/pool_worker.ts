@@ -7,7 +7,6 @@
  * @module
  */
 import "../mod.ts";
-import nodeProcess from "node:process";
 import { adoptIdentity, type ChildIdentity, importTarget, setExitHook, type Target } from "./process.ts";
 import type { TargetReference } from "./reference.ts";
 import { runtime } from "./runtime/detect.ts";
@@ -131,16 +130,7 @@ const crash = (error: unknown) => {
   finish(1);
 };
 
-globalThis.addEventListener("error", (event) => {
-  event.preventDefault();
-  crash((event as ErrorEvent).error ?? (event as ErrorEvent).message);
-});
-globalThis.addEventListener("unhandledrejection", (event) => {
-  event.preventDefault();
-  crash((event as PromiseRejectionEvent).reason);
-});
-nodeProcess.on("uncaughtException", crash);
-nodeProcess.on("unhandledRejection", crash);
+runtime.onUncaught(crash);
 setExitHook(finish);
 
 const begin = () => {

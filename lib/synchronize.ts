@@ -1140,19 +1140,28 @@ export class Barrier {
 
   /** Puts the barrier back to its empty state; current waiters get `BrokenBarrierError`. */
   async reset(): Promise<void> {
-    using _ = await this.#cond.guard();
-    if (this.#get(B_COUNT) > 0) {
-      if (this.#get(B_STATE) === FILLING || this.#get(B_STATE) === BROKEN) this.#set(B_STATE, RESETTING);
-    } else {
-      this.#set(B_STATE, FILLING);
+    // try/finally, not `using`: Node 22 runs these sources as they are and has no `using`.
+    const guard = await this.#cond.guard();
+    try {
+      if (this.#get(B_COUNT) > 0) {
+        if (this.#get(B_STATE) === FILLING || this.#get(B_STATE) === BROKEN) this.#set(B_STATE, RESETTING);
+      } else {
+        this.#set(B_STATE, FILLING);
+      }
+      this.#cond.notifyAll();
+    } finally {
+      guard[Symbol.dispose]();
     }
-    this.#cond.notifyAll();
   }
 
   /** Breaks the barrier: current and future waits reject with `BrokenBarrierError` until `reset()`. */
   async abort(): Promise<void> {
-    using _ = await this.#cond.guard();
-    this.#break();
+    const guard = await this.#cond.guard();
+    try {
+      this.#break();
+    } finally {
+      guard[Symbol.dispose]();
+    }
   }
 
   /** Describes the barrier for another process (see `Shareable`). */

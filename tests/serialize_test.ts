@@ -4,7 +4,10 @@ import { test } from "node:test";
 import { rebuild, reduce, reduceArgs, reduceSymbol, registerReducer } from "../lib/serialize.ts";
 
 class Counter {
-  constructor(readonly cells: Int32Array) {}
+  readonly cells: Int32Array;
+  constructor(cells: Int32Array) {
+    this.cells = cells;
+  }
   [reduceSymbol]() {
     return { kind: "test.Counter", state: this.cells };
   }

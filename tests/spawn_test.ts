@@ -67,7 +67,7 @@ test("a spawned child ends when its parent is killed outright (its stdin closes)
   const script = new URL("./fixtures/keepalive_script.ts", import.meta.url).pathname;
   const command = nodeProcess.execPath.includes("deno")
     ? [nodeProcess.execPath, "run", "-A", script, "orphan"]
-    : [nodeProcess.execPath, "run", script, "orphan"];
+    : [nodeProcess.execPath, script, "orphan"];
   await using parent = new Popen(command, { stdout: PIPE, startNewSession: false });
   const reader = parent.stdout!.getReader();
   let line = "";

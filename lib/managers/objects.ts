@@ -316,7 +316,12 @@ export class ListObject {
 /** Python's `managers.Value`: a typecode and a value. */
 export class ValueObject {
   static exposed = ["get", "set"];
-  constructor(public typecode: unknown, public value: unknown) {}
+  typecode: unknown;
+  value: unknown;
+  constructor(typecode: unknown, value: unknown) {
+    this.typecode = typecode;
+    this.value = value;
+  }
   get(): unknown {
     return this.value;
   }
@@ -337,7 +342,9 @@ export class ValueObject {
 export class ArrayObject {
   static exposed = ["__len__", "__getitem__", "__setitem__"];
   items: unknown[];
-  constructor(public typecode: string, init: unknown) {
+  typecode: string;
+  constructor(typecode: string, init: unknown) {
+    this.typecode = typecode;
     this.items = typeof init === "number" ? new Array(init).fill(0) : [...(init as Iterable<unknown>)];
   }
   __len__(): number {
@@ -538,7 +545,9 @@ export class SemaphoreObject {
   static exposed = ["acquire", "release", "get_value"];
   [PARAMS] = { acquire: ["blocking", "timeout"] };
   #waiters = new Waiters();
-  constructor(protected value = 1) {
+  protected value: number;
+  constructor(value = 1) {
+    this.value = value;
     if (typeof value !== "number" || value < 0) throw pyError("ValueError", "semaphore initial value must be >= 0");
   }
   async acquire(blocking: unknown = true, timeout: unknown = -1): Promise<boolean> {
@@ -628,7 +637,11 @@ export class BarrierObject {
   #count = 0;
   #broken = false;
   #waiters: { resolve: (i: number) => void; reject: (e: Error) => void }[] = [];
-  constructor(public parties: number, _action: unknown = null, public timeout: number | null = null) {
+  parties: number;
+  timeout: number | null;
+  constructor(parties: number, _action: unknown = null, timeout: number | null = null) {
+    this.parties = parties;
+    this.timeout = timeout;
     if (typeof parties !== "number" || parties < 1) throw pyError("ValueError", "parties must be > 0");
   }
   get n_waiting(): number {

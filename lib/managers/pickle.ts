@@ -48,15 +48,18 @@ export function isTuple(value: unknown): value is unknown[] {
  * ```
  */
 export class Token {
+  /** The registered type id. */
+  typeid: string;
+  /** The server's address: `[host, port]` or a path. */
+  address: [string, number] | string;
+  /** The object's id on the server (a hex string). */
+  id: string;
   /** The token of object `id`, of type `typeid`, on the server at `address`. */
-  constructor(
-    /** The registered type id. */
-    public typeid: string,
-    /** The server's address: `[host, port]` or a path. */
-    public address: [string, number] | string,
-    /** The object's id on the server (a hex string). */
-    public id: string,
-  ) {}
+  constructor(typeid: string, address: [string, number] | string, id: string) {
+    this.typeid = typeid;
+    this.address = address;
+    this.id = id;
+  }
 }
 
 /**
@@ -69,7 +72,14 @@ export class Token {
  * ```
  */
 export class PyException {
-  constructor(public module: string, public className: string, public args: unknown[]) {}
+  module: string;
+  className: string;
+  args: unknown[];
+  constructor(module: string, className: string, args: unknown[]) {
+    this.module = module;
+    this.className = className;
+    this.args = args;
+  }
 }
 
 /**
@@ -82,7 +92,14 @@ export class PyException {
  * ```
  */
 export class PySlice {
-  constructor(public start: number | null, public stop: number | null, public step: number | null) {}
+  start: number | null;
+  stop: number | null;
+  step: number | null;
+  constructor(start: number | null, stop: number | null, step: number | null) {
+    this.start = start;
+    this.stop = stop;
+    this.step = step;
+  }
 
   /** `[start, stop, step]` clamped to a sequence of `length`, as Python's `slice.indices`. */
   indices(length: number): [number, number, number] {
@@ -226,16 +243,27 @@ function asciiText(bytes: Uint8Array, at: number, n: number): string | null {
 const encoder = new TextEncoder();
 
 class GlobalRef {
-  constructor(readonly global: Global) {}
+  readonly global: Global;
+  constructor(global: Global) {
+    this.global = global;
+  }
 }
 class PendingToken {
   token = new Token("", "", "");
 }
 class PendingDict {
-  constructor(readonly entries: [unknown, unknown][] = []) {}
+  readonly entries: [unknown, unknown][];
+  constructor(entries: [unknown, unknown][] = []) {
+    this.entries = entries;
+  }
 }
 class PendingSet {
-  constructor(readonly items: unknown[] = [], readonly frozen = false) {}
+  readonly items: unknown[];
+  readonly frozen: boolean;
+  constructor(items: unknown[] = [], frozen = false) {
+    this.items = items;
+    this.frozen = frozen;
+  }
 }
 
 /** Limits that keep a hostile stream from using unbounded memory. */

@@ -88,7 +88,10 @@ function traceback(e: unknown): string {
 
 /** A served object's reference inside another object's value: sent back as the token, so it stays shared. */
 class Served {
-  constructor(readonly token: Token) {}
+  readonly token: Token;
+  constructor(token: Token) {
+    this.token = token;
+  }
 }
 
 /**

@@ -3,10 +3,13 @@
  *
  * @module
  */
-import { readFileSync, statSync } from "node:fs";
+import { readFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import nodeProcess from "node:process";
 import { fileURLToPath } from "node:url";
-import type { ChildHandle, ChildSpawnOptions, ParentPort, PathInfo, Runtime, WorkerHandle } from "./types.ts";
+import { statPath } from "./node_fs.ts";
+import type { ChildHandle, ChildSpawnOptions, ParentPort, Runtime, WorkerHandle } from "./types.ts";
+import { onUncaughtWebAndNode } from "./uncaught.ts";
 
 class BunWorker implements WorkerHandle {
   #worker: Worker;
@@ -118,15 +121,15 @@ function spawnChild(options: ChildSpawnOptions): ChildHandle {
 let port: ParentPort | null | undefined;
 
 /**
- * JavaScriptCore's controls. A name held in a variable: only Bun resolves `bun:` modules, and so the type checker
- * is not asked to. `deno publish` warns that it cannot analyze this import, which is harmless: JSR has nothing to
- * rewrite in a `bun:` name (and no directive silences the warning, denoland/deno#22594).
+ * JavaScriptCore's controls, required (not imported) so that this module loads in every runtime without a
+ * top-level await (detect.ts imports every adapter; see there). A name held in a variable: only Bun resolves `bun:`
+ * modules, and so the type checker is not asked to.
  */
 const jscModule: string = "bun:jsc";
-const jsc = await import(jscModule) as { noFTL?: (f: unknown) => unknown };
+let jsc: { noFTL?: (f: unknown) => unknown } | undefined;
 
-/** The adapter for Bun. */
-export const bunRuntime: Runtime = {
+/** The adapter for Bun (made only there: it reads `Bun` at once). */
+export const createBunRuntime = (): Runtime => ({
   name: "bun",
   version: Bun.version,
   // Measured: a loopback reply to another thread ~80 us after the request when the loop sleeps, ~25 us when it turns.
@@ -161,15 +164,8 @@ export const bunRuntime: Runtime = {
   },
   readTextFile: (path) => Bun.file(path).text(),
   readTextFileSync: (path) => readFileSync(path, "utf8"),
-  pathInfo(path): PathInfo | null {
-    try {
-      const info = statSync(path);
-      return { isFile: info.isFile(), isDirectory: info.isDirectory(), mode: info.mode };
-    } catch {
-      // Not only ENOENT: ENOTDIR (a file where a directory was expected), EACCES.
-      return null;
-    }
-  },
+  pathInfo: statPath,
+  onUncaught: onUncaughtWebAndNode,
   onExit(callback) {
     nodeProcess.on("exit", callback);
   },
@@ -180,6 +176,7 @@ export const bunRuntime: Runtime = {
   // code then moved messages slower than the tier below: with noFTL a pipe of 16 KiB messages went from 2.4-3.0 to
   // 3.9-4.8 GB/s from a child's start and from 4.1-4.8 to 10.9-12.2 GB/s once warm (alternating runs).
   avoidTopJitTier(functions, prototypes = []) {
+    jsc ??= createRequire(import.meta.url)(jscModule) as { noFTL?: (f: unknown) => unknown };
     const noFTL = jsc.noFTL;
     if (!noFTL) return;
     for (const f of functions) noFTL(f);
@@ -191,4 +188,4 @@ export const bunRuntime: Runtime = {
       }
     }
   },
-};
+});

@@ -1,60 +1,15 @@
 /**
- * The Deno adapter. Threads are `node:worker_threads` workers: unlike Deno's
- * Web Worker they can be unref'd, which daemon children and the warm spare need.
+ * The Deno adapter. Threads are `node:worker_threads` workers (node_threads.ts):
+ * unlike Deno's Web Worker they can be unref'd, which daemon children and the
+ * warm spare need.
  *
  * @module
  */
 import nodeProcess from "node:process";
 import { fileURLToPath } from "node:url";
-import { isMainThread, parentPort as nodeParentPort, Worker as NodeWorker } from "node:worker_threads";
-import type { ChildHandle, ChildSpawnOptions, ParentPort, PathInfo, Runtime, WorkerHandle } from "./types.ts";
-
-/**
- * `node:worker_threads` starts only `file:` and `data:` modules, but a program that imported this module by URL (an
- * `https:` or JSR import) has its entries there: a one-line `data:` module imports the entry by its URL, with the
- * permissions and module cache the program has.
- */
-function workerEntry(url: URL): URL {
-  if (url.protocol === "file:" || url.protocol === "data:") return url;
-  return new URL(`data:text/javascript,${encodeURIComponent(`import ${JSON.stringify(url.href)};`)}`);
-}
-
-/** A load error of a worker started through {@linkcode workerEntry}, naming the entry instead of its `data:` module. */
-function namingEntry(error: unknown, started: URL, entry: URL): unknown {
-  if (started === entry || !(error instanceof Error) || !error.message.includes(started.href)) return error;
-  const named = new Error(error.message.replaceAll(started.href, entry.href), { cause: error });
-  named.stack = error.stack?.replaceAll(started.href, entry.href);
-  return named;
-}
-
-class DenoWorker implements WorkerHandle {
-  #worker: NodeWorker;
-  #onError: (error: unknown) => void = () => {};
-  constructor(url: URL, name: string) {
-    const started = workerEntry(url);
-    this.#worker = new NodeWorker(started, { name });
-    this.#worker.on("error", (error) => this.#onError(namingEntry(error, started, url)));
-  }
-  postMessage(message: unknown, transfer?: Transferable[]): void {
-    if (transfer) this.#worker.postMessage(message, transfer as never);
-    else this.#worker.postMessage(message);
-  }
-  onMessage(listener: (message: unknown) => void): void {
-    this.#worker.on("message", listener);
-  }
-  onExit(listener: (code: number) => void): void {
-    this.#worker.on("exit", listener);
-  }
-  onError(listener: (error: unknown) => void): void {
-    this.#onError = listener;
-  }
-  terminate(): void {
-    void this.#worker.terminate();
-  }
-  unref(): void {
-    this.#worker.unref();
-  }
-}
+import { isMainThread, workerParentPort, WorkerThread } from "./node_threads.ts";
+import type { ChildHandle, ChildSpawnOptions, PathInfo, Runtime } from "./types.ts";
+import { onUncaughtWebAndNode } from "./uncaught.ts";
 
 function spawnChild(options: ChildSpawnOptions): ChildHandle {
   let child: Deno.ChildProcess;
@@ -165,10 +120,8 @@ function explainError(error: unknown): string | undefined {
     + "method, whose children have their parent's permissions.";
 }
 
-let port: ParentPort | null | undefined;
-
-/** The adapter for Deno. */
-export const denoRuntime: Runtime = {
+/** The adapter for Deno (made only there: it reads `Deno` at once). */
+export const createDenoRuntime = (): Runtime => ({
   name: "deno",
   version: Deno.version.deno,
   // Measured: turning the loop brings a loopback reply no sooner (~70 us to another thread either way).
@@ -188,19 +141,8 @@ export const denoRuntime: Runtime = {
     nodeProcess.exit(code);
     throw new Error("unreachable");
   },
-  startWorker: (url, name) => new DenoWorker(url, name),
-  parentPort() {
-    if (port !== undefined) return port;
-    const p = nodeParentPort;
-    port = p
-      ? {
-        postMessage: (message, transfer) =>
-          transfer ? p.postMessage(message, transfer as never) : p.postMessage(message),
-        onMessage: (listener) => p.on("message", listener),
-      }
-      : null;
-    return port;
-  },
+  startWorker: (url, name) => new WorkerThread(url, name),
+  parentPort: workerParentPort,
   readTextFile: (path) => Deno.readTextFile(path),
   readTextFileSync: (path) => Deno.readTextFileSync(path),
   pathInfo(path): PathInfo | null {
@@ -213,9 +155,10 @@ export const denoRuntime: Runtime = {
       return null;
     }
   },
+  onUncaught: onUncaughtWebAndNode,
   onExit(callback) {
     globalThis.addEventListener("unload", callback);
   },
   getEnv: (name) => Deno.env.get(name),
   spawnChild,
-};
+});

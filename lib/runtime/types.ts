@@ -74,7 +74,7 @@ export interface ChildHandle {
 /** The capabilities the module needs from a runtime. */
 export interface Runtime {
   /** Which runtime this is. */
-  readonly name: "deno" | "bun";
+  readonly name: "deno" | "bun" | "node";
   /** The runtime's version string. */
   readonly version: string;
   /**
@@ -121,6 +121,11 @@ export interface Runtime {
    * lacks the permission to look (Deno's `NotCapable`, which names the flag that grants it).
    */
   pathInfo(path: string): PathInfo | null;
+  /**
+   * Calls `handler` with every error no code caught and every unhandled rejection of this thread, instead of the
+   * runtime's default (printing it and ending the program).
+   */
+  onUncaught(handler: (error: unknown) => void): void;
   /** Registers a callback for when the program ends normally or by exit(). */
   onExit(callback: () => void): void;
   /** Environment variable lookup. */

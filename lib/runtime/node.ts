@@ -1,0 +1,194 @@
+/**
+ * The Node.js adapter (Node 22 and 24). Threads are `node:worker_threads` workers, as in Deno (node_threads.ts);
+ * OS processes are `node:child_process` children, seen through web streams like Deno's and Bun's.
+ *
+ * Where Node differs from the others, this file handles it:
+ * - `Atomics.wait` is allowed on Node's main thread (as on Bun's), so the `Sync` twins block there too;
+ * - a spawned child is a plain `node <file>`: Node strips the types of a `.ts` file itself (22.18+ and 24), and
+ *   gets the flags the parent was started with that change how code loads or runs (`--import`, `--conditions`...);
+ * - a child's failure to start (a missing program or cwd) is only an `error` event in Node, a tick later: it is
+ *   told apart here, at once, as the interface asks;
+ * - a child's pipe holds Node's event loop for as long as it is open: here only while a read waits on it.
+ *
+ * @module
+ */
+import { spawn as spawnProcess } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { readFile } from "node:fs/promises";
+import { availableParallelism } from "node:os";
+import nodeProcess from "node:process";
+import { type Readable, Writable } from "node:stream";
+import { fileURLToPath } from "node:url";
+import { statPath } from "./node_fs.ts";
+import { isMainThread, workerParentPort, WorkerThread } from "./node_threads.ts";
+import type { ChildHandle, ChildSpawnOptions, Runtime } from "./types.ts";
+import { onUncaughtNode } from "./uncaught.ts";
+
+const nodeStdio = { piped: "pipe", inherit: "inherit", null: "ignore" } as const;
+
+/** `program` as the child's `PATH` finds it: its path, or null if nothing executable is there. */
+function lookUp(program: string, env: Record<string, string | undefined>): { path: string; mode: number } | null {
+  const dirs = program.includes("/") ? [""] : (env.PATH ?? "/usr/local/bin:/usr/bin:/bin").split(":");
+  let found: { path: string; mode: number } | null = null;
+  for (const dir of dirs) {
+    const path = dir === "" && program.includes("/") ? program : `${dir || "."}/${program}`;
+    const info = statPath(path);
+    if (!info?.isFile) continue;
+    if (info.mode & 0o111) return { path, mode: info.mode };
+    found ??= { path, mode: info.mode };
+  }
+  return found;
+}
+
+/**
+ * Why a child did not start, as Deno and Bun throw it: Node reports it only as an `error` event a tick later, and
+ * the interface asks for it at once (a caller names the missing program or cwd).
+ */
+function startFailure(options: ChildSpawnOptions, env: Record<string, string | undefined>): Error {
+  const program = options.args[0];
+  const fail = (code: string, message: string) => Object.assign(new Error(message), { code });
+  if (options.cwd !== undefined && !statPath(options.cwd)?.isDirectory) {
+    return fail("ENOENT", `spawn ${program}: no such directory ${options.cwd} (the cwd)`);
+  }
+  const found = lookUp(program, env);
+  if (!found) return fail("ENOENT", `spawn ${program} ENOENT`);
+  if (!(found.mode & 0o111)) return fail("EACCES", `spawn ${program} EACCES`);
+  return fail("EIO", `spawn ${program}: could not start`);
+}
+
+/** A child's stdio pipe as Node gives it: a socket, which can be ref'd and unref'd like other handles. */
+type Pipe = Readable & { ref?(): void; unref?(): void };
+
+/**
+ * A child's output pipe as a web stream that holds the program open only while a read waits on it. Node's pipe
+ * socket holds it for as long as the pipe is open, so an output nobody reads (or reads to its end) would keep
+ * a program alive after the child ended, where Deno and Bun let it end. One chunk per read, no read-ahead.
+ */
+function outputStream(pipe: Pipe): ReadableStream<Uint8Array> {
+  pipe.pause();
+  pipe.unref?.();
+  return new ReadableStream<Uint8Array>({
+    pull(controller) {
+      if (pipe.readableEnded) return controller.close();
+      return new Promise<void>((resolve) => {
+        const settle = () => {
+          pipe.off("data", onData).off("end", onEnd).off("error", onError);
+          pipe.pause();
+          pipe.unref?.();
+          resolve();
+        };
+        const onData = (chunk: Uint8Array) => {
+          settle();
+          // A plain Uint8Array, as Deno's and Bun's streams give: a Buffer compares unequal to one.
+          controller.enqueue(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+        };
+        const onEnd = () => {
+          settle();
+          controller.close();
+        };
+        const onError = (error: Error) => {
+          settle();
+          controller.error(error);
+        };
+        pipe.on("data", onData).on("end", onEnd).on("error", onError);
+        pipe.ref?.();
+        pipe.resume();
+      });
+    },
+    cancel() {
+      pipe.destroy();
+    },
+  }, { highWaterMark: 0 });
+}
+
+function spawnChild(options: ChildSpawnOptions): ChildHandle {
+  const env = options.env ?? nodeProcess.env;
+  const child = spawnProcess(options.args[0], options.args.slice(1), {
+    cwd: options.cwd,
+    env,
+    stdio: [nodeStdio[options.stdin], nodeStdio[options.stdout], nodeStdio[options.stderr]],
+    detached: options.detached,
+  });
+  // The same failure comes again as an `error` event: the throw below already told it.
+  child.on("error", () => {});
+  if (child.pid === undefined) throw startFailure(options, env);
+  const exited = new Promise<{ code: number; signal: string | null }>((resolve) => {
+    child.once("exit", (code, signal) => resolve({ code: code ?? 1, signal }));
+  });
+  // A write to a child that has ended fails with EPIPE: the web stream rejects that write, and nothing else.
+  child.stdin?.on("error", () => {});
+  // A stdin left open must not hold the program (a write in progress still does, as a pending request).
+  (child.stdin as { unref?(): void } | null)?.unref?.();
+  return {
+    pid: child.pid,
+    stdin: child.stdin ? Writable.toWeb(child.stdin) as WritableStream<Uint8Array> : null,
+    stdout: child.stdout ? outputStream(child.stdout) : null,
+    stderr: child.stderr ? outputStream(child.stderr) : null,
+    exited,
+    kill: (signal) => {
+      child.kill(signal as NodeJS.Signals);
+    },
+    // The pipes hold the program only while used (above): the child's own handle is what is left.
+    unref: () => child.unref(),
+  };
+}
+
+/**
+ * The node flags a child runtime needs to load and run code as this one does: module hooks, conditions, resource
+ * and V8 settings. Not the test runner's, the inspector's (a second one would want the same port) nor `-e`/`-p`.
+ */
+function runFlags(): string[] {
+  const kept: string[] = [];
+  const withValue = new Set(["--import", "--require", "-r", "--loader", "--experimental-loader", "--conditions", "-C"]);
+  const argv = nodeProcess.execArgv;
+  for (let i = 0; i < argv.length; i++) {
+    const flag = argv[i];
+    const name = flag.split("=")[0];
+    if (withValue.has(name)) {
+      kept.push(flag);
+      if (!flag.includes("=") && i + 1 < argv.length) kept.push(argv[++i]);
+    } else if (
+      /^--(no-)?(experimental-|js-|harmony|max-old-space-size|stack-size|enable-source-maps|disable-warning|no-warnings)/
+        .test(flag) && !/^--(no-)?experimental-test/.test(flag)
+    ) {
+      kept.push(flag);
+    }
+  }
+  return kept;
+}
+
+/** The adapter for Node.js. */
+export const createNodeRuntime = (): Runtime => ({
+  name: "node",
+  version: nodeProcess.versions.node,
+  // libuv polls sockets with a zero timeout on every turn while an immediate is pending, as Bun's loop does (not
+  // measured here: see BENCHMARKS.md for what is).
+  turnsReadSockets: true,
+  pid: nodeProcess.pid,
+  ppid: nodeProcess.ppid,
+  isMainThread,
+  cpuCount: () => availableParallelism(),
+  execPath: () => nodeProcess.execPath,
+  // A single executable application runs only the script built into it. Looked up, not imported: Deno and Bun
+  // load this module too (detect.ts), and may have no node:sea.
+  compiled: nodeProcess.getBuiltinModule?.("node:sea")?.isSea() ?? false,
+  scriptCommand: (url) => [nodeProcess.execPath, ...runFlags(), fileURLToPath(url)],
+  exitProcess(code: number): never {
+    nodeProcess.exit(code);
+  },
+  // In a worker, Node's process.exit() ends that thread only.
+  exitThread(code: number): never {
+    nodeProcess.exit(code);
+  },
+  startWorker: (url, name) => new WorkerThread(url, name),
+  parentPort: workerParentPort,
+  readTextFile: (path) => readFile(path, "utf8"),
+  readTextFileSync: (path) => readFileSync(path, "utf8"),
+  pathInfo: statPath,
+  onUncaught: onUncaughtNode,
+  onExit(callback) {
+    nodeProcess.on("exit", callback);
+  },
+  getEnv: (name) => nodeProcess.env[name],
+  spawnChild,
+});

@@ -1,0 +1,77 @@
+/**
+ * Threads as the Deno and Node adapters make them: `node:worker_threads` workers in both (in Deno, unlike its Web
+ * Worker, they can be unref'd, which daemon children and the warm spare need).
+ *
+ * @module
+ */
+import { isMainThread, parentPort as nodeParentPort, Worker as NodeWorker } from "node:worker_threads";
+import type { ParentPort, WorkerHandle } from "./types.ts";
+
+export { isMainThread };
+
+/**
+ * `node:worker_threads` starts only `file:` and `data:` modules, but a program that imported this module by URL (an
+ * `https:` or JSR import, in Deno) has its entries there: a one-line `data:` module imports the entry by its URL,
+ * with the permissions and module cache the program has.
+ */
+function workerEntry(url: URL): URL {
+  if (url.protocol === "file:" || url.protocol === "data:") return url;
+  return new URL(`data:text/javascript,${encodeURIComponent(`import ${JSON.stringify(url.href)};`)}`);
+}
+
+/** A load error of a worker started through {@linkcode workerEntry}, naming the entry instead of its `data:` module. */
+function namingEntry(error: unknown, started: URL, entry: URL): unknown {
+  if (started === entry || !(error instanceof Error) || !error.message.includes(started.href)) return error;
+  const named = new Error(error.message.replaceAll(started.href, entry.href), { cause: error });
+  named.stack = error.stack?.replaceAll(started.href, entry.href);
+  return named;
+}
+
+/** A child thread on `node:worker_threads`. */
+export class WorkerThread implements WorkerHandle {
+  #worker: NodeWorker;
+  #onError: (error: unknown) => void = () => {};
+  #onMessage: (message: unknown) => void = () => {};
+  constructor(url: URL, name: string) {
+    const started = workerEntry(url);
+    this.#worker = new NodeWorker(started, { name });
+    this.#worker.on("error", (error) => this.#onError(namingEntry(error, started, url)));
+    // Listening now, before any unref(): in Node, a "message" listener added to a worker refs its port again, and
+    // an unref'd child would hold the program open. Nothing is missed: messages arrive on a later turn.
+    this.#worker.on("message", (message) => this.#onMessage(message));
+  }
+  postMessage(message: unknown, transfer?: Transferable[]): void {
+    if (transfer) this.#worker.postMessage(message, transfer as never);
+    else this.#worker.postMessage(message);
+  }
+  onMessage(listener: (message: unknown) => void): void {
+    this.#onMessage = listener;
+  }
+  onExit(listener: (code: number) => void): void {
+    this.#worker.on("exit", listener);
+  }
+  onError(listener: (error: unknown) => void): void {
+    this.#onError = listener;
+  }
+  terminate(): void {
+    void this.#worker.terminate();
+  }
+  unref(): void {
+    this.#worker.unref();
+  }
+}
+
+let port: ParentPort | null | undefined;
+
+/** The channel to the parent thread over `node:worker_threads`, or null on the main thread. */
+export function workerParentPort(): ParentPort | null {
+  if (port !== undefined) return port;
+  const p = nodeParentPort;
+  port = p
+    ? {
+      postMessage: (message, transfer) => transfer ? p.postMessage(message, transfer as never) : p.postMessage(message),
+      onMessage: (listener) => p.on("message", listener),
+    }
+    : null;
+  return port;
+}
