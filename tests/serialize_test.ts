@@ -65,6 +65,6 @@ test("what cannot cross is a TypeError naming where it is and what it is", () =>
 test("a descriptor of an unknown kind says which module to import", () => {
   assert.throws(
     () => rebuild({ "\u0000tsmp": "NoSuchKind", state: 1 }),
-    (e: unknown) => e instanceof TypeError && /NoSuchKind/.test(e.message) && /Import it/.test(e.message),
+    (e: unknown) => e instanceof TypeError && /NoSuchKind/.test(e.message) && /import that module/.test(e.message),
   );
 });
