@@ -1,9 +1,27 @@
-// The whole check: format, lint, type check, then the suite under Deno and under Bun.
+// The whole check: format, lint, type check, then the suite under Deno, Bun, Node 24 and Node 22.
 // Runs every step, prints a summary, and exits non-zero if any step failed.
 import { spawnSync } from "node:child_process";
-import { readdirSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 
 const bin = (name) => new URL(`../node_modules/.bin/${name}`, import.meta.url).pathname;
+/** The pinned Node binaries (devDependencies node22 and node24), not the Node that runs this script. */
+const node = (major) => new URL(`../node_modules/node${major}/bin/node`, import.meta.url).pathname;
+const testFiles = readdirSync("tests").filter((f) => f.endsWith("_test.ts")).sort().map((f) => `tests/${f}`);
+/**
+ * Node 22 cannot parse `using` declarations (24 can), which some test files and fixtures use: it runs the test files
+ * that, with the fixtures they name, have none.
+ */
+const usesUsing = (path, seen = new Set()) => {
+  if (seen.has(path)) return false;
+  seen.add(path);
+  const source = readFileSync(path, "utf8");
+  if (/^\s*(await\s+)?using\s/m.test(source)) return true;
+  const fixtures = [...source.matchAll(/fixtures\/(\w+\.ts)/g)].map((m) => `tests/fixtures/${m[1]}`);
+  return fixtures.some((fixture) => usesUsing(fixture, seen));
+};
+const node22Files = testFiles.filter((path) => !usesUsing(path));
+// One file at a time, as bun test and deno test run them; a test's timeout as bunfig.toml's.
+const nodeTest = ["--test", "--test-concurrency=1", "--test-timeout=60000", "--test-reporter=spec"];
 const dirs = ["lib", "tests", "examples", "bench"].filter((dir) => {
   try {
     return readdirSync(dir).length > 0;
@@ -27,6 +45,8 @@ const steps = [
   ]],
   ["tests under Deno", bin("deno"), ["test", "-A", "--no-check", "tests/"]],
   ["tests under Bun", bin("bun"), ["test", "--timeout", "60000", "tests/"]],
+  ["tests under Node 24", node(24), [...nodeTest, ...testFiles]],
+  ["tests under Node 22 (the files without `using`)", node(22), [...nodeTest, ...node22Files]],
   ["consumer (packed package, as users get it)", process.execPath, ["--test", "consumer/"]],
 ].filter(([name]) => only.length === 0 || only.some((word) => name.includes(word)));
 
