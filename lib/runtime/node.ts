@@ -13,14 +13,14 @@
  * @module
  */
 import { spawn as spawnProcess } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { readFileSync, writeSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { availableParallelism } from "node:os";
 import nodeProcess from "node:process";
 import { type Readable, Writable } from "node:stream";
 import { fileURLToPath } from "node:url";
 import { statPath } from "./node_fs.ts";
-import { isMainThread, workerParentPort, WorkerThread } from "./node_threads.ts";
+import { isMainThread, workerData, workerParentPort, WorkerThread } from "./node_threads.ts";
 import type { ChildHandle, ChildSpawnOptions, Runtime } from "./types.ts";
 import { onUncaughtNode } from "./uncaught.ts";
 
@@ -133,6 +133,37 @@ function spawnChild(options: ChildSpawnOptions): ChildHandle {
   };
 }
 
+/** The `workerData` of the threads this adapter starts: they write their output through (see below). */
+const CHILD_THREAD = "tsmp:child-thread";
+
+/**
+ * Makes this thread's stdout and stderr write to the OS process's file descriptors at once, as a Python child and a
+ * Deno or Bun worker do. Node's worker hands its output to the main thread, which writes it when its event loop
+ * next turns: a child's `console.log` came after what the parent printed once `join()` returned.
+ */
+function writeThrough(): void {
+  for (const [stream, fd] of [[nodeProcess.stdout, 1], [nodeProcess.stderr, 2]] as const) {
+    const write = (chunk: string | Uint8Array, encoding?: unknown, callback?: unknown): boolean => {
+      const bytes = typeof chunk === "string"
+        ? Buffer.from(chunk, typeof encoding === "string" ? encoding as BufferEncoding : "utf8")
+        : chunk;
+      for (let at = 0; at < bytes.length;) {
+        try {
+          at += writeSync(fd, bytes, at);
+        } catch (error) {
+          // The descriptor is shared with the main thread, which may have made it non-blocking: wait for room.
+          if ((error as { code?: string }).code !== "EAGAIN") throw error;
+          Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1);
+        }
+      }
+      const done = typeof encoding === "function" ? encoding : callback;
+      if (typeof done === "function") done();
+      return true;
+    };
+    stream.write = write as typeof stream.write;
+  }
+}
+
 /**
  * The node flags a child runtime needs to load and run code as this one does: module hooks, conditions, resource
  * and V8 settings. Not the test runner's, the inspector's (a second one would want the same port) nor `-e`/`-p`.
@@ -158,7 +189,12 @@ function runFlags(): string[] {
 }
 
 /** The adapter for Node.js. */
-export const createNodeRuntime = (): Runtime => ({
+export function createNodeRuntime(): Runtime {
+  if (!isMainThread && workerData === CHILD_THREAD) writeThrough();
+  return nodeRuntime();
+}
+
+const nodeRuntime = (): Runtime => ({
   name: "node",
   version: nodeProcess.versions.node,
   // libuv polls sockets with a zero timeout on every turn while an immediate is pending, as Bun's loop does (not
@@ -180,7 +216,7 @@ export const createNodeRuntime = (): Runtime => ({
   exitThread(code: number): never {
     nodeProcess.exit(code);
   },
-  startWorker: (url, name) => new WorkerThread(url, name),
+  startWorker: (url, name) => new WorkerThread(url, name, CHILD_THREAD),
   parentPort: workerParentPort,
   readTextFile: (path) => readFile(path, "utf8"),
   readTextFileSync: (path) => readFileSync(path, "utf8"),

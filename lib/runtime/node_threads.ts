@@ -4,10 +4,10 @@
  *
  * @module
  */
-import { isMainThread, parentPort as nodeParentPort, Worker as NodeWorker } from "node:worker_threads";
+import { isMainThread, parentPort as nodeParentPort, Worker as NodeWorker, workerData } from "node:worker_threads";
 import type { ParentPort, WorkerHandle } from "./types.ts";
 
-export { isMainThread };
+export { isMainThread, workerData };
 
 /**
  * `node:worker_threads` starts only `file:` and `data:` modules, but a program that imported this module by URL (an
@@ -32,9 +32,10 @@ export class WorkerThread implements WorkerHandle {
   #worker: NodeWorker;
   #onError: (error: unknown) => void = () => {};
   #onMessage: (message: unknown) => void = () => {};
-  constructor(url: URL, name: string) {
+  /** `workerData` is for the adapter's own use in the child (see node.ts). */
+  constructor(url: URL, name: string, workerData?: unknown) {
     const started = workerEntry(url);
-    this.#worker = new NodeWorker(started, { name });
+    this.#worker = new NodeWorker(started, { name, workerData });
     this.#worker.on("error", (error) => this.#onError(namingEntry(error, started, url)));
     // Listening now, before any unref(): in Node, a "message" listener added to a worker refs its port again, and
     // an unref'd child would hold the program open. Nothing is missed: messages arrive on a later turn.
