@@ -1,7 +1,9 @@
 // The whole check: format, lint, type check, then the suite under Deno, Bun, Node 24 and Node 22.
 // Runs every step, prints a summary, and exits non-zero if any step failed.
 import { spawnSync } from "node:child_process";
-import { readdirSync, readFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 
 const bin = (name) => new URL(`../node_modules/.bin/${name}`, import.meta.url).pathname;
 /** The pinned Node binaries (devDependencies node22 and node24), not the Node that runs this script. */
@@ -23,6 +25,12 @@ const node22Files = testFiles.filter((path) => !usesUsing(path));
 const consumerFiles = readdirSync("consumer").filter((f) => f.endsWith(".test.mjs")).sort().map((f) => `consumer/${f}`);
 // One file at a time, as bun test and deno test run them; a test's timeout as bunfig.toml's.
 const nodeTest = ["--test", "--test-concurrency=1", "--test-timeout=60000", "--test-reporter=spec"];
+/**
+ * Node's compile cache, new for each run: every child thread loads the library afresh, and Node compiles (and strips
+ * the types of) each module again in every thread without it; with it the Node steps took about a third less.
+ */
+const compileCache = mkdtempSync(join(tmpdir(), "tsmp-node-compile-cache-"));
+const nodeEnv = { NODE_COMPILE_CACHE: compileCache };
 const dirs = ["lib", "tests", "examples", "bench"].filter((dir) => {
   try {
     return readdirSync(dir).length > 0;
@@ -46,21 +54,22 @@ const steps = [
   ]],
   ["tests under Deno", bin("deno"), ["test", "-A", "--no-check", "tests/"]],
   ["tests under Bun", bin("bun"), ["test", "--timeout", "60000", "tests/"]],
-  ["tests under Node 24", node(24), [...nodeTest, ...testFiles]],
-  ["tests under Node 22 (the files without `using`)", node(22), [...nodeTest, ...node22Files]],
+  ["tests under Node 24", node(24), [...nodeTest, ...testFiles], nodeEnv],
+  ["tests under Node 22 (the files without `using`)", node(22), [...nodeTest, ...node22Files], nodeEnv],
   // The files by name: under `npm test`, `node` is Node 22 (node_modules/.bin/node, from the node22 package), whose
   // --test takes no folder.
   ["consumer (packed package, as users get it)", process.execPath, ["--test", ...consumerFiles]],
 ].filter(([name]) => only.length === 0 || only.some((word) => name.includes(word)));
 
 const results = [];
-for (const [name, cmd, args] of steps) {
+for (const [name, cmd, args, env = {}] of steps) {
   console.log(`\n=== ${name}: ${[cmd.split("/").pop(), ...args].join(" ")}`);
   const started = Date.now();
-  const run = spawnSync(cmd, args, { stdio: "inherit", env: { ...process.env, NO_COLOR: "1" } });
+  const run = spawnSync(cmd, args, { stdio: "inherit", env: { ...process.env, NO_COLOR: "1", ...env } });
   const ok = run.status === 0;
   results.push([name, ok, ((Date.now() - started) / 1000).toFixed(1)]);
 }
+rmSync(compileCache, { recursive: true, force: true });
 console.log("\n=== summary");
 for (const [name, ok, seconds] of results) console.log(`${ok ? "ok  " : "FAIL"} ${name} (${seconds} s)`);
 process.exit(results.every(([, ok]) => ok) ? 0 : 1);
