@@ -3,8 +3,6 @@
  *
  * @module
  */
-import { readFileSync } from "node:fs";
-import { createRequire } from "node:module";
 import nodeProcess from "node:process";
 import { fileURLToPath } from "node:url";
 import { statPath } from "./node_fs.ts";
@@ -163,7 +161,8 @@ export const createBunRuntime = (): Runtime => ({
     return port;
   },
   readTextFile: (path) => Bun.file(path).text(),
-  readTextFileSync: (path) => readFileSync(path, "utf8"),
+  // Looked up, not imported: Deno loads this module too (detect.ts), and node:fs costs its start ~10 ms.
+  readTextFileSync: (path) => nodeProcess.getBuiltinModule("node:fs").readFileSync(path, "utf8"),
   pathInfo: statPath,
   onUncaught: onUncaughtWebAndNode,
   onExit(callback) {
@@ -176,7 +175,9 @@ export const createBunRuntime = (): Runtime => ({
   // code then moved messages slower than the tier below: with noFTL a pipe of 16 KiB messages went from 2.4-3.0 to
   // 3.9-4.8 GB/s from a child's start and from 4.1-4.8 to 10.9-12.2 GB/s once warm (alternating runs).
   avoidTopJitTier(functions, prototypes = []) {
-    jsc ??= createRequire(import.meta.url)(jscModule) as { noFTL?: (f: unknown) => unknown };
+    jsc ??= nodeProcess.getBuiltinModule("node:module").createRequire(import.meta.url)(jscModule) as {
+      noFTL?: (f: unknown) => unknown;
+    };
     const noFTL = jsc.noFTL;
     if (!noFTL) return;
     for (const f of functions) noFTL(f);

@@ -10,19 +10,21 @@
  *   told apart here, at once, as the interface asks;
  * - a child's pipe holds Node's event loop for as long as it is open: here only while a read waits on it.
  *
+ * Node's modules are looked up when used (`process.getBuiltinModule`), not imported: Deno and Bun load this module
+ * too (detect.ts), and `node:fs`, `node:child_process` and `node:stream` cost a Deno program and each of its child
+ * threads ~15 ms more to start.
+ *
  * @module
  */
-import { spawn as spawnProcess } from "node:child_process";
-import { readFileSync, writeSync } from "node:fs";
-import { readFile } from "node:fs/promises";
-import { availableParallelism } from "node:os";
 import nodeProcess from "node:process";
-import { type Readable, Writable } from "node:stream";
+import type { Readable } from "node:stream";
 import { fileURLToPath } from "node:url";
 import { statPath } from "./node_fs.ts";
 import { isMainThread, workerData, workerParentPort, WorkerThread } from "./node_threads.ts";
 import type { ChildHandle, ChildSpawnOptions, Runtime } from "./types.ts";
 import { onUncaughtNode } from "./uncaught.ts";
+
+const builtin = nodeProcess.getBuiltinModule;
 
 const nodeStdio = { piped: "pipe", inherit: "inherit", null: "ignore" } as const;
 
@@ -103,7 +105,8 @@ function outputStream(pipe: Pipe): ReadableStream<Uint8Array> {
 
 function spawnChild(options: ChildSpawnOptions): ChildHandle {
   const env = options.env ?? nodeProcess.env;
-  const child = spawnProcess(options.args[0], options.args.slice(1), {
+  const { Writable } = builtin("node:stream");
+  const child = builtin("node:child_process").spawn(options.args[0], options.args.slice(1), {
     cwd: options.cwd,
     env,
     stdio: [nodeStdio[options.stdin], nodeStdio[options.stdout], nodeStdio[options.stderr]],
@@ -142,6 +145,7 @@ const CHILD_THREAD = "tsmp:child-thread";
  * next turns: a child's `console.log` came after what the parent printed once `join()` returned.
  */
 function writeThrough(): void {
+  const { writeSync } = builtin("node:fs");
   for (const [stream, fd] of [[nodeProcess.stdout, 1], [nodeProcess.stderr, 2]] as const) {
     const write = (chunk: string | Uint8Array, encoding?: unknown, callback?: unknown): boolean => {
       const bytes = typeof chunk === "string"
@@ -203,7 +207,7 @@ const nodeRuntime = (): Runtime => ({
   pid: nodeProcess.pid,
   ppid: nodeProcess.ppid,
   isMainThread,
-  cpuCount: () => availableParallelism(),
+  cpuCount: () => builtin("node:os").availableParallelism(),
   execPath: () => nodeProcess.execPath,
   // A single executable application runs only the script built into it. Looked up, not imported: Deno and Bun
   // load this module too (detect.ts), and may have no node:sea.
@@ -218,8 +222,8 @@ const nodeRuntime = (): Runtime => ({
   },
   startWorker: (url, name) => new WorkerThread(url, name, CHILD_THREAD),
   parentPort: workerParentPort,
-  readTextFile: (path) => readFile(path, "utf8"),
-  readTextFileSync: (path) => readFileSync(path, "utf8"),
+  readTextFile: (path) => builtin("node:fs/promises").readFile(path, "utf8"),
+  readTextFileSync: (path) => builtin("node:fs").readFileSync(path, "utf8"),
   pathInfo: statPath,
   onUncaught: onUncaughtNode,
   onExit(callback) {

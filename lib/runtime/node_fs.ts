@@ -1,15 +1,16 @@
 /**
  * Paths as the Bun and Node adapters look at them, through `node:fs` (Deno's own API tells permission errors apart).
+ * Looked up when used, not imported: Deno loads this module too (detect.ts), and `node:fs` costs its start ~10 ms.
  *
  * @module
  */
-import { statSync } from "node:fs";
+import nodeProcess from "node:process";
 import type { PathInfo } from "./types.ts";
 
 /** What is at `path` through `node:fs`, or null. */
 export function statPath(path: string): PathInfo | null {
   try {
-    const info = statSync(path);
+    const info = nodeProcess.getBuiltinModule("node:fs").statSync(path);
     return { isFile: info.isFile(), isDirectory: info.isDirectory(), mode: info.mode };
   } catch {
     // Not only ENOENT: ENOTDIR (a file where a directory was expected), EACCES.
