@@ -8,7 +8,10 @@
  *   gets the flags the parent was started with that change how code loads or runs (`--import`, `--conditions`...);
  * - a child's failure to start (a missing program or cwd) is only an `error` event in Node, a tick later: it is
  *   told apart here, at once, as the interface asks;
- * - a child's pipe holds Node's event loop for as long as it is open: here only while a read waits on it.
+ * - a child's pipe holds Node's event loop for as long as it is open: here only while a read waits on it;
+ * - a worker's output goes through the main thread's event loop: a child thread writes it through instead;
+ * - a "message" listener on a worker refs it again after `unref()` (node_threads.ts listens before);
+ * - a top-level await in the library's module graph made Node crash terminating workers (detect.ts has none).
  *
  * Node's modules are looked up when used (`process.getBuiltinModule`), not imported: Deno and Bun load this module
  * too (detect.ts), and `node:fs`, `node:child_process` and `node:stream` cost a Deno program and each of its child
@@ -209,9 +212,8 @@ const nodeRuntime = (): Runtime => ({
   isMainThread,
   cpuCount: () => builtin("node:os").availableParallelism(),
   execPath: () => nodeProcess.execPath,
-  // A single executable application runs only the script built into it. Looked up, not imported: Deno and Bun
-  // load this module too (detect.ts), and may have no node:sea.
-  compiled: nodeProcess.getBuiltinModule?.("node:sea")?.isSea() ?? false,
+  // A single executable application runs only the script built into it.
+  compiled: builtin("node:sea").isSea(),
   scriptCommand: (url) => [nodeProcess.execPath, ...runFlags(), fileURLToPath(url)],
   exitProcess(code: number): never {
     nodeProcess.exit(code);
