@@ -421,7 +421,8 @@ export class FrameReader {
     const out = new Uint8Array(n);
     let done = 0;
     while (done < n) {
-      const chunk = this.#chunks[0];
+      // `n` is at most what is buffered, so a chunk remains while bytes are missing.
+      const chunk = this.#chunks[0]!;
       const k = Math.min(chunk.length, n - done);
       out.set(chunk.subarray(0, k), done);
       done += k;
@@ -510,7 +511,7 @@ function startsWith(bytes: Uint8Array, prefix: Uint8Array): boolean {
 function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false;
   let difference = 0;
-  for (let i = 0; i < a.length; i++) difference |= a[i] ^ b[i];
+  for (let i = 0; i < a.length; i++) difference |= a[i]! ^ b[i]!; // same length, checked above
   return difference === 0;
 }
 
