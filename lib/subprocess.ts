@@ -24,7 +24,7 @@ import {
   ValueError,
 } from "./errors.ts";
 import { runtime } from "./runtime/detect.ts";
-import type { ChildHandle } from "./runtime/types.ts";
+import type { Argv, ChildHandle } from "./runtime/types.ts";
 
 /** Connects a standard stream to a new pipe (Python's `subprocess.PIPE`). */
 export const PIPE = -1;
@@ -155,19 +155,20 @@ function findProgram(program: string, env: Record<string, string> | undefined): 
 let fsModule: Promise<typeof import("node:fs")> | undefined;
 const nodeFs = () => fsModule ??= import("node:fs");
 
-function argvOf(args: Command, shell: boolean): string[] {
+function argvOf(args: Command, shell: boolean): Argv {
   if (typeof args === "string") {
     if (args === "") throw new TypeError("the command is an empty string: pass a program name");
     return shell ? ["/bin/sh", "-c", args] : [args];
   }
-  if (!Array.isArray(args) || args.length === 0 || !args.every((a) => typeof a === "string")) {
+  const [program, ...rest]: readonly unknown[] = Array.isArray(args) ? args : [];
+  if (typeof program !== "string" || !rest.every((a): a is string => typeof a === "string")) {
     throw new TypeError("the command must be a string or a non-empty array of strings");
   }
-  return shell ? ["/bin/sh", "-c", ...args] : [...args];
+  return shell ? ["/bin/sh", "-c", program, ...rest] : [program, ...rest];
 }
 
 function concat(chunks: Uint8Array[]): Uint8Array {
-  if (chunks.length === 1) return chunks[0];
+  if (chunks.length === 1) return chunks[0]!;
   const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
   let at = 0;
   for (const c of chunks) {
@@ -283,7 +284,7 @@ export class Popen {
     if (merge && findProgram(argv[0], options.env) === null) throw new FileNotFoundError(argv[0]);
     // One pipe for both streams keeps the order the child wrote in; the runtimes cannot hand a child's fd 2
     // the stdout pipe, so the shell does it and then becomes the program (exec: same pid, no extra process).
-    const spawnArgv = merge ? ["/bin/sh", "-c", "exec \"$@\" 2>&1", "sh", ...argv] : argv;
+    const spawnArgv: Argv = merge ? ["/bin/sh", "-c", "exec \"$@\" 2>&1", "sh", ...argv] : argv;
     const mode = (stdio: unknown): "piped" | "inherit" | "null" =>
       stdio === DEVNULL ? "null" : stdio === undefined || stdio === null || stdio === "inherit" ? "inherit" : "piped";
     this.#group = options.startNewSession ?? true;
@@ -355,7 +356,7 @@ export class Popen {
   }
 
   /** Waits for the child to end; `TimeoutExpired` (the child keeps running) if `timeout` ms pass first. */
-  async wait(options: { timeout?: number } = {}): Promise<number> {
+  async wait(options: { timeout?: number | undefined } = {}): Promise<number> {
     const timeout = checkTimeout(options.timeout);
     if (timeout === undefined) return await this.#exited;
     return await this.#within(this.#exited, timeout, () => new TimeoutExpired(this.args, timeout, null, null));

@@ -18,15 +18,15 @@ import { authkeyBytes } from "./wire.ts";
 export interface RegisterOptions {
   /** Makes the server object; may be a closure when the server runs in this process (`start()`, `getServer()`). */
   // deno-lint-ignore no-explicit-any
-  callable?: ((...args: any[]) => unknown) | null;
+  callable?: ((...args: any[]) => unknown) | null | undefined;
   /** The proxy class for this type id (default: an {@linkcode AutoProxy}). */
-  proxytype?: ProxyType | null;
+  proxytype?: ProxyType | null | undefined;
   /** The methods proxies may call (default: the object's public methods). */
-  exposed?: readonly string[] | null;
+  exposed?: readonly string[] | null | undefined;
   /** Methods whose result the server keeps, returning a proxy of that type id. */
-  methodToTypeid?: Record<string, string> | null;
+  methodToTypeid?: Record<string, string> | null | undefined;
   /** Whether to add a method named `typeid` to the manager class (default true). */
-  createMethod?: boolean;
+  createMethod?: boolean | undefined;
 }
 
 /** Options of a manager. */
@@ -36,15 +36,15 @@ export interface BaseManagerOptions {
   /** The shared secret; default `currentProcess().authkey`. Required to serve on anything but loopback. */
   authkey?: string | Uint8Array;
   /** `"pickle"` (default: CPython peers need no change) or `"json"`. */
-  serializer?: Serializer;
+  serializer?: Serializer | undefined;
   /** The largest frame the server accepts, in bytes (default 64 MiB); larger ones close that connection. */
-  maxFrame?: number;
+  maxFrame?: number | undefined;
   /**
    * Whether clients in this program's other threads (its processes, `Manager()`'s own) reach a server started
    * here over shared memory instead of loopback TCP (default true). The protocol and the authkey handshake are
    * the same either way; clients in other programs, Python's included, always use TCP.
    */
-  sharedMemory?: boolean;
+  sharedMemory?: boolean | undefined;
 }
 
 interface Registration extends TypeSpec {
@@ -147,7 +147,7 @@ export class BaseManager {
   }
 
   /** The server options a manager's own server process needs besides the address, authkey and serializer. */
-  protected get _serverOptions(): { maxFrame?: number; sharedMemory: boolean } {
+  protected get _serverOptions(): { maxFrame?: number | undefined; sharedMemory: boolean } {
     return { maxFrame: this.#maxFrame, sharedMemory: this.#sharedMemory };
   }
 

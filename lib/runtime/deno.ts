@@ -49,11 +49,12 @@ class DenoWorker implements WorkerHandle {
 function spawnChild(options: ChildSpawnOptions): ChildHandle {
   let child: Deno.ChildProcess;
   try {
+    const { cwd, env } = options;
     child = new Deno.Command(options.args[0], {
       args: options.args.slice(1),
-      cwd: options.cwd,
-      env: options.env,
-      clearEnv: options.env !== undefined,
+      ...(cwd === undefined ? {} : { cwd }),
+      ...(env === undefined ? {} : { env }),
+      clearEnv: env !== undefined,
       stdin: options.stdin,
       stdout: options.stdout,
       stderr: options.stderr,

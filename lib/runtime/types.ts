@@ -39,12 +39,15 @@ export interface ParentPort {
   onMessage(listener: (message: unknown) => void): void;
 }
 
+/** A program and its arguments. */
+export type Argv = [program: string, ...args: string[]];
+
 /** How to start an OS process (`args[0]` is the program). */
 export interface ChildSpawnOptions {
-  args: string[];
-  cwd?: string;
+  args: Argv;
+  cwd?: string | undefined;
   /** The whole environment of the child (none of the parent's when given). */
-  env?: Record<string, string>;
+  env?: Record<string, string> | undefined;
   stdin: "piped" | "inherit" | "null";
   stdout: "piped" | "inherit" | "null";
   stderr: "piped" | "inherit" | "null";
@@ -93,7 +96,7 @@ export interface Runtime {
   /** The runtime's executable. */
   execPath(): string;
   /** The command line that runs the module at `url` as a program of this runtime. */
-  scriptCommand(url: URL): string[];
+  scriptCommand(url: URL): Argv;
   /** Ends the whole OS process. */
   exitProcess(code: number): never;
   /** Ends the current worker thread with `code` (only valid inside a worker). */

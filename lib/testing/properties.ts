@@ -66,8 +66,9 @@ function stallTimeout(options: PropertyOptions): number {
 }
 
 function failedChildren(outcome: ChildrenOutcome): string | null {
-  if (outcome.failed.length > 0) {
-    const { name, exitcode } = outcome.failed[0];
+  const [first] = outcome.failed;
+  if (first !== undefined) {
+    const { name, exitcode } = first;
     return `${name} failed with exit code ${exitcode} (its error is printed above)`;
   }
   if (outcome.startStalled) return "not every process started within a minute";
