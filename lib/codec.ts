@@ -295,7 +295,9 @@ function read(r: Reader): unknown {
     case T_TYPED: {
       const code = r.bytes[r.offset++];
       const Kind = code === undefined ? undefined : typedArrays[code];
-      if (Kind === undefined) throw new RangeError(`corrupt message: unknown typed array ${code} at byte ${r.offset - 1}`);
+      if (Kind === undefined) {
+        throw new RangeError(`corrupt message: unknown typed array ${code} at byte ${r.offset - 1}`);
+      }
       const bytes = r.raw();
       return new Kind(bytes.buffer as ArrayBuffer, 0, bytes.byteLength / Kind.BYTES_PER_ELEMENT);
     }

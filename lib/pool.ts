@@ -1257,7 +1257,11 @@ export class Pool {
    * }
    * ```
    */
-  imapUnordered<T, R>(fn: (item: T) => R, iterable: Iterable<NoInfer<T>>, chunksize = 1): AsyncIterableIterator<Awaited<R>> {
+  imapUnordered<T, R>(
+    fn: (item: T) => R,
+    iterable: Iterable<NoInfer<T>>,
+    chunksize = 1,
+  ): AsyncIterableIterator<Awaited<R>> {
     return this.#imapJob(fn as Target, iterable, chunksize, false);
   }
 
