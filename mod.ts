@@ -75,6 +75,7 @@ export { RemoteError } from "./lib/errors.ts";
 export { BaseManager, type BaseManagerOptions, type Proxy, type RegisterOptions } from "./lib/managers/base.ts";
 export { ServerQueue } from "./lib/managers/objects.ts";
 export { Token } from "./lib/managers/pickle.ts";
+export type { ProxyMethods, Remote } from "./lib/managers/proxy.ts";
 export {
   AcquirerProxy,
   ArrayProxy,
@@ -114,15 +115,18 @@ export {
   Value,
 } from "./lib/sharedctypes.ts";
 export {
+  type BytesMode,
   call,
   checkCall,
   checkOutput,
+  type CheckOutputOptions,
   type Command,
   CompletedProcess,
   DEVNULL,
   getoutput,
   getstatusoutput,
   type Output,
+  type OutputOf,
   PIPE,
   Popen,
   type PopenOptions,
@@ -130,6 +134,7 @@ export {
   type RunOptions,
   type Stdio,
   STDOUT,
+  type TextMode,
 } from "./lib/subprocess.ts";
 export {
   type AcquireOptions,
