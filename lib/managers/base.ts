@@ -10,7 +10,15 @@ import { currentProcess } from "../process.ts";
 import { closeClient, ManagerClient } from "./client.ts";
 import type { Serializer } from "./codec.ts";
 import { Token } from "./pickle.ts";
-import { AutoProxy, type BaseProxy, makeProxy, type ProxyMethods, type ProxyType, toWire } from "./proxy.ts";
+import {
+  AutoProxy,
+  type BaseProxy,
+  makeProxy,
+  type ProxyMethods,
+  type ProxyType,
+  type Remote,
+  toWire,
+} from "./proxy.ts";
 import { type ManagerAddress, Server, type TypeSpec } from "./server.ts";
 import { authkeyBytes } from "./wire.ts";
 
@@ -62,8 +70,13 @@ export function registryOf(ctor: object): Map<string, Registration> {
   return out;
 }
 
-/** A proxy made by `create()` or a registered method: its own methods plus one per exposed name. */
-export type Proxy = BaseProxy & ProxyMethods;
+/**
+ * A proxy made by `create()` or a registered method: its own methods plus one per exposed name. `T` says
+ * which: the server object's type (`Proxy<ServerQueue>`) or an interface listing its methods
+ * (`Proxy<{ put(item: string): void; get(): string }>`), each of which the proxy offers resolving a Promise.
+ * Without `T` any name may be called (an index signature: with `noUncheckedIndexedAccess`, give `T`).
+ */
+export type Proxy<T extends object = ProxyMethods> = BaseProxy & Remote<T>;
 
 /**
  * Python's `multiprocessing.managers.BaseManager`, speaking CPython's wire
@@ -104,7 +117,7 @@ export class BaseManager {
    * ```ts
    * import { BaseManager, type Proxy } from "@tsmp/multiprocessing";
    * class QueueManager extends BaseManager {
-   *   declare get_queue: () => Promise<Proxy>;
+   *   declare get_queue: () => Promise<Proxy<{ put(item: string): void; get(): string }>>;
    * }
    * QueueManager.register("get_queue"); // a client: the server (maybe Python) has the callable
    * ```
@@ -218,7 +231,7 @@ export class BaseManager {
   }
 
   /** Creates an object of a registered type id on the server and resolves to its proxy. */
-  async create(typeid: string, ...args: unknown[]): Promise<Proxy> {
+  async create<T extends object = ProxyMethods>(typeid: string, ...args: unknown[]): Promise<Proxy<T>> {
     if (this.#state === "shutdown") throw new Error("the manager has been shut down");
     const client = this._client();
     const reply = await client.request(null, "create", [typeid, ...args.map((a) => toWire(a))]);
@@ -226,7 +239,7 @@ export class BaseManager {
     const [ident, exposed] = reply.value as [string, string[]];
     const reg = registryOf(this.constructor).get(typeid);
     const token = new Token(typeid, this.#address, String(ident));
-    return makeProxy(client, token, [...exposed], reg?.proxytype ?? undefined) as Proxy;
+    return makeProxy(client, token, [...exposed], reg?.proxytype ?? undefined) as Proxy<T>;
   }
 
   /** Stops a server this manager started (and closes this process's connections to it). */

@@ -190,8 +190,28 @@ export function makeProxy(
   return new T(client, token, exposed);
 }
 
-/** Methods an {@linkcode AutoProxy} adds, one per exposed name (also in camelCase). */
+/** Methods an {@linkcode AutoProxy} adds, one per exposed name (also in camelCase), when nothing says which. */
 export type ProxyMethods = { [method: string]: (...args: unknown[]) => Promise<unknown> };
+
+type SnakeToCamel<S extends string> = S extends `${infer Head}_${infer Tail}`
+  ? `${Head}${Capitalize<SnakeToCamel<Tail>>}`
+  : S;
+
+// deno-lint-ignore no-explicit-any
+type Method = (...args: any[]) => unknown;
+
+/**
+ * What an {@linkcode AutoProxy} of a server object of type `T` offers: each public method of `T`, under its
+ * own name and in camelCase (`put_nowait` and `putNowait`), with the same parameters and resolving what it
+ * returns. Names starting with `_` and those of {@linkcode BaseProxy} are not added, as at run time.
+ */
+export type Remote<T> = {
+  [
+    K in keyof T & string as T[K] extends Method
+      ? K extends `_${string}` | keyof BaseProxy ? never : K | SnakeToCamel<K>
+      : never
+  ]: T[K] extends (...args: infer A) => infer R ? (...args: A) => Promise<Awaited<R>> : never;
+};
 
 // Where a queue's, lock's or event's method takes its timeout (Python's signatures).
 function timeoutIndex(name: string, exposed: readonly string[]): number {
