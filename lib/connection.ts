@@ -618,8 +618,8 @@ export type Address = [host: string, port: number];
 /** Options of {@linkcode Listener}. */
 export interface ListenerOptions {
   /** Clients must prove they know this key (CPython's handshake). */
-  authkey?: Uint8Array | string;
-  backlog?: number;
+  authkey?: Uint8Array | string | undefined;
+  backlog?: number | undefined;
 }
 
 /**

@@ -36,7 +36,7 @@ export interface QueueWaitOptions {
 /** Options of a queue's constructor. */
 export interface QueueOptions {
   /** Bytes of shared memory for items in flight (default 1 MiB); larger items stream through. */
-  capacity?: number;
+  capacity?: number | undefined;
 }
 
 const DEFAULT_CAPACITY = 1 << 20;

@@ -40,9 +40,9 @@ export interface RegisterOptions {
 /** Options of a manager. */
 export interface BaseManagerOptions {
   /** `[host, port]` (port 0 picks a free port when serving) or a Unix socket path. Default `["127.0.0.1", 0]`. */
-  address?: ManagerAddress;
+  address?: ManagerAddress | undefined;
   /** The shared secret; default `currentProcess().authkey`. Required to serve on anything but loopback. */
-  authkey?: string | Uint8Array;
+  authkey?: string | Uint8Array | undefined;
   /** `"pickle"` (default: CPython peers need no change) or `"json"`. */
   serializer?: Serializer | undefined;
   /** The largest frame the server accepts, in bytes (default 64 MiB); larger ones close that connection. */

@@ -10,16 +10,16 @@ import fc from "fast-check";
 
 /** An inclusive range of whole numbers; either end may be left to its default. */
 export interface Range {
-  min?: number;
-  max?: number;
+  min?: number | undefined;
+  max?: number | undefined;
 }
 
 /** Options of {@linkcode schedule}. */
 export interface ScheduleOptions {
   /** The shortest pause in ms (default 0: no pause, only a yield). */
-  minDelay?: number;
+  minDelay?: number | undefined;
   /** The longest pause in ms (default 2). */
-  maxDelay?: number;
+  maxDelay?: number | undefined;
 }
 
 function whole(value: number, name: string, min: number): number {
@@ -107,13 +107,13 @@ export interface QueueScenario {
 /** Options of {@linkcode queueScenarios}. */
 export interface QueueScenarioOptions extends ScheduleOptions {
   /** Default 1 to 3. */
-  producers?: Range | number;
+  producers?: Range | number | undefined;
   /** Default 1 to 3. */
-  consumers?: Range | number;
+  consumers?: Range | number | undefined;
   /** Items per producer; default 1 to 5. */
-  items?: Range | number;
+  items?: Range | number | undefined;
   /** Queue capacity, 0 = unbounded; default 0 to 3. */
-  maxsize?: Range | number;
+  maxsize?: Range | number | undefined;
 }
 
 /**
@@ -158,9 +158,9 @@ export interface LockScenario {
 /** Options of {@linkcode lockScenarios}. */
 export interface LockScenarioOptions extends ScheduleOptions {
   /** Default 2 to 4. */
-  processes?: Range | number;
+  processes?: Range | number | undefined;
   /** Default 1 to 5. */
-  iterations?: Range | number;
+  iterations?: Range | number | undefined;
 }
 
 /**
@@ -194,9 +194,9 @@ export interface TicketScenario {
 /** Options of {@linkcode ticketScenarios}. */
 export interface TicketScenarioOptions extends ScheduleOptions {
   /** Default 2 to 6. */
-  buyers?: Range | number;
+  buyers?: Range | number | undefined;
   /** Default 1 to 5. */
-  tickets?: Range | number;
+  tickets?: Range | number | undefined;
 }
 
 /**
