@@ -54,6 +54,7 @@ export {
 } from "./lib/pool.ts";
 export {
   activeChildren,
+  type ArgsOption,
   cpuCount,
   currentProcess,
   exit,
@@ -75,7 +76,7 @@ export { RemoteError } from "./lib/errors.ts";
 export { BaseManager, type BaseManagerOptions, type Proxy, type RegisterOptions } from "./lib/managers/base.ts";
 export { ServerQueue } from "./lib/managers/objects.ts";
 export { Token } from "./lib/managers/pickle.ts";
-export type { ProxyMethods, Remote } from "./lib/managers/proxy.ts";
+export type { ProxyMethods, Remote, SnakeToCamel } from "./lib/managers/proxy.ts";
 export {
   AcquirerProxy,
   ArrayProxy,

@@ -1021,8 +1021,10 @@ export class Pool {
    * }
    * ```
    */
+  apply<F extends () => unknown>(fn: F, args?: Readonly<Parameters<F>>): Promise<Awaited<ReturnType<F>>>;
+  apply<F extends Target>(fn: F, args: Readonly<Parameters<F>>): Promise<Awaited<ReturnType<F>>>;
   apply<F extends Target>(fn: F, args?: Readonly<Parameters<F>>): Promise<Awaited<ReturnType<F>>> {
-    return this.applyAsync(fn, args).get();
+    return this.#apply<Awaited<ReturnType<F>>>(fn, args, {}).get();
   }
 
   /**
@@ -1042,11 +1044,26 @@ export class Pool {
    * }
    * ```
    */
+  applyAsync<F extends () => unknown>(
+    fn: F,
+    args?: Readonly<Parameters<F>>,
+    callbacks?: ResultCallbacks<Awaited<ReturnType<F>>>,
+  ): AsyncResult<Awaited<ReturnType<F>>>;
+  applyAsync<F extends Target>(
+    fn: F,
+    args: Readonly<Parameters<F>>,
+    callbacks?: ResultCallbacks<Awaited<ReturnType<F>>>,
+  ): AsyncResult<Awaited<ReturnType<F>>>;
   applyAsync<F extends Target>(
     fn: F,
     args?: Readonly<Parameters<F>>,
     callbacks: ResultCallbacks<Awaited<ReturnType<F>>> = {},
   ): AsyncResult<Awaited<ReturnType<F>>> {
+    return this.#apply(fn, args, callbacks);
+  }
+
+  // The overloads above say when `args` may be left out: only for a function without required parameters.
+  #apply<R>(fn: Target, args: readonly unknown[] | undefined, callbacks: ResultCallbacks<R>): AsyncResult<R> {
     this.#checkRunning();
     const entry = this.#entry(fn, "applyAsync");
     const list: readonly unknown[] = args === undefined ? [] : args;
@@ -1054,7 +1071,7 @@ export class Pool {
     let numeric = true;
     for (let i = 0; numeric && i < list.length; i++) if (typeof list[i] !== "number") numeric = false;
     const reduced = numeric ? list.slice() : reduceArgs(list);
-    const result = new AsyncResult<Awaited<ReturnType<F>>>(callbacks);
+    const result = new AsyncResult<R>(callbacks);
     let tail = this.#applyTail;
     if (!tail || this.#queue[this.#queue.length - 1] !== tail) {
       tail = new ApplySource();

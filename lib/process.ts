@@ -40,6 +40,15 @@ export interface ProcessOptions<F extends Target = Target> {
   module?: string | URL | undefined;
 }
 
+/**
+ * What {@linkcode Process}'s options need besides {@linkcode ProcessOptions}: `args`, when the target has
+ * parameters that are not optional.
+ */
+export type ArgsOption<F extends Target> = [] extends Parameters<F> ? unknown
+  // `never` (a target cast from a wrong value, as tests do) asks for nothing.
+  : [F] extends [never] ? unknown
+  : { args: Readonly<Parameters<F>> };
+
 /** What a child learns about itself and its parent when it starts. */
 export interface ChildIdentity {
   name: string;
@@ -273,6 +282,7 @@ export class Process<F extends Target = Target> {
   #parentPid: number;
   #ended: Promise<void> | undefined;
 
+  constructor(options?: ProcessOptions<F> & ArgsOption<F>);
   constructor(options: ProcessOptions<F> = {}) {
     if (options === null || typeof options !== "object") {
       throw new TypeError("Process options must be an object like { target, args, name, daemon }");

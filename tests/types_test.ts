@@ -76,6 +76,8 @@ test("Process: args are checked against the target's parameters", async () => {
     new Process({ target: fx.add, args: ["1", 2] }),
     // @ts-expect-error: noop takes no arguments
     new Process({ target: noop, args: [1] }),
+    // @ts-expect-error: add needs its arguments
+    new Process({ target: fx.add }),
     new Process({ target: noop }),
   ];
   assert.equal(typeof misuses, "function");
@@ -99,6 +101,8 @@ test("Pool: arguments are checked and results typed by the function", async () =
   const misuses = () => [
     // @ts-expect-error: add takes two numbers
     pool.apply(fx.add, [2, "3"]),
+    // @ts-expect-error: add needs its arguments
+    pool.applyAsync(fx.add),
     // @ts-expect-error: map's items are the function's parameter
     pool.map(fx.sqr, ["a"]),
     // @ts-expect-error: each starmap item is add's argument list
@@ -110,7 +114,8 @@ test("Pool: arguments are checked and results typed by the function", async () =
   assert.deepEqual(squares, [1, 4, 9]);
   assertType<number[]>(await pool.starmap(fx.add, [[1, 2], [3, 4]]));
   // A Promise-returning function's result is what it resolves.
-  const resolved: Exact<ReturnType<typeof pool.apply<typeof fx.waitFlag>>, Promise<number>> = true;
+  const waiting = () => pool.apply(fx.waitFlag, [new Int32Array(new SharedArrayBuffer(8)), 1]); // never called
+  const resolved: Exact<ReturnType<typeof waiting>, Promise<number>> = true;
   assert.ok(resolved);
   assertType<number>(await pool.applyAsync(fx.inc, [1]).get());
   for await (const value of pool.imap(fx.inc, [1])) assertType<number>(value);

@@ -6,6 +6,7 @@
  * @module
  */
 
+import type { Target } from "../process.ts";
 import { reduceSymbol, registerReducer } from "../serialize.ts";
 import { ManagerClient, type Reply } from "./client.ts";
 import type { Serializer } from "./codec.ts";
@@ -193,12 +194,10 @@ export function makeProxy(
 /** Methods an {@linkcode AutoProxy} adds, one per exposed name (also in camelCase), when nothing says which. */
 export type ProxyMethods = { [method: string]: (...args: unknown[]) => Promise<unknown> };
 
-type SnakeToCamel<S extends string> = S extends `${infer Head}_${infer Tail}`
+/** A snake_case name in camelCase (`put_nowait` -> `putNowait`), as {@linkcode AutoProxy} adds it. */
+export type SnakeToCamel<S extends string> = S extends `${infer Head}_${infer Tail}`
   ? `${Head}${Capitalize<SnakeToCamel<Tail>>}`
   : S;
-
-// deno-lint-ignore no-explicit-any
-type Method = (...args: any[]) => unknown;
 
 /**
  * What an {@linkcode AutoProxy} of a server object of type `T` offers: each public method of `T`, under its
@@ -207,7 +206,7 @@ type Method = (...args: any[]) => unknown;
  */
 export type Remote<T> = {
   [
-    K in keyof T & string as T[K] extends Method
+    K in keyof T & string as T[K] extends Target
       ? K extends `_${string}` | keyof BaseProxy ? never : K | SnakeToCamel<K>
       : never
   ]: T[K] extends (...args: infer A) => infer R ? (...args: A) => Promise<Awaited<R>> : never;
