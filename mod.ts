@@ -55,6 +55,7 @@ export {
 } from "./lib/pool.ts";
 export {
   activeChildren,
+  type ArgsOption,
   cpuCount,
   currentProcess,
   exit,
@@ -78,6 +79,7 @@ export type { ManagerClient, Reply } from "./lib/managers/client.ts";
 export type { Serializer } from "./lib/managers/codec.ts";
 export { ServerQueue } from "./lib/managers/objects.ts";
 export { Token } from "./lib/managers/pickle.ts";
+export type { ProxyMethods, Remote, SnakeToCamel } from "./lib/managers/proxy.ts";
 export {
   AcquirerProxy,
   ArrayProxy,
@@ -93,7 +95,6 @@ export {
   QueueProxy,
   ValueProxy,
 } from "./lib/managers/proxy.ts";
-export type { ProxyMethods } from "./lib/managers/proxy.ts";
 export { type ManagerAddress, Server } from "./lib/managers/server.ts";
 export { Manager, type ManagerOptions, SyncManager } from "./lib/managers/sync.ts";
 export { JoinableQueue, Queue, type QueueOptions, type QueueWaitOptions, SimpleQueue } from "./lib/queues.ts";
@@ -119,15 +120,18 @@ export {
 } from "./lib/sharedctypes.ts";
 export type { View } from "./lib/sharedctypes.ts";
 export {
+  type BytesMode,
   call,
   checkCall,
   checkOutput,
+  type CheckOutputOptions,
   type Command,
   CompletedProcess,
   DEVNULL,
   getoutput,
   getstatusoutput,
   type Output,
+  type OutputOf,
   PIPE,
   Popen,
   type PopenOptions,
@@ -135,6 +139,7 @@ export {
   type RunOptions,
   type Stdio,
   STDOUT,
+  type TextMode,
 } from "./lib/subprocess.ts";
 export {
   type AcquireOptions,

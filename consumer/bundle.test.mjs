@@ -4,11 +4,12 @@
 // (`deno compile` needs a runtime download, so it is not run here.)
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { fileURLToPath } from "node:url";
+import { packPackage } from "./_helpers.mjs";
 
 const repo = fileURLToPath(new URL("..", import.meta.url));
 const bun = join(repo, "node_modules", ".bin", "bun");
@@ -37,12 +38,15 @@ if (import.meta.main) {
 `;
 
 let dir;
-before(() => {
+before(async () => {
   dir = mkdtempSync(join(tmpdir(), "tsmp-bundle-"));
   writeFileSync(join(dir, "main.ts"), program);
-  // The package as a user installs it: node_modules/@tsmp/multiprocessing, here the repository itself.
-  mkdirSync(join(dir, "node_modules", "@tsmp"), { recursive: true });
-  symlinkSync(repo, join(dir, "node_modules", "@tsmp", "multiprocessing"), "dir");
+  // The package as a user installs it: the packed tarball unpacked into node_modules/@tsmp/multiprocessing.
+  const { tarball } = await packPackage(dir);
+  const installed = join(dir, "node_modules", "@tsmp", "multiprocessing");
+  mkdirSync(installed, { recursive: true });
+  const unpacked = spawnSync("tar", ["-xzf", tarball, "-C", installed, "--strip-components=1"], { encoding: "utf8" });
+  assert.equal(unpacked.status, 0, `tar: ${unpacked.stderr}`);
 });
 after(() => rmSync(dir, { recursive: true, force: true }));
 

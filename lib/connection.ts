@@ -423,7 +423,8 @@ export class FrameReader {
     const out = new Uint8Array(n);
     let done = 0;
     while (done < n) {
-      const chunk = this.#chunks[0];
+      // `n` is at most what is buffered, so a chunk remains while bytes are missing.
+      const chunk = this.#chunks[0]!;
       const k = Math.min(chunk.length, n - done);
       out.set(chunk.subarray(0, k), done);
       done += k;
@@ -512,7 +513,7 @@ function startsWith(bytes: Uint8Array, prefix: Uint8Array): boolean {
 function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false;
   let difference = 0;
-  for (let i = 0; i < a.length; i++) difference |= a[i] ^ b[i];
+  for (let i = 0; i < a.length; i++) difference |= a[i]! ^ b[i]!; // same length, checked above
   return difference === 0;
 }
 
@@ -636,9 +637,9 @@ export type Address = [host: string, port: number];
 /** Options of {@linkcode Listener}. */
 export interface ListenerOptions {
   /** Clients must prove they know this key (CPython's handshake). */
-  authkey?: Uint8Array | string;
+  authkey?: Uint8Array | string | undefined;
   /** How many pending connections the OS queues before refusing more (default 511). */
-  backlog?: number;
+  backlog?: number | undefined;
 }
 
 /**

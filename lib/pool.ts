@@ -45,32 +45,32 @@ const MAX_BOOT_FAILURES = 3;
 /** Options of {@linkcode Pool}. */
 export interface PoolOptions {
   /** Number of workers; defaults to {@linkcode cpuCount}. At least 1. */
-  processes?: number;
+  processes?: number | undefined;
   /** An exported function each worker runs with `initargs` before its first task. */
   // deno-lint-ignore no-explicit-any
-  initializer?: (...args: any[]) => unknown;
+  initializer?: ((...args: any[]) => unknown) | undefined;
   /** Arguments of `initializer`. */
-  initargs?: readonly unknown[];
+  initargs?: readonly unknown[] | undefined;
   /** Tasks (map chunks count as one) a worker runs before it is replaced by a fresh one. Unlimited by default. */
-  maxtasksperchild?: number;
+  maxtasksperchild?: number | undefined;
   /** Only `"thread"`: pool workers are worker threads. */
-  startMethod?: StartMethod;
+  startMethod?: StartMethod | undefined;
   /** The module that exports the task functions, if they are not found on their own. */
-  module?: string | URL;
+  module?: string | URL | undefined;
 }
 
 /** Callbacks of {@linkcode Pool.applyAsync} and friends; they run in the pool's own process. */
 export interface ResultCallbacks<R> {
   /** Called with the result when the task succeeds. If it throws, the error is printed and the pool goes on. */
-  callback?: (result: R) => unknown;
+  callback?: ((result: R) => unknown) | undefined;
   /** Called with the error when the task fails. If it throws, the error is printed and the pool goes on. */
-  errorCallback?: (error: Error) => unknown;
+  errorCallback?: ((error: Error) => unknown) | undefined;
 }
 
 /** Options of {@linkcode Pool.mapAsync} and {@linkcode Pool.starmapAsync}. */
 export interface MapOptions<R> extends ResultCallbacks<R> {
   /** Items per task; defaults to `ceil(length / (processes * 4))`, like Python. */
-  chunksize?: number;
+  chunksize?: number | undefined;
 }
 
 /**
@@ -722,12 +722,13 @@ export class Pool {
     let vi = 0;
     let ei = 0;
     let items = 0;
+    // A worker reports its sent units in order, so `unit` and the indexes below are in range (hence the `!`s).
     for (let k = 0; k < n; k++) {
       const part = worker.sent[worker.head]!;
       const unit = worker.headDone;
-      const wire = errors && ei < errors.length && errors[ei][0] === k ? errors[ei++][1] : undefined;
+      const wire = errors && ei < errors.length && errors[ei]![0] === k ? errors[ei++]![1] : undefined;
       if (part.kind === 0) {
-        const task = part.tasks[unit];
+        const task = part.tasks[unit]!;
         if (wire) settleResult(task.result, false, remoteError(wire));
         else {
           const value = values[vi++];
@@ -755,7 +756,7 @@ export class Pool {
       worker.sent = worker.sent.slice(worker.head);
       worker.head = 0;
     }
-    while (worker.ends.length && worker.ends[0] <= worker.reported) worker.ends.shift();
+    while (worker.ends.length && worker.ends[0]! <= worker.reported) worker.ends.shift();
     const perTask = message.ms / n;
     worker.slow = message.ms > 2 * BATCH_MS;
     worker.batch = Math.max(1, Math.min(worker.batch * 2, MAX_BATCH, Math.floor(BATCH_MS / Math.max(perTask, 1e-4))));
@@ -820,7 +821,7 @@ export class Pool {
   }
 
   #failUnit(part: Part, unit: number, error: Error): void {
-    if (part.kind === 0) settleResult(part.tasks[unit].result, false, error);
+    if (part.kind === 0) settleResult(part.tasks[unit]!.result, false, error);
     else part.job.failChunk(part.first + unit, error);
     this.#completed += part.kind === 0
       ? 1
@@ -902,7 +903,7 @@ export class Pool {
   #take(budget: number, out: Part[]): number {
     let taken = 0;
     for (let i = 0; i < this.#queue.length && taken < budget;) {
-      const source = this.#queue[i];
+      const source = this.#queue[i]!;
       taken += source.take(budget - taken, out);
       if (source.exhausted) {
         this.#queue.splice(i, 1);
@@ -926,9 +927,10 @@ export class Pool {
         let numeric = true;
         let total = 0;
         for (let i = 0; i < tasks.length; i++) {
-          define(tasks[i].fn);
-          if (!tasks[i].numeric) numeric = false;
-          total += tasks[i].args.length;
+          const task = tasks[i]!;
+          define(task.fn);
+          if (!task.numeric) numeric = false;
+          total += task.args.length;
         }
         if (numeric) {
           // All-number arguments cross as three bare buffers: ids, argument counts, the arguments in a row.
@@ -936,18 +938,20 @@ export class Pool {
           const counts = new Int32Array(tasks.length);
           const flat = new Float64Array(total);
           for (let i = 0, at = 0; i < tasks.length; i++) {
-            const args = tasks[i].args as number[];
-            ids[i] = tasks[i].fn.id;
+            const task = tasks[i]!;
+            const args = task.args as number[];
+            ids[i] = task.fn.id;
             counts[i] = args.length;
-            for (let j = 0; j < args.length; j++) flat[at++] = args[j];
+            for (let j = 0; j < args.length; j++) flat[at++] = args[j]!;
           }
           wire.push([3, ids.buffer, counts.buffer, flat.buffer]);
         } else {
           const ids: number[] = new Array(tasks.length);
           const args: unknown[][] = new Array(tasks.length);
           for (let i = 0; i < tasks.length; i++) {
-            ids[i] = tasks[i].fn.id;
-            args[i] = tasks[i].args;
+            const task = tasks[i]!;
+            ids[i] = task.fn.id;
+            args[i] = task.args;
           }
           wire.push([0, ids, args]);
         }
@@ -1018,8 +1022,11 @@ export class Pool {
    * }
    * ```
    */
-  apply<F extends Target>(fn: F, args: Parameters<F> | readonly unknown[] = []): Promise<Awaited<ReturnType<F>>> {
-    return this.applyAsync(fn, args).get();
+  apply<F extends () => unknown>(fn: F, args?: Readonly<Parameters<F>>): Promise<Awaited<ReturnType<F>>>;
+  /** Runs `fn(...args)` in a worker and waits for its result; `args` are required where `fn` has parameters. */
+  apply<F extends Target>(fn: F, args: Readonly<Parameters<F>>): Promise<Awaited<ReturnType<F>>>;
+  apply<F extends Target>(fn: F, args?: Readonly<Parameters<F>>): Promise<Awaited<ReturnType<F>>> {
+    return this.#apply<Awaited<ReturnType<F>>>(fn, args, {}).get();
   }
 
   /**
@@ -1039,18 +1046,35 @@ export class Pool {
    * }
    * ```
    */
+  applyAsync<F extends () => unknown>(
+    fn: F,
+    args?: Readonly<Parameters<F>>,
+    callbacks?: ResultCallbacks<Awaited<ReturnType<F>>>,
+  ): AsyncResult<Awaited<ReturnType<F>>>;
+  /** Submits `fn(...args)` and returns its {@linkcode AsyncResult}; `args` are required where `fn` has parameters. */
   applyAsync<F extends Target>(
     fn: F,
-    args: Parameters<F> | readonly unknown[] = [],
+    args: Readonly<Parameters<F>>,
+    callbacks?: ResultCallbacks<Awaited<ReturnType<F>>>,
+  ): AsyncResult<Awaited<ReturnType<F>>>;
+  applyAsync<F extends Target>(
+    fn: F,
+    args?: Readonly<Parameters<F>>,
     callbacks: ResultCallbacks<Awaited<ReturnType<F>>> = {},
   ): AsyncResult<Awaited<ReturnType<F>>> {
+    return this.#apply(fn, args, callbacks);
+  }
+
+  // The overloads above say when `args` may be left out: only for a function without required parameters.
+  #apply<R>(fn: Target, args: readonly unknown[] | undefined, callbacks: ResultCallbacks<R>): AsyncResult<R> {
     this.#checkRunning();
     const entry = this.#entry(fn, "applyAsync");
-    if (!Array.isArray(args)) throw new TypeError("applyAsync: args must be an array, e.g. [1, 2]");
+    const list: readonly unknown[] = args === undefined ? [] : args;
+    if (!Array.isArray(list)) throw new TypeError("applyAsync: args must be an array, e.g. [1, 2]");
     let numeric = true;
-    for (let i = 0; numeric && i < args.length; i++) if (typeof args[i] !== "number") numeric = false;
-    const reduced = numeric ? args.slice() : reduceArgs(args);
-    const result = new AsyncResult<Awaited<ReturnType<F>>>(callbacks);
+    for (let i = 0; numeric && i < list.length; i++) if (typeof list[i] !== "number") numeric = false;
+    const reduced = numeric ? list.slice() : reduceArgs(list);
+    const result = new AsyncResult<R>(callbacks);
     let tail = this.#applyTail;
     if (!tail || this.#queue[this.#queue.length - 1] !== tail) {
       tail = new ApplySource();
@@ -1115,7 +1139,7 @@ export class Pool {
    * }
    * ```
    */
-  map<T, R>(fn: (item: T) => R, iterable: Iterable<T>, chunksize?: number): Promise<Awaited<R>[]> {
+  map<T, R>(fn: (item: T) => R, iterable: Iterable<NoInfer<T>>, chunksize?: number): Promise<Awaited<R>[]> {
     return this.mapAsync(fn, iterable, { chunksize }).get();
   }
 
@@ -1137,7 +1161,7 @@ export class Pool {
    */
   mapAsync<T, R>(
     fn: (item: T) => R,
-    iterable: Iterable<T>,
+    iterable: Iterable<NoInfer<T>>,
     options: MapOptions<Awaited<R>[]> = {},
   ): AsyncResult<Awaited<R>[]> {
     const { chunksize, ...callbacks } = options ?? {};
@@ -1161,7 +1185,7 @@ export class Pool {
    */
   starmap<F extends Target>(
     fn: F,
-    iterable: Iterable<Parameters<F> | readonly unknown[]>,
+    iterable: Iterable<Readonly<Parameters<F>>>,
     chunksize?: number,
   ): Promise<Awaited<ReturnType<F>>[]> {
     return this.starmapAsync(fn, iterable, { chunksize }).get();
@@ -1184,7 +1208,7 @@ export class Pool {
    */
   starmapAsync<F extends Target>(
     fn: F,
-    iterable: Iterable<Parameters<F> | readonly unknown[]>,
+    iterable: Iterable<Readonly<Parameters<F>>>,
     options: MapOptions<Awaited<ReturnType<F>>[]> = {},
   ): AsyncResult<Awaited<ReturnType<F>>[]> {
     const { chunksize, ...callbacks } = options ?? {};
@@ -1232,7 +1256,7 @@ export class Pool {
    * }
    * ```
    */
-  imap<T, R>(fn: (item: T) => R, iterable: Iterable<T>, chunksize = 1): AsyncIterableIterator<Awaited<R>> {
+  imap<T, R>(fn: (item: T) => R, iterable: Iterable<NoInfer<T>>, chunksize = 1): AsyncIterableIterator<Awaited<R>> {
     return this.#imapJob(fn as Target, iterable, chunksize, true);
   }
 
@@ -1253,7 +1277,11 @@ export class Pool {
    * }
    * ```
    */
-  imapUnordered<T, R>(fn: (item: T) => R, iterable: Iterable<T>, chunksize = 1): AsyncIterableIterator<Awaited<R>> {
+  imapUnordered<T, R>(
+    fn: (item: T) => R,
+    iterable: Iterable<NoInfer<T>>,
+    chunksize = 1,
+  ): AsyncIterableIterator<Awaited<R>> {
     return this.#imapJob(fn as Target, iterable, chunksize, false);
   }
 

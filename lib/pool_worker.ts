@@ -162,13 +162,14 @@ const fail = (error: unknown) => {
   doneCount++;
 };
 
+// The pool sends one argument list (or count) per function id: index i is in range in each.
 async function runApply(fnIds: number[], argsList: unknown[][]): Promise<void> {
   for (let i = 0; i < fnIds.length; i++) {
     begin();
-    const fn = fns.get(fnIds[i]);
+    const fn = fns.get(fnIds[i]!);
     try {
       if (typeof fn !== "function") throw remoteFailure(fn);
-      let value = fn(...(rebuild(argsList[i]) as unknown[]));
+      let value = fn(...(rebuild(argsList[i]!) as unknown[]));
       if (isThenable(value)) value = await value;
       keep(value);
       doneCount++;
@@ -182,12 +183,12 @@ async function runApplyNumbers(idBuffer: ArrayBuffer, countBuffer: ArrayBuffer, 
   const ids = new Int32Array(idBuffer);
   const counts = new Int32Array(countBuffer);
   const args = new Float64Array(argBuffer);
-  for (let i = 0, at = 0; i < ids.length; at += counts[i++]) {
+  for (let i = 0, at = 0; i < ids.length; at += counts[i++]!) {
     begin();
-    const fn = fns.get(ids[i]);
+    const fn = fns.get(ids[i]!);
     try {
       if (typeof fn !== "function") throw remoteFailure(fn);
-      const count = counts[i];
+      const count = counts[i]!;
       let value = count === 1 ? fn(args[at]) : fn(...args.subarray(at, at + count));
       if (isThenable(value)) value = await value;
       keep(value);

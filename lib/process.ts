@@ -21,21 +21,33 @@ export type StartMethod = "thread" | "spawn";
 // deno-lint-ignore no-explicit-any
 export type Target = (...args: any[]) => unknown;
 
-/** Options of {@linkcode Process}. */
-export interface ProcessOptions {
+/**
+ * Options of {@linkcode Process}. `F` is the target's type, so `args` is checked against its parameters
+ * (a target without parameters takes no `args`).
+ */
+export interface ProcessOptions<F extends Target = Target> {
   /** The exported function the child runs with `args`. */
-  target?: Target;
+  target?: F | undefined;
   /** Arguments for `target`: structured-clone data and the module's shareable objects. */
-  args?: readonly unknown[];
+  args?: Readonly<Parameters<F>> | undefined;
   /** Defaults to `Process-N`. */
-  name?: string;
+  name?: string | undefined;
   /** Daemon children end when the parent program ends and cannot have children. */
-  daemon?: boolean;
+  daemon?: boolean | undefined;
   /** Defaults to {@linkcode getStartMethod}. */
-  startMethod?: StartMethod;
+  startMethod?: StartMethod | undefined;
   /** The module that exports `target` (or this `Process` subclass), if it is not found on its own. */
-  module?: string | URL;
+  module?: string | URL | undefined;
 }
+
+/**
+ * What {@linkcode Process}'s options need besides {@linkcode ProcessOptions}: `args`, when the target has
+ * parameters that are not optional.
+ */
+export type ArgsOption<F extends Target> = [] extends Parameters<F> ? unknown
+  // `never` (a target cast from a wrong value, as tests do) asks for nothing.
+  : [F] extends [never] ? unknown
+  : { args: Readonly<Parameters<F>> };
 
 /** What a child learns about itself and its parent when it starts. */
 export interface ChildIdentity {
@@ -254,7 +266,8 @@ export function markBoundClass(cls: typeof Process): void {
  * }
  * ```
  */
-export class Process {
+// `F` only types the constructor's options: every Process<F> has the same members, so it is assignable to Process.
+export class Process<F extends Target = Target> {
   #target: Target | undefined;
   #args: readonly unknown[];
   #name: string;
@@ -274,7 +287,8 @@ export class Process {
   #ended: Promise<void> | undefined;
 
   /** A process that runs `target(...args)` once started (see {@linkcode ProcessOptions}). */
-  constructor(options: ProcessOptions = {}) {
+  constructor(options?: ProcessOptions<F> & ArgsOption<F>);
+  constructor(options: ProcessOptions<F> = {}) {
     if (options === null || typeof options !== "object") {
       throw new TypeError("Process options must be an object like { target, args, name, daemon }");
     }

@@ -26,17 +26,17 @@ import { reduceSymbol, registerReducer } from "./serialize.ts";
 /** Options of the waiting methods: Python's `block` and `timeout` (ms), and an abort signal. */
 export interface QueueWaitOptions {
   /** Wait for room or an item (default true); false fails at once. */
-  block?: boolean;
+  block?: boolean | undefined;
   /** Longest wait in milliseconds; undefined waits forever. */
-  timeout?: number;
+  timeout?: number | undefined;
   /** Aborting rejects with `signal.reason`. */
-  signal?: AbortSignal;
+  signal?: AbortSignal | undefined;
 }
 
 /** Options of a queue's constructor. */
 export interface QueueOptions {
   /** Bytes of shared memory for items in flight (default 1 MiB); larger items stream through. */
-  capacity?: number;
+  capacity?: number | undefined;
 }
 
 const DEFAULT_CAPACITY = 1 << 20;
@@ -62,8 +62,9 @@ function kindOf(item: unknown): number {
   return item instanceof Uint8Array && Object.getPrototypeOf(item) === Uint8Array.prototype ? BYTES : CODED;
 }
 
+/** The ring hands over the 4 bytes of an INT32 item at `at`. */
 function int32At(data: Uint8Array, at: number): number {
-  return data[at] | (data[at + 1] << 8) | (data[at + 2] << 16) | (data[at + 3] << 24);
+  return data[at]! | (data[at + 1]! << 8) | (data[at + 2]! << 16) | (data[at + 3]! << 24);
 }
 
 /** An item made in place in the ring: what it keeps, it copies. */

@@ -24,7 +24,7 @@ import {
   ValueError,
 } from "./errors.ts";
 import { runtime } from "./runtime/detect.ts";
-import type { ChildHandle } from "./runtime/types.ts";
+import type { Argv, ChildHandle } from "./runtime/types.ts";
 
 /**
  * Connects a standard stream to a new pipe (Python's `subprocess.PIPE`).
@@ -70,49 +70,61 @@ export type Stdio = typeof PIPE | typeof STDOUT | typeof DEVNULL | "inherit" | n
 /** A command: a program and its arguments, or one string (a program name, or a shell line with `shell`). */
 export type Command = string | readonly string[];
 
-/** Options of {@linkcode Popen} (Python's keyword arguments, in camelCase). */
-export interface PopenOptions {
+/**
+ * Options of {@linkcode Popen} (Python's keyword arguments, in camelCase). `Text` is what `text` says, so
+ * `new Popen(cmd, { text: true })` is a `Popen<true>` whose output is typed `string`.
+ */
+export interface PopenOptions<Text extends boolean = boolean> {
   /** The child's standard input; a `ReadableStream` (another Popen's `stdout`) builds a pipeline. */
-  stdin?: Stdio | ReadableStream<Uint8Array>;
+  stdin?: Stdio | ReadableStream<Uint8Array> | undefined;
   /** The child's standard output. */
-  stdout?: Stdio;
+  stdout?: Stdio | undefined;
   /** The child's standard error; `STDOUT` merges it into standard output. */
-  stderr?: Stdio;
+  stderr?: Stdio | undefined;
   /** Runs the command through `/bin/sh -c`. */
-  shell?: boolean;
+  shell?: boolean | undefined;
   /** The child's working directory. */
-  cwd?: string;
+  cwd?: string | undefined;
   /** The child's whole environment (default: this program's). */
-  env?: Record<string, string>;
+  env?: Record<string, string> | undefined;
   /** Captured output and `communicate()` input are strings (decoded with `encoding`, default UTF-8). */
-  text?: boolean;
+  text?: Text | undefined;
   /** The text encoding; implies `text`. */
-  encoding?: string;
+  encoding?: string | undefined;
   /**
    * Starts the child in a new session and process group, so a timeout, an abort or the program's exit kills all it
    * started (default: true for `Popen`; for `run`, true when it has a `timeout` or a `signal`).
    */
-  startNewSession?: boolean;
+  startNewSession?: boolean | undefined;
   /** Kills the child (and its group) if it still runs when this program exits (default true). */
-  killOnExit?: boolean;
+  killOnExit?: boolean | undefined;
 }
 
 /** Options of {@linkcode run}. */
 export interface RunOptions extends PopenOptions {
   /** Written to the child's standard input, which is then closed. Not with `stdin`. */
-  input?: string | Uint8Array;
+  input?: string | Uint8Array | undefined;
   /** Captures standard output and error (`stdout: PIPE, stderr: PIPE`). Not with `stdout`/`stderr`. */
-  captureOutput?: boolean;
+  captureOutput?: boolean | undefined;
   /** Milliseconds the child may run; then it (and its group) is killed and `TimeoutExpired` thrown. */
-  timeout?: number;
+  timeout?: number | undefined;
   /** Throws `CalledProcessError` when the child exits non-zero. */
-  check?: boolean;
+  check?: boolean | undefined;
   /** Aborting kills the child (and its group) and rejects with the signal's reason. */
-  signal?: AbortSignal;
+  signal?: AbortSignal | undefined;
 }
 
 /** Captured output: a string in text mode, bytes otherwise, `null` when not captured. */
 export type Output = string | Uint8Array | null;
+
+/** Captured output for a `text` flag: `string` when true, `Uint8Array` when false, either for `boolean`. */
+export type OutputOf<Text extends boolean> = Text extends true ? string : Uint8Array;
+
+/** Options that decode output to strings: `text: true`, or an `encoding` (which implies it). */
+export type TextMode = { text: true } | { encoding: string };
+
+/** Options that leave output as bytes: neither `text` nor `encoding`. */
+export type BytesMode = { text?: false | undefined; encoding?: undefined };
 
 /**
  * What {@linkcode run} returns (Python's `subprocess.CompletedProcess`).
@@ -184,19 +196,20 @@ function findProgram(program: string, env: Record<string, string> | undefined): 
 let fsModule: Promise<typeof import("node:fs")> | undefined;
 const nodeFs = () => fsModule ??= import("node:fs");
 
-function argvOf(args: Command, shell: boolean): string[] {
+function argvOf(args: Command, shell: boolean): Argv {
   if (typeof args === "string") {
     if (args === "") throw new TypeError("the command is an empty string: pass a program name");
     return shell ? ["/bin/sh", "-c", args] : [args];
   }
-  if (!Array.isArray(args) || args.length === 0 || !args.every((a) => typeof a === "string")) {
+  const [program, ...rest]: readonly unknown[] = Array.isArray(args) ? args : [];
+  if (typeof program !== "string" || !rest.every((a): a is string => typeof a === "string")) {
     throw new TypeError("the command must be a string or a non-empty array of strings");
   }
-  return shell ? ["/bin/sh", "-c", ...args] : [...args];
+  return shell ? ["/bin/sh", "-c", program, ...rest] : [program, ...rest];
 }
 
 function concat(chunks: Uint8Array[]): Uint8Array {
-  if (chunks.length === 1) return chunks[0];
+  if (chunks.length === 1) return chunks[0]!;
   const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
   let at = 0;
   for (const c of chunks) {
@@ -278,7 +291,7 @@ async function fromDescriptor(fd: number, stream: WritableStream<Uint8Array>): P
  * console.log(out); // "a\nb\n"
  * ```
  */
-export class Popen {
+export class Popen<Text extends boolean = boolean> {
   /** The command as it was given. */
   readonly args: Command;
   /** The child's process id. */
@@ -297,7 +310,7 @@ export class Popen {
   #communicating: { out: Uint8Array[]; err: Uint8Array[]; done: Promise<unknown> } | null = null;
 
   /** Starts `args` (a program and its arguments, or a shell line with `shell: true`) as a child process. */
-  constructor(args: Command, options: PopenOptions = {}) {
+  constructor(args: Command, options: PopenOptions<Text> = {}) {
     if (options === null || typeof options !== "object") throw new TypeError("Popen options must be an object");
     const shell = options.shell ?? false;
     const argv = argvOf(args, shell);
@@ -313,7 +326,7 @@ export class Popen {
     if (merge && findProgram(argv[0], options.env) === null) throw new FileNotFoundError(argv[0]);
     // One pipe for both streams keeps the order the child wrote in; the runtimes cannot hand a child's fd 2
     // the stdout pipe, so the shell does it and then becomes the program (exec: same pid, no extra process).
-    const spawnArgv = merge ? ["/bin/sh", "-c", "exec \"$@\" 2>&1", "sh", ...argv] : argv;
+    const spawnArgv: Argv = merge ? ["/bin/sh", "-c", "exec \"$@\" 2>&1", "sh", ...argv] : argv;
     const mode = (stdio: unknown): "piped" | "inherit" | "null" =>
       stdio === DEVNULL ? "null" : stdio === undefined || stdio === null || stdio === "inherit" ? "inherit" : "piped";
     this.#group = options.startNewSession ?? true;
@@ -385,7 +398,7 @@ export class Popen {
   }
 
   /** Waits for the child to end; `TimeoutExpired` (the child keeps running) if `timeout` ms pass first. */
-  async wait(options: { timeout?: number } = {}): Promise<number> {
+  async wait(options: { timeout?: number | undefined } = {}): Promise<number> {
     const timeout = checkTimeout(options.timeout);
     if (timeout === undefined) return await this.#exited;
     return await this.#within(this.#exited, timeout, () => new TimeoutExpired(this.args, timeout, null, null));
@@ -396,7 +409,10 @@ export class Popen {
    * ends and waits for the child; resolves `[stdout, stderr]` (`null` where not `PIPE`). After a
    * `TimeoutExpired` (the child keeps running) a later call goes on and returns everything.
    */
-  async communicate(input?: string | Uint8Array | null, options: { timeout?: number } = {}): Promise<[Output, Output]> {
+  async communicate(
+    input?: string | Uint8Array | null,
+    options: { timeout?: number | undefined } = {},
+  ): Promise<[OutputOf<Text> | null, OutputOf<Text> | null]> {
     const timeout = checkTimeout(options.timeout);
     if (!this.#communicating) {
       if (input !== undefined && input !== null && (!this.stdin || this.stdin.locked)) {
@@ -421,7 +437,7 @@ export class Popen {
       throw new ValueError("communicate() was called again with input: the input was already sent");
     }
     const { out, err, done } = this.#communicating;
-    const result = (): [Output, Output] => [
+    const result = (): [OutputOf<Text> | null, OutputOf<Text> | null] => [
       this.stdout ? this.#decode(out) : null,
       this.stderr ? this.#decode(err) : null,
     ];
@@ -450,9 +466,10 @@ export class Popen {
     }
   }
 
-  #decode(chunks: Uint8Array[]): string | Uint8Array {
+  #decode(chunks: Uint8Array[]): OutputOf<Text> {
     const bytes = concat(chunks);
-    return this.#decoder ? this.#decoder.decode(bytes) : bytes;
+    // The decoder exists exactly when `text` or `encoding` was given, which is what Text says.
+    return (this.#decoder ? this.#decoder.decode(bytes) : bytes) as OutputOf<Text>;
   }
 
   async #within<T>(work: Promise<T>, ms: number, expired: () => Error): Promise<T> {
@@ -522,6 +539,21 @@ function checkTimeout(timeout: unknown): number | undefined {
  * console.log(done.returncode, done.stdout); // 0 "HELLO\n"
  * ```
  */
+export function run(
+  args: Command,
+  options: RunOptions & { captureOutput: true } & TextMode,
+): Promise<CompletedProcess<string>>;
+/** Runs a command and waits for it, its captured output as bytes. */
+export function run(
+  args: Command,
+  options: RunOptions & { captureOutput: true } & BytesMode,
+): Promise<CompletedProcess<Uint8Array>>;
+/** Runs a command and waits for it, in text mode: what it captures is text. */
+export function run(args: Command, options: RunOptions & TextMode): Promise<CompletedProcess<string | null>>;
+/** Runs a command and waits for it, in bytes mode: what it captures is bytes. */
+export function run(args: Command, options?: RunOptions & BytesMode): Promise<CompletedProcess<Uint8Array | null>>;
+/** Runs a command and waits for it, with options whose mode is known only when it runs. */
+export function run(args: Command, options?: RunOptions): Promise<CompletedProcess>;
 export async function run(args: Command, options: RunOptions = {}): Promise<CompletedProcess> {
   const { input, captureOutput, timeout, check, signal, ...popenOptions } = options;
   const limit = checkTimeout(timeout);
@@ -591,6 +623,9 @@ export async function checkCall(args: Command, options: RunOptions = {}): Promis
   return (await run(args, { ...options, check: true })).returncode;
 }
 
+/** Options of {@linkcode checkOutput}: those of {@linkcode run} but the output ones, which it sets. */
+export type CheckOutputOptions = Omit<RunOptions, "stdout" | "captureOutput">;
+
 /**
  * Runs a command and resolves its standard output; a non-zero exit throws `CalledProcessError` with the
  * output (Python's `subprocess.check_output`).
@@ -601,10 +636,12 @@ export async function checkCall(args: Command, options: RunOptions = {}): Promis
  * console.log(await checkOutput(["echo", "hi"], { text: true })); // "hi\n"
  * ```
  */
-export async function checkOutput(
-  args: Command,
-  options: Omit<RunOptions, "stdout" | "captureOutput"> = {},
-): Promise<string | Uint8Array> {
+export function checkOutput(args: Command, options: CheckOutputOptions & TextMode): Promise<string>;
+/** Runs a command and resolves its standard output as bytes. */
+export function checkOutput(args: Command, options?: CheckOutputOptions & BytesMode): Promise<Uint8Array>;
+/** Runs a command and resolves its standard output, with options whose mode is known only when it runs. */
+export function checkOutput(args: Command, options?: CheckOutputOptions): Promise<string | Uint8Array>;
+export async function checkOutput(args: Command, options: CheckOutputOptions = {}): Promise<string | Uint8Array> {
   if ("stdout" in options) throw new ValueError("stdout argument not allowed, it will be overridden.");
   return (await run(args, { ...options, stdout: PIPE, check: true })).stdout!;
 }

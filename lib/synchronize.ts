@@ -19,11 +19,11 @@ import { type Reduced, reduceSymbol, registerReducer } from "./serialize.ts";
 /** Options of every wait: Python's `block`/`timeout`, plus an `AbortSignal`. */
 export interface AcquireOptions {
   /** `false`: do not wait; answer at once. Default `true`. */
-  block?: boolean;
+  block?: boolean | undefined;
   /** Milliseconds to wait at most; `undefined` waits forever (Python's `None`). Negative counts as 0. */
-  timeout?: number;
+  timeout?: number | undefined;
   /** Aborting it rejects the pending wait with `signal.reason`. */
-  signal?: AbortSignal;
+  signal?: AbortSignal | undefined;
 }
 
 /**
@@ -128,7 +128,7 @@ function cellsOf(state: unknown, length: number, kind: string): Int32Array {
   return new Int32Array(state);
 }
 
-// Cells of a lock.
+// Cells of a lock (their reads carry a `!`: each object's cells are sized for its kind, see cellsOf).
 const OWNER = 0;
 const WAITERS = 1;
 const DIED = 2;
@@ -320,7 +320,7 @@ export abstract class LockBase {
   /** Whether this process holds the lock. */
   isMine(): boolean {
     // A plain load is exact here: only this process ever writes its own id into OWNER.
-    return (this.cells[OWNER] & ID) === this.pid;
+    return (this.cells[OWNER]! & ID) === this.pid;
   }
 
   /**
@@ -462,7 +462,7 @@ export class RLock extends LockBase {
     const owner = Atomics.compareExchange(cells, OWNER, 0, me);
     if (owner === 0) return true;
     if ((owner & ID) === me) {
-      cells[EXTRA]++;
+      cells[EXTRA]!++;
       return true;
     }
     return this.take(me) || this.acquireSyncFor(me, options);
@@ -470,8 +470,8 @@ export class RLock extends LockBase {
 
   #enter(me: number): boolean {
     const cells = this.cells;
-    if ((cells[OWNER] & ID) === me) {
-      cells[EXTRA]++;
+    if ((cells[OWNER]! & ID) === me) {
+      cells[EXTRA]!++;
       return true;
     }
     return this.take(me);
@@ -481,8 +481,8 @@ export class RLock extends LockBase {
   release(): void {
     const cells = this.cells;
     const pid = this.pid;
-    if ((cells[OWNER] & ID) !== pid) throw new ProcessError("cannot release un-acquired lock");
-    if (cells[EXTRA] > 0) cells[EXTRA]--;
+    if ((cells[OWNER]! & ID) !== pid) throw new ProcessError("cannot release un-acquired lock");
+    if (cells[EXTRA]! > 0) cells[EXTRA]!--;
     // Only SLOW (set by sleepers) can make this fail: the word holds this process's id until it lets go.
     else if (Atomics.compareExchange(cells, OWNER, pid, 0) !== pid) this.free();
   }
@@ -1013,9 +1013,9 @@ registerReducer("Condition", (state) => {
 /** Options of a {@linkcode Barrier}. */
 export interface BarrierOptions {
   /** Run by the last party to arrive, before the others are released. Cannot cross to other processes. */
-  action?: () => void;
+  action?: (() => void) | undefined;
   /** Default timeout (ms) of {@linkcode Barrier.wait}. */
-  timeout?: number;
+  timeout?: number | undefined;
 }
 
 // Cells of a barrier.

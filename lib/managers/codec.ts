@@ -71,9 +71,10 @@ function decodeJson(value: unknown): unknown {
   if (value === null || typeof value !== "object") return value;
   const rec = value as Record<string, unknown>;
   const keys = Object.keys(rec);
-  if (keys.length === 1 && keys[0].startsWith("#") && !keys[0].startsWith("##")) {
-    const v = rec[keys[0]];
-    switch (keys[0]) {
+  const tag = keys.length === 1 ? keys[0] : undefined;
+  if (tag !== undefined && tag.startsWith("#") && !tag.startsWith("##")) {
+    const v = rec[tag];
+    switch (tag) {
       case "#float":
         return Number(v);
       case "#int":
@@ -93,7 +94,7 @@ function decodeJson(value: unknown): unknown {
         return new PyException("builtins", String(name), (args ?? []).map(decodeJson));
       }
     }
-    throw new TypeError(`unknown tag ${keys[0]} in a JSON message`);
+    throw new TypeError(`unknown tag ${tag} in a JSON message`);
   }
   const out: Record<string, unknown> = {};
   for (const k of keys) {

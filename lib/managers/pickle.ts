@@ -213,11 +213,11 @@ const decoder = new TextDecoder("utf-8", { fatal: true });
 /** Strings up to this length take the ASCII fast paths: a decoder or encoder call costs more than the loop. */
 const SHORT_STRING = 64;
 
-/** The text of `n` ASCII bytes at `at`, or null if one is not ASCII. */
+/** The text of `n` ASCII bytes at `at` (the caller checked they are there), or null if one is not ASCII. */
 function asciiText(bytes: Uint8Array, at: number, n: number): string | null {
   let text = "";
   for (let i = at; i < at + n; i++) {
-    const c = bytes[i];
+    const c = bytes[i]!;
     if (c >= 0x80) return null;
     text += String.fromCharCode(c);
   }
@@ -291,7 +291,7 @@ export function loads(bytes: Uint8Array): unknown {
   };
   const u8 = () => {
     need(1);
-    return bytes[pos++];
+    return bytes[pos++]!;
   };
   const u16 = () => {
     need(2);
@@ -348,7 +348,7 @@ export function loads(bytes: Uint8Array): unknown {
     }
   };
   const pop = () => {
-    if (stack.length === 0 || (marks.length && stack.length <= marks[marks.length - 1])) {
+    if (stack.length === 0 || (marks.length && stack.length <= marks[marks.length - 1]!)) {
       throw new PickleError("pickle stack underflow");
     }
     return stack.pop();
@@ -369,8 +369,8 @@ export function loads(bytes: Uint8Array): unknown {
   const long = (raw: Uint8Array) => {
     if (raw.length === 0) return 0;
     let v = 0n;
-    for (let i = raw.length - 1; i >= 0; i--) v = (v << 8n) | BigInt(raw[i]);
-    if (raw[raw.length - 1] & 0x80) v -= 1n << BigInt(raw.length * 8);
+    for (let i = raw.length - 1; i >= 0; i--) v = (v << 8n) | BigInt(raw[i]!);
+    if (raw[raw.length - 1]! & 0x80) v -= 1n << BigInt(raw.length * 8);
     return v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v;
   };
   const makeTuple = (items: unknown[]) => {
@@ -431,7 +431,7 @@ export function loads(bytes: Uint8Array): unknown {
         if (args.length < 1 || args.length > 3 || parts.some((v) => v !== null && !Number.isSafeInteger(v))) {
           throw new PickleError("slice() of something that is not an int or None");
         }
-        const [a, b, c] = parts as (number | null)[];
+        const [a, b, c] = parts as [number | null, number | null, number | null];
         return args.length === 1 ? new PySlice(null, a, null) : new PySlice(a, b, c);
       }
       case "rebuildProxy": {
@@ -446,7 +446,8 @@ export function loads(bytes: Uint8Array): unknown {
         if (nums.some((n) => !Number.isSafeInteger(n))) {
           throw new PickleError("range() of something that is not an int");
         }
-        const [start, stop, step] = nums.length === 1 ? [0, nums[0], 1] : [nums[0], nums[1], nums[2] ?? 1];
+        const [first = 0, second, third = 1] = nums;
+        const [start, stop, step] = second === undefined ? [0, first, 1] : [first, second, third];
         if (step === 0) throw new PickleError("range() step must not be zero");
         const count = Math.max(0, Math.ceil((stop - start) / step));
         if (count > 10_000_000) throw new PickleError("range() too long to expand");
@@ -469,7 +470,7 @@ export function loads(bytes: Uint8Array): unknown {
   if (bytes.length === 0) throw new PickleError("empty pickle");
   for (;;) {
     if (pos >= bytes.length) throw new PickleError("pickle ended without STOP");
-    const op = bytes[pos++];
+    const op = bytes[pos++]!; // pos < bytes.length, checked above
     switch (op) {
       case 0x80: { // PROTO
         const v = u8();
@@ -844,7 +845,7 @@ function writeTuple(out: Out, items: readonly unknown[], depth: number) {
   if (items.length === 0) return out.byte(0x29);
   if (items.length <= 3) {
     for (const v of items) write(out, v, depth + 1);
-    out.byte([0x85, 0x86, 0x87][items.length - 1]);
+    out.byte([0x85, 0x86, 0x87][items.length - 1]!); // TUPLE1..3: 1 to 3 items here
     return;
   }
   out.byte(0x28);
@@ -873,7 +874,7 @@ function writeInt(out: Out, v: number | bigint) {
       big >>= 8n;
     }
     const negative = BigInt(v) < 0n;
-    if (raw.length === 0 || ((raw[raw.length - 1] & 0x80) !== 0) !== negative) raw.push(negative ? 0xff : 0);
+    if (raw.length === 0 || ((raw[raw.length - 1]! & 0x80) !== 0) !== negative) raw.push(negative ? 0xff : 0);
     out.byte(0x8a);
     out.byte(raw.length);
     out.bytes(new Uint8Array(raw));

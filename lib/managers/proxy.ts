@@ -6,6 +6,7 @@
  * @module
  */
 
+import type { Target } from "../process.ts";
 import { reduceSymbol, registerReducer } from "../serialize.ts";
 import { ManagerClient, type Reply } from "./client.ts";
 import type { Serializer } from "./codec.ts";
@@ -192,8 +193,26 @@ export function makeProxy(
   return new T(client, token, exposed);
 }
 
-/** Methods an {@linkcode AutoProxy} adds, one per exposed name (also in camelCase). */
+/** Methods an {@linkcode AutoProxy} adds, one per exposed name (also in camelCase), when nothing says which. */
 export type ProxyMethods = { [method: string]: (...args: unknown[]) => Promise<unknown> };
+
+/** A snake_case name in camelCase (`put_nowait` -> `putNowait`), as {@linkcode AutoProxy} adds it. */
+export type SnakeToCamel<S extends string> = S extends `${infer Head}_${infer Tail}`
+  ? `${Head}${Capitalize<SnakeToCamel<Tail>>}`
+  : S;
+
+/**
+ * What an {@linkcode AutoProxy} of a server object of type `T` offers: each public method of `T`, under its
+ * own name and in camelCase (`put_nowait` and `putNowait`), with the same parameters and resolving what it
+ * returns. Names starting with `_` and those of {@linkcode BaseProxy} are not added, as at run time.
+ */
+export type Remote<T> = {
+  [
+    K in keyof T & string as T[K] extends Target
+      ? K extends `_${string}` | keyof BaseProxy ? never : K | SnakeToCamel<K>
+      : never
+  ]: T[K] extends (...args: infer A) => infer R ? (...args: A) => Promise<Awaited<R>> : never;
+};
 
 // Where a queue's, lock's or event's method takes its timeout (Python's signatures).
 function timeoutIndex(name: string, exposed: readonly string[]): number {
@@ -217,7 +236,7 @@ function timeoutIndex(name: string, exposed: readonly string[]): number {
  * QueueManager.register("get_queue", { callable: () => queue });
  * await using m = new QueueManager({ address: ["127.0.0.1", 0], authkey: "abc" });
  * await m.start();
- * const q = await m.create("get_queue");
+ * const q = await m.create<ServerQueue>("get_queue");
  * await q.put("hello");
  * console.log(await q.get()); // "hello"
  * ```

@@ -135,7 +135,12 @@ export class Server {
     registry: Map<string, TypeSpec>,
     address: ManagerAddress,
     authkey: Uint8Array,
-    options: { serializer?: Serializer; maxFrame?: number; authkeyGiven?: boolean; sharedMemory?: boolean } = {},
+    options: {
+      serializer?: Serializer | undefined;
+      maxFrame?: number | undefined;
+      authkeyGiven?: boolean | undefined;
+      sharedMemory?: boolean | undefined;
+    } = {},
   ) {
     this.#sharedMemory = options.sharedMemory ?? true;
     this.#registry = registry;

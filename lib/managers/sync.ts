@@ -177,7 +177,7 @@ export async function serveSyncManager(
   address: ManagerAddress,
   authkey: Uint8Array,
   serializer: Serializer,
-  options: { maxFrame?: number; sharedMemory?: boolean } = {},
+  options: { maxFrame?: number | undefined; sharedMemory?: boolean | undefined } = {},
 ): Promise<void> {
   const manager = new SyncManager({ address, authkey, serializer, ...options });
   const server = manager.getServer();

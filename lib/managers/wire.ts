@@ -81,7 +81,8 @@ export class FramedSocket {
     for (;;) {
       if (this.#buffered < 4) return;
       const head = this.#peek(12);
-      let size = (head[0] << 24) | (head[1] << 16) | (head[2] << 8) | head[3];
+      // At least 4 bytes are buffered (checked above).
+      let size = (head[0]! << 24) | (head[1]! << 16) | (head[2]! << 8) | head[3]!;
       let headLen = 4;
       if (size === -1) {
         if (this.#buffered < 12) return;
@@ -91,8 +92,9 @@ export class FramedSocket {
       } else if (size < 0) {
         return this.#abort(new EOFError(`malformed frame header (length ${size})`));
       }
-      const limit = this.#waiters.length && !this.onFrame
-        ? Math.min(this.#waiters[0].max, this.#maxFrame)
+      const waiter = this.#waiters[0];
+      const limit = waiter !== undefined && !this.onFrame
+        ? Math.min(waiter.max, this.#maxFrame)
         : this.#maxFrame;
       if (size > limit) return this.#abort(new EOFError(`frame of ${size} bytes is larger than the limit of ${limit}`));
       if (this.#buffered < headLen + size) return;
@@ -109,7 +111,8 @@ export class FramedSocket {
 
   #peek(n: number): Uint8Array {
     n = Math.min(n, this.#buffered);
-    if (this.#chunks[0].length >= n) return this.#chunks[0];
+    const first = this.#chunks[0];
+    if (first !== undefined && first.length >= n) return first;
     const out = new Uint8Array(this.#buffered);
     let off = 0;
     for (const c of this.#chunks) {
@@ -123,7 +126,7 @@ export class FramedSocket {
   #consume(n: number) {
     this.#buffered -= n;
     while (n > 0) {
-      const c = this.#chunks[0];
+      const c = this.#chunks[0]!; // n is at most what is buffered
       if (c.length <= n) {
         this.#chunks.shift();
         n -= c.length;

@@ -50,8 +50,8 @@ declare const Bun: {
   file(path: string): { text(): Promise<string> };
   spawn(options: {
     cmd: string[];
-    cwd?: string;
-    env?: Record<string, string>;
+    cwd?: string | undefined;
+    env?: Record<string, string> | undefined;
     stdin: "pipe" | "inherit" | "ignore";
     stdout: "pipe" | "inherit" | "ignore";
     stderr: "pipe" | "inherit" | "ignore";

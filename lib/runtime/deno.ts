@@ -23,7 +23,7 @@ function workerEntry(url: URL): URL {
 function namingEntry(error: unknown, started: URL, entry: URL): unknown {
   if (started === entry || !(error instanceof Error) || !error.message.includes(started.href)) return error;
   const named = new Error(error.message.replaceAll(started.href, entry.href), { cause: error });
-  named.stack = error.stack?.replaceAll(started.href, entry.href);
+  if (error.stack) named.stack = error.stack.replaceAll(started.href, entry.href);
   return named;
 }
 
@@ -59,11 +59,12 @@ class DenoWorker implements WorkerHandle {
 function spawnChild(options: ChildSpawnOptions): ChildHandle {
   let child: Deno.ChildProcess;
   try {
+    const { cwd, env } = options;
     child = new Deno.Command(options.args[0], {
       args: options.args.slice(1),
-      cwd: options.cwd,
-      env: options.env,
-      clearEnv: options.env !== undefined,
+      ...(cwd === undefined ? {} : { cwd }),
+      ...(env === undefined ? {} : { env }),
+      clearEnv: env !== undefined,
       stdin: options.stdin,
       stdout: options.stdout,
       stderr: options.stderr,

@@ -39,12 +39,15 @@ export interface ParentPort {
   onMessage(listener: (message: unknown) => void): void;
 }
 
+/** A program and its arguments. */
+export type Argv = [program: string, ...args: string[]];
+
 /** How to start an OS process (`args[0]` is the program). */
 export interface ChildSpawnOptions {
-  args: string[];
-  cwd?: string;
+  args: Argv;
+  cwd?: string | undefined;
   /** The whole environment of the child (none of the parent's when given). */
-  env?: Record<string, string>;
+  env?: Record<string, string> | undefined;
   stdin: "piped" | "inherit" | "null";
   stdout: "piped" | "inherit" | "null";
   stderr: "piped" | "inherit" | "null";
@@ -98,7 +101,7 @@ export interface Runtime {
    */
   readonly compiled: boolean;
   /** The command line that runs the module at `url` as a program of this runtime. */
-  scriptCommand(url: URL): string[];
+  scriptCommand(url: URL): Argv;
   /**
    * What a spawned child should add to `error` so its reader knows the fix, where the runtime's own message does not
    * say it (a permission its parent had only in part). Absent where the runtime has nothing to add.
