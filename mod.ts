@@ -31,7 +31,7 @@ export {
   type ListenerOptions,
   Pipe,
 } from "./lib/connection.ts";
-export type { MessageChannel } from "./lib/connection.ts";
+export type { HandshakeChannel } from "./lib/connection.ts";
 export { type Context, getContext } from "./lib/context.ts";
 export {
   AuthenticationError,

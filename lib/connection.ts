@@ -567,7 +567,7 @@ async function respond(authkey: Uint8Array, message: Uint8Array): Promise<Uint8A
  * What the handshake needs of a connection: whole messages out and in. A {@linkcode Connection} is one;
  * so is any framed socket that sends and receives CPython's frames.
  */
-export interface MessageChannel {
+export interface HandshakeChannel {
   /** Sends one whole message. */
   sendBytes(bytes: Uint8Array): Promise<void> | void;
   /** Receives one whole message of at most `maxlength` bytes. */
@@ -587,7 +587,7 @@ export interface MessageChannel {
  * await Promise.all([deliverChallenge(server, "secret"), answerChallenge(client, "secret")]);
  * ```
  */
-export async function deliverChallenge(connection: MessageChannel, authkey: Uint8Array | string): Promise<void> {
+export async function deliverChallenge(connection: HandshakeChannel, authkey: Uint8Array | string): Promise<void> {
   const key = toKey(authkey);
   const prefix = new TextEncoder().encode("{sha256}");
   const message = new Uint8Array(prefix.length + 40);
@@ -622,7 +622,7 @@ export async function deliverChallenge(connection: MessageChannel, authkey: Uint
  * await Promise.all([deliverChallenge(server, "secret"), answerChallenge(client, "secret")]);
  * ```
  */
-export async function answerChallenge(connection: MessageChannel, authkey: Uint8Array | string): Promise<void> {
+export async function answerChallenge(connection: HandshakeChannel, authkey: Uint8Array | string): Promise<void> {
   const key = toKey(authkey);
   const message = await connection.recvBytes(256);
   if (!startsWith(message, CHALLENGE)) throw new AuthenticationError(`protocol error: expected #CHALLENGE#`);
