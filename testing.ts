@@ -35,6 +35,35 @@ export {
   ticketScenarios,
 } from "./lib/testing/arbitraries.ts";
 export {
+  canonicalJson,
+  checkHistory,
+  type CheckOptions,
+  describeOperation,
+  explainVerdict,
+  type Failure,
+  type Model,
+  type Operation,
+  sameValue,
+  type Step,
+  type Verdict,
+} from "./lib/testing/linearizability.ts";
+export {
+  type Call,
+  call,
+  type CallModel,
+  counterModel,
+  lockModel,
+  mapModel,
+  queueModel,
+  type QueueModelOptions,
+  type Raised,
+  raised,
+  registerModel,
+  semaphoreModel,
+  type SemaphoreModelOptions,
+  setModel,
+} from "./lib/testing/models.ts";
+export {
   describeLockScenario,
   describeQueueScenario,
   describeTicketScenario,
