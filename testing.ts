@@ -77,3 +77,15 @@ export {
 } from "./lib/testing/properties.ts";
 export { PropertyFailedError, type RunOptions, runProperty, type RunReport } from "./lib/testing/runner.ts";
 export type { LockLike, QueueLike } from "./lib/testing/targets.ts";
+export { renderTimeline, writeHistory } from "./lib/testing/timeline.ts";
+export {
+  calls,
+  type CallTable,
+  describeWorkload,
+  LinearizabilityError,
+  linearizable,
+  type LinearizableOptions,
+  type Workload,
+  type WorkloadOptions,
+  workloads,
+} from "./lib/testing/workload.ts";

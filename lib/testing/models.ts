@@ -49,8 +49,19 @@ export function raised(name: string): Raised {
   return { raised: name };
 }
 
-/** A model of {@linkcode Call}s whose results are JSON-like values or {@linkcode Raised} errors. */
-export type CallModel<S> = Model<S, Call, unknown>;
+/**
+ * A model of {@linkcode Call}s whose results are JSON-like values or
+ * {@linkcode Raised} errors. `calls` is what a workload calls by default: for
+ * each method, for each argument, the values to choose from.
+ */
+export type CallModel<S> = Model<S, Call, unknown> & {
+  calls?: Readonly<Record<string, readonly (readonly unknown[])[]>>;
+};
+
+const VALUES = [1, 2, 3, 4, 5, 6, 7, 8, 9];
+const KEYS = ["a", "b"];
+/** Long enough for another process to act meanwhile, short enough that blocked calls do not slow a run down. */
+const WAIT = { timeout: 30 };
 
 const show = (v: unknown) => v === undefined ? "undefined" : canonicalJson(v);
 
@@ -136,6 +147,7 @@ export function queueModel(options: QueueModelOptions = {}): CallModel<readonly 
       return unknownMethod(q, c);
     },
     key: (q) => q.map(show).join(","),
+    calls: { putNowait: [VALUES], getNowait: [], put: [VALUES, [WAIT]], get: [[WAIT]] },
     describeState: (q) => q.length === 0 ? "an empty queue" : `the queue ${show(q)}`,
     ...describing,
   };
@@ -174,6 +186,7 @@ export function lockModel(): CallModel<boolean> {
       return unknownMethod(held, c);
     },
     key: (held) => (held ? "1" : "0"),
+    calls: { acquire: [[WAIT]], release: [] },
     describeState: (held) => (held ? "the lock held" : "the lock free"),
     ...describing,
   };
@@ -217,6 +230,7 @@ export function semaphoreModel(value = 1, options: SemaphoreModelOptions = {}): 
       return unknownMethod(n, c);
     },
     key: String,
+    calls: { acquire: [[WAIT]], release: [] },
     describeState: (n) => `the semaphore's value ${n}`,
     ...describing,
   };
@@ -247,6 +261,7 @@ export function registerModel(initial: unknown = null): CallModel<unknown> {
       return unknownMethod(v, c);
     },
     key: show,
+    calls: { set: [VALUES], get: [] },
     describeState: (v) => `the value ${show(v)}`,
     ...describing,
   };
@@ -281,6 +296,7 @@ export function counterModel(initial = 0): CallModel<number> {
       return unknownMethod(n, c);
     },
     key: String,
+    calls: { add: [[1]], get: [] },
     describeState: (n) => `the count ${n}`,
     ...describing,
   };
@@ -334,6 +350,7 @@ export function mapModel(): CallModel<Readonly<Record<string, unknown>>> {
       return unknownMethod(m, c);
     },
     partition: (c) => (c.method === "size" || c.args.length === 0 ? undefined : canonicalJson(c.args[0])),
+    calls: { set: [KEYS, VALUES], get: [KEYS], delete: [KEYS], has: [KEYS] },
     describeState: (m) =>
       Object.keys(m).length === 0
         ? "an empty map"
@@ -375,6 +392,7 @@ export function setModel(): CallModel<readonly string[]> {
       return unknownMethod(s, c);
     },
     key: (s) => s.join(","),
+    calls: { add: [VALUES], discard: [VALUES], has: [VALUES] },
     partition: (c) => (c.method === "size" || c.args.length === 0 ? undefined : canonicalJson(c.args[0])),
     describeState: (s) => `the set {${s.join(", ")}}`,
     ...describing,
