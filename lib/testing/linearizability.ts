@@ -307,55 +307,64 @@ function checkPart<S, I, O>(
     call.next!.prev = call;
   };
 
-  const stack: { call: Event; state: S }[] = [];
+  // The calls that may go next: those invoked before the first response still in the list. They are tried
+  // in the order of their responses: the one that returned first most likely took effect first, so a wrong
+  // guess (found only much later, when a queue hands the item out) is rarer, and the search backtracks less.
+  const window = (): { calls: Event[]; response: Event } => {
+    const calls: Event[] = [];
+    let e = head.next;
+    for (; e !== null && e.isCall; e = e.next) calls.push(e);
+    if (calls.length > 1) calls.sort((a, b) => a.match!.time - b.match!.time);
+    // Only an emptied list has no response left, and then nothing is left to place either.
+    return { calls, response: e ?? head };
+  };
+  const stack: { call: Event; state: S; calls: Event[]; response: Event; index: number }[] = [];
   let state = model.init();
   let steps = 0;
   let best: { time: number; length: number; failure: Failure<S, O> } | undefined;
-  let entry = head.next;
+  let { calls, response } = window();
+  let index = 0;
   while (closedLeft > 0) {
     if (++steps > stepBudget) return { result: "unknown", order: [], steps };
     if ((steps & 1023) === 0 && Date.now() > deadline) return { result: "unknown", order: [], steps };
-    if (entry === null) throw new Error("linearizability search ran off the end of the history");
-    if (entry.isCall) {
+    if (index < calls.length) {
+      const entry = calls[index];
       const op = history[ops[entry.op]];
       const next = model.step(state, op.input);
       if (next !== undefined && (open[entry.op] || equal(next.result, op.output as O))) {
         flip(entry.op);
         if (remember(keyOf(next.state))) {
-          stack.push({ call: entry, state });
+          stack.push({ call: entry, state, calls, response, index });
           state = next.state;
           if (!open[entry.op]) closedLeft--;
           lift(entry);
-          entry = head.next;
+          ({ calls, response } = window());
+          index = 0;
           continue;
         }
         flip(entry.op);
       }
-      entry = entry.next;
+      index++;
       continue;
     }
-    // A response: the operation it ends could not be placed before it, given the order so far.
-    if (best === undefined || entry.time > best.time || (entry.time === best.time && stack.length > best.length)) {
-      const candidates: Failure<S, O>["candidates"] = [];
-      for (let e = head.next; e !== null && e !== entry; e = e.next) {
-        if (!e.isCall) continue;
-        const op = history[ops[e.op]];
-        const expected = model.step(state, op.input);
-        candidates.push({
-          operation: ops[e.op],
-          expected,
-          fits: expected !== undefined && (open[e.op] || equal(expected.result, op.output as O)),
-        });
-      }
+    // No call fits before this response: the operation it ends cannot be placed, given the order so far.
+    if (
+      best === undefined || response.time > best.time || (response.time === best.time && stack.length > best.length)
+    ) {
       best = {
-        time: entry.time,
+        time: response.time,
         length: stack.length,
         failure: {
           operations: [...ops],
-          prefix: stack.map((s) => ops[s.call.op]),
+          prefix: stack.map((f) => ops[f.call.op]),
           state,
-          stuck: ops[entry.op],
-          candidates,
+          stuck: ops[response.op],
+          candidates: [...calls].sort((a, b) => a.time - b.time).map((e) => {
+            const op = history[ops[e.op]];
+            const expected = model.step(state, op.input);
+            const fits = expected !== undefined && (open[e.op] || equal(expected.result, op.output as O));
+            return { operation: ops[e.op], expected, fits };
+          }),
         },
       };
     }
@@ -365,7 +374,8 @@ function checkPart<S, I, O>(
     flip(top.call.op);
     if (!open[top.call.op]) closedLeft++;
     unlift(top.call);
-    entry = top.call.next;
+    ({ calls, response } = top);
+    index = top.index + 1;
   }
   return { result: "linearizable", order: stack.map((s) => ops[s.call.op]), steps };
 }

@@ -91,11 +91,13 @@ export function renderTimeline<S, I, O>(
       : `returned ${canonicalJson(op.output)}`;
     const dash = op.return === undefined ? ` stroke-dasharray="4 3"` : "";
     out.push(
-      `<g><title>${escape(`#${i} process ${op.client}: ${input} ${result}`)}</title>`
+      `<g><title>${escape(`process ${op.client}: ${input} ${result}`)}</title>`
         + `<rect x="${x1}" y="${y}" width="${Math.max(4, x2 - x1)}" height="28" rx="3" fill="${FILL[role]}" `
         + `stroke="${STROKE[role]}"${dash}/>`
         + `<text x="${x1 + 3}" y="${y + 12}">${escape(input)}</text>`
-        + `<text x="${x1 + 3}" y="${y + 24}" fill="#444">${escape(result.replace(/^returned /, "-> "))}</text></g>`,
+        + `<text x="${x1 + 3}" y="${y + 24}" fill="#444">${
+          escape(result === "returned nothing" ? "ok" : result.replace(/^returned /, "-> "))
+        }</text></g>`,
     );
   }
   let y = top + laneHeight * clients.length + 24;
