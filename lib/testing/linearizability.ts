@@ -21,8 +21,10 @@
  * time after its invocation, and what it returned is unknown.
  */
 export interface Operation<I = unknown, O = unknown> {
-  /** The process (or client) that ran it. */
+  /** The process (or client, or flow) that ran it. */
   client: number;
+  /** When a process runs several flows of calls, each a client of its own: the process this one ran in. */
+  process?: number;
   /** What was asked: for the ready models, a {@linkcode Call}. */
   input: I;
   /** When it was invoked. */
@@ -435,10 +437,33 @@ export function checkHistory<S, I, O>(
   return { result: "linearizable", ok: true, orders, steps, partitions: parts.length };
 }
 
-/** How one operation reads: "process 1: get() -> 2". */
+/**
+ * Who ran an operation, as reports say it: "process 1", or "flow 3 (process 1)"
+ * when a process runs several flows.
+ *
+ * @example
+ * ```ts
+ * import { describeClient } from "@tsmp/multiprocessing/testing";
+ * console.log(describeClient({ client: 3, process: 1 })); // "flow 3 (process 1)"
+ * ```
+ */
+export function describeClient(op: Pick<Operation, "client" | "process">): string {
+  return op.process === undefined ? `process ${op.client}` : `flow ${op.client} (process ${op.process})`;
+}
+
+/**
+ * How one operation reads in reports: who ran it and what it asked.
+ *
+ * @example
+ * ```ts
+ * import { call, describeOperation, queueModel } from "@tsmp/multiprocessing/testing";
+ * const op = { client: 1, input: call("put", 3), call: 0, return: 1, output: null };
+ * console.log(describeOperation(op, queueModel())); // "process 1's put(3)"
+ * ```
+ */
 export function describeOperation<S, I, O>(op: Operation<I, O>, model: Model<S, I, O>): string {
   const input = model.describeInput ? model.describeInput(op.input) : canonicalJson(op.input);
-  return `process ${op.client}'s ${input}`;
+  return `${describeClient(op)}'s ${input}`;
 }
 
 function describeResult<S, I, O>(op: Operation<I, O>, model: Model<S, I, O>): string {

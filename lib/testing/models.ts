@@ -81,8 +81,12 @@ function describeResult(output: unknown): string {
 
 const describing = { describeInput: describeCall, describeOutput: describeResult };
 
-/** The `{ block, timeout }` options a blocking call was given, when it was given any. */
-function waitOptions(arg: unknown): { block: boolean; timed: boolean } {
+/**
+ * How long a call may wait: from the module's `{ block, timeout }` options, or from Python's positional
+ * `(blocking, timeout)`, as a manager's proxies take them (`acquire(false)`, `acquire(true, 30)`).
+ */
+function waitOptions(arg: unknown, next?: unknown): { block: boolean; timed: boolean } {
+  if (typeof arg === "boolean") return { block: arg, timed: typeof next === "number" };
   const o = (typeof arg === "object" && arg !== null ? arg : {}) as { block?: unknown; timeout?: unknown };
   return { block: o.block !== false, timed: typeof o.timeout === "number" };
 }
@@ -130,11 +134,11 @@ export function queueModel(options: QueueModelOptions = {}): CallModel<readonly 
     step(q, c) {
       switch (c.method) {
         case "put":
-          return put(q, c.args[0], waitOptions(c.args[1]));
+          return put(q, c.args[0], waitOptions(c.args[1], c.args[2]));
         case "putNowait":
           return put(q, c.args[0], { block: false, timed: false });
         case "get":
-          return get(q, waitOptions(c.args[0]));
+          return get(q, waitOptions(c.args[0], c.args[1]));
         case "getNowait":
           return get(q, { block: false, timed: false });
         case "qsize":
@@ -153,6 +157,15 @@ export function queueModel(options: QueueModelOptions = {}): CallModel<readonly 
   };
 }
 
+/** Options of {@linkcode lockModel}. */
+export interface LockModelOptions {
+  /**
+   * The error `release()` of a free lock raises: "ValueError" (the module's `Lock`, the default) or
+   * "RuntimeError" (a manager's `Lock()`, which is Python's `threading.Lock`).
+   */
+  releaseError?: string;
+}
+
 /**
  * A lock, as the module's `Lock`: `acquire({ block?, timeout? })` returns
  * true once held (a blocking one waits while it is held; otherwise false),
@@ -167,7 +180,8 @@ export function queueModel(options: QueueModelOptions = {}): CallModel<readonly 
  * console.log(model.step(held.state, call("acquire", { block: false }))?.result); // false
  * ```
  */
-export function lockModel(): CallModel<boolean> {
+export function lockModel(options: LockModelOptions = {}): CallModel<boolean> {
+  const releaseError = raised(options.releaseError ?? "ValueError");
   return {
     name: "lock",
     init: () => false,
@@ -175,11 +189,11 @@ export function lockModel(): CallModel<boolean> {
       switch (c.method) {
         case "acquire": {
           if (!held) return { state: true, result: true };
-          const wait = waitOptions(c.args[0]);
+          const wait = waitOptions(c.args[0], c.args[1]);
           return wait.block && !wait.timed ? undefined : { state: true, result: false };
         }
         case "release":
-          return held ? { state: false, result: null } : { state: false, result: raised("ValueError") };
+          return held ? { state: false, result: null } : { state: false, result: releaseError };
         case "locked":
           return { state: held, result: held };
       }
@@ -218,7 +232,7 @@ export function semaphoreModel(value = 1, options: SemaphoreModelOptions = {}): 
       switch (c.method) {
         case "acquire": {
           if (n > 0) return { state: n - 1, result: true };
-          const wait = waitOptions(c.args[0]);
+          const wait = waitOptions(c.args[0], c.args[1]);
           return wait.block && !wait.timed ? undefined : { state: n, result: false };
         }
         case "release":

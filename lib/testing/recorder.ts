@@ -10,6 +10,7 @@
  *
  * @module
  */
+import { exit } from "../process.ts";
 import {
   ABORT,
   ABORTED,
@@ -25,16 +26,16 @@ import {
 
 /** Workload cells: the logical clock every client takes its tickets from. */
 export const CLOCK = FIRST_FREE;
-/** Workload cells: how many clients have made all their calls. */
+/** Workload cells: how many processes have made all their calls. */
 export const FINISHED = FIRST_FREE + 1;
-/** Workload cells: one per client, set when the client is inside the operation it is to be terminated in. */
+/** Workload cells: one per process, set when the process is inside the call it is to be terminated in. */
 export const KILL = FIRST_FREE + 2;
 /** Bytes of shared memory for one operation's result, as JSON. */
 export const OUTPUT_BYTES = 512;
 
-/** The first cell of operation `g`'s record, [invoked at, returned at, result length], for `clients` clients. */
-export function recordAt(clients: number, g: number): number {
-  return KILL + clients + 3 * g;
+/** The first cell of operation `g`'s record, [invoked at, returned at, result length], for `processes` processes. */
+export function recordAt(processes: number, g: number): number {
+  return KILL + processes + 3 * g;
 }
 
 /** One method call, as the client runs it (the kit's `Call`). */
@@ -78,8 +79,8 @@ function encode(value: unknown): Uint8Array {
 }
 
 /** Reads operation `g`'s result, or undefined if it never returned. */
-export function readOutput(cells: Int32Array, bytes: Uint8Array, clients: number, g: number): unknown {
-  const length = Atomics.load(cells, recordAt(clients, g) + 2);
+export function readOutput(cells: Int32Array, bytes: Uint8Array, processes: number, g: number): unknown {
+  const length = Atomics.load(cells, recordAt(processes, g) + 2);
   const json = new TextDecoder().decode(bytes.slice(g * OUTPUT_BYTES, g * OUTPUT_BYTES + length));
   return JSON.parse(json);
 }
@@ -90,22 +91,31 @@ async function methodCall(subject: unknown, c: ClientCall): Promise<unknown> {
   return await method.apply(subject, c.args);
 }
 
+/** One flow of calls a process runs: its calls, the pause before each, where the process dies, and its records. */
+export interface Flow {
+  /** The index of its first call's record. */
+  first: number;
+  calls: ClientCall[];
+  pauses: number[];
+  /** The call the process is terminated in, or -1. */
+  crashAt: number;
+}
+
 /**
- * One client of a workload: waits at the start line, then for each operation
- * pauses as scheduled, takes an invocation ticket, runs it, writes what it
- * returned and takes a return ticket. At `crashAt` it raises its kill flag
- * once the operation is under way, and the parent terminates it there.
+ * One process of a workload: rebuilds the object, waits at the start line,
+ * then runs its flows side by side (one, unless the workload gives a process
+ * several). A flow pauses as scheduled before each call, takes an invocation
+ * ticket, runs the call, writes what it returned and takes a return ticket.
+ * At its `crashAt` call it raises the process's kill flag once the call is
+ * under way, and the parent terminates the process there.
  */
 export async function linearizabilityClient(
   packed: Packed,
   cells: Int32Array,
   bytes: Uint8Array,
-  parties: number,
-  client: number,
-  first: number,
-  calls: ClientCall[],
-  pauses: number[],
-  crashAt: number,
+  processes: number,
+  process: number,
+  flows: Flow[],
   apply: ApplyRef | null,
 ): Promise<void> {
   const subject = await unpack<unknown>(packed, cells);
@@ -115,34 +125,42 @@ export async function linearizabilityClient(
     if (typeof fn !== "function") throw new TypeError(`${apply.module} exports no function ${apply.name}`);
     run = async (s, c) => await fn(s, c);
   }
-  if (!await startTogether(cells, parties)) return;
-  for (const [i, c] of calls.entries()) {
-    await pause(pauses[i] ?? 0);
-    if (Atomics.load(cells, ABORT) !== 0) return;
-    const g = first + i;
-    const at = recordAt(parties, g);
-    Atomics.store(cells, at, Atomics.add(cells, CLOCK, 1) + 1);
-    const pending = run(subject, c).then(normalize, raisedBy);
-    if (i === crashAt) {
-      Atomics.store(cells, KILL + client, 1);
+  if (!await startTogether(cells, processes)) return;
+  const runFlow = async ({ first, calls, pauses, crashAt }: Flow): Promise<boolean> => {
+    for (const [i, c] of calls.entries()) {
+      await pause(pauses[i] ?? 0);
+      if (Atomics.load(cells, ABORT) !== 0) return false;
+      const g = first + i;
+      const at = recordAt(processes, g);
+      Atomics.store(cells, at, Atomics.add(cells, CLOCK, 1) + 1);
+      const pending = run(subject, c).then(normalize, raisedBy);
+      if (i === crashAt) {
+        Atomics.store(cells, KILL + process, 1);
+        step(cells);
+      }
+      const result = await untilAbort(cells, pending);
+      if (result === ABORTED) return false;
+      const encoded = encode(result);
+      bytes.set(encoded, g * OUTPUT_BYTES);
+      Atomics.store(cells, at + 2, encoded.length);
+      // The return ticket goes last: the parent reads a record as complete once it is set.
+      Atomics.store(cells, at + 1, Atomics.add(cells, CLOCK, 1) + 1);
       step(cells);
+      // Outlived the call it was to die in: it waits to be terminated rather than run on.
+      if (i === crashAt) return false;
     }
-    const result = await untilAbort(cells, pending);
-    if (result === ABORTED) return;
-    const encoded = encode(result);
-    bytes.set(encoded, g * OUTPUT_BYTES);
-    Atomics.store(cells, at + 2, encoded.length);
-    // The return ticket goes last: the parent reads a record as complete once it is set.
-    Atomics.store(cells, at + 1, Atomics.add(cells, CLOCK, 1) + 1);
-    step(cells);
-    // Outlived the call it was to die in: it waits to be terminated rather than run on.
-    if (i === crashAt) return await untilEnd(cells);
-  }
+    return true;
+  };
+  const done = await Promise.all(flows.map(runFlow));
   // Stays until the parent ends the run: a process that ends lets go of what it holds (the module's locks are
   // taken over from a holder that died), which the others would see as a release no one made.
-  Atomics.add(cells, FINISHED, 1);
-  step(cells);
+  if (done.every(Boolean)) {
+    Atomics.add(cells, FINISHED, 1);
+    step(cells);
+  }
   await untilEnd(cells);
+  // A call still blocked in the object (waiting on shared memory, say) would keep the process running.
+  exit(0);
 }
 
 /** Holds the process open until the parent ends the run. */

@@ -9,7 +9,14 @@
 import { mkdir, writeFile } from "node:fs/promises";
 import { dirname } from "node:path";
 import { fileURLToPath } from "node:url";
-import { canonicalJson, explainVerdict, type Model, type Operation, type Verdict } from "./linearizability.ts";
+import {
+  canonicalJson,
+  describeClient,
+  explainVerdict,
+  type Model,
+  type Operation,
+  type Verdict,
+} from "./linearizability.ts";
 
 const escape = (s: string) =>
   s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
@@ -55,9 +62,10 @@ export function renderTimeline<S, I, O>(
     .sort((a, b) => a - b);
   const rank = new Map(times.map((t, r) => [t, r]));
   const clients = [...new Set(history.map((op) => op.client))].sort((a, b) => a - b);
+  const who = new Map(history.map((op) => [op.client, describeClient(op)]));
   const lane = new Map(clients.map((c, i) => [c, i]));
   const unit = Math.max(14, Math.min(60, Math.floor(1200 / Math.max(1, times.length))));
-  const left = 110, top = 40, laneHeight = 44;
+  const left = history.some((op) => op.process !== undefined) ? 160 : 110, top = 40, laneHeight = 44;
   const width = left + unit * (times.length + 2) + 20;
   const explanation = verdict && !verdict.ok ? explainVerdict(history, model, verdict).split("\n") : [];
   const height = top + laneHeight * clients.length + 30 + 16 * explanation.length;
@@ -76,7 +84,7 @@ export function renderTimeline<S, I, O>(
     out.push(
       `<line x1="${left}" y1="${y + laneHeight - 4}" x2="${width - 10}" y2="${y + laneHeight - 4}" stroke="#eee"/>`,
     );
-    out.push(`<text x="10" y="${y + 22}">process ${c}</text>`);
+    out.push(`<text x="10" y="${y + 22}">${escape(who.get(c) ?? `process ${c}`)}</text>`);
   }
   for (const [i, op] of history.entries()) {
     const role = roleOf(i, verdict as Verdict<unknown, unknown> | undefined);
@@ -91,7 +99,7 @@ export function renderTimeline<S, I, O>(
       : `returned ${canonicalJson(op.output)}`;
     const dash = op.return === undefined ? ` stroke-dasharray="4 3"` : "";
     out.push(
-      `<g><title>${escape(`process ${op.client}: ${input} ${result}`)}</title>`
+      `<g><title>${escape(`${describeClient(op)}: ${input} ${result}`)}</title>`
         + `<rect x="${x1}" y="${y}" width="${Math.max(4, x2 - x1)}" height="28" rx="3" fill="${FILL[role]}" `
         + `stroke="${STROKE[role]}"${dash}/>`
         + `<text x="${x1 + 3}" y="${y + 12}">${escape(input)}</text>`
@@ -146,6 +154,7 @@ export async function writeHistory<S, I, O>(
     operations: history.map((op, i) => ({
       id: i,
       client: op.client,
+      ...(op.process === undefined ? {} : { process: op.process }),
       input: op.input,
       call: op.call,
       return: op.return ?? null,

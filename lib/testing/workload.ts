@@ -14,6 +14,8 @@ import { type Arbitrary, type Range, resolveRange, schedule, type ScheduleOption
 import {
   checkHistory,
   type CheckOptions,
+  describeClient,
+  describeOperation,
   explainVerdict,
   type Model,
   type Operation,
@@ -21,7 +23,7 @@ import {
 } from "./linearizability.ts";
 import type { Call, CallModel } from "./models.ts";
 import type { PropertyOptions } from "./properties.ts";
-import { FINISHED, KILL, linearizabilityClient, OUTPUT_BYTES, readOutput, recordAt } from "./recorder.ts";
+import { FINISHED, type Flow, KILL, linearizabilityClient, OUTPUT_BYTES, readOutput, recordAt } from "./recorder.ts";
 import { PropertyFailedError, runProperty, type RunReport } from "./runner.ts";
 import { abort, ARRIVED, controlBlock, pack, PROGRESS, SETUP_FAILED, waitChange } from "./shared.ts";
 import { writeHistory } from "./timeline.ts";
@@ -59,14 +61,21 @@ export function calls(table: CallTable): Arbitrary<Call> {
   );
 }
 
-/** One generated workload: per process, its calls, the pause before each, and where it is terminated. */
+/**
+ * One generated workload: per client, its calls, the pause before each, and
+ * the call its process is terminated in. Client `c` runs in process
+ * `Math.floor(c / flows)`: each process runs `flows` clients side by side
+ * (one by default).
+ */
 export interface Workload {
-  /** Per process, the calls it makes in order. */
+  /** Per client, the calls it makes in order. */
   calls: Call[][];
-  /** Per process, the pause in ms before each call. */
+  /** Per client, the pause in ms before each call. */
   pauses: number[][];
-  /** Per process, the call it is terminated in (an index into its calls), or -1. */
+  /** Per client, the call its process is terminated in (an index into its calls), or -1. */
   crashes: number[];
+  /** Clients per process (default 1). */
+  flows?: number;
 }
 
 /** Options of {@linkcode workloads}. */
@@ -77,6 +86,8 @@ export interface WorkloadOptions extends ScheduleOptions {
   steps?: Range | number;
   /** Lets some processes be terminated in the middle of one of their calls (default false). */
   crashes?: boolean;
+  /** Flows of calls each process runs side by side, as async code of one program does (default 1). */
+  flows?: number;
 }
 
 /**
@@ -104,11 +115,18 @@ export function workloads(operations: Arbitrary<Call>, options: WorkloadOptions 
       crash: options.crashes ? fc.integer({ min: -1, max: list.length - 1 }) : fc.constant(-1),
     })
   );
-  return fc.array(one, { minLength: processes.min, maxLength: processes.max }).map((ps) => ({
-    calls: ps.map((p) => p.calls),
-    pauses: ps.map((p) => p.pauses),
-    crashes: ps.map((p) => p.crash),
-  }));
+  const flows = options.flows ?? 1;
+  if (!Number.isInteger(flows) || flows < 1) throw new RangeError(`flows must be a whole number >= 1, got ${flows}`);
+  const process = fc.array(one, { minLength: flows, maxLength: flows });
+  return fc.array(process, { minLength: processes.min, maxLength: processes.max }).map((ps) => {
+    const clients = ps.flat();
+    return {
+      calls: clients.map((c) => c.calls),
+      pauses: clients.map((c) => c.pauses),
+      crashes: clients.map((c) => c.crash),
+      ...(flows > 1 ? { flows } : {}),
+    };
+  });
 }
 
 /** Options of {@linkcode linearizable}. */
@@ -126,6 +144,11 @@ export interface LinearizableOptions<T> extends PropertyOptions, WorkloadOptions
   artifacts?: string | URL;
   /** Limits of each check (see {@linkcode checkHistory}). */
   check?: CheckOptions;
+  /**
+   * Which calls must return whatever the others do (default: those given a timeout or told not to block, and
+   * `...Nowait` calls). One still blocked when nothing moved for `stallTimeout` fails the case.
+   */
+  mustReturn?: (call: Call) => boolean;
   /** Called with each case's history and verdict (to collect or log them). */
   onCase?: (history: Operation<Call, unknown>[], verdict: Verdict) => void;
 }
@@ -191,12 +214,16 @@ const ordinal = (n: number) =>
 export function describeWorkload(w: Workload, model?: Model<unknown, Call, unknown>): string {
   const show = (c: Call) =>
     model?.describeInput ? model.describeInput(c) : `${c.method}(${c.args.map((a) => JSON.stringify(a)).join(", ")})`;
-  const parts = w.calls.map((list, p) => {
-    const steps = list.map((c, i) => (w.pauses[p][i] > 0 ? `${show(c)} after ${w.pauses[p][i]} ms` : show(c)));
-    const crash = w.crashes[p] >= 0 ? `, terminated during its ${ordinal(w.crashes[p] + 1)} call` : "";
-    return `process ${p} ${steps.join(", ")}${crash}`;
+  const flows = w.flows ?? 1;
+  const parts = w.calls.map((list, c) => {
+    const steps = list.map((call, i) => (w.pauses[c][i] > 0 ? `${show(call)} after ${w.pauses[c][i]} ms` : show(call)));
+    const crash = w.crashes[c] >= 0 ? `, terminated during its ${ordinal(w.crashes[c] + 1)} call` : "";
+    const who = describeClient(flows > 1 ? { client: c, process: Math.floor(c / flows) } : { client: c });
+    return `${who} ${steps.length > 0 ? steps.join(", ") : "no calls"}${crash}`;
   });
-  return `with ${w.calls.length} process${w.calls.length === 1 ? "" : "es"}: ${parts.join("; ")}`;
+  const processes = Math.ceil(w.calls.length / flows);
+  const each = flows > 1 ? ` of ${flows} flows each` : "";
+  return `with ${processes} process${processes === 1 ? "" : "es"}${each}: ${parts.join("; ")}`;
 }
 
 const clientsModule = libraryModule("testing/recorder").href;
@@ -206,6 +233,8 @@ const START_MS = 60_000;
 interface CaseRun {
   history: Operation<Call, unknown>[];
   failed: string | null;
+  /** Processes terminated mid-call, as the workload said. */
+  crashed: Set<number>;
 }
 
 /** Runs one workload's processes, terminating those due to crash, and reads back the history they recorded. */
@@ -215,9 +244,10 @@ async function runWorkload(
   apply: { module: string; name: string } | null,
   stallMs: number,
 ): Promise<CaseRun> {
-  const clients = w.calls.length;
+  const flowsEach = w.flows ?? 1;
+  const processCount = Math.ceil(w.calls.length / flowsEach);
   const total = w.calls.reduce((n, list) => n + list.length, 0);
-  const cells = controlBlock(recordAt(clients, total));
+  const cells = controlBlock(recordAt(processCount, total));
   const bytes = new Uint8Array(new SharedArrayBuffer(Math.max(1, total * OUTPUT_BYTES)));
   const firsts: number[] = [];
   let g = 0;
@@ -225,15 +255,23 @@ async function runWorkload(
     firsts.push(g);
     g += list.length;
   }
+  const flowsOf = (p: number): Flow[] => {
+    const flows: Flow[] = [];
+    for (let c = p * flowsEach; c < Math.min((p + 1) * flowsEach, w.calls.length); c++) {
+      flows.push({ first: firsts[c], calls: w.calls[c], pauses: w.pauses[c], crashAt: w.crashes[c] });
+    }
+    return flows;
+  };
   const processes: Process[] = [];
   const ended = new Set<number>();
   const killed = new Set<number>();
+  const crashed = new Set<number>();
   let failed: string | null = null;
   try {
-    for (let p = 0; p < clients; p++) {
+    for (let p = 0; p < processCount; p++) {
       const process = new Process({
         target: linearizabilityClient,
-        args: [packed, cells, bytes, clients, p, firsts[p], w.calls[p], w.pauses[p], w.crashes[p], apply],
+        args: [packed, cells, bytes, processCount, p, flowsOf(p), apply],
         name: `process ${p}`,
         module: clientsModule,
         startMethod: "thread",
@@ -252,15 +290,16 @@ async function runWorkload(
     let last = Date.now();
     let seen = Atomics.load(cells, PROGRESS);
     let started = false;
-    while (ended.size + Atomics.load(cells, FINISHED) < clients && failed === null) {
-      for (let p = 0; p < clients; p++) {
+    while (ended.size + Atomics.load(cells, FINISHED) < processCount && failed === null) {
+      for (let p = 0; p < processCount; p++) {
         // A crash is due: the process is inside that call now.
         if (!killed.has(p) && !ended.has(p) && Atomics.load(cells, KILL + p) !== 0) {
           killed.add(p);
+          crashed.add(p);
           processes[p].terminate();
         }
       }
-      if (!started && Atomics.load(cells, ARRIVED) >= clients) {
+      if (!started && Atomics.load(cells, ARRIVED) >= processCount) {
         started = true;
         last = Date.now();
       }
@@ -295,26 +334,63 @@ async function runWorkload(
     );
   }
   const history: Operation<Call, unknown>[] = [];
-  for (let p = 0; p < clients; p++) {
-    for (const [i, input] of w.calls[p].entries()) {
-      const at = recordAt(clients, firsts[p] + i);
+  for (const [c, list] of w.calls.entries()) {
+    const who = flowsEach > 1 ? { client: c, process: Math.floor(c / flowsEach) } : { client: c };
+    for (const [i, input] of list.entries()) {
+      const at = recordAt(processCount, firsts[c] + i);
       const invoked = Atomics.load(cells, at);
       if (invoked === 0) continue;
       const returned = Atomics.load(cells, at + 1);
       history.push(
-        returned === 0
-          ? { client: p, input, call: invoked }
-          : {
-            client: p,
-            input,
-            call: invoked,
-            return: returned,
-            output: readOutput(cells, bytes, clients, firsts[p] + i),
-          },
+        returned === 0 ? { ...who, input, call: invoked } : {
+          ...who,
+          input,
+          call: invoked,
+          return: returned,
+          output: readOutput(cells, bytes, processCount, firsts[c] + i),
+        },
       );
     }
   }
-  return { history, failed };
+  return { history, failed, crashed };
+}
+
+/** The model's state after a linearizable history's order, for the part (key) each input belongs to. */
+function finalStates<S>(
+  history: readonly Operation<Call, unknown>[],
+  model: Model<S, Call, unknown>,
+  orders: readonly number[][],
+): (input: Call) => S {
+  const replay = (order: readonly number[]) => {
+    let state = model.init();
+    for (const i of order) state = model.step(state, history[i].input)?.state ?? state;
+    return state;
+  };
+  const partitioned = model.partition !== undefined && history.every((op) => model.partition!(op.input) !== undefined);
+  if (!partitioned) {
+    const state = replay(orders.flat());
+    return () => state;
+  }
+  const byKey = new Map<string, S>();
+  for (const order of orders) {
+    if (order.length > 0) byKey.set(model.partition!(history[order[0]].input)!, replay(order));
+  }
+  return (input) => byKey.get(model.partition!(input)!) ?? model.init();
+}
+
+/**
+ * Whether a call must return whatever the others do: it was given a timeout or told not to block, in the
+ * module's options (`{ timeout: 30 }`, `{ block: false }`) or Python's positional ones (`acquire(false)`,
+ * `get(true, 30)`, as a manager's proxies take them).
+ */
+function bounded(c: Call): boolean {
+  const options = c.args.some((a) =>
+    typeof a === "object" && a !== null
+    && (typeof (a as { timeout?: unknown }).timeout === "number" || (a as { block?: unknown }).block === false)
+  );
+  const positional = ["acquire", "get", "wait"].includes(c.method) && typeof c.args[0] === "boolean"
+    && (c.args[0] === false || typeof c.args[1] === "number");
+  return options || positional || c.method.endsWith("Nowait");
 }
 
 /**
@@ -368,16 +444,35 @@ export async function linearizable<T, S>(
     } finally {
       await options.dispose?.(object);
     }
+    // The runner reports the last case that failed: only a linearizability failure leaves a history to attach.
     if (run.failed) {
       last = undefined;
       return run.failed;
     }
     const verdict = checkHistory(run.history, model as Model<S, Call, unknown>, options.check);
     options.onCase?.(run.history, verdict as Verdict);
-    if (verdict.result !== "not linearizable") return null;
-    // The last case that failed is the one the runner reports, shrunk.
-    last = { history: run.history, verdict: verdict as Verdict };
-    return explainVerdict(run.history, model, verdict);
+    if (verdict.result === "not linearizable") {
+      // The last case that failed is the one the runner reports, shrunk.
+      last = { history: run.history, verdict: verdict as Verdict };
+      return explainVerdict(run.history, model, verdict);
+    }
+    const mustReturn = options.mustReturn ?? bounded;
+    const open = run.history.filter((op) => op.return === undefined && !run.crashed.has(op.process ?? op.client));
+    const timed = open.find((op) => mustReturn(op.input));
+    if (timed) {
+      last = undefined;
+      return `${describeOperation(timed, model)} never returned, though it may not wait for long: it was still `
+        + `blocked when nothing had moved for ${stallMs} ms (a timeout ignored, or a wake-up lost)`;
+    }
+    // With no crash to blame, a call still blocked at the end that the model would let go ahead after every
+    // call that returned was waiting for nothing: a lost wake-up, or a deadlock of the object's own making.
+    if (open.length === 0 || run.crashed.size > 0) return null;
+    const finals = finalStates(run.history, model, verdict.orders);
+    const free = open.find((op) => model.step(finals(op.input), op.input) !== undefined);
+    if (!free) return null;
+    last = undefined;
+    return `${describeOperation(free, model)} never returned, though nothing stood in its way: after every call `
+      + `that returned, the model has it go ahead, yet it was still blocked when nothing had moved for ${stallMs} ms`;
   };
   try {
     return await runProperty(
