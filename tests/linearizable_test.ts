@@ -80,8 +80,10 @@ test("catches a queue that sometimes hands out the newest item", async () => {
     linearizable(() => new fx.IntQueue("lifo-sometimes"), queueModel(), {
       modules: [fx.module],
       operations: calls({ putNowait: [[1, 2, 3, 4, 5]], getNowait: [] }),
-      steps: { min: 2, max: 6 },
+      steps: { min: 3, max: 6 },
       numRuns: 30,
+      // Each case starts real processes: a few shrinks already give a small history.
+      maxShrinks: 10,
     }),
   );
   assert.match(error.failure, /getNowait\(\): returned \d, but there it would have returned \d/);
@@ -141,7 +143,7 @@ test("processes terminated mid-call leave open-ended calls, and the module's Que
 
 test("calls that may not wait long, or that nothing stops, must return: a deaf timeout and a lost wake-up", async () => {
   // Each failing case waits out the stall timeout: keep the cases and the shrinking short.
-  const brief = { numRuns: 20, stallTimeout: 200, maxShrinks: 5, steps: { min: 1, max: 3 } };
+  const brief = { numRuns: 20, stallTimeout: 200, maxShrinks: 3, steps: { min: 1, max: 3 } };
   const deaf = await failure(
     linearizable(() => new fx.DeafLock(), lockModel(), { modules: [fx.module], ...brief }),
     false,
@@ -152,6 +154,9 @@ test("calls that may not wait long, or that nothing stops, must return: a deaf t
       modules: [fx.module],
       operations: calls({ acquire: [], release: [] }),
       ...brief,
+      // A waiter must be asleep when the lock is let go: rarer than a deaf timeout.
+      numRuns: 50,
+      steps: { min: 2, max: 3 },
     }),
     false,
   );
