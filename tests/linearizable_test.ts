@@ -95,6 +95,29 @@ test("catches a queue that sometimes hands out the newest item", async () => {
   });
 });
 
+test("the seed and path of a failure replay its shrunk workload", async () => {
+  // One process: the wrong-end get then depends on the calls alone, not on timing.
+  const options = {
+    modules: [fx.module],
+    operations: calls({ putNowait: [[1, 2, 3]], getNowait: [] }),
+    processes: 1,
+    steps: { min: 4, max: 8 },
+    maxDelay: 0,
+    numRuns: 30,
+    maxShrinks: 10,
+  };
+  const error = await failure(linearizable(() => new fx.IntQueue("lifo-sometimes"), queueModel(), options));
+  const again = await failure(
+    linearizable(() => new fx.IntQueue("lifo-sometimes"), queueModel(), {
+      ...options,
+      seed: error.seed,
+      path: error.path,
+    }),
+  );
+  assert.deepEqual(again.counterexample, error.counterexample);
+  assert.equal(again.failure, error.failure);
+});
+
 test("catches a lock whose release races with the next acquisition, and writes its history for a human", async () => {
   const dir = mkdtempSync(join(tmpdir(), "linearizable-"));
   try {

@@ -151,6 +151,11 @@ export interface LinearizableOptions<T> extends PropertyOptions, WorkloadOptions
   mustReturn?: (call: Call) => boolean;
   /** Called with each case's history and verdict (to collect or log them). */
   onCase?: (history: Operation<Call, unknown>[], verdict: Verdict) => void;
+  /**
+   * A run ends when nothing has moved for this many ms (default 1000): the calls still blocked then are
+   * open-ended, unless they should have returned.
+   */
+  stallTimeout?: number;
 }
 
 /**
@@ -403,6 +408,10 @@ function bounded(c: Call): boolean {
  * `model` with {@linkcode checkHistory}. A failing workload is shrunk; the
  * promise rejects with a {@linkcode LinearizabilityError} whose message says
  * which calls overlapped, what each returned and why no order explains them.
+ *
+ * A case also fails when a call that should have returned was still blocked
+ * when the run stalled: one given a timeout (or told not to block), or one the
+ * model would have let go ahead (a lost wake-up).
  *
  * Calls are method calls on the object by default (`put(3)` runs
  * `subject.put(3)`); an error it throws is the result `{ raised: name }`.
