@@ -166,7 +166,7 @@ test("processes terminated mid-call leave open-ended calls, and the module's Que
 
 test("calls that may not wait long, or that nothing stops, must return: a deaf timeout and a lost wake-up", async () => {
   // Each failing case waits out the stall timeout: keep the cases and the shrinking short.
-  const brief = { numRuns: 20, stallTimeout: 200, maxShrinks: 3, steps: { min: 1, max: 3 } };
+  const brief = { numRuns: 20, stallTimeout: 100, maxShrinks: 3, steps: { min: 1, max: 3 } };
   const deaf = await failure(
     linearizable(() => new fx.DeafLock(), lockModel(), { modules: [fx.module], ...brief }),
     false,
