@@ -179,7 +179,7 @@ test("map: each key is checked on its own, and the failing key is the one report
   assert.match(words, /no order of the 2 operations on key "b" \(of 5\)/);
   assert.match(words, /process 1's get\("b"\): returned 1, but there it would have returned 2/);
   assert.match(words, /leaving the state the map \{"b": 2\}/);
-  history[3].output = 2;
+  history[3]!.output = 2;
   const ok = checkHistory(history, model);
   assert.equal(ok.result, "linearizable");
   assert.equal(ok.orders.length, 3);
@@ -242,13 +242,13 @@ test("generated histories: linearizable ones pass, and one changed result is cau
     assert.equal(checkHistory(history, model).result, "linearizable");
     // A read that returned a value no one wrote.
     const read = history.findIndex((o) => o.input.method === "get");
-    history[read] = { ...history[read], output: -1 };
+    history[read] = { ...history[read]!, output: -1 };
     assert.equal(checkHistory(history, model).result, "not linearizable");
   }
   const queue = queueModel();
   const history = simulate(queue, queueCalls, { clients: 3, total: 200, seed: 5 });
   assert.equal(checkHistory(history, queue).result, "linearizable");
   const got = history.findIndex((o) => o.input.method === "getNowait" && typeof o.output === "number");
-  history[got] = { ...history[got], output: 10_000 };
+  history[got] = { ...history[got]!, output: 10_000 };
   assert.equal(checkHistory(history, queue).result, "not linearizable");
 });

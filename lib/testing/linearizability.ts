@@ -220,12 +220,9 @@ function mix(n: number): number {
   return (z ^ (z >>> 16)) >>> 0;
 }
 
-interface PartResult<S, O> {
-  result: Verdict["result"];
-  order: number[];
-  steps: number;
-  failure?: Failure<S, O>;
-}
+type PartResult<S, O> =
+  | { result: "linearizable" | "unknown"; order: number[]; steps: number }
+  | { result: "not linearizable"; order: number[]; steps: number; failure: Failure<S, O> };
 
 /**
  * Checks one part. Events are kept in a doubly linked list in time order; the
@@ -233,6 +230,9 @@ interface PartResult<S, O> {
  * with its result and the (linearized set, state) pair is new, and unlinking
  * it with its response; reaching a response means the operations before it
  * admit no order from here, so it backtracks.
+ *
+ * Indexes carry a `!` rather than a check, so the search does no extra work: `ops` holds indexes into
+ * `history`, every event's `op` is an index into `ops`, and bit sets and hashes have one entry per op.
  */
 function checkPart<S, I, O>(
   history: readonly Operation<I, O>[],
@@ -244,7 +244,7 @@ function checkPart<S, I, O>(
   const n = ops.length;
   const events: Event[] = [];
   for (let j = 0; j < n; j++) {
-    const op = history[ops[j]];
+    const op = history[ops[j]!]!;
     const call: Event = { op: j, isCall: true, time: op.call, prev: null, next: null, match: null };
     const ret: Event = { op: j, isCall: false, time: op.return ?? Infinity, prev: null, next: null, match: call };
     call.match = ret;
@@ -259,7 +259,7 @@ function checkPart<S, I, O>(
     last.next = e;
     last = e;
   }
-  const open = ops.map((i) => history[i].return === undefined);
+  const open = ops.map((i) => history[i]!.return === undefined);
   let closedLeft = open.filter((o) => !o).length;
   const equal = model.equalResults ?? sameValue;
   const keyOf = model.key ?? canonicalJson;
@@ -290,9 +290,9 @@ function checkPart<S, I, O>(
     return true;
   };
   const flip = (j: number) => {
-    linearized[j >>> 5] ^= 1 << (j & 31);
-    ha ^= hashA[j];
-    hb ^= hashB[j];
+    linearized[j >>> 5]! ^= 1 << (j & 31);
+    ha ^= hashA[j]!;
+    hb ^= hashB[j]!;
   };
   const lift = (call: Event) => {
     call.prev!.next = call.next;
@@ -330,8 +330,8 @@ function checkPart<S, I, O>(
     if (++steps > stepBudget) return { result: "unknown", order: [], steps };
     if ((steps & 1023) === 0 && Date.now() > deadline) return { result: "unknown", order: [], steps };
     if (index < calls.length) {
-      const entry = calls[index];
-      const op = history[ops[entry.op]];
+      const entry = calls[index]!;
+      const op = history[ops[entry.op]!]!;
       const next = model.step(state, op.input);
       if (next !== undefined && (open[entry.op] || equal(next.result, op.output as O))) {
         flip(entry.op);
@@ -358,14 +358,14 @@ function checkPart<S, I, O>(
         length: stack.length,
         failure: {
           operations: [...ops],
-          prefix: stack.map((f) => ops[f.call.op]),
+          prefix: stack.map((f) => ops[f.call.op]!),
           state,
-          stuck: ops[response.op],
+          stuck: ops[response.op]!,
           candidates: [...calls].sort((a, b) => a.time - b.time).map((e) => {
-            const op = history[ops[e.op]];
+            const op = history[ops[e.op]!]!;
             const expected = model.step(state, op.input);
             const fits = expected !== undefined && (open[e.op] || equal(expected.result, op.output as O));
-            return { operation: ops[e.op], expected, fits };
+            return { operation: ops[e.op]!, expected, fits };
           }),
         },
       };
@@ -379,7 +379,7 @@ function checkPart<S, I, O>(
     ({ calls, response } = top);
     index = top.index + 1;
   }
-  return { result: "linearizable", order: stack.map((s) => ops[s.call.op]), steps };
+  return { result: "linearizable", order: stack.map((s) => ops[s.call.op]!), steps };
 }
 
 /**
@@ -506,20 +506,21 @@ export function explainVerdict<S, I, O>(
   if (verdict.result === "unknown") return `undecided: ${verdict.reason}`;
   const f = verdict.failure!;
   const lines: string[] = [];
-  const ordered = [...f.operations].sort((a, b) => history[a].call - history[b].call);
+  // The failure's indexes are into `history`, the history the verdict is of.
+  const ordered = [...f.operations].sort((a, b) => history[a]!.call - history[b]!.call);
   const rank = timeRanks(history, ordered);
   const label = (i: number) => `#${ordered.indexOf(i) + 1}`;
   const scope = f.operations.length < history.length
     ? ` of the ${f.operations.length} operations on ${
-      model.partition ? `key ${model.partition(history[f.operations[0]].input)}` : "this part"
+      model.partition ? `key ${model.partition(history[f.operations[0]!]!.input)}` : "this part"
     } (of ${history.length})`
     : ` of these ${history.length} operations`;
   lines.push(`not linearizable: no order${scope} explains what they returned.`);
   lines.push("Operations (times are the order of events: invocation .. response):");
   for (const i of ordered) {
-    const op = history[i];
+    const op = history[i]!;
     const overlaps = ordered.filter((j) =>
-      j !== i && history[j].call <= (op.return ?? Infinity) && op.call <= (history[j].return ?? Infinity)
+      j !== i && history[j]!.call <= (op.return ?? Infinity) && op.call <= (history[j]!.return ?? Infinity)
     );
     const end = op.return === undefined ? "never" : String(rank(op.return));
     lines.push(
@@ -527,7 +528,7 @@ export function explainVerdict<S, I, O>(
         + (overlaps.length > 0 ? `, overlapping ${overlaps.map(label).join(", ")}` : ""),
     );
   }
-  const stuck = history[f.stuck];
+  const stuck = history[f.stuck]!;
   const prefix = f.prefix.map(label).join(", ");
   lines.push(
     f.prefix.length === 0
@@ -539,7 +540,7 @@ export function explainVerdict<S, I, O>(
       + " and no operation that could go next fits:",
   );
   for (const c of f.candidates) {
-    const op = history[c.operation];
+    const op = history[c.operation]!;
     const says = c.expected === undefined
       ? "cannot take effect in that state (it would block)"
       : c.fits
@@ -554,8 +555,9 @@ export function explainVerdict<S, I, O>(
 function timeRanks<I, O>(history: readonly Operation<I, O>[], ops: readonly number[]): (t: number) => number {
   const times = new Set<number>();
   for (const i of ops) {
-    times.add(history[i].call);
-    if (history[i].return !== undefined) times.add(history[i].return!);
+    const op = history[i]!; // ops are indexes into history
+    times.add(op.call);
+    if (op.return !== undefined) times.add(op.return);
   }
   const sorted = [...times].sort((a, b) => a - b);
   const ranks = new Map(sorted.map((t, r) => [t, r + 1]));

@@ -100,7 +100,7 @@ export interface WorkloadOptions extends ScheduleOptions {
  * ```ts
  * import fc from "fast-check";
  * import { calls, workloads } from "@tsmp/multiprocessing/testing";
- * const [w] = fc.sample(workloads(calls({ add: [[1]], get: [] }), { processes: 2, crashes: true }), 1);
+ * const w = fc.sample(workloads(calls({ add: [[1]], get: [] }), { processes: 2, crashes: true }), 1)[0]!;
  * console.log(w.calls.length, w.crashes); // 2 [-1, 0] (say)
  * ```
  */
@@ -186,7 +186,7 @@ export class LinearizabilityError extends PropertyFailedError {
   /** The checker's verdict on it. */
   readonly verdict: Verdict;
   /** Where the history was written, with the `artifacts` option. */
-  readonly files?: { json: string; svg: string };
+  readonly files?: { json: string; svg: string } | undefined;
 
   /** Makes the error from the property's failure and the failing case's history. */
   constructor(
@@ -221,8 +221,13 @@ export function describeWorkload(w: Workload, model?: Model<unknown, Call, unkno
     model?.describeInput ? model.describeInput(c) : `${c.method}(${c.args.map((a) => JSON.stringify(a)).join(", ")})`;
   const flows = w.flows ?? 1;
   const parts = w.calls.map((list, c) => {
-    const steps = list.map((call, i) => (w.pauses[c][i] > 0 ? `${show(call)} after ${w.pauses[c][i]} ms` : show(call)));
-    const crash = w.crashes[c] >= 0 ? `, terminated during its ${ordinal(w.crashes[c] + 1)} call` : "";
+    const pauses = w.pauses[c]!; // a workload's lists are per client, as its calls
+    const steps = list.map((call, i) => {
+      const pause = pauses[i] ?? 0;
+      return pause > 0 ? `${show(call)} after ${pause} ms` : show(call);
+    });
+    const crashAt = w.crashes[c] ?? -1;
+    const crash = crashAt >= 0 ? `, terminated during its ${ordinal(crashAt + 1)} call` : "";
     const who = describeClient(flows > 1 ? { client: c, process: Math.floor(c / flows) } : { client: c });
     return `${who} ${steps.length > 0 ? steps.join(", ") : "no calls"}${crash}`;
   });
@@ -262,8 +267,9 @@ async function runWorkload(
   }
   const flowsOf = (p: number): Flow[] => {
     const flows: Flow[] = [];
+    // c < w.calls.length, and firsts, pauses and crashes have one entry per client, as calls.
     for (let c = p * flowsEach; c < Math.min((p + 1) * flowsEach, w.calls.length); c++) {
-      flows.push({ first: firsts[c], calls: w.calls[c], pauses: w.pauses[c], crashAt: w.crashes[c] });
+      flows.push({ first: firsts[c]!, calls: w.calls[c]!, pauses: w.pauses[c]!, crashAt: w.crashes[c]! });
     }
     return flows;
   };
@@ -301,7 +307,7 @@ async function runWorkload(
         if (!killed.has(p) && !ended.has(p) && Atomics.load(cells, KILL + p) !== 0) {
           killed.add(p);
           crashed.add(p);
-          processes[p].terminate();
+          processes[p]!.terminate(); // all processCount were started above
         }
       }
       if (!started && Atomics.load(cells, ARRIVED) >= processCount) {
@@ -341,8 +347,9 @@ async function runWorkload(
   const history: Operation<Call, unknown>[] = [];
   for (const [c, list] of w.calls.entries()) {
     const who = flowsEach > 1 ? { client: c, process: Math.floor(c / flowsEach) } : { client: c };
+    const first = firsts[c]!; // one per client
     for (const [i, input] of list.entries()) {
-      const at = recordAt(processCount, firsts[c] + i);
+      const at = recordAt(processCount, first + i);
       const invoked = Atomics.load(cells, at);
       if (invoked === 0) continue;
       const returned = Atomics.load(cells, at + 1);
@@ -352,7 +359,7 @@ async function runWorkload(
           input,
           call: invoked,
           return: returned,
-          output: readOutput(cells, bytes, processCount, firsts[c] + i),
+          output: readOutput(cells, bytes, processCount, first + i),
         },
       );
     }
@@ -368,7 +375,7 @@ function finalStates<S>(
 ): (input: Call) => S {
   const replay = (order: readonly number[]) => {
     let state = model.init();
-    for (const i of order) state = model.step(state, history[i].input)?.state ?? state;
+    for (const i of order) state = model.step(state, history[i]!.input)?.state ?? state; // orders index history
     return state;
   };
   const partitioned = model.partition !== undefined && history.every((op) => model.partition!(op.input) !== undefined);
@@ -378,7 +385,8 @@ function finalStates<S>(
   }
   const byKey = new Map<string, S>();
   for (const order of orders) {
-    if (order.length > 0) byKey.set(model.partition!(history[order[0]].input)!, replay(order));
+    const [first] = order;
+    if (first !== undefined) byKey.set(model.partition!(history[first]!.input)!, replay(order));
   }
   return (input) => byKey.get(model.partition!(input)!) ?? model.init();
 }
