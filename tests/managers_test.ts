@@ -385,10 +385,12 @@ test("SyncManager synchronization proxies: Lock, RLock, Semaphore, Event, Condit
   assert.equal(await lock.acquire(false), false);
   await lock.release();
   const rlock = await m.RLock();
-  assert.equal(await rlock.acquire(), true);
-  assert.equal(await rlock.acquire(), true);
-  await rlock.release();
-  await rlock.release();
+  const me = rlock.owner();
+  assert.equal(await me.acquire(), true);
+  assert.equal(await me.acquire(), true);
+  assert.equal(await rlock.acquire(false), false); // another owner
+  await me.release();
+  await me.release();
   const sem = await m.BoundedSemaphore(1);
   assert.equal(await sem.acquire(), true);
   await sem.release();

@@ -16,7 +16,7 @@ export const PARAMS: unique symbol = Symbol.for("tsmp.managers.params") as never
 /** The method the `#GETVALUE` request and `__repr__` use to read an object's value as plain data. */
 export const VALUE: unique symbol = Symbol.for("tsmp.managers.value") as never;
 /** The identity of the connection making the current call (for RLock ownership). */
-export const caller = { id: 0 };
+export const caller: { id: number | string } = { id: 0 };
 
 /** An error a Python peer sees as a class of its own (`KeyError`, `_queue.Empty`...). */
 function pyError(name: string, message: string): Error {
@@ -473,9 +473,9 @@ export class LockObject {
 export class RLockObject {
   static exposed = ["acquire", "release"];
   [PARAMS] = { acquire: ["blocking", "timeout"] };
-  #owner = 0;
+  #owner: number | string = 0;
   #count = 0;
-  #waiters: { owner: number; wake: () => void }[] = [];
+  #waiters: { owner: number | string; wake: () => void }[] = [];
   async acquire(blocking: unknown = true, timeout: unknown = -1): Promise<boolean> {
     const me = caller.id;
     if (this.#count === 0 || this.#owner === me) {
@@ -518,12 +518,15 @@ export class RLockObject {
   }
   /** Releases fully for a Condition wait, returning the depth to restore. */
   releaseAll(): number {
+    if (this.#count === 0 || this.#owner !== caller.id) {
+      throw pyError("RuntimeError", "cannot wait on un-acquired lock");
+    }
     const n = this.#count;
     this.#count = 1;
     this.release();
     return n;
   }
-  async restore(n: number, owner: number): Promise<void> {
+  async restore(n: number, owner: number | string): Promise<void> {
     const saved = caller.id;
     caller.id = owner;
     const p = this.acquire();

@@ -261,11 +261,13 @@ export class Server {
       return conn.close();
     }
     if (!Array.isArray(request)) return conn.close();
-    if (request.length === 6 && request[0] === TAG && state.mode !== "calls") {
-      const [, id, ident, method, args, kwds] = request;
+    if ((request.length === 6 || request.length === 7) && request[0] === TAG && state.mode !== "calls") {
+      const [, id, ident, method, args, kwds, owner] = request;
       if (typeof method !== "string" || !Array.isArray(args)) return conn.close();
       state.mode = "tagged";
-      this.#dispatch(state, ident, method, args, kwds, false, conn).then((reply) => {
+      // A lock owner of the client (one of its async flows): its own identity for RLock and Condition.
+      const who = typeof owner === "number" ? `${state.id}:${owner}` : state.id;
+      this.#dispatch(state, ident, method, args, kwds, false, conn, who).then((reply) => {
         this.#send(conn, [reply[0], reply[1], id]);
       });
       return;
@@ -308,6 +310,7 @@ export class Server {
     kwds: unknown,
     fromPython: boolean,
     conn: FramedSocket,
+    who: number | string = state.id,
   ): Promise<unknown[]> {
     const kw = kwds && typeof kwds === "object" && !Array.isArray(kwds) && !(kwds instanceof Map)
       ? kwds as Record<string, unknown>
@@ -356,7 +359,7 @@ export class Server {
     let result: unknown;
     try {
       const callArgs = placeArgs(obj, method, args.map((a) => this.#incoming(a)), kw, fromPython);
-      caller.id = state.id;
+      caller.id = who;
       let pending: unknown;
       try {
         pending = fn.apply(obj, callArgs);
