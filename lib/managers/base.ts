@@ -235,7 +235,9 @@ export class BaseManager {
   async create<T extends object = ProxyMethods>(typeid: string, ...args: unknown[]): Promise<Proxy<T>> {
     if (this.#state === "shutdown") throw new Error("the manager has been shut down");
     const client = this._client();
-    const reply = await client.request(null, "create", [typeid, ...args.map((a) => toWire(a))]);
+    if (client.pythonPeer === null) await client.ready.catch(() => {});
+    const python = client.pythonPeer === true;
+    const reply = await client.request(null, "create", [typeid, ...args.map((a) => toWire(a, python))]);
     if (reply.kind !== "return" || !Array.isArray(reply.value)) throw new TypeError("create returned no (id, exposed)");
     const [ident, exposed] = reply.value as [string, string[]];
     const reg = registryOf(this.constructor).get(typeid);

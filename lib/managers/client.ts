@@ -185,6 +185,11 @@ export class ManagerClient {
     this.ready.catch(() => {});
   }
 
+  /** Whether the server is CPython's (null until the first connection has told). */
+  get pythonPeer(): boolean | null {
+    return this.#mode === null ? null : this.#mode === "python";
+  }
+
   /** Whether the connection has ended (a failure or `close()`); requests then reject. */
   get closed(): boolean {
     return this.#dead !== null;

@@ -10,7 +10,7 @@ import type { Target } from "../process.ts";
 import { reduceSymbol, registerReducer } from "../serialize.ts";
 import { type LockOwnership, ManagerClient, type Reply } from "./client.ts";
 import type { Serializer } from "./codec.ts";
-import { isTuple, Token, tuple } from "./pickle.ts";
+import { isTuple, PyGlobal, PyObject, Token, tuple } from "./pickle.ts";
 import type { ManagerAddress } from "./server.ts";
 
 /** A proxy class: `new (client, token, exposed)`. */
@@ -66,8 +66,7 @@ export class BaseProxy {
    * `methodToTypeid` resolves to a proxy.
    */
   async callMethod(name: string, args: readonly unknown[] = [], kwds: Record<string, unknown> = {}): Promise<unknown> {
-    const reply = await this.#client.request(this.token.id, name, args.map((a) => toWire(a)), kwds);
-    return this._result(reply);
+    return await this._callAs(undefined, name, args, kwds);
   }
 
   /** @internal `callMethod` on behalf of a lock owner (see {@linkcode LockOwner}). */
@@ -77,7 +76,10 @@ export class BaseProxy {
     args: readonly unknown[] = [],
     kwds: Record<string, unknown> = {},
   ): Promise<unknown> {
-    const reply = await this.#client.request(this.token.id, name, args.map((a) => toWire(a)), kwds, owner);
+    const client = this.#client;
+    if (client.pythonPeer === null && args.length) await client.ready.catch(() => {});
+    const python = client.pythonPeer === true;
+    const reply = await client.request(this.token.id, name, args.map((a) => toWire(a, python)), kwds, owner);
     return this._result(reply);
   }
 
@@ -134,19 +136,50 @@ function proxyTypeName(proxy: BaseProxy): string {
   return "AutoProxy";
 }
 
-/** Our proxies travel as their tokens, wherever they sit in a value; the server maps its own tokens back. */
-export function toWire(value: unknown, depth = 0): unknown {
-  if (value instanceof BaseProxy) return value.token;
+// CPython's proxy classes by our names (CPython has no QueueProxy: its queues are AutoProxy).
+const cpythonClasses = new Set([
+  "DictProxy",
+  "ListProxy",
+  "ValueProxy",
+  "ArrayProxy",
+  "AcquirerProxy",
+  "EventProxy",
+  "ConditionProxy",
+  "BarrierProxy",
+  "NamespaceProxy",
+]);
+
+/**
+ * Our proxies travel as their tokens, wherever they sit in a value, and this module's server maps its own
+ * tokens back. To a CPython server a proxy goes as CPython's own proxies pickle themselves, a RebuildProxy,
+ * whose rebuild there takes a reference: the container holding it keeps the object alive.
+ */
+export function toWire(value: unknown, python = false, depth = 0): unknown {
+  if (value instanceof BaseProxy) {
+    if (!python) return value.token;
+    const name = proxyTypeName(value);
+    const cls = cpythonClasses.has(name) ? name : "AutoProxy";
+    return new PyObject("multiprocessing.managers", "RebuildProxy", [
+      new PyGlobal("multiprocessing.managers", cls),
+      value.token,
+      "pickle",
+      cls === "AutoProxy" ? { exposed: tuple(...value.exposed) } : {},
+    ]);
+  }
   if (depth > 100 || value === null || typeof value !== "object") return value;
   if (Array.isArray(value)) {
-    const out = value.map((v) => toWire(v, depth + 1));
+    const out = value.map((v) => toWire(v, python, depth + 1));
     return isTuple(value) ? tuple(...out) : out;
   }
-  if (value instanceof Map) return new Map([...value].map(([k, v]) => [k, toWire(v, depth + 1)]));
+  if (value instanceof Map) {
+    const out = new (value.constructor as MapConstructor)();
+    for (const [k, v] of value) out.set(k, toWire(v, python, depth + 1));
+    return out;
+  }
   const proto = Object.getPrototypeOf(value);
   if (proto === Object.prototype || proto === null) {
     const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value)) out[k] = toWire(v, depth + 1);
+    for (const [k, v] of Object.entries(value)) out[k] = toWire(v, python, depth + 1);
     return out;
   }
   return value;
@@ -164,7 +197,11 @@ function fromWire(client: ManagerClient, value: unknown, depth = 0): unknown {
     const out = value.map((v) => fromWire(client, v, depth + 1));
     return isTuple(value) ? tuple(...out) : out;
   }
-  if (value instanceof Map) return new Map([...value].map(([k, v]) => [k, fromWire(client, v, depth + 1)]));
+  if (value instanceof Map) {
+    const out = new (value.constructor as MapConstructor)();
+    for (const [k, v] of value) out.set(k, fromWire(client, v, depth + 1));
+    return out;
+  }
   const proto = Object.getPrototypeOf(value);
   if (proto === Object.prototype || proto === null) {
     const out: Record<string, unknown> = {};
