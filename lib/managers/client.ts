@@ -38,15 +38,27 @@ const CALL_GRACE = 5_000;
 /**
  * Who holds a server lock: CPython ties an RLock or a Condition to the server thread of the connection that
  * acquired it, and this module's server to an owner id. One owner is one connection (or id), held from its
- * acquire to its last release, so that each async flow holding a lock is its own owner.
+ * acquire to its last release, so that each async flow holding a lock is its own owner. A `LockOwner`
+ * (from `AcquirerProxy.owner()`) carries one.
+ *
+ * @example
+ * ```ts
+ * import { Manager } from "@tsmp/multiprocessing";
+ * await using manager = await Manager();
+ * const lock = await manager.RLock();
+ * const owner = lock.owner(); // holds its own LockOwnership
+ * await owner.acquire();
+ * await owner.release();
+ * ```
  */
 export class LockOwnership {
   /** This owner's id on the connection of this module's server. */
   readonly id: number;
-  /** The connection it is pinned to, on a CPython server. */
+  /** @internal The connection it is pinned to, on a CPython server. */
   conn: FramedSocket | null = null;
   /** Acquires not yet released. */
   depth = 0;
+  /** @internal made by the client. */
   constructor(id: number) {
     this.id = id;
   }
@@ -317,12 +329,12 @@ export class ManagerClient {
     }
   }
 
-  /** A new lock owner (see {@linkcode LockOwnership}); {@linkcode ManagerClient.disown} lets its connection go. */
+  /** @internal A new lock owner (see `LockOwnership`); `disown` lets its connection go. */
   own(): LockOwnership {
     return new LockOwnership(this.#nextOwner++);
   }
 
-  /** Ends an owner: the connection it was pinned to serves other calls again. */
+  /** @internal Ends an owner: the connection it was pinned to serves other calls again. */
   disown(owner: LockOwnership): void {
     const conn = owner.conn;
     owner.conn = null;

@@ -28,6 +28,7 @@
 
 /** A stream that is not a pickle this codec accepts (malformed, or naming a global outside the allowlist). */
 export class PickleError extends Error {
+  /** `"PickleError"`. */
   override name = "PickleError";
 }
 
@@ -38,7 +39,7 @@ const tuples = new WeakSet<object>();
  *
  * @example
  * ```ts
- * import { dumps, tuple } from "./pickle.ts";
+ * import { dumps, tuple } from "@tsmp/multiprocessing";
  * dumps(tuple("127.0.0.1", 50000));
  * ```
  */
@@ -47,7 +48,28 @@ export function tuple<T extends unknown[]>(...items: T): T {
   return items;
 }
 
-/** Whether `value` is an array marked as a tuple. */
+/**
+ * Python's `slice(stop)` or `slice(start, stop[, step])`, for a list or array proxy's `__getitem__`.
+ *
+ * @example
+ * ```ts
+ * import { slice } from "@tsmp/multiprocessing";
+ * console.log(slice(1, 3).indices(5)); // [1, 3, 1]
+ * ```
+ */
+export function slice(startOrStop: number | null, stop?: number | null, step?: number | null): PySlice {
+  return stop === undefined ? new PySlice(null, startOrStop, null) : new PySlice(startOrStop, stop, step ?? null);
+}
+
+/**
+ * Whether `value` is an array marked as a tuple.
+ *
+ * @example
+ * ```ts
+ * import { isTuple, tuple } from "@tsmp/multiprocessing";
+ * console.log(isTuple(tuple(1, 2)), isTuple([1, 2])); // true false
+ * ```
+ */
 export function isTuple(value: unknown): value is unknown[] {
   return Array.isArray(value) && tuples.has(value);
 }
@@ -78,12 +100,20 @@ export class Token {
  *
  * @example
  * ```ts
- * import { PyException } from "./pickle.ts";
+ * import { PyException } from "@tsmp/multiprocessing";
  * const e = new PyException("builtins", "KeyError", ["missing"]);
  * ```
  */
 export class PyException {
-  constructor(public module: string, public className: string, public args: unknown[]) {}
+  /** `module.className(*args)`. */
+  constructor(
+    /** The exception class's module (`"builtins"`). */
+    public module: string,
+    /** The exception class's name (`"KeyError"`). */
+    public className: string,
+    /** Its `args`. */
+    public args: unknown[],
+  ) {}
 }
 
 /**
@@ -91,12 +121,20 @@ export class PyException {
  *
  * @example
  * ```ts
- * import { PySlice } from "./pickle.ts";
+ * import { PySlice } from "@tsmp/multiprocessing";
  * console.log(new PySlice(1, 3, null).indices(5)); // [1, 3, 1]
  * ```
  */
 export class PySlice {
-  constructor(public start: number | null, public stop: number | null, public step: number | null) {}
+  /** `slice(start, stop, step)`; `null` is Python's `None`. */
+  constructor(
+    /** The first index (`None`: from the start). */
+    public start: number | null,
+    /** The index to stop before (`None`: to the end). */
+    public stop: number | null,
+    /** The stride (`None`: 1). */
+    public step: number | null,
+  ) {}
 
   /** `[start, stop, step]` clamped to a sequence of `length`, as Python's `slice.indices`. */
   indices(length: number): [number, number, number] {
@@ -228,7 +266,7 @@ export class PyObject {
   ) {}
 }
 
-/** A reference to a Python global (a class), written as itself: RebuildProxy's first argument. */
+/** @internal A reference to a Python global (a class), written as itself: RebuildProxy's first argument. */
 export class PyGlobal {
   constructor(readonly module: string, readonly name: string) {}
 }
@@ -549,7 +587,7 @@ export interface LoadsOptions {
  *
  * @example
  * ```ts
- * import { loads } from "./pickle.ts";
+ * import { loads } from "@tsmp/multiprocessing";
  * // pickle.dumps(("#RETURN", 42), protocol=4)
  * const bytes = new Uint8Array([0x80, 4, 0x95, 15, 0, 0, 0, 0, 0, 0, 0, 0x8c, 7, ...new TextEncoder().encode("#RETURN"), 0x94, 0x4b, 42, 0x86, 0x94, 0x2e]);
  * console.log(loads(bytes)); // ["#RETURN", 42]
@@ -1091,7 +1129,7 @@ const jsToPython: Record<string, [string, string]> = {
  *
  * @example
  * ```ts
- * import { dumps, loads, tuple } from "./pickle.ts";
+ * import { dumps, loads, tuple } from "@tsmp/multiprocessing";
  * console.log(loads(dumps(tuple("#RETURN", { a: [1, 2.5, "x"] }))));
  * ```
  */

@@ -171,7 +171,7 @@ export class FramedSocket {
   }
 
   /** The next frame, refusing one longer than `max` bytes (the connection is closed then). */
-  recv(max = this.#maxFrame): Promise<Uint8Array> {
+  recv(max: number = this.#maxFrame): Promise<Uint8Array> {
     const f = this.#frames.shift();
     if (f) return Promise.resolve(f);
     if (this.#closed) return Promise.reject(this.#closed);
