@@ -32,8 +32,8 @@ const MAX_CONNECTIONS = 64;
 const MAX_IDLE = 4;
 /** How long connecting and the handshake may take before the attempt fails. */
 const HANDSHAKE_TIMEOUT = 10_000;
-/** How long past its own `timeout` a call waits for the reply before it fails (the server's slack). */
-const CALL_GRACE = 5_000;
+/** How long past its own `timeout` a call waits for the reply before it fails (the server's slack): 1 s + 10%. */
+const graceOf = (timeout: number) => 1_000 + timeout / 10;
 
 /**
  * Who holds a server lock: CPython ties an RLock or a Condition to the server thread of the connection that
@@ -356,7 +356,7 @@ export class ManagerClient {
     if (this.#dead) throw this.#dead;
     if (this.#mode === null) await this.ready;
     if (this.#dead) throw this.#dead;
-    const limit = typeof kwds.timeout === "number" && kwds.timeout >= 0 ? kwds.timeout + CALL_GRACE : null;
+    const limit = typeof kwds.timeout === "number" && kwds.timeout >= 0 ? kwds.timeout + graceOf(kwds.timeout) : null;
     if (this.#mode === "python") {
       return await this.#pythonRequest(ident, method, args, toPythonKwds(kwds), owner, limit);
     }
@@ -378,7 +378,7 @@ export class ManagerClient {
         timer = setTimeout(() => {
           if (!this.#pending.delete(id)) return;
           this.#settled();
-          reject(new TimeoutError(`${method}() got no reply within its timeout and ${CALL_GRACE} ms more`));
+          reject(new TimeoutError(`${method}() got no reply within ${limit} ms (its timeout and a grace period)`));
         }, limit);
       }
       try {
@@ -465,7 +465,7 @@ export class ManagerClient {
           // The reply may still come: this connection would be out of step, so it goes.
           conn?.close();
           if (owner?.conn === conn) owner!.conn = null;
-          reject(new TimeoutError(`${method}() got no reply within its timeout and ${CALL_GRACE} ms more`));
+          reject(new TimeoutError(`${method}() got no reply within ${limit} ms (its timeout and a grace period)`));
         }, limit);
       });
       expired.catch(() => {});

@@ -534,6 +534,23 @@ const arrayFormats: [number, (v: DataView, at: number) => number | bigint][] = [
   [8, (v, at) => v.getFloat64(at, false)],
 ];
 
+/** The little-endian machine format (an mformat code) of each typecode on a 64-bit Linux or macOS peer. */
+const nativeFormats: Record<string, number> = {
+  b: 1,
+  B: 0,
+  h: 4,
+  H: 2,
+  i: 8,
+  I: 6,
+  l: 12,
+  L: 10,
+  q: 12,
+  Q: 10,
+  f: 14,
+  d: 16,
+  u: 20,
+};
+
 /** An `array.array`'s items from its machine bytes: a list of numbers (or of characters for 'u'). */
 function arrayItems(mformat: number, raw: Uint8Array): unknown[] {
   if (mformat >= 18 && mformat <= 21) {
@@ -714,6 +731,10 @@ export function loads(bytes: Uint8Array, options: LoadsOptions = {}): unknown {
       }
       case "array": {
         const [typecode, items] = args;
+        // A manager's server pickles arrays as array.array(typecode, a.tobytes()): its machine's (x86/arm: LE).
+        if (typeof typecode === "string" && items instanceof Uint8Array && typecode in nativeFormats) {
+          return arrayItems(nativeFormats[typecode]!, items);
+        }
         if (typeof typecode !== "string" || (items !== undefined && !Array.isArray(items))) {
           throw new PickleError("array.array() of an unsupported value");
         }

@@ -471,7 +471,11 @@ export class Server {
       const out = value.map((v) => this.#incoming(v, depth + 1));
       return isTuple(value) ? tuple(...out) : out;
     }
-    if (value instanceof Map) return new Map([...value].map(([k, v]) => [k, this.#incoming(v, depth + 1)]));
+    if (value instanceof Map) {
+      const out = new (value.constructor as MapConstructor)();
+      for (const [k, v] of value) out.set(k, this.#incoming(v, depth + 1));
+      return out;
+    }
     if (Object.getPrototypeOf(value) === Object.prototype) {
       const out: Record<string, unknown> = {};
       for (const [k, v] of Object.entries(value)) out[k] = this.#incoming(v, depth + 1);
