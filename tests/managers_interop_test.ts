@@ -9,6 +9,7 @@ import { holdUntil } from "../lib/keepalive.ts";
 import { ManagerClient } from "../lib/managers/client.ts";
 import {
   type AcquirerProxy,
+  BaseManager,
   Client,
   type ConditionProxy,
   type DictProxy,
@@ -127,6 +128,24 @@ test(
     for (const [name, result] of Object.entries(mine)) assert.equal(result, "ok", name);
   },
 );
+
+test("#10 a Python client's keyword arguments: placed by `params`, else one trailing object", withPython, async () => {
+  class Mover {
+    move(x: number, y: number, speed = 1) {
+      return [x, y, speed];
+    }
+    free(...args: unknown[]) {
+      return args;
+    }
+  }
+  class MoverManager extends BaseManager {}
+  MoverManager.register("get_mover", { callable: () => new Mover(), params: { move: ["x", "y", "speed"] } });
+  await using m = new MoverManager({ address: ["127.0.0.1", 0], authkey: "k" });
+  await m.start();
+  const py = new Py("kwargs", String((m.address as [string, number])[1]), "k");
+  assert.deepEqual(JSON.parse(await py.line()), [[1, 2, 3], [1, { speed: 3 }]]);
+  await py.exited;
+});
 
 test("#11 dict views, toMap and array.array from CPython's server; Array(typecode, length)", withPython, async () => {
   await using s = await cpythonServer("k");

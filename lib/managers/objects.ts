@@ -227,6 +227,13 @@ export class DictObject {
   }
 }
 
+/** The most items a request may make a server list hold in one step (a range or a repeat stands for many). */
+const MAX_ITEMS = 50_000_000;
+
+function checkSize(n: number): void {
+  if (n > MAX_ITEMS) throw pyError("MemoryError", `${n} items is more than a server list holds (${MAX_ITEMS})`);
+}
+
 /** The items a slice selects. */
 function sliceOf(items: unknown[], s: PySlice): unknown[] {
   const [start, stop, step] = s.indices(items.length);
@@ -283,6 +290,7 @@ export class ListObject {
   items: unknown[];
   [PARAMS] = { sort: ["key", "reverse"] };
   constructor(init?: unknown) {
+    if (init instanceof PyRange) checkSize(init.length);
     const v = init as { [VALUE]?: () => unknown } | undefined;
     this.items = init === undefined || init === null
       ? []
@@ -318,6 +326,7 @@ export class ListObject {
   __mul__(n: unknown): unknown[] {
     const times = Number(n instanceof PyFloat ? NaN : n);
     if (!Number.isInteger(times)) throw pyError("TypeError", "can't multiply sequence by non-int");
+    checkSize(this.items.length * times);
     const out: unknown[] = [];
     for (let i = 0; i < times; i++) out.push(...this.items);
     return out;
@@ -330,6 +339,7 @@ export class ListObject {
     return new PyObject("builtins", "reversed", [[...this.items]]);
   }
   __imul__(n: number): void {
+    checkSize(this.items.length * n);
     const copy = [...this.items];
     this.items.length = 0;
     for (let i = 0; i < n; i++) this.items.push(...copy);
@@ -423,6 +433,8 @@ export class ArrayObject {
   static exposed = ["__len__", "__getitem__", "__setitem__"];
   items: unknown[];
   constructor(public typecode: string, init: unknown) {
+    if (init instanceof PyRange) checkSize(init.length);
+    if (typeof init === "number") checkSize(init);
     this.items = typeof init === "number" ? new Array(init).fill(0) : [...(init as Iterable<unknown>)];
   }
   __len__(): number {

@@ -722,6 +722,8 @@ export function loads(bytes: Uint8Array, options: LoadsOptions = {}): unknown {
         const src = args[0];
         if (src === undefined) return [];
         if (Array.isArray(src)) return [...src];
+        // A range is a few bytes that may stand for billions of items: expanded only within the frame's size.
+        if (src instanceof PyRange && src.length > bytes.length * 8) throw new PickleError("list(range) too long");
         if (src instanceof Set || src instanceof PyRange) return [...src];
         throw new PickleError("list() of an unsupported value");
       }

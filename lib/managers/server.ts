@@ -29,6 +29,8 @@ export interface TypeSpec {
   exposed?: readonly string[] | null;
   /** Methods whose result is itself served, returning a proxy of that type id. */
   methodToTypeid?: Record<string, string> | null;
+  /** Parameter names by method, so a Python client's keyword arguments are placed by name. */
+  params?: Record<string, readonly string[]> | null;
 }
 
 interface Entry {
@@ -431,7 +433,8 @@ export class Server {
     }
     let result: unknown;
     try {
-      const callArgs = placeArgs(obj, method, args.map((a) => this.#incoming(a)), kw, fromPython);
+      const params = this.#registry.get(entry.typeid)?.params?.[method];
+      const callArgs = placeArgs(obj, method, args.map((a) => this.#incoming(a)), kw, fromPython, params);
       caller.id = who;
       let pending: unknown;
       try {
@@ -614,8 +617,9 @@ function placeArgs(
   args: unknown[],
   kwds: Record<string, unknown>,
   fromPython: boolean,
+  registered?: readonly string[],
 ): unknown[] {
-  const names = obj[PARAMS]?.[method] ?? DEFAULT_PARAMS[method];
+  const names = registered ?? obj[PARAMS]?.[method] ?? DEFAULT_PARAMS[method];
   const keys = Object.keys(kwds);
   if (!names) {
     if (keys.length) args.push(kwds);
