@@ -213,10 +213,12 @@ export class ManagerClient {
     this.#connecting++;
     let timer: ReturnType<typeof setTimeout> | undefined;
     let attempt: FramedSocket | null = null;
+    let late = false;
     try {
       // A listen queue that overflowed drops the last ACK silently: the challenge never comes, so time out.
       const expired = new Promise<never>((_, reject) => {
         timer = setTimeout(() => {
+          late = true;
           attempt?.close();
           reject(
             new ProcessError(
@@ -226,7 +228,9 @@ export class ManagerClient {
         }, HANDSHAKE_TIMEOUT);
       });
       expired.catch(() => {});
-      return await Promise.race([this.#connectOnce((c) => (attempt = c)), expired]);
+      // A socket that connects after the deadline is closed at once.
+      const started = (c: FramedSocket) => late ? c.close() : void (attempt = c);
+      return await Promise.race([this.#connectOnce(started), expired]);
     } finally {
       clearTimeout(timer);
       this.#connecting--;
