@@ -382,7 +382,9 @@ function lookupGlobal(module: string, name: string): Global {
   }
   if (otherExceptions.has(`${module}.${name}`)) return { kind: "exception", module, name };
   if (module === "collections" && name === "OrderedDict") return { kind: "dict", ordered: true };
-  if (dataClasses.has(`${module}.${name}`)) return { kind: "data", module, name };
+  // Protocol 2 names builtins as Python 2 did (`__builtin__`); they go back under today's name.
+  const mod = module === "__builtin__" ? "builtins" : module;
+  if (dataClasses.has(`${mod}.${name}`)) return { kind: "data", module: mod, name };
   if (module === "array" && name === "array") return { kind: "array" };
   if (module === "array" && name === "_array_reconstructor") return { kind: "arrayReconstructor" };
   if ((module === "builtins" || module === "__builtin__") && name === "list") return { kind: "list" };
