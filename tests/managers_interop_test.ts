@@ -268,6 +268,60 @@ test("#13 a call with a timeout to a server that never answers fails after it, n
 
 const pickled = (value: unknown): Uint8Array => dumps(value);
 
+test("#13 against a CPython-like server, a burst opens connections under the caps and closes the idle ones after", async () => {
+  // CPython's pattern: a method-call loop per accept_connection, each call answered a moment later.
+  const listener = new Listener(["127.0.0.1", 0], { authkey: "k", serializer: "native" });
+  const [host, port] = await listener.ready;
+  let open = 0;
+  let most = 0;
+  let settled: (() => void) | null = null;
+  const serveOne = async (conn: Awaited<ReturnType<typeof listener.accept>>) => {
+    open++;
+    most = Math.max(most, open);
+    try {
+      const first = loads(await conn.recvBytes()) as unknown[];
+      if (first[0] === "#TSMP") return await conn.sendBytes(pickled(tuple("#TRACEBACK", "not ours")));
+      await conn.sendBytes(pickled(tuple("#RETURN", null)));
+      if (first[1] !== "accept_connection") return;
+      for (;;) {
+        const [, method, args] = loads(await conn.recvBytes()) as [string, string, unknown[]];
+        await new Promise((r) => setTimeout(r, 2));
+        await conn.sendBytes(pickled(tuple("#RETURN", [method, ...args])));
+      }
+    } catch {
+      // the client closed it
+    } finally {
+      conn.close();
+      open--;
+      settled?.();
+    }
+  };
+  void (async () => {
+    for (;;) {
+      const conn = await listener.accept().catch(() => null);
+      if (!conn) return;
+      void serveOne(conn);
+    }
+  })();
+  const client = ManagerClient.for([host, port], new TextEncoder().encode("k"));
+  const replies = await Promise.all(
+    Array.from(
+      { length: 300 },
+      (_, i) => client.request("00ab", "echo", [i]).then((r) => r.kind === "return" && r.value),
+    ),
+  );
+  assert.deepEqual(replies, Array.from({ length: 300 }, (_, i) => ["echo", i]));
+  assert.ok(most <= 64 + 1, `${most} connections at once`);
+  // Idle connections beyond the few kept are closed: the server sees them go.
+  const deadline = performance.now() + 5_000;
+  while (open > 4 && performance.now() < deadline) {
+    await Promise.race([new Promise<void>((r) => (settled = r)), new Promise((r) => setTimeout(r, 100))]);
+  }
+  assert.ok(open <= 4, `${open} connections left open after the burst`);
+  client.close();
+  listener.close();
+});
+
 test("#14 a proxy stored into a CPython container keeps its object alive there", withPython, async () => {
   await using s = await cpythonServer("k");
   const inner = await s.m.list([1, 2]);
