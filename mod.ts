@@ -26,6 +26,7 @@ export {
   answerChallenge,
   Client,
   Connection,
+  type ConnectionSerializer,
   deliverChallenge,
   Listener,
   type ListenerOptions,
@@ -75,10 +76,27 @@ export {
 // Managers: CPython's manager protocol over TCP (a Python client or server is a peer).
 export { RemoteError } from "./lib/errors.ts";
 export { BaseManager, type BaseManagerOptions, type Proxy, type RegisterOptions } from "./lib/managers/base.ts";
-export type { ManagerClient, Reply } from "./lib/managers/client.ts";
+export type { LockOwnership, ManagerClient, Reply } from "./lib/managers/client.ts";
 export type { Serializer } from "./lib/managers/codec.ts";
 export { ServerQueue } from "./lib/managers/objects.ts";
-export { Token } from "./lib/managers/pickle.ts";
+export {
+  dumps,
+  isTuple,
+  loads,
+  type LoadsOptions,
+  PickleError,
+  PyByteArray,
+  PyException,
+  PyFloat,
+  PyFrozenSet,
+  PyObject,
+  PyOrderedDict,
+  PyRange,
+  PySlice,
+  slice,
+  Token,
+  tuple,
+} from "./lib/managers/pickle.ts";
 export type { ProxyMethods, Remote, SnakeToCamel } from "./lib/managers/proxy.ts";
 export {
   AcquirerProxy,
@@ -90,6 +108,7 @@ export {
   DictProxy,
   EventProxy,
   ListProxy,
+  LockOwner,
   NamespaceProxy,
   type ProxyType,
   QueueProxy,

@@ -35,6 +35,13 @@ export interface RegisterOptions {
   methodToTypeid?: Record<string, string> | null | undefined;
   /** Whether to add a method named `typeid` to the manager class (default true). */
   createMethod?: boolean | undefined;
+  /**
+   * Parameter names of the server object's methods (`{ move: ["x", "y", "speed"] }`), so a Python client's
+   * keyword arguments (`p.move(1, 2, speed=3)`) land in place. A method without names here (and not one of
+   * `get`, `put`, `acquire`, `wait`, `join`) gets them as one trailing plain object, after its positional
+   * arguments: `move(1, 2, { speed: 3 })`.
+   */
+  params?: Record<string, readonly string[]> | null | undefined;
 }
 
 /** Options of a manager. */
@@ -113,6 +120,10 @@ export class BaseManager {
    * `typeid` that creates the object on the server and resolves to its proxy.
    * Declare the method on the subclass to type it.
    *
+   * Keyword arguments a Python client passes to a method of the server object are placed by the names in
+   * `params`; without them they arrive as one trailing plain object (see {@linkcode RegisterOptions.params}).
+   * A Python client's `timeout=` seconds become milliseconds for a parameter named `timeout`.
+   *
    * @example
    * ```ts
    * import { BaseManager, type Proxy } from "@tsmp/multiprocessing";
@@ -130,6 +141,7 @@ export class BaseManager {
       callable: options.callable ?? null,
       exposed: options.exposed ?? null,
       methodToTypeid: options.methodToTypeid ?? null,
+      params: options.params ?? null,
       proxytype: options.proxytype ?? null,
     });
     if (options.createMethod !== false) {
@@ -235,7 +247,9 @@ export class BaseManager {
   async create<T extends object = ProxyMethods>(typeid: string, ...args: unknown[]): Promise<Proxy<T>> {
     if (this.#state === "shutdown") throw new Error("the manager has been shut down");
     const client = this._client();
-    const reply = await client.request(null, "create", [typeid, ...args.map((a) => toWire(a))]);
+    if (client.pythonPeer === null) await client.ready.catch(() => {});
+    const python = client.pythonPeer === true;
+    const reply = await client.request(null, "create", [typeid, ...args.map((a) => toWire(a, python))]);
     if (reply.kind !== "return" || !Array.isArray(reply.value)) throw new TypeError("create returned no (id, exposed)");
     const [ident, exposed] = reply.value as [string, string[]];
     const reg = registryOf(this.constructor).get(typeid);

@@ -114,10 +114,12 @@ const json: Codec = {
 };
 
 const pickle: Codec = { dumps, loads };
+// A server holds values for Python peers: a whole-number float stays a float (PyFloat) until it goes back.
+const pickleKeepingFloats: Codec = { dumps, loads: (bytes) => loads(bytes, { keepFloats: true }) };
 
 /** The codec for a serializer name; anything else is a clear error. */
-export function codecFor(serializer: Serializer | undefined): Codec {
-  if (serializer === undefined || serializer === "pickle") return pickle;
+export function codecFor(serializer: Serializer | undefined, options: { keepFloats?: boolean } = {}): Codec {
+  if (serializer === undefined || serializer === "pickle") return options.keepFloats ? pickleKeepingFloats : pickle;
   if (serializer === "json") return json;
   throw new TypeError(`unknown serializer ${JSON.stringify(serializer)}: use "pickle" or "json"`);
 }

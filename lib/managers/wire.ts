@@ -53,6 +53,12 @@ export class FramedSocket {
   onFrame: ((frame: Uint8Array) => void) | null = null;
   /** Called once when the socket closes or the stream breaks. */
   onClose: ((error: Error) => void) | null = null;
+  /**
+   * When set, a frame over the limit is skipped as it arrives (never buffered) and reported here with the first
+   * bytes of its payload, and the connection goes on; when not, such a frame closes the connection.
+   */
+  onOversize: ((size: number, limit: number, head: Uint8Array) => void) | null = null;
+  #skipping = 0;
 
   constructor(socket: ByteStream, maxFrame = DEFAULT_MAX_FRAME) {
     this.socket = socket;
@@ -79,6 +85,12 @@ export class FramedSocket {
     this.#chunks.push(chunk);
     this.#buffered += chunk.length;
     for (;;) {
+      if (this.#skipping > 0) {
+        const n = Math.min(this.#skipping, this.#buffered);
+        this.#consume(n);
+        this.#skipping -= n;
+        if (this.#skipping > 0) return;
+      }
       if (this.#buffered < 4) return;
       const head = this.#peek(12);
       // At least 4 bytes are buffered (checked above).
@@ -96,7 +108,16 @@ export class FramedSocket {
       const limit = waiter !== undefined && !this.onFrame
         ? Math.min(waiter.max, this.#maxFrame)
         : this.#maxFrame;
-      if (size > limit) return this.#abort(new EOFError(`frame of ${size} bytes is larger than the limit of ${limit}`));
+      if (size > limit) {
+        if (!this.onOversize || limit !== this.#maxFrame) {
+          return this.#abort(new EOFError(`frame of ${size} bytes is larger than the limit of ${limit}`));
+        }
+        const head = this.#peek(Math.min(this.#buffered, headLen + 64)).slice(headLen, headLen + 64);
+        this.#consume(headLen);
+        this.#skipping = size;
+        this.onOversize(size, limit, head);
+        continue;
+      }
       if (this.#buffered < headLen + size) return;
       const all = this.#peek(headLen + size);
       this.#consume(headLen + size);
@@ -150,7 +171,7 @@ export class FramedSocket {
   }
 
   /** The next frame, refusing one longer than `max` bytes (the connection is closed then). */
-  recv(max = this.#maxFrame): Promise<Uint8Array> {
+  recv(max: number = this.#maxFrame): Promise<Uint8Array> {
     const f = this.#frames.shift();
     if (f) return Promise.resolve(f);
     if (this.#closed) return Promise.reject(this.#closed);
