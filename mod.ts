@@ -32,7 +32,6 @@ export {
   Pipe,
 } from "./lib/connection.ts";
 export type { HandshakeChannel } from "./lib/connection.ts";
-export { type Context, getContext } from "./lib/context.ts";
 export {
   AuthenticationError,
   BufferTooShort,
@@ -52,7 +51,8 @@ export {
   type PoolOptions,
   type PoolStats,
   type ResultCallbacks,
-} from "./lib/pool.ts";
+} from "./lib/pool/pool.ts";
+export { type Context, getContext } from "./lib/process/context.ts";
 export {
   activeChildren,
   type ArgsOption,
@@ -71,7 +71,7 @@ export {
   setStartMethod,
   type StartMethod,
   type Target,
-} from "./lib/process.ts";
+} from "./lib/process/process.ts";
 // Managers: CPython's manager protocol over TCP (a Python client or server is a peer).
 export { RemoteError } from "./lib/errors.ts";
 export { BaseManager, type BaseManagerOptions, type Proxy, type RegisterOptions } from "./lib/managers/base.ts";

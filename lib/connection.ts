@@ -9,10 +9,10 @@ import type { Server, Socket } from "node:net";
 import { atProcessExit } from "./atexit.ts";
 import { decode, encodeTransient } from "./codec.ts";
 import { AuthenticationError, BufferTooShort, EOFError, ProcessError, ValueError } from "./errors.ts";
-import { holdUntil } from "./keepalive.ts";
 import { copyOut, type Decoder, Expired, NONE, Ring, runAsync } from "./ring.ts";
 import { runtime } from "./runtime/detect.ts";
 import { reduceSymbol, registerReducer } from "./serialize.ts";
+import { holdUntil } from "./wait/event_loop_hold.ts";
 
 // `node:net` and `node:crypto` load when TCP is first used: loading them with the module cost every program
 // ~5-10 ms of its start (measured on both runtimes), and most programs never open a socket.

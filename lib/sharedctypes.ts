@@ -11,7 +11,7 @@
  *
  * @module
  */
-import { getpid } from "./process.ts";
+import { getpid } from "./process/process.ts";
 import { type Reduced, reduceSymbol, registerReducer } from "./serialize.ts";
 import { Lock, OWNER_ID_BITS, RLock } from "./synchronize.ts";
 

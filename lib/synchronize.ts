@@ -12,9 +12,9 @@
  * @module
  */
 import { BrokenBarrierError, ProcessError, TimeoutError, ValueError } from "./errors.ts";
-import { holdOpen } from "./keepalive.ts";
-import { getpid, isPidAlive } from "./process.ts";
+import { getpid, isPidAlive } from "./process/process.ts";
 import { type Reduced, reduceSymbol, registerReducer } from "./serialize.ts";
+import { holdOpen } from "./wait/event_loop_hold.ts";
 
 /** Options of every wait: Python's `block`/`timeout`, plus an `AbortSignal`. */
 export interface AcquireOptions {

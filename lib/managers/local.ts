@@ -10,8 +10,8 @@
  * @module
  */
 
-import { changeFrom, holdOpen, holdUntil } from "../keepalive.ts";
 import { LookBudget, POLL_MS } from "../looking.ts";
+import { changeFrom, holdOpen, holdUntil } from "../wait/event_loop_hold.ts";
 import type { ManagerAddress } from "./server.ts";
 
 /**

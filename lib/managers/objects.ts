@@ -8,7 +8,7 @@
  */
 
 import { TimeoutError } from "../errors.ts";
-import { holdOpen } from "../keepalive.ts";
+import { holdOpen } from "../wait/event_loop_hold.ts";
 import { isTuple, PySlice, tuple } from "./pickle.ts";
 
 /** Parameter names of methods, so keyword arguments can be placed (`{ get: ["block", "timeout"] }`). */

@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { Target } from "../process.ts";
+import type { Target } from "../process/process.ts";
 import { reduceSymbol, registerReducer } from "../serialize.ts";
 import { ManagerClient, type Reply } from "./client.ts";
 import type { Serializer } from "./codec.ts";

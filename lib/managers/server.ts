@@ -9,8 +9,8 @@
 
 import type { Server as NetServer } from "node:net";
 import { nodeNet } from "../connection.ts";
-import { registerEndpoint } from "../host.ts";
-import { holdOpen } from "../keepalive.ts";
+import { registerEndpoint } from "../process/start/thread.ts";
+import { holdOpen } from "../wait/event_loop_hold.ts";
 import { type Codec, codecFor, type Serializer } from "./codec.ts";
 import { LocalSocket, serveKey } from "./local.ts";
 import { caller, PARAMS, pyRepr, VALUE } from "./objects.ts";

@@ -6,8 +6,8 @@
  *
  * @module
  */
-import { holdUntil } from "../keepalive.ts";
 import { rebuild, reduce, reduceSymbol, type Shareable } from "../serialize.ts";
+import { holdUntil } from "../wait/event_loop_hold.ts";
 
 /** Cell of the control block: how many children reached the start line. */
 export const ARRIVED = 0;

@@ -11,12 +11,12 @@
  *
  * @module
  */
-import { entries, hasEntry } from "./entries.ts";
-import { changeFrom, holdUntil } from "./keepalive.ts";
-import { closeOffer, isSettledClosed, refuseOffer, type StreamOffer } from "./managers/local.ts";
-import { markPidDead, type RunMessage } from "./process.ts";
-import { runtime } from "./runtime/detect.ts";
-import type { WorkerHandle } from "./runtime/types.ts";
+import { closeOffer, isSettledClosed, refuseOffer, type StreamOffer } from "../../managers/local.ts";
+import { runtime } from "../../runtime/detect.ts";
+import type { WorkerHandle } from "../../runtime/types.ts";
+import { changeFrom, holdUntil } from "../../wait/event_loop_hold.ts";
+import { entries, hasEntry } from "../child_entries.ts";
+import { markPidDead, type RunMessage } from "../process.ts";
 
 /** Cells of a control block. */
 const STATE = 0;

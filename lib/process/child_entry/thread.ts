@@ -6,12 +6,12 @@
  *
  * @module
  */
-import "../mod.ts";
+import "../../../mod.ts";
 import nodeProcess from "node:process";
-import { runExitHooks } from "./atexit.ts";
-import { acceptOffer, claimEnd, type EndpointAccept, linkHost, markDone } from "./host.ts";
-import { adoptIdentity, reapChildren, runChild, type RunMessage, setExitHook } from "./process.ts";
-import { runtime } from "./runtime/detect.ts";
+import { runExitHooks } from "../../atexit.ts";
+import { runtime } from "../../runtime/detect.ts";
+import { adoptIdentity, reapChildren, runChild, type RunMessage, setExitHook } from "../process.ts";
+import { acceptOffer, claimEnd, type EndpointAccept, linkHost, markDone } from "../start/thread.ts";
 
 const port = runtime.parentPort();
 if (!port) throw new Error("lib/child.ts is the entry of a child process; do not run it directly");

@@ -5,8 +5,8 @@
  *
  * @module
  */
-import * as api from "../mod.ts";
-import { ValueError } from "./errors.ts";
+import * as api from "../../mod.ts";
+import { ValueError } from "../errors.ts";
 import { getStartMethod, markBoundClass, Process, type ProcessOptions, type StartMethod } from "./process.ts";
 
 /** The module's API, with `Process` bound to one start method. */

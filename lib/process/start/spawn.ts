@@ -12,12 +12,12 @@
  * @module
  */
 import { serialize } from "node:v8";
-import { entries } from "./entries.ts";
-import { ProcessError, returncodeOf } from "./errors.ts";
-import { claimEnd, markDone } from "./host.ts";
-import type { RunMessage } from "./process.ts";
-import { runtime } from "./runtime/detect.ts";
-import type { ChildHandle } from "./runtime/types.ts";
+import { ProcessError, returncodeOf } from "../../errors.ts";
+import { runtime } from "../../runtime/detect.ts";
+import type { ChildHandle } from "../../runtime/types.ts";
+import { entries } from "../child_entries.ts";
+import type { RunMessage } from "../process.ts";
+import { claimEnd, markDone } from "./thread.ts";
 
 /** A started OS-process child. */
 export interface SpawnedChild {

@@ -5,14 +5,14 @@
  *
  * @module
  */
-import { entries, requireEntry } from "./entries.ts";
-import { ProcessError, ValueError } from "./errors.ts";
-import { exitCodeOf, hostStart, hostTerminate, isDone, newControl, prestart, waitDone } from "./host.ts";
-import { holdOpen } from "./keepalive.ts";
-import { callerModules, referenceOf, resolveReference, type TargetReference } from "./reference.ts";
-import { runtime } from "./runtime/detect.ts";
-import { rebuild, reduce, reduceArgs } from "./serialize.ts";
-import { type SpawnedChild, spawnStart } from "./spawn.ts";
+import { ProcessError, ValueError } from "../errors.ts";
+import { runtime } from "../runtime/detect.ts";
+import { rebuild, reduce, reduceArgs } from "../serialize.ts";
+import { holdOpen } from "../wait/event_loop_hold.ts";
+import { entries, requireEntry } from "./child_entries.ts";
+import { type SpawnedChild, spawnStart } from "./start/spawn.ts";
+import { exitCodeOf, hostStart, hostTerminate, isDone, newControl, prestart, waitDone } from "./start/thread.ts";
+import { callerModules, referenceOf, resolveReference, type TargetReference } from "./target_locating.ts";
 
 /** How a child process is started: `"thread"` = a worker thread (the default); `"spawn"` = an OS process. */
 export type StartMethod = "thread" | "spawn";

@@ -5,11 +5,11 @@
  *
  * @module
  */
-import "../mod.ts";
+import "../../../mod.ts";
 import nodeProcess from "node:process";
 import { deserialize } from "node:v8";
-import { adoptIdentity, reapChildren, runChild, type RunMessage } from "./process.ts";
-import { runtime } from "./runtime/detect.ts";
+import { runtime } from "../../runtime/detect.ts";
+import { adoptIdentity, reapChildren, runChild, type RunMessage } from "../process.ts";
 
 let label = "child";
 

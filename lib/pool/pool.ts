@@ -13,12 +13,9 @@
  *
  * @module
  */
-import { entries, requireEntry } from "./entries.ts";
-import * as errorClasses from "./errors.ts";
-import { BrokenPoolError, ProcessError, TimeoutError, ValueError } from "./errors.ts";
-import { exitCodeOf, hostPoolThread, hostTerminate, newControl, reportLoadError, waitDone } from "./host.ts";
-import { holdOpen } from "./keepalive.ts";
-import type { FromWorker, ToWorker, WireError, WirePart } from "./pool_worker.ts";
+import * as errorClasses from "../errors.ts";
+import { BrokenPoolError, ProcessError, TimeoutError, ValueError } from "../errors.ts";
+import { entries, requireEntry } from "../process/child_entries.ts";
 import {
   checkBootstrapped,
   cpuCount,
@@ -27,11 +24,21 @@ import {
   newChildIdentity,
   type StartMethod,
   type Target,
-} from "./process.ts";
-import { callerModules, referenceOf, type TargetReference } from "./reference.ts";
-import { runtime } from "./runtime/detect.ts";
-import type { WorkerHandle } from "./runtime/types.ts";
-import { rebuild, reduce, reduceArgs } from "./serialize.ts";
+} from "../process/process.ts";
+import {
+  exitCodeOf,
+  hostPoolThread,
+  hostTerminate,
+  newControl,
+  reportLoadError,
+  waitDone,
+} from "../process/start/thread.ts";
+import { callerModules, referenceOf, type TargetReference } from "../process/target_locating.ts";
+import { runtime } from "../runtime/detect.ts";
+import type { WorkerHandle } from "../runtime/types.ts";
+import { rebuild, reduce, reduceArgs } from "../serialize.ts";
+import { holdOpen } from "../wait/event_loop_hold.ts";
+import type { FromWorker, ToWorker, WireError, WirePart } from "./worker.ts";
 
 /** Batches in flight per worker: one running, one waiting, so a worker never idles between batches. */
 const IN_FLIGHT = 2;

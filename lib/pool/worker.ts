@@ -6,13 +6,13 @@
  *
  * @module
  */
-import "../mod.ts";
+import "../../mod.ts";
 import nodeProcess from "node:process";
-import { adoptIdentity, type ChildIdentity, importTarget, setExitHook, type Target } from "./process.ts";
-import type { TargetReference } from "./reference.ts";
-import { runtime } from "./runtime/detect.ts";
-import type { ParentPort } from "./runtime/types.ts";
-import { rebuild, reduce } from "./serialize.ts";
+import { adoptIdentity, type ChildIdentity, importTarget, setExitHook, type Target } from "../process/process.ts";
+import type { TargetReference } from "../process/target_locating.ts";
+import { runtime } from "../runtime/detect.ts";
+import type { ParentPort } from "../runtime/types.ts";
+import { rebuild, reduce } from "../serialize.ts";
 
 /** A task's error as it crosses back to the pool. */
 export interface WireError {
