@@ -20,6 +20,9 @@
  *
  * @module
  */
+import { contextOf } from "./lib/process/context.ts";
+import type { Process, StartMethod } from "./lib/process/process.ts";
+import * as api from "./mod.ts";
 
 export {
   type Address,
@@ -52,21 +55,22 @@ export {
   type PoolStats,
   type ResultCallbacks,
 } from "./lib/pool/pool.ts";
-export { type Context, getContext } from "./lib/process/context.ts";
+export {
+  currentProcess,
+  exit,
+  getpid,
+  getppid,
+  parentProcess,
+  type ProcessInfo,
+} from "./lib/process/current_process.ts";
 export {
   activeChildren,
   type ArgsOption,
   cpuCount,
-  currentProcess,
-  exit,
   freezeSupport,
   getAllStartMethods,
-  getpid,
-  getppid,
   getStartMethod,
-  parentProcess,
   Process,
-  type ProcessInfo,
   type ProcessOptions,
   setStartMethod,
   type StartMethod,
@@ -153,3 +157,33 @@ export {
   Semaphore,
 } from "./lib/synchronize.ts";
 export type { LockBase } from "./lib/synchronize.ts";
+
+/** The module's API, with `Process` bound to one start method (see {@linkcode getContext}). */
+export type Context = Omit<typeof api, "Process" | "getStartMethod"> & {
+  /** `Process` whose `startMethod` defaults to this context's. */
+  Process: typeof Process;
+  /** This context's start method. */
+  getStartMethod(): StartMethod;
+};
+
+/**
+ * The context of a start method (default: the current default method).
+ *
+ * @example
+ * ```ts
+ * import { getContext } from "@tsmp/multiprocessing";
+ *
+ * export function work() {}
+ *
+ * if (import.meta.main) {
+ *   const ctx = getContext("thread");
+ *   const p = new ctx.Process({ target: work });
+ *   p.start();
+ *   await p.join();
+ * }
+ * ```
+ */
+export function getContext(method?: StartMethod): Context {
+  // The module's own namespace is the API a context binds (lib/ cannot import this entry).
+  return contextOf(api, method);
+}

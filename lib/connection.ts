@@ -298,7 +298,7 @@ export class Connection {
 registerReducer("Connection", (state) => {
   const { rx, tx } = state as { rx: SharedArrayBuffer | null; tx: SharedArrayBuffer | null };
   return new Connection(new RingTransport(rx ? new Ring(rx) : null, tx ? new Ring(tx) : null));
-});
+}, import.meta.url);
 
 /**
  * A pair of connected ends. Duplex (the default): both ends send and receive;

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { currentProcess } from "../process/process.ts";
+import { currentProcess } from "../process/current_process.ts";
 import { closeClient, ManagerClient } from "./client.ts";
 import type { Serializer } from "./codec.ts";
 import { Token } from "./pickle.ts";

@@ -705,6 +705,6 @@ registerReducer("managers.proxy", (state) => {
   // The rebuilt proxy holds its own reference, as Python's RebuildProxy increfs.
   client.notify(null, "incref", [token.id]);
   return new (proxyTypes.get(s.type) ?? AutoProxy)(client, token, s.exposed);
-});
+}, import.meta.url);
 
 export { tuple };

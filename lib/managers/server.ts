@@ -9,9 +9,9 @@
 
 import type { Server as NetServer } from "node:net";
 import { nodeNet } from "../connection.ts";
-import { registerEndpoint } from "../process/start/thread.ts";
 import { holdOpen } from "../wait/event_loop_hold.ts";
 import { type Codec, codecFor, type Serializer } from "./codec.ts";
+import { registerEndpoint } from "./endpoint_broker.ts";
 import { LocalSocket, serveKey } from "./local.ts";
 import { caller, PARAMS, pyRepr, VALUE } from "./objects.ts";
 import { isTuple, PickleError, PyException, Token, tuple } from "./pickle.ts";

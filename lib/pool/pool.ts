@@ -16,23 +16,11 @@
 import * as errorClasses from "../errors.ts";
 import { BrokenPoolError, ProcessError, TimeoutError, ValueError } from "../errors.ts";
 import { entries, requireEntry } from "../process/child_entries.ts";
-import {
-  checkBootstrapped,
-  cpuCount,
-  isDaemon,
-  markPidDead,
-  newChildIdentity,
-  type StartMethod,
-  type Target,
-} from "../process/process.ts";
-import {
-  exitCodeOf,
-  hostPoolThread,
-  hostTerminate,
-  newControl,
-  reportLoadError,
-  waitDone,
-} from "../process/start/thread.ts";
+import { checkBootstrapped, isDaemon, newChildIdentity } from "../process/current_process.ts";
+import { exitCodeOf, newExitStatus, waitDone } from "../process/exit_status.ts";
+import { markPidDead } from "../process/pid_table.ts";
+import { cpuCount, type StartMethod, type Target } from "../process/process.ts";
+import { hostPoolThread, hostTerminate, reportLoadError } from "../process/start/thread.ts";
 import { callerModules, referenceOf, type TargetReference } from "../process/target_locating.ts";
 import { runtime } from "../runtime/detect.ts";
 import type { WorkerHandle } from "../runtime/types.ts";
@@ -471,7 +459,7 @@ const TERMINATE = 2;
  */
 class HostedWorker implements WorkerHandle {
   #port: MessagePort;
-  #control = newControl();
+  #control = newExitStatus();
   #pid: number;
 
   constructor(pid: number, parentPid: number, name: string) {

@@ -5,45 +5,23 @@
  *
  * @module
  */
-import "../../../mod.ts";
-import nodeProcess from "node:process";
 import { deserialize } from "node:v8";
 import { runtime } from "../../runtime/detect.ts";
-import { adoptIdentity, reapChildren, runChild, type RunMessage } from "../process.ts";
+import { readStdin } from "../../runtime/process_events.ts";
+import { bootChild, nameChild, reportError } from "../bootstrap.ts";
+import { type RunMessage, runProcess } from "../process.ts";
 
-let label = "child";
-
-function report(error: unknown): void {
-  const text = error instanceof Error ? (error.stack ?? String(error)) : String(error);
-  const hint = runtime.explainError?.(error);
-  console.error(`Process ${label}:\n${text}${hint ? `\n${hint}` : ""}`);
-}
-
-function crash(error: unknown): never {
-  report(error);
-  return runtime.exitProcess(1);
-}
-nodeProcess.on("uncaughtException", crash);
-nodeProcess.on("unhandledRejection", crash);
+bootChild((code) => runtime.exitProcess(code), (error) => runtime.explainError?.(error));
 
 async function run(message: RunMessage): Promise<never> {
   const self = { ...message.self, pid: runtime.pid, pidCells: new SharedArrayBuffer(4) };
-  adoptIdentity(self);
-  label = self.name;
-  let code = 0;
-  try {
-    await runChild(message, self);
-  } catch (error) {
-    report(error);
-    code = 1;
-  }
-  await reapChildren();
-  return runtime.exitProcess(code);
+  nameChild(self.name);
+  return runtime.exitProcess(await runProcess(message, self, reportError));
 }
 
 let buffered = new Uint8Array(0);
 let started = false;
-nodeProcess.stdin.on("data", (chunk: Uint8Array) => {
+readStdin((chunk) => {
   if (started) return;
   const joined = new Uint8Array(buffered.length + chunk.length);
   joined.set(buffered);
@@ -54,6 +32,4 @@ nodeProcess.stdin.on("data", (chunk: Uint8Array) => {
   if (buffered.length < 4 + length) return;
   started = true;
   void run(deserialize(buffered.subarray(4, 4 + length)) as RunMessage);
-});
-// The parent keeps this pipe open while it lives.
-nodeProcess.stdin.on("end", () => runtime.exitProcess(started ? 1 : 0));
+}, () => runtime.exitProcess(started ? 1 : 0)); // The parent keeps this pipe open while it lives.
