@@ -268,7 +268,8 @@ function serve(request: ServiceRequest, from: Thread): void {
   if (!loading && services.has(request.service)) return run();
   const next: Promise<void> = (loading ?? Promise.resolve())
     .then(async () => {
-      // The module provides the service when it loads (JSR cannot see which: the request names it).
+      // The module provides the service when it loads. `deno publish` warns that it cannot analyze this import,
+      // and has no directive to silence it (denoland/deno#22594): the request names the module by absolute URL.
       if (!services.has(request.service)) await import(request.module);
     })
     .then(run, (error) => console.error(`the thread host could not load ${request.module}:`, error))
