@@ -253,6 +253,6 @@ try {
   assert.equal(result.code, 0, result.stderr);
   assert.match(
     result.stdout,
-    /^NotCapable: Requires read access to ".*\/lib\/child\.ts", run again with the --allow-read flag/,
+    /^NotCapable: Requires read access to ".*\/lib\/process\/child_entry\/thread\.ts", run again with the --allow-read flag/,
   );
 });
