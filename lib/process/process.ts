@@ -270,13 +270,7 @@ export class Process<F extends Target = Target> {
       args,
       fields,
     };
-    this.#pid = message.self.pid;
-    try {
-      this.#child = method.start(message, control);
-    } catch (error) {
-      this.#pid = undefined;
-      throw error;
-    }
+    this.#child = method.start(message, control);
     this.#pid = this.#child.pid;
     this.#started = true;
     children.add(this);
