@@ -20,6 +20,9 @@
  *
  * @module
  */
+import { contextOf } from "./lib/process/context.ts";
+import type { Process, StartMethod } from "./lib/process/process.ts";
+import * as api from "./mod.ts";
 
 export {
   type Address,
@@ -33,7 +36,6 @@ export {
   Pipe,
 } from "./lib/connection.ts";
 export type { HandshakeChannel } from "./lib/connection.ts";
-export { type Context, getContext } from "./lib/context.ts";
 export {
   AuthenticationError,
   BufferTooShort,
@@ -53,50 +55,34 @@ export {
   type PoolOptions,
   type PoolStats,
   type ResultCallbacks,
-} from "./lib/pool.ts";
+} from "./lib/pool/pool.ts";
+export {
+  currentProcess,
+  exit,
+  getpid,
+  getppid,
+  parentProcess,
+  type ProcessInfo,
+} from "./lib/process/current_process.ts";
 export {
   activeChildren,
   type ArgsOption,
   cpuCount,
-  currentProcess,
-  exit,
   freezeSupport,
   getAllStartMethods,
-  getpid,
-  getppid,
   getStartMethod,
-  parentProcess,
   Process,
-  type ProcessInfo,
   type ProcessOptions,
   setStartMethod,
   type StartMethod,
   type Target,
-} from "./lib/process.ts";
+} from "./lib/process/process.ts";
 // Managers: CPython's manager protocol over TCP (a Python client or server is a peer).
 export { RemoteError } from "./lib/errors.ts";
 export { BaseManager, type BaseManagerOptions, type Proxy, type RegisterOptions } from "./lib/managers/base.ts";
 export type { LockOwnership, ManagerClient, Reply } from "./lib/managers/client.ts";
 export type { Serializer } from "./lib/managers/codec.ts";
 export { ServerQueue } from "./lib/managers/objects.ts";
-export {
-  dumps,
-  isTuple,
-  loads,
-  type LoadsOptions,
-  PickleError,
-  PyByteArray,
-  PyException,
-  PyFloat,
-  PyFrozenSet,
-  PyObject,
-  PyOrderedDict,
-  PyRange,
-  PySlice,
-  slice,
-  Token,
-  tuple,
-} from "./lib/managers/pickle.ts";
 export type { ProxyMethods, Remote, SnakeToCamel } from "./lib/managers/proxy.ts";
 export {
   AcquirerProxy,
@@ -117,6 +103,24 @@ export {
 export { type ManagerAddress, Server } from "./lib/managers/server.ts";
 export { Manager, type ManagerOptions, SyncManager } from "./lib/managers/sync.ts";
 export { JoinableQueue, Queue, type QueueOptions, type QueueWaitOptions, SimpleQueue } from "./lib/queues.ts";
+export {
+  dumps,
+  isTuple,
+  loads,
+  type LoadsOptions,
+  PickleError,
+  PyByteArray,
+  PyException,
+  PyFloat,
+  PyFrozenSet,
+  PyObject,
+  PyOrderedDict,
+  PyRange,
+  PySlice,
+  slice,
+  Token,
+  tuple,
+} from "./lib/reduction/pickle.ts";
 // Making your own class shareable (passable to a Process): implement [reduceSymbol]() and register a reducer.
 export {
   CalledProcessError,
@@ -172,3 +176,33 @@ export {
   Semaphore,
 } from "./lib/synchronize.ts";
 export type { LockBase } from "./lib/synchronize.ts";
+
+/** The module's API, with `Process` bound to one start method (see {@linkcode getContext}). */
+export type Context = Omit<typeof api, "Process" | "getStartMethod"> & {
+  /** `Process` whose `startMethod` defaults to this context's. */
+  Process: typeof Process;
+  /** This context's start method. */
+  getStartMethod(): StartMethod;
+};
+
+/**
+ * The context of a start method (default: the current default method).
+ *
+ * @example
+ * ```ts
+ * import { getContext } from "@tsmp/multiprocessing";
+ *
+ * export function work() {}
+ *
+ * if (import.meta.main) {
+ *   const ctx = getContext("thread");
+ *   const p = new ctx.Process({ target: work });
+ *   p.start();
+ *   await p.join();
+ * }
+ * ```
+ */
+export function getContext(method?: StartMethod): Context {
+  // The module's own namespace is the API a context binds (lib/ cannot import this entry).
+  return contextOf(api, method);
+}

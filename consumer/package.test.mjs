@@ -105,8 +105,10 @@ test("the package holds the build, its declarations, README, LICENSE and CHANGEL
   for (const js of dist.filter((path) => path.endsWith(".js"))) {
     assert.ok(files.includes(js.replace(/\.js$/, ".d.ts")), `${js} has its declarations`);
   }
-  // lib/entries.ts starts children from these, next to itself, with the extension it runs from.
-  for (const entry of ["child", "spawn_child", "pool_worker"]) assert.ok(files.includes(`dist/lib/${entry}.js`), entry);
+  // lib/process/child_entries.ts starts children from these, next to itself, with the extension it runs from.
+  for (const entry of ["process/child_entry/thread", "process/child_entry/spawn", "pool/worker"]) {
+    assert.ok(files.includes(`dist/lib/${entry}.js`), entry);
+  }
   const manifest = JSON.parse(readFileSync(join(repo, "package.json"), "utf8"));
   for (const [path, target] of Object.entries(manifest.exports)) {
     assert.ok(files.includes(target.types.slice(2)) && files.includes(target.default.slice(2)), path);

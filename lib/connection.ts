@@ -9,11 +9,11 @@ import type { Server, Socket } from "node:net";
 import { atProcessExit } from "./atexit.ts";
 import { decode, encodeTransient } from "./codec.ts";
 import { AuthenticationError, BufferTooShort, EOFError, ProcessError, ValueError } from "./errors.ts";
-import { holdUntil } from "./keepalive.ts";
-import { dumps as pickleDumps, loads as pickleLoads } from "./managers/pickle.ts";
+import { dumps as pickleDumps, loads as pickleLoads } from "./reduction/pickle.ts";
 import { copyOut, type Decoder, Expired, NONE, Ring, runAsync } from "./ring.ts";
 import { runtime } from "./runtime/detect.ts";
 import { reduceSymbol, registerReducer } from "./serialize.ts";
+import { holdUntil } from "./wait/event_loop_hold.ts";
 
 // `node:net` and `node:crypto` load when TCP is first used: loading them with the module cost every program
 // ~5-10 ms of its start (measured on both runtimes), and most programs never open a socket.
@@ -340,7 +340,7 @@ export class Connection {
 registerReducer("Connection", (state) => {
   const { rx, tx } = state as { rx: SharedArrayBuffer | null; tx: SharedArrayBuffer | null };
   return new Connection(new RingTransport(rx ? new Ring(rx) : null, tx ? new Ring(tx) : null));
-});
+}, import.meta.url);
 
 /**
  * A pair of connected ends. Duplex (the default): both ends send and receive;

@@ -465,12 +465,12 @@ function rebuildQueue<Q>(make: (maxsize: number) => Q): (state: unknown) => Q {
   };
 }
 
-registerReducer("Queue", rebuildQueue((maxsize) => new Queue(maxsize)));
-registerReducer("JoinableQueue", rebuildQueue((maxsize) => new JoinableQueue(maxsize)));
+registerReducer("Queue", rebuildQueue((maxsize) => new Queue(maxsize)), import.meta.url);
+registerReducer("JoinableQueue", rebuildQueue((maxsize) => new JoinableQueue(maxsize)), import.meta.url);
 registerReducer("SimpleQueue", (state) => {
   rebuildingSimple = rebuildQueue((maxsize) => new Queue<never>(maxsize))(state);
   return new SimpleQueue();
-});
+}, import.meta.url);
 
 // A queue's per-item code, like the ring's under it (lib/ring.ts).
 runtime.avoidTopJitTier?.([kindOf, int32At, fromRing, deadlineOf], [

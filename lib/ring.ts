@@ -9,8 +9,8 @@
  * @module
  */
 import { setImmediate } from "node:timers";
-import { holdOpen } from "./keepalive.ts";
 import { runtime } from "./runtime/detect.ts";
+import { holdOpen } from "./wait/event_loop_hold.ts";
 
 /**
  * Cells of the ring's header, each group on its own cache line so that a

@@ -11,7 +11,7 @@
  *
  * @module
  */
-import { getpid } from "./process.ts";
+import { getpid } from "./process/current_process.ts";
 import { type Reduced, reduceSymbol, registerReducer } from "./serialize.ts";
 import { Lock, OWNER_ID_BITS, RLock } from "./synchronize.ts";
 
@@ -535,11 +535,11 @@ interface RawState {
 registerReducer("RawValue", (state) => {
   const { typecode, buffer } = state as RawState;
   return new RawValue(typecode, undefined, buffer);
-});
+}, import.meta.url);
 registerReducer("RawArray", (state) => {
   const { typecode, buffer } = state as RawState;
   return new RawArray(typecode, 0, buffer);
-});
+}, import.meta.url);
 registerReducer("Value", (state) => {
   const { raw, lock } = state as { raw: RawState; lock: Reduced | null };
   return new Value(
@@ -548,7 +548,7 @@ registerReducer("Value", (state) => {
     { lock: lockRebuilt(lock) ?? false },
     new RawValue(raw.typecode, undefined, raw.buffer),
   );
-});
+}, import.meta.url);
 registerReducer("SharedArray", (state) => {
   const { raw, lock } = state as { raw: RawState; lock: Reduced | null };
   return new SharedArray(
@@ -557,4 +557,4 @@ registerReducer("SharedArray", (state) => {
     { lock: lockRebuilt(lock) ?? false },
     new RawArray(raw.typecode, 0, raw.buffer),
   );
-});
+}, import.meta.url);

@@ -12,9 +12,10 @@
  * @module
  */
 import { BrokenBarrierError, ProcessError, TimeoutError, ValueError } from "./errors.ts";
-import { holdOpen } from "./keepalive.ts";
-import { getpid, isPidAlive } from "./process.ts";
+import { getpid } from "./process/current_process.ts";
+import { isPidAlive } from "./process/pid_table.ts";
 import { type Reduced, reduceSymbol, registerReducer } from "./serialize.ts";
+import { holdOpen } from "./wait/event_loop_hold.ts";
 
 /** Options of every wait: Python's `block`/`timeout`, plus an `AbortSignal`. */
 export interface AcquireOptions {
@@ -517,8 +518,8 @@ export class RLock extends LockBase {
   }
 }
 
-registerReducer("Lock", (state) => new Lock(cellsOf(state, LOCK_CELLS, "Lock")));
-registerReducer("RLock", (state) => new RLock(cellsOf(state, LOCK_CELLS, "RLock")));
+registerReducer("Lock", (state) => new Lock(cellsOf(state, LOCK_CELLS, "Lock")), import.meta.url);
+registerReducer("RLock", (state) => new RLock(cellsOf(state, LOCK_CELLS, "RLock")), import.meta.url);
 
 // Cells of a semaphore; then HOLDERS pairs (pid, count) from HOLDER_BASE.
 const VALUE = 0;
@@ -757,8 +758,12 @@ export class BoundedSemaphore extends Semaphore {
 }
 
 const SEM_CELLS = HOLDER_BASE + 2 * HOLDERS;
-registerReducer("Semaphore", (state) => new Semaphore(0, cellsOf(state, SEM_CELLS, "Semaphore")));
-registerReducer("BoundedSemaphore", (state) => new BoundedSemaphore(0, cellsOf(state, SEM_CELLS, "BoundedSemaphore")));
+registerReducer("Semaphore", (state) => new Semaphore(0, cellsOf(state, SEM_CELLS, "Semaphore")), import.meta.url);
+registerReducer(
+  "BoundedSemaphore",
+  (state) => new BoundedSemaphore(0, cellsOf(state, SEM_CELLS, "BoundedSemaphore")),
+  import.meta.url,
+);
 
 function timeoutOptions(timeout: number | undefined, what: string): AcquireOptions {
   if (timeout !== undefined && (typeof timeout !== "number" || Number.isNaN(timeout))) {
@@ -830,7 +835,7 @@ export class Event {
   }
 }
 
-registerReducer("Event", (state) => new Event(cellsOf(state, 2, "Event")));
+registerReducer("Event", (state) => new Event(cellsOf(state, 2, "Event")), import.meta.url);
 
 // Cells of a condition.
 const SLEEPERS = 0;
@@ -1008,7 +1013,7 @@ function rebuildLock(reduced: Reduced): Lock | RLock {
 registerReducer("Condition", (state) => {
   const { lock, cells } = state as { lock: Reduced; cells: SharedArrayBuffer };
   return new Condition(rebuildLock(lock), cellsOf(cells, 2, "Condition"));
-});
+}, import.meta.url);
 
 /** Options of a {@linkcode Barrier}. */
 export interface BarrierOptions {
@@ -1173,4 +1178,4 @@ registerReducer("Barrier", (state) => {
     cells: cellsOf(cells, 4, "Barrier"),
     cond: new Condition(rebuildLock(lock), cellsOf(condCells, 2, "Condition")),
   });
-});
+}, import.meta.url);

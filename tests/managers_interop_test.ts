@@ -5,8 +5,8 @@ import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { createInterface } from "node:readline";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
-import { holdUntil } from "../lib/keepalive.ts";
 import { ManagerClient } from "../lib/managers/client.ts";
+import { holdUntil } from "../lib/wait/event_loop_hold.ts";
 import {
   type AcquirerProxy,
   BaseManager,

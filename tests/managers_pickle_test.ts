@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
-import { dumps, isTuple, loads, PickleError, Token, tuple } from "../lib/managers/pickle.ts";
+import { dumps, isTuple, loads, PickleError, Token, tuple } from "../lib/reduction/pickle.ts";
 
 const SCRIPT = fileURLToPath(new URL("./fixtures/managers_pickles.py", import.meta.url));
 const hasPython = spawnSync("python3", ["-c", "import pickle"]).status === 0;

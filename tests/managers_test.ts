@@ -8,9 +8,9 @@ import process from "node:process";
 import { createInterface } from "node:readline";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
-import { holdUntil } from "../lib/keepalive.ts";
-import { dumps, loads, tuple } from "../lib/managers/pickle.ts";
 import { answerChallenge, deliverChallenge, FramedSocket } from "../lib/managers/wire.ts";
+import { dumps, loads, tuple } from "../lib/reduction/pickle.ts";
+import { holdUntil } from "../lib/wait/event_loop_hold.ts";
 import {
   activeChildren,
   AuthenticationError,

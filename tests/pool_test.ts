@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import nodeProcess from "node:process";
 import { test } from "node:test";
-import { deathEpoch, isPidAlive } from "../lib/process.ts";
+import { deathEpoch, isPidAlive } from "../lib/process/pid_table.ts";
 import {
   AsyncResult,
   BrokenPoolError,

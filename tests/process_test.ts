@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import nodeProcess from "node:process";
 import { test } from "node:test";
-import { holdUntil } from "../lib/keepalive.ts";
+import { holdUntil } from "../lib/wait/event_loop_hold.ts";
 import {
   activeChildren,
   cpuCount,

@@ -6,10 +6,10 @@
  * @module
  */
 
-import { currentProcess } from "../process.ts";
+import { currentProcess } from "../process/current_process.ts";
+import { Token } from "../reduction/pickle.ts";
 import { closeClient, ManagerClient } from "./client.ts";
 import type { Serializer } from "./codec.ts";
-import { Token } from "./pickle.ts";
 import {
   AutoProxy,
   type BaseProxy,

@@ -12,11 +12,11 @@ import type { Socket } from "node:net";
 import { nodeNet } from "../connection.ts";
 import { EOFError, ProcessError, RemoteError, TimeoutError } from "../errors.ts";
 import { Empty, Full } from "../errors.ts";
-import { connectEndpoint } from "../host.ts";
-import { holdOpen } from "../keepalive.ts";
+import { PyException, Token, tuple } from "../reduction/pickle.ts";
+import { holdOpen } from "../wait/event_loop_hold.ts";
 import { type Codec, codecFor, type Serializer } from "./codec.ts";
+import { connectEndpoint } from "./endpoint_broker.ts";
 import { connectKeys, LocalSocket, newOffer } from "./local.ts";
-import { PyException, Token, tuple } from "./pickle.ts";
 import type { ManagerAddress } from "./server.ts";
 import { answerChallenge, type ByteStream, deliverChallenge, FramedSocket } from "./wire.ts";
 

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { dumps, loads, PyException, Token, tuple } from "./pickle.ts";
+import { dumps, loads, PyException, Token, tuple } from "../reduction/pickle.ts";
 
 /** How a manager encodes its messages. */
 export type Serializer = "pickle" | "json";

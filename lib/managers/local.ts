@@ -1,6 +1,6 @@
 /**
  * A manager connection between two threads of one program, on shared memory.
- * A server registers its address with the thread host (lib/host.ts); a client
+ * A server registers its address with the endpoint broker (endpoint_broker.ts); a client
  * in the same program that connects to that address is handed a pair of
  * byte rings instead of a TCP socket. The stream behaves as the socket would
  * (the same frames, the same `#CHALLENGE#` handshake, the same frame limit),
@@ -10,8 +10,8 @@
  * @module
  */
 
-import { changeFrom, holdOpen, holdUntil } from "../keepalive.ts";
 import { LookBudget, POLL_MS } from "../looking.ts";
+import { changeFrom, holdOpen, holdUntil } from "../wait/event_loop_hold.ts";
 import type { ManagerAddress } from "./server.ts";
 
 /**

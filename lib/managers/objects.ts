@@ -8,8 +8,18 @@
  */
 
 import { TimeoutError } from "../errors.ts";
-import { holdOpen } from "../keepalive.ts";
-import { isIndexKey, isTuple, PyByteArray, PyFloat, PyFrozenSet, PyObject, PyRange, PySlice, tuple } from "./pickle.ts";
+import {
+  isIndexKey,
+  isTuple,
+  PyByteArray,
+  PyFloat,
+  PyFrozenSet,
+  PyObject,
+  PyRange,
+  PySlice,
+  tuple,
+} from "../reduction/pickle.ts";
+import { holdOpen } from "../wait/event_loop_hold.ts";
 
 /** Parameter names of methods, so keyword arguments can be placed (`{ get: ["block", "timeout"] }`). */
 export const PARAMS: unique symbol = Symbol.for("tsmp.managers.params") as never;

@@ -6,11 +6,11 @@
  * @module
  */
 
-import type { Target } from "../process.ts";
+import type { Target } from "../process/process.ts";
+import { isTuple, PyGlobal, PyObject, Token, tuple } from "../reduction/pickle.ts";
 import { reduceSymbol, registerReducer } from "../serialize.ts";
 import { type LockOwnership, ManagerClient, type Reply } from "./client.ts";
 import type { Serializer } from "./codec.ts";
-import { isTuple, PyGlobal, PyObject, Token, tuple } from "./pickle.ts";
 import type { ManagerAddress } from "./server.ts";
 
 /** A proxy class: `new (client, token, exposed)`. */
@@ -870,6 +870,6 @@ registerReducer("managers.proxy", (state) => {
   // The rebuilt proxy holds its own reference, as Python's RebuildProxy increfs.
   client.notify(null, "incref", [token.id]);
   return new (proxyTypes.get(s.type) ?? AutoProxy)(client, token, s.exposed);
-});
+}, import.meta.url);
 
 export { tuple };

@@ -9,12 +9,12 @@
 
 import type { Server as NetServer } from "node:net";
 import { nodeNet } from "../connection.ts";
-import { registerEndpoint } from "../host.ts";
-import { holdOpen } from "../keepalive.ts";
+import { isTuple, PickleError, PyException, PyFloat, PyGlobal, PyObject, Token, tuple } from "../reduction/pickle.ts";
+import { holdOpen } from "../wait/event_loop_hold.ts";
 import { type Codec, codecFor, type Serializer } from "./codec.ts";
+import { registerEndpoint } from "./endpoint_broker.ts";
 import { LocalSocket, serveKey } from "./local.ts";
 import { caller, PARAMS, pyRepr, VALUE } from "./objects.ts";
-import { isTuple, PickleError, PyException, PyFloat, PyGlobal, PyObject, Token, tuple } from "./pickle.ts";
 import { answerChallenge, type ByteStream, DEFAULT_MAX_FRAME, deliverChallenge, FramedSocket } from "./wire.ts";
 
 /** A manager's address: `[host, port]` for TCP or a path for a Unix socket. */

@@ -8,7 +8,8 @@
  */
 
 import { type Connection, Pipe } from "../connection.ts";
-import { currentProcess, Process } from "../process.ts";
+import { currentProcess } from "../process/current_process.ts";
+import { Process } from "../process/process.ts";
 import { BaseManager, type BaseManagerOptions, type RegisterOptions } from "./base.ts";
 import type { Serializer } from "./codec.ts";
 import {

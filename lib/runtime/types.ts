@@ -28,7 +28,7 @@ export interface WorkerHandle {
   onError(listener: (error: unknown) => void): void;
   /** Ends the child at once, even inside a busy loop. */
   terminate(): void;
-  /** Lets the program end while this child still runs (callers hold the program open themselves: see keepalive.ts). */
+  /** Lets the program end while this child still runs (callers hold the program open themselves: see lib/wait/event_loop_hold.ts). */
   unref(): void;
 }
 

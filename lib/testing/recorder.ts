@@ -14,7 +14,7 @@
  *
  * @module
  */
-import { exit } from "../process.ts";
+import { exit } from "../process/current_process.ts";
 import {
   ABORT,
   ABORTED,

@@ -8,8 +8,8 @@
  * @module
  */
 import fc from "fast-check";
-import { libraryModule } from "../entries.ts";
-import { Process } from "../process.ts";
+import { libraryModule } from "../process/child_entries.ts";
+import { Process } from "../process/process.ts";
 import { type Arbitrary, type Range, resolveRange, schedule, type ScheduleOptions } from "./arbitraries.ts";
 import {
   checkHistory,

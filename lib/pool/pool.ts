@@ -13,25 +13,20 @@
  *
  * @module
  */
-import { entries, requireEntry } from "./entries.ts";
-import * as errorClasses from "./errors.ts";
-import { BrokenPoolError, ProcessError, TimeoutError, ValueError } from "./errors.ts";
-import { exitCodeOf, hostPoolThread, hostTerminate, newControl, reportLoadError, waitDone } from "./host.ts";
-import { holdOpen } from "./keepalive.ts";
-import type { FromWorker, ToWorker, WireError, WirePart } from "./pool_worker.ts";
-import {
-  checkBootstrapped,
-  cpuCount,
-  isDaemon,
-  markPidDead,
-  newChildIdentity,
-  type StartMethod,
-  type Target,
-} from "./process.ts";
-import { callerModules, referenceOf, type TargetReference } from "./reference.ts";
-import { runtime } from "./runtime/detect.ts";
-import type { WorkerHandle } from "./runtime/types.ts";
-import { rebuild, reduce, reduceArgs } from "./serialize.ts";
+import * as errorClasses from "../errors.ts";
+import { BrokenPoolError, ProcessError, TimeoutError, ValueError } from "../errors.ts";
+import { entries, requireEntry } from "../process/child_entries.ts";
+import { checkBootstrapped, isDaemon, newChildIdentity } from "../process/current_process.ts";
+import { exitCodeOf, newExitStatus, waitDone } from "../process/exit_status.ts";
+import { markPidDead } from "../process/pid_table.ts";
+import { cpuCount, type StartMethod, type Target } from "../process/process.ts";
+import { hostPoolThread, hostTerminate, reportLoadError } from "../process/start/thread.ts";
+import { callerModules, referenceOf, type TargetReference } from "../process/target_locating.ts";
+import { runtime } from "../runtime/detect.ts";
+import type { WorkerHandle } from "../runtime/types.ts";
+import { rebuild, reduce, reduceArgs } from "../serialize.ts";
+import { holdOpen } from "../wait/event_loop_hold.ts";
+import type { FromWorker, ToWorker, WireError, WirePart } from "./worker.ts";
 
 /** Batches in flight per worker: one running, one waiting, so a worker never idles between batches. */
 const IN_FLIGHT = 2;
@@ -464,7 +459,7 @@ const TERMINATE = 2;
  */
 class HostedWorker implements WorkerHandle {
   #port: MessagePort;
-  #control = newControl();
+  #control = newExitStatus();
   #pid: number;
 
   constructor(pid: number, parentPid: number, name: string) {

@@ -6,13 +6,13 @@
  *
  * @module
  */
-import "../mod.ts";
-import nodeProcess from "node:process";
-import { adoptIdentity, type ChildIdentity, importTarget, setExitHook, type Target } from "./process.ts";
-import type { TargetReference } from "./reference.ts";
-import { runtime } from "./runtime/detect.ts";
-import type { ParentPort } from "./runtime/types.ts";
-import { rebuild, reduce } from "./serialize.ts";
+import { bootChild, nameChild } from "../process/bootstrap.ts";
+import { adoptIdentity, type ChildIdentity, importTarget } from "../process/current_process.ts";
+import type { Target } from "../process/process.ts";
+import type { TargetReference } from "../process/target_locating.ts";
+import { runtime } from "../runtime/detect.ts";
+import type { ParentPort } from "../runtime/types.ts";
+import { rebuild, rebuildLoading, reduce } from "../serialize.ts";
 
 /** A task's error as it crosses back to the pool. */
 export interface WireError {
@@ -63,7 +63,7 @@ export function wireError(error: unknown): WireError {
 
 function parentPortOrThrow(): ParentPort {
   const found = runtime.parentPort();
-  if (!found) throw new Error("lib/pool_worker.ts is the entry of a pool worker; do not run it directly");
+  if (!found) throw new Error("lib/pool/worker.ts is the entry of a pool worker; do not run it directly");
   return found;
 }
 
@@ -78,7 +78,6 @@ let port: { postMessage(message: unknown): void } = parent;
 const send = (message: FromWorker) => port.postMessage(message);
 let progress: Int32Array | undefined;
 let started = 0;
-let label = "PoolWorker";
 const fns = new Map<number, Target | WireError>();
 const inbox: ToWorker[] = [];
 let running = false;
@@ -125,23 +124,8 @@ const finish = (code: number): never => {
   return runtime.exitThread(code);
 };
 
-const crash = (error: unknown) => {
-  const text = error instanceof Error ? (error.stack ?? String(error)) : String(error);
-  console.error(`Process ${label}:\n${text}`);
-  finish(1);
-};
-
-globalThis.addEventListener("error", (event) => {
-  event.preventDefault();
-  crash((event as ErrorEvent).error ?? (event as ErrorEvent).message);
-});
-globalThis.addEventListener("unhandledrejection", (event) => {
-  event.preventDefault();
-  crash((event as PromiseRejectionEvent).reason);
-});
-nodeProcess.on("uncaughtException", crash);
-nodeProcess.on("unhandledRejection", crash);
-setExitHook(finish);
+nameChild("PoolWorker");
+bootChild(finish);
 
 const begin = () => {
   started++;
@@ -169,7 +153,13 @@ async function runApply(fnIds: number[], argsList: unknown[][]): Promise<void> {
     const fn = fns.get(fnIds[i]!);
     try {
       if (typeof fn !== "function") throw remoteFailure(fn);
-      let value = fn(...(rebuild(argsList[i]!) as unknown[]));
+      let args: unknown[];
+      try {
+        args = rebuild(argsList[i]!) as unknown[];
+      } catch (error) {
+        args = await rebuildLoading(argsList[i]!, error) as unknown[];
+      }
+      let value = fn(...args);
       if (isThenable(value)) value = await value;
       keep(value);
       doneCount++;
@@ -215,7 +205,14 @@ async function runChunks(
       if (typeof fn !== "function") throw remoteFailure(fn);
       for (let j = start; j < end; j++) {
         const raw = items[j];
-        const item = typeof raw === "object" && raw !== null ? rebuild(raw) : raw;
+        let item = raw;
+        if (typeof raw === "object" && raw !== null) {
+          try {
+            item = rebuild(raw);
+          } catch (error) {
+            item = await rebuildLoading(raw, error);
+          }
+        }
         let value = star ? fn(...(item as unknown[])) : fn(item);
         if (isThenable(value)) value = await value;
         keep(value);
@@ -242,12 +239,12 @@ async function handle(message: ToWorker): Promise<void> {
   switch (message.t) {
     case "init": {
       adoptIdentity(message.self);
-      label = message.self.name;
+      nameChild(message.self.name);
       progress = new Int32Array(message.progress);
       if (message.initializer) {
         try {
           const init = await importTarget(message.initializer) as Target;
-          const result = init(...(rebuild(message.initargs) as unknown[]));
+          const result = init(...(await rebuildLoading(message.initargs) as unknown[]));
           if (isThenable(result)) await result;
         } catch (error) {
           // The pool ends this worker on this message; exiting here could lose the message in Deno.

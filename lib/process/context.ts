@@ -1,44 +1,29 @@
 /**
  * Contexts: Python's `multiprocessing.get_context(method)`. A context is the
  * module's API with processes bound to one start method, so libraries can use
- * a start method without changing the program-wide default.
+ * a start method without changing the program-wide default. The API is given by
+ * the module's entry (mod.ts), which nothing under lib/ imports.
  *
  * @module
  */
-import * as api from "../mod.ts";
-import { ValueError } from "./errors.ts";
+import { ValueError } from "../errors.ts";
 import { getStartMethod, markBoundClass, Process, type ProcessOptions, type StartMethod } from "./process.ts";
+import { startMethodNames } from "./start/method.ts";
 
-/** The module's API, with `Process` bound to one start method. */
-export type Context = Omit<typeof api, "Process" | "getStartMethod"> & {
+/** An API (the module's namespace) with `Process` bound to one start method. */
+export type ContextOf<Api> = Omit<Api, "Process" | "getStartMethod"> & {
   /** `Process` whose `startMethod` defaults to this context's. */
   Process: typeof Process;
   /** This context's start method. */
   getStartMethod(): StartMethod;
 };
 
-const contexts = new Map<StartMethod, Context>();
+const contexts = new Map<StartMethod, object>();
 
-/**
- * The context of a start method (default: the current default method).
- *
- * @example
- * ```ts
- * import { getContext } from "@tsmp/multiprocessing";
- *
- * export function work() {}
- *
- * if (import.meta.main) {
- *   const ctx = getContext("thread");
- *   const p = new ctx.Process({ target: work });
- *   p.start();
- *   await p.join();
- * }
- * ```
- */
-export function getContext(method?: StartMethod): Context {
+/** The context of `method` (default: the current default method) over `api`, made once per method. */
+export function contextOf<Api extends object>(api: Api, method?: StartMethod): ContextOf<Api> {
   const chosen = method ?? getStartMethod();
-  if (chosen !== "thread" && chosen !== "spawn") {
+  if (!startMethodNames.includes(chosen)) {
     throw new ValueError(`cannot find context for ${JSON.stringify(chosen)}: use "thread" or "spawn"`);
   }
   let context = contexts.get(chosen);
@@ -53,5 +38,5 @@ export function getContext(method?: StartMethod): Context {
     context = { ...api, Process: Bound, getStartMethod: () => chosen };
     contexts.set(chosen, context);
   }
-  return context;
+  return context as ContextOf<Api>;
 }

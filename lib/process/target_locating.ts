@@ -8,7 +8,7 @@
  * @module
  */
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { runtime } from "./runtime/detect.ts";
+import { runtime } from "../runtime/detect.ts";
 
 /** A place the child looks for the target: an export of a module. */
 export interface ExportCandidate {
@@ -26,7 +26,8 @@ export interface TargetReference {
   searched: string[];
 }
 
-const libDir = new URL(".", import.meta.url).href;
+// The library is lib/, one folder up: frames of its own files are not the caller's.
+const libDir = new URL("..", import.meta.url).href;
 const references = new WeakMap<object, TargetReference>();
 const sources = new Map<string, ModuleFacts | null>();
 
