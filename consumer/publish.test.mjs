@@ -13,6 +13,7 @@ const justified = [
   "lib/process/target_locating.ts",
   "lib/runtime/bun.ts",
   "lib/serialize.ts",
+  "lib/testing/recorder.ts",
   "lib/testing/shared.ts",
 ];
 
