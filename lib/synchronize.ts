@@ -1106,12 +1106,14 @@ export class Barrier {
         if (index + 1 === this.parties) {
           try {
             this.#action?.();
-            this.#set(B_STATE, DRAINING);
-            cond.notifyAll();
           } catch (error) {
             this.#break();
             throw error;
           }
+          // abort() and reset() change the state without the lock: only a filling barrier drains.
+          const was = Atomics.compareExchange(this.#cells, B_STATE, FILLING, DRAINING);
+          cond.notifyAll();
+          if (was !== FILLING) throw new BrokenBarrierError("the barrier is broken");
         } else {
           const passed = await cond.waitFor(() => this.#get(B_STATE) !== FILLING, timeout);
           if (!passed) {
@@ -1122,11 +1124,7 @@ export class Barrier {
         }
         return index;
       } finally {
-        this.#set(B_COUNT, this.#get(B_COUNT) - 1);
-        if (this.#get(B_COUNT) === 0 && (this.#get(B_STATE) === DRAINING || this.#get(B_STATE) === RESETTING)) {
-          this.#set(B_STATE, FILLING);
-          cond.notifyAll();
-        }
+        if (Atomics.sub(this.#cells, B_COUNT, 1) === 1) this.#refill();
       }
     } finally {
       cond.release();
@@ -1138,21 +1136,45 @@ export class Barrier {
     this.#cond.notifyAll();
   }
 
-  /** Puts the barrier back to its empty state; current waiters get `BrokenBarrierError`. */
-  async reset(): Promise<void> {
+  /** The last party out of a draining or resetting barrier makes it fill again (the lock is held). */
+  #refill(): void {
+    if (
+      Atomics.compareExchange(this.#cells, B_STATE, DRAINING, FILLING) === DRAINING
+      || Atomics.compareExchange(this.#cells, B_STATE, RESETTING, FILLING) === RESETTING
+    ) this.#cond.notifyAll();
+  }
+
+  /** Wakes the waiters under the lock, so they see a state changed without it. */
+  async #wakeAll(): Promise<void> {
     using _ = await this.#cond.guard();
-    if (this.#get(B_COUNT) > 0) {
-      if (this.#get(B_STATE) === FILLING || this.#get(B_STATE) === BROKEN) this.#set(B_STATE, RESETTING);
-    } else {
-      this.#set(B_STATE, FILLING);
-    }
     this.#cond.notifyAll();
   }
 
-  /** Breaks the barrier: current and future waits reject with `BrokenBarrierError` until `reset()`. */
-  async abort(): Promise<void> {
-    using _ = await this.#cond.guard();
-    this.#break();
+  /**
+   * Puts the barrier back to its empty state at once; current waiters get `BrokenBarrierError`. The Promise
+   * settles once they have been woken.
+   */
+  reset(): Promise<void> {
+    // As Python's, but without the lock (a caller cannot block on it, and may hold it across an await): the state
+    // changes here; waiters, who hold the lock, change it only by compare-and-swap.
+    if (this.#get(B_COUNT) > 0) {
+      Atomics.compareExchange(this.#cells, B_STATE, FILLING, RESETTING);
+      Atomics.compareExchange(this.#cells, B_STATE, BROKEN, RESETTING);
+      // The last waiter may have left between the count read and the swap, seeing no reset to end: end it here.
+      if (this.#get(B_COUNT) === 0) Atomics.compareExchange(this.#cells, B_STATE, RESETTING, FILLING);
+    } else if (Atomics.compareExchange(this.#cells, B_STATE, BROKEN, FILLING) !== BROKEN) {
+      Atomics.compareExchange(this.#cells, B_STATE, RESETTING, FILLING);
+    }
+    return this.#wakeAll();
+  }
+
+  /**
+   * Breaks the barrier at once (`broken` is true when this returns): current and future waits reject with
+   * `BrokenBarrierError` until `reset()`. The Promise settles once the waiters have been woken.
+   */
+  abort(): Promise<void> {
+    this.#set(B_STATE, BROKEN);
+    return this.#wakeAll();
   }
 
   /** Describes the barrier for another process (see `Shareable`). */
