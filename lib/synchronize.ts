@@ -13,6 +13,7 @@
  */
 import { BrokenBarrierError, ProcessError, TimeoutError, ValueError } from "./errors.ts";
 import { holdOpen } from "./keepalive.ts";
+import { checkOptionNames, msText } from "./options.ts";
 import { getpid, isPidAlive } from "./process.ts";
 import { type Reduced, reduceSymbol, registerReducer } from "./serialize.ts";
 
@@ -37,11 +38,11 @@ const SPINS = 200;
 /** Where a waiter sleeps: `[cells, index, expected value]`. */
 type Park = [Int32Array, number, number];
 
+const WAIT_OPTIONS = ["block", "timeout", "signal"] as const;
+
 function checkOptions(options: AcquireOptions | undefined, what: string): void {
   if (options === undefined) return;
-  if (typeof options !== "object" || options === null) {
-    throw new TypeError(`${what}: options must be an object like { block, timeout, signal }, got ${String(options)}`);
-  }
+  checkOptionNames(options, what, WAIT_OPTIONS);
   const { timeout, signal, block } = options;
   if (timeout !== undefined && (typeof timeout !== "number" || Number.isNaN(timeout))) {
     throw new TypeError(`${what}: timeout must be a number of milliseconds or undefined, got ${String(timeout)}`);
@@ -52,6 +53,15 @@ function checkOptions(options: AcquireOptions | undefined, what: string): void {
   if (signal !== undefined && !(signal instanceof AbortSignal)) {
     throw new TypeError(`${what}: signal must be an AbortSignal`);
   }
+}
+
+/** The error of a guard that did not get what it guards, saying how long it waited. */
+function notAcquired(what: string, options: AcquireOptions | undefined): TimeoutError {
+  return new TimeoutError(
+    `could not acquire ${what} ${
+      options?.block === false ? "at once (block: false)" : `in ${msText(options?.timeout)}`
+    }`,
+  );
 }
 
 function deadlineOf(options: AcquireOptions | undefined): number {
@@ -340,13 +350,13 @@ export abstract class LockBase {
 
   /** Acquires and returns a `Disposable` that releases: `using _ = await lock.guard();`. */
   async guard(options?: AcquireOptions): Promise<Disposable> {
-    if (!await this.acquire(options)) throw new TimeoutError("could not acquire the lock in time");
+    if (!await this.acquire(options)) throw notAcquired("the lock", options);
     return { [Symbol.dispose]: () => this.release() };
   }
 
   /** The blocking twin of {@linkcode guard}. */
   guardSync(options?: AcquireOptions): Disposable {
-    if (!this.acquireSync(options)) throw new TimeoutError("could not acquire the lock in time");
+    if (!this.acquireSync(options)) throw notAcquired("the lock", options);
     return { [Symbol.dispose]: () => this.release() };
   }
 }
@@ -711,7 +721,7 @@ export class Semaphore {
 
   /** Acquires and returns a `Disposable` that releases. */
   async guard(options?: AcquireOptions): Promise<Disposable> {
-    if (!await this.acquire(options)) throw new TimeoutError("could not acquire the semaphore in time");
+    if (!await this.acquire(options)) throw notAcquired("the semaphore", options);
     return { [Symbol.dispose]: () => this.release() };
   }
 
@@ -815,6 +825,7 @@ export class Event {
   /** Waits until the flag is set: `true`, or `false` if `timeout` ms pass first. */
   wait(timeout?: number, options?: { signal?: AbortSignal }): Promise<boolean> {
     const opts = timeoutOptions(timeout, "Event.wait");
+    checkOptionNames(options, "Event.wait", ["signal"]);
     if (this.isSet()) return Promise.resolve(true);
     return loopAsync(deadlineOf(opts), options?.signal, this.#step);
   }
@@ -1118,7 +1129,7 @@ export class Barrier {
           const passed = await cond.waitFor(() => this.#get(B_STATE) !== FILLING, timeout);
           if (!passed) {
             this.#break();
-            throw new BrokenBarrierError("the barrier wait timed out");
+            throw new BrokenBarrierError(`the barrier wait timed out after ${timeout} ms`);
           }
           if (this.#get(B_STATE) < 0) throw new BrokenBarrierError("the barrier is broken");
         }
