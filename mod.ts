@@ -102,9 +102,11 @@ export { JoinableQueue, Queue, type QueueOptions, type QueueWaitOptions, SimpleQ
 export {
   CalledProcessError,
   FileNotFoundError,
+  MaxBufferExceeded,
   PermissionError,
   SubprocessError,
   TimeoutExpired,
+  UnicodeDecodeError,
 } from "./lib/errors.ts";
 export { type Reduced, reduceSymbol, registerReducer, type Shareable } from "./lib/serialize.ts";
 export {
@@ -129,14 +131,19 @@ export {
   CompletedProcess,
   DEVNULL,
   getoutput,
+  type GetOutputOptions,
   getstatusoutput,
+  list2cmdline,
+  type OpenFile,
   type Output,
   type OutputOf,
   PIPE,
   Popen,
   type PopenOptions,
+  PopenStream,
   run,
   type RunOptions,
+  type StdinOf,
   type Stdio,
   STDOUT,
   type TextMode,
@@ -153,3 +160,4 @@ export {
   Semaphore,
 } from "./lib/synchronize.ts";
 export type { LockBase } from "./lib/synchronize.ts";
+export type { DecodeErrors } from "./lib/text.ts";
