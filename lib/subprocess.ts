@@ -813,12 +813,19 @@ export class Popen<Text extends boolean = false> {
       }
       running.add(this);
     }
-    this.#exited = this.#child.exited.then(async (status) => {
+    const ended = (status: { code: number; signal: string | null }) => {
       this.#ended = true;
       running.delete(this);
-      if (copies.length) await Promise.all(copies);
-      return (this.#returncode = returncodeOf(status));
-    });
+      return returncodeOf(status);
+    };
+    // Without copies to wait for, the exit status is settled in the one step the child's end takes.
+    this.#exited = copies.length
+      ? this.#child.exited.then(async (status) => {
+        const code = ended(status);
+        await Promise.all(copies);
+        return (this.#returncode = code);
+      })
+      : this.#child.exited.then((status) => (this.#returncode = ended(status)));
   }
 
   /** The child's standard input, where it is `PIPE` (in text mode it takes strings too). */
@@ -930,12 +937,12 @@ export class Popen<Text extends boolean = false> {
       };
       const out = capture(0);
       const err = capture(1);
-      this.#communicating = { out, err, done: Promise.all(tasks) };
+      this.#communicating = { out, err, done: tasks.length === 1 ? tasks[0]! : Promise.all(tasks) };
     } else if (input !== undefined && input !== null) {
       throw new ValueError("communicate() was called again with input: the input was already sent");
     }
     const { done } = this.#communicating;
-    if (timeout === undefined && signal === undefined) await this.#captured(done);
+    if (timeout === undefined && signal === undefined) await (done === this.#exited ? done : this.#captured(done));
     else {
       await within(this.#captured(done), timeout, signal, () => {
         const [stdout, stderr] = this._partial();
