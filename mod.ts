@@ -101,6 +101,7 @@ export { JoinableQueue, Queue, type QueueOptions, type QueueWaitOptions, SimpleQ
 // Making your own class shareable (passable to a Process): implement [reduceSymbol]() and register a reducer.
 export {
   CalledProcessError,
+  FileExistsError,
   FileNotFoundError,
   MaxBufferExceeded,
   PermissionError,
@@ -109,6 +110,13 @@ export {
   UnicodeDecodeError,
 } from "./lib/errors.ts";
 export { type Reduced, reduceSymbol, registerReducer, type Shareable } from "./lib/serialize.ts";
+export {
+  type ShareableItem,
+  ShareableList,
+  SharedMemory,
+  SharedMemoryManager,
+  type SharedMemoryOptions,
+} from "./lib/shared_memory.ts";
 export {
   type BigTypecode,
   type InputOf,

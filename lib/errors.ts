@@ -483,3 +483,36 @@ export class MaxBufferExceeded<T = string | Uint8Array | null> extends Subproces
     return this.output;
   }
 }
+
+/**
+ * A name that is already taken (Python's `FileExistsError`, errno 17): a `SharedMemory` created with the name
+ * of one that exists.
+ *
+ * @example
+ * ```ts
+ * import { FileExistsError, SharedMemory } from "@tsmp/multiprocessing";
+ * const shm = new SharedMemory({ create: true, size: 8 });
+ * try {
+ *   new SharedMemory({ name: shm.name, create: true, size: 8 });
+ * } catch (e) {
+ *   console.log(e instanceof FileExistsError); // true
+ * } finally {
+ *   shm.unlink();
+ * }
+ * ```
+ */
+export class FileExistsError extends Error {
+  /** The class name, as Python names the error: `"FileExistsError"`. */
+  override name = "FileExistsError";
+  /** Python's errno for it. */
+  readonly errno = 17;
+  /** Node's code for the error. */
+  readonly code = "EEXIST";
+  /** The name that is taken. */
+  readonly filename: string;
+  /** An error for `filename`, which exists. */
+  constructor(filename: string, options?: ErrorOptions) {
+    super(`[Errno 17] File exists: '${filename}'`, options);
+    this.filename = filename;
+  }
+}

@@ -48,6 +48,7 @@ declare const Bun: {
   isMainThread: boolean;
   env: Record<string, string | undefined>;
   file(path: string): { text(): Promise<string> };
+  mmap(path: string, options?: { shared?: boolean }): Uint8Array;
   spawn(options: {
     cmd: string[];
     cwd?: string | undefined;
@@ -226,6 +227,8 @@ export const bunRuntime: Runtime = {
       // ESRCH: the group is gone.
     }
   },
+  // The mapping lives until the array is collected; unlinking the file leaves it valid.
+  mapSharedFile: (path) => Bun.mmap(path, { shared: true }),
   // Every new thread compiles its hot code afresh. On a ring's message paths FTL, the top tier, took 60-100 ms of
   // compiling per child (BUN_JSC_reportFTLCompileTimes=1), a core that both ends of a transfer needed, and its
   // code then moved messages slower than the tier below: with noFTL a pipe of 16 KiB messages went from 2.4-3.0 to

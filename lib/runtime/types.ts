@@ -144,6 +144,11 @@ export interface Runtime {
   /** Sends `signal` to every process of the process group `pgid`; nothing when none is left. */
   killGroup(pgid: number, signal: string): void;
   /**
+   * Maps the file at `path` into memory, shared (`MAP_SHARED`): writes through the array reach the file and every
+   * other mapping of it, in this process and others. Absent where the runtime cannot map files.
+   */
+  mapSharedFile?(path: string): Uint8Array;
+  /**
    * Asks the engine not to compile `functions`, nor the methods, getters and setters of `prototypes`, with its
    * top optimizing tier, where that tier costs more than it gains on them. Absent where the engine offers no
    * such choice.
