@@ -148,7 +148,7 @@ export {
   PIPE,
   Popen,
   type PopenOptions,
-  PopenStream,
+  type PopenStream,
   run,
   type RunOptions,
   type StdinOf,

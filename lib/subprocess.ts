@@ -573,7 +573,7 @@ class Source {
   }
 }
 
-const sources = new WeakMap<PopenStream<string | Uint8Array>, Source>();
+const sources = new WeakMap<ReadableStream<string | Uint8Array>, Source>();
 
 /**
  * A child's output pipe (Python's `p.stdout` and `p.stderr` file objects): a `ReadableStream` of pieces as
@@ -587,60 +587,79 @@ const sources = new WeakMap<PopenStream<string | Uint8Array>, Source>();
  * for await (const line of p.stdout!) console.log(JSON.stringify(line)); // "one\n", then "two\n"
  * ```
  */
-export class PopenStream<T extends string | Uint8Array> extends ReadableStream<T> {
-  /** @internal Built by Popen over one of its child's pipes. */
-  constructor(source: unknown) {
-    const from = source as Source;
-    super({
-      pull: async (controller) => {
-        const piece = await from.chunk();
-        if (piece === null) controller.close();
-        else controller.enqueue(piece as T);
-      },
-      cancel: (reason) => from.cancel(reason),
-    }, { highWaterMark: 0 });
-    sources.set(this, from);
-  }
-
-  #source(what: string): Source {
-    if (this.locked) throw new TypeError(`${what}: the stream is locked by a reader`);
-    return sources.get(this)!;
-  }
-
+export interface PopenStream<T extends string | Uint8Array> extends ReadableStream<T> {
   /** The next line with its `\n` (the last may have none); an empty one at the end, as Python's `readline()`. */
-  readline(): Promise<T> {
-    try {
-      return this.#source("readline()").line() as Promise<T>;
-    } catch (error) {
-      return Promise.reject(error);
-    }
-  }
-
+  readline(): Promise<T>;
   /** Every line left. */
-  async readlines(): Promise<T[]> {
-    const lines: T[] = [];
-    for await (const line of this) lines.push(line);
-    return lines;
-  }
-
+  readlines(): Promise<T[]>;
   /** Everything left, as one string (text mode) or one byte array. */
-  read(): Promise<T> {
-    try {
-      return this.#source("read()").rest() as Promise<T>;
-    } catch (error) {
-      return Promise.reject(error);
-    }
-  }
-
+  read(): Promise<T>;
   /** Lines, as Python iterates a file (the pieces as they come: `values()`). */
-  override async *[Symbol.asyncIterator](): AsyncGenerator<T, undefined, undefined> {
-    const source = this.#source("for await");
-    for (;;) {
-      const line = await source.line();
-      if (line.length === 0) return;
-      yield line as T;
-    }
-  }
+  [Symbol.asyncIterator](): AsyncGenerator<T, undefined, undefined>;
+}
+
+function sourceOf(stream: ReadableStream<string | Uint8Array>, what: string): Source {
+  if (stream.locked) throw new TypeError(`${what}: the stream is locked by a reader`);
+  return sources.get(stream)!;
+}
+
+/**
+ * What a PopenStream adds to a ReadableStream, on a prototype of its own between the stream and
+ * ReadableStream's: an interface, not a subclass, since Bun's declarations give ReadableStream a byte-stream
+ * constructor whose items must be bytes, which a class of strings could not extend.
+ */
+const popenStreamMethods = Object.create(ReadableStream.prototype, {
+  readline: {
+    value(this: ReadableStream<string | Uint8Array>): Promise<string | Uint8Array> {
+      try {
+        return sourceOf(this, "readline()").line();
+      } catch (error) {
+        return Promise.reject(error);
+      }
+    },
+  },
+  readlines: {
+    async value(this: PopenStream<string | Uint8Array>): Promise<(string | Uint8Array)[]> {
+      const lines: (string | Uint8Array)[] = [];
+      for await (const line of this) lines.push(line);
+      return lines;
+    },
+  },
+  read: {
+    value(this: ReadableStream<string | Uint8Array>): Promise<string | Uint8Array> {
+      try {
+        return sourceOf(this, "read()").rest();
+      } catch (error) {
+        return Promise.reject(error);
+      }
+    },
+  },
+  [Symbol.asyncIterator]: {
+    async *value(this: ReadableStream<string | Uint8Array>): AsyncGenerator<string | Uint8Array, undefined, undefined> {
+      const source = sourceOf(this, "for await");
+      for (;;) {
+        const line = await source.line();
+        if (line.length === 0) return;
+        yield line;
+      }
+    },
+  },
+}) as object;
+
+/** A PopenStream over one of a child's pipes. */
+function popenStream<T extends string | Uint8Array>(source: Source): PopenStream<T> {
+  const stream = new ReadableStream<T>({
+    pull: async (controller) => {
+      const piece = await source.chunk();
+      if (piece === null) controller.close();
+      // The source decodes exactly when the Popen is in text mode, which is what T says.
+      else controller.enqueue(piece as T);
+    },
+    cancel: (reason) => source.cancel(reason),
+  }, { highWaterMark: 0 });
+  sources.set(stream, source);
+  Object.setPrototypeOf(stream, popenStreamMethods);
+  return stream as PopenStream<T>;
 }
 
 /** A text-mode stdin: strings are encoded as the child reads them, bytes pass as they are. */
@@ -783,9 +802,8 @@ export class Popen<Text extends boolean = false> {
     let stdin = this.#child.stdin;
     const stdinFile = fileTarget(options.stdin);
     if (options.stdin instanceof ReadableStream) {
-      const from = options.stdin instanceof PopenStream
-        ? sources.get(options.stdin)!.bytes()
-        : options.stdin as ReadableStream<Uint8Array>;
+      const source = sources.get(options.stdin);
+      const from = source ? source.bytes() : options.stdin as ReadableStream<Uint8Array>;
       from.pipeTo(stdin!).catch(() => {});
       stdin = null;
     } else if (stdinFile) {
@@ -849,7 +867,7 @@ export class Popen<Text extends boolean = false> {
   #stream(i: 0 | 1): PopenStream<OutputOf<Text>> | null {
     const source = this.#pipes[i];
     if (!source) return null;
-    return this.#streams[i] ??= new PopenStream<OutputOf<Text>>(source);
+    return this.#streams[i] ??= popenStream<OutputOf<Text>>(source);
   }
 
   /** The exit status once the child ended (negative: the signal that ended it), else `null`. */
