@@ -782,7 +782,8 @@ export class Popen<Text extends boolean = false> {
         stdout: mode(options.stdout),
         stderr: merge ? "inherit" : mode(options.stderr),
         detached: this.#group,
-        argv0: executable !== undefined && !merge && runtime.spawnCan.argv0 ? argv[0] : undefined,
+        // With shell, Python puts executable in the shell's place, name included.
+        argv0: executable !== undefined && !shell && !merge && runtime.spawnCan.argv0 ? argv[0] : undefined,
         passFds: passFds?.length ? passFds : undefined,
       });
     } catch (error) {
