@@ -124,12 +124,22 @@ export {
 // Making your own class shareable (passable to a Process): implement [reduceSymbol]() and register a reducer.
 export {
   CalledProcessError,
+  FileExistsError,
   FileNotFoundError,
+  MaxBufferExceeded,
   PermissionError,
   SubprocessError,
   TimeoutExpired,
+  UnicodeDecodeError,
 } from "./lib/errors.ts";
 export { type Reduced, reduceSymbol, registerReducer, type Shareable } from "./lib/serialize.ts";
+export {
+  type ShareableItem,
+  ShareableList,
+  SharedMemory,
+  SharedMemoryManager,
+  type SharedMemoryOptions,
+} from "./lib/shared_memory.ts";
 export {
   type BigTypecode,
   type InputOf,
@@ -152,14 +162,19 @@ export {
   CompletedProcess,
   DEVNULL,
   getoutput,
+  type GetOutputOptions,
   getstatusoutput,
+  list2cmdline,
+  type OpenFile,
   type Output,
   type OutputOf,
   PIPE,
   Popen,
   type PopenOptions,
+  type PopenStream,
   run,
   type RunOptions,
+  type StdinOf,
   type Stdio,
   STDOUT,
   type TextMode,
@@ -176,6 +191,7 @@ export {
   Semaphore,
 } from "./lib/synchronize.ts";
 export type { LockBase } from "./lib/synchronize.ts";
+export type { DecodeErrors } from "./lib/text.ts";
 
 /** The module's API, with `Process` bound to one start method (see {@linkcode getContext}). */
 export type Context = Omit<typeof api, "Process" | "getStartMethod"> & {

@@ -17,7 +17,8 @@ const expectations = [
   { anchor: "add(v", stdout: "4000\n" },
   { anchor: "square", stdout: /^\[ ?1, 4, 9 ?\]\n$/ },
   { anchor: "QueueManager", stdout: "hello\n" },
-  { anchor: "TimeoutExpired", stdout: "0 HELLO\n\nBDFL\n" },
+  { anchor: "TimeoutExpired", stdout: "0 HELLO\n\none\ntwo\nBDFL\n" },
+  { anchor: "ShareableList", stdout: "42\n" },
   // The failing case after shrinking depends on the seed: its words are what the README promises.
   {
     anchor: "ticketGrab",

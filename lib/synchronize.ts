@@ -12,6 +12,7 @@
  * @module
  */
 import { BrokenBarrierError, ProcessError, TimeoutError, ValueError } from "./errors.ts";
+import { checkOptionNames, msText } from "./options.ts";
 import { getpid } from "./process/current_process.ts";
 import { isPidAlive } from "./process/pid_table.ts";
 import { type Reduced, reduceSymbol, registerReducer } from "./serialize.ts";
@@ -38,11 +39,11 @@ const SPINS = 200;
 /** Where a waiter sleeps: `[cells, index, expected value]`. */
 type Park = [Int32Array, number, number];
 
+const WAIT_OPTIONS = ["block", "timeout", "signal"] as const;
+
 function checkOptions(options: AcquireOptions | undefined, what: string): void {
   if (options === undefined) return;
-  if (typeof options !== "object" || options === null) {
-    throw new TypeError(`${what}: options must be an object like { block, timeout, signal }, got ${String(options)}`);
-  }
+  checkOptionNames(options, what, WAIT_OPTIONS);
   const { timeout, signal, block } = options;
   if (timeout !== undefined && (typeof timeout !== "number" || Number.isNaN(timeout))) {
     throw new TypeError(`${what}: timeout must be a number of milliseconds or undefined, got ${String(timeout)}`);
@@ -53,6 +54,15 @@ function checkOptions(options: AcquireOptions | undefined, what: string): void {
   if (signal !== undefined && !(signal instanceof AbortSignal)) {
     throw new TypeError(`${what}: signal must be an AbortSignal`);
   }
+}
+
+/** The error of a guard that did not get what it guards, saying how long it waited. */
+function notAcquired(what: string, options: AcquireOptions | undefined): TimeoutError {
+  return new TimeoutError(
+    `could not acquire ${what} ${
+      options?.block === false ? "at once (block: false)" : `in ${msText(options?.timeout)}`
+    }`,
+  );
 }
 
 function deadlineOf(options: AcquireOptions | undefined): number {
@@ -341,13 +351,13 @@ export abstract class LockBase {
 
   /** Acquires and returns a `Disposable` that releases: `using _ = await lock.guard();`. */
   async guard(options?: AcquireOptions): Promise<Disposable> {
-    if (!await this.acquire(options)) throw new TimeoutError("could not acquire the lock in time");
+    if (!await this.acquire(options)) throw notAcquired("the lock", options);
     return { [Symbol.dispose]: () => this.release() };
   }
 
   /** The blocking twin of {@linkcode guard}. */
   guardSync(options?: AcquireOptions): Disposable {
-    if (!this.acquireSync(options)) throw new TimeoutError("could not acquire the lock in time");
+    if (!this.acquireSync(options)) throw notAcquired("the lock", options);
     return { [Symbol.dispose]: () => this.release() };
   }
 }
@@ -712,7 +722,7 @@ export class Semaphore {
 
   /** Acquires and returns a `Disposable` that releases. */
   async guard(options?: AcquireOptions): Promise<Disposable> {
-    if (!await this.acquire(options)) throw new TimeoutError("could not acquire the semaphore in time");
+    if (!await this.acquire(options)) throw notAcquired("the semaphore", options);
     return { [Symbol.dispose]: () => this.release() };
   }
 
@@ -820,6 +830,7 @@ export class Event {
   /** Waits until the flag is set: `true`, or `false` if `timeout` ms pass first. */
   wait(timeout?: number, options?: { signal?: AbortSignal }): Promise<boolean> {
     const opts = timeoutOptions(timeout, "Event.wait");
+    checkOptionNames(options, "Event.wait", ["signal"]);
     if (this.isSet()) return Promise.resolve(true);
     return loopAsync(deadlineOf(opts), options?.signal, this.#step);
   }
@@ -1111,27 +1122,25 @@ export class Barrier {
         if (index + 1 === this.parties) {
           try {
             this.#action?.();
-            this.#set(B_STATE, DRAINING);
-            cond.notifyAll();
           } catch (error) {
             this.#break();
             throw error;
           }
+          // abort() and reset() change the state without the lock: only a filling barrier drains.
+          const was = Atomics.compareExchange(this.#cells, B_STATE, FILLING, DRAINING);
+          cond.notifyAll();
+          if (was !== FILLING) throw new BrokenBarrierError("the barrier is broken");
         } else {
           const passed = await cond.waitFor(() => this.#get(B_STATE) !== FILLING, timeout);
           if (!passed) {
             this.#break();
-            throw new BrokenBarrierError("the barrier wait timed out");
+            throw new BrokenBarrierError(`the barrier wait timed out after ${timeout} ms`);
           }
           if (this.#get(B_STATE) < 0) throw new BrokenBarrierError("the barrier is broken");
         }
         return index;
       } finally {
-        this.#set(B_COUNT, this.#get(B_COUNT) - 1);
-        if (this.#get(B_COUNT) === 0 && (this.#get(B_STATE) === DRAINING || this.#get(B_STATE) === RESETTING)) {
-          this.#set(B_STATE, FILLING);
-          cond.notifyAll();
-        }
+        if (Atomics.sub(this.#cells, B_COUNT, 1) === 1) this.#refill();
       }
     } finally {
       cond.release();
@@ -1143,21 +1152,45 @@ export class Barrier {
     this.#cond.notifyAll();
   }
 
-  /** Puts the barrier back to its empty state; current waiters get `BrokenBarrierError`. */
-  async reset(): Promise<void> {
+  /** The last party out of a draining or resetting barrier makes it fill again (the lock is held). */
+  #refill(): void {
+    if (
+      Atomics.compareExchange(this.#cells, B_STATE, DRAINING, FILLING) === DRAINING
+      || Atomics.compareExchange(this.#cells, B_STATE, RESETTING, FILLING) === RESETTING
+    ) this.#cond.notifyAll();
+  }
+
+  /** Wakes the waiters under the lock, so they see a state changed without it. */
+  async #wakeAll(): Promise<void> {
     using _ = await this.#cond.guard();
-    if (this.#get(B_COUNT) > 0) {
-      if (this.#get(B_STATE) === FILLING || this.#get(B_STATE) === BROKEN) this.#set(B_STATE, RESETTING);
-    } else {
-      this.#set(B_STATE, FILLING);
-    }
     this.#cond.notifyAll();
   }
 
-  /** Breaks the barrier: current and future waits reject with `BrokenBarrierError` until `reset()`. */
-  async abort(): Promise<void> {
-    using _ = await this.#cond.guard();
-    this.#break();
+  /**
+   * Puts the barrier back to its empty state at once; current waiters get `BrokenBarrierError`. The Promise
+   * settles once they have been woken.
+   */
+  reset(): Promise<void> {
+    // As Python's, but without the lock (a caller cannot block on it, and may hold it across an await): the state
+    // changes here; waiters, who hold the lock, change it only by compare-and-swap.
+    if (this.#get(B_COUNT) > 0) {
+      Atomics.compareExchange(this.#cells, B_STATE, FILLING, RESETTING);
+      Atomics.compareExchange(this.#cells, B_STATE, BROKEN, RESETTING);
+      // The last waiter may have left between the count read and the swap, seeing no reset to end: end it here.
+      if (this.#get(B_COUNT) === 0) Atomics.compareExchange(this.#cells, B_STATE, RESETTING, FILLING);
+    } else if (Atomics.compareExchange(this.#cells, B_STATE, BROKEN, FILLING) !== BROKEN) {
+      Atomics.compareExchange(this.#cells, B_STATE, RESETTING, FILLING);
+    }
+    return this.#wakeAll();
+  }
+
+  /**
+   * Breaks the barrier at once (`broken` is true when this returns): current and future waits reject with
+   * `BrokenBarrierError` until `reset()`. The Promise settles once the waiters have been woken.
+   */
+  abort(): Promise<void> {
+    this.#set(B_STATE, BROKEN);
+    return this.#wakeAll();
   }
 
   /** Describes the barrier for another process (see `Shareable`). */

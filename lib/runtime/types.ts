@@ -53,6 +53,10 @@ export interface ChildSpawnOptions {
   stderr: "piped" | "inherit" | "null";
   /** Starts the child in a session (and process group) of its own, whose id is its pid. */
   detached: boolean;
+  /** What the program sees as its `argv[0]` (default `args[0]`); only where {@linkcode Runtime.spawnCan} says `argv0`. */
+  argv0?: string | undefined;
+  /** Open file descriptors the child gets at the same numbers; only where {@linkcode Runtime.spawnCan} says `passFds`. */
+  passFds?: readonly number[] | undefined;
 }
 
 /** An OS process started by {@linkcode Runtime.spawnChild}. */
@@ -67,6 +71,8 @@ export interface ChildHandle {
   kill(signal: string): void;
   /** Lets the program end while the child runs. */
   unref(): void;
+  /** Holds the program open until the child ends again, after {@linkcode ChildHandle.unref}. */
+  ref(): void;
   /**
    * Reads one of this child's piped output streams to its end as one buffer, where the runtime does that faster
    * than chunk by chunk (absent: callers read chunk by chunk).
@@ -133,6 +139,15 @@ export interface Runtime {
    * is `ENOENT` or `EACCES`.
    */
   spawnChild(options: ChildSpawnOptions): ChildHandle;
+  /** What {@linkcode Runtime.spawnChild} can do beyond a program, its arguments, cwd, env and three streams. */
+  readonly spawnCan: { readonly argv0: boolean; readonly passFds: boolean };
+  /** Sends `signal` to every process of the process group `pgid`; nothing when none is left. */
+  killGroup(pgid: number, signal: string): void;
+  /**
+   * Maps the file at `path` into memory, shared (`MAP_SHARED`): writes through the array reach the file and every
+   * other mapping of it, in this process and others. Absent where the runtime cannot map files.
+   */
+  mapSharedFile?(path: string): Uint8Array;
   /**
    * Asks the engine not to compile `functions`, nor the methods, getters and setters of `prototypes`, with its
    * top optimizing tier, where that tier costs more than it gains on them. Absent where the engine offers no
