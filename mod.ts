@@ -20,10 +20,6 @@
  *
  * @module
  */
-import { contextOf } from "./lib/process/context.ts";
-import type { Process, StartMethod } from "./lib/process/process.ts";
-import * as api from "./mod.ts";
-
 export {
   type Address,
   answerChallenge,
@@ -36,6 +32,7 @@ export {
   Pipe,
 } from "./lib/connection.ts";
 export type { HandshakeChannel } from "./lib/connection.ts";
+export { type Context, getContext } from "./lib/context.ts";
 export {
   AuthenticationError,
   BufferTooShort,
@@ -192,33 +189,3 @@ export {
 } from "./lib/synchronize.ts";
 export type { LockBase } from "./lib/synchronize.ts";
 export type { DecodeErrors } from "./lib/text.ts";
-
-/** The module's API, with `Process` bound to one start method (see {@linkcode getContext}). */
-export type Context = Omit<typeof api, "Process" | "getStartMethod"> & {
-  /** `Process` whose `startMethod` defaults to this context's. */
-  Process: typeof Process;
-  /** This context's start method. */
-  getStartMethod(): StartMethod;
-};
-
-/**
- * The context of a start method (default: the current default method).
- *
- * @example
- * ```ts
- * import { getContext } from "@tsmp/multiprocessing";
- *
- * export function work() {}
- *
- * if (import.meta.main) {
- *   const ctx = getContext("thread");
- *   const p = new ctx.Process({ target: work });
- *   p.start();
- *   await p.join();
- * }
- * ```
- */
-export function getContext(method?: StartMethod): Context {
-  // The module's own namespace is the API a context binds (lib/ cannot import this entry).
-  return contextOf(api, method);
-}

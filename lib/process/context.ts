@@ -1,8 +1,7 @@
 /**
- * Contexts: Python's `multiprocessing.get_context(method)`. A context is the
- * module's API with processes bound to one start method, so libraries can use
- * a start method without changing the program-wide default. The API is given by
- * the module's entry (mod.ts), which nothing under lib/ imports.
+ * Binds an API to one start method: its `Process` defaults to that method. The
+ * API itself (Python's `BaseContext` members) is `lib/context.ts`'s, in the top
+ * layer, since it holds queues, pools and managers that this layer may not import.
  *
  * @module
  */
