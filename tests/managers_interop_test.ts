@@ -1,4 +1,4 @@
-// The interop matrix of issue 25: each point against the machine's CPython, in both directions, with both
+// The interop matrix: each case against the machine's CPython, in both directions, with both
 // handshakes (3.11's md5, and 3.12's sha256 through a patched fixture), plus our own program's lock ownership.
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
@@ -129,7 +129,7 @@ test(
   },
 );
 
-test("#10 a Python client's keyword arguments: placed by `params`, else one trailing object", withPython, async () => {
+test("a Python client's keyword arguments: placed by `params`, else one trailing object", withPython, async () => {
   class Mover {
     move(x: number, y: number, speed = 1) {
       return [x, y, speed];
@@ -147,7 +147,7 @@ test("#10 a Python client's keyword arguments: placed by `params`, else one trai
   await py.exited;
 });
 
-test("#11 dict views, toMap and array.array from CPython's server; Array(typecode, length)", withPython, async () => {
+test("dict views, toMap and array.array from CPython's server; Array(typecode, length)", withPython, async () => {
   await using s = await cpythonServer("k");
   const d = await s.m.dict(new Map<string, number>([["a", 1], ["2", 2], ["b", 3]]));
   assert.deepEqual(await d.keys(), ["a", "2", "b"]);
@@ -202,7 +202,7 @@ async function conditionFlows(cond: ConditionProxy, probe: () => Promise<unknown
   return await Promise.all(flows);
 }
 
-test("#12 RLock and Condition of CPython's server: each async flow is its own owner", withPython, async () => {
+test("RLock and Condition of CPython's server: each async flow is its own owner", withPython, async () => {
   await using s = await cpythonServer("k");
   const d = await s.m.dict();
   const probe = () => d.get("x");
@@ -221,7 +221,7 @@ test("#12 RLock and Condition of CPython's server: each async flow is its own ow
 });
 
 test(
-  "#13 a burst of calls against CPython's server completes, each call bounded by its timeout",
+  "a burst of calls against CPython's server completes, each call bounded by its timeout",
   withPython,
   async () => {
     await using s = await cpythonServer("k");
@@ -240,7 +240,7 @@ test(
   },
 );
 
-test("#13 a call with a timeout to a server that never answers fails after it, not never", async () => {
+test("a call with a timeout to a server that never answers fails after it, not never", async () => {
   // A CPython-like server (no #TSMP replies) that accepts method calls and answers none.
   const listener = new Listener(["127.0.0.1", 0], { authkey: "k", serializer: "native" });
   const [host, port] = await listener.ready;
@@ -268,7 +268,7 @@ test("#13 a call with a timeout to a server that never answers fails after it, n
 
 const pickled = (value: unknown): Uint8Array => dumps(value);
 
-test("#13 against a CPython-like server, a burst opens connections under the caps and closes the idle ones after", async () => {
+test("against a CPython-like server, a burst opens connections under the caps and closes the idle ones after", async () => {
   // CPython's pattern: a method-call loop per accept_connection, each call answered a moment later.
   const listener = new Listener(["127.0.0.1", 0], { authkey: "k", serializer: "native" });
   const [host, port] = await listener.ready;
@@ -322,7 +322,7 @@ test("#13 against a CPython-like server, a burst opens connections under the cap
   listener.close();
 });
 
-test("#14 a proxy stored into a CPython container keeps its object alive there", withPython, async () => {
+test("a proxy stored into a CPython container keeps its object alive there", withPython, async () => {
   await using s = await cpythonServer("k");
   const inner = await s.m.list([1, 2]);
   const outer = await s.m.dict();
@@ -335,7 +335,7 @@ test("#14 a proxy stored into a CPython container keeps its object alive there",
   assert.deepEqual(await (await holder.get(0) as ListProxy).toArray(), [1, 2]);
 });
 
-test("#15 lone surrogates and large floats cross to CPython's server and back unchanged", withPython, async () => {
+test("lone surrogates and large floats cross to CPython's server and back unchanged", withPython, async () => {
   await using s = await cpythonServer("k");
   const d = await s.m.dict() as DictProxy<string, unknown>;
   await d.set("s", "a\udc80b\ud800");
@@ -358,7 +358,7 @@ test("both handshakes: our client against a Python server speaking 3.12's {sha25
   assert.deepEqual(await l.toArray(), [1, 2]);
 });
 
-test("#16 our own program: a manager Lock, RLock and Condition exclude between async flows", async () => {
+test("our own program: a manager Lock, RLock and Condition exclude between async flows", async () => {
   await using m = new SyncManager({ address: ["127.0.0.1", 0], authkey: "k" });
   await m.start();
   const d = await m.dict();
@@ -377,7 +377,7 @@ test("#16 our own program: a manager Lock, RLock and Condition exclude between a
   await assert.rejects(rlock.owner().release(), (e: Error) => /un-acquired/.test(e.message));
 });
 
-test("#17 Listener/Client objects cross to and from Python as pickles", withPython, async () => {
+test("Listener/Client objects cross to and from Python as pickles", withPython, async () => {
   // Python's Listener, our Client: the handshake shows a CPython peer, so send() pickles.
   const server = new Py("conn_server", "0", "k");
   const port = await server.ready();

@@ -41,7 +41,7 @@ test("get(timeout) raises Empty; getNowait on an empty queue raises Empty", asyn
   assert.throws(() => q.getSync({ timeout: 10 }), Empty);
 });
 
-test("timeouts say their unit; Python's positional (block, timeout) is a TypeError naming the options (issue #24, point 10)", async () => {
+test("timeouts say their unit; Python's positional (block, timeout) is a TypeError naming the options", async () => {
   const q = new Queue<number>(1);
   await assert.rejects(
     q.get({ timeout: 1 }),

@@ -1,4 +1,4 @@
-// Shared memory (issue #24, point 5): CPython's SharedMemory and ShareableList, across thread children, spawn
+// Shared memory: CPython's SharedMemory and ShareableList, across thread children, spawn
 // children and a Python program where the runtime can map files.
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";

@@ -315,7 +315,7 @@ test("a Python child's output and exit status arrive as Python's own subprocess 
 });
 
 test(
-  "issue #24 point 1: a child shares the program's group as in Python, so Ctrl-C reaches it; an un-awaited Popen does not hold the program",
+  "a child shares the program's group as in Python, so Ctrl-C reaches it; an un-awaited Popen does not hold the program",
   {
     skip: noPython,
   },
@@ -373,7 +373,7 @@ out["getoutput"] = subprocess.getoutput("printf 'x\\\\r\\\\ny\\\\377\\\\n'", err
 out["getstatusoutput"] = subprocess.getstatusoutput("printf '\\\\351t\\\\351'; exit 2", encoding="latin-1")
 print(json.dumps(out))`;
 
-test("issue #24 point 2: text mode decodes as Python's (newlines, errors, UnicodeDecodeError, lines)", {
+test("text mode decodes as Python's (newlines, errors, UnicodeDecodeError, lines)", {
   skip: noPython,
 }, async () => {
   const cmd = ["printf", "a\\r\\nb\\rc\\n\\377\\376 end \\342\\202"];
@@ -428,7 +428,7 @@ test("issue #24 point 2: text mode decodes as Python's (newlines, errors, Unicod
 });
 
 test(
-  "issue #24 point 3: Python's options the runtimes can do work; the others, and unknown names, are TypeErrors naming them",
+  "Python's options the runtimes can do work; the others, and unknown names, are TypeErrors naming them",
   {
     skip: noPython,
   },
@@ -533,7 +533,7 @@ test(
   },
 );
 
-test("issue #24 point 4: maxBuffer stops a child that writes too much, with the output up to the limit", async () => {
+test("maxBuffer stops a child that writes too much, with the output up to the limit", async () => {
   await assert.rejects(
     run(["yes"], { captureOutput: true, maxBuffer: 1000 }),
     (e: MaxBufferExceeded) =>

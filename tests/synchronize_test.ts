@@ -197,7 +197,7 @@ test("barrier: parties across processes, abort, timeout", async () => {
   assert.throws(() => new Barrier(1.5), RangeError);
 });
 
-test("barrier: abort() and reset() take effect at once, as Python's (issue #24, point 6)", async () => {
+test("barrier: abort() and reset() take effect at once, as Python's", async () => {
   const barrier = new Barrier(3);
   const waiters = [0, 1].map(() => assert.rejects(barrier.wait(), BrokenBarrierError));
   // Both parties are in: nWaiting says so only once each holds its place.
