@@ -310,17 +310,20 @@ export abstract class LockBase {
   /**
    * The slow release: frees the lock, ends ownerDied and wakes one sleeper. The holder reads the cells
    * only it writes (DIED, EXTRA, and the id in OWNER) with plain loads: an `Atomics.load` costs ~5 ns in
-   * both runtimes, a plain one ~0.
+   * both runtimes, a plain one ~0. With `seen`, the lock is freed only if its word still holds that (a release
+   * by another process, which may race with the holder's own); false if it changed.
    */
-  protected free(): void {
+  protected free(seen?: number): boolean {
     const cells = this.cells;
     if (cells[DIED] !== 0) Atomics.store(cells, DIED, 0);
-    Atomics.store(cells, OWNER, 0);
+    if (seen === undefined) Atomics.store(cells, OWNER, 0);
+    else if (Atomics.compareExchange(cells, OWNER, seen, 0) !== seen) return false;
     // One wake at a time: while it is on its way the holder re-acquires and releases without a system call.
     if (Atomics.load(cells, WAITERS) > 0 && Atomics.compareExchange(cells, WAKING, 0, 1) === 0) {
       Atomics.add(cells, SEQ, 1);
       Atomics.notify(cells, SEQ, 1);
     }
+    return true;
   }
 
   /** Whether the lock is held (by any process). */
@@ -409,8 +412,13 @@ export class Lock extends LockBase {
   release(): void {
     const cells = this.cells;
     if (Atomics.compareExchange(cells, OWNER, this.pid, 0) === this.pid) return;
-    if (Atomics.load(cells, OWNER) === 0) throw new ValueError("semaphore or lock released too many times");
-    this.free();
+    // The holder with a sleeper's SLOW mark, or another process (any may release a Lock, as in Python): the word
+    // goes from what was seen to free in one step, so of two releases at once only one frees the lock.
+    for (;;) {
+      const seen = Atomics.load(cells, OWNER);
+      if (seen === 0) throw new ValueError("semaphore or lock released too many times");
+      if (this.free(seen)) return;
+    }
   }
 
   /** Python's repr. */
