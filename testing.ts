@@ -35,6 +35,37 @@ export {
   ticketScenarios,
 } from "./lib/testing/arbitraries.ts";
 export {
+  canonicalJson,
+  checkHistory,
+  type CheckOptions,
+  describeClient,
+  describeOperation,
+  explainVerdict,
+  type Failure,
+  type Model,
+  type Operation,
+  sameValue,
+  type Step,
+  type Verdict,
+} from "./lib/testing/linearizability.ts";
+export {
+  type Call,
+  call,
+  type CallModel,
+  counterModel,
+  lockModel,
+  type LockModelOptions,
+  mapModel,
+  queueModel,
+  type QueueModelOptions,
+  type Raised,
+  raised,
+  registerModel,
+  semaphoreModel,
+  type SemaphoreModelOptions,
+  setModel,
+} from "./lib/testing/models.ts";
+export {
   describeLockScenario,
   describeQueueScenario,
   describeTicketScenario,
@@ -48,3 +79,15 @@ export {
 } from "./lib/testing/properties.ts";
 export { PropertyFailedError, type RunOptions, runProperty, type RunReport } from "./lib/testing/runner.ts";
 export type { LockLike, QueueLike } from "./lib/testing/targets.ts";
+export { renderTimeline, writeHistory } from "./lib/testing/timeline.ts";
+export {
+  calls,
+  type CallTable,
+  describeWorkload,
+  LinearizabilityError,
+  linearizable,
+  type LinearizableOptions,
+  type Workload,
+  type WorkloadOptions,
+  workloads,
+} from "./lib/testing/workload.ts";

@@ -6,7 +6,7 @@ export async function median(runs: number, fn: () => Promise<number> | number): 
   const values: number[] = [];
   for (let i = 0; i < runs; i++) values.push(await fn());
   values.sort((a, b) => a - b);
-  return values[Math.floor(values.length / 2)];
+  return values[Math.floor(values.length / 2)]!; // runs >= 1
 }
 
 /** Prints one result line in the format scripts/bench.mjs reads. */

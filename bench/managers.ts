@@ -19,7 +19,7 @@ const WARM_PAIRS = 10_000;
 const WARM_SETS = 20_000;
 
 class QueueManager extends BaseManager {
-  declare get_queue: () => Promise<Proxy>;
+  declare get_queue: () => Promise<Proxy<ServerQueue>>;
 }
 QueueManager.register("get_queue");
 
@@ -97,7 +97,7 @@ async function inChild(target: typeof queueClient, port: number): Promise<number
   p.start();
   await p.join();
   if (p.exitcode !== 0) throw new Error(`${target.name} exited ${p.exitcode}`);
-  return out[0];
+  return out[0]!;
 }
 
 // The children import this module to find their targets: only the main program measures.

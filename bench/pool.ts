@@ -88,7 +88,7 @@ async function raw(): Promise<RunPool> {
       new Promise<number>((resolve) => {
         const id = next++;
         pending.set(id, resolve);
-        workers[id % 2].post([id, x]);
+        workers[id % 2]!.post([id, x]);
       }),
     destroy: async () => void await Promise.all(workers.map((w) => w.end())),
   };

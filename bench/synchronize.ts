@@ -42,7 +42,7 @@ function spinIncrements(v: Value<"i">, n: number): void {
     while (Atomics.compareExchange(cells, 0, 0, 1) !== 0) {
       // spin
     }
-    view[0] += 1;
+    view[0]! += 1;
     Atomics.store(cells, 0, 0);
   }
 }

@@ -41,12 +41,11 @@ let dir;
 before(async () => {
   dir = mkdtempSync(join(tmpdir(), "tsmp-bundle-"));
   writeFileSync(join(dir, "main.ts"), program);
-  // The package as a user installs it: node_modules/@tsmp/multiprocessing, unpacked from its tarball (the repository
-  // itself has no dist/, which the package's exports name, until it is built).
-  const pack = await packPackage(dir);
-  const into = join(dir, "node_modules", "@tsmp", "multiprocessing");
-  mkdirSync(into, { recursive: true });
-  const unpacked = spawnSync("tar", ["-xzf", pack.tarball, "-C", into, "--strip-components=1"], { encoding: "utf8" });
+  // The package as a user installs it: the packed tarball unpacked into node_modules/@tsmp/multiprocessing.
+  const { tarball } = await packPackage(dir);
+  const installed = join(dir, "node_modules", "@tsmp", "multiprocessing");
+  mkdirSync(installed, { recursive: true });
+  const unpacked = spawnSync("tar", ["-xzf", tarball, "-C", installed, "--strip-components=1"], { encoding: "utf8" });
   assert.equal(unpacked.status, 0, `tar: ${unpacked.stderr}`);
 });
 after(() => rmSync(dir, { recursive: true, force: true }));

@@ -16,7 +16,11 @@ const repo = fileURLToPath(new URL("..", import.meta.url));
 const deno = join(repo, "node_modules", ".bin", "deno");
 const types = { ".ts": "application/typescript", ".js": "text/javascript", ".mjs": "text/javascript" };
 /** Under /broken/ the library is served without its children's entries, as a host that lost them would. */
-const missingEntries = ["/broken/lib/child.ts", "/broken/lib/pool_worker.ts", "/broken/lib/spawn_child.ts"];
+const missingEntries = [
+  "/broken/lib/process/child_entry/thread.ts",
+  "/broken/lib/pool/worker.ts",
+  "/broken/lib/process/child_entry/spawn.ts",
+];
 
 let server;
 let base;
@@ -188,7 +192,9 @@ function assertRuns(result) {
   assert.equal(result.code, 0, result.stderr);
   assert.equal(result.stdout, expected, result.stderr);
   assertOnlyLocalDownloads(result.stderr);
-  for (const entry of ["/lib/child.ts", "/lib/spawn_child.ts", "/lib/pool_worker.ts"]) {
+  for (
+    const entry of ["/lib/process/child_entry/thread.ts", "/lib/process/child_entry/spawn.ts", "/lib/pool/worker.ts"]
+  ) {
     assert.ok(served.has(entry), `${entry} was never fetched`);
   }
 }
@@ -224,11 +230,11 @@ test("children whose entries cannot be loaded say why on stderr, and the program
   assert.notEqual(result.code, 0);
   assert.equal(result.stdout, "thread exitcode 1\nspawn exitcode 1\n");
   assert.match(result.stderr, /Process Process-1: the child thread could not load its entry/);
-  assert.ok(result.stderr.includes(`${base}/broken/lib/child.ts`), result.stderr);
+  assert.ok(result.stderr.includes(`${base}/broken/lib/process/child_entry/thread.ts`), result.stderr);
   // A spawned child is a deno run of the entry: Deno says it cannot load it.
-  assert.match(result.stderr, new RegExp(`Module not found "${base}/broken/lib/spawn_child.ts"`));
+  assert.match(result.stderr, new RegExp(`Module not found "${base}/broken/lib/process/child_entry/spawn.ts"`));
   assert.match(result.stderr, /BrokenPoolError: pool workers keep ending before they start/);
-  assert.ok(result.stderr.includes(`${base}/broken/lib/pool_worker.ts`), result.stderr);
+  assert.ok(result.stderr.includes(`${base}/broken/lib/pool/worker.ts`), result.stderr);
 });
 
 test("without --allow-read, start() says which flag is missing instead of calling the program bundled", async () => {
@@ -247,6 +253,6 @@ try {
   assert.equal(result.code, 0, result.stderr);
   assert.match(
     result.stdout,
-    /^NotCapable: Requires read access to ".*\/lib\/child\.ts", run again with the --allow-read flag/,
+    /^NotCapable: Requires read access to ".*\/lib\/process\/child_entry\/thread\.ts", run again with the --allow-read flag/,
   );
 });

@@ -31,9 +31,8 @@ if (import.meta.main) {
   const q = new JoinableQueue<string>();
   const count = new Int32Array(new SharedArrayBuffer(4));
   const consumers = ["c1", "c2"].map((name) => new Process({ target: consumer, args: [q, name, count], daemon: true }));
-  const producers = [["p1", "bun"], ["p2", "bone"], ["p3", "swill"]].map(([name, food]) =>
-    new Process({ target: producer, args: [q, name, food] })
-  );
+  const meals: [string, string][] = [["p1", "bun"], ["p2", "bone"], ["p3", "swill"]];
+  const producers = meals.map(([name, food]) => new Process({ target: producer, args: [q, name, food] }));
   for (const c of consumers) c.start();
   for (const p of producers) p.start();
   for (const p of producers) await p.join();

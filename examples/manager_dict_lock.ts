@@ -28,7 +28,7 @@ export async function f1Locked(mD: DictProxy<string, number>, lic: Lock): Promis
   }
 }
 
-async function tenProcesses(target: typeof f1 | typeof f1Locked, args: unknown[]): Promise<void> {
+async function tenProcesses<F extends typeof f1 | typeof f1Locked>(target: F, args: Parameters<F>): Promise<void> {
   const ps = Array.from({ length: 10 }, () => new Process({ target, args }));
   for (const p of ps) p.start();
   for (const p of ps) await p.join();

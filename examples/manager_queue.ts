@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { BaseManager, Process, type Proxy, ServerQueue } from "../mod.ts";
 
 class QueueManager extends BaseManager {
-  declare get_queue: () => Promise<Proxy>;
+  declare get_queue: () => Promise<Proxy<ServerQueue>>;
 }
 QueueManager.register("get_queue");
 

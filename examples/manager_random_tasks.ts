@@ -9,8 +9,8 @@ import assert from "node:assert/strict";
 import { BaseManager, Process, type Proxy, ServerQueue } from "../mod.ts";
 
 class TaskManager extends BaseManager {
-  declare get_task_queue: () => Promise<Proxy>;
-  declare get_result_queue: () => Promise<Proxy>;
+  declare get_task_queue: () => Promise<Proxy<ServerQueue>>;
+  declare get_result_queue: () => Promise<Proxy<ServerQueue>>;
 }
 TaskManager.register("get_task_queue");
 TaskManager.register("get_result_queue");

@@ -7,8 +7,8 @@ import assert from "node:assert/strict";
 import { BaseManager, Process, type Proxy, ServerQueue } from "../mod.ts";
 
 class QueueManager extends BaseManager {
-  declare get_task_queue: () => Promise<Proxy>;
-  declare get_result_queue: () => Promise<Proxy>;
+  declare get_task_queue: () => Promise<Proxy<ServerQueue>>;
+  declare get_result_queue: () => Promise<Proxy<ServerQueue>>;
 }
 QueueManager.register("get_task_queue");
 QueueManager.register("get_result_queue");

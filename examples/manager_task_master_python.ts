@@ -17,8 +17,8 @@ if (import.meta.main) {
     const taskQueue = new ServerQueue(10);
     const resultQueue = new ServerQueue(10);
     class Master extends BaseManager {
-      declare get_task_queue: () => Promise<Proxy>;
-      declare get_result_queue: () => Promise<Proxy>;
+      declare get_task_queue: () => Promise<Proxy<ServerQueue>>;
+      declare get_result_queue: () => Promise<Proxy<ServerQueue>>;
     }
     Master.register("get_task_queue", { callable: () => taskQueue });
     Master.register("get_result_queue", { callable: () => resultQueue });

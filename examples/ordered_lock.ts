@@ -20,7 +20,7 @@ if (import.meta.main) {
   const order = new RawArray("i", n + 1);
   const ps = Array.from(
     { length: n },
-    (_, i) => new Process({ target: task, args: [i, locks[i], locks[(i + 1) % n], order] }),
+    (_, i) => new Process({ target: task, args: [i, locks[i]!, locks[(i + 1) % n]!, order] }), // i < n
   );
   for (const p of ps.slice().reverse()) p.start();
   await Promise.all(ps.map((p) => p.join()));

@@ -17,6 +17,7 @@ export async function work(i: number, log: Int32Array): Promise<number> {
 }
 
 const newLog = () => new Int32Array(new SharedArrayBuffer(4 * 21));
+const at = (log: Int32Array, k: number) => Atomics.load(log, k);
 
 if (import.meta.main) {
   await using pool = new Pool({ processes: 3 });
@@ -25,7 +26,9 @@ if (import.meta.main) {
   const blocking = newLog();
   for (let i = 0; i < 5; i++) assert.equal(await pool.apply(work, [i, blocking]), i * 10);
   // Each task started only after the previous one ended.
-  for (let i = 1; i < 5; i++) assert.ok(blocking[2 * i] > blocking[2 * i - 1], `task ${i} waited for task ${i - 1}`);
+  for (let i = 1; i < 5; i++) {
+    assert.ok(at(blocking, 2 * i) > at(blocking, 2 * i - 1), `task ${i} waited for task ${i - 1}`);
+  }
 
   console.log("applyAsync (non-blocking):");
   const async = newLog();
@@ -33,6 +36,6 @@ if (import.meta.main) {
   console.log("all five submitted");
   assert.deepEqual(await Promise.all(results.map((r) => r.get())), [0, 10, 20, 30, 40]);
   // Three workers: the first three tasks all started before any of them ended.
-  const firstEnd = Math.min(async[1], async[3], async[5]);
-  assert.ok(Math.max(async[0], async[2], async[4]) < firstEnd, "the first three tasks ran side by side");
+  const firstEnd = Math.min(at(async, 1), at(async, 3), at(async, 5));
+  assert.ok(Math.max(at(async, 0), at(async, 2), at(async, 4)) < firstEnd, "the first three tasks ran side by side");
 }

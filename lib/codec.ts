@@ -295,7 +295,11 @@ function read(r: Reader): unknown {
     case T_BYTES:
       return r.raw();
     case T_TYPED: {
-      const Kind = typedArrays[r.bytes[r.offset++]];
+      const code = r.bytes[r.offset++];
+      const Kind = code === undefined ? undefined : typedArrays[code];
+      if (Kind === undefined) {
+        throw new RangeError(`corrupt message: unknown typed array ${code} at byte ${r.offset - 1}`);
+      }
       const bytes = r.raw();
       return new Kind(bytes.buffer as ArrayBuffer, 0, bytes.byteLength / Kind.BYTES_PER_ELEMENT);
     }
@@ -311,7 +315,8 @@ function read(r: Reader): unknown {
 export function decode(bytes: Uint8Array): unknown {
   // The commonest message, a small integer, without a reader.
   if (bytes.length === 5 && bytes[0] === T_INT32) {
-    return bytes[1] | (bytes[2] << 8) | (bytes[3] << 16) | (bytes[4] << 24);
+    // Five bytes, checked just above.
+    return bytes[1]! | (bytes[2]! << 8) | (bytes[3]! << 16) | (bytes[4]! << 24);
   }
   return read(new Reader(bytes));
 }

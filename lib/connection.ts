@@ -9,10 +9,11 @@ import type { Server, Socket } from "node:net";
 import { atProcessExit } from "./atexit.ts";
 import { decode, encodeTransient } from "./codec.ts";
 import { AuthenticationError, BufferTooShort, EOFError, ProcessError, ValueError } from "./errors.ts";
-import { holdUntil } from "./keepalive.ts";
+import { dumps as pickleDumps, loads as pickleLoads } from "./reduction/pickle.ts";
 import { copyOut, type Decoder, Expired, NONE, Ring, runAsync } from "./ring.ts";
 import { runtime } from "./runtime/detect.ts";
 import { reduceSymbol, registerReducer } from "./serialize.ts";
+import { holdUntil } from "./wait/event_loop_hold.ts";
 
 // `node:net` and `node:crypto` load when TCP is first used: loading them with the module cost every program
 // ~5-10 ms of its start (measured on both runtimes), and most programs never open a socket.
@@ -22,6 +23,20 @@ let cryptoModule: Promise<typeof import("node:crypto")> | undefined;
 /** `node:net`, loaded on first use. */
 export function nodeNet(): Promise<typeof import("node:net")> {
   return netModule ??= import("node:net");
+}
+
+/**
+ * How a TCP connection encodes objects: `"pickle"` (a Python peer's `send`/`recv`), `"native"` (this module's
+ * codec, with every structured-clone type), or `"auto"`: pickle when the handshake told the peer is not this
+ * module (CPython's challenge carries no mark of ours), native otherwise; a pickle received is read as one
+ * either way, and in `"auto"` makes the replies pickles too.
+ */
+export type ConnectionSerializer = "pickle" | "native" | "auto";
+
+function checkSerializer(serializer: unknown): void {
+  if (serializer !== "pickle" && serializer !== "native" && serializer !== "auto") {
+    throw new TypeError(`unknown serializer ${JSON.stringify(serializer)}: use "pickle", "native" or "auto"`);
+  }
 }
 
 /** How bytes move for a connection. */
@@ -132,6 +147,9 @@ export class Connection {
   #transport: Transport | null;
   #readable: boolean;
   #writable: boolean;
+  // Pipes between our own processes always use the native codec; a TCP connection may speak pickle.
+  #pickle: boolean | null = false;
+  #serializer: ConnectionSerializer = "native";
 
   /** @internal connections are made by {@linkcode Pipe}, {@linkcode Client} and `Listener.accept`. */
   constructor(transport: Transport) {
@@ -163,9 +181,33 @@ export class Connection {
     return this.#transport;
   }
 
-  /** Sends a structured-clone value (numbers, strings, arrays, objects, Map, Set, Date, bigint, typed arrays). */
+  /** @internal How a TCP connection encodes objects; `peerIsOurs` is what the handshake told (null: nothing). */
+  _useSerializer(serializer: ConnectionSerializer, peerIsOurs: boolean | null): void {
+    this.#serializer = serializer;
+    this.#pickle = serializer === "pickle" ? true : serializer === "native" ? false : peerIsOurs === false;
+  }
+
+  /** The serializer `send` uses now: `"pickle"` to a Python peer, else `"native"`. */
+  get serializer(): "pickle" | "native" {
+    return this.#pickle ? "pickle" : "native";
+  }
+
+  #decode(bytes: Uint8Array): unknown {
+    // A pickle starts with PROTO (0x80); the native codec's first byte is a type tag below 16.
+    if (bytes[0] === 0x80 && this.#serializer !== "native") {
+      if (this.#serializer === "auto") this.#pickle = true;
+      return pickleLoads(bytes);
+    }
+    return decode(bytes);
+  }
+
+  /**
+   * Sends a structured-clone value (numbers, strings, arrays, objects, Map, Set, Date, bigint, typed arrays);
+   * to a Python peer, as a pickle (of the subset the module's `dumps` writes).
+   */
   send(obj: unknown): Promise<void> {
     try {
+      if (this.#pickle) return this.sendBytes(pickleDumps(obj));
       return this.sendBytes(encodeTransient(obj, "obj"));
     } catch (error) {
       return Promise.reject(error);
@@ -211,7 +253,7 @@ export class Connection {
       // (A message may decode to undefined: only NONE means there was none.)
       const ready = transport.receiveNow ? transport.receiveNow(decodeIn) : NONE;
       if (ready !== NONE) return Promise.resolve(ready as T);
-      return this.#receive().then((bytes) => decode(bytes) as T);
+      return this.#receive().then((bytes) => this.#decode(bytes) as T);
     } catch (error) {
       return Promise.reject(error);
     }
@@ -298,7 +340,7 @@ export class Connection {
 registerReducer("Connection", (state) => {
   const { rx, tx } = state as { rx: SharedArrayBuffer | null; tx: SharedArrayBuffer | null };
   return new Connection(new RingTransport(rx ? new Ring(rx) : null, tx ? new Ring(tx) : null));
-});
+}, import.meta.url);
 
 /**
  * A pair of connected ends. Duplex (the default): both ends send and receive;
@@ -426,7 +468,8 @@ export class FrameReader {
     const out = new Uint8Array(n);
     let done = 0;
     while (done < n) {
-      const chunk = this.#chunks[0];
+      // `n` is at most what is buffered, so a chunk remains while bytes are missing.
+      const chunk = this.#chunks[0]!;
       const k = Math.min(chunk.length, n - done);
       out.set(chunk.subarray(0, k), done);
       done += k;
@@ -504,6 +547,11 @@ class SocketTransport implements Transport {
 }
 
 const CHALLENGE = new TextEncoder().encode("#CHALLENGE#");
+/**
+ * Starts the random part of this module's challenges. The HMAC covers whatever the challenge holds, so a
+ * CPython peer answers it as any other; the side answering learns that the peer is this module.
+ */
+const OURS = new TextEncoder().encode("tsmp:");
 const WELCOME = new TextEncoder().encode("#WELCOME#");
 const FAILURE = new TextEncoder().encode("#FAILURE#");
 
@@ -515,7 +563,7 @@ function startsWith(bytes: Uint8Array, prefix: Uint8Array): boolean {
 function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false;
   let difference = 0;
-  for (let i = 0; i < a.length; i++) difference |= a[i] ^ b[i];
+  for (let i = 0; i < a.length; i++) difference |= a[i]! ^ b[i]!; // same length, checked above
   return difference === 0;
 }
 
@@ -569,7 +617,7 @@ async function respond(authkey: Uint8Array, message: Uint8Array): Promise<Uint8A
  * What the handshake needs of a connection: whole messages out and in. A {@linkcode Connection} is one;
  * so is any framed socket that sends and receives CPython's frames.
  */
-export interface MessageChannel {
+export interface HandshakeChannel {
   /** Sends one whole message. */
   sendBytes(bytes: Uint8Array): Promise<void> | void;
   /** Receives one whole message of at most `maxlength` bytes. */
@@ -589,12 +637,13 @@ export interface MessageChannel {
  * await Promise.all([deliverChallenge(server, "secret"), answerChallenge(client, "secret")]);
  * ```
  */
-export async function deliverChallenge(connection: MessageChannel, authkey: Uint8Array | string): Promise<void> {
+export async function deliverChallenge(connection: HandshakeChannel, authkey: Uint8Array | string): Promise<void> {
   const key = toKey(authkey);
   const prefix = new TextEncoder().encode("{sha256}");
   const message = new Uint8Array(prefix.length + 40);
   message.set(prefix);
   message.set(crypto.getRandomValues(new Uint8Array(40)), prefix.length);
+  message.set(OURS, prefix.length);
   const challenge = new Uint8Array(CHALLENGE.length + message.length);
   challenge.set(CHALLENGE);
   challenge.set(message, CHALLENGE.length);
@@ -624,13 +673,21 @@ export async function deliverChallenge(connection: MessageChannel, authkey: Uint
  * await Promise.all([deliverChallenge(server, "secret"), answerChallenge(client, "secret")]);
  * ```
  */
-export async function answerChallenge(connection: MessageChannel, authkey: Uint8Array | string): Promise<void> {
+export async function answerChallenge(connection: HandshakeChannel, authkey: Uint8Array | string): Promise<void> {
+  await answerTelling(connection, authkey);
+}
+
+/** `answerChallenge`, resolving with whether the challenge was this module's (false: CPython's, or another's). */
+async function answerTelling(connection: HandshakeChannel, authkey: Uint8Array | string): Promise<boolean> {
   const key = toKey(authkey);
   const message = await connection.recvBytes(256);
   if (!startsWith(message, CHALLENGE)) throw new AuthenticationError(`protocol error: expected #CHALLENGE#`);
-  await connection.sendBytes(await respond(key, message.subarray(CHALLENGE.length)));
+  const body = message.subarray(CHALLENGE.length);
+  await connection.sendBytes(await respond(key, body));
   const response = await connection.recvBytes(256);
   if (!equalBytes(response, WELCOME)) throw new AuthenticationError("digest sent was rejected");
+  const [digest, payload] = digestAndPayload(body);
+  return digest !== null && startsWith(payload, OURS);
 }
 
 /** A TCP address: `[host, port]`. */
@@ -639,9 +696,14 @@ export type Address = [host: string, port: number];
 /** Options of {@linkcode Listener}. */
 export interface ListenerOptions {
   /** Clients must prove they know this key (CPython's handshake). */
-  authkey?: Uint8Array | string;
+  authkey?: Uint8Array | string | undefined;
   /** How many pending connections the OS queues before refusing more (default 511). */
-  backlog?: number;
+  backlog?: number | undefined;
+  /**
+   * How `send`/`recv` encode objects (see {@linkcode ConnectionSerializer}); default `"auto"`: pickle to a
+   * client the handshake shows is not this module (a Python `Client`), this module's codec otherwise.
+   */
+  serializer?: ConnectionSerializer | undefined;
 }
 
 /**
@@ -664,6 +726,7 @@ export interface ListenerOptions {
 export class Listener {
   #server: Server | null = null;
   #authkey: Uint8Array | null;
+  #serializer: ConnectionSerializer;
   #pending: Socket[] = [];
   #waiters: ((socket: Socket | null) => void)[] = [];
   #address: Address;
@@ -678,6 +741,8 @@ export class Listener {
       throw new TypeError(`address must be [host, port] with a port from 0 to 65535, got ${JSON.stringify(address)}`);
     }
     this.#authkey = options.authkey === undefined ? null : toKey(options.authkey);
+    this.#serializer = options.serializer ?? "auto";
+    checkSerializer(this.#serializer);
     this.#address = [host, port];
     this.ready = nodeNet().then(({ createServer }) => {
       // Closed before it could listen: nothing to bind, and accept() says the listener is closed.
@@ -713,15 +778,17 @@ export class Listener {
     if (!socket) throw new ProcessError("listener is closed");
     socket.setNoDelay(true);
     const connection = new Connection(new SocketTransport(socket));
+    let ours: boolean | null = null;
     if (this.#authkey) {
       try {
         await deliverChallenge(connection, this.#authkey);
-        await answerChallenge(connection, this.#authkey);
+        ours = await answerTelling(connection, this.#authkey);
       } catch (error) {
         connection.close();
         throw error;
       }
     }
+    connection._useSerializer(this.#serializer, ours);
     return connection;
   }
 
@@ -750,7 +817,12 @@ export class Listener {
  * console.log(typeof Client); // "function"
  * ```
  */
-export async function Client(address: Address, options: { authkey?: Uint8Array | string } = {}): Promise<Connection> {
+export async function Client(
+  address: Address,
+  options: { authkey?: Uint8Array | string; serializer?: ConnectionSerializer } = {},
+): Promise<Connection> {
+  const serializer = options.serializer ?? "auto";
+  checkSerializer(serializer);
   const [host, port] = address;
   const { connect } = await nodeNet();
   const socket = await holdUntil(
@@ -761,14 +833,16 @@ export async function Client(address: Address, options: { authkey?: Uint8Array |
   );
   socket.setNoDelay(true);
   const connection = new Connection(new SocketTransport(socket));
+  let ours: boolean | null = null;
   if (options.authkey !== undefined) {
     try {
-      await answerChallenge(connection, options.authkey);
+      ours = await answerTelling(connection, options.authkey);
       await deliverChallenge(connection, options.authkey);
     } catch (error) {
       connection.close();
       throw error;
     }
   }
+  connection._useSerializer(serializer, ours);
   return connection;
 }

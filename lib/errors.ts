@@ -391,3 +391,128 @@ export class PermissionError extends Error {
     this.filename = filename;
   }
 }
+
+/**
+ * Bytes that are not text in the encoding they were decoded with, where `errors` is `"strict"` (Python's
+ * `UnicodeDecodeError`, a `ValueError`): the default of a text-mode `run`, `Popen` or `checkOutput`.
+ *
+ * @example
+ * ```ts
+ * import { run, UnicodeDecodeError } from "@tsmp/multiprocessing";
+ * try {
+ *   await run(["printf", "\\377"], { captureOutput: true, text: true });
+ * } catch (e) {
+ *   if (!(e instanceof UnicodeDecodeError)) throw e;
+ *   console.log(e.message); // "'utf-8' codec can't decode byte 0xff in position 0: invalid start byte"
+ * }
+ * ```
+ */
+export class UnicodeDecodeError extends ValueError {
+  /** The class name, as Python names the error: `"UnicodeDecodeError"`. */
+  override name = "UnicodeDecodeError";
+  /** The encoding's name, as Python spells it (`"utf-8"`). */
+  readonly encoding: string;
+  /** The bytes being decoded. */
+  readonly object: Uint8Array;
+  /** Where the bytes that could not be decoded start. */
+  readonly start: number;
+  /** Where they end (exclusive). */
+  readonly end: number;
+  /** Why they could not be decoded (`"invalid start byte"`). */
+  readonly reason: string;
+
+  /** The error for `object[start:end]`, which `encoding` cannot decode because of `reason`. */
+  constructor(encoding: string, object: Uint8Array, start: number, end: number, reason: string) {
+    const hex = (at: number) => `0x${object[at]!.toString(16).padStart(2, "0")}`;
+    super(
+      end - start === 1
+        ? `'${encoding}' codec can't decode byte ${hex(start)} in position ${start}: ${reason}`
+        : `'${encoding}' codec can't decode bytes in position ${start}-${end - 1}: ${reason}`,
+    );
+    this.encoding = encoding;
+    this.object = object;
+    this.start = start;
+    this.end = end;
+    this.reason = reason;
+  }
+}
+
+/**
+ * A child wrote more than `maxBuffer` bytes to a stream that was being captured: the child was stopped (as on a
+ * timeout) and the error carries the output captured up to the limit.
+ *
+ * @example
+ * ```ts
+ * import { MaxBufferExceeded, run } from "@tsmp/multiprocessing";
+ * try {
+ *   await run(["yes"], { captureOutput: true, maxBuffer: 1024 });
+ * } catch (e) {
+ *   if (!(e instanceof MaxBufferExceeded)) throw e;
+ *   console.log(e.stream, e.maxBuffer, e.message); // "stdout" 1024 "Command '['yes']' wrote more than ..."
+ * }
+ * ```
+ */
+export class MaxBufferExceeded<T = string | Uint8Array | null> extends SubprocessError {
+  /** The class name: `"MaxBufferExceeded"`. */
+  override name = "MaxBufferExceeded";
+  /** The command as it was given. */
+  readonly cmd: string | readonly string[];
+  /** The stream that went over the limit. */
+  readonly stream: "stdout" | "stderr";
+  /** The limit, in bytes per stream. */
+  readonly maxBuffer: number;
+  /** The standard output captured, up to the limit, if it was captured. */
+  output: T;
+  /** The standard error captured, up to the limit, if it was captured. */
+  stderr: T;
+
+  /** An error for `cmd`, whose `stream` went over `maxBuffer` bytes, with the output captured up to it. */
+  constructor(cmd: string | readonly string[], stream: "stdout" | "stderr", maxBuffer: number, output: T, stderr: T) {
+    super(
+      `Command '${describeCommand(cmd)}' wrote more than maxBuffer (${maxBuffer} bytes) to ${stream}; it was stopped`,
+    );
+    this.cmd = cmd;
+    this.stream = stream;
+    this.maxBuffer = maxBuffer;
+    this.output = output;
+    this.stderr = stderr;
+  }
+
+  /** The same as `output`. */
+  get stdout(): T {
+    return this.output;
+  }
+}
+
+/**
+ * A name that is already taken (Python's `FileExistsError`, errno 17): a `SharedMemory` created with the name
+ * of one that exists.
+ *
+ * @example
+ * ```ts
+ * import { FileExistsError, SharedMemory } from "@tsmp/multiprocessing";
+ * const shm = new SharedMemory({ create: true, size: 8 });
+ * try {
+ *   new SharedMemory({ name: shm.name, create: true, size: 8 });
+ * } catch (e) {
+ *   console.log(e instanceof FileExistsError); // true
+ * } finally {
+ *   shm.unlink();
+ * }
+ * ```
+ */
+export class FileExistsError extends Error {
+  /** The class name, as Python names the error: `"FileExistsError"`. */
+  override name = "FileExistsError";
+  /** Python's errno for it. */
+  readonly errno = 17;
+  /** Node's code for the error. */
+  readonly code = "EEXIST";
+  /** The name that is taken. */
+  readonly filename: string;
+  /** An error for `filename`, which exists. */
+  constructor(filename: string, options?: ErrorOptions) {
+    super(`[Errno 17] File exists: '${filename}'`, options);
+    this.filename = filename;
+  }
+}

@@ -8,6 +8,7 @@
  */
 import { decode, encodeTransient } from "./codec.ts";
 import { Empty, Full, ValueError } from "./errors.ts";
+import { checkOptionNames, msText } from "./options.ts";
 import {
   copyOut,
   type Decoder,
@@ -26,17 +27,17 @@ import { reduceSymbol, registerReducer } from "./serialize.ts";
 /** Options of the waiting methods: Python's `block` and `timeout` (ms), and an abort signal. */
 export interface QueueWaitOptions {
   /** Wait for room or an item (default true); false fails at once. */
-  block?: boolean;
+  block?: boolean | undefined;
   /** Longest wait in milliseconds; undefined waits forever. */
-  timeout?: number;
+  timeout?: number | undefined;
   /** Aborting rejects with `signal.reason`. */
-  signal?: AbortSignal;
+  signal?: AbortSignal | undefined;
 }
 
 /** Options of a queue's constructor. */
 export interface QueueOptions {
   /** Bytes of shared memory for items in flight (default 1 MiB); larger items stream through. */
-  capacity?: number;
+  capacity?: number | undefined;
 }
 
 const DEFAULT_CAPACITY = 1 << 20;
@@ -62,8 +63,9 @@ function kindOf(item: unknown): number {
   return item instanceof Uint8Array && Object.getPrototypeOf(item) === Uint8Array.prototype ? BYTES : CODED;
 }
 
+/** The ring hands over the 4 bytes of an INT32 item at `at`. */
 function int32At(data: Uint8Array, at: number): number {
-  return data[at] | (data[at + 1] << 8) | (data[at + 2] << 16) | (data[at + 3] << 24);
+  return data[at]! | (data[at + 1]! << 8) | (data[at + 2]! << 16) | (data[at + 3]! << 24);
 }
 
 /** An item made in place in the ring: what it keeps, it copies. */
@@ -74,7 +76,10 @@ const fromRing: Decoder<unknown> = (data, at, length, kind) =>
     ? copyOut(data, at, length, kind)
     : decode(data.subarray(at, at + length));
 
+const WAIT_OPTIONS = ["block", "timeout", "signal"] as const;
+
 function deadlineOf(options: QueueWaitOptions, what: string): number | undefined {
+  if (options !== NO_OPTIONS) checkOptionNames(options, what, WAIT_OPTIONS);
   const { timeout } = options;
   if (timeout === undefined || timeout === null) return undefined;
   if (typeof timeout !== "number" || Number.isNaN(timeout)) {
@@ -165,16 +170,17 @@ export class Queue<T = unknown> implements AsyncIterable<T> {
     block: boolean,
     deadline: number | undefined,
     task: boolean,
+    timeout?: number,
   ): Waiting<void> {
     let written: boolean;
     try {
       written = yield* this.#ring.write(bytes, this.#maxsize, block, deadline, task, kind);
     } catch (error) {
-      if (error instanceof Expired) throw new Full(`queue full: no room after ${deadline ? "the timeout" : "waiting"}`);
+      if (error instanceof Expired) throw new Full(`queue full: no room after ${msText(timeout)}`);
       if (error instanceof RangeError) throw new ValueError("put() on a closed queue: it takes no more items");
       throw error;
     }
-    if (!written) throw new Full("queue full");
+    if (!written) throw new Full("queue full (block: false)");
   }
 
   /**
@@ -216,30 +222,40 @@ export class Queue<T = unknown> implements AsyncIterable<T> {
       const kind = kindOf(item);
       const bytes = this.#putFast("put()", item, kind, task, options.block ?? true);
       if (bytes === null) return RESOLVED;
-      return runAsync(this.#putWork(bytes, kind, options.block ?? true, deadline, task), options.signal);
+      return runAsync(
+        this.#putWork(bytes, kind, options.block ?? true, deadline, task, options.timeout),
+        options.signal,
+      );
     } catch (error) {
       return Promise.reject(error);
     }
   }
 
   /** @internal putSync/putNowait, counting the item as a task (JoinableQueue) or not. */
-  protected putBlocking(what: string, item: T, block: boolean, deadline: number | undefined, task: boolean): void {
+  protected putBlocking(
+    what: string,
+    item: T,
+    block: boolean,
+    deadline: number | undefined,
+    task: boolean,
+    timeout?: number,
+  ): void {
     const kind = kindOf(item);
     const bytes = this.#putFast(what, item, kind, task);
-    if (bytes !== null) runSync(this.#putWork(bytes, kind, block, deadline, task));
+    if (bytes !== null) runSync(this.#putWork(bytes, kind, block, deadline, task, timeout));
   }
 
-  *#getWork(block: boolean, deadline: number | undefined): Waiting<T | typeof DONE> {
+  *#getWork(block: boolean, deadline: number | undefined, timeout?: number): Waiting<T | typeof DONE> {
     let message: Message | null;
     try {
       message = yield* this.#ring.read(block, deadline);
     } catch (error) {
-      if (error instanceof Expired) throw new Empty("queue empty after the timeout");
+      if (error instanceof Expired) throw new Empty(`queue empty after ${msText(timeout)}`);
       throw error;
     }
     if (message === null) {
       if (this.#ring.closed && block) return DONE;
-      throw new Empty("queue empty");
+      throw new Empty("queue empty (block: false)");
     }
     const { bytes, kind } = message;
     // Bare bytes were read into a fresh array of their own: the item itself.
@@ -266,7 +282,7 @@ export class Queue<T = unknown> implements AsyncIterable<T> {
 
   /** The blocking twin of {@linkcode Queue.put} (workers, and the main thread of Deno and Bun). */
   putSync(item: T, options: Omit<QueueWaitOptions, "signal"> = {}): void {
-    this.putBlocking("putSync()", item, options.block ?? true, deadlineOf(options, "putSync"), false);
+    this.putBlocking("putSync()", item, options.block ?? true, deadlineOf(options, "putSync"), false, options.timeout);
   }
 
   /**
@@ -283,7 +299,8 @@ export class Queue<T = unknown> implements AsyncIterable<T> {
         value = this.#ring.tryRead(fromRing);
       }
       if (value !== NONE) return Promise.resolve(value as T);
-      return runAsync(this.#getWork(options.block ?? true, deadline), options.signal).then((v) => this.#got(v));
+      return runAsync(this.#getWork(options.block ?? true, deadline, options.timeout), options.signal)
+        .then((v) => this.#got(v));
     } catch (error) {
       return Promise.reject(error);
     }
@@ -301,7 +318,7 @@ export class Queue<T = unknown> implements AsyncIterable<T> {
     const deadline = deadlineOf(options, "getSync");
     const value = this.#ring.tryRead(fromRing);
     if (value !== NONE) return value as T;
-    return this.#got(runSync(this.#getWork(options.block ?? true, deadline)));
+    return this.#got(runSync(this.#getWork(options.block ?? true, deadline, options.timeout)));
   }
 
   /** The exact number of items put and not yet taken. */
@@ -400,7 +417,7 @@ export class JoinableQueue<T = unknown> extends Queue<T> {
 
   /** The blocking twin of {@linkcode JoinableQueue.put}. */
   override putSync(item: T, options: Omit<QueueWaitOptions, "signal"> = {}): void {
-    this.putBlocking("putSync()", item, options.block ?? true, deadlineOf(options, "putSync"), true);
+    this.putBlocking("putSync()", item, options.block ?? true, deadlineOf(options, "putSync"), true, options.timeout);
   }
 
   /** Marks one item taken with `get` as processed. Too many calls throw `ValueError`. */
@@ -410,6 +427,7 @@ export class JoinableQueue<T = unknown> extends Queue<T> {
 
   /** Resolves once every item put has been marked done with `taskDone()`. */
   join(options: { signal?: AbortSignal } = {}): Promise<void> {
+    checkOptionNames(options, "join", ["signal"]);
     return runAsync(this.ring.joinTasks(), options.signal);
   }
 }
@@ -438,6 +456,7 @@ export class SimpleQueue<T = unknown> {
   }
   /** Takes the next item, waiting for one. */
   get(options: { signal?: AbortSignal } = {}): Promise<T> {
+    checkOptionNames(options, "SimpleQueue.get", ["signal"]);
     return this.#queue.get(options);
   }
   /** Whether the queue holds no item. */
@@ -464,12 +483,12 @@ function rebuildQueue<Q>(make: (maxsize: number) => Q): (state: unknown) => Q {
   };
 }
 
-registerReducer("Queue", rebuildQueue((maxsize) => new Queue(maxsize)));
-registerReducer("JoinableQueue", rebuildQueue((maxsize) => new JoinableQueue(maxsize)));
+registerReducer("Queue", rebuildQueue((maxsize) => new Queue(maxsize)), import.meta.url);
+registerReducer("JoinableQueue", rebuildQueue((maxsize) => new JoinableQueue(maxsize)), import.meta.url);
 registerReducer("SimpleQueue", (state) => {
   rebuildingSimple = rebuildQueue((maxsize) => new Queue<never>(maxsize))(state);
   return new SimpleQueue();
-});
+}, import.meta.url);
 
 // A queue's per-item code, like the ring's under it (lib/ring.ts).
 runtime.avoidTopJitTier?.([kindOf, int32At, fromRing, deadlineOf], [

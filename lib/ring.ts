@@ -9,8 +9,8 @@
  * @module
  */
 import { setImmediate } from "node:timers";
-import { holdOpen } from "./keepalive.ts";
 import { runtime } from "./runtime/detect.ts";
+import { holdOpen } from "./wait/event_loop_hold.ts";
 
 /**
  * Cells of the ring's header, each group on its own cache line so that a
@@ -20,6 +20,9 @@ import { runtime } from "./runtime/detect.ts";
  * (waiter counts, wake-up sequences, close, writers). Positions run over
  * [0, 2 * capacity) so that used bytes are `tail - head` without a shared
  * counter both sides would have to update.
+ * Reads of these cells, and of a record header at a position the ring keeps
+ * inside `data`, carry a `!`: the index is in range by construction, and a
+ * check per message would cost more than the read.
  */
 const WLOCK = 0;
 /** Where the next byte is written. */
@@ -67,9 +70,9 @@ export interface WaitRequest {
   index: number;
   value: number;
   /** Absolute deadline (performance.now()), or undefined for none. */
-  deadline?: number;
+  deadline?: number | undefined;
   /** Whether an abort signal may end this wait (only before anything was changed). */
-  abortable?: boolean;
+  abortable?: boolean | undefined;
 }
 
 /** A computation that may wait: yields waits, returns its result. */
@@ -378,35 +381,35 @@ export class Ring {
   /** Trusts the writer's cache only if this handle wrote last; writers' lock held. */
   #enterWriter(): void {
     const cells = this.cells;
-    if (cells[TAIL] !== this.#leftTail || cells[WRITTEN] !== this.#leftWritten) {
+    if (cells[TAIL]! !== this.#leftTail || cells[WRITTEN]! !== this.#leftWritten) {
       this.#head = Atomics.load(cells, HEAD);
       this.#read = Atomics.load(cells, READ);
     }
   }
 
   #leaveWriter(): void {
-    this.#leftTail = this.cells[TAIL];
-    this.#leftWritten = this.cells[WRITTEN];
+    this.#leftTail = this.cells[TAIL]!;
+    this.#leftWritten = this.cells[WRITTEN]!;
   }
 
   /** Trusts the reader's cache only if this handle read last; readers' lock held. */
   #enterReader(): void {
     const cells = this.cells;
-    if (cells[HEAD] !== this.#leftHead || cells[READ] !== this.#leftRead) {
+    if (cells[HEAD]! !== this.#leftHead || cells[READ]! !== this.#leftRead) {
       this.#tail = Atomics.load(cells, TAIL);
       this.#written = Atomics.load(cells, WRITTEN);
     }
   }
 
   #leaveReader(): void {
-    this.#leftHead = this.cells[HEAD];
-    this.#leftRead = this.cells[READ];
+    this.#leftHead = this.cells[HEAD]!;
+    this.#leftRead = this.cells[READ]!;
   }
 
   /** Whether one more item fits under `maxsize` (0 or less: unbounded); writers' lock held. */
   #roomFor(maxsize: number): boolean {
     if (maxsize <= 0) return true;
-    const written = this.cells[WRITTEN];
+    const written = this.cells[WRITTEN]!;
     if (((written - this.#read) | 0) < maxsize) return true;
     this.#read = Atomics.load(this.cells, READ);
     return ((written - this.#read) | 0) < maxsize;
@@ -414,7 +417,7 @@ export class Ring {
 
   /** Free bytes, looking at the readers' line only when fewer than `need` seem free; writers' lock held. */
   #free(need: number): number {
-    const tail = this.cells[TAIL];
+    const tail = this.cells[TAIL]!;
     let free = this.capacity - this.#used(tail, this.#head);
     if (free < need) {
       this.#head = Atomics.load(this.cells, HEAD);
@@ -425,7 +428,7 @@ export class Ring {
 
   /** Copies bytes known to fit at the tail; writers' lock held. */
   #put(bytes: Uint8Array, from: number, to: number): void {
-    const tail = this.cells[TAIL];
+    const tail = this.cells[TAIL]!;
     const at = tail >= this.capacity ? tail - this.capacity : tail;
     const n = to - from;
     const first = Math.min(n, this.capacity - at);
@@ -447,7 +450,7 @@ export class Ring {
     const cells = this.cells;
     const cap = this.capacity;
     const data = this.data;
-    const tail = cells[TAIL];
+    const tail = cells[TAIL]!;
     const at = tail >= cap ? tail - cap : tail;
     const n = bytes === null ? 4 : bytes.length;
     this.#words[at >> 2] = n;
@@ -463,7 +466,7 @@ export class Ring {
     } else if (p + n <= cap) {
       if (n <= 32) {
         // A call to set costs more than copying a few bytes.
-        for (let i = 0; i < n; i++) data[p + i] = bytes[i];
+        for (let i = 0; i < n; i++) data[p + i] = bytes[i]!;
       } else {
         data.set(bytes, p);
       }
@@ -476,7 +479,7 @@ export class Ring {
   }
 
   #putHeader(n: number, kind: number): void {
-    const tail = this.cells[TAIL];
+    const tail = this.cells[TAIL]!;
     const at = (tail >= this.capacity ? tail - this.capacity : tail) >> 2;
     this.#words[at] = n;
     this.#words[at + 1] = kind;
@@ -485,7 +488,7 @@ export class Ring {
 
   #publish(task: boolean): void {
     if (task) Atomics.add(this.cells, UNFINISHED, 1);
-    Atomics.store(this.cells, WRITTEN, (this.cells[WRITTEN] + 1) | 0);
+    Atomics.store(this.cells, WRITTEN, (this.cells[WRITTEN]! + 1) | 0);
     announce(this.cells, READ_SEQ, READ_WAITERS);
   }
 
@@ -578,7 +581,7 @@ export class Ring {
           const pad = padOf(bytes.length);
           while (this.#free(pad) < pad) yield* park(cells, WRITE_SEQ, WRITE_WAITERS, () => this.#free(pad) >= pad);
           if (pad > 0) {
-            Atomics.store(cells, TAIL, this.#advance(cells[TAIL], pad));
+            Atomics.store(cells, TAIL, this.#advance(cells[TAIL]!, pad));
             announce(cells, READ_SEQ, READ_WAITERS);
           }
           return true;
@@ -598,7 +601,7 @@ export class Ring {
 
   /** Bytes available to read, looking at the writers' line only when fewer than `need` seem there. */
   #available(need: number): number {
-    const head = this.cells[HEAD];
+    const head = this.cells[HEAD]!;
     let used = this.#used(this.#tail, head);
     if (used < need) {
       this.#tail = Atomics.load(this.cells, TAIL);
@@ -609,34 +612,34 @@ export class Ring {
 
   /** Whether a message is published and unclaimed; readers' lock held. */
   #hasMessage(): boolean {
-    const read = this.cells[READ];
+    const read = this.cells[READ]!;
     if (((this.#written - read) | 0) > 0) return true;
     this.#written = Atomics.load(this.cells, WRITTEN);
     return ((this.#written - read) | 0) > 0;
   }
 
   #lengthAt(head: number): number {
-    return this.#words[(head >= this.capacity ? head - this.capacity : head) >> 2] >>> 0;
+    return this.#words[(head >= this.capacity ? head - this.capacity : head) >> 2]! >>> 0;
   }
 
   #kindAt(head: number): number {
-    return this.#words[((head >= this.capacity ? head - this.capacity : head) >> 2) + 1];
+    return this.#words[((head >= this.capacity ? head - this.capacity : head) >> 2) + 1]!;
   }
 
   /** Claims a published message: counts it read (its place is free for a writer), returns its header. */
   #claim(): { length: number; kind: number } {
     const cells = this.cells;
-    const head = cells[HEAD];
+    const head = cells[HEAD]!;
     const length = this.#lengthAt(head);
     const kind = this.#kindAt(head);
     Atomics.store(cells, HEAD, this.#advance(head, RECORD_HEADER));
-    Atomics.store(cells, READ, (cells[READ] + 1) | 0);
+    Atomics.store(cells, READ, (cells[READ]! + 1) | 0);
     return { length, kind };
   }
 
   /** Copies `n` available bytes from the head into `into` at `offset`; readers' lock held. */
   #take(into: Uint8Array, offset: number, n: number): void {
-    const head = this.cells[HEAD];
+    const head = this.cells[HEAD]!;
     const at = head >= this.capacity ? head - this.capacity : head;
     const first = Math.min(n, this.capacity - at);
     into.set(this.data.subarray(at, at + first), offset);
@@ -656,7 +659,7 @@ export class Ring {
     try {
       this.#enterReader();
       if (!this.#hasMessage()) return NONE;
-      const head = cells[HEAD];
+      const head = cells[HEAD]!;
       const length = this.#lengthAt(head);
       const need = recordOf(length);
       if (this.#available(need) < need) return NONE;
@@ -673,7 +676,7 @@ export class Ring {
       } finally {
         // Taken even when decoding throws, so a bad message cannot block the ring.
         Atomics.store(cells, HEAD, this.#advance(at8, length + padOf(length)));
-        Atomics.store(cells, READ, (cells[READ] + 1) | 0);
+        Atomics.store(cells, READ, (cells[READ]! + 1) | 0);
         announce(cells, WRITE_SEQ, WRITE_WAITERS);
       }
     } finally {
@@ -719,7 +722,7 @@ export class Ring {
             yield* park(cells, READ_SEQ, READ_WAITERS, () => this.#available(pad) >= pad);
           }
           if (pad > 0) {
-            Atomics.store(cells, HEAD, this.#advance(cells[HEAD], pad));
+            Atomics.store(cells, HEAD, this.#advance(cells[HEAD]!, pad));
             announce(cells, WRITE_SEQ, WRITE_WAITERS);
           }
           return { bytes, kind };

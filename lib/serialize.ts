@@ -40,6 +40,15 @@ export interface Shareable {
 
 const TAG = "\u0000tsmp";
 const rebuilders = new Map<string, (state: unknown) => unknown>();
+/** The module that registers each kind, where it said: a process that meets the kind before it loads imports it. */
+const definingModules = new Map<string, string>();
+
+/** A reduced object as it crosses: its kind, its state, and the module that registers the kind, if known. */
+interface Descriptor {
+  [TAG]: string;
+  state: unknown;
+  module?: string;
+}
 
 /**
  * Registers how a shareable object of `kind` is rebuilt from its state.
@@ -51,11 +60,25 @@ const rebuilders = new Map<string, (state: unknown) => unknown>();
  *   constructor(readonly cells: Int32Array) {}
  *   [reduceSymbol]() { return { kind: "Counter", state: this.cells }; }
  * }
- * registerReducer("Counter", (state) => new Counter(state as Int32Array));
+ * registerReducer("Counter", (state) => new Counter(state as Int32Array), import.meta.url);
  * ```
+ *
+ * `module`, the URL of the module that makes this call (`import.meta.url`), lets a process that receives the
+ * object before it has loaded that module load it then (a child whose target's module does not import it).
  */
-export function registerReducer(kind: string, rebuild: (state: unknown) => unknown): void {
+export function registerReducer(kind: string, rebuild: (state: unknown) => unknown, module?: string | URL): void {
   rebuilders.set(kind, rebuild);
+  if (module !== undefined) definingModules.set(kind, String(module));
+}
+
+/** The URL of the module that registers `kind`, if its registration said. */
+export function definingModule(kind: string): string | undefined {
+  return definingModules.get(kind);
+}
+
+/** Whether a rebuild function is registered for `kind` in this process (what a child has loaded shows here). */
+export function hasReducer(kind: string): boolean {
+  return rebuilders.has(kind);
 }
 
 const cloneablePrototypes = new Set<unknown>([
@@ -127,7 +150,8 @@ export function reduce(value: unknown, path = "value"): unknown {
   const own = (value as Partial<Shareable>)[reduceSymbol];
   if (typeof own === "function") {
     const { kind, state } = own.call(value);
-    return { [TAG]: kind, state };
+    const module = definingModules.get(kind);
+    return module === undefined ? { [TAG]: kind, state } : { [TAG]: kind, state, module } satisfies Descriptor;
   }
   const proto = Object.getPrototypeOf(value);
   if (!cloneablePrototypes.has(proto)) {
@@ -181,6 +205,49 @@ export function reduceArgs(args: readonly unknown[], label = "args"): unknown[] 
   return args.map((arg, i) => reduce(arg, `${label}[${i}]`));
 }
 
+/**
+ * Imports the modules that register the kinds `values` hold and this process has not loaded (a descriptor names
+ * its module), so that {@linkcode rebuild}, which is synchronous, finds every kind registered.
+ */
+export async function loadReducersFor(...values: unknown[]): Promise<void> {
+  const missing = new Set<string>();
+  const seen = new Set<unknown>();
+  const visit = (value: unknown): void => {
+    if (value === null || typeof value !== "object" || seen.has(value)) return;
+    seen.add(value);
+    if (Array.isArray(value)) return value.forEach(visit);
+    if (value instanceof Map) return value.forEach((v, k) => (visit(k), visit(v)));
+    if (value instanceof Set) return value.forEach(visit);
+    const proto = Object.getPrototypeOf(value);
+    if (proto !== Object.prototype && proto !== null) return;
+    const record = value as Partial<Descriptor> & Record<string, unknown>;
+    const kind = record[TAG];
+    if (typeof kind === "string") {
+      if (!rebuilders.has(kind) && typeof record.module === "string") missing.add(record.module);
+      return visit(record.state);
+    }
+    for (const key of Object.keys(record)) visit(record[key]);
+  };
+  values.forEach(visit);
+  // `deno publish` warns that it cannot analyze this import, and has no directive to silence it
+  // (denoland/deno#22594): the descriptor names the module by absolute URL (the library's own, or one that
+  // passed its URL to registerReducer), known only at run time.
+  await Promise.all([...missing].map((module) => import(module)));
+}
+
+/**
+ * {@linkcode rebuild}, importing first the modules of kinds not yet loaded here. `failed` is what `rebuild`
+ * threw on a first try, when there was one: a hot path tries the synchronous rebuild and comes here only then
+ * (a descriptor that `rebuild` left half done is finished by the second try, as live objects rebuild as they are).
+ */
+export async function rebuildLoading(value: unknown, failed?: unknown): Promise<unknown> {
+  if (failed !== undefined && !(failed instanceof UnregisteredKind)) throw failed;
+  await loadReducersFor(value);
+  return rebuild(value);
+}
+
+class UnregisteredKind extends TypeError {}
+
 /** Rebuilds what {@linkcode reduce} produced, turning descriptors back into live objects. */
 export function rebuild(value: unknown): unknown {
   if (value === null || typeof value !== "object") return value;
@@ -195,7 +262,7 @@ export function rebuild(value: unknown): unknown {
     if (typeof kind === "string") {
       const rebuildKind = rebuilders.get(kind);
       if (!rebuildKind) {
-        throw new TypeError(
+        throw new UnregisteredKind(
           `cannot rebuild a shared ${kind} in this process: no reducer is registered for it here. Register it `
             + "(registerReducer) at the top level of the module that exports the target, or import that module there.",
         );

@@ -11,7 +11,7 @@
  *
  * @module
  */
-import { getpid } from "./process.ts";
+import { getpid } from "./process/current_process.ts";
 import { type Reduced, reduceSymbol, registerReducer } from "./serialize.ts";
 import { Lock, OWNER_ID_BITS, RLock } from "./synchronize.ts";
 
@@ -255,7 +255,7 @@ export class Value<T extends Typecode = Typecode> {
     // No locking needed without a lock or while this process holds it (written inline: this runs cold in a
     // fresh process, where every call counts). A plain load is exact: only this process writes its own id.
     const owner = this.#owner;
-    if (this.#int && (owner === null || (owner[0] & OWNER_ID_BITS) === this.#me)) return this.#view[0] as ItemOf<T>;
+    if (this.#int && (owner === null || (owner[0]! & OWNER_ID_BITS) === this.#me)) return this.#view[0] as ItemOf<T>;
     const lock = this.#lock;
     if (!lock || lock.isMine()) return this.#raw.value;
     lock.acquireSync();
@@ -269,7 +269,7 @@ export class Value<T extends Typecode = Typecode> {
     if (
       typeof value === "number" && value >= this.#min && value <= this.#max
       && ((value | 0) === value || Number.isInteger(value))
-      && (owner === null || (owner[0] & OWNER_ID_BITS) === this.#me)
+      && (owner === null || (owner[0]! & OWNER_ID_BITS) === this.#me)
     ) {
       (this.#view as Int32Array)[0] = value;
       return;
@@ -384,7 +384,7 @@ export class RawArray<T extends Typecode = Typecode> {
 
   /** The item at `i` (negative counts from the end). */
   get(i: number): ItemOf<T> {
-    return decode(this.typecode, this.#view[this.#index(i)]);
+    return decode(this.typecode, this.#view[this.#index(i)]!); // #index throws outside the array
   }
 
   /** Sets the item at `i`; `RangeError` if it does not fit the typecode. */
@@ -535,11 +535,11 @@ interface RawState {
 registerReducer("RawValue", (state) => {
   const { typecode, buffer } = state as RawState;
   return new RawValue(typecode, undefined, buffer);
-});
+}, import.meta.url);
 registerReducer("RawArray", (state) => {
   const { typecode, buffer } = state as RawState;
   return new RawArray(typecode, 0, buffer);
-});
+}, import.meta.url);
 registerReducer("Value", (state) => {
   const { raw, lock } = state as { raw: RawState; lock: Reduced | null };
   return new Value(
@@ -548,7 +548,7 @@ registerReducer("Value", (state) => {
     { lock: lockRebuilt(lock) ?? false },
     new RawValue(raw.typecode, undefined, raw.buffer),
   );
-});
+}, import.meta.url);
 registerReducer("SharedArray", (state) => {
   const { raw, lock } = state as { raw: RawState; lock: Reduced | null };
   return new SharedArray(
@@ -557,4 +557,4 @@ registerReducer("SharedArray", (state) => {
     { lock: lockRebuilt(lock) ?? false },
     new RawArray(raw.typecode, 0, raw.buffer),
   );
-});
+}, import.meta.url);

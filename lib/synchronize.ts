@@ -12,18 +12,20 @@
  * @module
  */
 import { BrokenBarrierError, ProcessError, TimeoutError, ValueError } from "./errors.ts";
-import { holdOpen } from "./keepalive.ts";
-import { getpid, isPidAlive } from "./process.ts";
+import { checkOptionNames, msText } from "./options.ts";
+import { getpid } from "./process/current_process.ts";
+import { isPidAlive } from "./process/pid_table.ts";
 import { type Reduced, reduceSymbol, registerReducer } from "./serialize.ts";
+import { holdOpen } from "./wait/event_loop_hold.ts";
 
 /** Options of every wait: Python's `block`/`timeout`, plus an `AbortSignal`. */
 export interface AcquireOptions {
   /** `false`: do not wait; answer at once. Default `true`. */
-  block?: boolean;
+  block?: boolean | undefined;
   /** Milliseconds to wait at most; `undefined` waits forever (Python's `None`). Negative counts as 0. */
-  timeout?: number;
+  timeout?: number | undefined;
   /** Aborting it rejects the pending wait with `signal.reason`. */
-  signal?: AbortSignal;
+  signal?: AbortSignal | undefined;
 }
 
 /**
@@ -37,11 +39,11 @@ const SPINS = 200;
 /** Where a waiter sleeps: `[cells, index, expected value]`. */
 type Park = [Int32Array, number, number];
 
+const WAIT_OPTIONS = ["block", "timeout", "signal"] as const;
+
 function checkOptions(options: AcquireOptions | undefined, what: string): void {
   if (options === undefined) return;
-  if (typeof options !== "object" || options === null) {
-    throw new TypeError(`${what}: options must be an object like { block, timeout, signal }, got ${String(options)}`);
-  }
+  checkOptionNames(options, what, WAIT_OPTIONS);
   const { timeout, signal, block } = options;
   if (timeout !== undefined && (typeof timeout !== "number" || Number.isNaN(timeout))) {
     throw new TypeError(`${what}: timeout must be a number of milliseconds or undefined, got ${String(timeout)}`);
@@ -52,6 +54,15 @@ function checkOptions(options: AcquireOptions | undefined, what: string): void {
   if (signal !== undefined && !(signal instanceof AbortSignal)) {
     throw new TypeError(`${what}: signal must be an AbortSignal`);
   }
+}
+
+/** The error of a guard that did not get what it guards, saying how long it waited. */
+function notAcquired(what: string, options: AcquireOptions | undefined): TimeoutError {
+  return new TimeoutError(
+    `could not acquire ${what} ${
+      options?.block === false ? "at once (block: false)" : `in ${msText(options?.timeout)}`
+    }`,
+  );
 }
 
 function deadlineOf(options: AcquireOptions | undefined): number {
@@ -128,7 +139,7 @@ function cellsOf(state: unknown, length: number, kind: string): Int32Array {
   return new Int32Array(state);
 }
 
-// Cells of a lock.
+// Cells of a lock (their reads carry a `!`: each object's cells are sized for its kind, see cellsOf).
 const OWNER = 0;
 const WAITERS = 1;
 const DIED = 2;
@@ -299,17 +310,20 @@ export abstract class LockBase {
   /**
    * The slow release: frees the lock, ends ownerDied and wakes one sleeper. The holder reads the cells
    * only it writes (DIED, EXTRA, and the id in OWNER) with plain loads: an `Atomics.load` costs ~5 ns in
-   * both runtimes, a plain one ~0.
+   * both runtimes, a plain one ~0. With `seen`, the lock is freed only if its word still holds that (a release
+   * by another process, which may race with the holder's own); false if it changed.
    */
-  protected free(): void {
+  protected free(seen?: number): boolean {
     const cells = this.cells;
     if (cells[DIED] !== 0) Atomics.store(cells, DIED, 0);
-    Atomics.store(cells, OWNER, 0);
+    if (seen === undefined) Atomics.store(cells, OWNER, 0);
+    else if (Atomics.compareExchange(cells, OWNER, seen, 0) !== seen) return false;
     // One wake at a time: while it is on its way the holder re-acquires and releases without a system call.
     if (Atomics.load(cells, WAITERS) > 0 && Atomics.compareExchange(cells, WAKING, 0, 1) === 0) {
       Atomics.add(cells, SEQ, 1);
       Atomics.notify(cells, SEQ, 1);
     }
+    return true;
   }
 
   /** Whether the lock is held (by any process). */
@@ -320,7 +334,7 @@ export abstract class LockBase {
   /** Whether this process holds the lock. */
   isMine(): boolean {
     // A plain load is exact here: only this process ever writes its own id into OWNER.
-    return (this.cells[OWNER] & ID) === this.pid;
+    return (this.cells[OWNER]! & ID) === this.pid;
   }
 
   /**
@@ -340,13 +354,13 @@ export abstract class LockBase {
 
   /** Acquires and returns a `Disposable` that releases: `using _ = await lock.guard();`. */
   async guard(options?: AcquireOptions): Promise<Disposable> {
-    if (!await this.acquire(options)) throw new TimeoutError("could not acquire the lock in time");
+    if (!await this.acquire(options)) throw notAcquired("the lock", options);
     return { [Symbol.dispose]: () => this.release() };
   }
 
   /** The blocking twin of {@linkcode guard}. */
   guardSync(options?: AcquireOptions): Disposable {
-    if (!this.acquireSync(options)) throw new TimeoutError("could not acquire the lock in time");
+    if (!this.acquireSync(options)) throw notAcquired("the lock", options);
     return { [Symbol.dispose]: () => this.release() };
   }
 }
@@ -398,8 +412,13 @@ export class Lock extends LockBase {
   release(): void {
     const cells = this.cells;
     if (Atomics.compareExchange(cells, OWNER, this.pid, 0) === this.pid) return;
-    if (Atomics.load(cells, OWNER) === 0) throw new ValueError("semaphore or lock released too many times");
-    this.free();
+    // The holder with a sleeper's SLOW mark, or another process (any may release a Lock, as in Python): the word
+    // goes from what was seen to free in one step, so of two releases at once only one frees the lock.
+    for (;;) {
+      const seen = Atomics.load(cells, OWNER);
+      if (seen === 0) throw new ValueError("semaphore or lock released too many times");
+      if (this.free(seen)) return;
+    }
   }
 
   /** Python's repr. */
@@ -462,7 +481,7 @@ export class RLock extends LockBase {
     const owner = Atomics.compareExchange(cells, OWNER, 0, me);
     if (owner === 0) return true;
     if ((owner & ID) === me) {
-      cells[EXTRA]++;
+      cells[EXTRA]!++;
       return true;
     }
     return this.take(me) || this.acquireSyncFor(me, options);
@@ -470,8 +489,8 @@ export class RLock extends LockBase {
 
   #enter(me: number): boolean {
     const cells = this.cells;
-    if ((cells[OWNER] & ID) === me) {
-      cells[EXTRA]++;
+    if ((cells[OWNER]! & ID) === me) {
+      cells[EXTRA]!++;
       return true;
     }
     return this.take(me);
@@ -481,8 +500,8 @@ export class RLock extends LockBase {
   release(): void {
     const cells = this.cells;
     const pid = this.pid;
-    if ((cells[OWNER] & ID) !== pid) throw new ProcessError("cannot release un-acquired lock");
-    if (cells[EXTRA] > 0) cells[EXTRA]--;
+    if ((cells[OWNER]! & ID) !== pid) throw new ProcessError("cannot release un-acquired lock");
+    if (cells[EXTRA]! > 0) cells[EXTRA]!--;
     // Only SLOW (set by sleepers) can make this fail: the word holds this process's id until it lets go.
     else if (Atomics.compareExchange(cells, OWNER, pid, 0) !== pid) this.free();
   }
@@ -517,8 +536,8 @@ export class RLock extends LockBase {
   }
 }
 
-registerReducer("Lock", (state) => new Lock(cellsOf(state, LOCK_CELLS, "Lock")));
-registerReducer("RLock", (state) => new RLock(cellsOf(state, LOCK_CELLS, "RLock")));
+registerReducer("Lock", (state) => new Lock(cellsOf(state, LOCK_CELLS, "Lock")), import.meta.url);
+registerReducer("RLock", (state) => new RLock(cellsOf(state, LOCK_CELLS, "RLock")), import.meta.url);
 
 // Cells of a semaphore; then HOLDERS pairs (pid, count) from HOLDER_BASE.
 const VALUE = 0;
@@ -711,7 +730,7 @@ export class Semaphore {
 
   /** Acquires and returns a `Disposable` that releases. */
   async guard(options?: AcquireOptions): Promise<Disposable> {
-    if (!await this.acquire(options)) throw new TimeoutError("could not acquire the semaphore in time");
+    if (!await this.acquire(options)) throw notAcquired("the semaphore", options);
     return { [Symbol.dispose]: () => this.release() };
   }
 
@@ -757,8 +776,12 @@ export class BoundedSemaphore extends Semaphore {
 }
 
 const SEM_CELLS = HOLDER_BASE + 2 * HOLDERS;
-registerReducer("Semaphore", (state) => new Semaphore(0, cellsOf(state, SEM_CELLS, "Semaphore")));
-registerReducer("BoundedSemaphore", (state) => new BoundedSemaphore(0, cellsOf(state, SEM_CELLS, "BoundedSemaphore")));
+registerReducer("Semaphore", (state) => new Semaphore(0, cellsOf(state, SEM_CELLS, "Semaphore")), import.meta.url);
+registerReducer(
+  "BoundedSemaphore",
+  (state) => new BoundedSemaphore(0, cellsOf(state, SEM_CELLS, "BoundedSemaphore")),
+  import.meta.url,
+);
 
 function timeoutOptions(timeout: number | undefined, what: string): AcquireOptions {
   if (timeout !== undefined && (typeof timeout !== "number" || Number.isNaN(timeout))) {
@@ -815,6 +838,7 @@ export class Event {
   /** Waits until the flag is set: `true`, or `false` if `timeout` ms pass first. */
   wait(timeout?: number, options?: { signal?: AbortSignal }): Promise<boolean> {
     const opts = timeoutOptions(timeout, "Event.wait");
+    checkOptionNames(options, "Event.wait", ["signal"]);
     if (this.isSet()) return Promise.resolve(true);
     return loopAsync(deadlineOf(opts), options?.signal, this.#step);
   }
@@ -830,7 +854,7 @@ export class Event {
   }
 }
 
-registerReducer("Event", (state) => new Event(cellsOf(state, 2, "Event")));
+registerReducer("Event", (state) => new Event(cellsOf(state, 2, "Event")), import.meta.url);
 
 // Cells of a condition.
 const SLEEPERS = 0;
@@ -1008,14 +1032,14 @@ function rebuildLock(reduced: Reduced): Lock | RLock {
 registerReducer("Condition", (state) => {
   const { lock, cells } = state as { lock: Reduced; cells: SharedArrayBuffer };
   return new Condition(rebuildLock(lock), cellsOf(cells, 2, "Condition"));
-});
+}, import.meta.url);
 
 /** Options of a {@linkcode Barrier}. */
 export interface BarrierOptions {
   /** Run by the last party to arrive, before the others are released. Cannot cross to other processes. */
-  action?: () => void;
+  action?: (() => void) | undefined;
   /** Default timeout (ms) of {@linkcode Barrier.wait}. */
-  timeout?: number;
+  timeout?: number | undefined;
 }
 
 // Cells of a barrier.
@@ -1106,27 +1130,25 @@ export class Barrier {
         if (index + 1 === this.parties) {
           try {
             this.#action?.();
-            this.#set(B_STATE, DRAINING);
-            cond.notifyAll();
           } catch (error) {
             this.#break();
             throw error;
           }
+          // abort() and reset() change the state without the lock: only a filling barrier drains.
+          const was = Atomics.compareExchange(this.#cells, B_STATE, FILLING, DRAINING);
+          cond.notifyAll();
+          if (was !== FILLING) throw new BrokenBarrierError("the barrier is broken");
         } else {
           const passed = await cond.waitFor(() => this.#get(B_STATE) !== FILLING, timeout);
           if (!passed) {
             this.#break();
-            throw new BrokenBarrierError("the barrier wait timed out");
+            throw new BrokenBarrierError(`the barrier wait timed out after ${timeout} ms`);
           }
           if (this.#get(B_STATE) < 0) throw new BrokenBarrierError("the barrier is broken");
         }
         return index;
       } finally {
-        this.#set(B_COUNT, this.#get(B_COUNT) - 1);
-        if (this.#get(B_COUNT) === 0 && (this.#get(B_STATE) === DRAINING || this.#get(B_STATE) === RESETTING)) {
-          this.#set(B_STATE, FILLING);
-          cond.notifyAll();
-        }
+        if (Atomics.sub(this.#cells, B_COUNT, 1) === 1) this.#refill();
       }
     } finally {
       cond.release();
@@ -1138,30 +1160,50 @@ export class Barrier {
     this.#cond.notifyAll();
   }
 
-  /** Puts the barrier back to its empty state; current waiters get `BrokenBarrierError`. */
-  async reset(): Promise<void> {
+  /** The last party out of a draining or resetting barrier makes it fill again (the lock is held). */
+  #refill(): void {
+    if (
+      Atomics.compareExchange(this.#cells, B_STATE, DRAINING, FILLING) === DRAINING
+      || Atomics.compareExchange(this.#cells, B_STATE, RESETTING, FILLING) === RESETTING
+    ) this.#cond.notifyAll();
+  }
+
+  /** Wakes the waiters under the lock, so they see a state changed without it. */
+  async #wakeAll(): Promise<void> {
     // try/finally, not `using`: Node 22 runs these sources as they are and has no `using`.
     const guard = await this.#cond.guard();
     try {
-      if (this.#get(B_COUNT) > 0) {
-        if (this.#get(B_STATE) === FILLING || this.#get(B_STATE) === BROKEN) this.#set(B_STATE, RESETTING);
-      } else {
-        this.#set(B_STATE, FILLING);
-      }
       this.#cond.notifyAll();
     } finally {
       guard[Symbol.dispose]();
     }
   }
 
-  /** Breaks the barrier: current and future waits reject with `BrokenBarrierError` until `reset()`. */
-  async abort(): Promise<void> {
-    const guard = await this.#cond.guard();
-    try {
-      this.#break();
-    } finally {
-      guard[Symbol.dispose]();
+  /**
+   * Puts the barrier back to its empty state at once; current waiters get `BrokenBarrierError`. The Promise
+   * settles once they have been woken.
+   */
+  reset(): Promise<void> {
+    // As Python's, but without the lock (a caller cannot block on it, and may hold it across an await): the state
+    // changes here; waiters, who hold the lock, change it only by compare-and-swap.
+    if (this.#get(B_COUNT) > 0) {
+      Atomics.compareExchange(this.#cells, B_STATE, FILLING, RESETTING);
+      Atomics.compareExchange(this.#cells, B_STATE, BROKEN, RESETTING);
+      // The last waiter may have left between the count read and the swap, seeing no reset to end: end it here.
+      if (this.#get(B_COUNT) === 0) Atomics.compareExchange(this.#cells, B_STATE, RESETTING, FILLING);
+    } else if (Atomics.compareExchange(this.#cells, B_STATE, BROKEN, FILLING) !== BROKEN) {
+      Atomics.compareExchange(this.#cells, B_STATE, RESETTING, FILLING);
     }
+    return this.#wakeAll();
+  }
+
+  /**
+   * Breaks the barrier at once (`broken` is true when this returns): current and future waits reject with
+   * `BrokenBarrierError` until `reset()`. The Promise settles once the waiters have been woken.
+   */
+  abort(): Promise<void> {
+    this.#set(B_STATE, BROKEN);
+    return this.#wakeAll();
   }
 
   /** Describes the barrier for another process (see `Shareable`). */
@@ -1182,4 +1224,4 @@ registerReducer("Barrier", (state) => {
     cells: cellsOf(cells, 4, "Barrier"),
     cond: new Condition(rebuildLock(lock), cellsOf(condCells, 2, "Condition")),
   });
-});
+}, import.meta.url);

@@ -4,7 +4,7 @@
 // Each script prints one JSON object per line:
 //   {"bench": case, "impl": "ours" | "raw" | "python" | other, "unit": "...", "value": median, "better": "higher" | "lower"}
 import { spawnSync } from "node:child_process";
-import { existsSync, readdirSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 
 const bin = (name) => new URL(`../node_modules/.bin/${name}`, import.meta.url).pathname;
@@ -81,6 +81,8 @@ for (const { name, results } of sections) {
     }
   }
   lines.push("");
+  // A bench may say how to read its rows (what was measured, figures to compare with) in bench/<name>.md.
+  if (existsSync(`bench/${name}.md`)) lines.push(readFileSync(`bench/${name}.md`, "utf8").trim(), "");
 }
 const table = lines.join("\n");
 console.log(table);

@@ -1,4 +1,4 @@
-// The whole check: format, lint, type check, then the suite under Deno, Bun, Node 24 and Node 22.
+// The whole check: format, lint, the import rules, type check, then the suite under Deno, Bun, Node 24 and Node 22.
 // Runs every step, prints a summary, and exits non-zero if any step failed.
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
@@ -42,6 +42,7 @@ const only = process.argv.slice(2);
 const steps = [
   ["format (dprint check)", bin("dprint"), ["check"]],
   ["lint (deno lint)", bin("deno"), ["lint"]],
+  ["imports (no cycle, no entry point, layers)", process.execPath, ["scripts/check-imports.mjs"]],
   ["type check (deno check)", bin("deno"), ["check", "mod.ts", "testing.ts", ...dirs.map((d) => `${d}/`)]],
   ["doc lint (deno doc --lint)", bin("deno"), ["doc", "--lint", "mod.ts", "testing.ts"]],
   ["doc examples (deno check --doc-only)", bin("deno"), [

@@ -89,14 +89,15 @@ test("received messages of any size are the caller's own: kept ones stay intact 
       const kept: Uint8Array[] = [];
       for (const [i, size] of sizes.entries()) {
         await b.sendBytes(new Uint8Array(size).fill(i + 1));
-        kept.push(await a.recvBytes());
+        const got = await a.recvBytes();
+        kept.push(got);
         // A receiver may scribble on what it got: that must not reach any other message.
-        kept[i].fill(i + 1);
+        got.fill(i + 1);
       }
-      for (const [i, size] of sizes.entries()) {
-        assert.equal(kept[i].length, size);
-        assert.ok(kept[i].every((byte) => byte === ((i + 1) & 0xff)), `message ${i} was overwritten`);
-        assert.equal(kept[i].byteOffset % 8, 0);
+      for (const [i, got] of kept.entries()) {
+        assert.equal(got.length, sizes[i]);
+        assert.ok(got.every((byte) => byte === ((i + 1) & 0xff)), `message ${i} was overwritten`);
+        assert.equal(got.byteOffset % 8, 0);
       }
       b.close();
       a.close();

@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { test } from "node:test";
 import { fileURLToPath, pathToFileURL } from "node:url";
 
-const entries = ["child.ts", "pool_worker.ts", "spawn_child.ts"];
+const entries = ["process/child_entry/thread.ts", "pool/worker.ts", "process/child_entry/spawn.ts"];
 
 export function hello(): void {}
 
@@ -28,7 +28,7 @@ test("a Process or Pool whose entry is missing fails in start() / new Pool() wit
         assert.match(
           error.message,
           new RegExp(
-            `its entry module file://.*/lib/${startMethod === "spawn" ? "spawn_" : ""}child\\.ts is not there`,
+            `its entry module file://.*/lib/process/child_entry/${startMethod}\\.ts is not there`,
           ),
         );
         assert.match(error.message, /bun build --target=bun --external @tsmp\/multiprocessing/);
@@ -37,7 +37,7 @@ test("a Process or Pool whose entry is missing fails in start() / new Pool() wit
     }
     assert.throws(() => new copy.Pool({ processes: 1 }), (error: Error) => {
       assert.ok(error instanceof copy.ProcessError, String(error));
-      assert.match(error.message, /pool_worker\.ts is not there/);
+      assert.match(error.message, /pool\/worker\.ts is not there/);
       return true;
     });
   } finally {

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import nodeProcess from "node:process";
 import { test } from "node:test";
-import { deathEpoch, isPidAlive } from "../lib/process.ts";
+import { deathEpoch, isPidAlive } from "../lib/process/pid_table.ts";
 import {
   AsyncResult,
   BrokenPoolError,
@@ -189,7 +189,7 @@ test("bad arguments: Pool(0), negative and fractional sizes, maxtasksperchild, t
   assert.throws(() => new Pool({ startMethod: "spawn" }), ProcessError);
   await withPool({ processes: 1 }, (pool) => {
     assert.throws(() => pool.applyAsync(42 as never), TypeError);
-    assert.throws(() => pool.applyAsync(fx.sqr, [() => 1]), TypeError);
+    assert.throws(() => pool.applyAsync(fx.argsOf, [() => 1]), TypeError);
     assert.throws(() => pool.map(fx.sqr, [1], 0), ValueError);
     assert.throws(() => pool.map(fx.sqr, 5 as never), TypeError);
     assert.throws(() => pool.imap(fx.sqr, [1], 0), ValueError);
@@ -480,7 +480,7 @@ test("a Pool made inside a child Process works, and its workers end with the chi
   assert.equal(child.exitcode, 0);
   assert.deepEqual([...out.slice(0, 4)], [1, 4, 9, 16]);
   assert.equal(out[6], 1, "imap in the child");
-  const pids = [out[4], out[5]];
+  const pids = [Atomics.load(out, 4), Atomics.load(out, 5)];
   assert.ok(pids.every((pid) => pid > 0 && pid !== child.pid), `pids ${pids}`);
   await allDead(pids);
 });
@@ -500,7 +500,7 @@ test("terminating a child Process ends the workers of the pool it made", async (
     const waiter = Atomics.waitAsync(out, 2, 0, 10_000);
     assert.ok(waiter.async && await waiter.value !== "timed-out", "the child's pool did not start");
   }
-  const pids = [out[0], out[1]];
+  const pids = [Atomics.load(out, 0), Atomics.load(out, 1)];
   assert.ok(pids.every(isPidAlive));
   child.terminate();
   await child.join(10_000);
@@ -519,7 +519,7 @@ test("a worker thread terminated from outside fails its task with BrokenPoolErro
 
 test("a worker thread that ends without a word (the runtime's own exit) fails its task and is replaced", async () => {
   await withPool({ processes: 1 }, async (pool) => {
-    const before = pool.pids[0];
+    const before = pool.pids[0]!; // one worker
     const [dies, after] = [pool.applyAsync(fx.threadExit), pool.applyAsync(fx.sqr, [5])];
     await assert.rejects(dies.get(10_000), BrokenPoolError);
     assert.equal(await after.get(10_000), 25);
@@ -556,7 +556,7 @@ test("map's default chunksize is Python's: ceil(length / (processes * 4))", asyn
     const runs: number[] = [];
     for (let i = 0; i < pids.length; i++) {
       if (i === 0 || pids[i] !== pids[i - 1]) runs.push(1);
-      else runs[runs.length - 1]++;
+      else runs[runs.length - 1]!++;
     }
     assert.deepEqual(runs, [3, 3, 3, 1]);
   });

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import nodeProcess from "node:process";
 import { test } from "node:test";
-import { holdUntil } from "../lib/keepalive.ts";
+import { holdUntil } from "../lib/wait/event_loop_hold.ts";
 import {
   activeChildren,
   cpuCount,
@@ -70,7 +70,7 @@ test("no child outlives its parent: terminating a child ends its children", asyn
   const p = new Process({ target: fx.parentOfBeater, args: [beat] });
   p.start();
   await Atomics.waitAsync(beat, 0, 0).value;
-  assert.ok(beat[1] > 0, "the grandchild runs");
+  assert.ok(Atomics.load(beat, 1) > 0, "the grandchild runs");
   p.terminate();
   await p.join();
   assert.equal(p.exitcode, -15);
@@ -205,7 +205,7 @@ test("a daemon cannot start children", async () => {
 });
 
 test("an argument that cannot cross is a TypeError from start() naming it", () => {
-  const p = new Process({ target: fx.noop, args: [1, () => 2] });
+  const p = new Process({ target: fx.takeAny, args: [1, () => 2] });
   assert.throws(() => p.start(), (e: unknown) => e instanceof TypeError && /args\[1\] is a function/.test(e.message));
   class Point {
     x = 1;
@@ -213,12 +213,12 @@ test("an argument that cannot cross is a TypeError from start() naming it", () =
       return this.x;
     }
   }
-  const q = new Process({ target: fx.noop, args: [{ deep: [new Point()] }] });
+  const q = new Process({ target: fx.takeAny, args: [{ deep: [new Point()] }] });
   assert.throws(
     () => q.start(),
     (e: unknown) => e instanceof TypeError && /args\[0\]\.deep\[0\] is an instance of Point/.test(e.message),
   );
-  const r = new Process({ target: fx.noop, args: [Symbol("s")] });
+  const r = new Process({ target: fx.takeAny, args: [Symbol("s")] });
   assert.throws(() => r.start(), (e: unknown) => e instanceof TypeError && /args\[0\] is a symbol/.test(e.message));
   assert.equal(p.pid, undefined);
 });

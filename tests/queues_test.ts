@@ -3,7 +3,20 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { decode, encode } from "../lib/codec.ts";
 import { Ring, runAsync } from "../lib/ring.ts";
-import { Empty, Full, JoinableQueue, Process, Queue, SimpleQueue, ValueError } from "../mod.ts";
+import {
+  Barrier,
+  Empty,
+  Event,
+  Full,
+  JoinableQueue,
+  Lock,
+  Process,
+  Queue,
+  Semaphore,
+  SimpleQueue,
+  TimeoutError,
+  ValueError,
+} from "../mod.ts";
 import * as fx from "./fixtures/queue_targets.ts";
 
 test("put(block:false) and putNowait on a full queue raise Full at once; put(timeout) after about the timeout", async () => {
@@ -26,6 +39,48 @@ test("get(timeout) raises Empty; getNowait on an empty queue raises Empty", asyn
   await assert.rejects(q.get({ block: false }), Empty);
   await assert.rejects(q.get({ timeout: 30 }), Empty);
   assert.throws(() => q.getSync({ timeout: 10 }), Empty);
+});
+
+test("timeouts say their unit; Python's positional (block, timeout) is a TypeError naming the options", async () => {
+  const q = new Queue<number>(1);
+  await assert.rejects(
+    q.get({ timeout: 1 }),
+    (e: Error) => e instanceof Empty && e.message === "queue empty after 1 ms",
+  );
+  assert.throws(() => q.getSync({ timeout: 1 }), /queue empty after 1 ms/);
+  await assert.rejects(q.get({ block: false }), /queue empty \(block: false\)/);
+  q.putNowait(1);
+  await assert.rejects(
+    q.put(2, { timeout: 1 }),
+    (e: Error) => e instanceof Full && e.message === "queue full: no room after 1 ms",
+  );
+  const options = /options are an object \{ block, timeout, signal \} \(timeout in milliseconds\), got true/;
+  // @ts-expect-error: Python's q.get(True, 1)
+  await assert.rejects(q.get(true, 1), (e: Error) => e instanceof TypeError && options.test(e.message));
+  // @ts-expect-error: Python's q.put(item, True, 1)
+  await assert.rejects(q.put(2, true, 1), TypeError);
+  // @ts-expect-error: not a number of milliseconds
+  assert.throws(() => q.getSync(1), TypeError);
+  // @ts-expect-error: an unknown option
+  await assert.rejects(q.get({ timout: 1 }), /unknown option "timout"/);
+  const joinable = new JoinableQueue();
+  // @ts-expect-error: join takes { signal }
+  await assert.rejects(async () => await joinable.join(1000), /join: options are an object \{ signal \}/);
+  const lock = new Lock();
+  await lock.acquire();
+  await assert.rejects(
+    lock.guard({ timeout: 1 }),
+    (e: Error) => e instanceof TimeoutError && e.message === "could not acquire the lock in 1 ms",
+  );
+  // @ts-expect-error: Python's lock.acquire(True, 1)
+  await assert.rejects(async () => await lock.acquire(true, 1), /Lock.acquire: options are an object/);
+  assert.throws(
+    () => new Semaphore(0).acquireSync({ timeout: 1, blocking: true } as never),
+    /unknown option "blocking"/,
+  );
+  // @ts-expect-error: the timeout is the first argument
+  await assert.rejects(async () => await new Event().wait({ timeout: 1 }), /timeout must be a number of milliseconds/);
+  await assert.rejects(new Barrier(2).wait(1), /the barrier wait timed out after 1 ms/);
 });
 
 test("qsize is exact: 0, 1, 2, 1, 0", async () => {

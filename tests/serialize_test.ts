@@ -62,9 +62,9 @@ test("what cannot cross is a TypeError naming where it is and what it is", () =>
   assert.throws(() => reduce(new Map([["k", () => 1]])), TypeError);
 });
 
-test("a descriptor of an unknown kind says which module to import", () => {
+test("a descriptor of an unknown kind says where to register its reducer", () => {
   assert.throws(
     () => rebuild({ "\u0000tsmp": "NoSuchKind", state: 1 }),
-    (e: unknown) => e instanceof TypeError && /NoSuchKind/.test(e.message) && /import that module/.test(e.message),
+    (e: unknown) => e instanceof TypeError && /NoSuchKind/.test(e.message) && /registerReducer/.test(e.message),
   );
 });

@@ -55,7 +55,11 @@ test("a Process subclass runs in a spawned child", async () => {
 });
 
 test("shared memory cannot go to an OS process: a TypeError naming the argument", () => {
-  const p = new Process({ target: fx.noop, args: [1, { cells: new Int32Array(new SharedArrayBuffer(4)) }], ...spawn });
+  const p = new Process({
+    target: fx.takeAny,
+    args: [1, { cells: new Int32Array(new SharedArrayBuffer(4)) }],
+    ...spawn,
+  });
   assert.throws(
     () => p.start(),
     (e: unknown) => e instanceof TypeError && /args\[1\]\.cells lives in shared memory/.test(e.message),

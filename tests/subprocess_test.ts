@@ -2,11 +2,14 @@
 // group dies with a timeout, and no child outlives the program that started it.
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { closeSync, mkdtempSync, openSync, readFileSync } from "node:fs";
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { open } from "node:fs/promises";
 import { constants as osConstants, tmpdir } from "node:os";
 import { join } from "node:path";
 import nodeProcess from "node:process";
 import { test } from "node:test";
+import { runtime } from "../lib/runtime/detect.ts";
+import { Decoder, textOptions } from "../lib/text.ts";
 import {
   call,
   CalledProcessError,
@@ -16,16 +19,60 @@ import {
   FileNotFoundError,
   getoutput,
   getstatusoutput,
+  list2cmdline,
+  MaxBufferExceeded,
   PermissionError,
   PIPE,
   Popen,
   run,
   STDOUT,
   TimeoutExpired,
+  UnicodeDecodeError,
   ValueError,
 } from "../mod.ts";
 
 const python = spawnSync("python3", ["--version"]).status === 0;
+const noPython = !python && "python3 not found";
+
+/** A temporary directory for `body`, removed after it. */
+async function withTempDir(body: (dir: string) => Promise<void>): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), "tsmp-sub-"));
+  try {
+    await body(dir);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** What Python prints for `script` (a python3 -c program), as JSON. */
+function pythonSays(script: string, ...args: string[]): unknown {
+  const done = spawnSync("python3", ["-c", `import json, subprocess, sys\n${script}`, ...args], { encoding: "utf8" });
+  assert.equal(done.status, 0, done.stderr);
+  return JSON.parse(done.stdout);
+}
+
+/** Whether `pid` runs (a zombie waiting for its reaper does not). */
+function alive(pid: number): boolean {
+  try {
+    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, "utf8"));
+  } catch {
+    return false;
+  }
+}
+
+/** Waits (bounded) until none of `pids` runs; resolves those still running. */
+async function gone(pids: number[]): Promise<number[]> {
+  for (let i = 0; i < 500 && pids.some(alive); i++) await new Promise((r) => setTimeout(r, 10));
+  return pids.filter(alive);
+}
+
+const runtimeCommand = (fixture: string) => {
+  const path = new URL(`./fixtures/${fixture}`, import.meta.url).pathname;
+  // Deno needs `run -A`; Bun and Node take the file as it is.
+  return nodeProcess.execPath.includes("deno")
+    ? [nodeProcess.execPath, "run", "-A", path]
+    : [nodeProcess.execPath, path];
+};
 
 test("returncode 47, and checkReturncode throws CalledProcessError", async () => {
   const done = await run(["sh", "-c", "exit 47"]);
@@ -142,8 +189,9 @@ test("megabytes cross whole both ways, with and without a timeout; a locked stdo
 });
 
 test("cwd, env and shell", async () => {
-  const dir = mkdtempSync(join(tmpdir(), "tsmp-sub-"));
-  assert.equal((await run(["pwd"], { cwd: dir, captureOutput: true, text: true })).stdout, `${dir}\n`);
+  await withTempDir(async (dir) => {
+    assert.equal((await run(["pwd"], { cwd: dir, captureOutput: true, text: true })).stdout, `${dir}\n`);
+  });
   const env = { PATH: nodeProcess.env.PATH ?? "/usr/bin:/bin", ONLY: "this" };
   const printed = (await run("env", { shell: true, env, captureOutput: true, text: true })).stdout as string;
   assert.ok(printed.includes("ONLY=this\n"));
@@ -169,21 +217,39 @@ test("a pipeline: one Popen's stdout is the next one's stdin", async () => {
 
 test("DEVNULL and a file descriptor as stdout", async () => {
   assert.equal((await run(["echo", "gone"], { stdout: DEVNULL })).returncode, 0);
-  const path = join(mkdtempSync(join(tmpdir(), "tsmp-sub-")), "out.txt");
-  const fd = openSync(path, "w");
-  const p = new Popen(["echo", "to a file"], { stdout: fd });
-  assert.equal(p.stdout, null);
-  await p.wait();
-  closeSync(fd);
-  assert.equal(readFileSync(path, "utf8"), "to a file\n");
+  await withTempDir(async (dir) => {
+    const path = join(dir, "out.txt");
+    const fd = openSync(path, "w");
+    const p = new Popen(["echo", "to a file"], { stdout: fd });
+    assert.equal(p.stdout, null);
+    await p.wait();
+    closeSync(fd);
+    assert.equal(readFileSync(path, "utf8"), "to a file\n");
+  });
 });
 
-test("a grandchild holding the pipe does not stall a timeout: the whole group dies", async () => {
+test("a timeout with processGroup: 0 kills the whole group; without one, a grandchild holding the pipe does not stall it", async () => {
   const started = performance.now();
+  const script = "echo started; sleep 30 & echo $!; sleep 30";
+  let grandchild = 0;
   await assert.rejects(
-    run(["sh", "-c", "echo started; sleep 30 & sleep 30"], { captureOutput: true, text: true, timeout: 200 }),
-    (e: TimeoutExpired) => e instanceof TimeoutExpired && e.stdout === "started\n",
+    run(["sh", "-c", script], { captureOutput: true, text: true, timeout: 200, processGroup: 0 }),
+    (e: TimeoutExpired) => {
+      grandchild = Number((e.stdout as string).split("\n")[1]);
+      return e instanceof TimeoutExpired && /started\n\d+\n$/.test(e.stdout as string);
+    },
   );
+  assert.deepEqual(await gone([grandchild]), [], "the group died with the child");
+  // Python's default: the child alone is killed, and run() does not wait for the pipe the grandchild holds.
+  await assert.rejects(
+    run(["sh", "-c", script], { captureOutput: true, text: true, timeout: 200 }),
+    (e: TimeoutExpired) => {
+      grandchild = Number((e.stdout as string).split("\n")[1]);
+      return e instanceof TimeoutExpired;
+    },
+  );
+  assert.ok(alive(grandchild), "outside a group of its own, the grandchild outlives the timeout, as in Python");
+  nodeProcess.kill(grandchild, "SIGKILL");
   assert.ok(performance.now() - started < 5000);
 });
 
@@ -195,25 +261,11 @@ test("an abort signal kills the child and rejects with its reason", async () => 
 });
 
 test("no child survives the program that started it", async () => {
-  const fixture = new URL("./fixtures/subprocess_parent.ts", import.meta.url).pathname;
-  const command = nodeProcess.execPath.includes("deno")
-    ? [nodeProcess.execPath, "run", "-A", fixture]
-    : [nodeProcess.execPath, fixture];
-  const done = await run(command, { captureOutput: true, text: true, timeout: 30_000 });
+  const done = await run(runtimeCommand("subprocess_parent.ts"), { captureOutput: true, text: true, timeout: 30_000 });
   assert.equal(done.returncode, 0, done.stderr as string);
   const pids = (done.stdout as string).trim().split(" ").map(Number);
   assert.equal(pids.length, 2);
-  const alive = (pid: number) => {
-    try {
-      nodeProcess.kill(pid, 0);
-      return true;
-    } catch {
-      return false;
-    }
-  };
-  // SIGKILL is immediate but reaping is not: look again until both are gone, bounded.
-  for (let i = 0; i < 500 && pids.some(alive); i++) await new Promise((r) => setTimeout(r, 10));
-  assert.deepEqual(pids.filter(alive), []);
+  assert.deepEqual(await gone(pids), []);
 });
 
 test("bad input and missing things are clear errors", async () => {
@@ -262,4 +314,240 @@ test("a Python child's output and exit status arrive as Python's own subprocess 
     text: true,
   });
   assert.deepEqual([done.returncode, done.stdout], [7, "py"]);
+});
+
+test(
+  "a child shares the program's group as in Python, so Ctrl-C reaches it; an un-awaited Popen does not hold the program",
+  {
+    skip: noPython,
+  },
+  async () => {
+    // Python's own answer: the child is in its parent's process group.
+    assert.equal(
+      pythonSays(
+        "import os\np = subprocess.Popen(['sh', '-c', 'ps -o pgid= -p $$'], stdout=subprocess.PIPE)\n"
+          + "print(json.dumps(int(p.communicate()[0]) == os.getpgid(0)))",
+      ),
+      true,
+    );
+    const started = performance.now();
+    const done = await run(runtimeCommand("subprocess_unawaited.ts"), {
+      captureOutput: true,
+      text: true,
+      timeout: 20_000,
+    });
+    assert.equal(done.returncode, 0, done.stderr as string);
+    assert.ok(performance.now() - started < 15_000, "the program ended long before its 30 s child");
+    const [pid, ...groups] = (done.stdout as string).trim().split(" ").map(Number);
+    assert.equal(groups.length, 2);
+    assert.equal(groups[0], groups[1], "the child is in its parent's process group");
+    assert.deepEqual(await gone([pid!]), [], "killOnExit ended the child when the program ended");
+
+    // Ctrl-C is SIGINT to the terminal's foreground group: sent to the program's group, it reaches the child.
+    for (const command of [runtimeCommand("subprocess_sigint.ts"), ["python3", "-c", PY_SIGINT]]) {
+      await using parent = new Popen(command, { stdout: PIPE, text: true, processGroup: 0 });
+      const child = Number(await parent.stdout!.readline());
+      assert.ok(child > 0);
+      runtime.killGroup(parent.pid, "SIGINT");
+      assert.equal((await parent.stdout!.readline()).trim(), "-2", `${command[0]}: the child ended by SIGINT`);
+      assert.equal(await parent.wait({ timeout: 20_000 }), 0);
+    }
+  },
+);
+
+const PY_SIGINT = `import signal, subprocess, sys
+signal.signal(signal.SIGINT, lambda *a: None)
+p = subprocess.Popen(["sleep", "30"])
+print(p.pid, flush=True)
+print(p.wait(), flush=True)`;
+
+const PY_TEXT = `cmd = sys.argv[1:]
+out = {}
+for errors in ["strict", "replace", "ignore", "backslashreplace"]:
+    try:
+        out[errors] = subprocess.run(cmd, capture_output=True, text=True, errors=errors).stdout
+    except UnicodeDecodeError as e:
+        out[errors] = "UnicodeDecodeError: " + str(e)
+p = subprocess.Popen(["printf", "l1\\\\r\\\\nl2\\\\rl3\\\\nl4"], stdout=subprocess.PIPE, universal_newlines=True)
+out["lines"] = list(p.stdout)
+p.wait()
+out["getoutput"] = subprocess.getoutput("printf 'x\\\\r\\\\ny\\\\377\\\\n'", errors="backslashreplace")
+out["getstatusoutput"] = subprocess.getstatusoutput("printf '\\\\351t\\\\351'; exit 2", encoding="latin-1")
+print(json.dumps(out))`;
+
+test("text mode decodes as Python's (newlines, errors, UnicodeDecodeError, lines)", {
+  skip: noPython,
+}, async () => {
+  const cmd = ["printf", "a\\r\\nb\\rc\\n\\377\\376 end \\342\\202"];
+  const ours: Record<string, unknown> = {};
+  for (const errors of ["strict", "replace", "ignore", "backslashreplace"] as const) {
+    try {
+      ours[errors] = (await run(cmd, { captureOutput: true, text: true, errors })).stdout;
+    } catch (e) {
+      assert.ok(e instanceof UnicodeDecodeError && e instanceof ValueError);
+      ours[errors] = `UnicodeDecodeError: ${e.message}`;
+    }
+  }
+  const p = new Popen(["printf", "l1\\r\\nl2\\rl3\\nl4"], { stdout: PIPE, universalNewlines: true });
+  const lines: string[] = [];
+  for await (const line of p.stdout!) lines.push(line);
+  ours.lines = lines;
+  await p.wait();
+  ours.getoutput = await getoutput("printf 'x\\r\\ny\\377\\n'", { errors: "backslashreplace" });
+  ours.getstatusoutput = await getstatusoutput("printf '\\351t\\351'; exit 2", { encoding: "latin-1" });
+  assert.deepEqual(ours, pythonSays(PY_TEXT, ...cmd));
+  assert.equal(
+    ours.strict,
+    "UnicodeDecodeError: 'utf-8' codec can't decode byte 0xff in position 7: invalid start byte",
+  );
+
+  // Bytes mode reads by lines too; a text stdin takes strings; a \r\n cut between two reads is one newline.
+  const bytes = new Popen(["cat"], { stdin: PIPE, stdout: PIPE });
+  const text = new Popen(["cat"], { stdin: PIPE, stdout: PIPE, text: true });
+  const writer = text.stdin!.getWriter();
+  await writer.write("é\r");
+  await writer.write("\nz");
+  await writer.close();
+  assert.deepEqual(await text.stdout!.readlines(), ["é\n", "z"]);
+  await bytes.communicate(new Uint8Array([104, 10, 105]));
+  const decoder = new Decoder(textOptions("utf-8", "strict"), true);
+  const pieces = [[0x61, 0x0d], [0x0a, 0xc3], [0xa9, 0x0d], [0x0d]].map((b) =>
+    decoder.decode(new Uint8Array(b), false)
+  );
+  assert.deepEqual([...pieces, decoder.decode(new Uint8Array(0), true)], ["a", "\n", "é", "\n", "\n"]);
+  assert.throws(
+    () => new Decoder(textOptions(undefined, undefined), true).decode(new Uint8Array([0x61, 0xe2, 0x82]), true),
+    /can't decode bytes in position 1-2: unexpected end of data/,
+  );
+  const lined = new Popen(["printf", "x\\ny"], { stdout: PIPE });
+  assert.deepEqual(
+    [await lined.stdout!.readline(), await lined.stdout!.readline(), await lined.stdout!.readline()],
+    [new Uint8Array([120, 10]), new Uint8Array([121]), new Uint8Array(0)],
+  );
+  await lined.wait();
+  await assert.rejects(run(["true"], { text: true, universalNewlines: false }), ValueError);
+  await assert.rejects(run(["true"], { errors: "surrogateescape" as never }), /unknown error handler/);
+});
+
+test(
+  "Python's options the runtimes can do work; the others, and unknown names, are TypeErrors naming them",
+  {
+    skip: noPython,
+  },
+  async () => {
+    for (const name of ["user", "group", "extraGroups", "umask", "preexecFn"]) {
+      await assert.rejects(
+        run(["true"], { [name]: 1 } as never),
+        (e: Error) =>
+          e instanceof TypeError && e.message.startsWith(`run: option ${name} is not supported: the runtimes`),
+      );
+      assert.throws(() => new Popen(["true"], { [name]: 1 } as never), new RegExp(`Popen: option ${name} is not`));
+    }
+    await assert.rejects(
+      run(["true"], { capture_output: true } as never),
+      /unknown option "capture_output" \(Python's capture_output is captureOutput here\)/,
+    );
+    assert.throws(() => new Popen(["true"], { timeout: 5 } as never), /Popen: unknown option "timeout"/);
+    const p = new Popen(["true"]);
+    await assert.rejects(p.wait({ timout: 5 } as never), /wait: unknown option "timout"/);
+    await assert.rejects(
+      p.communicate(null, { timeout: 5, input: "x" } as never),
+      /communicate: unknown option "input"/,
+    );
+    // @ts-expect-error: Python's wait(1) is wait({ timeout: 1000 })
+    await assert.rejects(p.wait(1), /wait: options are an object \{ timeout \} \(timeout in milliseconds\)/);
+    await assert.rejects(getoutput("true", { shell: true } as never), /getoutput: unknown option "shell"/);
+    assert.throws(
+      () => new Popen(["true"], { pipesize: 65536 } as never),
+      /pipesize: the runtimes cannot resize a pipe/,
+    );
+    assert.throws(() => new Popen(["true"], { processGroup: 7 } as never), /only 0 \(a group of its own\)/);
+    assert.equal((await run(["true"], { pipesize: -1, closeFds: false })).returncode, 0);
+
+    // executable runs instead of args[0], which the program sees as its name where the runtime can say so.
+    const name =
+      (await run(["myname", "-c", "echo $0"], { executable: "/bin/sh", captureOutput: true, text: true })).stdout;
+    const pyName = pythonSays(
+      "print(json.dumps(subprocess.run(['myname', '-c', 'echo $0'], executable='/bin/sh', capture_output=True, text=True).stdout))",
+    );
+    assert.equal(name, runtime.spawnCan.argv0 ? pyName : "/bin/sh\n");
+    // processGroup: 0 is a group of its own, whose id is the child's pid.
+    const grouped = new Popen(["sh", "-c", "ps -o pgid= -p $$"], { stdout: PIPE, text: true, processGroup: 0 });
+    assert.equal(Number(await grouped.stdout!.read()), grouped.pid);
+    await grouped.wait();
+
+    await withTempDir(async (dir) => {
+      // A file's path (a file: URL) and an open file as the streams.
+      writeFileSync(join(dir, "in.txt"), "from a file\n");
+      await run(["cat"], { stdin: new URL(`file://${dir}/in.txt`), stdout: new URL(`file://${dir}/out.txt`) });
+      assert.equal(readFileSync(join(dir, "out.txt"), "utf8"), "from a file\n");
+      const handle = await open(join(dir, "err.txt"), "w");
+      await run(["sh", "-c", "echo oops >&2"], { stderr: handle });
+      await handle.close();
+      assert.equal(readFileSync(join(dir, "err.txt"), "utf8"), "oops\n");
+      assert.throws(() => new Popen(["cat"], { stdin: new URL(`file://${dir}/none`) }), FileNotFoundError);
+      // passFds: a descriptor at the same number in the child (Bun); Deno cannot, and says so.
+      const fd = openSync(join(dir, "fd.txt"), "w");
+      try {
+        if (runtime.spawnCan.passFds) {
+          // The shell takes only one-digit descriptors: Python writes to it.
+          await run(["python3", "-c", "import os, sys; os.write(int(sys.argv[1]), b'passed\\n')", String(fd)], {
+            passFds: [fd],
+          });
+          assert.equal(readFileSync(join(dir, "fd.txt"), "utf8"), "passed\n");
+        } else {
+          assert.throws(() => new Popen(["true"], { passFds: [fd] }), /passFds: deno cannot give a child descriptors/);
+        }
+      } finally {
+        closeSync(fd);
+      }
+    });
+
+    // list2cmdline as Python's.
+    const cases = [["a b", "c\"d", "e\\", "", "f\\\\\"g", "h i\\"], ["plain"], ["tab\there", "back\\\\slash"]];
+    assert.deepEqual(
+      cases.map(list2cmdline),
+      pythonSays(
+        "print(json.dumps([subprocess.list2cmdline(c) for c in json.loads(sys.argv[1])]))",
+        JSON.stringify(cases),
+      ),
+    );
+
+    // A graceful stop: SIGTERM first, which the child may handle; without gracePeriod, SIGKILL at once.
+    const script = "trap 'echo term; exit 3' TERM; echo ready; while :; do :; done";
+    await assert.rejects(
+      run(["sh", "-c", script], { captureOutput: true, text: true, timeout: 300, gracePeriod: 10_000 }),
+      (e: TimeoutExpired) => e instanceof TimeoutExpired && e.stdout === "ready\nterm\n",
+    );
+    await assert.rejects(
+      run(["sh", "-c", script], { captureOutput: true, text: true, timeout: 300 }),
+      (e: TimeoutExpired) => e instanceof TimeoutExpired && e.stdout === "ready\n",
+    );
+    const started = performance.now();
+    const controller = new AbortController();
+    const stubborn = run(["sh", "-c", "trap '' TERM; while :; do :; done"], {
+      signal: controller.signal,
+      gracePeriod: 100,
+    });
+    controller.abort(new Error("stop"));
+    await assert.rejects(stubborn, /stop/);
+    assert.ok(performance.now() - started < 5000, "SIGKILL followed the ignored SIGTERM");
+  },
+);
+
+test("maxBuffer stops a child that writes too much, with the output up to the limit", async () => {
+  await assert.rejects(
+    run(["yes"], { captureOutput: true, maxBuffer: 1000 }),
+    (e: MaxBufferExceeded) =>
+      e instanceof MaxBufferExceeded && e.stream === "stdout" && e.maxBuffer === 1000
+      && (e.stdout as Uint8Array).length === 1000
+      && /wrote more than maxBuffer \(1000 bytes\) to stdout/.test(e.message),
+  );
+  await assert.rejects(
+    run(["sh", "-c", "head -c 5000 /dev/zero >&2"], { captureOutput: true, text: true, maxBuffer: 100 }),
+    (e: MaxBufferExceeded) => e.stream === "stderr" && (e.stderr as string).length === 100 && e.stdout === "",
+  );
+  const fits = await run(["echo", "fits"], { captureOutput: true, text: true, maxBuffer: 5 });
+  assert.equal(fits.stdout, "fits\n");
+  await assert.rejects(run(["true"], { maxBuffer: -1 }), RangeError);
 });

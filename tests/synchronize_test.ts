@@ -185,9 +185,9 @@ test("barrier: parties across processes, abort, timeout", async () => {
   assert.equal(timed.broken, false);
 
   const aborted = new Barrier(2);
-  const waiting = aborted.wait();
+  const waiting = assert.rejects(aborted.wait(), BrokenBarrierError);
   await aborted.abort();
-  await assert.rejects(waiting, BrokenBarrierError);
+  await waiting;
 
   let ran = 0;
   const withAction = new Barrier(1, { action: () => ran++ });
@@ -195,6 +195,30 @@ test("barrier: parties across processes, abort, timeout", async () => {
   assert.equal(ran, 1);
   assert.throws(() => new Process({ target: fx.barrierParty, args: [withAction, out, 0] }).start(), TypeError);
   assert.throws(() => new Barrier(1.5), RangeError);
+});
+
+test("barrier: abort() and reset() take effect at once, as Python's", async () => {
+  const barrier = new Barrier(3);
+  const waiters = [0, 1].map(() => assert.rejects(barrier.wait(), BrokenBarrierError));
+  // Both parties are in: nWaiting says so only once each holds its place.
+  for (let i = 0; i < 1000 && barrier.nWaiting < 2; i++) await new Promise((r) => setImmediate(r));
+  assert.equal(barrier.nWaiting, 2);
+  const aborting = barrier.abort();
+  assert.equal(barrier.broken, true, "broken right after abort() returns");
+  await assert.rejects(barrier.wait(), BrokenBarrierError);
+  await Promise.all(waiters);
+  await aborting;
+  const resetting = barrier.reset();
+  assert.equal(barrier.broken, false, "whole again right after reset() returns");
+  await resetting;
+  // A reset with parties waiting breaks their wait, and the barrier works again afterwards.
+  const two = new Barrier(2);
+  const early = assert.rejects(two.wait(), BrokenBarrierError);
+  for (let i = 0; i < 1000 && two.nWaiting < 1; i++) await new Promise((r) => setImmediate(r));
+  void two.reset();
+  assert.equal(two.broken, false);
+  await early;
+  assert.deepEqual((await Promise.all([two.wait(), two.wait()])).sort(), [0, 1]);
 });
 
 test("4 children doing locked increments of one Value end exact", async () => {

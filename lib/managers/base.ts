@@ -6,11 +6,19 @@
  * @module
  */
 
-import { currentProcess } from "../process.ts";
+import { currentProcess } from "../process/current_process.ts";
+import { Token } from "../reduction/pickle.ts";
 import { closeClient, ManagerClient } from "./client.ts";
 import type { Serializer } from "./codec.ts";
-import { Token } from "./pickle.ts";
-import { AutoProxy, type BaseProxy, makeProxy, type ProxyMethods, type ProxyType, toWire } from "./proxy.ts";
+import {
+  AutoProxy,
+  type BaseProxy,
+  makeProxy,
+  type ProxyMethods,
+  type ProxyType,
+  type Remote,
+  toWire,
+} from "./proxy.ts";
 import { type ManagerAddress, Server, type TypeSpec } from "./server.ts";
 import { authkeyBytes } from "./wire.ts";
 
@@ -18,33 +26,40 @@ import { authkeyBytes } from "./wire.ts";
 export interface RegisterOptions {
   /** Makes the server object; may be a closure when the server runs in this process (`start()`, `getServer()`). */
   // deno-lint-ignore no-explicit-any
-  callable?: ((...args: any[]) => unknown) | null;
+  callable?: ((...args: any[]) => unknown) | null | undefined;
   /** The proxy class for this type id (default: an {@linkcode AutoProxy}). */
-  proxytype?: ProxyType | null;
+  proxytype?: ProxyType | null | undefined;
   /** The methods proxies may call (default: the object's public methods). */
-  exposed?: readonly string[] | null;
+  exposed?: readonly string[] | null | undefined;
   /** Methods whose result the server keeps, returning a proxy of that type id. */
-  methodToTypeid?: Record<string, string> | null;
+  methodToTypeid?: Record<string, string> | null | undefined;
   /** Whether to add a method named `typeid` to the manager class (default true). */
-  createMethod?: boolean;
+  createMethod?: boolean | undefined;
+  /**
+   * Parameter names of the server object's methods (`{ move: ["x", "y", "speed"] }`), so a Python client's
+   * keyword arguments (`p.move(1, 2, speed=3)`) land in place. A method without names here (and not one of
+   * `get`, `put`, `acquire`, `wait`, `join`) gets them as one trailing plain object, after its positional
+   * arguments: `move(1, 2, { speed: 3 })`.
+   */
+  params?: Record<string, readonly string[]> | null | undefined;
 }
 
 /** Options of a manager. */
 export interface BaseManagerOptions {
   /** `[host, port]` (port 0 picks a free port when serving) or a Unix socket path. Default `["127.0.0.1", 0]`. */
-  address?: ManagerAddress;
+  address?: ManagerAddress | undefined;
   /** The shared secret; default `currentProcess().authkey`. Required to serve on anything but loopback. */
-  authkey?: string | Uint8Array;
+  authkey?: string | Uint8Array | undefined;
   /** `"pickle"` (default: CPython peers need no change) or `"json"`. */
-  serializer?: Serializer;
+  serializer?: Serializer | undefined;
   /** The largest frame the server accepts, in bytes (default 64 MiB); larger ones close that connection. */
-  maxFrame?: number;
+  maxFrame?: number | undefined;
   /**
    * Whether clients in this program's other threads (its processes, `Manager()`'s own) reach a server started
    * here over shared memory instead of loopback TCP (default true). The protocol and the authkey handshake are
    * the same either way; clients in other programs, Python's included, always use TCP.
    */
-  sharedMemory?: boolean;
+  sharedMemory?: boolean | undefined;
 }
 
 interface Registration extends TypeSpec {
@@ -62,8 +77,13 @@ export function registryOf(ctor: object): Map<string, Registration> {
   return out;
 }
 
-/** A proxy made by `create()` or a registered method: its own methods plus one per exposed name. */
-export type Proxy = BaseProxy & ProxyMethods;
+/**
+ * A proxy made by `create()` or a registered method: its own methods plus one per exposed name. `T` says
+ * which: the server object's type (`Proxy<ServerQueue>`) or an interface listing its methods
+ * (`Proxy<{ put(item: string): void; get(): string }>`), each of which the proxy offers resolving a Promise.
+ * Without `T` any name may be called (an index signature: with `noUncheckedIndexedAccess`, give `T`).
+ */
+export type Proxy<T extends object = ProxyMethods> = BaseProxy & Remote<T>;
 
 /**
  * Python's `multiprocessing.managers.BaseManager`, speaking CPython's wire
@@ -79,7 +99,7 @@ export type Proxy = BaseProxy & ProxyMethods;
  *
  * await using m = new QueueManager({ address: ["127.0.0.1", 0], authkey: "abc" });
  * await m.start();
- * const q = await m.create("get_queue");
+ * const q = await m.create<ServerQueue>("get_queue");
  * await q.put("hello");
  * console.log(await q.get()); // "hello"
  * ```
@@ -100,11 +120,15 @@ export class BaseManager {
    * `typeid` that creates the object on the server and resolves to its proxy.
    * Declare the method on the subclass to type it.
    *
+   * Keyword arguments a Python client passes to a method of the server object are placed by the names in
+   * `params`; without them they arrive as one trailing plain object (see {@linkcode RegisterOptions.params}).
+   * A Python client's `timeout=` seconds become milliseconds for a parameter named `timeout`.
+   *
    * @example
    * ```ts
    * import { BaseManager, type Proxy } from "@tsmp/multiprocessing";
    * class QueueManager extends BaseManager {
-   *   declare get_queue: () => Promise<Proxy>;
+   *   declare get_queue: () => Promise<Proxy<{ put(item: string): void; get(): string }>>;
    * }
    * QueueManager.register("get_queue"); // a client: the server (maybe Python) has the callable
    * ```
@@ -117,6 +141,7 @@ export class BaseManager {
       callable: options.callable ?? null,
       exposed: options.exposed ?? null,
       methodToTypeid: options.methodToTypeid ?? null,
+      params: options.params ?? null,
       proxytype: options.proxytype ?? null,
     });
     if (options.createMethod !== false) {
@@ -148,7 +173,7 @@ export class BaseManager {
   }
 
   /** The server options a manager's own server process needs besides the address, authkey and serializer. */
-  protected get _serverOptions(): { maxFrame?: number; sharedMemory: boolean } {
+  protected get _serverOptions(): { maxFrame?: number | undefined; sharedMemory: boolean } {
     return { maxFrame: this.#maxFrame, sharedMemory: this.#sharedMemory };
   }
 
@@ -219,15 +244,17 @@ export class BaseManager {
   }
 
   /** Creates an object of a registered type id on the server and resolves to its proxy. */
-  async create(typeid: string, ...args: unknown[]): Promise<Proxy> {
+  async create<T extends object = ProxyMethods>(typeid: string, ...args: unknown[]): Promise<Proxy<T>> {
     if (this.#state === "shutdown") throw new Error("the manager has been shut down");
     const client = this._client();
-    const reply = await client.request(null, "create", [typeid, ...args.map((a) => toWire(a))]);
+    if (client.pythonPeer === null) await client.ready.catch(() => {});
+    const python = client.pythonPeer === true;
+    const reply = await client.request(null, "create", [typeid, ...args.map((a) => toWire(a, python))]);
     if (reply.kind !== "return" || !Array.isArray(reply.value)) throw new TypeError("create returned no (id, exposed)");
     const [ident, exposed] = reply.value as [string, string[]];
     const reg = registryOf(this.constructor).get(typeid);
     const token = new Token(typeid, this.#address, String(ident));
-    return makeProxy(client, token, [...exposed], reg?.proxytype ?? undefined) as Proxy;
+    return makeProxy(client, token, [...exposed], reg?.proxytype ?? undefined) as Proxy<T>;
   }
 
   /** Stops a server this manager started (and closes this process's connections to it). */

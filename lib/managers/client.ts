@@ -10,13 +10,13 @@
 
 import type { Socket } from "node:net";
 import { nodeNet } from "../connection.ts";
-import { EOFError, ProcessError, RemoteError } from "../errors.ts";
+import { EOFError, ProcessError, RemoteError, TimeoutError } from "../errors.ts";
 import { Empty, Full } from "../errors.ts";
-import { connectEndpoint } from "../host.ts";
-import { holdOpen } from "../keepalive.ts";
+import { PyException, Token, tuple } from "../reduction/pickle.ts";
+import { holdOpen } from "../wait/event_loop_hold.ts";
 import { type Codec, codecFor, type Serializer } from "./codec.ts";
+import { connectEndpoint } from "./endpoint_broker.ts";
 import { connectKeys, LocalSocket, newOffer } from "./local.ts";
-import { PyException, Token, tuple } from "./pickle.ts";
 import type { ManagerAddress } from "./server.ts";
 import { answerChallenge, type ByteStream, deliverChallenge, FramedSocket } from "./wire.ts";
 
@@ -24,6 +24,45 @@ import { answerChallenge, type ByteStream, deliverChallenge, FramedSocket } from
 export type Reply = { kind: "return"; value: unknown } | { kind: "proxy"; exposed: string[]; token: Token };
 
 const TAG = "#TSMP";
+/** Connections a client opens at once to a CPython server: under its listen backlog (16 on 3.11). */
+const MAX_CONNECTING = 4;
+/** Method-call connections a client keeps to a CPython server; beyond, calls wait for one to be free. */
+const MAX_CONNECTIONS = 64;
+/** Free connections kept after a burst; the others are closed as they come back. */
+const MAX_IDLE = 4;
+/** How long connecting and the handshake may take before the attempt fails. */
+const HANDSHAKE_TIMEOUT = 10_000;
+/** How long past its own `timeout` a call waits for the reply before it fails (the server's slack): 1 s + 10%. */
+const graceOf = (timeout: number) => 1_000 + timeout / 10;
+
+/**
+ * Who holds a server lock: CPython ties an RLock or a Condition to the server thread of the connection that
+ * acquired it, and this module's server to an owner id. One owner is one connection (or id), held from its
+ * acquire to its last release, so that each async flow holding a lock is its own owner. A `LockOwner`
+ * (from `AcquirerProxy.owner()`) carries one.
+ *
+ * @example
+ * ```ts
+ * import { Manager } from "@tsmp/multiprocessing";
+ * await using manager = await Manager();
+ * const lock = await manager.RLock();
+ * const owner = lock.owner(); // holds its own LockOwnership
+ * await owner.acquire();
+ * await owner.release();
+ * ```
+ */
+export class LockOwnership {
+  /** This owner's id on the connection of this module's server. */
+  readonly id: number;
+  /** @internal The connection it is pinned to, on a CPython server. */
+  conn: FramedSocket | null = null;
+  /** Acquires not yet released. */
+  depth = 0;
+  /** @internal made by the client. */
+  constructor(id: number) {
+    this.id = id;
+  }
+}
 
 async function connectSocket(address: ManagerAddress): Promise<Socket> {
   const { connect } = await nodeNet();
@@ -125,6 +164,10 @@ export class ManagerClient {
   #release: (() => void) | null = null;
   #idle: FramedSocket[] = [];
   #open = new Set<FramedSocket>();
+  #connecting = 0;
+  #connectWaiters: (() => void)[] = [];
+  #connWaiters: ((conn: FramedSocket | null) => void)[] = [];
+  #nextOwner = 1;
   /**
    * Proxies sent to another process. The receiver's incref travels on its own connection, at a time (and a
    * number of times) this process cannot know, so the sender's reference must not be collected first: such a
@@ -154,12 +197,50 @@ export class ManagerClient {
     this.ready.catch(() => {});
   }
 
+  /** Whether the server is CPython's (null until the first connection has told). */
+  get pythonPeer(): boolean | null {
+    return this.#mode === null ? null : this.#mode === "python";
+  }
+
   /** Whether the connection has ended (a failure or `close()`); requests then reject. */
   get closed(): boolean {
     return this.#dead !== null;
   }
 
+  /** A connected, authenticated socket; under the cap of connections opening at once, and timed out. */
   async #handshake(): Promise<FramedSocket> {
+    while (this.#connecting >= MAX_CONNECTING) await new Promise<void>((r) => this.#connectWaiters.push(r));
+    this.#connecting++;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    let attempt: FramedSocket | null = null;
+    let late = false;
+    try {
+      // A listen queue that overflowed drops the last ACK silently: the challenge never comes, so time out.
+      const expired = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => {
+          late = true;
+          attempt?.close();
+          reject(
+            new ProcessError(
+              `the manager at ${describe(this.address)} did not complete the handshake within ${HANDSHAKE_TIMEOUT} ms`,
+            ),
+          );
+        }, HANDSHAKE_TIMEOUT);
+      });
+      expired.catch(() => {});
+      // A socket that connects after the deadline is closed at once.
+      const started = (c: FramedSocket) => late ? c.close() : void (attempt = c);
+      return await Promise.race([this.#connectOnce(started), expired]);
+    } finally {
+      clearTimeout(timer);
+      this.#connecting--;
+      this.#connectWaiters.shift()?.();
+      // A freed opening slot may let a call waiting for a connection open one.
+      if (this.#connecting < MAX_CONNECTING) this.#connWaiters.shift()?.(null);
+    }
+  }
+
+  async #connectOnce(started: (conn: FramedSocket) => void): Promise<FramedSocket> {
     let socket: ByteStream | null = null;
     // A server in another thread of this program takes the connection over shared memory; anything else, TCP.
     const keys = this.#local === false ? [] : connectKeys(this.address);
@@ -176,6 +257,7 @@ export class ManagerClient {
     }
     socket.unref();
     const conn = new FramedSocket(socket);
+    started(conn);
     try {
       await answerChallenge(conn, this.authkey);
       await deliverChallenge(conn, this.authkey);
@@ -243,10 +325,7 @@ export class ManagerClient {
     const p = this.#pending.get(id);
     if (!p) return;
     this.#pending.delete(id);
-    if (this.#pending.size === 0) {
-      this.#release?.();
-      this.#release = null;
-    }
+    this.#settled();
     try {
       p.resolve(settle(kind, value));
     } catch (e) {
@@ -254,29 +333,73 @@ export class ManagerClient {
     }
   }
 
-  /** Sends one request (`ident` null for a control request) and resolves with its checked reply. */
+  /** @internal A new lock owner (see `LockOwnership`); `disown` lets its connection go. */
+  own(): LockOwnership {
+    return new LockOwnership(this.#nextOwner++);
+  }
+
+  /** @internal Ends an owner: the connection it was pinned to serves other calls again. */
+  disown(owner: LockOwnership): void {
+    const conn = owner.conn;
+    owner.conn = null;
+    if (conn) this.#giveBack(conn);
+  }
+
+  /**
+   * Sends one request (`ident` null for a control request) and resolves with its checked reply. A call with a
+   * `timeout` keyword fails with `TimeoutError` if no reply comes within that time and a grace period; `owner`
+   * makes it on that lock owner's behalf.
+   */
   async request(
     ident: string | null,
     method: string,
     args: unknown[] = [],
     kwds: Record<string, unknown> = {},
+    owner?: LockOwnership,
   ): Promise<Reply> {
     if (this.#dead) throw this.#dead;
     if (this.#mode === null) await this.ready;
     if (this.#dead) throw this.#dead;
-    if (this.#mode === "python") return await this.#pythonRequest(ident, method, args, toPythonKwds(kwds));
+    const limit = typeof kwds.timeout === "number" && kwds.timeout >= 0 ? kwds.timeout + graceOf(kwds.timeout) : null;
+    if (this.#mode === "python") {
+      return await this.#pythonRequest(ident, method, args, toPythonKwds(kwds), owner, limit);
+    }
     const id = this.#nextId++;
-    const bytes = this.#codec.dumps(tuple(TAG, id, ident, method, tuple(...args), kwds));
+    const bytes = this.#codec.dumps(
+      owner
+        ? tuple(TAG, id, ident, method, tuple(...args), kwds, owner.id)
+        : tuple(TAG, id, ident, method, tuple(...args), kwds),
+    );
     return await new Promise<Reply>((resolve, reject) => {
-      this.#pending.set(id, { resolve, reject });
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const done = <T>(f: (v: T) => void) => (v: T) => {
+        clearTimeout(timer);
+        f(v);
+      };
+      this.#pending.set(id, { resolve: done(resolve), reject: done(reject) });
       if (!this.#release) this.#release = holdOpen();
+      if (limit !== null) {
+        timer = setTimeout(() => {
+          if (!this.#pending.delete(id)) return;
+          this.#settled();
+          reject(new TimeoutError(`${method}() got no reply within ${limit} ms (its timeout and a grace period)`));
+        }, limit);
+      }
       try {
         this.#conn!.send(bytes);
       } catch (e) {
         this.#pending.delete(id);
+        clearTimeout(timer);
         reject(e);
       }
     });
+  }
+
+  #settled() {
+    if (this.#pending.size === 0) {
+      this.#release?.();
+      this.#release = null;
+    }
   }
 
   /** Sends a request without waiting for or checking its reply (decref on release). */
@@ -285,40 +408,107 @@ export class ManagerClient {
     this.request(ident, method, args).catch(() => {});
   }
 
-  async #pythonRequest(ident: string | null, method: string, args: unknown[], kwds: Record<string, unknown>) {
-    const release = holdOpen();
-    try {
-      if (ident === null) {
+  /** A method-call connection to a CPython server: a free one, a new one under the caps, or the next freed. */
+  async #methodConn(): Promise<FramedSocket> {
+    for (;;) {
+      const idle = this.#idle.pop();
+      if (idle) {
+        if (idle.closed) continue;
+        return idle;
+      }
+      if (this.#connecting < MAX_CONNECTING && this.#open.size + this.#connecting < MAX_CONNECTIONS) {
         const conn = await this.#handshake();
         try {
-          conn.send(this.#codec.dumps(tuple(null, method, tuple(...args), kwds)));
+          conn.send(this.#codec.dumps(tuple(null, "accept_connection", tuple("js-client"), {})));
           const [kind, value] = this.#codec.loads(await conn.recv()) as [unknown, unknown];
-          return settle(kind, value);
-        } finally {
+          settle(kind, value);
+        } catch (e) {
           conn.close();
+          throw e;
         }
-      }
-      let conn = this.#idle.pop();
-      if (!conn || conn.closed) {
-        conn = await this.#handshake();
-        conn.send(this.#codec.dumps(tuple(null, "accept_connection", tuple("js-client"), {})));
-        const [kind, value] = this.#codec.loads(await conn.recv()) as [unknown, unknown];
-        settle(kind, value);
         this.#open.add(conn);
-        const c = conn;
-        conn.onClose = () => this.#open.delete(c);
+        conn.onClose = () => {
+          this.#open.delete(conn);
+          this.#connWaiters.shift()?.(null);
+        };
+        return conn;
       }
-      conn.send(this.#codec.dumps(tuple(ident, method, tuple(...args), kwds)));
-      let frame: Uint8Array;
-      try {
-        frame = await conn.recv();
-      } catch (e) {
-        throw new EOFError(`the manager at ${describe(this.address)} closed the connection (${(e as Error).message})`);
-      }
-      this.#idle.push(conn);
-      const [kind, value] = this.#codec.loads(frame) as [unknown, unknown];
-      return settle(kind, value);
+      const handed = await new Promise<FramedSocket | null>((r) => this.#connWaiters.push(r));
+      if (handed && !handed.closed) return handed;
+    }
+  }
+
+  /** A connection whose call is done: to a waiting call, kept free (a few), or closed (after a burst). */
+  #giveBack(conn: FramedSocket) {
+    if (conn.closed) {
+      this.#connWaiters.shift()?.(null);
+      return;
+    }
+    const waiter = this.#connWaiters.shift();
+    if (waiter) return waiter(conn);
+    if (this.#idle.length < MAX_IDLE) this.#idle.push(conn);
+    else conn.close();
+  }
+
+  async #pythonRequest(
+    ident: string | null,
+    method: string,
+    args: unknown[],
+    kwds: Record<string, unknown>,
+    owner: LockOwnership | undefined,
+    limit: number | null,
+  ) {
+    const release = holdOpen();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    let conn: FramedSocket | null = null;
+    let pinned = false;
+    try {
+      const expired = new Promise<never>((_, reject) => {
+        if (limit === null) return;
+        timer = setTimeout(() => {
+          // The reply may still come: this connection would be out of step, so it goes.
+          conn?.close();
+          if (owner?.conn === conn) owner!.conn = null;
+          reject(new TimeoutError(`${method}() got no reply within ${limit} ms (its timeout and a grace period)`));
+        }, limit);
+      });
+      expired.catch(() => {});
+      const call = async () => {
+        if (ident === null) {
+          conn = await this.#handshake();
+          try {
+            conn.send(this.#codec.dumps(tuple(null, method, tuple(...args), kwds)));
+            const [kind, value] = this.#codec.loads(await conn.recv()) as [unknown, unknown];
+            return settle(kind, value);
+          } finally {
+            conn.close();
+          }
+        }
+        if (owner) {
+          if (owner.conn?.closed) owner.conn = null;
+          owner.conn ??= await this.#methodConn();
+          conn = owner.conn;
+          pinned = true;
+        } else {
+          conn = await this.#methodConn();
+        }
+        conn.send(this.#codec.dumps(tuple(ident, method, tuple(...args), kwds)));
+        let frame: Uint8Array;
+        try {
+          frame = await conn.recv();
+        } catch (e) {
+          throw new EOFError(
+            `the manager at ${describe(this.address)} closed the connection (${(e as Error).message})`,
+          );
+        }
+        if (!pinned) this.#giveBack(conn);
+        conn = null;
+        const [kind, value] = this.#codec.loads(frame) as [unknown, unknown];
+        return settle(kind, value);
+      };
+      return await Promise.race([call(), expired]);
     } finally {
+      clearTimeout(timer);
       release();
     }
   }

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { dumps, loads, PyException, Token, tuple } from "./pickle.ts";
+import { dumps, loads, PyException, Token, tuple } from "../reduction/pickle.ts";
 
 /** How a manager encodes its messages. */
 export type Serializer = "pickle" | "json";
@@ -71,9 +71,10 @@ function decodeJson(value: unknown): unknown {
   if (value === null || typeof value !== "object") return value;
   const rec = value as Record<string, unknown>;
   const keys = Object.keys(rec);
-  if (keys.length === 1 && keys[0].startsWith("#") && !keys[0].startsWith("##")) {
-    const v = rec[keys[0]];
-    switch (keys[0]) {
+  const tag = keys.length === 1 ? keys[0] : undefined;
+  if (tag !== undefined && tag.startsWith("#") && !tag.startsWith("##")) {
+    const v = rec[tag];
+    switch (tag) {
       case "#float":
         return Number(v);
       case "#int":
@@ -93,7 +94,7 @@ function decodeJson(value: unknown): unknown {
         return new PyException("builtins", String(name), (args ?? []).map(decodeJson));
       }
     }
-    throw new TypeError(`unknown tag ${keys[0]} in a JSON message`);
+    throw new TypeError(`unknown tag ${tag} in a JSON message`);
   }
   const out: Record<string, unknown> = {};
   for (const k of keys) {
@@ -113,10 +114,12 @@ const json: Codec = {
 };
 
 const pickle: Codec = { dumps, loads };
+// A server holds values for Python peers: a whole-number float stays a float (PyFloat) until it goes back.
+const pickleKeepingFloats: Codec = { dumps, loads: (bytes) => loads(bytes, { keepFloats: true }) };
 
 /** The codec for a serializer name; anything else is a clear error. */
-export function codecFor(serializer: Serializer | undefined): Codec {
-  if (serializer === undefined || serializer === "pickle") return pickle;
+export function codecFor(serializer: Serializer | undefined, options: { keepFloats?: boolean } = {}): Codec {
+  if (serializer === undefined || serializer === "pickle") return options.keepFloats ? pickleKeepingFloats : pickle;
   if (serializer === "json") return json;
   throw new TypeError(`unknown serializer ${JSON.stringify(serializer)}: use "pickle" or "json"`);
 }

@@ -1,6 +1,6 @@
 /**
  * A manager connection between two threads of one program, on shared memory.
- * A server registers its address with the thread host (lib/host.ts); a client
+ * A server registers its address with the endpoint broker (endpoint_broker.ts); a client
  * in the same program that connects to that address is handed a pair of
  * byte rings instead of a TCP socket. The stream behaves as the socket would
  * (the same frames, the same `#CHALLENGE#` handshake, the same frame limit),
@@ -10,8 +10,8 @@
  * @module
  */
 
-import { changeFrom, holdOpen, holdUntil } from "../keepalive.ts";
 import { LookBudget, POLL_MS } from "../looking.ts";
+import { changeFrom, holdOpen, holdUntil } from "../wait/event_loop_hold.ts";
 import type { ManagerAddress } from "./server.ts";
 
 /**
@@ -235,7 +235,7 @@ export class LocalSocket {
     while (!this.#closed) {
       const s = Atomics.load(h, seq);
       const w = Atomics.load(h, written);
-      const r = h[read];
+      const r = h[read]!; // a header cell: in range
       if (w !== r) {
         const n = (w - r) | 0;
         const chunk = new Uint8Array(n);
@@ -270,12 +270,12 @@ export class LocalSocket {
   #copyOut(): boolean {
     const h = this.#header;
     const { written, read } = this.#outCells;
-    let w = h[written];
+    let w = h[written]!; // a header cell: in range
     const start = w;
     while (this.#pending.length) {
       const free = CAPACITY - ((w - Atomics.load(h, read)) | 0);
       if (free === 0) break;
-      const head = this.#pending[0];
+      const head = this.#pending[0]!; // the loop runs while one is pending
       const n = Math.min(free, head.length - this.#pendingOffset);
       const at = w & MASK;
       const first = Math.min(n, CAPACITY - at);

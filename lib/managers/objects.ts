@@ -8,20 +8,32 @@
  */
 
 import { TimeoutError } from "../errors.ts";
-import { holdOpen } from "../keepalive.ts";
-import { isTuple, PySlice, tuple } from "./pickle.ts";
+import {
+  isIndexKey,
+  isTuple,
+  PyByteArray,
+  PyFloat,
+  PyFrozenSet,
+  PyObject,
+  PyRange,
+  PySlice,
+  tuple,
+} from "../reduction/pickle.ts";
+import { holdOpen } from "../wait/event_loop_hold.ts";
 
 /** Parameter names of methods, so keyword arguments can be placed (`{ get: ["block", "timeout"] }`). */
 export const PARAMS: unique symbol = Symbol.for("tsmp.managers.params") as never;
 /** The method the `#GETVALUE` request and `__repr__` use to read an object's value as plain data. */
 export const VALUE: unique symbol = Symbol.for("tsmp.managers.value") as never;
 /** The identity of the connection making the current call (for RLock ownership). */
-export const caller = { id: 0 };
+export const caller: { id: number | string } = { id: 0 };
 
 /** An error a Python peer sees as a class of its own (`KeyError`, `_queue.Empty`...). */
-function pyError(name: string, message: string): Error {
+function pyError(name: string, message: string, args?: unknown[]): Error {
   const e = new Error(message);
   e.name = name;
+  // Python's args, sent as they are (a KeyError's key, not its repr).
+  if (args) Object.defineProperty(e, "args", { value: args, enumerable: false });
   return e;
 }
 
@@ -38,13 +50,22 @@ export function pyRepr(value: unknown, depth = 0): string {
     return String(value);
   }
   if (typeof value === "bigint") return value.toString();
+  if (value instanceof PyFloat) {
+    const v = value.value;
+    if (!Number.isFinite(v)) return pyRepr(v);
+    return Math.abs(v) < 1e16 ? `${v}.0` : v.toExponential();
+  }
+  if (value instanceof PyObject) return `${value.name}(${value.args.map((a) => pyRepr(a, depth + 1)).join(", ")})`;
+  if (value instanceof PyRange) {
+    return `range(${value.start}, ${value.stop}${value.step === 1 ? "" : `, ${value.step}`})`;
+  }
   if (typeof value === "string") return `'${value.replace(/\\/g, "\\\\").replace(/'/g, "\\'").replace(/\n/g, "\\n")}'`;
   if (value instanceof Uint8Array) {
-    return `b'${
+    return `${value instanceof PyByteArray ? "bytearray(" : ""}b'${
       [...value].map((b) =>
         b >= 32 && b < 127 && b !== 39 && b !== 92 ? String.fromCharCode(b) : `\\x${b.toString(16).padStart(2, "0")}`
       ).join("")
-    }'`;
+    }'${value instanceof PyByteArray ? ")" : ""}`;
   }
   if (Array.isArray(value)) {
     const inner = value.map((v) => pyRepr(v, depth + 1)).join(", ");
@@ -52,6 +73,9 @@ export function pyRepr(value: unknown, depth = 0): string {
   }
   if (value instanceof Map) {
     return `{${[...value].map(([k, v]) => `${pyRepr(k, depth + 1)}: ${pyRepr(v, depth + 1)}`).join(", ")}}`;
+  }
+  if (value instanceof PyFrozenSet) {
+    return `frozenset(${value.size ? `{${[...value].map((v) => pyRepr(v, depth + 1)).join(", ")}}` : ""})`;
   }
   if (value instanceof Set) return value.size ? `{${[...value].map((v) => pyRepr(v, depth + 1)).join(", ")}}` : "set()";
   if (value instanceof Error) return `${value.name}(${pyRepr(value.message)})`;
@@ -69,18 +93,27 @@ export function pyRepr(value: unknown, depth = 0): string {
 function keyOf(key: unknown): string {
   if (typeof key === "string") return `s${key}`;
   if (typeof key === "number") return `n${key}`;
+  if (key instanceof PyFloat) return `n${key.value}`;
+  if (key instanceof PyFrozenSet) return `f${[...key].map(keyOf).sort().join("\u0000")}\u0001`;
+  if (key instanceof PyRange) return `r${key.start},${key.stop},${key.step}`;
+  if (key instanceof PyObject) return `o${key.module}.${key.name}${keyOf([...key.args])}${keyOf(key.state ?? null)}`;
   if (typeof key === "boolean") return `n${key ? 1 : 0}`;
   if (typeof key === "bigint") return `n${key}`;
   if (key === null || key === undefined) return "N";
   if (Array.isArray(key)) return `t${key.map(keyOf).join("\u0000")}\u0001`;
-  if (key instanceof Uint8Array) return `b${[...key].join(",")}`;
+  if (key instanceof Uint8Array && !(key instanceof PyByteArray)) return `b${[...key].join(",")}`;
+  if (key !== null && typeof key === "object" && Object.getPrototypeOf(key) === Object.prototype) {
+    // A UUID's state ({int: n}): hashable through its owner only.
+    return `d${Object.entries(key).map(([k, v]) => `${k}=${keyOf(v)}`).join("\u0000")}`;
+  }
   throw pyError("TypeError", `unhashable type: ${Array.isArray(key) ? "list" : typeof key}`);
 }
 
 /** Plain data for a dict: an object when every key is a string, else a Map. */
 function dictData(entries: Iterable<[unknown, unknown]>): Record<string, unknown> | Map<unknown, unknown> {
   const list = [...entries];
-  if (list.every(([k]) => typeof k === "string")) {
+  // A JavaScript object moves index-like keys ("2", "1") first: a Map keeps the dict's order.
+  if (list.every(([k]) => typeof k === "string" && !isIndexKey(k))) {
     const out: Record<string, unknown> = {};
     for (const [k, v] of list) {
       Object.defineProperty(out, k as string, { value: v, enumerable: true, writable: true, configurable: true });
@@ -108,6 +141,7 @@ export class DictObject {
     "__contains__",
     "__delitem__",
     "__getitem__",
+    "__iter__",
     "__len__",
     "__setitem__",
     "clear",
@@ -131,7 +165,7 @@ export class DictObject {
   }
   __getitem__(key: unknown): unknown {
     const e = this.#map.get(keyOf(key));
-    if (!e) throw pyError("KeyError", pyRepr(key));
+    if (!e) throw pyError("KeyError", pyRepr(key), [key]);
     return e[1];
   }
   __setitem__(key: unknown, value: unknown): void {
@@ -141,10 +175,14 @@ export class DictObject {
     else this.#map.set(k, [key, value]);
   }
   __delitem__(key: unknown): void {
-    if (!this.#map.delete(keyOf(key))) throw pyError("KeyError", pyRepr(key));
+    if (!this.#map.delete(keyOf(key))) throw pyError("KeyError", pyRepr(key), [key]);
   }
   __len__(): number {
     return this.#map.size;
+  }
+  /** An iterator over the keys (served as an `Iterator` proxy: `methodToTypeid`). */
+  __iter__(): IteratorObject {
+    return new IteratorObject(this.keys());
   }
   clear(): void {
     this.#map.clear();
@@ -170,14 +208,16 @@ export class DictObject {
     const e = this.#map.get(k);
     if (!e) {
       if (dflt.length) return dflt[0];
-      throw pyError("KeyError", pyRepr(key));
+      throw pyError("KeyError", pyRepr(key), [key]);
     }
     this.#map.delete(k);
     return e[1];
   }
   popitem(): unknown {
     const last = [...this.#map.keys()].pop();
-    if (last === undefined) throw pyError("KeyError", "'popitem(): dictionary is empty'");
+    if (last === undefined) {
+      throw pyError("KeyError", "'popitem(): dictionary is empty'", ["popitem(): dictionary is empty"]);
+    }
     const e = this.#map.get(last)!;
     this.#map.delete(last);
     return tuple(e[0], e[1]);
@@ -197,6 +237,13 @@ export class DictObject {
   }
 }
 
+/** The most items a request may make a server list hold in one step (a range or a repeat stands for many). */
+const MAX_ITEMS = 50_000_000;
+
+function checkSize(n: number): void {
+  if (n > MAX_ITEMS) throw pyError("MemoryError", `${n} items is more than a server list holds (${MAX_ITEMS})`);
+}
+
 /** The items a slice selects. */
 function sliceOf(items: unknown[], s: PySlice): unknown[] {
   const [start, stop, step] = s.indices(items.length);
@@ -213,6 +260,8 @@ function index(length: number, i: unknown): number {
 }
 
 function compare(a: unknown, b: unknown): number {
+  if (a instanceof PyFloat) a = a.value;
+  if (b instanceof PyFloat) b = b.value;
   if (typeof a === "number" && typeof b === "number") return a - b;
   if (typeof a === "string" && typeof b === "string") return a < b ? -1 : a > b ? 1 : 0;
   if (Array.isArray(a) && Array.isArray(b)) {
@@ -233,6 +282,10 @@ export class ListObject {
     "__getitem__",
     "__len__",
     "__setitem__",
+    "__add__",
+    "__mul__",
+    "__rmul__",
+    "__reversed__",
     "__imul__",
     "append",
     "count",
@@ -247,6 +300,7 @@ export class ListObject {
   items: unknown[];
   [PARAMS] = { sort: ["key", "reverse"] };
   constructor(init?: unknown) {
+    if (init instanceof PyRange) checkSize(init.length);
     const v = init as { [VALUE]?: () => unknown } | undefined;
     this.items = init === undefined || init === null
       ? []
@@ -270,7 +324,32 @@ export class ListObject {
   __len__(): number {
     return this.items.length;
   }
+  __add__(other: unknown): unknown[] {
+    if (!Array.isArray(other) || isTuple(other)) {
+      throw pyError(
+        "TypeError",
+        `can only concatenate list (not "${isTuple(other) ? "tuple" : typeof other}") to list`,
+      );
+    }
+    return [...this.items, ...other];
+  }
+  __mul__(n: unknown): unknown[] {
+    const times = Number(n instanceof PyFloat ? NaN : n);
+    if (!Number.isInteger(times)) throw pyError("TypeError", "can't multiply sequence by non-int");
+    checkSize(this.items.length * times);
+    const out: unknown[] = [];
+    for (let i = 0; i < times; i++) out.push(...this.items);
+    return out;
+  }
+  __rmul__(n: unknown): unknown[] {
+    return this.__mul__(n);
+  }
+  /** Python's `reversed(list)`: pickled as CPython's own list_reverseiterator is. */
+  __reversed__(): PyObject {
+    return new PyObject("builtins", "reversed", [[...this.items]]);
+  }
   __imul__(n: number): void {
+    checkSize(this.items.length * n);
     const copy = [...this.items];
     this.items.length = 0;
     for (let i = 0; i < n; i++) this.items.push(...copy);
@@ -313,6 +392,32 @@ export class ListObject {
   }
 }
 
+/** The iterator a dict's `__iter__` returns (Python's `Iterator` type id): `__next__` until `StopIteration`. */
+export class IteratorObject {
+  static exposed = ["__next__", "send", "throw", "close"];
+  #items: unknown[];
+  #at = 0;
+  constructor(items: Iterable<unknown>) {
+    this.#items = [...items];
+  }
+  __next__(): unknown {
+    if (this.#at >= this.#items.length) throw pyError("StopIteration", "", []);
+    return this.#items[this.#at++];
+  }
+  send(_value: unknown): unknown {
+    return this.__next__();
+  }
+  throw(error: unknown): never {
+    throw error instanceof Error ? error : pyError("Exception", String(error));
+  }
+  close(): void {
+    this.#at = this.#items.length;
+  }
+  [VALUE](): unknown {
+    return this.#items.slice(this.#at);
+  }
+}
+
 /** Python's `managers.Value`: a typecode and a value. */
 export class ValueObject {
   static exposed = ["get", "set"];
@@ -345,6 +450,8 @@ export class ArrayObject {
   typecode: string;
   constructor(typecode: string, init: unknown) {
     this.typecode = typecode;
+    if (init instanceof PyRange) checkSize(init.length);
+    if (typeof init === "number") checkSize(init);
     this.items = typeof init === "number" ? new Array(init).fill(0) : [...(init as Iterable<unknown>)];
   }
   __len__(): number {
@@ -480,9 +587,9 @@ export class LockObject {
 export class RLockObject {
   static exposed = ["acquire", "release"];
   [PARAMS] = { acquire: ["blocking", "timeout"] };
-  #owner = 0;
+  #owner: number | string = 0;
   #count = 0;
-  #waiters: { owner: number; wake: () => void }[] = [];
+  #waiters: { owner: number | string; wake: () => void }[] = [];
   async acquire(blocking: unknown = true, timeout: unknown = -1): Promise<boolean> {
     const me = caller.id;
     if (this.#count === 0 || this.#owner === me) {
@@ -525,12 +632,15 @@ export class RLockObject {
   }
   /** Releases fully for a Condition wait, returning the depth to restore. */
   releaseAll(): number {
+    if (this.#count === 0 || this.#owner !== caller.id) {
+      throw pyError("RuntimeError", "cannot wait on un-acquired lock");
+    }
     const n = this.#count;
     this.#count = 1;
     this.release();
     return n;
   }
-  async restore(n: number, owner: number): Promise<void> {
+  async restore(n: number, owner: number | string): Promise<void> {
     const saved = caller.id;
     caller.id = owner;
     const p = this.acquire();

@@ -6,10 +6,11 @@
  * @module
  */
 
+import type { Target } from "../process/process.ts";
+import { isTuple, PyGlobal, PyObject, Token, tuple } from "../reduction/pickle.ts";
 import { reduceSymbol, registerReducer } from "../serialize.ts";
-import { ManagerClient, type Reply } from "./client.ts";
+import { type LockOwnership, ManagerClient, type Reply } from "./client.ts";
 import type { Serializer } from "./codec.ts";
-import { isTuple, Token, tuple } from "./pickle.ts";
 import type { ManagerAddress } from "./server.ts";
 
 /** A proxy class: `new (client, token, exposed)`. */
@@ -65,7 +66,20 @@ export class BaseProxy {
    * `methodToTypeid` resolves to a proxy.
    */
   async callMethod(name: string, args: readonly unknown[] = [], kwds: Record<string, unknown> = {}): Promise<unknown> {
-    const reply = await this.#client.request(this.token.id, name, args.map((a) => toWire(a)), kwds);
+    return await this._callAs(undefined, name, args, kwds);
+  }
+
+  /** @internal `callMethod` on behalf of a lock owner (see {@linkcode LockOwner}). */
+  async _callAs(
+    owner: LockOwnership | undefined,
+    name: string,
+    args: readonly unknown[] = [],
+    kwds: Record<string, unknown> = {},
+  ): Promise<unknown> {
+    const client = this.#client;
+    if (client.pythonPeer === null && args.length) await client.ready.catch(() => {});
+    const python = client.pythonPeer === true;
+    const reply = await client.request(this.token.id, name, args.map((a) => toWire(a, python)), kwds, owner);
     return this._result(reply);
   }
 
@@ -122,19 +136,50 @@ function proxyTypeName(proxy: BaseProxy): string {
   return "AutoProxy";
 }
 
-/** Our proxies travel as their tokens, wherever they sit in a value; the server maps its own tokens back. */
-export function toWire(value: unknown, depth = 0): unknown {
-  if (value instanceof BaseProxy) return value.token;
+// CPython's proxy classes by our names (CPython has no QueueProxy: its queues are AutoProxy).
+const cpythonClasses = new Set([
+  "DictProxy",
+  "ListProxy",
+  "ValueProxy",
+  "ArrayProxy",
+  "AcquirerProxy",
+  "EventProxy",
+  "ConditionProxy",
+  "BarrierProxy",
+  "NamespaceProxy",
+]);
+
+/**
+ * Our proxies travel as their tokens, wherever they sit in a value, and this module's server maps its own
+ * tokens back. To a CPython server a proxy goes as CPython's own proxies pickle themselves, a RebuildProxy,
+ * whose rebuild there takes a reference: the container holding it keeps the object alive.
+ */
+export function toWire(value: unknown, python = false, depth = 0): unknown {
+  if (value instanceof BaseProxy) {
+    if (!python) return value.token;
+    const name = proxyTypeName(value);
+    const cls = cpythonClasses.has(name) ? name : "AutoProxy";
+    return new PyObject("multiprocessing.managers", "RebuildProxy", [
+      new PyGlobal("multiprocessing.managers", cls),
+      value.token,
+      "pickle",
+      cls === "AutoProxy" ? { exposed: tuple(...value.exposed) } : {},
+    ]);
+  }
   if (depth > 100 || value === null || typeof value !== "object") return value;
   if (Array.isArray(value)) {
-    const out = value.map((v) => toWire(v, depth + 1));
+    const out = value.map((v) => toWire(v, python, depth + 1));
     return isTuple(value) ? tuple(...out) : out;
   }
-  if (value instanceof Map) return new Map([...value].map(([k, v]) => [k, toWire(v, depth + 1)]));
+  if (value instanceof Map) {
+    const out = new (value.constructor as MapConstructor)();
+    for (const [k, v] of value) out.set(k, toWire(v, python, depth + 1));
+    return out;
+  }
   const proto = Object.getPrototypeOf(value);
   if (proto === Object.prototype || proto === null) {
     const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value)) out[k] = toWire(v, depth + 1);
+    for (const [k, v] of Object.entries(value)) out[k] = toWire(v, python, depth + 1);
     return out;
   }
   return value;
@@ -152,7 +197,11 @@ function fromWire(client: ManagerClient, value: unknown, depth = 0): unknown {
     const out = value.map((v) => fromWire(client, v, depth + 1));
     return isTuple(value) ? tuple(...out) : out;
   }
-  if (value instanceof Map) return new Map([...value].map(([k, v]) => [k, fromWire(client, v, depth + 1)]));
+  if (value instanceof Map) {
+    const out = new (value.constructor as MapConstructor)();
+    for (const [k, v] of value) out.set(k, fromWire(client, v, depth + 1));
+    return out;
+  }
   const proto = Object.getPrototypeOf(value);
   if (proto === Object.prototype || proto === null) {
     const out: Record<string, unknown> = {};
@@ -192,8 +241,26 @@ export function makeProxy(
   return new T(client, token, exposed);
 }
 
-/** Methods an {@linkcode AutoProxy} adds, one per exposed name (also in camelCase). */
+/** Methods an {@linkcode AutoProxy} adds, one per exposed name (also in camelCase), when nothing says which. */
 export type ProxyMethods = { [method: string]: (...args: unknown[]) => Promise<unknown> };
+
+/** A snake_case name in camelCase (`put_nowait` -> `putNowait`), as {@linkcode AutoProxy} adds it. */
+export type SnakeToCamel<S extends string> = S extends `${infer Head}_${infer Tail}`
+  ? `${Head}${Capitalize<SnakeToCamel<Tail>>}`
+  : S;
+
+/**
+ * What an {@linkcode AutoProxy} of a server object of type `T` offers: each public method of `T`, under its
+ * own name and in camelCase (`put_nowait` and `putNowait`), with the same parameters and resolving what it
+ * returns. Names starting with `_` and those of {@linkcode BaseProxy} are not added, as at run time.
+ */
+export type Remote<T> = {
+  [
+    K in keyof T & string as T[K] extends Target
+      ? K extends `_${string}` | keyof BaseProxy ? never : K | SnakeToCamel<K>
+      : never
+  ]: T[K] extends (...args: infer A) => infer R ? (...args: A) => Promise<Awaited<R>> : never;
+};
 
 // Where a queue's, lock's or event's method takes its timeout (Python's signatures).
 function timeoutIndex(name: string, exposed: readonly string[]): number {
@@ -217,7 +284,7 @@ function timeoutIndex(name: string, exposed: readonly string[]): number {
  * QueueManager.register("get_queue", { callable: () => queue });
  * await using m = new QueueManager({ address: ["127.0.0.1", 0], authkey: "abc" });
  * await m.start();
- * const q = await m.create("get_queue");
+ * const q = await m.create<ServerQueue>("get_queue");
  * await q.put("hello");
  * console.log(await q.get()); // "hello"
  * ```
@@ -451,8 +518,80 @@ export class ArrayProxy<T = number> extends BaseProxy {
 }
 
 /**
+ * One owner of a server lock: CPython's thread, here an async flow. Its `acquire`, `release`, `wait` and
+ * `notify` all act for the same owner (one connection to a CPython server, one owner id on ours), so an RLock
+ * re-enters and a Condition waits for it, and no other flow of the program is taken for it. An
+ * {@linkcode AcquirerProxy}'s own `acquire()` makes a fresh owner each time; make one with `owner()` to re-enter.
+ *
+ * @example
+ * ```ts
+ * import { Manager } from "@tsmp/multiprocessing";
+ * await using manager = await Manager();
+ * const rlock = await manager.RLock();
+ * const me = rlock.owner();
+ * await me.acquire();
+ * await me.acquire(); // re-entered: the same owner
+ * await me.release();
+ * await me.release();
+ * ```
+ */
+export class LockOwner {
+  readonly #proxy: BaseProxy;
+  readonly #ownership: LockOwnership;
+
+  /** @internal made by {@linkcode AcquirerProxy.owner}. */
+  constructor(proxy: BaseProxy, ownership: LockOwnership) {
+    this.#proxy = proxy;
+    this.#ownership = ownership;
+  }
+
+  /** `acquire(blocking, timeout)` as this owner: true once acquired, false when not blocking or after `timeout` ms. */
+  async acquire(blocking = true, timeout?: number | null): Promise<boolean> {
+    const o = this.#ownership;
+    o.depth++;
+    let ok = false;
+    try {
+      ok = await this.#proxy._callAs(o, "acquire", [blocking], timeoutKw(timeout)) as boolean;
+      return ok;
+    } finally {
+      if (!ok && --o.depth === 0) this.#proxy._client.disown(o);
+    }
+  }
+
+  /** `release()` as this owner; its connection is let go with its last release. */
+  async release(): Promise<void> {
+    const o = this.#ownership;
+    try {
+      await this.#proxy._callAs(o, "release");
+      o.depth = Math.max(0, o.depth - 1);
+    } finally {
+      if (o.depth === 0) this.#proxy._client.disown(o);
+    }
+  }
+
+  /** A Condition's `wait(timeout)` as this owner (which holds its lock): true when notified, false after `timeout` ms. */
+  wait(timeout?: number | null): Promise<boolean> {
+    return this.#proxy._callAs(this.#ownership, "wait", [], timeoutKw(timeout)) as Promise<boolean>;
+  }
+
+  /** A Condition's `notify(n)` as this owner. */
+  async notify(n = 1): Promise<void> {
+    await this.#proxy._callAs(this.#ownership, "notify", [n]);
+  }
+
+  /** A Condition's `notify_all()` as this owner. */
+  async notifyAll(): Promise<void> {
+    await this.#proxy._callAs(this.#ownership, "notify_all");
+  }
+}
+
+/**
  * A proxy of a server Lock, RLock, Semaphore or BoundedSemaphore: `acquire`
  * (timeout in milliseconds) and `release`.
+ *
+ * Each `acquire()` is an owner of its own, as each thread is in Python: several async flows of one program
+ * that share this proxy exclude each other, and `release()` (a Condition's `wait()`, `notify()`) acts for the
+ * owner holding the lock. To re-enter an RLock, acquire through one {@linkcode LockOwner} from `owner()`.
  *
  * @example
  * ```ts
@@ -468,13 +607,47 @@ export class ArrayProxy<T = number> extends BaseProxy {
  * ```
  */
 export class AcquirerProxy extends BaseProxy {
-  /** `acquire(blocking, timeout)`: true once acquired, false when not blocking or after `timeout` ms. */
-  acquire(blocking = true, timeout?: number | null): Promise<boolean> {
-    return this.callMethod("acquire", [blocking], timeoutKw(timeout)) as Promise<boolean>;
+  /** Owners whose acquire succeeded and which hold the lock (not waiting on a Condition), oldest first. */
+  #holding: LockOwner[] = [];
+
+  /** An owner of its own (see {@linkcode LockOwner}), for re-entry and for a Condition's calls made in one flow. */
+  owner(): LockOwner {
+    return new LockOwner(this, this._client.own());
   }
-  /** `release()`. */
+
+  /** `acquire(blocking, timeout)`: true once acquired, false when not blocking or after `timeout` ms. */
+  async acquire(blocking = true, timeout?: number | null): Promise<boolean> {
+    const owner = this.owner();
+    const ok = await owner.acquire(blocking, timeout);
+    if (ok) this.#holding.push(owner);
+    return ok;
+  }
+
+  /** `release()`, for the owner holding the lock (any caller may release a Lock or a Semaphore). */
   async release(): Promise<void> {
-    await this.callMethod("release");
+    const owner = this.#holding.shift();
+    if (!owner) return void (await this.callMethod("release"));
+    try {
+      await owner.release();
+    } catch (e) {
+      this.#holding.unshift(owner);
+      throw e;
+    }
+  }
+
+  /** @internal The owner holding the lock, taken out while it waits; `undefined` when none of this proxy's does. */
+  protected _takeHolder(): LockOwner | undefined {
+    return this.#holding.shift();
+  }
+
+  /** @internal An owner holding the lock again (after a Condition wait). */
+  protected _putHolder(owner: LockOwner): void {
+    this.#holding.push(owner);
+  }
+
+  /** @internal The owner holding the lock, left in place. */
+  protected _holder(): LockOwner | undefined {
+    return this.#holding[0];
   }
 }
 
@@ -524,16 +697,27 @@ export class EventProxy extends BaseProxy {
  */
 export class ConditionProxy extends AcquirerProxy {
   /** `c.wait(timeout)` (the lock held): true when notified, false after `timeout` ms. */
-  wait(timeout?: number | null): Promise<boolean> {
-    return this.callMethod("wait", [], timeoutKw(timeout)) as Promise<boolean>;
+  async wait(timeout?: number | null): Promise<boolean> {
+    // The holder waits; while it does, another flow may acquire and become the holder.
+    const owner = this._takeHolder();
+    if (!owner) return await this.callMethod("wait", [], timeoutKw(timeout)) as boolean;
+    try {
+      return await owner.wait(timeout);
+    } finally {
+      this._putHolder(owner);
+    }
   }
   /** `c.notify(n)`: wakes up to `n` waiters. */
   async notify(n = 1): Promise<void> {
-    await this.callMethod("notify", [n]);
+    const owner = this._holder();
+    if (owner) await owner.notify(n);
+    else await this.callMethod("notify", [n]);
   }
   /** `c.notify_all()`. */
   async notifyAll(): Promise<void> {
-    await this.callMethod("notify_all");
+    const owner = this._holder();
+    if (owner) await owner.notifyAll();
+    else await this.callMethod("notify_all");
   }
 }
 
@@ -686,6 +870,6 @@ registerReducer("managers.proxy", (state) => {
   // The rebuilt proxy holds its own reference, as Python's RebuildProxy increfs.
   client.notify(null, "incref", [token.id]);
   return new (proxyTypes.get(s.type) ?? AutoProxy)(client, token, s.exposed);
-});
+}, import.meta.url);
 
 export { tuple };

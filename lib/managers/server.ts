@@ -9,12 +9,12 @@
 
 import type { Server as NetServer } from "node:net";
 import { nodeNet } from "../connection.ts";
-import { registerEndpoint } from "../host.ts";
-import { holdOpen } from "../keepalive.ts";
+import { isTuple, PickleError, PyException, PyFloat, PyGlobal, PyObject, Token, tuple } from "../reduction/pickle.ts";
+import { holdOpen } from "../wait/event_loop_hold.ts";
 import { type Codec, codecFor, type Serializer } from "./codec.ts";
+import { registerEndpoint } from "./endpoint_broker.ts";
 import { LocalSocket, serveKey } from "./local.ts";
 import { caller, PARAMS, pyRepr, VALUE } from "./objects.ts";
-import { isTuple, PickleError, PyException, Token, tuple } from "./pickle.ts";
 import { answerChallenge, type ByteStream, DEFAULT_MAX_FRAME, deliverChallenge, FramedSocket } from "./wire.ts";
 
 /** A manager's address: `[host, port]` for TCP or a path for a Unix socket. */
@@ -29,6 +29,8 @@ export interface TypeSpec {
   exposed?: readonly string[] | null;
   /** Methods whose result is itself served, returning a proxy of that type id. */
   methodToTypeid?: Record<string, string> | null;
+  /** Parameter names by method, so a Python client's keyword arguments are placed by name. */
+  params?: Record<string, readonly string[]> | null;
 }
 
 interface Entry {
@@ -43,7 +45,8 @@ interface ConnState {
   id: number;
   /** References this (multiplexed) connection holds, released when it closes. */
   refs: Map<string, number>;
-  mode: "control" | "calls" | "tagged";
+  /** "done": a control request was answered, and the connection is closing (later frames are ignored). */
+  mode: "control" | "calls" | "tagged" | "done";
   chain: Promise<void>;
 }
 
@@ -84,6 +87,42 @@ function errorOf(e: unknown): Error {
 function traceback(e: unknown): string {
   const err = errorOf(e);
   return `Traceback (most recent call last):\n${err.stack ?? ""}\n${err.name}: ${err.message}`;
+}
+
+/** CPython's proxy class for a type id, for the RebuildProxy a Python client rebuilds a nested proxy with. */
+const cpythonProxies: Record<string, string> = {
+  dict: "DictProxy",
+  list: "ListProxy",
+  Value: "ValueProxy",
+  Array: "ArrayProxy",
+  Lock: "AcquirerProxy",
+  RLock: "AcquirerProxy",
+  Semaphore: "AcquirerProxy",
+  BoundedSemaphore: "AcquirerProxy",
+  Condition: "ConditionProxy",
+  Event: "EventProxy",
+  Barrier: "BarrierProxy",
+  Namespace: "NamespaceProxy",
+  Iterator: "IteratorProxy",
+};
+
+/** A frame's request id, read from the start of a tagged request this codec refused, or null. */
+function taggedId(frame: Uint8Array): number | null {
+  const tag = [0x8c, 5, ...new TextEncoder().encode(TAG)];
+  const head = frame.subarray(0, 64);
+  let at = -1;
+  for (let i = 0; i + tag.length <= head.length && at < 0; i++) if (tag.every((b, k) => head[i + k] === b)) at = i;
+  if (at < 0) return null;
+  let i = at + tag.length;
+  if (head[i] === 0x94) i++;
+  else if (head[i] === 0x71) i += 2;
+  const op = head[i];
+  if (op === 0x4b && i + 1 < head.length) return head[i + 1]!;
+  if (op === 0x4d && i + 2 < head.length) return head[i + 1]! | (head[i + 2]! << 8);
+  if (op === 0x4a && i + 4 < head.length) {
+    return new DataView(head.buffer, head.byteOffset + i + 1, 4).getInt32(0, true);
+  }
+  return null;
 }
 
 /** A served object's reference inside another object's value: sent back as the token, so it stays shared. */
@@ -138,11 +177,16 @@ export class Server {
     registry: Map<string, TypeSpec>,
     address: ManagerAddress,
     authkey: Uint8Array,
-    options: { serializer?: Serializer; maxFrame?: number; authkeyGiven?: boolean; sharedMemory?: boolean } = {},
+    options: {
+      serializer?: Serializer | undefined;
+      maxFrame?: number | undefined;
+      authkeyGiven?: boolean | undefined;
+      sharedMemory?: boolean | undefined;
+    } = {},
   ) {
     this.#sharedMemory = options.sharedMemory ?? true;
     this.#registry = registry;
-    this.#codec = codecFor(options.serializer);
+    this.#codec = codecFor(options.serializer, { keepFloats: true });
     this.#authkey = authkey;
     this.#maxFrame = options.maxFrame ?? DEFAULT_MAX_FRAME;
     this.#address = address;
@@ -235,6 +279,20 @@ export class Server {
       for (const [ident, n] of state.refs) for (let i = 0; i < n; i++) this.#decref(ident);
       state.refs.clear();
     };
+    // Set before the handshake ends: the first request may come in the same read as its last message.
+    let authenticated = false;
+    let early: (() => void) | null = null;
+    conn.onOversize = (size, limit, head) => {
+      const refuse = () =>
+        this.#refuse(
+          conn,
+          state,
+          head,
+          `ValueError: a message of ${size} bytes is over this server's limit of ${limit} bytes (its maxFrame option)`,
+        );
+      if (authenticated) refuse();
+      else early = refuse;
+    };
     // A peer that connects and never finishes the handshake does not keep its connection forever.
     const timer = setTimeout(() => conn.close(), HANDSHAKE_TIMEOUT);
     (timer as { unref?: () => void }).unref?.();
@@ -246,24 +304,30 @@ export class Server {
     } finally {
       clearTimeout(timer);
     }
+    authenticated = true;
+    (early as (() => void) | null)?.();
     conn.handle((frame) => this.#frame(conn, state, frame));
   }
 
   #frame(conn: FramedSocket, state: ConnState, frame: Uint8Array) {
+    if (state.mode === "done") return;
     let request: unknown;
     try {
       request = this.#codec.loads(frame);
     } catch (e) {
-      // A stream this codec refuses (hostile or malformed) ends this connection only.
       if (!(e instanceof PickleError || e instanceof SyntaxError || e instanceof TypeError)) throw e;
-      return conn.close();
+      // A value refused (a global outside the allowlist, say) is answered as CPython's server answers a request
+      // it cannot unpickle, and the connection goes on: a Python client keeps one per thread.
+      return this.#refuse(conn, state, frame, `_pickle.UnpicklingError: ${(e as Error).message}`);
     }
     if (!Array.isArray(request)) return conn.close();
-    if (request.length === 6 && request[0] === TAG && state.mode !== "calls") {
-      const [, id, ident, method, args, kwds] = request;
+    if ((request.length === 6 || request.length === 7) && request[0] === TAG && state.mode !== "calls") {
+      const [, id, ident, method, args, kwds, owner] = request;
       if (typeof method !== "string" || !Array.isArray(args)) return conn.close();
       state.mode = "tagged";
-      this.#dispatch(state, ident, method, args, kwds, false, conn).then((reply) => {
+      // A lock owner of the client (one of its async flows): its own identity for RLock and Condition.
+      const who = typeof owner === "number" ? `${state.id}:${owner}` : state.id;
+      this.#dispatch(state, ident, method, args, kwds, false, conn, who).then((reply) => {
         this.#send(conn, [reply[0], reply[1], id]);
       });
       return;
@@ -273,7 +337,7 @@ export class Server {
     if (typeof method !== "string" || !Array.isArray(args)) return conn.close();
     if (state.mode === "control") {
       if (ident !== null) return conn.close();
-      state.mode = "calls";
+      state.mode = method === "accept_connection" ? "calls" : "done";
       // One control request per connection, as CPython's server handles it; accept_connection keeps it open.
       state.chain = this.#dispatch(state, null, method, args, kwds, true, conn).then((reply) => {
         this.#send(conn, reply);
@@ -285,6 +349,24 @@ export class Server {
     state.chain = state.chain.then(() =>
       this.#dispatch(state, ident, method, args, kwds, true, conn).then((reply) => this.#send(conn, reply))
     );
+  }
+
+  /** Answers a request that could not be read with a traceback; a stream out of step ends the connection. */
+  #refuse(conn: FramedSocket, state: ConnState, frame: Uint8Array | null, message: string) {
+    const text = `Traceback (most recent call last):\n  (the server could not read the request)\n${message}`;
+    if (state.mode === "tagged" || (state.mode === "control" && frame !== null && taggedId(frame) !== null)) {
+      const id = frame && taggedId(frame);
+      if (id === null || id === undefined) return conn.close();
+      return this.#send(conn, ["#TRACEBACK", text, id]);
+    }
+    if (state.mode === "control" || state.mode === "done") {
+      state.mode = "done";
+      this.#send(conn, ["#TRACEBACK", text]);
+      setTimeout(() => conn.close(), 0);
+      return;
+    }
+    // In order with the replies of the calls before it.
+    state.chain = state.chain.then(() => this.#send(conn, ["#TRACEBACK", text]));
   }
 
   #send(conn: FramedSocket, reply: unknown[]) {
@@ -306,6 +388,7 @@ export class Server {
     kwds: unknown,
     fromPython: boolean,
     conn: FramedSocket,
+    who: number | string = state.id,
   ): Promise<unknown[]> {
     const kw = kwds && typeof kwds === "object" && !Array.isArray(kwds) && !(kwds instanceof Map)
       ? kwds as Record<string, unknown>
@@ -329,7 +412,7 @@ export class Server {
     const obj = entry.obj as Record<string, unknown> & { [PARAMS]?: Record<string, string[]> };
     if (!entry.exposed.includes(method)) {
       if (method === "__repr__" || method === "__str__") return ["#RETURN", pyRepr(obj)];
-      if (method === "#GETVALUE") return ["#RETURN", this.#outgoing(valueOf(obj))];
+      if (method === "#GETVALUE") return ["#RETURN", this.#outgoing(valueOf(obj), fromPython)];
       return [
         "#TRACEBACK",
         traceback(
@@ -347,14 +430,15 @@ export class Server {
         if (name.startsWith("_") || !(name in (obj as object))) {
           return ["#ERROR", Object.assign(new Error(`no attribute '${name}'`), { name: "AttributeError" })];
         }
-        return ["#RETURN", this.#outgoing((obj as Record<string, unknown>)[name])];
+        return ["#RETURN", this.#outgoing((obj as Record<string, unknown>)[name], fromPython)];
       }
       return ["#TRACEBACK", traceback(new TypeError(`${method} of ${entry.typeid} is not callable`))];
     }
     let result: unknown;
     try {
-      const callArgs = placeArgs(obj, method, args.map((a) => this.#incoming(a)), kw, fromPython);
-      caller.id = state.id;
+      const params = this.#registry.get(entry.typeid)?.params?.[method];
+      const callArgs = placeArgs(obj, method, args.map((a) => this.#incoming(a)), kw, fromPython, params);
+      caller.id = who;
       let pending: unknown;
       try {
         pending = fn.apply(obj, callArgs);
@@ -375,7 +459,7 @@ export class Server {
         return ["#TRACEBACK", traceback(e)];
       }
     }
-    return ["#RETURN", this.#outgoing(result)];
+    return ["#RETURN", this.#outgoing(result, fromPython)];
   }
 
   // Tokens of this server's objects inside arguments stand for the objects' proxies (nested proxies share state).
@@ -393,7 +477,11 @@ export class Server {
       const out = value.map((v) => this.#incoming(v, depth + 1));
       return isTuple(value) ? tuple(...out) : out;
     }
-    if (value instanceof Map) return new Map([...value].map(([k, v]) => [k, this.#incoming(v, depth + 1)]));
+    if (value instanceof Map) {
+      const out = new (value.constructor as MapConstructor)();
+      for (const [k, v] of value) out.set(k, this.#incoming(v, depth + 1));
+      return out;
+    }
     if (Object.getPrototypeOf(value) === Object.prototype) {
       const out: Record<string, unknown> = {};
       for (const [k, v] of Object.entries(value)) out[k] = this.#incoming(v, depth + 1);
@@ -402,20 +490,38 @@ export class Server {
     return value;
   }
 
-  #outgoing(value: unknown, depth = 0): unknown {
-    if (value instanceof Served) return value.token;
+  // A nested proxy goes to our clients as its token (they incref); to a Python client as the RebuildProxy
+  // CPython's server sends, whose rebuild makes the proxy and takes its reference.
+  #outgoing(value: unknown, python: boolean, depth = 0): unknown {
+    if (value instanceof Served) return python ? this.#rebuildProxy(value.token) : value.token;
     if (depth > 100 || value === null || typeof value !== "object") return value;
     if (Array.isArray(value)) {
-      const out = value.map((v) => this.#outgoing(v, depth + 1));
+      const out = value.map((v) => this.#outgoing(v, python, depth + 1));
       return isTuple(value) ? tuple(...out) : out;
     }
-    if (value instanceof Map) return new Map([...value].map(([k, v]) => [k, this.#outgoing(v, depth + 1)]));
+    if (value instanceof Map) {
+      const out = new (value.constructor as MapConstructor)();
+      for (const [k, v] of value) out.set(k, this.#outgoing(v, python, depth + 1));
+      return out;
+    }
     if (Object.getPrototypeOf(value) === Object.prototype) {
       const out: Record<string, unknown> = {};
-      for (const [k, v] of Object.entries(value)) out[k] = this.#outgoing(v, depth + 1);
+      for (const [k, v] of Object.entries(value)) out[k] = this.#outgoing(v, python, depth + 1);
       return out;
     }
     return value;
+  }
+
+  #rebuildProxy(token: Token): PyObject {
+    const entry = this.#objects.get(token.id);
+    const cls = cpythonProxies[token.typeid];
+    const kwds = cls ? {} : { exposed: tuple(...(entry?.exposed ?? [])) };
+    return new PyObject("multiprocessing.managers", "RebuildProxy", [
+      new PyGlobal("multiprocessing.managers", cls ?? "AutoProxy"),
+      token,
+      "pickle",
+      kwds,
+    ]);
   }
 
   async #control(state: ConnState, method: string, args: unknown[], kwds: Record<string, unknown>, conn: FramedSocket) {
@@ -514,8 +620,9 @@ function placeArgs(
   args: unknown[],
   kwds: Record<string, unknown>,
   fromPython: boolean,
+  registered?: readonly string[],
 ): unknown[] {
-  const names = obj[PARAMS]?.[method] ?? DEFAULT_PARAMS[method];
+  const names = registered ?? obj[PARAMS]?.[method] ?? DEFAULT_PARAMS[method];
   const keys = Object.keys(kwds);
   if (!names) {
     if (keys.length) args.push(kwds);
@@ -530,6 +637,7 @@ function placeArgs(
   }
   // A Python peer's timeouts are seconds; the objects here take milliseconds.
   const t = names.indexOf("timeout");
+  if (t >= 0 && out[t] instanceof PyFloat) out[t] = (out[t] as PyFloat).value;
   if (fromPython && t >= 0 && typeof out[t] === "number") out[t] = (out[t] as number) * 1000;
   return out.map((v) => v === null ? undefined : v);
 }

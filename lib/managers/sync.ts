@@ -8,7 +8,8 @@
  */
 
 import { type Connection, Pipe } from "../connection.ts";
-import { currentProcess, Process } from "../process.ts";
+import { currentProcess } from "../process/current_process.ts";
+import { Process } from "../process/process.ts";
 import { BaseManager, type BaseManagerOptions, type RegisterOptions } from "./base.ts";
 import type { Serializer } from "./codec.ts";
 import {
@@ -18,6 +19,7 @@ import {
   ConditionObject,
   DictObject,
   EventObject,
+  IteratorObject,
   ListObject,
   LockObject,
   NamespaceObject,
@@ -29,6 +31,7 @@ import {
 import {
   AcquirerProxy,
   ArrayProxy,
+  AutoProxy,
   BarrierProxy,
   ConditionProxy,
   DictProxy,
@@ -148,6 +151,7 @@ const syncTypes: [string, RegisterOptions["callable"], ProxyType][] = [
   ],
   ["list", (init?: unknown) => new ListObject(init), ListProxy as ProxyType],
   ["dict", (init?: unknown, kwds?: Record<string, unknown>) => new DictObject(init, kwds), DictProxy as ProxyType],
+  ["Iterator", (items?: Iterable<unknown>) => new IteratorObject(items ?? []), AutoProxy as ProxyType],
   ["Value", (typecode: unknown, value: unknown) => new ValueObject(typecode, value), ValueProxy as ProxyType],
   ["Array", (typecode: string, init: unknown) => new ArrayObject(typecode, init), ArrayProxy as ProxyType],
   ["Namespace", (kwds?: Record<string, unknown>) => new NamespaceObject(kwds), NamespaceProxy as ProxyType],
@@ -166,10 +170,26 @@ const proxyNames = new Map<ProxyType, string>([
   [NamespaceProxy as ProxyType, "NamespaceProxy"],
 ]);
 
+// CPython's DictProxy asks for `__iter__` as a proxy of type id `Iterator`, which has no create method.
+const methodToTypeid: Record<string, Record<string, string>> = { dict: { __iter__: "Iterator" } };
 for (const [typeid, callable, proxytype] of syncTypes) {
-  SyncManager.register(typeid, { callable, proxytype });
-  setProxyForTypeid(typeid, proxyNames.get(proxytype)!);
+  SyncManager.register(typeid, {
+    callable,
+    proxytype,
+    methodToTypeid: methodToTypeid[typeid] ?? null,
+    createMethod: typeid !== "Iterator",
+  });
+  setProxyForTypeid(typeid, proxyNames.get(proxytype) ?? "AutoProxy");
 }
+
+// CPython's server builds array.array(typecode, sequence): a length is sent as that many zeros.
+Object.defineProperty(SyncManager.prototype, "Array", {
+  value: function(this: SyncManager, typecode: string, init: unknown) {
+    return this.create("Array", typecode, typeof init === "number" ? new Array(init).fill(0) : init);
+  },
+  configurable: true,
+  writable: true,
+});
 
 /** @internal The child process of `Manager()`: serves until a `shutdown` request. */
 export async function serveSyncManager(
@@ -177,7 +197,7 @@ export async function serveSyncManager(
   address: ManagerAddress,
   authkey: Uint8Array,
   serializer: Serializer,
-  options: { maxFrame?: number; sharedMemory?: boolean } = {},
+  options: { maxFrame?: number | undefined; sharedMemory?: boolean | undefined } = {},
 ): Promise<void> {
   const manager = new SyncManager({ address, authkey, serializer, ...options });
   const server = manager.getServer();

@@ -53,6 +53,12 @@ export class FramedSocket {
   onFrame: ((frame: Uint8Array) => void) | null = null;
   /** Called once when the socket closes or the stream breaks. */
   onClose: ((error: Error) => void) | null = null;
+  /**
+   * When set, a frame over the limit is skipped as it arrives (never buffered) and reported here with the first
+   * bytes of its payload, and the connection goes on; when not, such a frame closes the connection.
+   */
+  onOversize: ((size: number, limit: number, head: Uint8Array) => void) | null = null;
+  #skipping = 0;
 
   constructor(socket: ByteStream, maxFrame = DEFAULT_MAX_FRAME) {
     this.socket = socket;
@@ -79,9 +85,16 @@ export class FramedSocket {
     this.#chunks.push(chunk);
     this.#buffered += chunk.length;
     for (;;) {
+      if (this.#skipping > 0) {
+        const n = Math.min(this.#skipping, this.#buffered);
+        this.#consume(n);
+        this.#skipping -= n;
+        if (this.#skipping > 0) return;
+      }
       if (this.#buffered < 4) return;
       const head = this.#peek(12);
-      let size = (head[0] << 24) | (head[1] << 16) | (head[2] << 8) | head[3];
+      // At least 4 bytes are buffered (checked above).
+      let size = (head[0]! << 24) | (head[1]! << 16) | (head[2]! << 8) | head[3]!;
       let headLen = 4;
       if (size === -1) {
         if (this.#buffered < 12) return;
@@ -91,10 +104,20 @@ export class FramedSocket {
       } else if (size < 0) {
         return this.#abort(new EOFError(`malformed frame header (length ${size})`));
       }
-      const limit = this.#waiters.length && !this.onFrame
-        ? Math.min(this.#waiters[0].max, this.#maxFrame)
+      const waiter = this.#waiters[0];
+      const limit = waiter !== undefined && !this.onFrame
+        ? Math.min(waiter.max, this.#maxFrame)
         : this.#maxFrame;
-      if (size > limit) return this.#abort(new EOFError(`frame of ${size} bytes is larger than the limit of ${limit}`));
+      if (size > limit) {
+        if (!this.onOversize || limit !== this.#maxFrame) {
+          return this.#abort(new EOFError(`frame of ${size} bytes is larger than the limit of ${limit}`));
+        }
+        const head = this.#peek(Math.min(this.#buffered, headLen + 64)).slice(headLen, headLen + 64);
+        this.#consume(headLen);
+        this.#skipping = size;
+        this.onOversize(size, limit, head);
+        continue;
+      }
       if (this.#buffered < headLen + size) return;
       const all = this.#peek(headLen + size);
       this.#consume(headLen + size);
@@ -109,7 +132,8 @@ export class FramedSocket {
 
   #peek(n: number): Uint8Array {
     n = Math.min(n, this.#buffered);
-    if (this.#chunks[0].length >= n) return this.#chunks[0];
+    const first = this.#chunks[0];
+    if (first !== undefined && first.length >= n) return first;
     const out = new Uint8Array(this.#buffered);
     let off = 0;
     for (const c of this.#chunks) {
@@ -123,7 +147,7 @@ export class FramedSocket {
   #consume(n: number) {
     this.#buffered -= n;
     while (n > 0) {
-      const c = this.#chunks[0];
+      const c = this.#chunks[0]!; // n is at most what is buffered
       if (c.length <= n) {
         this.#chunks.shift();
         n -= c.length;
@@ -147,7 +171,7 @@ export class FramedSocket {
   }
 
   /** The next frame, refusing one longer than `max` bytes (the connection is closed then). */
-  recv(max = this.#maxFrame): Promise<Uint8Array> {
+  recv(max: number = this.#maxFrame): Promise<Uint8Array> {
     const f = this.#frames.shift();
     if (f) return Promise.resolve(f);
     if (this.#closed) return Promise.reject(this.#closed);

@@ -49,13 +49,16 @@ declare const Bun: {
   isMainThread: boolean;
   env: Record<string, string | undefined>;
   file(path: string): { text(): Promise<string> };
+  mmap(path: string, options?: { shared?: boolean }): Uint8Array;
   spawn(options: {
     cmd: string[];
-    cwd?: string;
-    env?: Record<string, string>;
-    stdin: "pipe" | "inherit" | "ignore";
-    stdout: "pipe" | "inherit" | "ignore";
-    stderr: "pipe" | "inherit" | "ignore";
+    cwd?: string | undefined;
+    env?: Record<string, string> | undefined;
+    stdin?: "pipe" | "inherit" | "ignore";
+    stdout?: "pipe" | "inherit" | "ignore";
+    stderr?: "pipe" | "inherit" | "ignore";
+    stdio?: ("pipe" | "inherit" | "ignore" | number)[];
+    argv0?: string | undefined;
     detached: boolean;
   }): BunSubprocess;
 };
@@ -69,6 +72,7 @@ interface BunSubprocess {
   readonly signalCode: string | null;
   kill(signal: string): void;
   unref(): void;
+  ref(): void;
 }
 
 const STDIN_PIECE = 1 << 20;
@@ -76,44 +80,84 @@ const STDIN_PIECE = 1 << 20;
 const bunStdio = { piped: "pipe", inherit: "inherit", null: "ignore" } as const;
 
 function spawnChild(options: ChildSpawnOptions): ChildHandle {
-  const child = Bun.spawn({
-    cmd: options.args,
-    cwd: options.cwd,
-    env: options.env,
-    stdin: bunStdio[options.stdin],
-    stdout: bunStdio[options.stdout],
-    stderr: bunStdio[options.stderr],
-    detached: options.detached,
-  });
-  // Bun's stdin is a FileSink: seen through a WritableStream, like Deno's and the web's.
-  const sink = child.stdin;
-  const stdin = sink
-    ? new WritableStream<Uint8Array>({
-      async write(chunk) {
-        // In pieces: the sink copies whatever the pipe does not take at once into a buffer of its own, and a
-        // 1 MiB buffer reused is cheaper than a fresh one the size of the whole write (~15% on 10 MiB).
-        for (let at = 0; at < chunk.length; at += STDIN_PIECE) {
-          sink.write(chunk.subarray(at, at + STDIN_PIECE));
-          await sink.flush();
-        }
+  const { passFds } = options;
+  const child = Bun.spawn(
+    passFds?.length
+      ? {
+        cmd: options.args,
+        cwd: options.cwd,
+        env: options.env,
+        // The stdio array's index is the descriptor's number in the child.
+        stdio: Array.from(
+          { length: Math.max(...passFds) + 1 },
+          (_, fd) =>
+            fd === 0
+              ? bunStdio[options.stdin]
+              : fd === 1
+              ? bunStdio[options.stdout]
+              : fd === 2
+              ? bunStdio[options.stderr]
+              : passFds.includes(fd)
+              ? fd
+              : "ignore",
+        ),
+        argv0: options.argv0,
+        detached: options.detached,
+      }
+      : {
+        cmd: options.args,
+        cwd: options.cwd,
+        env: options.env,
+        stdin: bunStdio[options.stdin],
+        stdout: bunStdio[options.stdout],
+        stderr: bunStdio[options.stderr],
+        argv0: options.argv0,
+        detached: options.detached,
       },
-      async close() {
-        await sink.end();
-      },
-      async abort() {
-        await sink.end();
-      },
-    })
-    : null;
+  );
+  // The streams are made when first asked for: Bun holds the program open for a pipe whose stream was made
+  // before unref(), which a Popen nobody waits for calls first.
+  let stdin: WritableStream<Uint8Array> | null | undefined;
+  let stdout: ReadableStream<Uint8Array> | null | undefined;
+  let stderr: ReadableStream<Uint8Array> | null | undefined;
   return {
     pid: child.pid,
-    stdin,
-    stdout: child.stdout ?? null,
-    stderr: child.stderr ?? null,
+    get stdin() {
+      return stdin === undefined ? (stdin = options.stdin === "piped" ? sinkStream(child) : null) : stdin;
+    },
+    get stdout() {
+      return stdout === undefined ? (stdout = child.stdout ?? null) : stdout;
+    },
+    get stderr() {
+      return stderr === undefined ? (stderr = child.stderr ?? null) : stderr;
+    },
     exited: child.exited.then((code) => ({ code, signal: child.signalCode })),
     kill: (signal) => child.kill(signal),
     unref: () => child.unref(),
+    ref: () => child.ref(),
   };
+}
+
+/** Bun's stdin is a FileSink: seen through a WritableStream, like Deno's and the web's. */
+function sinkStream(child: BunSubprocess): WritableStream<Uint8Array> | null {
+  const sink = child.stdin;
+  if (!sink) return null;
+  return new WritableStream<Uint8Array>({
+    async write(chunk) {
+      // In pieces: the sink copies whatever the pipe does not take at once into a buffer of its own, and a
+      // 1 MiB buffer reused is cheaper than a fresh one the size of the whole write (~15% on 10 MiB).
+      for (let at = 0; at < chunk.length; at += STDIN_PIECE) {
+        sink.write(chunk.subarray(at, at + STDIN_PIECE));
+        await sink.flush();
+      }
+    },
+    async close() {
+      await sink.end();
+    },
+    async abort() {
+      await sink.end();
+    },
+  });
 }
 
 let port: ParentPort | null | undefined;
@@ -170,6 +214,16 @@ export const createBunRuntime = (): Runtime => ({
   },
   getEnv: (name) => Bun.env[name],
   spawnChild,
+  spawnCan: { argv0: true, passFds: true },
+  killGroup(pgid, signal) {
+    try {
+      nodeProcess.kill(-pgid, signal);
+    } catch {
+      // ESRCH: the group is gone.
+    }
+  },
+  // The mapping lives until the array is collected; unlinking the file leaves it valid.
+  mapSharedFile: (path) => Bun.mmap(path, { shared: true }),
   // Every new thread compiles its hot code afresh. On a ring's message paths FTL, the top tier, took 60-100 ms of
   // compiling per child (BUN_JSC_reportFTLCompileTimes=1), a core that both ends of a transfer needed, and its
   // code then moved messages slower than the tier below: with noFTL a pipe of 16 KiB messages went from 2.4-3.0 to

@@ -14,11 +14,12 @@ import { onUncaughtWebAndNode } from "./uncaught.ts";
 function spawnChild(options: ChildSpawnOptions): ChildHandle {
   let child: Deno.ChildProcess;
   try {
+    const { cwd, env } = options;
     child = new Deno.Command(options.args[0], {
       args: options.args.slice(1),
-      cwd: options.cwd,
-      env: options.env,
-      clearEnv: options.env !== undefined,
+      ...(cwd === undefined ? {} : { cwd }),
+      ...(env === undefined ? {} : { env }),
+      clearEnv: env !== undefined,
       stdin: options.stdin,
       stdout: options.stdout,
       stderr: options.stderr,
@@ -40,6 +41,7 @@ function spawnChild(options: ChildSpawnOptions): ChildHandle {
     exited: child.status.then((status) => ({ code: status.code, signal: status.signal })),
     kill: (signal) => child.kill(signal as Deno.Signal),
     unref: () => child.unref(),
+    ref: () => child.ref(),
     // A child's pipe read to its end through Body reads natively in one op (no chunk objects, no concatenation):
     // 1.5-2x faster than a reader loop for large outputs.
     readAll: (stream) => new Response(stream).bytes(),
@@ -161,4 +163,13 @@ export const createDenoRuntime = (): Runtime => ({
   },
   getEnv: (name) => Deno.env.get(name),
   spawnChild,
+  // Deno.Command has neither an argv0 nor more descriptors than the three streams.
+  spawnCan: { argv0: false, passFds: false },
+  killGroup(pgid, signal) {
+    try {
+      nodeProcess.kill(-pgid, signal);
+    } catch {
+      // ESRCH: the group is gone.
+    }
+  },
 });

@@ -109,11 +109,26 @@ function outputStream(pipe: Pipe): ReadableStream<Uint8Array> {
 function spawnChild(options: ChildSpawnOptions): ChildHandle {
   const env = options.env ?? nodeProcess.env;
   const { Writable } = builtin("node:stream");
+  const passFds = options.passFds ?? [];
   const child = builtin("node:child_process").spawn(options.args[0], options.args.slice(1), {
     cwd: options.cwd,
     env,
-    stdio: [nodeStdio[options.stdin], nodeStdio[options.stdout], nodeStdio[options.stderr]],
+    // The stdio array's index is the descriptor's number in the child; a number there passes that descriptor.
+    stdio: Array.from(
+      { length: Math.max(2, ...passFds) + 1 },
+      (_, fd) =>
+        fd === 0
+          ? nodeStdio[options.stdin]
+          : fd === 1
+          ? nodeStdio[options.stdout]
+          : fd === 2
+          ? nodeStdio[options.stderr]
+          : passFds.includes(fd)
+          ? fd
+          : "ignore",
+    ),
     detached: options.detached,
+    ...(options.argv0 === undefined ? {} : { argv0: options.argv0 }),
   });
   // The same failure comes again as an `error` event: the throw below already told it.
   child.on("error", () => {});
@@ -136,6 +151,7 @@ function spawnChild(options: ChildSpawnOptions): ChildHandle {
     },
     // The pipes hold the program only while used (above): the child's own handle is what is left.
     unref: () => child.unref(),
+    ref: () => child.ref(),
   };
 }
 
@@ -180,11 +196,11 @@ function runFlags(): string[] {
   const withValue = new Set(["--import", "--require", "-r", "--loader", "--experimental-loader", "--conditions", "-C"]);
   const argv = nodeProcess.execArgv;
   for (let i = 0; i < argv.length; i++) {
-    const flag = argv[i];
-    const name = flag.split("=")[0];
+    const flag = argv[i]!;
+    const name = flag.split("=")[0]!;
     if (withValue.has(name)) {
       kept.push(flag);
-      if (!flag.includes("=") && i + 1 < argv.length) kept.push(argv[++i]);
+      if (!flag.includes("=") && i + 1 < argv.length) kept.push(argv[++i]!);
     } else if (
       /^--(no-)?(experimental-|js-|harmony|max-old-space-size|stack-size|enable-source-maps|disable-warning|no-warnings)/
         .test(flag) && !/^--(no-)?experimental-test/.test(flag)
@@ -233,4 +249,13 @@ const nodeRuntime = (): Runtime => ({
   },
   getEnv: (name) => nodeProcess.env[name],
   spawnChild,
+  // child_process passes argv0 and any descriptor through its stdio array.
+  spawnCan: { argv0: true, passFds: true },
+  killGroup(pgid, signal) {
+    try {
+      nodeProcess.kill(-pgid, signal as NodeJS.Signals);
+    } catch {
+      // ESRCH: the group is gone.
+    }
+  },
 });

@@ -23,7 +23,7 @@ function workerEntry(url: URL): URL {
 function namingEntry(error: unknown, started: URL, entry: URL): unknown {
   if (started === entry || !(error instanceof Error) || !error.message.includes(started.href)) return error;
   const named = new Error(error.message.replaceAll(started.href, entry.href), { cause: error });
-  named.stack = error.stack?.replaceAll(started.href, entry.href);
+  if (error.stack) named.stack = error.stack.replaceAll(started.href, entry.href);
   return named;
 }
 

@@ -28,7 +28,7 @@ export interface WorkerHandle {
   onError(listener: (error: unknown) => void): void;
   /** Ends the child at once, even inside a busy loop. */
   terminate(): void;
-  /** Lets the program end while this child still runs (callers hold the program open themselves: see keepalive.ts). */
+  /** Lets the program end while this child still runs (callers hold the program open themselves: see lib/wait/event_loop_hold.ts). */
   unref(): void;
 }
 
@@ -39,17 +39,24 @@ export interface ParentPort {
   onMessage(listener: (message: unknown) => void): void;
 }
 
+/** A program and its arguments. */
+export type Argv = [program: string, ...args: string[]];
+
 /** How to start an OS process (`args[0]` is the program). */
 export interface ChildSpawnOptions {
-  args: string[];
-  cwd?: string;
+  args: Argv;
+  cwd?: string | undefined;
   /** The whole environment of the child (none of the parent's when given). */
-  env?: Record<string, string>;
+  env?: Record<string, string> | undefined;
   stdin: "piped" | "inherit" | "null";
   stdout: "piped" | "inherit" | "null";
   stderr: "piped" | "inherit" | "null";
   /** Starts the child in a session (and process group) of its own, whose id is its pid. */
   detached: boolean;
+  /** What the program sees as its `argv[0]` (default `args[0]`); only where {@linkcode Runtime.spawnCan} says `argv0`. */
+  argv0?: string | undefined;
+  /** Open file descriptors the child gets at the same numbers; only where {@linkcode Runtime.spawnCan} says `passFds`. */
+  passFds?: readonly number[] | undefined;
 }
 
 /** An OS process started by {@linkcode Runtime.spawnChild}. */
@@ -64,6 +71,8 @@ export interface ChildHandle {
   kill(signal: string): void;
   /** Lets the program end while the child runs. */
   unref(): void;
+  /** Holds the program open until the child ends again, after {@linkcode ChildHandle.unref}. */
+  ref(): void;
   /**
    * Reads one of this child's piped output streams to its end as one buffer, where the runtime does that faster
    * than chunk by chunk (absent: callers read chunk by chunk).
@@ -98,7 +107,7 @@ export interface Runtime {
    */
   readonly compiled: boolean;
   /** The command line that runs the module at `url` as a program of this runtime. */
-  scriptCommand(url: URL): string[];
+  scriptCommand(url: URL): Argv;
   /**
    * What a spawned child should add to `error` so its reader knows the fix, where the runtime's own message does not
    * say it (a permission its parent had only in part). Absent where the runtime has nothing to add.
@@ -135,6 +144,15 @@ export interface Runtime {
    * is `ENOENT` or `EACCES`.
    */
   spawnChild(options: ChildSpawnOptions): ChildHandle;
+  /** What {@linkcode Runtime.spawnChild} can do beyond a program, its arguments, cwd, env and three streams. */
+  readonly spawnCan: { readonly argv0: boolean; readonly passFds: boolean };
+  /** Sends `signal` to every process of the process group `pgid`; nothing when none is left. */
+  killGroup(pgid: number, signal: string): void;
+  /**
+   * Maps the file at `path` into memory, shared (`MAP_SHARED`): writes through the array reach the file and every
+   * other mapping of it, in this process and others. Absent where the runtime cannot map files.
+   */
+  mapSharedFile?(path: string): Uint8Array;
   /**
    * Asks the engine not to compile `functions`, nor the methods, getters and setters of `prototypes`, with its
    * top optimizing tier, where that tier costs more than it gains on them. Absent where the engine offers no

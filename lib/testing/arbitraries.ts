@@ -21,17 +21,17 @@ export type Arbitrary<T> = fc.Arbitrary<T>;
 /** An inclusive range of whole numbers; either end may be left to its default. */
 export interface Range {
   /** The smallest value (inclusive). */
-  min?: number;
+  min?: number | undefined;
   /** The largest value (inclusive). */
-  max?: number;
+  max?: number | undefined;
 }
 
 /** Options of {@linkcode schedule}. */
 export interface ScheduleOptions {
   /** The shortest pause in ms (default 0: no pause, only a yield). */
-  minDelay?: number;
+  minDelay?: number | undefined;
   /** The longest pause in ms (default 2). */
-  maxDelay?: number;
+  maxDelay?: number | undefined;
 }
 
 function whole(value: number, name: string, min: number): number {
@@ -121,13 +121,13 @@ export interface QueueScenario {
 /** Options of {@linkcode queueScenarios}. */
 export interface QueueScenarioOptions extends ScheduleOptions {
   /** Default 1 to 3. */
-  producers?: Range | number;
+  producers?: Range | number | undefined;
   /** Default 1 to 3. */
-  consumers?: Range | number;
+  consumers?: Range | number | undefined;
   /** Items per producer; default 1 to 5. */
-  items?: Range | number;
+  items?: Range | number | undefined;
   /** Queue capacity, 0 = unbounded; default 0 to 3. */
-  maxsize?: Range | number;
+  maxsize?: Range | number | undefined;
 }
 
 /**
@@ -137,7 +137,7 @@ export interface QueueScenarioOptions extends ScheduleOptions {
  * ```ts
  * import fc from "fast-check";
  * import { queueScenarios } from "@tsmp/multiprocessing/testing";
- * const [scenario] = fc.sample(queueScenarios({ producers: 2, maxsize: { min: 1, max: 1 } }), 1);
+ * const scenario = fc.sample(queueScenarios({ producers: 2, maxsize: { min: 1, max: 1 } }), 1)[0]!;
  * console.log(scenario.producers, scenario.maxsize); // 2 1
  * ```
  */
@@ -173,9 +173,9 @@ export interface LockScenario {
 /** Options of {@linkcode lockScenarios}. */
 export interface LockScenarioOptions extends ScheduleOptions {
   /** Default 2 to 4. */
-  processes?: Range | number;
+  processes?: Range | number | undefined;
   /** Default 1 to 5. */
-  iterations?: Range | number;
+  iterations?: Range | number | undefined;
 }
 
 /**
@@ -185,7 +185,7 @@ export interface LockScenarioOptions extends ScheduleOptions {
  * ```ts
  * import fc from "fast-check";
  * import { lockScenarios } from "@tsmp/multiprocessing/testing";
- * const [scenario] = fc.sample(lockScenarios({ processes: 3 }), 1);
+ * const scenario = fc.sample(lockScenarios({ processes: 3 }), 1)[0]!;
  * console.log(scenario.holds.length); // 3
  * ```
  */
@@ -211,9 +211,9 @@ export interface TicketScenario {
 /** Options of {@linkcode ticketScenarios}. */
 export interface TicketScenarioOptions extends ScheduleOptions {
   /** Default 2 to 6. */
-  buyers?: Range | number;
+  buyers?: Range | number | undefined;
   /** Default 1 to 5. */
-  tickets?: Range | number;
+  tickets?: Range | number | undefined;
 }
 
 /**
@@ -225,7 +225,7 @@ export interface TicketScenarioOptions extends ScheduleOptions {
  * ```ts
  * import fc from "fast-check";
  * import { ticketScenarios } from "@tsmp/multiprocessing/testing";
- * const [scenario] = fc.sample(ticketScenarios({ buyers: 5, tickets: 2 }), 1);
+ * const scenario = fc.sample(ticketScenarios({ buyers: 5, tickets: 2 }), 1)[0]!;
  * console.log(scenario.windows.length); // 5
  * ```
  */

@@ -6,8 +6,8 @@
  *
  * @module
  */
-import { libraryModule } from "../entries.ts";
-import { Process, type Target } from "../process.ts";
+import { libraryModule } from "../process/child_entries.ts";
+import { Process, type Target } from "../process/process.ts";
 import { abort, ARRIVED, PROGRESS, waitChange } from "./shared.ts";
 
 /** One child of a case. */

@@ -51,9 +51,9 @@ export interface PropertyOptions extends RunOptions {
    * module that calls `registerReducer` for your own shareable class.
    * Not needed for the module's own `Queue`, `Lock`... objects.
    */
-  modules?: readonly (string | URL)[];
+  modules?: readonly (string | URL)[] | undefined;
   /** A case fails when nothing moves for this many ms (default 3000): an item lost, a lock never released. */
-  stallTimeout?: number;
+  stallTimeout?: number | undefined;
 }
 
 const plural = (n: number, word: string, words = `${word}s`) => `${n} ${n === 1 ? word : words}`;
@@ -66,8 +66,9 @@ function stallTimeout(options: PropertyOptions): number {
 }
 
 function failedChildren(outcome: ChildrenOutcome): string | null {
-  if (outcome.failed.length > 0) {
-    const { name, exitcode } = outcome.failed[0];
+  const [first] = outcome.failed;
+  if (first !== undefined) {
+    const { name, exitcode } = first;
     return `${name} failed with exit code ${exitcode} (its error is printed above)`;
   }
   if (outcome.startStalled) return "not every process started within a minute";
@@ -95,7 +96,7 @@ function checkFactory(factory: unknown, what: string): void {
 /** Options of {@linkcode queueOrdering}. */
 export interface QueueOrderingOptions<Q = QueueLike<string>> extends PropertyOptions, QueueScenarioOptions {
   /** Called with each case's queue once the case is over (to close it, say). */
-  dispose?: (queue: Q) => unknown;
+  dispose?: ((queue: Q) => unknown) | undefined;
 }
 
 /**
@@ -355,9 +356,9 @@ export async function mutualExclusion(
 /** Options of {@linkcode ticketGrab}. */
 export interface TicketGrabOptions extends PropertyOptions, TicketScenarioOptions {
   /** Makes the lock that guards the store (default: the module's `Lock`). */
-  lock?: () => LockLike | Promise<LockLike>;
+  lock?: (() => LockLike | Promise<LockLike>) | undefined;
   /** Leaves the lock out: the property must then fail, showing the oversell. */
-  withoutLock?: boolean;
+  withoutLock?: boolean | undefined;
 }
 
 /**

@@ -11,13 +11,13 @@ import type { Arbitrary } from "./arbitraries.ts";
 /** How a property is run. */
 export interface RunOptions {
   /** Cases to try (each starts real processes, so the defaults are small). */
-  numRuns?: number;
+  numRuns?: number | undefined;
   /** Replays a run: the seed a failure reported. */
-  seed?: number;
+  seed?: number | undefined;
   /** With `seed`, replays only the failing case and its shrinks: the path a failure reported. */
-  path?: string;
+  path?: string | undefined;
   /** Stops shrinking after this many more failing cases (default 30; 0 = report the first failure as found). */
-  maxShrinks?: number;
+  maxShrinks?: number | undefined;
 }
 
 /** What a passing property run did. */
@@ -157,8 +157,8 @@ export async function runProperty<T>(
   });
   const result = await fc.check(property, {
     numRuns: options.numRuns ?? defaultRuns,
-    seed: options.seed,
-    path: options.path,
+    ...(options.seed === undefined ? {} : { seed: options.seed }),
+    ...(options.path === undefined ? {} : { path: options.path }),
     endOnFailure: maxShrinks === 0,
   });
   if (fatal) throw fatal.error;

@@ -6,8 +6,8 @@
  *
  * @module
  */
-import { holdUntil } from "../keepalive.ts";
-import { rebuild, reduce, reduceSymbol, type Shareable } from "../serialize.ts";
+import { definingModule, rebuild, reduce, reduceSymbol, type Shareable } from "../serialize.ts";
+import { holdUntil } from "../wait/event_loop_hold.ts";
 
 /** Cell of the control block: how many children reached the start line. */
 export const ARRIVED = 0;
@@ -43,7 +43,9 @@ export function pack(value: unknown, what: string, modules: readonly (string | U
     );
   }
   const { kind, state } = reducer.call(value);
-  return { kind, state, modules: modules.map((m) => String(m)) };
+  // A kind of the library's own names its module, which a child whose modules do not import it loads then.
+  const own = definingModule(kind);
+  return { kind, state, modules: [...modules.map((m) => String(m)), ...(own ? [own] : [])] };
 }
 
 /**

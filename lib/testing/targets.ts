@@ -37,7 +37,7 @@ export function itemName(producer: number, index: number): string {
   return `p${producer}:${index}`;
 }
 
-const delayAt = (delays: readonly number[], i: number) => delays.length === 0 ? 0 : delays[i % delays.length];
+const delayAt = (delays: readonly number[], i: number): number => delays[i % delays.length] ?? 0;
 
 /** Puts `items` items `p<producer>:<i>` in order, pausing by `delays` before each. */
 export async function queueProducer(

@@ -1,6 +1,6 @@
 /**
  * The `"spawn"` start method: the child is an OS process of the same runtime
- * running `lib/spawn_child.ts`, as Python's spawn runs a fresh interpreter. It
+ * running `lib/process/child_entry/spawn.ts`, as Python's spawn runs a fresh interpreter. It
  * has a real pid, and `terminate()`/`kill()` are real signals, so even a thread
  * stuck in a loop ends. An OS process shares no memory: its arguments must be
  * plain data (the module's shareable objects need the `"thread"` method).
@@ -12,21 +12,15 @@
  * @module
  */
 import { serialize } from "node:v8";
-import { entries } from "./entries.ts";
-import { ProcessError, returncodeOf } from "./errors.ts";
-import { claimEnd, markDone } from "./host.ts";
-import type { RunMessage } from "./process.ts";
-import { runtime } from "./runtime/detect.ts";
-import type { ChildHandle } from "./runtime/types.ts";
+import { ProcessError, returncodeOf } from "../../errors.ts";
+import { runtime } from "../../runtime/detect.ts";
+import type { ChildHandle } from "../../runtime/types.ts";
+import { entries } from "../child_entries.ts";
+import { endWith } from "../exit_status.ts";
+import type { RunMessage } from "../process.ts";
+import type { StartedChild, StartMethodAdapter } from "./method.ts";
 
-/** A started OS-process child. */
-export interface SpawnedChild {
-  readonly pid: number;
-  /** Sends SIGTERM (-15) or SIGKILL (-9). */
-  signal(code: number): void;
-}
-
-const live = new Set<SpawnedChild & { daemon: boolean }>();
+const live = new Set<StartedChild>();
 let exitHookInstalled = false;
 
 /** Throws a TypeError naming the first argument that lives in shared memory. */
@@ -51,8 +45,17 @@ function refuseShared(value: unknown, path: string, seen = new Set<unknown>()): 
   for (const [where, item] of entries) refuseShared(item, where, seen);
 }
 
-/** Starts `message` in a new OS process; its end is written to `control`. */
-export function spawnStart(message: RunMessage, control: Int32Array): SpawnedChild {
+/** The `"spawn"` start method. */
+export const spawnMethod: StartMethodAdapter = {
+  name: "spawn",
+  entry: entries.spawn,
+  // Nothing to boot ahead: each child is a fresh OS process.
+  prepare() {},
+  start: spawnStart,
+};
+
+/** Starts `message` in a new OS process; its end is written to `status`. */
+function spawnStart(message: RunMessage, status: Int32Array): StartedChild {
   refuseShared(message.args, "args");
   refuseShared(message.fields, "this");
   const { control: _control, ...rest } = message;
@@ -80,10 +83,9 @@ export function spawnStart(message: RunMessage, control: Int32Array): SpawnedChi
   // The writer stays open: the end of the child's stdin tells it that this process is gone.
   const writer = child.stdin!.getWriter();
   writer.write(framed).catch(() => {});
-  const handle = {
+  const handle: StartedChild = {
     pid: child.pid,
-    daemon: message.self.daemon,
-    signal(code: number) {
+    stop(code: number) {
       try {
         child.kill(code === -9 ? "SIGKILL" : "SIGTERM");
       } catch {
@@ -95,14 +97,13 @@ export function spawnStart(message: RunMessage, control: Int32Array): SpawnedChi
   if (!exitHookInstalled) {
     exitHookInstalled = true;
     runtime.onExit(() => {
-      for (const other of live) other.signal(-9);
+      for (const other of live) other.stop(-9);
     });
   }
   child.unref();
-  void child.exited.then((status) => {
+  void child.exited.then((exit) => {
     live.delete(handle);
-    claimEnd(control, returncodeOf(status));
-    markDone(control);
+    endWith(status, returncodeOf(exit));
     writer.abort().catch(() => {});
   });
   return handle;

@@ -1,7 +1,7 @@
 // Finding where a target is exported, as a child will look for it.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { referenceOf, resolveReference } from "../lib/reference.ts";
+import { referenceOf, resolveReference } from "../lib/process/target_locating.ts";
 import { noop } from "./fixtures/targets.ts";
 import * as fx from "./fixtures/targets.ts";
 

@@ -6,12 +6,13 @@
  *
  * @module
  */
-import "../mod.ts";
-import { adoptIdentity, type ChildIdentity, importTarget, setExitHook, type Target } from "./process.ts";
-import type { TargetReference } from "./reference.ts";
-import { runtime } from "./runtime/detect.ts";
-import type { ParentPort } from "./runtime/types.ts";
-import { rebuild, reduce } from "./serialize.ts";
+import { bootChild, nameChild } from "../process/bootstrap.ts";
+import { adoptIdentity, type ChildIdentity, importTarget } from "../process/current_process.ts";
+import type { Target } from "../process/process.ts";
+import type { TargetReference } from "../process/target_locating.ts";
+import { runtime } from "../runtime/detect.ts";
+import type { ParentPort } from "../runtime/types.ts";
+import { rebuild, rebuildLoading, reduce } from "../serialize.ts";
 
 /** A task's error as it crosses back to the pool. */
 export interface WireError {
@@ -62,7 +63,7 @@ export function wireError(error: unknown): WireError {
 
 function parentPortOrThrow(): ParentPort {
   const found = runtime.parentPort();
-  if (!found) throw new Error("lib/pool_worker.ts is the entry of a pool worker; do not run it directly");
+  if (!found) throw new Error("lib/pool/worker.ts is the entry of a pool worker; do not run it directly");
   return found;
 }
 
@@ -77,7 +78,6 @@ let port: { postMessage(message: unknown): void } = parent;
 const send = (message: FromWorker) => port.postMessage(message);
 let progress: Int32Array | undefined;
 let started = 0;
-let label = "PoolWorker";
 const fns = new Map<number, Target | WireError>();
 const inbox: ToWorker[] = [];
 let running = false;
@@ -124,14 +124,8 @@ const finish = (code: number): never => {
   return runtime.exitThread(code);
 };
 
-const crash = (error: unknown) => {
-  const text = error instanceof Error ? (error.stack ?? String(error)) : String(error);
-  console.error(`Process ${label}:\n${text}`);
-  finish(1);
-};
-
-runtime.onUncaught(crash);
-setExitHook(finish);
+nameChild("PoolWorker");
+bootChild(finish);
 
 const begin = () => {
   started++;
@@ -152,13 +146,20 @@ const fail = (error: unknown) => {
   doneCount++;
 };
 
+// The pool sends one argument list (or count) per function id: index i is in range in each.
 async function runApply(fnIds: number[], argsList: unknown[][]): Promise<void> {
   for (let i = 0; i < fnIds.length; i++) {
     begin();
-    const fn = fns.get(fnIds[i]);
+    const fn = fns.get(fnIds[i]!);
     try {
       if (typeof fn !== "function") throw remoteFailure(fn);
-      let value = fn(...(rebuild(argsList[i]) as unknown[]));
+      let args: unknown[];
+      try {
+        args = rebuild(argsList[i]!) as unknown[];
+      } catch (error) {
+        args = await rebuildLoading(argsList[i]!, error) as unknown[];
+      }
+      let value = fn(...args);
       if (isThenable(value)) value = await value;
       keep(value);
       doneCount++;
@@ -172,12 +173,12 @@ async function runApplyNumbers(idBuffer: ArrayBuffer, countBuffer: ArrayBuffer, 
   const ids = new Int32Array(idBuffer);
   const counts = new Int32Array(countBuffer);
   const args = new Float64Array(argBuffer);
-  for (let i = 0, at = 0; i < ids.length; at += counts[i++]) {
+  for (let i = 0, at = 0; i < ids.length; at += counts[i++]!) {
     begin();
-    const fn = fns.get(ids[i]);
+    const fn = fns.get(ids[i]!);
     try {
       if (typeof fn !== "function") throw remoteFailure(fn);
-      const count = counts[i];
+      const count = counts[i]!;
       let value = count === 1 ? fn(args[at]) : fn(...args.subarray(at, at + count));
       if (isThenable(value)) value = await value;
       keep(value);
@@ -204,7 +205,14 @@ async function runChunks(
       if (typeof fn !== "function") throw remoteFailure(fn);
       for (let j = start; j < end; j++) {
         const raw = items[j];
-        const item = typeof raw === "object" && raw !== null ? rebuild(raw) : raw;
+        let item = raw;
+        if (typeof raw === "object" && raw !== null) {
+          try {
+            item = rebuild(raw);
+          } catch (error) {
+            item = await rebuildLoading(raw, error);
+          }
+        }
         let value = star ? fn(...(item as unknown[])) : fn(item);
         if (isThenable(value)) value = await value;
         keep(value);
@@ -231,12 +239,12 @@ async function handle(message: ToWorker): Promise<void> {
   switch (message.t) {
     case "init": {
       adoptIdentity(message.self);
-      label = message.self.name;
+      nameChild(message.self.name);
       progress = new Int32Array(message.progress);
       if (message.initializer) {
         try {
           const init = await importTarget(message.initializer) as Target;
-          const result = init(...(rebuild(message.initargs) as unknown[]));
+          const result = init(...(await rebuildLoading(message.initargs) as unknown[]));
           if (isThenable(result)) await result;
         } catch (error) {
           // The pool ends this worker on this message; exiting here could lose the message in Deno.

@@ -13,25 +13,20 @@
  *
  * @module
  */
-import { entries, requireEntry } from "./entries.ts";
-import * as errorClasses from "./errors.ts";
-import { BrokenPoolError, ProcessError, TimeoutError, ValueError } from "./errors.ts";
-import { exitCodeOf, hostPoolThread, hostTerminate, newControl, reportLoadError, waitDone } from "./host.ts";
-import { holdOpen } from "./keepalive.ts";
-import type { FromWorker, ToWorker, WireError, WirePart } from "./pool_worker.ts";
-import {
-  checkBootstrapped,
-  cpuCount,
-  isDaemon,
-  markPidDead,
-  newChildIdentity,
-  type StartMethod,
-  type Target,
-} from "./process.ts";
-import { callerModules, referenceOf, type TargetReference } from "./reference.ts";
-import { runtime } from "./runtime/detect.ts";
-import type { WorkerHandle } from "./runtime/types.ts";
-import { rebuild, reduce, reduceArgs } from "./serialize.ts";
+import * as errorClasses from "../errors.ts";
+import { BrokenPoolError, ProcessError, TimeoutError, ValueError } from "../errors.ts";
+import { entries, requireEntry } from "../process/child_entries.ts";
+import { checkBootstrapped, isDaemon, newChildIdentity } from "../process/current_process.ts";
+import { exitCodeOf, newExitStatus, waitDone } from "../process/exit_status.ts";
+import { markPidDead } from "../process/pid_table.ts";
+import { cpuCount, type StartMethod, type Target } from "../process/process.ts";
+import { hostPoolThread, hostTerminate, reportLoadError } from "../process/start/thread.ts";
+import { callerModules, referenceOf, type TargetReference } from "../process/target_locating.ts";
+import { runtime } from "../runtime/detect.ts";
+import type { WorkerHandle } from "../runtime/types.ts";
+import { rebuild, reduce, reduceArgs } from "../serialize.ts";
+import { holdOpen } from "../wait/event_loop_hold.ts";
+import type { FromWorker, ToWorker, WireError, WirePart } from "./worker.ts";
 
 /** Batches in flight per worker: one running, one waiting, so a worker never idles between batches. */
 const IN_FLIGHT = 2;
@@ -45,32 +40,32 @@ const MAX_BOOT_FAILURES = 3;
 /** Options of {@linkcode Pool}. */
 export interface PoolOptions {
   /** Number of workers; defaults to {@linkcode cpuCount}. At least 1. */
-  processes?: number;
+  processes?: number | undefined;
   /** An exported function each worker runs with `initargs` before its first task. */
   // deno-lint-ignore no-explicit-any
-  initializer?: (...args: any[]) => unknown;
+  initializer?: ((...args: any[]) => unknown) | undefined;
   /** Arguments of `initializer`. */
-  initargs?: readonly unknown[];
+  initargs?: readonly unknown[] | undefined;
   /** Tasks (map chunks count as one) a worker runs before it is replaced by a fresh one. Unlimited by default. */
-  maxtasksperchild?: number;
+  maxtasksperchild?: number | undefined;
   /** Only `"thread"`: pool workers are worker threads. */
-  startMethod?: StartMethod;
+  startMethod?: StartMethod | undefined;
   /** The module that exports the task functions, if they are not found on their own. */
-  module?: string | URL;
+  module?: string | URL | undefined;
 }
 
 /** Callbacks of {@linkcode Pool.applyAsync} and friends; they run in the pool's own process. */
 export interface ResultCallbacks<R> {
   /** Called with the result when the task succeeds. If it throws, the error is printed and the pool goes on. */
-  callback?: (result: R) => unknown;
+  callback?: ((result: R) => unknown) | undefined;
   /** Called with the error when the task fails. If it throws, the error is printed and the pool goes on. */
-  errorCallback?: (error: Error) => unknown;
+  errorCallback?: ((error: Error) => unknown) | undefined;
 }
 
 /** Options of {@linkcode Pool.mapAsync} and {@linkcode Pool.starmapAsync}. */
 export interface MapOptions<R> extends ResultCallbacks<R> {
   /** Items per task; defaults to `ceil(length / (processes * 4))`, like Python. */
-  chunksize?: number;
+  chunksize?: number | undefined;
 }
 
 /**
@@ -472,7 +467,7 @@ const TERMINATE = 2;
  */
 class HostedWorker implements WorkerHandle {
   #port: MessagePort;
-  #control = newControl();
+  #control = newExitStatus();
   #pid: number;
 
   constructor(pid: number, parentPid: number, name: string) {
@@ -730,12 +725,13 @@ export class Pool {
     let vi = 0;
     let ei = 0;
     let items = 0;
+    // A worker reports its sent units in order, so `unit` and the indexes below are in range (hence the `!`s).
     for (let k = 0; k < n; k++) {
       const part = worker.sent[worker.head]!;
       const unit = worker.headDone;
-      const wire = errors && ei < errors.length && errors[ei][0] === k ? errors[ei++][1] : undefined;
+      const wire = errors && ei < errors.length && errors[ei]![0] === k ? errors[ei++]![1] : undefined;
       if (part.kind === 0) {
-        const task = part.tasks[unit];
+        const task = part.tasks[unit]!;
         if (wire) settleResult(task.result, false, remoteError(wire));
         else {
           const value = values[vi++];
@@ -763,7 +759,7 @@ export class Pool {
       worker.sent = worker.sent.slice(worker.head);
       worker.head = 0;
     }
-    while (worker.ends.length && worker.ends[0] <= worker.reported) worker.ends.shift();
+    while (worker.ends.length && worker.ends[0]! <= worker.reported) worker.ends.shift();
     const perTask = message.ms / n;
     worker.slow = message.ms > 2 * BATCH_MS;
     worker.batch = Math.max(1, Math.min(worker.batch * 2, MAX_BATCH, Math.floor(BATCH_MS / Math.max(perTask, 1e-4))));
@@ -828,7 +824,7 @@ export class Pool {
   }
 
   #failUnit(part: Part, unit: number, error: Error): void {
-    if (part.kind === 0) settleResult(part.tasks[unit].result, false, error);
+    if (part.kind === 0) settleResult(part.tasks[unit]!.result, false, error);
     else part.job.failChunk(part.first + unit, error);
     this.#completed += part.kind === 0
       ? 1
@@ -910,7 +906,7 @@ export class Pool {
   #take(budget: number, out: Part[]): number {
     let taken = 0;
     for (let i = 0; i < this.#queue.length && taken < budget;) {
-      const source = this.#queue[i];
+      const source = this.#queue[i]!;
       taken += source.take(budget - taken, out);
       if (source.exhausted) {
         this.#queue.splice(i, 1);
@@ -934,9 +930,10 @@ export class Pool {
         let numeric = true;
         let total = 0;
         for (let i = 0; i < tasks.length; i++) {
-          define(tasks[i].fn);
-          if (!tasks[i].numeric) numeric = false;
-          total += tasks[i].args.length;
+          const task = tasks[i]!;
+          define(task.fn);
+          if (!task.numeric) numeric = false;
+          total += task.args.length;
         }
         if (numeric) {
           // All-number arguments cross as three bare buffers: ids, argument counts, the arguments in a row.
@@ -944,18 +941,20 @@ export class Pool {
           const counts = new Int32Array(tasks.length);
           const flat = new Float64Array(total);
           for (let i = 0, at = 0; i < tasks.length; i++) {
-            const args = tasks[i].args as number[];
-            ids[i] = tasks[i].fn.id;
+            const task = tasks[i]!;
+            const args = task.args as number[];
+            ids[i] = task.fn.id;
             counts[i] = args.length;
-            for (let j = 0; j < args.length; j++) flat[at++] = args[j];
+            for (let j = 0; j < args.length; j++) flat[at++] = args[j]!;
           }
           wire.push([3, ids.buffer, counts.buffer, flat.buffer]);
         } else {
           const ids: number[] = new Array(tasks.length);
           const args: unknown[][] = new Array(tasks.length);
           for (let i = 0; i < tasks.length; i++) {
-            ids[i] = tasks[i].fn.id;
-            args[i] = tasks[i].args;
+            const task = tasks[i]!;
+            ids[i] = task.fn.id;
+            args[i] = task.args;
           }
           wire.push([0, ids, args]);
         }
@@ -1026,8 +1025,11 @@ export class Pool {
    * }
    * ```
    */
-  apply<F extends Target>(fn: F, args: Parameters<F> | readonly unknown[] = []): Promise<Awaited<ReturnType<F>>> {
-    return this.applyAsync(fn, args).get();
+  apply<F extends () => unknown>(fn: F, args?: Readonly<Parameters<F>>): Promise<Awaited<ReturnType<F>>>;
+  /** Runs `fn(...args)` in a worker and waits for its result; `args` are required where `fn` has parameters. */
+  apply<F extends Target>(fn: F, args: Readonly<Parameters<F>>): Promise<Awaited<ReturnType<F>>>;
+  apply<F extends Target>(fn: F, args?: Readonly<Parameters<F>>): Promise<Awaited<ReturnType<F>>> {
+    return this.#apply<Awaited<ReturnType<F>>>(fn, args, {}).get();
   }
 
   /**
@@ -1047,18 +1049,35 @@ export class Pool {
    * }
    * ```
    */
+  applyAsync<F extends () => unknown>(
+    fn: F,
+    args?: Readonly<Parameters<F>>,
+    callbacks?: ResultCallbacks<Awaited<ReturnType<F>>>,
+  ): AsyncResult<Awaited<ReturnType<F>>>;
+  /** Submits `fn(...args)` and returns its {@linkcode AsyncResult}; `args` are required where `fn` has parameters. */
   applyAsync<F extends Target>(
     fn: F,
-    args: Parameters<F> | readonly unknown[] = [],
+    args: Readonly<Parameters<F>>,
+    callbacks?: ResultCallbacks<Awaited<ReturnType<F>>>,
+  ): AsyncResult<Awaited<ReturnType<F>>>;
+  applyAsync<F extends Target>(
+    fn: F,
+    args?: Readonly<Parameters<F>>,
     callbacks: ResultCallbacks<Awaited<ReturnType<F>>> = {},
   ): AsyncResult<Awaited<ReturnType<F>>> {
+    return this.#apply(fn, args, callbacks);
+  }
+
+  // The overloads above say when `args` may be left out: only for a function without required parameters.
+  #apply<R>(fn: Target, args: readonly unknown[] | undefined, callbacks: ResultCallbacks<R>): AsyncResult<R> {
     this.#checkRunning();
     const entry = this.#entry(fn, "applyAsync");
-    if (!Array.isArray(args)) throw new TypeError("applyAsync: args must be an array, e.g. [1, 2]");
+    const list: readonly unknown[] = args === undefined ? [] : args;
+    if (!Array.isArray(list)) throw new TypeError("applyAsync: args must be an array, e.g. [1, 2]");
     let numeric = true;
-    for (let i = 0; numeric && i < args.length; i++) if (typeof args[i] !== "number") numeric = false;
-    const reduced = numeric ? args.slice() : reduceArgs(args);
-    const result = new AsyncResult<Awaited<ReturnType<F>>>(callbacks);
+    for (let i = 0; numeric && i < list.length; i++) if (typeof list[i] !== "number") numeric = false;
+    const reduced = numeric ? list.slice() : reduceArgs(list);
+    const result = new AsyncResult<R>(callbacks);
     let tail = this.#applyTail;
     if (!tail || this.#queue[this.#queue.length - 1] !== tail) {
       tail = new ApplySource();
@@ -1123,7 +1142,7 @@ export class Pool {
    * }
    * ```
    */
-  map<T, R>(fn: (item: T) => R, iterable: Iterable<T>, chunksize?: number): Promise<Awaited<R>[]> {
+  map<T, R>(fn: (item: T) => R, iterable: Iterable<NoInfer<T>>, chunksize?: number): Promise<Awaited<R>[]> {
     return this.mapAsync(fn, iterable, { chunksize }).get();
   }
 
@@ -1145,7 +1164,7 @@ export class Pool {
    */
   mapAsync<T, R>(
     fn: (item: T) => R,
-    iterable: Iterable<T>,
+    iterable: Iterable<NoInfer<T>>,
     options: MapOptions<Awaited<R>[]> = {},
   ): AsyncResult<Awaited<R>[]> {
     const { chunksize, ...callbacks } = options ?? {};
@@ -1169,7 +1188,7 @@ export class Pool {
    */
   starmap<F extends Target>(
     fn: F,
-    iterable: Iterable<Parameters<F> | readonly unknown[]>,
+    iterable: Iterable<Readonly<Parameters<F>>>,
     chunksize?: number,
   ): Promise<Awaited<ReturnType<F>>[]> {
     return this.starmapAsync(fn, iterable, { chunksize }).get();
@@ -1192,7 +1211,7 @@ export class Pool {
    */
   starmapAsync<F extends Target>(
     fn: F,
-    iterable: Iterable<Parameters<F> | readonly unknown[]>,
+    iterable: Iterable<Readonly<Parameters<F>>>,
     options: MapOptions<Awaited<ReturnType<F>>[]> = {},
   ): AsyncResult<Awaited<ReturnType<F>>[]> {
     const { chunksize, ...callbacks } = options ?? {};
@@ -1240,7 +1259,7 @@ export class Pool {
    * }
    * ```
    */
-  imap<T, R>(fn: (item: T) => R, iterable: Iterable<T>, chunksize = 1): AsyncIterableIterator<Awaited<R>> {
+  imap<T, R>(fn: (item: T) => R, iterable: Iterable<NoInfer<T>>, chunksize = 1): AsyncIterableIterator<Awaited<R>> {
     return this.#imapJob(fn as Target, iterable, chunksize, true);
   }
 
@@ -1261,7 +1280,11 @@ export class Pool {
    * }
    * ```
    */
-  imapUnordered<T, R>(fn: (item: T) => R, iterable: Iterable<T>, chunksize = 1): AsyncIterableIterator<Awaited<R>> {
+  imapUnordered<T, R>(
+    fn: (item: T) => R,
+    iterable: Iterable<NoInfer<T>>,
+    chunksize = 1,
+  ): AsyncIterableIterator<Awaited<R>> {
     return this.#imapJob(fn as Target, iterable, chunksize, false);
   }
 

@@ -5,50 +5,58 @@
  *
  * @module
  */
-import { entries, requireEntry } from "./entries.ts";
-import { ProcessError, ValueError } from "./errors.ts";
-import { exitCodeOf, hostStart, hostTerminate, isDone, newControl, prestart, waitDone } from "./host.ts";
-import { holdOpen } from "./keepalive.ts";
-import { callerModules, referenceOf, resolveReference, type TargetReference } from "./reference.ts";
-import { runtime } from "./runtime/detect.ts";
-import { rebuild, reduce, reduceArgs } from "./serialize.ts";
-import { type SpawnedChild, spawnStart } from "./spawn.ts";
+import { ProcessError, ValueError } from "../errors.ts";
+import { runtime } from "../runtime/detect.ts";
+import { loadReducersFor, rebuild, reduce, reduceArgs } from "../serialize.ts";
+import { holdOpen } from "../wait/event_loop_hold.ts";
+import { requireEntry } from "./child_entries.ts";
+import {
+  adoptIdentity,
+  checkBootstrapped,
+  type ChildIdentity,
+  childIdentity,
+  importTarget,
+  me,
+  nextChildNumbers,
+  setSelfProcess,
+} from "./current_process.ts";
+import { exitCodeOf, isDone, newExitStatus, waitDone } from "./exit_status.ts";
+import { type StartedChild, type StartMethod, startMethodAdapter, startMethodNames } from "./start/method.ts";
+import { callerModules, referenceOf, type TargetReference } from "./target_locating.ts";
 
-/** How a child process is started: `"thread"` = a worker thread (the default); `"spawn"` = an OS process. */
-export type StartMethod = "thread" | "spawn";
+export type { StartMethod };
 
 /** A function a process or pool task can run: it must be exported from its module. */
 // deno-lint-ignore no-explicit-any
 export type Target = (...args: any[]) => unknown;
 
-/** Options of {@linkcode Process}. */
-export interface ProcessOptions {
+/**
+ * Options of {@linkcode Process}. `F` is the target's type, so `args` is checked against its parameters
+ * (a target without parameters takes no `args`).
+ */
+export interface ProcessOptions<F extends Target = Target> {
   /** The exported function the child runs with `args`. */
-  target?: Target;
+  target?: F | undefined;
   /** Arguments for `target`: structured-clone data and the module's shareable objects. */
-  args?: readonly unknown[];
+  args?: Readonly<Parameters<F>> | undefined;
   /** Defaults to `Process-N`. */
-  name?: string;
+  name?: string | undefined;
   /** Daemon children end when the parent program ends and cannot have children. */
-  daemon?: boolean;
+  daemon?: boolean | undefined;
   /** Defaults to {@linkcode getStartMethod}. */
-  startMethod?: StartMethod;
+  startMethod?: StartMethod | undefined;
   /** The module that exports `target` (or this `Process` subclass), if it is not found on its own. */
-  module?: string | URL;
+  module?: string | URL | undefined;
 }
 
-/** What a child learns about itself and its parent when it starts. */
-export interface ChildIdentity {
-  name: string;
-  pid: number;
-  daemon: boolean;
-  authkey: Uint8Array;
-  identity: number[];
-  parentName: string;
-  parentPid: number;
-  pidCells: SharedArrayBuffer;
-  startMethod: StartMethod;
-}
+/**
+ * What {@linkcode Process}'s options need besides {@linkcode ProcessOptions}: `args`, when the target has
+ * parameters that are not optional.
+ */
+export type ArgsOption<F extends Target> = [] extends Parameters<F> ? unknown
+  // `never` (a target cast from a wrong value, as tests do) asks for nothing.
+  : [F] extends [never] ? unknown
+  : { args: Readonly<Parameters<F>> };
 
 /** The message that tells a warm worker what to run. */
 export interface RunMessage {
@@ -61,156 +69,8 @@ export interface RunMessage {
   fields: Record<string, unknown>;
 }
 
-/** Thread children get ids above Linux's largest pid, so they never equal a real pid. */
-const PID_BASE = 4_194_304;
-
-interface Me {
-  name: string;
-  pid: number;
-  ppid: number;
-  daemon: boolean;
-  authkey: Uint8Array;
-  identity: number[];
-  parent: { name: string; pid: number } | null;
-  pidCells: Int32Array | null;
-}
-
-const me: Me = {
-  name: "MainProcess",
-  pid: runtime.pid,
-  ppid: runtime.ppid,
-  daemon: false,
-  authkey: crypto.getRandomValues(new Uint8Array(32)),
-  identity: [],
-  parent: null,
-  pidCells: null,
-};
-let childCount = 0;
 let startMethod: StartMethod | undefined;
 const children = new Set<Process>();
-let selfProcess: Process | undefined;
-
-/** Called once in a child, before anything else runs there. */
-export function adoptIdentity(self: ChildIdentity): void {
-  me.name = self.name;
-  me.pid = self.pid;
-  me.ppid = self.parentPid;
-  me.daemon = self.daemon;
-  me.authkey = self.authkey;
-  me.identity = self.identity;
-  me.parent = { name: self.parentName, pid: self.parentPid };
-  // A spawned child is an OS process of its own, sent only a placeholder: it starts its own table when it needs one.
-  me.pidCells = self.pidCells.byteLength >= 4 * (2 + LIVE_SLOTS) ? new Int32Array(self.pidCells) : null;
-  startMethod = self.startMethod;
-}
-
-/**
- * The cells every process shares: cell 0 numbers the children, cell 1 is the
- * death epoch (bumped and notified whenever a child ends, so anything blocked on
- * a process that died wakes up and looks), and the rest is a liveness table:
- * slot `pid % LIVE_SLOTS` holds `pid` while that child runs.
- */
-const LIVE_SLOTS = 65_536;
-const EPOCH = 1;
-
-function pidCells(): Int32Array {
-  return me.pidCells ??= new Int32Array(new SharedArrayBuffer(4 * (2 + LIVE_SLOTS)));
-}
-
-function nextPid(): number {
-  const cells = pidCells();
-  const pid = PID_BASE + Atomics.add(cells, 0, 1) + 1;
-  Atomics.store(cells, 2 + pid % LIVE_SLOTS, pid);
-  return pid;
-}
-
-/** Records that the child `pid` ended and wakes whatever waits on the death epoch. */
-export function markPidDead(pid: number): void {
-  const cells = pidCells();
-  Atomics.compareExchange(cells, 2 + pid % LIVE_SLOTS, pid, 0);
-  Atomics.add(cells, EPOCH, 1);
-  Atomics.notify(cells, EPOCH);
-}
-
-/**
- * Whether the process `pid` may still run. Ids of real OS processes (the main
- * program) count as alive: when they end, everything sharing memory with them ends too.
- */
-export function isPidAlive(pid: number): boolean {
-  if (pid < PID_BASE) return true;
-  return Atomics.load(pidCells(), 2 + pid % LIVE_SLOTS) === pid;
-}
-
-/** The death epoch: `[cells, index]` to load and wait on. */
-export function deathEpoch(): [Int32Array, number] {
-  return [pidCells(), EPOCH];
-}
-
-/**
- * A fresh identity for a thread this process starts outside `Process` (a pool
- * worker): the next child number and pid, named `${prefix}-N` like Python's.
- */
-export function newChildIdentity(prefix: string, daemon: boolean): ChildIdentity {
-  const identity = [...me.identity, ++childCount];
-  const pid = nextPid();
-  return {
-    name: `${prefix}-${identity.join(":")}`,
-    pid,
-    daemon,
-    authkey: me.authkey,
-    identity,
-    parentName: me.name,
-    parentPid: me.pid,
-    pidCells: me.pidCells!.buffer as SharedArrayBuffer,
-    startMethod: "thread",
-  };
-}
-
-// How many target imports are under way in this child (see importTarget).
-let bootstrapping = 0;
-
-/**
- * Refuses to start children while this child is still importing its target's module, as Python's spawn
- * does during bootstrapping: a module that starts processes at its top level would start them again in
- * every child, and those in theirs, until memory runs out.
- */
-export function checkBootstrapped(): void {
-  if (bootstrapping === 0) return;
-  throw new ProcessError(
-    "cannot start a process while this child is still importing its target's module: that module starts "
-      + "processes at its top level, so every child would start them again. Put the code that starts "
-      + "processes under `if (import.meta.main) { ... }` (Python's `if __name__ == \"__main__\":`).",
-  );
-}
-
-/** Internal: imports a target's module and finds the target there, with starting children refused meanwhile. */
-export async function importTarget(reference: TargetReference): Promise<unknown> {
-  bootstrapping++;
-  try {
-    return await resolveReference(reference);
-  } finally {
-    bootstrapping--;
-  }
-}
-
-/**
- * Internal, for both child entries: imports the target, rebuilds the arguments and runs the child's own `Process`.
- * The target's module is imported first because it may register the reducer of a shareable class of its own that
- * the arguments hold.
- */
-export async function runChild(message: RunMessage, identity: ChildIdentity): Promise<void> {
-  const cls = message.subclass ? await importTarget(message.subclass) as typeof Process : Process;
-  const target = message.target ? await importTarget(message.target) as Target : undefined;
-  const args = rebuild(message.args) as unknown[];
-  const self = makeSelf(cls, identity, { target, args, name: identity.name });
-  Object.assign(self, rebuild(message.fields));
-  await self.run();
-}
-
-/** Whether this process is a daemon (which may not start children). */
-export function isDaemon(): boolean {
-  return me.daemon;
-}
 
 function validTimeout(timeout: number | undefined, what: string): number | undefined {
   if (timeout === undefined || timeout === null) return undefined;
@@ -254,7 +114,8 @@ export function markBoundClass(cls: typeof Process): void {
  * }
  * ```
  */
-export class Process {
+// `F` only types the constructor's options: every Process<F> has the same members, so it is assignable to Process.
+export class Process<F extends Target = Target> {
   #target: Target | undefined;
   #args: readonly unknown[];
   #name: string;
@@ -266,7 +127,7 @@ export class Process {
   #identity: number[];
   #pid: number | undefined;
   #control: Int32Array | undefined;
-  #spawned: SpawnedChild | undefined;
+  #child: StartedChild | undefined;
   #started = false;
   #closed = false;
   #isSelf = false;
@@ -274,7 +135,8 @@ export class Process {
   #ended: Promise<void> | undefined;
 
   /** A process that runs `target(...args)` once started (see {@linkcode ProcessOptions}). */
-  constructor(options: ProcessOptions = {}) {
+  constructor(options?: ProcessOptions<F> & ArgsOption<F>);
+  constructor(options: ProcessOptions<F> = {}) {
     if (options === null || typeof options !== "object") {
       throw new TypeError("Process options must be an object like { target, args, name, daemon }");
     }
@@ -306,11 +168,11 @@ export class Process {
       this.#authkey = self.authkey;
       return;
     }
-    this.#identity = [...me.identity, ++childCount];
+    this.#identity = nextChildNumbers();
     this.#name = name ?? `Process-${this.#identity.join(":")}`;
     this.#daemon = daemon ?? me.daemon;
     this.#frames = callerModules();
-    prestart();
+    startMethodAdapter(method ?? getStartMethod()).prepare();
   }
 
   /** The method the child runs. By default it calls `target(...args)`; a subclass may override it. */
@@ -382,8 +244,8 @@ export class Process {
     }
     checkBootstrapped();
     if (me.daemon) throw new ProcessError("daemonic processes are not allowed to have children");
-    const method = this.#startMethod ?? getStartMethod();
-    requireEntry(method === "spawn" ? entries.spawn : entries.thread);
+    const method = startMethodAdapter(this.#startMethod ?? getStartMethod());
+    requireEntry(method.entry);
     const args = reduceArgs(this.#args);
     const subclass = this.constructor !== Process && !boundClasses.has(this.constructor);
     const fields: Record<string, unknown> = {};
@@ -397,38 +259,19 @@ export class Process {
       ? referenceOf(this.constructor as new() => Process, this.#frames, this.#module)
       : null;
 
-    const control = newControl();
+    const control = newExitStatus();
     this.#control = control;
     const message: RunMessage = {
       type: "run",
-      self: {
-        name: this.#name,
-        pid: this.#pid = nextPid(),
-        daemon: this.#daemon,
-        authkey: this.#authkey,
-        identity: this.#identity,
-        parentName: me.name,
-        parentPid: me.pid,
-        pidCells: me.pidCells!.buffer as SharedArrayBuffer,
-        startMethod: method,
-      },
+      self: childIdentity(this.#name, this.#identity, this.#daemon, this.#authkey, method.name),
       control: control.buffer as SharedArrayBuffer,
       target,
       subclass: subclassRef,
       args,
       fields,
     };
-    if (method === "spawn") {
-      try {
-        this.#spawned = spawnStart(message, control);
-      } catch (error) {
-        this.#pid = undefined;
-        throw error;
-      }
-      this.#pid = this.#spawned.pid;
-    } else {
-      hostStart(message);
-    }
+    this.#child = method.start(message, control);
+    this.#pid = this.#child.pid;
     this.#started = true;
     children.add(this);
     const release = this.#daemon ? () => {} : holdOpen();
@@ -468,8 +311,7 @@ export class Process {
     this.#checkClosed();
     if (!this.#control) throw new ProcessError("can only terminate a started process");
     if (isDone(this.#control)) return;
-    if (this.#spawned) this.#spawned.signal(code);
-    else hostTerminate(this.#pid!, code);
+    this.#child!.stop(code);
   }
 
   /** Ends the process at once (even in a busy loop); `exitcode` becomes -15. */
@@ -519,57 +361,55 @@ export class Process {
 export function makeSelf(cls: typeof Process, identity: ChildIdentity, options: ProcessOptions): Process {
   internalSelf = { identity };
   try {
-    selfProcess = Reflect.construct(Process, [options], cls) as Process;
+    const self = Reflect.construct(Process, [options], cls) as Process;
+    setSelfProcess(self);
+    return self;
   } finally {
     internalSelf = undefined;
   }
-  return selfProcess;
+}
+
+/**
+ * Internal, for both Process entries: imports the target, rebuilds the arguments and runs the child's own
+ * `Process`. The target's module is imported first because it may register the reducer of a shareable class of
+ * its own that the arguments hold; the library's own shareable kinds load their modules as the arguments need.
+ */
+export async function runChild(message: RunMessage, identity: ChildIdentity): Promise<void> {
+  const cls = message.subclass ? await importTarget(message.subclass) as typeof Process : Process;
+  const target = message.target ? await importTarget(message.target) as Target : undefined;
+  await loadReducersFor(message.args, message.fields);
+  const args = rebuild(message.args) as unknown[];
+  const self = makeSelf(cls, identity, { target, args, name: identity.name });
+  Object.assign(self, rebuild(message.fields));
+  await self.run();
+}
+
+/**
+ * Internal, for both Process entries: becomes the process `message` describes, runs it, waits for its
+ * non-daemon children, and resolves with its exit code (an error it threw has been reported by then).
+ */
+export async function runProcess(
+  message: RunMessage,
+  self: ChildIdentity,
+  report: (error: unknown) => void,
+): Promise<number> {
+  adoptIdentity(self);
+  startMethod = self.startMethod;
+  let code = 0;
+  try {
+    await runChild(message, self);
+  } catch (error) {
+    report(error);
+    code = 1;
+  }
+  await reapChildren();
+  return code;
 }
 
 /** Waits for this process's non-daemon children and terminates the daemon ones, as Python does at exit. */
 export async function reapChildren(): Promise<void> {
   for (const child of [...children]) if (child.daemon) child.terminate();
   for (const child of [...children]) await child.join();
-}
-
-/** What {@linkcode currentProcess} returns in the main process. */
-export interface ProcessInfo {
-  /** `"MainProcess"`. */
-  name: string;
-  /** The process id. */
-  pid: number;
-  /** Always false: the main process is not a daemon. */
-  daemon: boolean;
-  /** The authentication key (random, 32 bytes), which children inherit as Python's do. */
-  authkey: Uint8Array;
-}
-
-/**
- * The process this code runs in: in a child its `Process` object, in the main
- * program one named `MainProcess`.
- *
- * @example
- * ```ts
- * import { currentProcess } from "@tsmp/multiprocessing";
- * console.log(currentProcess().name); // "MainProcess"
- * ```
- */
-export function currentProcess(): ProcessInfo & { identity?: number[] } {
-  if (selfProcess) return selfProcess as Process & ProcessInfo;
-  return { name: me.name, pid: me.pid, daemon: me.daemon, authkey: me.authkey, identity: me.identity };
-}
-
-/**
- * The parent of this process (`{ name, pid }`), or `null` in the main program.
- *
- * @example
- * ```ts
- * import { parentProcess } from "@tsmp/multiprocessing";
- * console.log(parentProcess()); // null in the main program
- * ```
- */
-export function parentProcess(): { name: string; pid: number } | null {
-  return me.parent;
 }
 
 /**
@@ -599,33 +439,6 @@ export function cpuCount(): number {
 }
 
 /**
- * This process's id: the OS pid in the main program, a unique id (above the
- * OS's pid range) in a thread child.
- *
- * @example
- * ```ts
- * import { getpid } from "@tsmp/multiprocessing";
- * console.log(typeof getpid()); // "number"
- * ```
- */
-export function getpid(): number {
-  return me.pid;
-}
-
-/**
- * The parent's id: in a child, the parent's {@linkcode getpid}.
- *
- * @example
- * ```ts
- * import { getppid } from "@tsmp/multiprocessing";
- * console.log(typeof getppid()); // "number"
- * ```
- */
-export function getppid(): number {
-  return me.ppid;
-}
-
-/**
  * Does nothing: Python needs it for frozen Windows programs; ported code may call it.
  *
  * @example
@@ -635,31 +448,6 @@ export function getppid(): number {
  * ```
  */
 export function freezeSupport(): void {}
-
-let exitHook: ((code: number) => never) | undefined;
-
-/** Lets the child runner decide how `exit()` ends a child. */
-export function setExitHook(hook: (code: number) => never): void {
-  exitHook = hook;
-}
-
-/**
- * Ends the current process at once with `code` (Python's `sys.exit` in a child).
- * In a child the parent sees `exitcode === code`; in the main program the whole program exits.
- *
- * @example
- * ```ts
- * import { exit } from "@tsmp/multiprocessing";
- * export function worker() {
- *   exit(3); // the parent's p.exitcode becomes 3
- * }
- * ```
- */
-export function exit(code = 0): never {
-  if (!Number.isInteger(code)) throw new TypeError(`exit code must be an integer, got ${String(code)}`);
-  if (exitHook) return exitHook(code);
-  return runtime.exitProcess(code);
-}
 
 /**
  * Sets the default start method. Like Python, setting it twice needs `{ force: true }`.
@@ -704,5 +492,5 @@ export function getStartMethod(): StartMethod {
  * ```
  */
 export function getAllStartMethods(): StartMethod[] {
-  return ["thread", "spawn"];
+  return [...startMethodNames];
 }

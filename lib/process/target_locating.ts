@@ -8,7 +8,7 @@
  * @module
  */
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { runtime } from "./runtime/detect.ts";
+import { runtime } from "../runtime/detect.ts";
 
 /** A place the child looks for the target: an export of a module. */
 export interface ExportCandidate {
@@ -26,7 +26,8 @@ export interface TargetReference {
   searched: string[];
 }
 
-const libDir = new URL(".", import.meta.url).href;
+// The library is lib/, one folder up: frames of its own files are not the caller's.
+const libDir = new URL("..", import.meta.url).href;
 const references = new WeakMap<object, TargetReference>();
 const sources = new Map<string, ModuleFacts | null>();
 
@@ -48,7 +49,8 @@ export function callerModules(): string[] {
   for (const line of stack.split("\n")) {
     const match = frameUrl.exec(line);
     if (!match) continue;
-    const url = match[1].startsWith("/") ? pathToFileURL(match[1]).href : match[1];
+    const path = match[1]!; // the pattern's one group is not optional
+    const url = path.startsWith("/") ? pathToFileURL(path).href : path;
     if (url.startsWith(libDir) || urls.includes(url)) continue;
     urls.push(url);
   }
@@ -57,7 +59,7 @@ export function callerModules(): string[] {
 
 function names(list: string): [local: string, exported: string][] {
   return list.split(",").map((part) => part.trim()).filter(Boolean).map((part) => {
-    const [left, right] = part.replace(/^type\s+/, "").split(/\s+as\s+/);
+    const [left = "", right] = part.replace(/^type\s+/, "").split(/\s+as\s+/);
     return [left.trim(), (right ?? left).trim()];
   });
 }
@@ -75,6 +77,7 @@ function facts(url: string): ModuleFacts | null {
     return null;
   }
   text = text.replace(/\/\*[\s\S]*?\*\//g, "").replace(/(^|[^:"'`])\/\/.*$/gm, "$1");
+  // Below, `m[n]!` is a group its pattern always captures when it matches.
   const result: ModuleFacts = { exported: new Set(), imported: new Map(), namespaces: [], reexportsAll: false };
   const resolve = (spec: string) => {
     try {
@@ -86,11 +89,11 @@ function facts(url: string): ModuleFacts | null {
   for (
     const m of text.matchAll(/export\s+(?:default\s+)?(?:async\s+)?(?:function\s*\*?|class|const|let|var)\s+([\w$]+)/g)
   ) {
-    result.exported.add(m[1]);
+    result.exported.add(m[1]!);
   }
   if (/export\s+default\s/.test(text)) result.exported.add("default");
   for (const m of text.matchAll(/export\s*(?:type\s*)?\{([^}]*)\}(?:\s*from\s*["']([^"']+)["'])?/g)) {
-    for (const [local, exported] of names(m[1])) {
+    for (const [local, exported] of names(m[1]!)) {
       result.exported.add(exported);
       if (m[2]) result.imported.set(exported, { url: resolve(m[2]), name: local });
     }
@@ -99,20 +102,20 @@ function facts(url: string): ModuleFacts | null {
     if (m[1]) result.exported.add(m[1]);
     else {
       result.reexportsAll = true;
-      result.namespaces.push(resolve(m[2]));
+      result.namespaces.push(resolve(m[2]!));
     }
   }
   for (const m of text.matchAll(/import\s+([^"';]*?)\s+from\s*["']([^"']+)["']/g)) {
-    const clause = m[1].replace(/^type\s+/, "");
-    const from = resolve(m[2]);
+    const clause = m[1]!.replace(/^type\s+/, "");
+    const from = resolve(m[2]!);
     const braces = /\{([^}]*)\}/.exec(clause);
     if (braces) {
-      for (const [imported, local] of names(braces[1])) result.imported.set(local, { url: from, name: imported });
+      for (const [imported, local] of names(braces[1]!)) result.imported.set(local, { url: from, name: imported });
     }
     const star = /\*\s*as\s+([\w$]+)/.exec(clause);
     if (star) result.namespaces.push(from);
     const def = /^([\w$]+)/.exec(clause.trim());
-    if (def && !clause.trim().startsWith("{")) result.imported.set(def[1], { url: from, name: "default" });
+    if (def && !clause.trim().startsWith("{")) result.imported.set(def[1]!, { url: from, name: "default" });
   }
   sources.set(url, result);
   return result;

@@ -1,66 +1,23 @@
 /**
- * The thread host. Only the main thread creates worker threads: a child that
- * starts a process of its own asks the main thread to do it. This keeps every
- * thread one hop from the main thread (Deno delivers messages to nested workers
- * only every ~500 ms), keeps the warm spare in one place, and lets the host end
- * every descendant of a process that ends, so no child outlives its parent
+ * The `"thread"` start method, and the thread host behind it. Only the main thread creates worker threads: a
+ * child that starts a process of its own asks the main thread to do it. This keeps every thread one hop from
+ * the main thread (Deno delivers messages to nested workers only every ~500 ms), keeps the warm spare in one
+ * place, and lets the host end every descendant of a process that ends, so no child outlives its parent
  * (Deno does not end nested workers with their parent).
  *
- * Whether a process has ended, and its exit code, live in a small shared
- * control block that any thread can wait on.
+ * Other layers reach the main thread through host services (the manager endpoint broker is one): a child
+ * thread's request names the service and the module that provides it, which the main thread imports when
+ * it first meets the service, so the host knows none of them.
  *
  * @module
  */
-import { entries, hasEntry } from "./entries.ts";
-import { changeFrom, holdUntil } from "./keepalive.ts";
-import { closeOffer, isSettledClosed, refuseOffer, type StreamOffer } from "./managers/local.ts";
-import { markPidDead, type RunMessage } from "./process.ts";
-import { runtime } from "./runtime/detect.ts";
-import type { WorkerHandle } from "./runtime/types.ts";
-
-/** Cells of a control block. */
-const STATE = 0;
-const CODE = 1;
-/** States: running; its end claimed by whoever writes the code; ended. */
-const RUNNING = 0;
-const DONE = 1;
-const CLAIMED = 2;
-
-/** A new control block for a process. */
-export function newControl(): Int32Array {
-  return new Int32Array(new SharedArrayBuffer(8));
-}
-
-/**
- * Claims the right to write the exit code; only the first claim wins (a child
- * finishing and its parent terminating it may race).
- */
-export function claimEnd(control: Int32Array, code: number): boolean {
-  if (Atomics.compareExchange(control, STATE, RUNNING, CLAIMED) !== RUNNING) return false;
-  Atomics.store(control, CODE, code);
-  return true;
-}
-
-/** Marks the process ended and wakes every thread waiting for it. */
-export function markDone(control: Int32Array): void {
-  Atomics.store(control, STATE, DONE);
-  Atomics.notify(control, STATE);
-}
-
-/** Whether the process has ended. */
-export function isDone(control: Int32Array): boolean {
-  return Atomics.load(control, STATE) === DONE;
-}
-
-/** The exit code of an ended process. */
-export function exitCodeOf(control: Int32Array): number {
-  return Atomics.load(control, CODE);
-}
-
-/** Resolves once the process has ended. */
-export async function waitDone(control: Int32Array): Promise<void> {
-  for (let state; (state = Atomics.load(control, STATE)) !== DONE;) await changeFrom(control, STATE, state);
-}
+import { runtime } from "../../runtime/detect.ts";
+import type { WorkerHandle } from "../../runtime/types.ts";
+import { entries, hasEntry } from "../child_entries.ts";
+import { claimEnd, endWith } from "../exit_status.ts";
+import { markPidDead } from "../pid_table.ts";
+import type { RunMessage } from "../process.ts";
+import type { StartedChild, StartMethodAdapter } from "./method.ts";
 
 /** What a child thread sends the main thread. */
 type HostRequest =
@@ -68,20 +25,26 @@ type HostRequest =
   | { type: "exit" }
   | { type: "spawn"; message: RunMessage }
   | { type: "terminate"; pid: number; code: number }
-  | { type: "endpoint"; key: string; ack: SharedArrayBuffer }
-  | { type: "endpointWithdraw"; key: string }
-  | { type: "endpointConnect"; keys: string[]; offer: StreamOffer }
+  | ServiceRequest
   | PoolThreadRequest;
 
-/** What the main thread sends a child thread besides its run message: a connection to an address it serves. */
-export interface EndpointAccept {
-  type: "endpointAccept";
-  key: string;
-  offer: StreamOffer;
+/** A request to a host service, from a child thread (see {@linkcode askHost}). */
+interface ServiceRequest {
+  type: "service";
+  service: string;
+  module: string;
+  message: unknown;
+}
+
+/** What the main thread sends a child thread for one of its services (see {@linkcode tellThread}). */
+export interface ServiceMessage {
+  type: "service";
+  service: string;
+  message: unknown;
 }
 
 /**
- * A pool made in a child asks for a worker thread: the host starts `lib/pool_worker.ts`,
+ * A pool made in a child asks for a worker thread: the host starts the pool worker's entry,
  * hosts it as a process of that child (so it ends with the child), and hands it `port`,
  * over which the pool and the worker talk directly. `control` learns the worker's end.
  */
@@ -92,6 +55,17 @@ export interface PoolThreadRequest {
   name: string;
   control: SharedArrayBuffer;
   port: MessagePort;
+}
+
+/** A thread of this program as a host service sees it: a key to keep per-thread state under. */
+export type ThreadKey = object;
+
+/** Something the main thread does for every thread of the program (see {@linkcode provideHostService}). */
+export interface HostService {
+  /** A request from the thread `from` (null: the main thread itself). */
+  request(message: unknown, from: ThreadKey | null): void;
+  /** The thread `thread` ended: what the service keeps for it goes. */
+  threadEnded?(thread: ThreadKey): void;
 }
 
 interface Thread {
@@ -141,16 +115,8 @@ function bootThread(): Thread {
         return hostTerminate(request.pid, request.code);
       case "poolThread":
         return hostPoolThread(request);
-      case "endpoint": {
-        serveEndpoint(request.key, thread);
-        const ack = new Int32Array(request.ack);
-        Atomics.store(ack, 0, 1);
-        return void Atomics.notify(ack, 0);
-      }
-      case "endpointWithdraw":
-        return withdrawEndpoint(request.key, thread);
-      case "endpointConnect":
-        return routeOffer(request.keys, request.offer, thread);
+      case "service":
+        return serve(request, thread);
     }
   });
   handle.onExit((code) => {
@@ -179,10 +145,9 @@ function ended(process: Hosted, runtimeCode: number): void {
   if (hosted.get(process.pid) !== process) return;
   hosted.delete(process.pid);
   // A thread that ended without writing its code crashed (or was ended by the runtime).
-  claimEnd(process.control, runtimeCode);
-  markDone(process.control);
+  endWith(process.control, runtimeCode);
   markPidDead(process.pid);
-  endThreadEndpoints(process.thread);
+  for (const service of services.values()) service.threadEnded?.(process.thread);
   for (const other of [...hosted.values()]) {
     if (other.parentPid === process.pid) hostTerminate(other.pid, -15);
   }
@@ -205,8 +170,7 @@ export function hostStart(message: RunMessage): void {
   const parentPid = message.self.parentPid;
   if (parentPid !== runtime.pid && !hosted.has(parentPid)) {
     // The parent ended while its request was on the way: its child never runs.
-    claimEnd(control, -15);
-    markDone(control);
+    endWith(control, -15);
     return;
   }
   const thread = spare ?? bootThread();
@@ -227,8 +191,7 @@ export function hostPoolThread(request: PoolThreadRequest): void {
   }
   const control = new Int32Array(request.control);
   if (request.parentPid !== runtime.pid && !hosted.has(request.parentPid)) {
-    claimEnd(control, -15);
-    markDone(control);
+    endWith(control, -15);
     request.port.close();
     return;
   }
@@ -266,89 +229,83 @@ export function hostTerminate(pid: number, code: number): void {
   if (claimEnd(process.control, code)) process.thread.handle.terminate();
 }
 
-// Addresses served in this program (a manager's), so a client in another of its threads can connect over
-// shared memory instead of TCP. Every thread keeps what accepts connections to the addresses it serves; the
-// main thread keeps which thread serves each address (null: itself) and the connections it brokered, which
-// it closes when either thread ends, as the kernel closes a socket whose process ends.
-const acceptors = new Map<string, (offer: StreamOffer) => void>();
-const endpoints = new Map<string, Thread | null>();
-const brokered = new Map<Thread, StreamOffer[]>();
+/** The `"thread"` start method. */
+export const threadMethod: StartMethodAdapter = {
+  name: "thread",
+  entry: entries.thread,
+  prepare: prestart,
+  start(message: RunMessage): StartedChild {
+    hostStart(message);
+    const pid = message.self.pid;
+    return { pid, stop: (code) => hostTerminate(pid, code) };
+  },
+};
+
+// Host services: on the main thread, what serves each; in a child thread, what listens to each.
+const services = new Map<string, HostService>();
+const listeners = new Map<string, (message: unknown) => void>();
+// Requests wait here, in order, while the module of a service met for the first time loads.
+let loading: Promise<void> | undefined;
 // Pool workers' messages go to their pool, not to the host: only the main thread and process threads are linked.
 let linked = runtime.isMainThread;
 
-/** Marks this thread as one whose messages reach the host (lib/child.ts does, for process threads). */
+/** Marks this thread as one whose messages reach the host (the thread child's entry does, for process threads). */
 export function linkHost(): void {
   linked = true;
 }
 
-function serveEndpoint(key: string, thread: Thread | null): void {
-  endpoints.set(key, thread);
+/** Provides the service `name` on the main thread (where a child thread's requests to it are served). */
+export function provideHostService(name: string, service: HostService): void {
+  services.set(name, service);
 }
 
-function withdrawEndpoint(key: string, thread: Thread | null): void {
-  if (endpoints.get(key) === thread) endpoints.delete(key);
-}
-
-function routeOffer(keys: string[], offer: StreamOffer, from: Thread | null): void {
-  const key = keys.find((k) => endpoints.has(k));
-  if (key === undefined) return refuseOffer(offer);
-  const server = endpoints.get(key)!;
-  // Kept until a thread ends (so its connections close then); ones already closed are let go.
-  for (const thread of [from, server]) {
-    if (thread) brokered.set(thread, [...(brokered.get(thread) ?? []).filter((o) => !isSettledClosed(o)), offer]);
-  }
-  if (server === null) acceptOffer(key, offer);
-  else server.handle.postMessage({ type: "endpointAccept", key, offer } satisfies EndpointAccept);
-}
-
-function endThreadEndpoints(thread: Thread): void {
-  for (const [key, server] of endpoints) if (server === thread) endpoints.delete(key);
-  for (const offer of brokered.get(thread) ?? []) closeOffer(offer);
-  brokered.delete(thread);
-}
-
-/** Hands a connection offered to `key` to what accepts connections to it in this thread (or refuses it). */
-export function acceptOffer(key: string, offer: StreamOffer): void {
-  const accept = acceptors.get(key);
-  if (accept) accept(offer);
-  else refuseOffer(offer);
-}
-
-/**
- * Serves `key` (an address) to this program's other threads: connections offered to it reach `accept`.
- * Resolves, once the host knows, with the function that withdraws it; null where this thread cannot
- * reach the host (a pool worker), whose clients then use TCP.
- */
-export async function registerEndpoint(
-  key: string,
-  accept: (offer: StreamOffer) => void,
-): Promise<(() => void) | null> {
-  if (!linked) return null;
-  acceptors.set(key, accept);
-  const withdraw = () => {
-    if (acceptors.get(key) !== accept) return;
-    acceptors.delete(key);
-    if (runtime.isMainThread) withdrawEndpoint(key, null);
-    else runtime.parentPort()!.postMessage({ type: "endpointWithdraw", key } satisfies HostRequest);
+function serve(request: ServiceRequest, from: Thread): void {
+  const run = () => {
+    const service = services.get(request.service);
+    if (service) service.request(request.message, from);
+    else console.error(`the thread host has no service ${request.service} (its module ${request.module} loaded)`);
   };
-  if (runtime.isMainThread) {
-    serveEndpoint(key, null);
-    return withdraw;
-  }
-  const ack = new Int32Array(new SharedArrayBuffer(4));
-  runtime.parentPort()!.postMessage({ type: "endpoint", key, ack: ack.buffer } satisfies HostRequest);
-  await holdUntil(changeFrom(ack, 0, 0));
-  return withdraw;
+  if (!loading && services.has(request.service)) return run();
+  const next: Promise<void> = (loading ?? Promise.resolve())
+    .then(async () => {
+      // The module provides the service when it loads. `deno publish` warns that it cannot analyze this import,
+      // and has no directive to silence it (denoland/deno#22594): the request names the module by absolute URL.
+      if (!services.has(request.service)) await import(request.module);
+    })
+    .then(run, (error) => console.error(`the thread host could not load ${request.module}:`, error))
+    .finally(() => {
+      if (loading === next) loading = undefined;
+    });
+  loading = next;
 }
 
 /**
- * Offers a connection to whichever thread of this program serves one of `keys` (the first found); the host
- * settles the offer (accepted, or refused when nobody here serves it). False where this thread cannot reach
- * the host.
+ * Sends `message` to the host service `name`, provided by the module at `module` (a URL): served at once on
+ * the main thread, posted to it from a child thread. False where this thread cannot reach the host (a pool
+ * worker).
  */
-export function connectEndpoint(keys: string[], offer: StreamOffer): boolean {
+export function askHost(name: string, module: string, message: unknown): boolean {
   if (!linked) return false;
-  if (runtime.isMainThread) routeOffer(keys, offer, null);
-  else runtime.parentPort()!.postMessage({ type: "endpointConnect", keys, offer } satisfies HostRequest);
+  if (runtime.isMainThread) services.get(name)?.request(message, null);
+  else {
+    runtime.parentPort()!.postMessage(
+      { type: "service", service: name, module, message } satisfies HostRequest,
+    );
+  }
   return true;
+}
+
+/** Sends `message` to the listener of service `name` in the child thread `thread` (the main thread only). */
+export function tellThread(thread: ThreadKey, name: string, message: unknown): void {
+  (thread as Thread).handle.postMessage({ type: "service", service: name, message } satisfies ServiceMessage);
+}
+
+/** Listens, in a child thread, to what the host sends for service `name`. */
+export function onHostMessage(name: string, listener: (message: unknown) => void): void {
+  listeners.set(name, listener);
+}
+
+/** Hands a message from the host to its service's listener in this thread. */
+export function deliverHostMessage(message: ServiceMessage): void {
+  listeners.get(message.service)?.(message.message);
 }

@@ -5,15 +5,30 @@
  * or a malformed stream is rejected with a {@linkcode PickleError}.
  *
  * Python to JavaScript: `None` -> `null`, `int` -> `number` (or `bigint`
- * beyond 2^53), `float` -> `number`, `str` -> `string`, `bytes` -> `Uint8Array`,
- * `list` -> array, `tuple` -> array marked as a tuple (see {@linkcode tuple}),
- * `dict` -> plain object when every key is a string, else `Map`, `set` -> `Set`.
+ * beyond 2^53), `float` -> `number` (a whole one -> {@linkcode PyFloat} when
+ * `loads` is asked to keep float types), `str` -> `string` (lone surrogates
+ * kept, as CPython's surrogatepass), `bytes` -> `Uint8Array`, `list` -> array,
+ * `tuple` -> array marked as a tuple (see {@linkcode tuple}), `dict` -> plain
+ * object when every key is a string that a JavaScript object keeps in place,
+ * else `Map` (so insertion order holds for `'2'`, `'1'`...), `set` -> `Set`,
+ * `frozenset` -> {@linkcode PyFrozenSet}, `bytearray` -> {@linkcode PyByteArray},
+ * `OrderedDict` -> {@linkcode PyOrderedDict}, `range` -> {@linkcode PyRange},
+ * `array.array` and dict views -> array, and the standard library's plain data
+ * types (`datetime`, `date`, `time`, `timedelta`, `timezone`, `Decimal`,
+ * `Fraction`, `UUID`, `complex`) -> {@linkcode PyObject}, held as their
+ * pickled arguments and written back unchanged. Each of these goes out as the
+ * Python type it came in as.
+ *
+ * JavaScript to Python: a `number` that is a whole number within 2^53 is an
+ * `int`, any other `number` a `float` (so `1e308` stays a float); wrap a whole
+ * number in {@linkcode PyFloat} to send a float.
  *
  * @module
  */
 
 /** A stream that is not a pickle this codec accepts (malformed, or naming a global outside the allowlist). */
 export class PickleError extends Error {
+  /** `"PickleError"`. */
   override name = "PickleError";
 }
 
@@ -24,7 +39,7 @@ const tuples = new WeakSet<object>();
  *
  * @example
  * ```ts
- * import { dumps, tuple } from "./pickle.ts";
+ * import { dumps, tuple } from "@tsmp/multiprocessing";
  * dumps(tuple("127.0.0.1", 50000));
  * ```
  */
@@ -33,7 +48,28 @@ export function tuple<T extends unknown[]>(...items: T): T {
   return items;
 }
 
-/** Whether `value` is an array marked as a tuple. */
+/**
+ * Python's `slice(stop)` or `slice(start, stop[, step])`, for a list or array proxy's `__getitem__`.
+ *
+ * @example
+ * ```ts
+ * import { slice } from "@tsmp/multiprocessing";
+ * console.log(slice(1, 3).indices(5)); // [1, 3, 1]
+ * ```
+ */
+export function slice(startOrStop: number | null, stop?: number | null, step?: number | null): PySlice {
+  return stop === undefined ? new PySlice(null, startOrStop, null) : new PySlice(startOrStop, stop, step ?? null);
+}
+
+/**
+ * Whether `value` is an array marked as a tuple.
+ *
+ * @example
+ * ```ts
+ * import { isTuple, tuple } from "@tsmp/multiprocessing";
+ * console.log(isTuple(tuple(1, 2)), isTuple([1, 2])); // true false
+ * ```
+ */
 export function isTuple(value: unknown): value is unknown[] {
   return Array.isArray(value) && tuples.has(value);
 }
@@ -67,14 +103,18 @@ export class Token {
  *
  * @example
  * ```ts
- * import { PyException } from "./pickle.ts";
+ * import { PyException } from "@tsmp/multiprocessing";
  * const e = new PyException("builtins", "KeyError", ["missing"]);
  * ```
  */
 export class PyException {
+  /** The exception class's module (`"builtins"`). */
   module: string;
+  /** The exception class's name (`"KeyError"`). */
   className: string;
+  /** Its `args`. */
   args: unknown[];
+  /** `module.className(*args)`. */
   constructor(module: string, className: string, args: unknown[]) {
     this.module = module;
     this.className = className;
@@ -87,14 +127,18 @@ export class PyException {
  *
  * @example
  * ```ts
- * import { PySlice } from "./pickle.ts";
+ * import { PySlice } from "@tsmp/multiprocessing";
  * console.log(new PySlice(1, 3, null).indices(5)); // [1, 3, 1]
  * ```
  */
 export class PySlice {
+  /** The first index (`None`: from the start). */
   start: number | null;
+  /** The index to stop before (`None`: to the end). */
   stop: number | null;
+  /** The stride (`None`: 1). */
   step: number | null;
+  /** `slice(start, stop, step)`; `null` is Python's `None`. */
   constructor(start: number | null, stop: number | null, step: number | null) {
     this.start = start;
     this.stop = stop;
@@ -113,6 +157,149 @@ export class PySlice {
     return step > 0
       ? [clamp(this.start, 0, 0, length), clamp(this.stop, length, 0, length), step]
       : [clamp(this.start, length - 1, -1, length - 1), clamp(this.stop, -1, -1, length - 1), step];
+  }
+}
+
+/**
+ * A Python `float` whose value is a whole number (`1.0`, `2.0 ** 53`): a plain JavaScript number would go
+ * back to Python as an `int`. `loads(bytes, { keepFloats: true })` gives these (a server holds values for
+ * Python peers that way); {@linkcode dumps} writes one as a float. Arithmetic sees its number (`valueOf`).
+ *
+ * @example
+ * ```ts
+ * import { dumps, loads, PyFloat } from "@tsmp/multiprocessing";
+ * const bytes = dumps(new PyFloat(1)); // Python reads 1.0
+ * console.log(loads(bytes)); // 1
+ * console.log(loads(bytes, { keepFloats: true })); // PyFloat { value: 1 }
+ * ```
+ */
+export class PyFloat {
+  /** The number. */
+  readonly value: number;
+  /** A float of `value`. */
+  constructor(value: number) {
+    this.value = value;
+  }
+  /** The number, so `+f` and `f * 2` work. */
+  valueOf(): number {
+    return this.value;
+  }
+  /** JSON writes the number. */
+  toJSON(): number {
+    return this.value;
+  }
+}
+
+/**
+ * A Python `frozenset`: a `Set` that goes back to Python as a frozenset.
+ *
+ * @example
+ * ```ts
+ * import { PyFrozenSet } from "@tsmp/multiprocessing";
+ * const s = new PyFrozenSet([1, 2]);
+ * console.log(s.has(1)); // true
+ * ```
+ */
+export class PyFrozenSet<T = unknown> extends Set<T> {}
+
+/**
+ * A Python `bytearray`: bytes that go back to Python as a bytearray.
+ *
+ * @example
+ * ```ts
+ * import { PyByteArray } from "@tsmp/multiprocessing";
+ * const b = PyByteArray.from([104, 105]);
+ * console.log(b.length); // 2
+ * ```
+ */
+export class PyByteArray extends Uint8Array {}
+
+/**
+ * A Python `collections.OrderedDict`: a `Map` that goes back to Python as an OrderedDict.
+ *
+ * @example
+ * ```ts
+ * import { PyOrderedDict } from "@tsmp/multiprocessing";
+ * const d = new PyOrderedDict([["b", 1], ["a", 2]]);
+ * console.log([...d.keys()]); // ["b", "a"]
+ * ```
+ */
+export class PyOrderedDict<K = unknown, V = unknown> extends Map<K, V> {}
+
+/**
+ * A Python `range(start, stop, step)`: iterable, and written back as a range (never expanded on the wire).
+ *
+ * @example
+ * ```ts
+ * import { PyRange } from "@tsmp/multiprocessing";
+ * console.log([...new PyRange(1, 7, 2)]); // [1, 3, 5]
+ * ```
+ */
+export class PyRange {
+  /** The first number. */
+  readonly start: number;
+  /** The number it stops before. */
+  readonly stop: number;
+  /** The stride. */
+  readonly step: number;
+  /** `range(start, stop, step)`. */
+  constructor(start: number, stop: number, step = 1) {
+    if (step === 0) throw new RangeError("range() arg 3 must not be zero");
+    this.start = start;
+    this.stop = stop;
+    this.step = step;
+  }
+  /** How many numbers it holds. */
+  get length(): number {
+    return Math.max(0, Math.ceil((this.stop - this.start) / this.step));
+  }
+  /** The numbers, in order. */
+  *[Symbol.iterator](): IterableIterator<number> {
+    for (let i = 0, n = this.length; i < n; i++) yield this.start + i * this.step;
+  }
+}
+
+/**
+ * A value of a Python standard-library data type that runs no code of its own when rebuilt (`datetime`,
+ * `date`, `time`, `timedelta`, `timezone`, `Decimal`, `Fraction`, `UUID`, `complex`), held as the class and
+ * the arguments (and state) it was pickled with, and written back the same way: a Python peer gets the value
+ * it sent. Built by hand, it sends such a value (`new PyObject("decimal", "Decimal", ["1.10"])`).
+ *
+ * @example
+ * ```ts
+ * import { dumps, loads, PyObject } from "@tsmp/multiprocessing";
+ * const d = loads(dumps(new PyObject("decimal", "Decimal", ["1.10"]))) as PyObject;
+ * console.log(d.name, d.args); // "Decimal" ["1.10"]
+ * ```
+ */
+export class PyObject {
+  /** The class's module (`"datetime"`). */
+  readonly module: string;
+  /** The class's name (`"datetime"`). */
+  readonly name: string;
+  /** The arguments it was (or is to be) built with. */
+  readonly args: readonly unknown[];
+  /** The state set after building (a UUID's `{int: ...}`), if any. */
+  state: unknown;
+  /** Built with `cls.__new__(cls, *args)` (NEWOBJ) rather than called. */
+  readonly newobj: boolean;
+  /** `module.name(*args)`, then `state` applied (Python's `__setstate__`) when given. */
+  constructor(module: string, name: string, args: readonly unknown[], state?: unknown, newobj = false) {
+    this.module = module;
+    this.name = name;
+    this.args = args;
+    this.state = state;
+    this.newobj = newobj;
+  }
+}
+
+/** @internal A reference to a Python global (a class), written as itself: RebuildProxy's first argument. */
+export class PyGlobal {
+  readonly module: string;
+  readonly name: string;
+  constructor(module: string, name: string) {
+    this.module = module;
+    this.name = name;
   }
 }
 
@@ -169,7 +356,12 @@ const otherExceptions = new Set([
 type Global =
   | { kind: "token" }
   | { kind: "exception"; module: string; name: string }
-  | { kind: "dict" }
+  | { kind: "dict"; ordered: boolean }
+  | { kind: "list" }
+  | { kind: "reversed" }
+  | { kind: "array" }
+  | { kind: "arrayReconstructor" }
+  | { kind: "data"; module: string; name: string }
   | { kind: "set" }
   | { kind: "frozenset" }
   | { kind: "bytearray" }
@@ -181,6 +373,19 @@ type Global =
   | { kind: "slice" }
   | { kind: "rebuildProxy" }
   | { kind: "proxyClass" };
+
+// Standard-library data types whose pickles rebuild a value from plain arguments and run no user code.
+const dataClasses = new Set([
+  "datetime.datetime",
+  "datetime.date",
+  "datetime.time",
+  "datetime.timedelta",
+  "datetime.timezone",
+  "decimal.Decimal",
+  "fractions.Fraction",
+  "uuid.UUID",
+  "builtins.complex",
+]);
 
 const proxyClasses = new Set([
   "AutoProxy",
@@ -208,7 +413,14 @@ function lookupGlobal(module: string, name: string): Global {
     return { kind: "exception", module: "builtins", name };
   }
   if (otherExceptions.has(`${module}.${name}`)) return { kind: "exception", module, name };
-  if (module === "collections" && name === "OrderedDict") return { kind: "dict" };
+  if (module === "collections" && name === "OrderedDict") return { kind: "dict", ordered: true };
+  // Protocol 2 names builtins as Python 2 did (`__builtin__`); they go back under today's name.
+  const mod = module === "__builtin__" ? "builtins" : module;
+  if (dataClasses.has(`${mod}.${name}`)) return { kind: "data", module: mod, name };
+  if (module === "array" && name === "array") return { kind: "array" };
+  if (module === "array" && name === "_array_reconstructor") return { kind: "arrayReconstructor" };
+  if ((module === "builtins" || module === "__builtin__") && name === "list") return { kind: "list" };
+  if (module === "builtins" && name === "reversed") return { kind: "reversed" };
   if ((module === "builtins" || module === "__builtin__") && name === "set") return { kind: "set" };
   if ((module === "builtins" || module === "__builtin__") && name === "frozenset") return { kind: "frozenset" };
   if ((module === "builtins" || module === "__builtin__") && name === "bytearray") return { kind: "bytearray" };
@@ -221,20 +433,74 @@ function lookupGlobal(module: string, name: string): Global {
   if (module === "_codecs" && name === "encode") return { kind: "encode" };
   if (module === "copyreg" && name === "_reconstructor") return { kind: "reconstructor" };
   throw new PickleError(
-    `refusing to unpickle the global ${module}.${name}: only Token, exceptions and plain containers are allowed`,
+    `refusing to unpickle the global ${module}.${name}: only Token, exceptions, plain containers and the standard `
+      + `library's plain data types (datetime, Decimal, Fraction, UUID, complex) are allowed, since rebuilding `
+      + `anything else would run its code; send plain data (str, int, float, list, dict...) instead`,
   );
 }
 
 const decoder = new TextDecoder("utf-8", { fatal: true });
 
+/**
+ * UTF-8 with surrogatepass, as CPython pickles a str: a lone surrogate (ED A0 80-ED BF BF) is kept as a UTF-16
+ * unit. Only called when the strict decoder refused the bytes.
+ */
+function decodeSurrogatePass(b: Uint8Array): string {
+  let out = "";
+  for (let i = 0; i < b.length;) {
+    const c = b[i]!;
+    let cp: number, n: number;
+    if (c < 0x80) [cp, n] = [c, 1];
+    else if (c >= 0xc2 && c < 0xe0) [cp, n] = [c & 0x1f, 2];
+    else if (c >= 0xe0 && c < 0xf0) [cp, n] = [c & 0x0f, 3];
+    else if (c >= 0xf0 && c < 0xf5) [cp, n] = [c & 0x07, 4];
+    else throw new PickleError("invalid UTF-8 in a pickled string");
+    if (i + n > b.length) throw new PickleError("invalid UTF-8 in a pickled string");
+    for (let k = 1; k < n; k++) {
+      const cc = b[i + k]!;
+      if ((cc & 0xc0) !== 0x80) throw new PickleError("invalid UTF-8 in a pickled string");
+      cp = (cp << 6) | (cc & 0x3f);
+    }
+    if ((n === 3 && cp < 0x800) || (n === 4 && (cp < 0x10000 || cp > 0x10ffff))) {
+      throw new PickleError("invalid UTF-8 in a pickled string");
+    }
+    out += String.fromCodePoint(cp);
+    i += n;
+  }
+  return out;
+}
+
+/** UTF-8 with surrogatepass: TextEncoder would turn a lone surrogate into U+FFFD. */
+function encodeSurrogatePass(s: string): Uint8Array {
+  const out: number[] = [];
+  for (let i = 0; i < s.length; i++) {
+    let cp = s.charCodeAt(i);
+    if (cp >= 0xd800 && cp < 0xdc00 && i + 1 < s.length) {
+      const lo = s.charCodeAt(i + 1);
+      if (lo >= 0xdc00 && lo < 0xe000) {
+        cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
+        i++;
+      }
+    }
+    if (cp < 0x80) out.push(cp);
+    else if (cp < 0x800) out.push(0xc0 | (cp >> 6), 0x80 | (cp & 0x3f));
+    else if (cp < 0x10000) out.push(0xe0 | (cp >> 12), 0x80 | ((cp >> 6) & 0x3f), 0x80 | (cp & 0x3f));
+    else out.push(0xf0 | (cp >> 18), 0x80 | ((cp >> 12) & 0x3f), 0x80 | ((cp >> 6) & 0x3f), 0x80 | (cp & 0x3f));
+  }
+  return new Uint8Array(out);
+}
+
+const wellFormed = (s: string): boolean =>
+  (s as { isWellFormed?: () => boolean }).isWellFormed?.() ?? !/[\ud800-\udfff]/.test(s);
+
 /** Strings up to this length take the ASCII fast paths: a decoder or encoder call costs more than the loop. */
 const SHORT_STRING = 64;
 
-/** The text of `n` ASCII bytes at `at`, or null if one is not ASCII. */
+/** The text of `n` ASCII bytes at `at` (the caller checked they are there), or null if one is not ASCII. */
 function asciiText(bytes: Uint8Array, at: number, n: number): string | null {
   let text = "";
   for (let i = at; i < at + n; i++) {
-    const c = bytes[i];
+    const c = bytes[i]!;
     if (c >= 0x80) return null;
     text += String.fromCharCode(c);
   }
@@ -253,8 +519,18 @@ class PendingToken {
 }
 class PendingDict {
   readonly entries: [unknown, unknown][];
-  constructor(entries: [unknown, unknown][] = []) {
+  readonly ordered: boolean;
+  constructor(entries: [unknown, unknown][] = [], ordered = false) {
     this.entries = entries;
+    this.ordered = ordered;
+  }
+}
+class PendingReversed {
+  readonly items: unknown[];
+  index: number;
+  constructor(items: unknown[], index: number) {
+    this.items = items;
+    this.index = index;
   }
 }
 class PendingSet {
@@ -269,8 +545,14 @@ class PendingSet {
 /** Limits that keep a hostile stream from using unbounded memory. */
 const MAX_DEPTH = 1000;
 
-function finishDict(entries: [unknown, unknown][]): unknown {
-  if (entries.every(([k]) => typeof k === "string")) {
+/** Whether a JavaScript object would move `key` ahead of others (an array index: `"0"`, `"42"`). */
+export function isIndexKey(key: string): boolean {
+  return /^(?:0|[1-9]\d{0,9})$/.test(key) && Number(key) < 4294967295;
+}
+
+function finishDict(entries: [unknown, unknown][], ordered = false): unknown {
+  if (ordered) return new PyOrderedDict(entries);
+  if (entries.every(([k]) => typeof k === "string" && !isIndexKey(k))) {
     const out: Record<string, unknown> = {};
     for (const [k, v] of entries) {
       Object.defineProperty(out, k as string, { value: v, enumerable: true, writable: true, configurable: true });
@@ -282,17 +564,90 @@ function finishDict(entries: [unknown, unknown][]): unknown {
   return map;
 }
 
+// array's machine formats (arraymodule.c): [bytes per item, reader] by mformat code.
+const arrayFormats: [number, (v: DataView, at: number) => number | bigint][] = [
+  [1, (v, at) => v.getUint8(at)],
+  [1, (v, at) => v.getInt8(at)],
+  [2, (v, at) => v.getUint16(at, true)],
+  [2, (v, at) => v.getUint16(at, false)],
+  [2, (v, at) => v.getInt16(at, true)],
+  [2, (v, at) => v.getInt16(at, false)],
+  [4, (v, at) => v.getUint32(at, true)],
+  [4, (v, at) => v.getUint32(at, false)],
+  [4, (v, at) => v.getInt32(at, true)],
+  [4, (v, at) => v.getInt32(at, false)],
+  [8, (v, at) => v.getBigUint64(at, true)],
+  [8, (v, at) => v.getBigUint64(at, false)],
+  [8, (v, at) => v.getBigInt64(at, true)],
+  [8, (v, at) => v.getBigInt64(at, false)],
+  [4, (v, at) => v.getFloat32(at, true)],
+  [4, (v, at) => v.getFloat32(at, false)],
+  [8, (v, at) => v.getFloat64(at, true)],
+  [8, (v, at) => v.getFloat64(at, false)],
+];
+
+/** The little-endian machine format (an mformat code) of each typecode on a 64-bit Linux or macOS peer. */
+const nativeFormats: Record<string, number> = {
+  b: 1,
+  B: 0,
+  h: 4,
+  H: 2,
+  i: 8,
+  I: 6,
+  l: 12,
+  L: 10,
+  q: 12,
+  Q: 10,
+  f: 14,
+  d: 16,
+  u: 20,
+};
+
+/** An `array.array`'s items from its machine bytes: a list of numbers (or of characters for 'u'). */
+function arrayItems(mformat: number, raw: Uint8Array): unknown[] {
+  if (mformat >= 18 && mformat <= 21) {
+    const text = new TextDecoder(mformat < 20 ? (mformat === 18 ? "utf-16le" : "utf-16be") : "utf-8").decode(raw);
+    if (mformat >= 20) {
+      const out: string[] = [];
+      const v = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
+      for (let at = 0; at + 4 <= raw.length; at += 4) out.push(String.fromCodePoint(v.getUint32(at, mformat === 20)));
+      return out;
+    }
+    return [...text];
+  }
+  const format = arrayFormats[mformat];
+  if (!format || raw.length % format[0] !== 0) throw new PickleError("array of an unknown machine format");
+  const v = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
+  const out: unknown[] = [];
+  for (let at = 0; at < raw.length; at += format[0]) {
+    const x = format[1](v, at);
+    out.push(
+      typeof x === "bigint" && x >= BigInt(Number.MIN_SAFE_INTEGER) && x <= BigInt(Number.MAX_SAFE_INTEGER)
+        ? Number(x)
+        : x,
+    );
+  }
+  return out;
+}
+
 function finish(value: unknown): unknown {
-  if (value instanceof PendingDict) return finishDict(value.entries);
-  if (value instanceof PendingSet) return new Set(value.items);
+  if (value instanceof PendingDict) return finishDict(value.entries, value.ordered);
+  if (value instanceof PendingSet) return value.frozen ? new PyFrozenSet(value.items) : new Set(value.items);
+  if (value instanceof PendingReversed) return value.items.slice(0, value.index + 1).reverse();
   if (value instanceof PendingToken) return value.token;
   if (value instanceof GlobalRef) {
     if (value.global.kind === "exception") return new PyException(value.global.module, value.global.name, []);
     // RebuildProxy's first argument: checked (and dropped) when the REDUCE applies.
-    if (value.global.kind === "proxyClass") return value;
+    if (value.global.kind === "proxyClass" || value.global.kind === "array") return value;
     throw new PickleError("a bare global is not a value this codec accepts");
   }
   return value;
+}
+
+/** Options of {@linkcode loads}. */
+export interface LoadsOptions {
+  /** Whole-number floats come out as {@linkcode PyFloat}, so they go back as floats (default false: numbers). */
+  keepFloats?: boolean | undefined;
 }
 
 /**
@@ -301,13 +656,14 @@ function finish(value: unknown): unknown {
  *
  * @example
  * ```ts
- * import { loads } from "./pickle.ts";
+ * import { loads } from "@tsmp/multiprocessing";
  * // pickle.dumps(("#RETURN", 42), protocol=4)
  * const bytes = new Uint8Array([0x80, 4, 0x95, 15, 0, 0, 0, 0, 0, 0, 0, 0x8c, 7, ...new TextEncoder().encode("#RETURN"), 0x94, 0x4b, 42, 0x86, 0x94, 0x2e]);
  * console.log(loads(bytes)); // ["#RETURN", 42]
  * ```
  */
-export function loads(bytes: Uint8Array): unknown {
+export function loads(bytes: Uint8Array, options: LoadsOptions = {}): unknown {
+  const keepFloats = options.keepFloats === true;
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   let pos = 0;
   // Pending containers stay mutable until STOP, so they are finished lazily.
@@ -319,7 +675,7 @@ export function loads(bytes: Uint8Array): unknown {
   };
   const u8 = () => {
     need(1);
-    return bytes[pos++];
+    return bytes[pos++]!;
   };
   const u16 = () => {
     need(2);
@@ -368,15 +724,15 @@ export function loads(bytes: Uint8Array): unknown {
         return text;
       }
     }
+    const raw = take(n);
     try {
-      return decoder.decode(take(n));
-    } catch (e) {
-      if (e instanceof PickleError) throw e;
-      throw new PickleError("invalid UTF-8 in a pickled string");
+      return decoder.decode(raw);
+    } catch {
+      return decodeSurrogatePass(raw);
     }
   };
   const pop = () => {
-    if (stack.length === 0 || (marks.length && stack.length <= marks[marks.length - 1])) {
+    if (stack.length === 0 || (marks.length && stack.length <= marks[marks.length - 1]!)) {
       throw new PickleError("pickle stack underflow");
     }
     return stack.pop();
@@ -397,8 +753,8 @@ export function loads(bytes: Uint8Array): unknown {
   const long = (raw: Uint8Array) => {
     if (raw.length === 0) return 0;
     let v = 0n;
-    for (let i = raw.length - 1; i >= 0; i--) v = (v << 8n) | BigInt(raw[i]);
-    if (raw[raw.length - 1] & 0x80) v -= 1n << BigInt(raw.length * 8);
+    for (let i = raw.length - 1; i >= 0; i--) v = (v << 8n) | BigInt(raw[i]!);
+    if (raw[raw.length - 1]! & 0x80) v -= 1n << BigInt(raw.length * 8);
     return v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v;
   };
   const makeTuple = (items: unknown[]) => {
@@ -412,6 +768,40 @@ export function loads(bytes: Uint8Array): unknown {
     switch (g.kind) {
       case "exception":
         return new PyException(g.module, g.name, args);
+      case "data":
+        return new PyObject(g.module, g.name, args);
+      case "list": {
+        const src = args[0];
+        if (src === undefined) return [];
+        if (Array.isArray(src)) return [...src];
+        // A range is a few bytes that may stand for billions of items: expanded only within the frame's size.
+        if (src instanceof PyRange && src.length > bytes.length * 8) throw new PickleError("list(range) too long");
+        if (src instanceof Set || src instanceof PyRange) return [...src];
+        throw new PickleError("list() of an unsupported value");
+      }
+      case "reversed": {
+        if (!Array.isArray(args[0])) throw new PickleError("reversed() of something that is not a list");
+        return new PendingReversed([...args[0]], args[0].length - 1);
+      }
+      case "array": {
+        const [typecode, items] = args;
+        // A manager's server pickles arrays as array.array(typecode, a.tobytes()): its machine's (x86/arm: LE).
+        if (typeof typecode === "string" && items instanceof Uint8Array && typecode in nativeFormats) {
+          return arrayItems(nativeFormats[typecode]!, items);
+        }
+        if (typeof typecode !== "string" || (items !== undefined && !Array.isArray(items))) {
+          throw new PickleError("array.array() of an unsupported value");
+        }
+        return items === undefined ? [] : [...items];
+      }
+      case "arrayReconstructor": {
+        const [cls, typecode, mformat, raw] = args;
+        if (
+          !(cls instanceof GlobalRef) || cls.global.kind !== "array" || typeof typecode !== "string"
+          || typeof mformat !== "number" || !(raw instanceof Uint8Array)
+        ) throw new PickleError("array._array_reconstructor of an unsupported value");
+        return arrayItems(mformat, raw);
+      }
       case "dict": {
         const entries: [unknown, unknown][] = [];
         if (args.length && Array.isArray(args[0])) {
@@ -420,20 +810,20 @@ export function loads(bytes: Uint8Array): unknown {
             entries.push([pair[0], pair[1]]);
           }
         }
-        return new PendingDict(entries);
+        return new PendingDict(entries, g.ordered);
       }
       case "set":
       case "frozenset": {
         const src = args[0];
         const items = src === undefined ? [] : src instanceof Set ? [...src] : Array.isArray(src) ? src : null;
         if (items === null) throw new PickleError("set() of something that is not a list");
-        return g.kind === "set" ? new PendingSet([...items]) : new Set(items);
+        return g.kind === "set" ? new PendingSet([...items]) : new PyFrozenSet(items);
       }
       case "bytearray": {
         const src = args[0];
-        if (src === undefined) return new Uint8Array(0);
-        if (src instanceof Uint8Array) return new Uint8Array(src);
-        if (typeof src === "string" && args[1] === "latin-1") return latin1(src);
+        if (src === undefined) return new PyByteArray(0);
+        if (src instanceof Uint8Array) return PyByteArray.from(src);
+        if (typeof src === "string" && args[1] === "latin-1") return PyByteArray.from(latin1(src));
         throw new PickleError("bytearray() of an unsupported value");
       }
       case "encode": {
@@ -459,7 +849,7 @@ export function loads(bytes: Uint8Array): unknown {
         if (args.length < 1 || args.length > 3 || parts.some((v) => v !== null && !Number.isSafeInteger(v))) {
           throw new PickleError("slice() of something that is not an int or None");
         }
-        const [a, b, c] = parts as (number | null)[];
+        const [a, b, c] = parts as [number | null, number | null, number | null];
         return args.length === 1 ? new PySlice(null, a, null) : new PySlice(a, b, c);
       }
       case "rebuildProxy": {
@@ -474,11 +864,11 @@ export function loads(bytes: Uint8Array): unknown {
         if (nums.some((n) => !Number.isSafeInteger(n))) {
           throw new PickleError("range() of something that is not an int");
         }
-        const [start, stop, step] = nums.length === 1 ? [0, nums[0], 1] : [nums[0], nums[1], nums[2] ?? 1];
+        const [first = 0, second, third = 1] = nums;
+        const [start, stop, step] = second === undefined ? [0, first, 1] : [first, second, third];
         if (step === 0) throw new PickleError("range() step must not be zero");
-        const count = Math.max(0, Math.ceil((stop - start) / step));
-        if (count > 10_000_000) throw new PickleError("range() too long to expand");
-        return Array.from({ length: count }, (_, i) => start + i * step);
+        // Kept as a range: expanding it would let a few bytes ask for gigabytes.
+        return new PyRange(start, stop, step);
       }
       default:
         throw new PickleError(`cannot call the global ${g.kind}`);
@@ -497,7 +887,7 @@ export function loads(bytes: Uint8Array): unknown {
   if (bytes.length === 0) throw new PickleError("empty pickle");
   for (;;) {
     if (pos >= bytes.length) throw new PickleError("pickle ended without STOP");
-    const op = bytes[pos++];
+    const op = bytes[pos++]!; // pos < bytes.length, checked above
     switch (op) {
       case 0x80: { // PROTO
         const v = u8();
@@ -553,7 +943,8 @@ export function loads(bytes: Uint8Array): unknown {
       }
       case 0x47: { // BINFLOAT (big-endian)
         need(8);
-        push(view.getFloat64(pos, false));
+        const f = view.getFloat64(pos, false);
+        push(keepFloats && Number.isInteger(f) ? new PyFloat(f) : f);
         pos += 8;
         break;
       }
@@ -576,7 +967,7 @@ export function loads(bytes: Uint8Array): unknown {
         push(new Uint8Array(take(u64())));
         break;
       case 0x96: // BYTEARRAY8
-        push(new Uint8Array(take(u64())));
+        push(PyByteArray.from(take(u64())));
         break;
       case 0x55: { // SHORT_BINSTRING (protocol 2 str of Python 2): latin-1
         const raw = take(u8());
@@ -659,7 +1050,7 @@ export function loads(bytes: Uint8Array): unknown {
         break;
       }
       case 0x91: // FROZENSET
-        push(new Set(popMark()));
+        push(new PyFrozenSet(popMark()));
         break;
       case 0x94: // MEMOIZE
         if (memo.size > 1_000_000) throw new PickleError("pickle memo too large");
@@ -700,8 +1091,11 @@ export function loads(bytes: Uint8Array): unknown {
         const args = finish(pop()), cls = pop();
         if (!(cls instanceof GlobalRef)) throw new PickleError("NEWOBJ of something that is not an allowed class");
         if (cls.global.kind === "token") push(new PendingToken());
-        else if (cls.global.kind === "dict") push(new PendingDict());
-        else push(applyReduce(cls, args));
+        else if (cls.global.kind === "dict") push(new PendingDict([], cls.global.ordered));
+        else if (cls.global.kind === "data") {
+          if (!Array.isArray(args)) throw new PickleError("NEWOBJ arguments are not a tuple");
+          push(new PyObject(cls.global.module, cls.global.name, args, undefined, true));
+        } else push(applyReduce(cls, args));
         break;
       }
       case 0x62: { // BUILD
@@ -718,6 +1112,11 @@ export function loads(bytes: Uint8Array): unknown {
             Array.isArray(address) ? [String(address[0]), Number(address[1])] : String(address),
             id,
           );
+        } else if (obj instanceof PyObject && obj.state === undefined) {
+          // A UUID's {'int': ...}: data kept to be written back, never applied here.
+          obj.state = state;
+        } else if (obj instanceof PendingReversed && typeof state === "number") {
+          obj.index = Math.min(state, obj.items.length - 1);
         } else if (obj instanceof PyException || obj instanceof PendingDict) {
           // An exception's __dict__ or an OrderedDict subclass's state: nothing to run, nothing needed.
         } else {
@@ -805,7 +1204,7 @@ const jsToPython: Record<string, [string, string]> = {
  *
  * @example
  * ```ts
- * import { dumps, loads, tuple } from "./pickle.ts";
+ * import { dumps, loads, tuple } from "@tsmp/multiprocessing";
  * console.log(loads(dumps(tuple("#RETURN", { a: [1, 2.5, "x"] }))));
  * ```
  */
@@ -851,7 +1250,7 @@ function writeStr(out: Out, s: string) {
       return;
     }
   }
-  const b = encoder.encode(s);
+  const b = wellFormed(s) ? encoder.encode(s) : encodeSurrogatePass(s);
   if (b.length < 256) {
     out.byte(0x8c);
     out.byte(b.length);
@@ -872,7 +1271,7 @@ function writeTuple(out: Out, items: readonly unknown[], depth: number) {
   if (items.length === 0) return out.byte(0x29);
   if (items.length <= 3) {
     for (const v of items) write(out, v, depth + 1);
-    out.byte([0x85, 0x86, 0x87][items.length - 1]);
+    out.byte([0x85, 0x86, 0x87][items.length - 1]!); // TUPLE1..3: 1 to 3 items here
     return;
   }
   out.byte(0x28);
@@ -901,11 +1300,18 @@ function writeInt(out: Out, v: number | bigint) {
       big >>= 8n;
     }
     const negative = BigInt(v) < 0n;
-    if (raw.length === 0 || ((raw[raw.length - 1] & 0x80) !== 0) !== negative) raw.push(negative ? 0xff : 0);
+    if (raw.length === 0 || ((raw[raw.length - 1]! & 0x80) !== 0) !== negative) raw.push(negative ? 0xff : 0);
     out.byte(0x8a);
     out.byte(raw.length);
     out.bytes(new Uint8Array(raw));
   }
+}
+
+function writeFloat(out: Out, value: number) {
+  out.byte(0x47);
+  out.room(8);
+  out.view.setFloat64(out.len, value, false);
+  out.len += 8;
 }
 
 function write(out: Out, value: unknown, depth: number): void {
@@ -916,12 +1322,9 @@ function write(out: Out, value: unknown, depth: number): void {
     case "boolean":
       return out.byte(value ? 0x88 : 0x89);
     case "number":
-      if (Number.isInteger(value) && !Object.is(value, -0)) return writeInt(out, value);
-      out.byte(0x47);
-      out.room(8);
-      out.view.setFloat64(out.len, value, false);
-      out.len += 8;
-      return;
+      // Beyond 2^53 a Python int comes in as a bigint: a number that large was a float.
+      if (Number.isSafeInteger(value) && !Object.is(value, -0)) return writeInt(out, value);
+      return writeFloat(out, value);
     case "bigint":
       return writeInt(out, value);
     case "string":
@@ -941,6 +1344,13 @@ function write(out: Out, value: unknown, depth: number): void {
     }
     return;
   }
+  if (value instanceof PyByteArray) {
+    writeGlobal(out, "builtins", "bytearray");
+    write(out, new Uint8Array(value.buffer, value.byteOffset, value.byteLength), depth + 1);
+    out.byte(0x85);
+    out.byte(0x52);
+    return;
+  }
   if (value instanceof Uint8Array) {
     if (value.length < 256) {
       out.byte(0x43);
@@ -950,6 +1360,20 @@ function write(out: Out, value: unknown, depth: number): void {
       out.u32(value.length);
     }
     return out.bytes(value);
+  }
+  if (value instanceof PyOrderedDict) {
+    writeGlobal(out, "collections", "OrderedDict");
+    out.byte(0x29);
+    out.byte(0x52);
+    if (value.size) {
+      out.byte(0x28);
+      for (const [k, v] of value) {
+        write(out, k, depth + 1);
+        write(out, v, depth + 1);
+      }
+      out.byte(0x75);
+    }
+    return;
   }
   if (value instanceof Map) {
     out.byte(0x7d);
@@ -961,6 +1385,12 @@ function write(out: Out, value: unknown, depth: number): void {
       }
       out.byte(0x75);
     }
+    return;
+  }
+  if (value instanceof PyFrozenSet) {
+    out.byte(0x28);
+    for (const v of value) write(out, v, depth + 1);
+    out.byte(0x91);
     return;
   }
   if (value instanceof Set) {
@@ -984,6 +1414,24 @@ function write(out: Out, value: unknown, depth: number): void {
     out.byte(0x62);
     return;
   }
+  if (value instanceof PyFloat) return writeFloat(out, value.value);
+  if (value instanceof PyRange) {
+    writeGlobal(out, "builtins", "range");
+    writeTuple(out, [value.start, value.stop, value.step], depth);
+    out.byte(0x52);
+    return;
+  }
+  if (value instanceof PyGlobal) return writeGlobal(out, value.module, value.name);
+  if (value instanceof PyObject) {
+    writeGlobal(out, value.module, value.name);
+    writeTuple(out, value.args, depth);
+    out.byte(value.newobj ? 0x81 : 0x52);
+    if (value.state !== undefined) {
+      write(out, value.state, depth + 1);
+      out.byte(0x62);
+    }
+    return;
+  }
   if (value instanceof PySlice) {
     writeGlobal(out, "builtins", "slice");
     writeTuple(out, [value.start, value.stop, value.step], depth);
@@ -1003,7 +1451,13 @@ function write(out: Out, value: unknown, depth: number): void {
       ? `${value.name}: ${value.message}`
       : value.message;
     writeGlobal(out, mapped[0], mapped[1]);
-    writeTuple(out, value.message === "" && mapped[1] !== "Exception" ? [] : [message], depth);
+    // An error that carries Python's args (a KeyError's key) sends them as they are.
+    const args = (value as { args?: unknown }).args;
+    writeTuple(
+      out,
+      Array.isArray(args) ? args : value.message === "" && mapped[1] !== "Exception" ? [] : [message],
+      depth,
+    );
     out.byte(0x52);
     return;
   }

@@ -8,23 +8,24 @@
  *
  * @module
  */
-import { ProcessError } from "./errors.ts";
-import { runtime } from "./runtime/detect.ts";
+import { ProcessError } from "../errors.ts";
+import { runtime } from "../runtime/detect.ts";
 
 const here = new URL(import.meta.url);
+const lib = new URL("..", here);
 /** `.ts` in the sources, `.js` in the build (whose imports the compiler rewrote, but not these URLs). */
 const extension = here.pathname.endsWith(".js") ? ".js" : ".ts";
 
 /** The URL of the library module at `path` (relative to `lib/`, without extension). */
 export function libraryModule(path: string): URL {
-  return new URL(`./${path}${extension}`, here);
+  return new URL(`./${path}${extension}`, lib);
 }
 
 /** The entries children start from. */
 export const entries: { readonly thread: URL; readonly spawn: URL; readonly poolWorker: URL } = {
-  thread: libraryModule("child"),
-  spawn: libraryModule("spawn_child"),
-  poolWorker: libraryModule("pool_worker"),
+  thread: libraryModule("process/child_entry/thread"),
+  spawn: libraryModule("process/child_entry/spawn"),
+  poolWorker: libraryModule("pool/worker"),
 };
 
 const checked = new Set<string>();
@@ -61,7 +62,7 @@ export function requireEntry(url: URL): void {
       : runtime.name === "deno"
       ? `cannot start a child: its entry module ${url.href} is not in this compiled program, which holds only the `
         + "modules its main module imports. Name the children's entries when compiling: deno compile --include "
-        + `<lib>/child${extension} --include <lib>/pool_worker${extension} main.ts, where <lib> is the lib/ folder `
+        + `<lib>/process/child_entry/thread${extension} --include <lib>/pool/worker${extension} main.ts, where <lib> is the lib/ folder `
         + "(or URL) beside the mod.ts the program imports (children then run on threads), or run the program from "
         + "its sources (deno run main.ts)."
       : `cannot start a child: its entry module ${url.href} is not in this compiled program. A program compiled by `

@@ -1,0 +1,35 @@
+/**
+ * The entry of a child started with the `"spawn"` start method: reads its run
+ * message from stdin, becomes that process, runs the target and exits with its
+ * code. The end of stdin means the parent is gone, and the child goes too.
+ *
+ * @module
+ */
+import { deserialize } from "node:v8";
+import { runtime } from "../../runtime/detect.ts";
+import { readStdin } from "../../runtime/process_events.ts";
+import { bootChild, nameChild, reportError } from "../bootstrap.ts";
+import { type RunMessage, runProcess } from "../process.ts";
+
+bootChild((code) => runtime.exitProcess(code), (error) => runtime.explainError?.(error));
+
+async function run(message: RunMessage): Promise<never> {
+  const self = { ...message.self, pid: runtime.pid, pidCells: new SharedArrayBuffer(4) };
+  nameChild(self.name);
+  return runtime.exitProcess(await runProcess(message, self, reportError));
+}
+
+let buffered = new Uint8Array(0);
+let started = false;
+readStdin((chunk) => {
+  if (started) return;
+  const joined = new Uint8Array(buffered.length + chunk.length);
+  joined.set(buffered);
+  joined.set(chunk, buffered.length);
+  buffered = joined;
+  if (buffered.length < 4) return;
+  const length = new DataView(buffered.buffer, buffered.byteOffset).getUint32(0);
+  if (buffered.length < 4 + length) return;
+  started = true;
+  void run(deserialize(buffered.subarray(4, 4 + length)) as RunMessage);
+}, () => runtime.exitProcess(started ? 1 : 0)); // The parent keeps this pipe open while it lives.

@@ -1,0 +1,45 @@
+/**
+ * The entry a child thread runs. It boots warm (loading only the process core), says it is ready, and waits;
+ * when told what to run it adopts its identity, imports the target's module afresh and the modules of the
+ * shareable kinds its arguments hold, runs the target and reports its exit code through shared memory.
+ *
+ * @module
+ */
+import { runExitHooks } from "../../atexit.ts";
+import { runtime } from "../../runtime/detect.ts";
+import { bootChild, nameChild, reportError } from "../bootstrap.ts";
+import { claimEnd, markDone } from "../exit_status.ts";
+import { type RunMessage, runProcess } from "../process.ts";
+import { deliverHostMessage, linkHost, type ServiceMessage } from "../start/thread.ts";
+
+const port = runtime.parentPort();
+if (!port) throw new Error("lib/process/child_entry/thread.ts is the entry of a child process; do not run it directly");
+
+let control: Int32Array | undefined;
+
+function finish(code: number): never {
+  runExitHooks();
+  // A parent that terminates this process claimed its end first: its host marks it ended when the thread goes.
+  if (control && claimEnd(control, code)) {
+    markDone(control);
+    // The host ends this process's leftover descendants on this message, before the thread's slow teardown.
+    port!.postMessage({ type: "exit" });
+  }
+  return runtime.exitThread(code);
+}
+
+bootChild(finish);
+
+async function run(message: RunMessage): Promise<void> {
+  control = new Int32Array(message.control);
+  nameChild(message.self.name);
+  finish(await runProcess(message, message.self, reportError));
+}
+
+linkHost();
+port.onMessage((message) => {
+  const type = (message as { type?: string })?.type;
+  if (type === "run") void run(message as RunMessage);
+  else if (type === "service") deliverHostMessage(message as ServiceMessage);
+});
+port.postMessage({ type: "ready" });

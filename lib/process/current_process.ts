@@ -1,0 +1,226 @@
+/**
+ * The process this code runs in: its name, pid, parent, authkey and daemon flag (adopted once in a child, from
+ * what its parent sent), its own `Process` object in a child, whether it is still importing its target's
+ * module, and how `exit()` ends it. Python's `current_process()`, `parent_process()` and `os.getpid()`.
+ *
+ * @module
+ */
+import { ProcessError } from "../errors.ts";
+import { runtime } from "../runtime/detect.ts";
+import { adoptPidTable, nextPid, pidTable } from "./pid_table.ts";
+import type { Process, StartMethod } from "./process.ts";
+import { resolveReference, type TargetReference } from "./target_locating.ts";
+
+/** What a child learns about itself and its parent when it starts. */
+export interface ChildIdentity {
+  name: string;
+  pid: number;
+  daemon: boolean;
+  authkey: Uint8Array;
+  identity: number[];
+  parentName: string;
+  parentPid: number;
+  pidCells: SharedArrayBuffer;
+  startMethod: StartMethod;
+}
+
+/** This process as its children and its own `Process` objects see it. */
+export interface ThisProcess {
+  name: string;
+  pid: number;
+  ppid: number;
+  daemon: boolean;
+  authkey: Uint8Array;
+  identity: number[];
+  parent: { name: string; pid: number } | null;
+}
+
+/** Internal: this process (the main program until a child adopts its identity). */
+export const me: ThisProcess = {
+  name: "MainProcess",
+  pid: runtime.pid,
+  ppid: runtime.ppid,
+  daemon: false,
+  authkey: crypto.getRandomValues(new Uint8Array(32)),
+  identity: [],
+  parent: null,
+};
+let childCount = 0;
+let selfProcess: Process | undefined;
+
+/** Called once in a child, before anything else runs there. */
+export function adoptIdentity(self: ChildIdentity): void {
+  me.name = self.name;
+  me.pid = self.pid;
+  me.ppid = self.parentPid;
+  me.daemon = self.daemon;
+  me.authkey = self.authkey;
+  me.identity = self.identity;
+  me.parent = { name: self.parentName, pid: self.parentPid };
+  adoptPidTable(self.pidCells);
+}
+
+/** The identity numbers of this process's next child (`[...mine, n]`). */
+export function nextChildNumbers(): number[] {
+  return [...me.identity, ++childCount];
+}
+
+/** The identity a child of this process starts with: a fresh pid, and this process as its parent. */
+export function childIdentity(
+  name: string,
+  identity: number[],
+  daemon: boolean,
+  authkey: Uint8Array,
+  startMethod: StartMethod,
+): ChildIdentity {
+  const pid = nextPid();
+  return {
+    name,
+    pid,
+    daemon,
+    authkey,
+    identity,
+    parentName: me.name,
+    parentPid: me.pid,
+    pidCells: pidTable(),
+    startMethod,
+  };
+}
+
+/**
+ * A fresh identity for a thread this process starts outside `Process` (a pool
+ * worker): the next child number and pid, named `${prefix}-N` like Python's.
+ */
+export function newChildIdentity(prefix: string, daemon: boolean): ChildIdentity {
+  const identity = nextChildNumbers();
+  return childIdentity(`${prefix}-${identity.join(":")}`, identity, daemon, me.authkey, "thread");
+}
+
+/** Whether this process is a daemon (which may not start children). */
+export function isDaemon(): boolean {
+  return me.daemon;
+}
+
+/** Records the child's own `Process` object, which {@linkcode currentProcess} returns there. */
+export function setSelfProcess(process: Process): void {
+  selfProcess = process;
+}
+
+// How many target imports are under way in this child (see importTarget).
+let bootstrapping = 0;
+
+/**
+ * Refuses to start children while this child is still importing its target's module, as Python's spawn
+ * does during bootstrapping: a module that starts processes at its top level would start them again in
+ * every child, and those in theirs, until memory runs out.
+ */
+export function checkBootstrapped(): void {
+  if (bootstrapping === 0) return;
+  throw new ProcessError(
+    "cannot start a process while this child is still importing its target's module: that module starts "
+      + "processes at its top level, so every child would start them again. Put the code that starts "
+      + "processes under `if (import.meta.main) { ... }` (Python's `if __name__ == \"__main__\":`).",
+  );
+}
+
+/** Internal: imports a target's module and finds the target there, with starting children refused meanwhile. */
+export async function importTarget(reference: TargetReference): Promise<unknown> {
+  bootstrapping++;
+  try {
+    return await resolveReference(reference);
+  } finally {
+    bootstrapping--;
+  }
+}
+
+/** What {@linkcode currentProcess} returns in the main process. */
+export interface ProcessInfo {
+  /** `"MainProcess"`. */
+  name: string;
+  /** The process id. */
+  pid: number;
+  /** Always false: the main process is not a daemon. */
+  daemon: boolean;
+  /** The authentication key (random, 32 bytes), which children inherit as Python's do. */
+  authkey: Uint8Array;
+}
+
+/**
+ * The process this code runs in: in a child its `Process` object, in the main
+ * program one named `MainProcess`.
+ *
+ * @example
+ * ```ts
+ * import { currentProcess } from "@tsmp/multiprocessing";
+ * console.log(currentProcess().name); // "MainProcess"
+ * ```
+ */
+export function currentProcess(): ProcessInfo & { identity?: number[] } {
+  if (selfProcess) return selfProcess as Process & ProcessInfo;
+  return { name: me.name, pid: me.pid, daemon: me.daemon, authkey: me.authkey, identity: me.identity };
+}
+
+/**
+ * The parent of this process (`{ name, pid }`), or `null` in the main program.
+ *
+ * @example
+ * ```ts
+ * import { parentProcess } from "@tsmp/multiprocessing";
+ * console.log(parentProcess()); // null in the main program
+ * ```
+ */
+export function parentProcess(): { name: string; pid: number } | null {
+  return me.parent;
+}
+
+/**
+ * This process's id: the OS pid in the main program, a unique id (above the
+ * OS's pid range) in a thread child.
+ *
+ * @example
+ * ```ts
+ * import { getpid } from "@tsmp/multiprocessing";
+ * console.log(typeof getpid()); // "number"
+ * ```
+ */
+export function getpid(): number {
+  return me.pid;
+}
+
+/**
+ * The parent's id: in a child, the parent's {@linkcode getpid}.
+ *
+ * @example
+ * ```ts
+ * import { getppid } from "@tsmp/multiprocessing";
+ * console.log(typeof getppid()); // "number"
+ * ```
+ */
+export function getppid(): number {
+  return me.ppid;
+}
+
+let exitHook: ((code: number) => never) | undefined;
+
+/** Lets the child's bootstrap decide how `exit()` ends a child. */
+export function setExitHook(hook: (code: number) => never): void {
+  exitHook = hook;
+}
+
+/**
+ * Ends the current process at once with `code` (Python's `sys.exit` in a child).
+ * In a child the parent sees `exitcode === code`; in the main program the whole program exits.
+ *
+ * @example
+ * ```ts
+ * import { exit } from "@tsmp/multiprocessing";
+ * export function worker() {
+ *   exit(3); // the parent's p.exitcode becomes 3
+ * }
+ * ```
+ */
+export function exit(code = 0): never {
+  if (!Number.isInteger(code)) throw new TypeError(`exit code must be an integer, got ${String(code)}`);
+  if (exitHook) return exitHook(code);
+  return runtime.exitProcess(code);
+}

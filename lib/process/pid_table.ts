@@ -1,0 +1,60 @@
+/**
+ * The pid table every thread of a program shares: thread children's ids, and which of them still run.
+ * Cell 0 numbers the children, cell 1 is the death epoch (bumped and notified whenever a child ends, so anything
+ * blocked on a process that died wakes up and looks), and the rest is a liveness table: slot `pid % LIVE_SLOTS`
+ * holds `pid` while that child runs. A spawned child is an OS process of its own and starts a table of its own.
+ *
+ * @module
+ */
+
+/** Thread children get ids above Linux's largest pid, so they never equal a real pid. */
+export const PID_BASE = 4_194_304;
+const LIVE_SLOTS = 65_536;
+const EPOCH = 1;
+const TABLE_BYTES = 4 * (2 + LIVE_SLOTS);
+
+let cells: Int32Array | null = null;
+
+/** This program's table, made on first use; its buffer is what children adopt. */
+export function pidTable(): SharedArrayBuffer {
+  return table().buffer as SharedArrayBuffer;
+}
+
+/** Adopts the parent's table (a buffer too small to be one, as a spawned child is sent, is ignored). */
+export function adoptPidTable(buffer: SharedArrayBuffer): void {
+  cells = buffer.byteLength >= TABLE_BYTES ? new Int32Array(buffer) : null;
+}
+
+function table(): Int32Array {
+  return cells ??= new Int32Array(new SharedArrayBuffer(TABLE_BYTES));
+}
+
+/** A new child's pid, marked alive. */
+export function nextPid(): number {
+  const cells = table();
+  const pid = PID_BASE + Atomics.add(cells, 0, 1) + 1;
+  Atomics.store(cells, 2 + pid % LIVE_SLOTS, pid);
+  return pid;
+}
+
+/** Records that the child `pid` ended and wakes whatever waits on the death epoch. */
+export function markPidDead(pid: number): void {
+  const cells = table();
+  Atomics.compareExchange(cells, 2 + pid % LIVE_SLOTS, pid, 0);
+  Atomics.add(cells, EPOCH, 1);
+  Atomics.notify(cells, EPOCH);
+}
+
+/**
+ * Whether the process `pid` may still run. Ids of real OS processes (the main
+ * program) count as alive: when they end, everything sharing memory with them ends too.
+ */
+export function isPidAlive(pid: number): boolean {
+  if (pid < PID_BASE) return true;
+  return Atomics.load(table(), 2 + pid % LIVE_SLOTS) === pid;
+}
+
+/** The death epoch: `[cells, index]` to load and wait on. */
+export function deathEpoch(): [Int32Array, number] {
+  return [table(), EPOCH];
+}

@@ -1,0 +1,96 @@
+// The architecture's rules, checked: the import rules of scripts/check-imports.mjs (and that the check catches
+// what it should), a child that loads only what its arguments need, and a burst of children that does not hold
+// the program open once they end.
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import nodeProcess from "node:process";
+import { test } from "node:test";
+import { fileURLToPath } from "node:url";
+import { Lock, Process } from "../mod.ts";
+import { importProblems, loadedWith, moduleGraph, valueCycles } from "../scripts/check-imports.mjs";
+import { CONNECTION, LOCK, PROXY, QUEUE, reportLoadedKinds } from "./fixtures/loaded_kinds.ts";
+
+const repo = fileURLToPath(new URL("..", import.meta.url));
+
+test("the import check passes on the tree: no value cycle, no entry point imported, layers respected", () => {
+  assert.deepEqual(importProblems(moduleGraph(repo)), []);
+});
+
+test("the import check fails on a planted value cycle, and not on a type-only one", () => {
+  const graph = moduleGraph(repo, {
+    "lib/process/a.ts": "import { b } from \"./b.ts\";\nexport const a = 1;\n",
+    "lib/process/b.ts": "import {\n  a,\n} from \"./a.ts\";\nexport const b = a;\n",
+    "lib/process/c.ts": "import type { D } from \"./d.ts\";\nexport type C = D;\n",
+    "lib/process/d.ts": "import type { C } from \"./c.ts\";\nexport type D = C;\n",
+  });
+  assert.deepEqual(valueCycles(graph), [["lib/process/a.ts", "lib/process/b.ts", "lib/process/a.ts"]]);
+  const problems = importProblems(graph);
+  assert.equal(problems.length, 1, problems.join("\n"));
+  assert.match(problems[0]!, /value-import cycle: lib\/process\/a\.ts -> lib\/process\/b\.ts -> lib\/process\/a\.ts/);
+});
+
+test("the import check fails on lib/ importing mod.ts, a lower layer importing a higher one, and runtime importing out", () => {
+  const problems = importProblems(moduleGraph(repo, {
+    "mod.ts": "export * from \"./lib/process/x.ts\";\n",
+    "lib/process/x.ts": "import \"../../mod.ts\";\nimport { Pool } from \"../pool/pool.ts\";\nexport const x = Pool;\n",
+    "lib/pool/pool.ts": "export class Pool {}\n",
+    "lib/runtime/deno.ts": "import { ValueError } from \"../errors.ts\";\nexport const e = ValueError;\n",
+    "lib/errors.ts": "export class ValueError {}\n",
+    "lib/elsewhere.ts": "export {};\n",
+  }));
+  const text = problems.join("\n");
+  assert.match(text, /lib\/process\/x\.ts imports mod\.ts/);
+  assert.match(text, /lib\/process\/x\.ts \(layer "process, sync"\) imports lib\/pool\/pool\.ts \(higher layer/);
+  assert.match(text, /lib\/runtime\/deno\.ts imports lib\/errors\.ts: the runtime adapters import nothing of ours/);
+  assert.match(text, /lib\/elsewhere\.ts is in no layer/);
+  // The statements in doc comments' examples are not imports.
+  assert.deepEqual(
+    importProblems(moduleGraph(repo, { "lib/errors.ts": " * import { Pool } from \"./pool/pool.ts\";\n" })),
+    [],
+  );
+});
+
+test("the child entries' module graphs hold neither the managers nor Pool", () => {
+  const graph = moduleGraph(repo);
+  for (const entry of ["lib/process/child_entry/thread.ts", "lib/process/child_entry/spawn.ts", "lib/pool/worker.ts"]) {
+    const loaded = [...loadedWith(graph, entry)];
+    assert.ok(loaded.length > 1, `${entry}: ${loaded}`);
+    const heavy = loaded.filter((path) =>
+      path.startsWith("lib/managers/") || path === "lib/pool/pool.ts" || path === "lib/subprocess.ts"
+      || path === "lib/queues.ts" || path === "lib/connection.ts" || path === "lib/synchronize.ts"
+    );
+    assert.deepEqual(heavy, [], `${entry} loads ${heavy.join(", ")}`);
+  }
+});
+
+test("a child loads the module of a shareable kind its arguments hold, and no other", async () => {
+  const lock = new Lock();
+  const withLock = new Process({ target: reportLoadedKinds, args: [lock, { nested: [1, 2] }] });
+  withLock.start();
+  await withLock.join();
+  const code = withLock.exitcode!;
+  assert.ok(code >= 16, `the child failed: exitcode ${code}`);
+  assert.equal(code & LOCK, LOCK, "the Lock's module was not loaded for its argument");
+  assert.equal(code & (QUEUE | PROXY | CONNECTION), 0, `the child loaded more than it needed: ${code - 16}`);
+
+  const bare = new Process({ target: reportLoadedKinds, startMethod: "spawn" });
+  bare.start();
+  await bare.join();
+  assert.equal(bare.exitcode, 16, "a spawned child with plain arguments loaded a shareable kind's module");
+});
+
+test("a program that starts 20 children at once ends as soon as they are joined", () => {
+  const script = fileURLToPath(new URL("./fixtures/burst_script.ts", import.meta.url));
+  const args = nodeProcess.execPath.includes("deno") ? ["run", "-A", script] : [script];
+  const run = spawnSync(nodeProcess.execPath, args, {
+    encoding: "utf8",
+    timeout: 60_000,
+    env: { ...nodeProcess.env, NO_COLOR: "1" },
+  });
+  const ended = Date.now();
+  assert.equal(run.status, 0, run.stderr);
+  const { joinedAt, codes } = JSON.parse(run.stdout) as { joinedAt: number; codes: number[] };
+  assert.deepEqual(codes, Array(20).fill(0));
+  // Ending takes the runtime's own teardown of 20 threads; a held program would wait for its timeout.
+  assert.ok(ended - joinedAt < 3_000, `the program ended ${ended - joinedAt} ms after its children were joined`);
+});
