@@ -11,7 +11,6 @@ import { bin, exec, outcome, repo } from "./_helpers.mjs";
 const justified = [
   "lib/process/start/thread.ts",
   "lib/process/target_locating.ts",
-  "lib/runtime/bun.ts",
   "lib/serialize.ts",
   "lib/testing/recorder.ts",
   "lib/testing/shared.ts",
