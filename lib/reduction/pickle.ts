@@ -1314,6 +1314,17 @@ function writeFloat(out: Out, value: number) {
   out.len += 8;
 }
 
+/** The entries of the dict on the stack, in order: MARK, each key and value, SETITEMS (nothing when empty). */
+function writeSetItems(out: Out, entries: Map<unknown, unknown>, depth: number): void {
+  if (!entries.size) return;
+  out.byte(0x28);
+  for (const [k, v] of entries) {
+    write(out, k, depth + 1);
+    write(out, v, depth + 1);
+  }
+  out.byte(0x75);
+}
+
 function write(out: Out, value: unknown, depth: number): void {
   if (depth > MAX_DEPTH) throw new TypeError("value nests too deep (or is circular) to pickle");
   switch (typeof value) {
@@ -1365,27 +1376,11 @@ function write(out: Out, value: unknown, depth: number): void {
     writeGlobal(out, "collections", "OrderedDict");
     out.byte(0x29);
     out.byte(0x52);
-    if (value.size) {
-      out.byte(0x28);
-      for (const [k, v] of value) {
-        write(out, k, depth + 1);
-        write(out, v, depth + 1);
-      }
-      out.byte(0x75);
-    }
-    return;
+    return writeSetItems(out, value, depth);
   }
   if (value instanceof Map) {
     out.byte(0x7d);
-    if (value.size) {
-      out.byte(0x28);
-      for (const [k, v] of value) {
-        write(out, k, depth + 1);
-        write(out, v, depth + 1);
-      }
-      out.byte(0x75);
-    }
-    return;
+    return writeSetItems(out, value, depth);
   }
   if (value instanceof PyFrozenSet) {
     out.byte(0x28);

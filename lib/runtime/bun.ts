@@ -6,6 +6,7 @@
 import nodeProcess from "node:process";
 import { fileURLToPath } from "node:url";
 import { statPath } from "./node_fs.ts";
+import { killProcessGroup } from "./process_events.ts";
 import type { ChildHandle, ChildSpawnOptions, ParentPort, Runtime, WorkerHandle } from "./types.ts";
 import { onUncaughtWebAndNode } from "./uncaught.ts";
 
@@ -215,13 +216,7 @@ export const createBunRuntime = (): Runtime => ({
   getEnv: (name) => Bun.env[name],
   spawnChild,
   spawnCan: { argv0: true, passFds: true },
-  killGroup(pgid, signal) {
-    try {
-      nodeProcess.kill(-pgid, signal);
-    } catch {
-      // ESRCH: the group is gone.
-    }
-  },
+  killGroup: killProcessGroup,
   // The mapping lives until the array is collected; unlinking the file leaves it valid.
   mapSharedFile: (path) => Bun.mmap(path, { shared: true }),
   // Every new thread compiles its hot code afresh. On a ring's message paths FTL, the top tier, took 60-100 ms of

@@ -8,6 +8,7 @@
 import nodeProcess from "node:process";
 import { fileURLToPath } from "node:url";
 import { isMainThread, workerParentPort, WorkerThread } from "./node_threads.ts";
+import { killProcessGroup } from "./process_events.ts";
 import type { ChildHandle, ChildSpawnOptions, PathInfo, Runtime } from "./types.ts";
 import { onUncaughtWebAndNode } from "./uncaught.ts";
 
@@ -165,11 +166,5 @@ export const createDenoRuntime = (): Runtime => ({
   spawnChild,
   // Deno.Command has neither an argv0 nor more descriptors than the three streams.
   spawnCan: { argv0: false, passFds: false },
-  killGroup(pgid, signal) {
-    try {
-      nodeProcess.kill(-pgid, signal);
-    } catch {
-      // ESRCH: the group is gone.
-    }
-  },
+  killGroup: killProcessGroup,
 });

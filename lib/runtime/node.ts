@@ -24,6 +24,7 @@ import type { Readable } from "node:stream";
 import { fileURLToPath } from "node:url";
 import { statPath } from "./node_fs.ts";
 import { isMainThread, workerData, workerParentPort, WorkerThread } from "./node_threads.ts";
+import { killProcessGroup } from "./process_events.ts";
 import type { ChildHandle, ChildSpawnOptions, Runtime } from "./types.ts";
 import { onUncaughtNode } from "./uncaught.ts";
 
@@ -251,11 +252,5 @@ const nodeRuntime = (): Runtime => ({
   spawnChild,
   // child_process passes argv0 and any descriptor through its stdio array.
   spawnCan: { argv0: true, passFds: true },
-  killGroup(pgid, signal) {
-    try {
-      nodeProcess.kill(-pgid, signal as NodeJS.Signals);
-    } catch {
-      // ESRCH: the group is gone.
-    }
-  },
+  killGroup: killProcessGroup,
 });

@@ -1,6 +1,6 @@
 /**
- * A spawned child's stdin, which every runtime gives as node:process's stream. (An error nobody caught is each
- * adapter's `onUncaught`: Node has no web events on its global scope.)
+ * What every runtime gives the same way through node:process: a spawned child's stdin, and signals to a process
+ * group. (An error nobody caught is each adapter's `onUncaught`: Node has no web events on its global scope.)
  *
  * @module
  */
@@ -10,4 +10,13 @@ import nodeProcess from "node:process";
 export function readStdin(onData: (chunk: Uint8Array) => void, onEnd: () => void): void {
   nodeProcess.stdin.on("data", onData);
   nodeProcess.stdin.on("end", onEnd);
+}
+
+/** Sends `signal` to every process of the group `pgid`; nothing when the group is gone. */
+export function killProcessGroup(pgid: number, signal: string): void {
+  try {
+    nodeProcess.kill(-pgid, signal as NodeJS.Signals);
+  } catch {
+    // ESRCH: the group is gone.
+  }
 }
