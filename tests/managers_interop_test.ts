@@ -1,12 +1,9 @@
 // The interop matrix: each case against the machine's CPython, in both directions, with both
 // handshakes (3.11's md5, and 3.12's sha256 through a patched fixture), plus our own program's lock ownership.
 import assert from "node:assert/strict";
-import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { createInterface } from "node:readline";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { ManagerClient } from "../lib/managers/client.ts";
-import { holdUntil } from "../lib/wait/event_loop_hold.ts";
 import {
   type AcquirerProxy,
   BaseManager,
@@ -22,57 +19,15 @@ import {
   TimeoutError,
   tuple,
 } from "../mod.ts";
+import { hasPython, PythonPeer, withPython } from "./fixtures/python_peer.ts";
 
 const SCRIPT = fileURLToPath(new URL("./fixtures/managers_interop.py", import.meta.url));
-const hasPython = spawnSync("python3", ["-c", "import multiprocessing.managers"]).status === 0;
 if (!hasPython) console.log("SKIP: python3 is not installed; the CPython interop matrix is skipped");
-const withPython = { skip: hasPython ? false : "python3 is not installed" };
 
-/** A Python process of the fixture: its stdout lines as they come (readiness is a line, never a sleep). */
-class Py {
-  readonly child: ChildProcess;
-  readonly #lines: string[] = [];
-  readonly #waiters: ((line: string | null) => void)[] = [];
-  #ended = false;
-  #stderr = "";
-  readonly exited: Promise<number | null>;
-
+/** A Python process of the fixture. */
+class Py extends PythonPeer {
   constructor(...args: string[]) {
-    this.child = spawn("python3", [SCRIPT, ...args], { stdio: ["ignore", "pipe", "pipe"] });
-    this.child.stderr!.on("data", (chunk) => (this.#stderr += chunk));
-    createInterface({ input: this.child.stdout! }).on("line", (line) => {
-      const waiter = this.#waiters.shift();
-      if (waiter) waiter(line);
-      else this.#lines.push(line);
-    });
-    this.exited = holdUntil(
-      new Promise((resolve) =>
-        this.child.on("close", (code) => {
-          this.#ended = true;
-          for (const w of this.#waiters.splice(0)) w(null);
-          resolve(code);
-        })
-      ),
-    );
-  }
-
-  async line(): Promise<string> {
-    const line = this.#lines.shift()
-      ?? (this.#ended ? null : await holdUntil(new Promise<string | null>((r) => this.#waiters.push(r))));
-    if (line === null) throw new Error(`python ended without output:\n${this.#stderr}`);
-    return line;
-  }
-
-  async ready(): Promise<number> {
-    const line = await this.line();
-    const m = /^ready (\d+)$/.exec(line);
-    if (!m) throw new Error(`unexpected line from python: ${line}`);
-    return Number(m[1]);
-  }
-
-  async kill(): Promise<void> {
-    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill("SIGKILL");
-    await this.exited;
+    super(SCRIPT, args);
   }
 }
 

@@ -1,11 +1,10 @@
 // Managers: interop with real CPython (both directions), CPython's _TestMyManager/_TestContainers cases,
 // Manager() shared by processes, and the server's behaviour under hostile or broken peers.
 import assert from "node:assert/strict";
-import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { existsSync, rmSync } from "node:fs";
 import { connect as tcpConnect, type Socket } from "node:net";
 import process from "node:process";
-import { createInterface } from "node:readline";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { answerChallenge, deliverChallenge, FramedSocket } from "../lib/managers/wire.ts";
@@ -27,66 +26,16 @@ import {
   SyncManager,
 } from "../mod.ts";
 import * as fx from "./fixtures/managers_targets.ts";
+import { hasPython, PythonPeer, withPython } from "./fixtures/python_peer.ts";
 import { readText, sharedText } from "./fixtures/targets.ts";
 
 const PEER = fileURLToPath(new URL("./fixtures/managers_peer.py", import.meta.url));
-const hasPython = spawnSync("python3", ["-c", "import multiprocessing.managers"]).status === 0;
 if (!hasPython) console.log("SKIP: python3 is not installed; the CPython interop tests are skipped");
-const withPython = { skip: hasPython ? false : "python3 is not installed" };
 
-/** A Python peer: its output lines, read as they come (readiness is a line, never a sleep). */
-class Py {
-  readonly child: ChildProcess;
-  readonly #lines: string[] = [];
-  readonly #waiters: ((line: string | null) => void)[] = [];
-  #ended = false;
-  #stderr = "";
-  readonly exited: Promise<number | null>;
-
+/** A Python peer of `managers_peer.py`. */
+class Py extends PythonPeer {
   constructor(mode: string, port: number, authkey: string, arg?: string) {
-    this.child = spawn("python3", [PEER, mode, String(port), authkey, ...(arg === undefined ? [] : [arg])], {
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    this.child.stderr!.on("data", (chunk) => (this.#stderr += chunk));
-    createInterface({ input: this.child.stdout! }).on("line", (line) => {
-      const waiter = this.#waiters.shift();
-      if (waiter) waiter(line);
-      else this.#lines.push(line);
-    });
-    this.exited = holdUntil(
-      new Promise((resolve) =>
-        this.child.on("close", (code) => {
-          this.#ended = true;
-          for (const w of this.#waiters.splice(0)) w(null);
-          resolve(code);
-        })
-      ),
-    );
-  }
-
-  /** The next line; fails with the peer's stderr if it ends first. */
-  async line(): Promise<string> {
-    const line = this.#lines.shift()
-      ?? (this.#ended ? null : await holdUntil(new Promise<string | null>((r) => this.#waiters.push(r))));
-    if (line === null) throw new Error(`python peer ended without output:\n${this.#stderr}`);
-    return line;
-  }
-
-  async json(): Promise<Record<string, unknown>> {
-    return JSON.parse(await this.line());
-  }
-
-  /** Waits for `ready <port>` and returns the port. */
-  async ready(): Promise<number> {
-    const line = await this.line();
-    const m = /^ready (\d+)$/.exec(line);
-    if (!m) throw new Error(`unexpected line from python: ${line}`);
-    return Number(m[1]);
-  }
-
-  async kill(): Promise<void> {
-    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill("SIGKILL");
-    await this.exited;
+    super(PEER, [mode, String(port), authkey, ...(arg === undefined ? [] : [arg])]);
   }
 }
 
