@@ -72,40 +72,65 @@ export async function runChildren(
         }),
       );
     }
-    let last = Date.now();
-    let seen = Atomics.load(cells, PROGRESS);
-    let wasStarted = false;
-    while (!done(outcome.ended) && outcome.failed.length === 0) {
-      const started = Atomics.load(cells, ARRIVED) >= specs.length;
-      if (started && !wasStarted) {
-        // The stall clock starts when every child is at the start line: starting threads is slow.
-        wasStarted = true;
-        last = Date.now();
-      }
-      const limit = started ? stallMs : START_MS;
-      const left = last + limit - Date.now();
-      if (left <= 0) {
-        if (started) outcome.stalled = true;
-        else outcome.startStalled = true;
-        break;
-      }
-      await waitChange(cells, PROGRESS, seen, left);
-      const now = Atomics.load(cells, PROGRESS);
-      if (now !== seen) {
-        seen = now;
-        last = Date.now();
-      }
-    }
+    const why = await watchProgress(
+      cells,
+      specs.length,
+      stallMs,
+      () => !done(outcome.ended) && outcome.failed.length === 0,
+    );
+    if (why === "stalled") outcome.stalled = true;
+    else if (why === "startStalled") outcome.startStalled = true;
   } finally {
-    abort(cells);
-    await Promise.all(processes.map((p) => p.join(GRACE_MS)));
-    for (const [i, p] of processes.entries()) {
-      if (p.isAlive()) {
-        terminated.add(i);
-        p.terminate();
-      }
-    }
+    await stopChildren(cells, processes, terminated);
     await Promise.all(joins);
   }
   return outcome;
+}
+
+/**
+ * Waits while `running()` holds and the children make progress (the PROGRESS cell moves): the stall clock starts
+ * once all `count` children reached the start line, since starting threads is slow. `eachTurn` runs before every
+ * wait. Resolves why it stopped.
+ */
+export async function watchProgress(
+  cells: Int32Array,
+  count: number,
+  stallMs: number,
+  running: () => boolean,
+  eachTurn?: () => void,
+): Promise<"done" | "stalled" | "startStalled"> {
+  let last = Date.now();
+  let seen = Atomics.load(cells, PROGRESS);
+  let started = false;
+  while (running()) {
+    eachTurn?.();
+    if (!started && Atomics.load(cells, ARRIVED) >= count) {
+      started = true;
+      last = Date.now();
+    }
+    const left = last + (started ? stallMs : START_MS) - Date.now();
+    if (left <= 0) return started ? "stalled" : "startStalled";
+    await waitChange(cells, PROGRESS, seen, left);
+    const now = Atomics.load(cells, PROGRESS);
+    if (now !== seen) {
+      seen = now;
+      last = Date.now();
+    }
+  }
+  return "done";
+}
+
+/**
+ * Ends a run: raises the abort flag, gives every child {@linkcode GRACE_MS} to notice it, and terminates those still
+ * running, adding their index to `terminated`. The caller then awaits their ends.
+ */
+export async function stopChildren(cells: Int32Array, processes: readonly Process[], terminated: Set<number>) {
+  abort(cells);
+  await Promise.all(processes.map((p) => p.join(GRACE_MS)));
+  for (const [i, p] of processes.entries()) {
+    if (p.isAlive()) {
+      terminated.add(i);
+      p.terminate();
+    }
+  }
 }

@@ -11,6 +11,7 @@ import fc from "fast-check";
 import { libraryModule } from "../process/child_entries.ts";
 import { Process } from "../process/process.ts";
 import { type Arbitrary, type Range, resolveRange, schedule, type ScheduleOptions } from "./arbitraries.ts";
+import { stopChildren, watchProgress } from "./children.ts";
 import {
   checkHistory,
   type CheckOptions,
@@ -25,7 +26,7 @@ import type { Call, CallModel } from "./models.ts";
 import type { PropertyOptions } from "./properties.ts";
 import { FINISHED, type Flow, KILL, linearizabilityClient, OUTPUT_BYTES, readOutput, recordAt } from "./recorder.ts";
 import { PropertyFailedError, runProperty, type RunReport } from "./runner.ts";
-import { abort, ARRIVED, controlBlock, pack, PROGRESS, SETUP_FAILED, waitChange } from "./shared.ts";
+import { controlBlock, pack, PROGRESS, SETUP_FAILED } from "./shared.ts";
 import { writeHistory } from "./timeline.ts";
 
 /**
@@ -237,8 +238,6 @@ export function describeWorkload(w: Workload, model?: Model<unknown, Call, unkno
 }
 
 const clientsModule = libraryModule("testing/recorder").href;
-const GRACE_MS = 2000;
-const START_MS = 60_000;
 
 interface CaseRun {
   history: Operation<Call, unknown>[];
@@ -298,43 +297,25 @@ async function runWorkload(
         Atomics.notify(cells, PROGRESS);
       });
     }
-    let last = Date.now();
-    let seen = Atomics.load(cells, PROGRESS);
-    let started = false;
-    while (ended.size + Atomics.load(cells, FINISHED) < processCount && failed === null) {
-      for (let p = 0; p < processCount; p++) {
-        // A crash is due: the process is inside that call now.
-        if (!killed.has(p) && !ended.has(p) && Atomics.load(cells, KILL + p) !== 0) {
-          killed.add(p);
-          crashed.add(p);
-          processes[p]!.terminate(); // all processCount were started above
+    const why = await watchProgress(
+      cells,
+      processCount,
+      stallMs,
+      () => ended.size + Atomics.load(cells, FINISHED) < processCount && failed === null,
+      () => {
+        for (let p = 0; p < processCount; p++) {
+          // A crash is due: the process is inside that call now.
+          if (!killed.has(p) && !ended.has(p) && Atomics.load(cells, KILL + p) !== 0) {
+            killed.add(p);
+            crashed.add(p);
+            processes[p]!.terminate(); // all processCount were started above
+          }
         }
-      }
-      if (!started && Atomics.load(cells, ARRIVED) >= processCount) {
-        started = true;
-        last = Date.now();
-      }
-      const left = last + (started ? stallMs : START_MS) - Date.now();
-      if (left <= 0) {
-        if (!started) failed = "not every process started within a minute";
-        break;
-      }
-      await waitChange(cells, PROGRESS, seen, left);
-      const now = Atomics.load(cells, PROGRESS);
-      if (now !== seen) {
-        seen = now;
-        last = Date.now();
-      }
-    }
+      },
+    );
+    if (why === "startStalled") failed = "not every process started within a minute";
   } finally {
-    abort(cells);
-    await Promise.all(processes.map((p) => p.join(GRACE_MS)));
-    for (const [p, process] of processes.entries()) {
-      if (process.isAlive()) {
-        killed.add(p);
-        process.terminate();
-      }
-    }
+    await stopChildren(cells, processes, killed);
     await Promise.all(processes.map((p) => p.join()));
   }
   if (Atomics.load(cells, SETUP_FAILED) !== 0) {
