@@ -996,7 +996,8 @@ export function loads(bytes: Uint8Array, options: LoadsOptions = {}): unknown {
         const items = popMark();
         const s = top();
         if (!(s instanceof PendingSet)) throw new PickleError("ADDITEMS on something that is not a set");
-        s.items.push(...items);
+        // A loop, not a spread: a spread of a million items overflows the stack.
+        for (const item of items) s.items.push(item);
         break;
       }
       case 0x91: // FROZENSET

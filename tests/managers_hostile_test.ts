@@ -1,0 +1,74 @@
+// One authenticated frame, however hostile, is answered or ends its own connection: never the server.
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { dumps, PyGlobal, tuple } from "../lib/reduction/pickle.ts";
+import { BaseManager, Client, type Proxy, ServerQueue } from "../mod.ts";
+
+type Served = BaseManager & { get_queue(): Promise<Proxy<ServerQueue>> };
+
+async function queueServer(serializer: "json" | "pickle"): Promise<Served> {
+  const queue = new ServerQueue();
+  class M extends BaseManager {}
+  M.register("get_queue", { callable: () => queue });
+  const m = new M({ address: ["127.0.0.1", 0], authkey: "k", serializer });
+  await m.start();
+  return m as Served;
+}
+
+/** Sends one frame on an authenticated connection and waits for a reply or the connection's end. */
+async function sendHostile(m: BaseManager, frame: Uint8Array) {
+  const conn = await Client(m.address as [string, number], { authkey: "k" });
+  try {
+    await conn.sendBytes(frame);
+    await conn.recvBytes().catch(() => null);
+  } finally {
+    conn.close();
+  }
+}
+
+async function stillServes(m: BaseManager, serializer: "json" | "pickle") {
+  class M extends BaseManager {}
+  M.register("get_queue");
+  const client = new M({ address: m.address, authkey: "k", serializer }) as Served;
+  await client.connect();
+  const q = await client.get_queue();
+  await q.put("still");
+  assert.equal(await q.get(), "still");
+  await client.shutdown();
+}
+
+const enc = new TextEncoder();
+const json = (text: string) => enc.encode(text);
+
+function bigSetPickle(n: number): Uint8Array {
+  // PROTO 4, EMPTY_SET, MARK, n x BININT1 0, ADDITEMS, STOP
+  const out = new Uint8Array(2 + 1 + 1 + 2 * n + 2);
+  out.set([0x80, 4, 0x8f, 0x28]);
+  for (let i = 0; i < n; i++) out.set([0x4b, i & 0x7f], 4 + 2 * i);
+  out.set([0x90, 0x2e], 4 + 2 * n);
+  return out;
+}
+
+test("the pickle server survives a set of 999k items and a tagged id that is a global", async () => {
+  await using m = await queueServer("pickle");
+  await sendHostile(m, bigSetPickle(999_000));
+  await stillServes(m, "pickle");
+  const req = tuple("#TSMP", new PyGlobal("multiprocessing.managers", "AutoProxy"), null, "dummy", tuple(), {});
+  await sendHostile(m, dumps(req));
+  await stillServes(m, "pickle");
+});
+
+test("the JSON server survives deep nesting, bad base64 and a deep tagged id", async () => {
+  await using m = await queueServer("json");
+  const deep = (n: number, inner: string) => "[".repeat(n) + inner + "]".repeat(n);
+  const frames = [
+    json(deep(5000, "1")),
+    json(`[null, "dummy", [{"#bytes": "!!not base64!!"}], {}]`),
+    json(`["#TSMP", ${deep(1002, "1")}, null, "dummy", [], {}]`),
+    json(`["#TSMP", {"#bytes": "%%%"}, null, "dummy", [], {}]`),
+  ];
+  for (const frame of frames) {
+    await sendHostile(m, frame);
+    await stillServes(m, "json");
+  }
+});
