@@ -1,7 +1,8 @@
 // One authenticated frame, however hostile, is answered or ends its own connection: never the server.
 import assert from "node:assert/strict";
+import process from "node:process";
 import { test } from "node:test";
-import { dumps, PyGlobal, tuple } from "../lib/reduction/pickle.ts";
+import { dumps, loads, PyGlobal, PyRange, tuple } from "../lib/reduction/pickle.ts";
 import { BaseManager, Client, type Proxy, ServerQueue } from "../mod.ts";
 
 type Served = BaseManager & { get_queue(): Promise<Proxy<ServerQueue>> };
@@ -134,3 +135,75 @@ for (const serializer of ["pickle", "json"] as const) {
     await honest.shutdown();
   });
 }
+
+// ---------------------------------------------------------------------------
+// The decoder's budget: time and memory bounded by the frame's size.
+
+const fromHex = (hex: string) => new Uint8Array(hex.match(/../g)!.map((b) => parseInt(b, 16)));
+
+/** 35 lists, each holding the one before twice through the memo: 2^35 items once expanded, in ~250 bytes. */
+function memoBomb(levels: number): Uint8Array {
+  const out = [0x80, 4, 0x28, 0x5d, 0x94]; // MARK, EMPTY_LIST, MEMOIZE (memo 0)
+  for (let k = 1; k <= levels; k++) out.push(0x5d, 0x28, 0x68, k - 1, 0x68, k - 1, 0x65, 0x94);
+  out.push(0x6c, 0x2e); // LIST of every level, STOP
+  return new Uint8Array(out);
+}
+
+/** `list(x)` applied `n` times to one memoized list of `items` items: each copy costs a few bytes. */
+function copyBomb(items: number, n: number): Uint8Array {
+  const out = [0x80, 4, 0x28, 0x8c, 8, ...enc.encode("builtins"), 0x8c, 4, ...enc.encode("list"), 0x93, 0x94]; // memo 0
+  out.push(0x5d, 0x94, 0x28); // memo 1: the list
+  for (let i = 0; i < items; i++) out.push(0x4b, 1);
+  out.push(0x65); // APPENDS
+  for (let i = 0; i < n; i++) out.push(0x68, 0, 0x68, 1, 0x85, 0x52); // list((x,))
+  out.push(0x6c, 0x2e); // LIST, STOP
+  return new Uint8Array(out);
+}
+
+function bounded(label: string, f: () => void, ms: number) {
+  const t0 = performance.now();
+  const heap0 = process.memoryUsage().heapUsed;
+  f();
+  const took = performance.now() - t0;
+  assert.ok(took < ms, `${label}: ${took.toFixed(0)} ms`);
+  const grew = process.memoryUsage().heapUsed - heap0;
+  assert.ok(grew < 256 << 20, `${label}: the heap grew ${grew >> 20} MiB`);
+}
+
+test("amplification payloads are decoded or refused within a bound of time and memory", () => {
+  bounded("memo bomb", () => {
+    assert.throws(() => loads(memoBomb(35)), /more items than its size allows/);
+    // Shared, not copied: a small one still decodes, its parts the same object.
+    const small = loads(memoBomb(4)) as unknown[][][];
+    assert.equal(small[4]![0], small[4]![1]);
+  }, 2000);
+  bounded(
+    "copies of a memoized list",
+    () => assert.throws(() => loads(copyBomb(50_000, 50_000)), /more items than its size allows/),
+    2000,
+  );
+  // LONG4 of 200 KB: linear, not quadratic.
+  const digits = new Uint8Array(200_000).fill(0x11);
+  digits[digits.length - 1] = 0x01;
+  const long4 = new Uint8Array([0x80, 4, 0x8b, 0x40, 0x0d, 0x03, 0x00, ...digits, 0x2e]);
+  bounded("LONG4 of 200 KB", () => {
+    const n = loads(long4) as bigint;
+    assert.equal(typeof n, "bigint");
+    assert.equal(n & 0xffn, 0x11n);
+  }, 1000);
+  // range() stays a range, whatever its length.
+  bounded("range(0, 2**52)", () => {
+    const r = loads(fromHex(
+      "80049527000000000000008c086275696c74696e73948c0572616e67659493944b008a07000000000000104b01879452942e",
+    ));
+    assert.ok(r instanceof PyRange);
+  }, 100);
+});
+
+test("the pickle server answers the memo bomb and goes on serving", async () => {
+  await using m = await queueServer("pickle");
+  const t0 = performance.now();
+  await sendHostile(m, memoBomb(35));
+  assert.ok(performance.now() - t0 < 2000);
+  await stillServes(m, "pickle");
+});
