@@ -1,7 +1,9 @@
 // One authenticated frame, however hostile, is answered or ends its own connection: never the server.
 import assert from "node:assert/strict";
+import { connect as tcpConnect, type Socket } from "node:net";
 import process from "node:process";
 import { test } from "node:test";
+import { MAX_UNAUTHENTICATED } from "../lib/managers/server.ts";
 import { dumps, loads, PyGlobal, PyRange, tuple } from "../lib/reduction/pickle.ts";
 import { BaseManager, Client, type Proxy, ServerQueue } from "../mod.ts";
 
@@ -205,5 +207,27 @@ test("the pickle server answers the memo bomb and goes on serving", async () => 
   const t0 = performance.now();
   await sendHostile(m, memoBomb(35));
   assert.ok(performance.now() - t0 < 2000);
+  await stillServes(m, "pickle");
+});
+
+test("connections still in the handshake are capped: one more is closed at once, and honest clients are served after", async () => {
+  await using m = await queueServer("pickle");
+  const [host, port] = m.address as [string, number];
+  const open = (): Promise<Socket> =>
+    new Promise((resolve, reject) => {
+      const s = tcpConnect(port, host);
+      s.once("error", reject);
+      // The server's challenge: it has taken this connection into its handshake.
+      s.once("data", () => resolve(s));
+    });
+  const stallers: Socket[] = [];
+  for (let i = 0; i < MAX_UNAUTHENTICATED; i++) stallers.push(await open());
+  const extra = tcpConnect(port, host);
+  extra.on("error", () => {});
+  let gotData = false;
+  extra.on("data", () => gotData = true);
+  await new Promise<void>((resolve) => extra.once("close", () => resolve()));
+  assert.equal(gotData, false, "the connection over the cap was challenged");
+  for (const s of stallers) s.destroy();
   await stillServes(m, "pickle");
 });

@@ -61,6 +61,12 @@ const DEFAULT_PARAMS: Record<string, string[]> = {
 
 const TAG = "#TSMP";
 const HANDSHAKE_TIMEOUT = 20_000;
+/**
+ * Connections still in the handshake at once: beyond this a new one is closed at once, so peers without the key
+ * cannot hold the server's sockets and memory (each may stay up to HANDSHAKE_TIMEOUT). Authenticated ones are not
+ * counted.
+ */
+export const MAX_UNAUTHENTICATED = 128;
 let connIds = 0;
 
 function isLoopback(host: string): boolean {
@@ -161,6 +167,7 @@ export class Server {
   #idents = new WeakMap<object, string>();
   #nextIdent = 1;
   #conns = new Set<FramedSocket>();
+  #handshaking = 0;
   #servedRefs = new FinalizationRegistry<Entry>((entry) => {
     if (this.#objects.get(entry.ident) === entry && --entry.refcount <= 0) this.#objects.delete(entry.ident);
   });
@@ -291,6 +298,8 @@ export class Server {
       else early = refuse;
     };
     // A peer that connects and never finishes the handshake does not keep its connection forever.
+    if (this.#handshaking >= MAX_UNAUTHENTICATED) return conn.close();
+    this.#handshaking++;
     const timer = setTimeout(() => conn.close(), HANDSHAKE_TIMEOUT);
     (timer as { unref?: () => void }).unref?.();
     try {
@@ -299,6 +308,7 @@ export class Server {
     } catch {
       return conn.close();
     } finally {
+      this.#handshaking--;
       clearTimeout(timer);
     }
     authenticated = true;
