@@ -740,7 +740,8 @@ export class Listener {
     if (typeof host !== "string" || !Number.isInteger(port) || port < 0 || port > 65535) {
       throw new TypeError(`address must be [host, port] with a port from 0 to 65535, got ${JSON.stringify(address)}`);
     }
-    this.#authkey = options.authkey === undefined ? null : toKey(options.authkey);
+    // An empty key means no authentication, as CPython's `if self._authkey:` has it.
+    this.#authkey = options.authkey === undefined || options.authkey.length === 0 ? null : toKey(options.authkey);
     this.#serializer = options.serializer ?? "auto";
     checkSerializer(this.#serializer);
     this.#address = [host, port];

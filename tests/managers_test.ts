@@ -712,6 +712,9 @@ test("serving on anything but loopback without an authkey is refused", async () 
   const m = new M({ address: ["0.0.0.0", 0] });
   await assert.rejects(m.start(), /without an authkey/);
   assert.throws(() => new M({ address: ["0.0.0.0", 0] }).getServer(), /without an authkey/);
+  // An empty key is no key.
+  assert.throws(() => new M({ address: ["0.0.0.0", 0], authkey: "" }).getServer(), /without an authkey/);
+  assert.throws(() => new M({ address: ["0.0.0.0", 0], authkey: new Uint8Array() }).getServer(), /without an authkey/);
 });
 
 test("a client whose server dies gets a clear error on pending and later calls", withPython, async () => {

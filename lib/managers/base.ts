@@ -165,8 +165,10 @@ export class BaseManager {
       throw new TypeError(`unknown serializer ${JSON.stringify(serializer)}: use "pickle" or "json"`);
     }
     this.#address = typeof address === "string" ? address : [address[0], address[1]];
-    this.#authkeyGiven = authkey !== undefined && authkey !== null;
-    this.#authkey = authkeyBytes(authkey) ?? currentProcess().authkey;
+    // An empty key is no key (as CPython's truthiness test has it): it must not pass a public bind's check.
+    const key = authkeyBytes(authkey);
+    this.#authkeyGiven = key !== null && key.length > 0;
+    this.#authkey = key !== null && key.length > 0 ? key : currentProcess().authkey;
     this.#serializer = serializer;
     this.#maxFrame = maxFrame;
     this.#sharedMemory = sharedMemory;

@@ -66,8 +66,11 @@ function encodeJson(value: unknown, depth = 0): unknown {
   );
 }
 
-function decodeJson(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(decodeJson);
+function decodeJson(value: unknown, depth = 0): unknown {
+  // Deeper than the encoder writes is refused before the recursion can exhaust the stack.
+  if (depth > 1000) throw new TypeError("a JSON message nests too deep");
+  const next = (v: unknown) => decodeJson(v, depth + 1);
+  if (Array.isArray(value)) return value.map(next);
   if (value === null || typeof value !== "object") return value;
   const rec = value as Record<string, unknown>;
   const keys = Object.keys(rec);
@@ -82,16 +85,16 @@ function decodeJson(value: unknown): unknown {
       case "#bytes":
         return fromBase64(String(v));
       case "#map":
-        return new Map((v as [unknown, unknown][]).map(([a, b]) => [decodeJson(a), decodeJson(b)]));
+        return new Map((v as [unknown, unknown][]).map(([a, b]) => [next(a), next(b)]));
       case "#set":
-        return new Set((v as unknown[]).map(decodeJson));
+        return new Set((v as unknown[]).map(next));
       case "#token": {
         const [typeid, address, id] = v as [string, [string, number] | string, string];
         return new Token(String(typeid), address, String(id));
       }
       case "#error": {
         const [name, args] = v as [string, unknown[]];
-        return new PyException("builtins", String(name), (args ?? []).map(decodeJson));
+        return new PyException("builtins", String(name), (args ?? []).map(next));
       }
     }
     throw new TypeError(`unknown tag ${tag} in a JSON message`);
@@ -99,7 +102,7 @@ function decodeJson(value: unknown): unknown {
   const out: Record<string, unknown> = {};
   for (const k of keys) {
     Object.defineProperty(out, k.startsWith("##") ? k.slice(1) : k, {
-      value: decodeJson(rec[k]),
+      value: next(rec[k]),
       enumerable: true,
       writable: true,
       configurable: true,

@@ -9,7 +9,7 @@
 
 import type { Server as NetServer } from "node:net";
 import { nodeNet } from "../connection.ts";
-import { isTuple, PickleError, PyException, PyFloat, PyGlobal, PyObject, Token, tuple } from "../reduction/pickle.ts";
+import { isTuple, PyException, PyFloat, PyGlobal, PyObject, Token, tuple } from "../reduction/pickle.ts";
 import { holdOpen } from "../wait/event_loop_hold.ts";
 import { type Codec, codecFor, type Serializer } from "./codec.ts";
 import { registerEndpoint } from "./endpoint_broker.ts";
@@ -61,6 +61,12 @@ const DEFAULT_PARAMS: Record<string, string[]> = {
 
 const TAG = "#TSMP";
 const HANDSHAKE_TIMEOUT = 20_000;
+/**
+ * Connections still in the handshake at once: beyond this a new one is closed at once, so peers without the key
+ * cannot hold the server's sockets and memory (each may stay up to HANDSHAKE_TIMEOUT). Authenticated ones are not
+ * counted.
+ */
+export const MAX_UNAUTHENTICATED = 128;
 let connIds = 0;
 
 function isLoopback(host: string): boolean {
@@ -164,6 +170,7 @@ export class Server {
   #idents = new WeakMap<object, string>();
   #nextIdent = 1;
   #conns = new Set<FramedSocket>();
+  #handshaking = 0;
   #servedRefs = new FinalizationRegistry<Entry>((entry) => {
     if (this.#objects.get(entry.ident) === entry && --entry.refcount <= 0) this.#objects.delete(entry.ident);
   });
@@ -294,6 +301,8 @@ export class Server {
       else early = refuse;
     };
     // A peer that connects and never finishes the handshake does not keep its connection forever.
+    if (this.#handshaking >= MAX_UNAUTHENTICATED) return conn.close();
+    this.#handshaking++;
     const timer = setTimeout(() => conn.close(), HANDSHAKE_TIMEOUT);
     (timer as { unref?: () => void }).unref?.();
     try {
@@ -302,6 +311,7 @@ export class Server {
     } catch {
       return conn.close();
     } finally {
+      this.#handshaking--;
       clearTimeout(timer);
     }
     authenticated = true;
@@ -315,7 +325,8 @@ export class Server {
     try {
       request = this.#codec.loads(frame);
     } catch (e) {
-      if (!(e instanceof PickleError || e instanceof SyntaxError || e instanceof TypeError)) throw e;
+      // Every error of any class (a RangeError of a deep value, a DOMException of bad base64) is this
+      // connection's: the server and its other clients go on.
       // A value refused (a global outside the allowlist, say) is answered as CPython's server answers a request
       // it cannot unpickle, and the connection goes on: a Python client keeps one per thread.
       return this.#refuse(conn, state, frame, `_pickle.UnpicklingError: ${(e as Error).message}`);
@@ -323,13 +334,14 @@ export class Server {
     if (!Array.isArray(request)) return conn.close();
     if ((request.length === 6 || request.length === 7) && request[0] === TAG && state.mode !== "calls") {
       const [, id, ident, method, args, kwds, owner] = request;
-      if (typeof method !== "string" || !Array.isArray(args)) return conn.close();
+      // The id comes back in every reply: only a plain number is sure to encode again.
+      if (typeof method !== "string" || !Array.isArray(args) || !Number.isSafeInteger(id)) return conn.close();
       state.mode = "tagged";
       // A lock owner of the client (one of its async flows): its own identity for RLock and Condition.
       const who = typeof owner === "number" ? `${state.id}:${owner}` : state.id;
-      this.#dispatch(state, ident, method, args, kwds, false, conn, who).then((reply) => {
-        this.#send(conn, [reply[0], reply[1], id]);
-      });
+      this.#dispatch(state, ident, method, args, kwds, false, conn, who).then(
+        (reply) => this.#send(conn, [reply[0], reply[1], id]),
+      ).catch(() => conn.close());
       return;
     }
     if (request.length !== 4 || state.mode === "tagged") return conn.close();
@@ -342,13 +354,13 @@ export class Server {
       state.chain = this.#dispatch(state, null, method, args, kwds, true, conn).then((reply) => {
         this.#send(conn, reply);
         if (method !== "accept_connection") setTimeout(() => conn.close(), 0);
-      });
+      }).catch(() => conn.close());
       return;
     }
     // CPython's method loop answers in order: one request at a time.
     state.chain = state.chain.then(() =>
       this.#dispatch(state, ident, method, args, kwds, true, conn).then((reply) => this.#send(conn, reply))
-    );
+    ).catch(() => conn.close());
   }
 
   /** Answers a request that could not be read with a traceback; a stream out of step ends the connection. */
@@ -366,7 +378,7 @@ export class Server {
       return;
     }
     // In order with the replies of the calls before it.
-    state.chain = state.chain.then(() => this.#send(conn, ["#TRACEBACK", text]));
+    state.chain = state.chain.then(() => this.#send(conn, ["#TRACEBACK", text])).catch(() => conn.close());
   }
 
   #send(conn: FramedSocket, reply: unknown[]) {
@@ -375,7 +387,12 @@ export class Server {
     try {
       bytes = this.#codec.dumps(tuple(...reply));
     } catch (e) {
-      bytes = this.#codec.dumps(tuple("#UNSERIALIZABLE", traceback(e), ...reply.slice(2)));
+      try {
+        bytes = this.#codec.dumps(tuple("#UNSERIALIZABLE", traceback(e), ...reply.slice(2)));
+      } catch {
+        // Not even the error encodes: the stream cannot go on in step, so only this connection ends.
+        return conn.close();
+      }
     }
     conn.send(bytes);
   }

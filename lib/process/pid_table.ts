@@ -29,12 +29,17 @@ function table(): Int32Array {
   return cells ??= new Int32Array(new SharedArrayBuffer(TABLE_BYTES));
 }
 
-/** A new child's pid, marked alive. */
+/**
+ * A new child's pid, marked alive. An id whose slot a live child still holds is skipped: once the count wraps
+ * around the table, taking that slot would make the live child look dead and its locks free to take over.
+ */
 export function nextPid(): number {
   const cells = table();
-  const pid = PID_BASE + Atomics.add(cells, 0, 1) + 1;
-  Atomics.store(cells, 2 + pid % LIVE_SLOTS, pid);
-  return pid;
+  for (let tries = 0; tries < LIVE_SLOTS; tries++) {
+    const pid = PID_BASE + Atomics.add(cells, 0, 1) + 1;
+    if (Atomics.compareExchange(cells, 2 + pid % LIVE_SLOTS, 0, pid) === 0) return pid;
+  }
+  throw new Error(`more than ${LIVE_SLOTS} thread children run at once`);
 }
 
 /** Records that the child `pid` ended and wakes whatever waits on the death epoch. */

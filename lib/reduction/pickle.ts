@@ -545,6 +545,19 @@ class PendingSet {
 /** Limits that keep a hostile stream from using unbounded memory. */
 const MAX_DEPTH = 1000;
 
+/**
+ * How many items one load may build, against its size in bytes: a memo reference is two bytes that may name
+ * a container of millions, so copies and walks are counted, and a stream that builds more than this is refused
+ * (1M items plus 64 per byte: well above any honest pickle, which writes each item it holds).
+ */
+const ITEMS_BASE = 1_000_000;
+const ITEMS_PER_BYTE = 64;
+let itemsLeft = Infinity;
+let itemsLimit = Infinity;
+function spend(n: number): void {
+  if ((itemsLeft -= n) < 0) throw new PickleError("pickle builds more items than its size allows");
+}
+
 /** Whether a JavaScript object would move `key` ahead of others (an array index: `"0"`, `"42"`). */
 export function isIndexKey(key: string): boolean {
   return /^(?:0|[1-9]\d{0,9})$/.test(key) && Number(key) < 4294967295;
@@ -631,7 +644,12 @@ function arrayItems(mformat: number, raw: Uint8Array): unknown[] {
 }
 
 function finish(value: unknown): unknown {
-  if (value instanceof PendingDict) return finishDict(value.entries, value.ordered);
+  if (value instanceof PendingDict) {
+    spend(value.entries.length);
+    return finishDict(value.entries, value.ordered);
+  }
+  if (value instanceof PendingSet) spend(value.items.length);
+  if (value instanceof PendingReversed) spend(value.items.length);
   if (value instanceof PendingSet) return value.frozen ? new PyFrozenSet(value.items) : new Set(value.items);
   if (value instanceof PendingReversed) return value.items.slice(0, value.index + 1).reverse();
   if (value instanceof PendingToken) return value.token;
@@ -663,6 +681,17 @@ export interface LoadsOptions {
  * ```
  */
 export function loads(bytes: Uint8Array, options: LoadsOptions = {}): unknown {
+  itemsLeft = itemsLimit = ITEMS_BASE + ITEMS_PER_BYTE * bytes.length;
+  try {
+    return load(bytes, options);
+  } finally {
+    itemsLeft = itemsLimit = Infinity;
+  }
+}
+
+const HEX = Array.from({ length: 256 }, (_, b) => b.toString(16).padStart(2, "0"));
+
+function load(bytes: Uint8Array, options: LoadsOptions): unknown {
   const keepFloats = options.keepFloats === true;
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   let pos = 0;
@@ -744,6 +773,7 @@ export function loads(bytes: Uint8Array, options: LoadsOptions = {}): unknown {
   const popMark = () => {
     const m = marks.pop();
     if (m === undefined) throw new PickleError("pickle has no MARK to pop to");
+    spend(stack.length - m);
     return stack.splice(m).map(finish);
   };
   const push = (v: unknown) => {
@@ -752,8 +782,10 @@ export function loads(bytes: Uint8Array, options: LoadsOptions = {}): unknown {
   };
   const long = (raw: Uint8Array) => {
     if (raw.length === 0) return 0;
-    let v = 0n;
-    for (let i = raw.length - 1; i >= 0; i--) v = (v << 8n) | BigInt(raw[i]!);
+    // Through hex, which BigInt parses in linear time; shifting in a byte at a time is quadratic.
+    const digits = new Array<string>(raw.length);
+    for (let i = 0; i < raw.length; i++) digits[i] = HEX[raw[raw.length - 1 - i]!]!;
+    let v = BigInt(`0x${digits.join("")}`);
     if (raw[raw.length - 1]! & 0x80) v -= 1n << BigInt(raw.length * 8);
     return v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v;
   };
@@ -773,6 +805,9 @@ export function loads(bytes: Uint8Array, options: LoadsOptions = {}): unknown {
       case "list": {
         const src = args[0];
         if (src === undefined) return [];
+        if (Array.isArray(src) || src instanceof Set || src instanceof PyRange) {
+          spend(Array.isArray(src) ? src.length : src instanceof Set ? src.size : src.length);
+        }
         if (Array.isArray(src)) return [...src];
         // A range is a few bytes that may stand for billions of items: expanded only within the frame's size.
         if (src instanceof PyRange && src.length > bytes.length * 8) throw new PickleError("list(range) too long");
@@ -792,6 +827,7 @@ export function loads(bytes: Uint8Array, options: LoadsOptions = {}): unknown {
         if (typeof typecode !== "string" || (items !== undefined && !Array.isArray(items))) {
           throw new PickleError("array.array() of an unsupported value");
         }
+        if (items !== undefined) spend(items.length);
         return items === undefined ? [] : [...items];
       }
       case "arrayReconstructor": {
@@ -816,6 +852,7 @@ export function loads(bytes: Uint8Array, options: LoadsOptions = {}): unknown {
       case "frozenset": {
         const src = args[0];
         const items = src === undefined ? [] : src instanceof Set ? [...src] : Array.isArray(src) ? src : null;
+        if (items) spend(items.length);
         if (items === null) throw new PickleError("set() of something that is not a list");
         return g.kind === "set" ? new PendingSet([...items]) : new PyFrozenSet(items);
       }
@@ -900,7 +937,7 @@ export function loads(bytes: Uint8Array, options: LoadsOptions = {}): unknown {
       case 0x2e: { // STOP
         if (stack.length !== 1 || marks.length) throw new PickleError("pickle stack not balanced at STOP");
         if (pos !== bytes.length) throw new PickleError("trailing bytes after the pickle's STOP");
-        return deepFinish(stack[0], 0);
+        return deepFinish(stack[0], 0, new Map());
       }
       case 0x28: // MARK
         if (marks.length > MAX_DEPTH) throw new PickleError("pickle nests too deep");
@@ -1046,7 +1083,8 @@ export function loads(bytes: Uint8Array, options: LoadsOptions = {}): unknown {
         const items = popMark();
         const s = top();
         if (!(s instanceof PendingSet)) throw new PickleError("ADDITEMS on something that is not a set");
-        s.items.push(...items);
+        // A loop, not a spread: a spread of a million items overflows the stack.
+        for (const item of items) s.items.push(item);
         break;
       }
       case 0x91: // FROZENSET
@@ -1130,25 +1168,41 @@ export function loads(bytes: Uint8Array, options: LoadsOptions = {}): unknown {
   }
 }
 
-function deepFinish(value: unknown, depth: number): unknown {
+/**
+ * `sizes` holds what was walked already, with how many items it stands for once expanded: a value shared
+ * through the memo is walked once, not once per path, and a value whose expansion is over the budget is refused,
+ * since whoever writes it back (a reply, JSON) expands it.
+ */
+function deepFinish(value: unknown, depth: number, sizes: Map<unknown, number>): unknown {
   if (depth > MAX_DEPTH) throw new PickleError("pickle nests too deep");
+  spend(1);
   value = finish(value);
+  if (value === null || typeof value !== "object" || sizes.has(value)) return value;
+  let size = 1;
+  const walk = (v: unknown) => {
+    const out = deepFinish(v, depth + 1, sizes);
+    size += sizes.get(out) ?? 1;
+    return out;
+  };
   if (Array.isArray(value)) {
-    for (let i = 0; i < value.length; i++) value[i] = deepFinish(value[i], depth + 1);
+    for (let i = 0; i < value.length; i++) value[i] = walk(value[i]);
   } else if (value instanceof Map) {
-    const entries = [...value].map(([k, v]) => [deepFinish(k, depth + 1), deepFinish(v, depth + 1)] as const);
+    const entries = [...value].map(([k, v]) => [walk(k), walk(v)] as const);
     value.clear();
     for (const [k, v] of entries) value.set(k, v);
   } else if (value instanceof Set) {
-    const items = [...value].map((v) => deepFinish(v, depth + 1));
+    const items = [...value].map(walk);
     value.clear();
     for (const v of items) value.add(v);
   } else if (value instanceof PyException) {
-    value.args = value.args.map((v) => deepFinish(v, depth + 1));
-  } else if (value !== null && typeof value === "object" && Object.getPrototypeOf(value) === Object.prototype) {
+    value.args = value.args.map(walk);
+  } else if (Object.getPrototypeOf(value) === Object.prototype) {
     const rec = value as Record<string, unknown>;
-    for (const k of Object.keys(rec)) rec[k] = deepFinish(rec[k], depth + 1);
+    for (const k of Object.keys(rec)) rec[k] = walk(rec[k]);
   }
+  if (size > itemsLimit) throw new PickleError("pickle stands for more items than its size allows");
+  // Set once its items are done, so a cycle still reaches the depth limit instead of coming back.
+  sizes.set(value, size);
   return value;
 }
 
