@@ -372,6 +372,17 @@ class OverLimit extends Error {
   }
 }
 
+/** Adds `piece` to `capture`, cut at `limit` (maxBuffer): going over it throws {@linkcode OverLimit}. */
+function keep(capture: Capture, piece: Uint8Array | string, limit: number | undefined): void {
+  if (limit !== undefined && capture.bytes + piece.length > limit) {
+    capture.chunks.push(piece.slice(0, limit - capture.bytes));
+    capture.bytes = limit;
+    throw new OverLimit(capture.name);
+  }
+  capture.chunks.push(piece);
+  capture.bytes += piece.length;
+}
+
 /** Reads a stream to its end into `capture` (at most `limit` bytes); a break gives nothing more. */
 async function drain(stream: ReadableStream<Uint8Array>, capture: Capture, limit: number | undefined): Promise<void> {
   const reader = stream.getReader();
@@ -380,13 +391,7 @@ async function drain(stream: ReadableStream<Uint8Array>, capture: Capture, limit
     for (;;) {
       const { done, value } = await reader.read();
       if (done) return;
-      if (limit !== undefined && capture.bytes + value.length > limit) {
-        capture.chunks.push(value.subarray(0, limit - capture.bytes));
-        capture.bytes = limit;
-        throw new OverLimit(capture.name);
-      }
-      capture.chunks.push(value);
-      capture.bytes += value.length;
+      keep(capture, value, limit);
     }
   } catch (error) {
     if (error instanceof OverLimit) throw error;
@@ -402,13 +407,7 @@ async function drainSource(source: Source, capture: Capture, limit: number | und
   for (;;) {
     const piece = await source.chunk();
     if (piece === null) return;
-    if (limit !== undefined && capture.bytes + piece.length > limit) {
-      capture.chunks.push(piece.slice(0, limit - capture.bytes));
-      capture.bytes = limit;
-      throw new OverLimit(capture.name);
-    }
-    capture.chunks.push(piece);
-    capture.bytes += piece.length;
+    keep(capture, piece, limit);
   }
 }
 
@@ -421,9 +420,7 @@ async function collect(
   // Started outside the try: a locked stream is the caller's error, as with drain().
   const reading = readAll(stream);
   try {
-    const bytes = await reading;
-    capture.chunks.push(bytes);
-    capture.bytes += bytes.length;
+    keep(capture, await reading, undefined);
   } catch {
     // A stream that breaks (the child was killed) has given what it had.
   }
