@@ -14,8 +14,18 @@ export function report(bench: string, impl: string, unit: string, value: number,
   console.log(JSON.stringify({ bench, impl, unit, value, better }));
 }
 
-/** "deno" or "bun", for benchmarks whose raw side is runtime-specific. */
-export const runtimeName: "deno" | "bun" = "Bun" in globalThis ? "bun" : "deno";
+/** The runtime running the benchmark, for benchmarks whose raw side is runtime-specific. */
+export const runtimeName: "deno" | "bun" | "node" = "Bun" in globalThis
+  ? "bun"
+  : "Deno" in globalThis
+  ? "deno"
+  : "node";
+
+/**
+ * Whether the raw side uses `node:worker_threads` (Deno's and Node's worker with `unref`, the kind the module uses
+ * there) rather than the Web `Worker` (Bun's).
+ */
+export const rawNodeWorkers: boolean = runtimeName !== "bun";
 
 /** Command-line arguments after the script. */
 export const args: string[] = nodeProcess.argv.slice(2);

@@ -1,6 +1,6 @@
 // Process start + join latency: ours (a warm spare worker) vs a raw Worker, and back to back.
 import { Process } from "../mod.ts";
-import { median, report, runtimeName } from "./_util.ts";
+import { median, rawNodeWorkers, report } from "./_util.ts";
 
 export function noop(): void {}
 
@@ -30,7 +30,7 @@ async function oursBackToBack(): Promise<number> {
 const rawUrl = new URL("./_raw_worker.ts", import.meta.url);
 async function rawWorker(): Promise<number> {
   const started = performance.now();
-  if (runtimeName === "deno") {
+  if (rawNodeWorkers) {
     const { Worker } = await import("node:worker_threads");
     const w = new Worker(rawUrl);
     await new Promise<void>((resolve) => w.on("exit", () => resolve()));

@@ -2,7 +2,7 @@
 import { Worker as NodeWorker } from "node:worker_threads";
 import { Pipe, Process, Queue } from "../mod.ts";
 import * as tasks from "./_queue_tasks.ts";
-import { median, report, runtimeName } from "./_util.ts";
+import { median, rawNodeWorkers, report } from "./_util.ts";
 
 const INTS = 200_000;
 const BYTES = 50_000;
@@ -108,7 +108,7 @@ interface RawWorker {
   stop(): void;
 }
 function rawWorker(): RawWorker {
-  if (runtimeName === "deno") {
+  if (rawNodeWorkers) {
     const w = new NodeWorker(rawUrl);
     return { post: (m) => w.postMessage(m), on: (f) => w.on("message", f), stop: () => void w.terminate() };
   }

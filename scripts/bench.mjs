@@ -1,5 +1,5 @@
-// Runs the benchmarks side by side: each bench/<name>.ts under Deno and under Bun,
-// and bench/<name>.py under python3, then prints a table of ratios and writes
+// Runs the benchmarks side by side: each bench/<name>.ts under Deno, Bun and Node (the pinned Node 24, running the
+// TypeScript sources as Node 24 does), and bench/<name>.py under python3, then prints a table of ratios and writes
 // BENCHMARKS.md. `node scripts/bench.mjs queues pool` runs only those.
 // Each script prints one JSON object per line:
 //   {"bench": case, "impl": "ours" | "raw" | "python" | other, "unit": "...", "value": median, "better": "higher" | "lower"}
@@ -8,6 +8,8 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 
 const bin = (name) => new URL(`../node_modules/.bin/${name}`, import.meta.url).pathname;
+const node24 = new URL("../node_modules/node24/bin/node", import.meta.url).pathname;
+const runtimes = ["deno", "bun", "node"];
 const only = process.argv.slice(2).filter((a) => !a.startsWith("--"));
 const write = !process.argv.includes("--no-write") && only.length === 0;
 const names = [
@@ -45,6 +47,7 @@ for (const name of names) {
   if (existsSync(`bench/${name}.ts`)) {
     for (const r of run(bin("deno"), ["run", "-A", `bench/${name}.ts`])) results.push({ ...r, runtime: "deno" });
     for (const r of run(bin("bun"), ["run", `bench/${name}.ts`])) results.push({ ...r, runtime: "bun" });
+    for (const r of run(node24, [`bench/${name}.ts`])) results.push({ ...r, runtime: "node" });
   }
   sections.push({ name, results });
 }
@@ -64,7 +67,7 @@ for (const { name, results } of sections) {
         : "1x";
       lines.push(`| ${c} | python3 | ${r.impl} | ${fmt(r.value)} ${r.unit} | ${vs} | |`);
     }
-    for (const rt of ["deno", "bun"]) {
+    for (const rt of runtimes) {
       const raw = rows.find((r) => r.runtime === rt && r.impl === "raw");
       for (const r of rows.filter((r) => r.runtime === rt)) {
         // Ratios read "how many times better": higher-is-better values divide, lower-is-better invert.
@@ -85,13 +88,17 @@ for (const { name, results } of sections) {
   if (existsSync(`bench/${name}.md`)) lines.push(readFileSync(`bench/${name}.md`, "utf8").trim(), "");
 }
 const table = lines.join("\n");
+const version = (cmd, args) => spawnSync(cmd, args, { encoding: "utf8" }).stdout.trim().split("\n")[0];
 console.log(table);
 if (write) {
   const header = [
     "# Benchmarks",
     "",
     "Produced by `npm run bench` (scripts/bench.mjs): every case runs in one session, side by side, on",
-    `${os.cpus().length} cores (${os.cpus()[0]?.model ?? "unknown CPU"}), ${new Date().toISOString().slice(0, 10)}.`,
+    `${os.cpus().length} cores (${os.cpus()[0]?.model ?? "unknown CPU"}), ${new Date().toISOString().slice(0, 10)}:`,
+    `${version(bin("deno"), ["--version"])}, Bun ${version(bin("bun"), ["--version"])}, Node ${
+      version(node24, ["--version"])
+    }, ${version("python3", ["--version"])}.`,
     "Values are medians of several runs. Ratios say how many times better than Python (or the raw runtime",
     "primitive) a row is: above 1x is better, whichever way the unit points.",
     "",
