@@ -1,5 +1,5 @@
 /**
- * Python's `multiprocessing` and `subprocess` for TypeScript on Deno and Bun:
+ * Python's `multiprocessing` and `subprocess` for TypeScript on Deno, Bun and Node:
  * processes on worker threads, queues and pipes, locks and shared memory,
  * pools, managers that speak CPython's protocol, and `run`/`Popen`.
  *
@@ -45,6 +45,16 @@ export {
 } from "./lib/errors.ts";
 export { BrokenPoolError } from "./lib/errors.ts";
 export { BrokenBarrierError } from "./lib/errors.ts";
+export {
+  formatRecord,
+  getLogger,
+  Logger,
+  type LogHandler,
+  type LogLevel,
+  type LogLevelName,
+  type LogRecord,
+  logToStderr,
+} from "./lib/logging.ts";
 export {
   AsyncResult,
   type MapOptions,

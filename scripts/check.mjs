@@ -45,6 +45,9 @@ const steps = [
   ["imports (no cycle, no entry point, layers)", process.execPath, ["scripts/check-imports.mjs"]],
   ["type check (deno check)", bin("deno"), ["check", "mod.ts", "testing.ts", ...dirs.map((d) => `${d}/`)]],
   ["doc lint (deno doc --lint)", bin("deno"), ["doc", "--lint", "mod.ts", "testing.ts"]],
+  ["doc lint (an @example on every exported function, class and value)", process.execPath, [
+    "scripts/check-doc-examples.mjs",
+  ]],
   ["doc examples (deno check --doc-only)", bin("deno"), [
     "check",
     "--doc-only",

@@ -26,7 +26,20 @@
  * @module
  */
 
-/** A stream that is not a pickle this codec accepts (malformed, or naming a global outside the allowlist). */
+/**
+ * A stream that is not a pickle this codec accepts (malformed, or naming a global outside the allowlist).
+ *
+ * @example
+ * ```ts
+ * import { loads, PickleError } from "@tsmp/multiprocessing";
+ *
+ * try {
+ *   loads(new Uint8Array([0x80, 0x04, 0x63])); // a GLOBAL opcode cut short
+ * } catch (error) {
+ *   console.log(error instanceof PickleError); // true
+ * }
+ * ```
+ */
 export class PickleError extends Error {
   /** `"PickleError"`. */
   override name = "PickleError";
