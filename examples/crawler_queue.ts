@@ -1,5 +1,5 @@
 /**
- * Seed 001's crawler: one process finds links and puts them in a queue, another
+ * Tutorial 1's crawler: one process finds links and puts them in a queue, another
  * takes them and "downloads" them. Checks that every link was downloaded once.
  */
 import assert from "node:assert/strict";

@@ -1,5 +1,5 @@
 /**
- * Seed 001: JoinableQueue with consumers that mark each item done, and a main
+ * Tutorial 1: JoinableQueue with consumers that mark each item done, and a main
  * program that `join()`s the queue. Checks that every item was processed.
  */
 import assert from "node:assert/strict";

@@ -1,5 +1,5 @@
 /**
- * Seed 004's "process data sharing": 10 processes each take `num` from a
+ * Tutorial 4's "process data sharing": 10 processes each take `num` from a
  * `Manager().dict()`, subtract 1 and write it back. Without a lock, a read made
  * while another process is between its read and its write is lost; with a
  * `Lock` around the read-modify-write every decrement lands: 100 - 10 = 90.
@@ -9,14 +9,14 @@ import { type DictProxy, Lock, Manager, Process } from "../mod.ts";
 
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** The seed's f1: read, work a while, write back (no lock). */
+/** The tutorial's f1: read, work a while, write back (no lock). */
 export async function f1(mD: DictProxy<string, number>): Promise<void> {
   const temp = (await mD.get("num"))! - 1;
   await pause(20);
   await mD.set("num", temp);
 }
 
-/** The seed's f1 with the lock (`lic.acquire()` ... `lic.release()`). */
+/** The tutorial's f1 with the lock (`lic.acquire()` ... `lic.release()`). */
 export async function f1Locked(mD: DictProxy<string, number>, lic: Lock): Promise<void> {
   await lic.acquire();
   try {

@@ -1,5 +1,5 @@
 /**
- * Seed 001's QueueManager trio: a server holding one queue (`callable: () => queue`),
+ * Tutorial 1's QueueManager trio: a server holding one queue (`callable: () => queue`),
  * a sender that puts "hello" and a receiver that gets it, each a client of its own
  * in another process, connecting by address and authkey.
  */
@@ -11,7 +11,7 @@ class QueueManager extends BaseManager {
 }
 QueueManager.register("get_queue");
 
-/** The seed's sender. */
+/** The tutorial's sender. */
 export async function send(port: number): Promise<void> {
   await using m = new QueueManager({ address: ["127.0.0.1", port], authkey: "abc" });
   await m.connect();
@@ -19,7 +19,7 @@ export async function send(port: number): Promise<void> {
   await queue.put("hello");
 }
 
-/** The seed's receiver: prints what it got. */
+/** The tutorial's receiver: prints what it got. */
 export async function recv(port: number): Promise<void> {
   await using m = new QueueManager({ address: ["127.0.0.1", port], authkey: "abc" });
   await m.connect();

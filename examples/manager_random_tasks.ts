@@ -1,7 +1,7 @@
 /**
- * Seed 001's random-number task producer and worker: the producer serves a task
+ * Tutorial 1's random-number task producer and worker: the producer serves a task
  * queue and a result queue and puts random numbers; the worker, in another
- * process, takes each number and puts it on the result queue. The seed's two
+ * process, takes each number and puts it on the result queue. The tutorial's two
  * programs loop forever (and its get_result_queue returns the task queue by
  * mistake); here the producer puts 10 numbers and checks that all 10 come back.
  */
@@ -15,7 +15,7 @@ class TaskManager extends BaseManager {
 TaskManager.register("get_task_queue");
 TaskManager.register("get_result_queue");
 
-/** The seed's worker: `count` numbers from the task queue, each put on the result queue. */
+/** The tutorial's worker: `count` numbers from the task queue, each put on the result queue. */
 export async function startWorker(port: number, count: number): Promise<void> {
   console.log("Connect to server 127.0.0.1");
   await using worker = new TaskManager({ address: ["127.0.0.1", port], authkey: "abc" });

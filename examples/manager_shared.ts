@@ -1,12 +1,12 @@
 /**
- * Seed 001's Manager program: a list, a Value, a dict and a Lock from one
+ * Tutorial 1's Manager program: a list, a Value, a dict and a Lock from one
  * `Manager()`, shared by 20 processes. Prints `[21, 22, 23, 24, 25]`,
  * `Value('i', 21)`, `{1: '1', 2: '2'}` and the Array, and checks them.
  */
 import assert from "node:assert/strict";
 import { type AcquirerProxy, type DictProxy, type ListProxy, Manager, Process, type ValueProxy } from "../mod.ts";
 
-/** The seed's func1: under the lock, add 1 to the value, fill the dict, add 1 to every list item. */
+/** The tutorial's func1: under the lock, add 1 to the value, fill the dict, add 1 to every list item. */
 export async function func1(
   shareList: ListProxy<number>,
   shareValue: ValueProxy<number>,

@@ -1,5 +1,5 @@
 /**
- * Seed 001's distributed task master and worker: the master serves a task
+ * Tutorial 1's distributed task master and worker: the master serves a task
  * queue and a result queue, puts 10 image URLs, and collects the worker's
  * results; the worker, in another process, connects by address and authkey.
  */
@@ -13,7 +13,7 @@ class QueueManager extends BaseManager {
 QueueManager.register("get_task_queue");
 QueueManager.register("get_result_queue");
 
-/** The seed's worker: takes tasks until the queue is empty, answers each on the result queue. */
+/** The tutorial's worker: takes tasks until the queue is empty, answers each on the result queue. */
 export async function worker(port: number): Promise<void> {
   console.log("Connect to server 127.0.0.1...");
   await using m = new QueueManager({ address: ["127.0.0.1", port], authkey: "qiye" });

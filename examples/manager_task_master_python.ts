@@ -1,6 +1,6 @@
 /**
- * A mixed-language run of seed 001's task master: our master serves the two
- * queues and puts 10 image URLs; the seed's own Python worker
+ * A mixed-language run of tutorial 1's task master: our master serves the two
+ * queues and puts 10 image URLs; the tutorial's own Python worker
  * (examples/python/task_worker.py, unchanged CPython code) does the tasks.
  * The worker's `time.sleep(1)` per task is fast-forwarded 20 times.
  * Skipped with a message when python3 is absent.

@@ -1,5 +1,5 @@
 /**
- * Seed 002: workers run in a fixed order by handing a lock on: each waits on
+ * Tutorial 2: workers run in a fixed order by handing a lock on: each waits on
  * its own lock, prints, then releases the next worker's. Checks the order.
  */
 import assert from "node:assert/strict";

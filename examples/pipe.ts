@@ -1,5 +1,5 @@
 /**
- * Seed 001: a one-way Pipe from a producer to a consumer that stops on
+ * Tutorial 1: a one-way Pipe from a producer to a consumer that stops on
  * EOFError once the producer is gone. Checks that every product arrived in order.
  */
 import assert from "node:assert/strict";
@@ -37,7 +37,7 @@ if (import.meta.main) {
   const processConsumer = new Process({ target: consumer, args: [readEnd, got] });
   processProducer.start();
   processConsumer.start();
-  readEnd.close(); // neither end is used here: close them, as the seed says
+  readEnd.close(); // neither end is used here: close them, as the tutorial says
   writeEnd.close();
   await processProducer.join();
   await processConsumer.join();

@@ -1,5 +1,5 @@
 /**
- * Seed 002 (进程池): `apply` blocks until its task is done, so five calls run
+ * Tutorial 2 (进程池): `apply` blocks until its task is done, so five calls run
  * one after another; `applyAsync` returns at once, so five calls run side by
  * side on the pool's workers. Checks the order each way.
  */

@@ -1,5 +1,5 @@
 /**
- * Seed 001 (进程池): `apply_async` of five greetings on a pool of three, then
+ * Tutorial 1 (进程池): `apply_async` of five greetings on a pool of three, then
  * `close` and `join`. The main program goes on at once ("close......") while
  * the workers print; `join` waits for them. Checks that every greeting ran.
  */

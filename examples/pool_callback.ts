@@ -1,5 +1,5 @@
 /**
- * Seed 002 (进程池): `apply_async` with a callback. The task runs in a worker;
+ * Tutorial 2 (进程池): `apply_async` with a callback. The task runs in a worker;
  * the callback runs in the main program with the task's result. Checks that
  * each callback got its result and ran in the main program.
  */

@@ -1,5 +1,5 @@
 /**
- * Seed 001 (进程池): `map` of a slow square over 20 numbers on a default-size
+ * Tutorial 1 (进程池): `map` of a slow square over 20 numbers on a default-size
  * pool, each task printing its number and the pid of the worker that ran it.
  * Checks the squares come back in order and the work ran in the pool's workers.
  */

@@ -1,6 +1,6 @@
 /**
- * Seed 001: a child that prints its pid and its parent's pid and its arguments;
- * the `MyProcess` subclass printing its name, pid and fields; seed 003's clock.
+ * Tutorial 1: a child that prints its pid and its parent's pid and its arguments;
+ * the `MyProcess` subclass printing its name, pid and fields; tutorial 3's clock.
  * Checks that the child's ppid is the parent's pid and its arguments arrived.
  */
 import assert from "node:assert/strict";

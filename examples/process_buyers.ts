@@ -1,5 +1,5 @@
 /**
- * Seed 000: four buyers ("piao") started at once, the main program going on
+ * Tutorial 0: four buyers ("piao") started at once, the main program going on
  * without waiting, then the same with a `Process` subclass.
  * Checks that every buyer started and finished, in any order.
  */

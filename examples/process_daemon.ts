@@ -1,5 +1,5 @@
 /**
- * Seeds 000, 001 and 003: a daemon child dies with its parent, and a daemon
+ * Tutorials 0, 1 and 3: a daemon child dies with its parent, and a daemon
  * cannot have children. The daemon loops forever; the main program ends
  * anyway once the ordinary child is done. Checks the daemon was alive until then.
  */

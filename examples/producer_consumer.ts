@@ -1,6 +1,6 @@
 /**
- * Seed 004: a producer of buns and a consumer over `Queue(10)`, ending with a
- * `null` marker; then seed 003's version where the consumer is a daemon and
+ * Tutorial 4: a producer of buns and a consumer over `Queue(10)`, ending with a
+ * `null` marker; then tutorial 3's version where the consumer is a daemon and
  * the producer waits on a `JoinableQueue`. Checks that all ten were eaten.
  */
 import assert from "node:assert/strict";

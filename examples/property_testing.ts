@@ -3,7 +3,7 @@
  * The code under test is `SpinLock`, a lock of our own on shared memory,
  * made passable to child processes by a reducer. The kit runs real child
  * processes over generated cases: the lock keeps them out of each other's way,
- * it makes the seeds' ticket grab correct, and without it the ticket grab
+ * it makes the tutorials' ticket grab correct, and without it the ticket grab
  * oversells, which the kit reports as a small counterexample in words.
  */
 import assert from "node:assert/strict";

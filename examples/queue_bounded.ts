@@ -1,5 +1,5 @@
 /**
- * Seed 001: one sender and two receivers over a bounded queue (`Queue(5)`).
+ * Tutorial 1: one sender and two receivers over a bounded queue (`Queue(5)`).
  * The sender uses `putNowait` and reports a full queue; the receivers use
  * `getNowait` until the sender is done and the queue is drained.
  * Checks that every item sent was received exactly once.

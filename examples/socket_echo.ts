@@ -1,16 +1,16 @@
 /**
- * Seed 001: a TCP server that serves each client in its own process, which
+ * Tutorial 1: a TCP server that serves each client in its own process, which
  * sends back what it receives in upper case; and a client that checks the echoes.
  *
  * A socket cannot move to another thread, so the server keeps the socket and
  * hands its bytes to the client's process through a Pipe; the talking (the
- * `talk` loop of the seed) happens in that process.
+ * `talk` loop of the tutorial) happens in that process.
  */
 import assert from "node:assert/strict";
 import { connect, createServer, type Socket } from "node:net";
 import { type Connection, EOFError, Pipe, Process } from "../mod.ts";
 
-/** The seed's `talk`: serve one client until it goes away. */
+/** The tutorial's `talk`: serve one client until it goes away. */
 export async function talk(conn: Connection, clientAddress: string): Promise<void> {
   console.log(`serving ${clientAddress} in its own process`);
   for (;;) {
@@ -44,7 +44,7 @@ function serve(socket: Socket): Process {
   return p;
 }
 
-/** The seed's client: send lines, read the echoes. */
+/** The tutorial's client: send lines, read the echoes. */
 async function client(port: number, lines: string[]): Promise<string[]> {
   const socket = connect({ host: "127.0.0.1", port });
   await new Promise((resolve) => socket.once("connect", resolve));

@@ -1,5 +1,5 @@
 /**
- * Seed 001's subprocess programs with POSIX commands in place of `dir` and `ipconfig /all`:
+ * Tutorial 1's subprocess programs with POSIX commands in place of `dir` and `ipconfig /all`:
  * `run` with a string and `shell`, `run` with a list, `Popen` + `communicate`, and `call`
  * (the parent waits) next to `Popen` (the parent goes on at once). Checks each result.
  */

@@ -1,5 +1,5 @@
 /**
- * Seed 004: the ticket grab. A file holds the stock; ten buyers look it up at
+ * Tutorial 4: the ticket grab. A file holds the stock; ten buyers look it up at
  * once, then buy under a Lock, so no ticket is sold twice.
  * Checks that exactly as many buyers succeed as there were tickets.
  */
@@ -17,7 +17,7 @@ export async function buy(i: number, path: string, lock: Lock, sold: RawArray<"i
   console.log(`buyer ${i} sees ${searchTicket(path)} tickets left`);
   using _ = await lock.guard();
   const left = searchTicket(path);
-  await new Promise((resolve) => setTimeout(resolve, 5)); // the network round trip of the seed
+  await new Promise((resolve) => setTimeout(resolve, 5)); // the network round trip of the tutorial
   if (left > 0) {
     writeFileSync(path, JSON.stringify({ ticket: left - 1 }));
     sold.set(i, 1);

@@ -1,5 +1,5 @@
 /**
- * Seed 001: a child sets a shared Value to pi and negates every item of a
+ * Tutorial 1: a child sets a shared Value to pi and negates every item of a
  * shared Array; the parent sees both. Checks the result.
  */
 import assert from "node:assert/strict";

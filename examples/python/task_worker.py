@@ -1,4 +1,4 @@
-# Seed 001's task worker, as written there; only the server's host, port and
+# Tutorial 1's task worker, as written there; only the server's host, port and
 # authkey come from MANAGER_HOST, MANAGER_PORT and MANAGER_AUTHKEY when set.
 import os
 import time

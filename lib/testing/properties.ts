@@ -420,7 +420,7 @@ async function ticketCase(s: TicketScenario, options: TicketGrabOptions): Promis
 }
 
 /**
- * The seeds' ticket grab as a property: N buyers (real child processes), T
+ * The tutorials' ticket grab as a property: N buyers (real child processes), T
  * tickets in a shared store. Each buyer reads the count, takes its race
  * window (a real pause), and writes the count back less one, holding the lock
  * throughout. Exactly min(N, T) buyers get a ticket, nothing is oversold, no

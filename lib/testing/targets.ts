@@ -166,7 +166,7 @@ export const BOUGHT = 1;
 export const SOLD_OUT = 2;
 
 /**
- * The seeds' ticket buyer: reads the count, takes `window` ms (checking
+ * The tutorials' ticket buyer: reads the count, takes `window` ms (checking
  * payment, say), then writes the count back less one. Without the lock that
  * window lets another buyer read the same count: the oversell.
  */
