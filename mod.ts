@@ -199,3 +199,4 @@ export {
 } from "./lib/synchronize.ts";
 export type { LockBase } from "./lib/synchronize.ts";
 export type { DecodeErrors } from "./lib/text.ts";
+export type { WaitOptions } from "./lib/wait/deadline.ts";

@@ -321,5 +321,5 @@ export function decode(bytes: Uint8Array): unknown {
   return read(new Reader(bytes));
 }
 
-// Every coded item goes through here, like the ring's per-message code (lib/ring.ts).
+// Every coded item goes through here, like the ring's per-message code (lib/transport/ring.ts).
 runtime.avoidTopJitTier?.([write, read, encode, encodeTransient, decode], [Writer.prototype, Reader.prototype]);

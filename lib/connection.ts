@@ -10,10 +10,13 @@ import { atProcessExit } from "./atexit.ts";
 import { decode, encodeTransient } from "./codec.ts";
 import { AuthenticationError, BufferTooShort, EOFError, ProcessError, ValueError } from "./errors.ts";
 import { dumps as pickleDumps, loads as pickleLoads } from "./reduction/pickle.ts";
-import { copyOut, type Decoder, Expired, NONE, Ring, runAsync } from "./ring.ts";
 import { runtime } from "./runtime/detect.ts";
 import { reduceSymbol, registerReducer } from "./serialize.ts";
+import { type Decoder, NONE, Ring } from "./transport/ring.ts";
+import { copyOut } from "./transport/slab.ts";
+import { runAsync } from "./wait/engine.ts";
 import { holdUntil } from "./wait/event_loop_hold.ts";
+import { Expired } from "./wait/futex.ts";
 
 // `node:net` and `node:crypto` load when TCP is first used: loading them with the module cost every program
 // ~5-10 ms of its start (measured on both runtimes), and most programs never open a socket.
@@ -158,7 +161,7 @@ export class Connection {
     this.#writable = transport.writable;
     if (!privateMethodsTiered) {
       privateMethodsTiered = true;
-      // Like the ring's (lib/ring.ts), through an instance as private methods must be.
+      // Like the ring's (lib/transport/ring.ts), through an instance as private methods must be.
       runtime.avoidTopJitTier?.([this.#open, this.#readableTransport, this.#receive]);
     }
   }
@@ -378,7 +381,7 @@ export function Pipe(duplex = true): [Connection, Connection] {
   ];
 }
 
-// A pipe's per-message code, like the ring's under it (lib/ring.ts).
+// A pipe's per-message code, like the ring's under it (lib/transport/ring.ts).
 runtime.avoidTopJitTier?.([checkLength, decodeIn], [RingTransport.prototype, Connection.prototype]);
 
 // ---------------------------------------------------------------------------

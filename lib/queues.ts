@@ -9,30 +9,25 @@
 import { decode, encodeTransient } from "./codec.ts";
 import { Empty, Full, ValueError } from "./errors.ts";
 import { checkOptionNames, msText } from "./options.ts";
-import {
-  copyOut,
-  type Decoder,
-  Expired,
-  MAX_CAPACITY,
-  type Message,
-  NONE,
-  Ring,
-  runAsync,
-  runSync,
-  type Waiting,
-} from "./ring.ts";
 import { runtime } from "./runtime/detect.ts";
 import { reduceSymbol, registerReducer } from "./serialize.ts";
+import { type Decoder, MAX_CAPACITY, type Message, NONE, Ring } from "./transport/ring.ts";
+import { copyOut } from "./transport/slab.ts";
+import { checkWaitOptions, deadlineAfter, type WaitOptions } from "./wait/deadline.ts";
+import { runAsync, runSync } from "./wait/engine.ts";
+import { Expired, type Waiting } from "./wait/futex.ts";
 
-/** Options of the waiting methods: Python's `block` and `timeout` (ms), and an abort signal. */
-export interface QueueWaitOptions {
-  /** Wait for room or an item (default true); false fails at once. */
-  block?: boolean | undefined;
-  /** Longest wait in milliseconds; undefined waits forever. */
-  timeout?: number | undefined;
-  /** Aborting rejects with `signal.reason`. */
-  signal?: AbortSignal | undefined;
-}
+/**
+ * Options of a queue's waiting methods: the module's {@linkcode WaitOptions} (`block: false` fails at once).
+ *
+ * @example
+ * ```ts
+ * import { Queue, type QueueWaitOptions } from "@tsmp/multiprocessing";
+ * const options: QueueWaitOptions = { block: false };
+ * await new Queue<number>().get(options).catch((e) => console.log((e as Error).name)); // "Empty"
+ * ```
+ */
+export type QueueWaitOptions = WaitOptions;
 
 /** Options of a queue's constructor. */
 export interface QueueOptions {
@@ -76,18 +71,13 @@ const fromRing: Decoder<unknown> = (data, at, length, kind) =>
     ? copyOut(data, at, length, kind)
     : decode(data.subarray(at, at + length));
 
-const WAIT_OPTIONS = ["block", "timeout", "signal"] as const;
-
-function deadlineOf(options: QueueWaitOptions, what: string): number | undefined {
-  if (options !== NO_OPTIONS) checkOptionNames(options, what, WAIT_OPTIONS);
-  const { timeout } = options;
-  if (timeout === undefined || timeout === null) return undefined;
-  if (typeof timeout !== "number" || Number.isNaN(timeout)) {
-    throw new TypeError(`${what}: timeout must be a number of milliseconds, got ${String(timeout)}`);
-  }
-  if (timeout < 0) throw new ValueError(`${what}: 'timeout' must be a non-negative number`);
-  return performance.now() + timeout;
+/** The deadline of a wait with these options (checked; the module's timeout policy): Infinity for none. */
+function deadlineOf(options: QueueWaitOptions, what: string, names?: readonly string[]): number {
+  return options === NO_OPTIONS ? Infinity : deadlineAfter(checkWaitOptions(options, what, names));
 }
+
+/** What a blocking twin takes: no signal, as nothing can abort a thread that blocks. */
+const SYNC_OPTION_NAMES = ["block", "timeout"];
 
 function checkMaxsize(maxsize: number): number {
   if (typeof maxsize !== "number" || !Number.isInteger(maxsize)) {
@@ -139,7 +129,7 @@ export class Queue<T = unknown> implements AsyncIterable<T> {
     rebuilding = undefined;
     if (!privateMethodsTiered) {
       privateMethodsTiered = true;
-      // Like the ring's (lib/ring.ts), through an instance as private methods must be.
+      // Like the ring's (lib/transport/ring.ts), through an instance as private methods must be.
       runtime.avoidTopJitTier?.([this.#checkOpen, this.#putWork, this.#putFast, this.#getWork, this.#got]);
     }
   }
@@ -168,7 +158,7 @@ export class Queue<T = unknown> implements AsyncIterable<T> {
     bytes: Uint8Array,
     kind: number,
     block: boolean,
-    deadline: number | undefined,
+    deadline: number,
     task: boolean,
     timeout?: number,
   ): Waiting<void> {
@@ -236,7 +226,7 @@ export class Queue<T = unknown> implements AsyncIterable<T> {
     what: string,
     item: T,
     block: boolean,
-    deadline: number | undefined,
+    deadline: number,
     task: boolean,
     timeout?: number,
   ): void {
@@ -245,7 +235,7 @@ export class Queue<T = unknown> implements AsyncIterable<T> {
     if (bytes !== null) runSync(this.#putWork(bytes, kind, block, deadline, task, timeout));
   }
 
-  *#getWork(block: boolean, deadline: number | undefined, timeout?: number): Waiting<T | typeof DONE> {
+  *#getWork(block: boolean, deadline: number, timeout?: number): Waiting<T | typeof DONE> {
     let message: Message | null;
     try {
       message = yield* this.#ring.read(block, deadline);
@@ -277,12 +267,19 @@ export class Queue<T = unknown> implements AsyncIterable<T> {
 
   /** `put` without waiting: throws `Full` at once if there is no room. */
   putNowait(item: T): void {
-    this.putBlocking("putNowait()", item, false, undefined, false);
+    this.putBlocking("putNowait()", item, false, Infinity, false);
   }
 
   /** The blocking twin of {@linkcode Queue.put} (workers, and the main thread of Deno and Bun). */
   putSync(item: T, options: Omit<QueueWaitOptions, "signal"> = {}): void {
-    this.putBlocking("putSync()", item, options.block ?? true, deadlineOf(options, "putSync"), false, options.timeout);
+    this.putBlocking(
+      "putSync()",
+      item,
+      options.block ?? true,
+      deadlineOf(options, "putSync", SYNC_OPTION_NAMES),
+      false,
+      options.timeout,
+    );
   }
 
   /**
@@ -310,12 +307,12 @@ export class Queue<T = unknown> implements AsyncIterable<T> {
   getNowait(): T {
     const value = this.#ring.tryRead(fromRing);
     if (value !== NONE) return value as T;
-    return this.#got(runSync(this.#getWork(false, undefined)));
+    return this.#got(runSync(this.#getWork(false, Infinity)));
   }
 
   /** The blocking twin of {@linkcode Queue.get}. */
   getSync(options: Omit<QueueWaitOptions, "signal"> = {}): T {
-    const deadline = deadlineOf(options, "getSync");
+    const deadline = deadlineOf(options, "getSync", SYNC_OPTION_NAMES);
     const value = this.#ring.tryRead(fromRing);
     if (value !== NONE) return value as T;
     return this.#got(runSync(this.#getWork(options.block ?? true, deadline, options.timeout)));
@@ -362,7 +359,7 @@ export class Queue<T = unknown> implements AsyncIterable<T> {
         yield ready as T;
         continue;
       }
-      const value = await runAsync(this.#getWork(true, undefined));
+      const value = await runAsync(this.#getWork(true, Infinity));
       if (value === DONE) return;
       yield value;
     }
@@ -412,12 +409,19 @@ export class JoinableQueue<T = unknown> extends Queue<T> {
 
   /** `put` without waiting: throws `Full` at once if there is no room. */
   override putNowait(item: T): void {
-    this.putBlocking("putNowait()", item, false, undefined, true);
+    this.putBlocking("putNowait()", item, false, Infinity, true);
   }
 
   /** The blocking twin of {@linkcode JoinableQueue.put}. */
   override putSync(item: T, options: Omit<QueueWaitOptions, "signal"> = {}): void {
-    this.putBlocking("putSync()", item, options.block ?? true, deadlineOf(options, "putSync"), true, options.timeout);
+    this.putBlocking(
+      "putSync()",
+      item,
+      options.block ?? true,
+      deadlineOf(options, "putSync", SYNC_OPTION_NAMES),
+      true,
+      options.timeout,
+    );
   }
 
   /** Marks one item taken with `get` as processed. Too many calls throw `ValueError`. */
@@ -490,7 +494,7 @@ registerReducer("SimpleQueue", (state) => {
   return new SimpleQueue();
 }, import.meta.url);
 
-// A queue's per-item code, like the ring's under it (lib/ring.ts).
+// A queue's per-item code, like the ring's under it (lib/transport/ring.ts).
 runtime.avoidTopJitTier?.([kindOf, int32At, fromRing, deadlineOf], [
   Queue.prototype,
   JoinableQueue.prototype,

@@ -16,17 +16,21 @@ import { checkOptionNames, msText } from "./options.ts";
 import { getpid } from "./process/current_process.ts";
 import { isPidAlive } from "./process/pid_table.ts";
 import { type Reduced, reduceSymbol, registerReducer } from "./serialize.ts";
-import { holdOpen } from "./wait/event_loop_hold.ts";
+import { checkWaitOptions, deadlineAfter, deadlineOf, timeoutMs, type WaitOptions } from "./wait/deadline.ts";
+import { runAsync, runSync } from "./wait/engine.ts";
+import { Expired, SLEEP, type Waiting } from "./wait/futex.ts";
 
-/** Options of every wait: Python's `block`/`timeout`, plus an `AbortSignal`. */
-export interface AcquireOptions {
-  /** `false`: do not wait; answer at once. Default `true`. */
-  block?: boolean | undefined;
-  /** Milliseconds to wait at most; `undefined` waits forever (Python's `None`). Negative counts as 0. */
-  timeout?: number | undefined;
-  /** Aborting it rejects the pending wait with `signal.reason`. */
-  signal?: AbortSignal | undefined;
-}
+/**
+ * Options of a lock's or a semaphore's acquire: the module's {@linkcode WaitOptions}.
+ *
+ * @example
+ * ```ts
+ * import { type AcquireOptions, Lock } from "@tsmp/multiprocessing";
+ * const options: AcquireOptions = { timeout: 10 };
+ * console.log(await new Lock().acquire(options)); // true
+ * ```
+ */
+export type AcquireOptions = WaitOptions;
 
 /**
  * Longest single sleep of a waiter (ms). Waiters wake at least this often to
@@ -39,21 +43,8 @@ const SPINS = 200;
 /** Where a waiter sleeps: `[cells, index, expected value]`. */
 type Park = [Int32Array, number, number];
 
-const WAIT_OPTIONS = ["block", "timeout", "signal"] as const;
-
 function checkOptions(options: AcquireOptions | undefined, what: string): void {
-  if (options === undefined) return;
-  checkOptionNames(options, what, WAIT_OPTIONS);
-  const { timeout, signal, block } = options;
-  if (timeout !== undefined && (typeof timeout !== "number" || Number.isNaN(timeout))) {
-    throw new TypeError(`${what}: timeout must be a number of milliseconds or undefined, got ${String(timeout)}`);
-  }
-  if (block !== undefined && typeof block !== "boolean") {
-    throw new TypeError(`${what}: block must be a boolean, got ${String(block)}`);
-  }
-  if (signal !== undefined && !(signal instanceof AbortSignal)) {
-    throw new TypeError(`${what}: signal must be an AbortSignal`);
-  }
+  if (options !== undefined) checkWaitOptions(options, what);
 }
 
 /** The error of a guard that did not get what it guards, saying how long it waited. */
@@ -65,71 +56,31 @@ function notAcquired(what: string, options: AcquireOptions | undefined): Timeout
   );
 }
 
-function deadlineOf(options: AcquireOptions | undefined): number {
-  if (options?.block === false) return 0;
-  const timeout = options?.timeout;
-  if (timeout === undefined || timeout === Infinity) return Infinity;
-  return performance.now() + Math.max(0, timeout);
-}
-
-/** Retries `step` until it succeeds (true) or the deadline passes (false), sleeping where it says. */
-function loopSync(deadline: number, step: () => Park | true): boolean {
+/**
+ * Retries `step` until it succeeds (true) or the deadline passes (false), sleeping where it says, at most a
+ * slice at a time.
+ */
+function* retry(deadline: number, step: () => Park | true): Waiting<boolean> {
   for (;;) {
     const park = step();
     if (park === true) return true;
-    const remaining = deadline - performance.now();
-    if (remaining <= 0) return false;
-    Atomics.wait(park[0], park[1], park[2], Math.min(remaining, SLICE));
-  }
-}
-
-/** The Promise form of {@linkcode loopSync}; holds the program open while it sleeps. */
-function loopAsync(deadline: number, signal: AbortSignal | undefined, step: () => Park | true): Promise<boolean> {
-  return retryAsync(deadline, signal, () => {
-    const park = step();
-    if (park === true) return true;
-    return (ms) => {
-      const result = Atomics.waitAsync(park[0], park[1], park[2], ms);
-      return result.async ? result.value : null;
-    };
-  });
-}
-
-/**
- * Retries `attempt` until it succeeds (true) or the deadline passes (false). A failed attempt returns how to
- * sleep for at most `ms` (null: look again at once); an abort of `signal` ends the wait with its reason.
- */
-async function retryAsync(
-  deadline: number,
-  signal: AbortSignal | undefined,
-  attempt: () => true | ((ms: number) => Promise<unknown> | null),
-): Promise<boolean> {
-  signal?.throwIfAborted();
-  let release: (() => void) | undefined;
-  let onAbort: (() => void) | undefined;
-  let aborted: Promise<never> | undefined;
-  try {
-    for (;;) {
-      const sleep = attempt();
-      if (sleep === true) return true;
-      const remaining = deadline - performance.now();
-      if (remaining <= 0) return false;
-      release ??= holdOpen();
-      if (signal && !aborted) {
-        aborted = new Promise<never>((_, reject) => {
-          onAbort = () => reject(signal.reason);
-          signal.addEventListener("abort", onAbort, { once: true });
-        });
-        aborted.catch(() => {});
-      }
-      const sleeping = sleep(Math.min(remaining, SLICE));
-      if (sleeping) await (aborted ? Promise.race([sleeping, aborted]) : sleeping);
-      signal?.throwIfAborted();
+    try {
+      yield { cells: park[0], index: park[1], value: park[2], deadline, abortable: true, slice: SLICE, how: SLEEP };
+    } catch (error) {
+      if (error instanceof Expired) return false;
+      throw error;
     }
-  } finally {
-    release?.();
-    if (onAbort) signal!.removeEventListener("abort", onAbort);
   }
+}
+
+/** Runs {@linkcode retry} blocking. */
+function loopSync(deadline: number, step: () => Park | true): boolean {
+  return runSync(retry(deadline, step));
+}
+
+/** Runs {@linkcode retry} as a Promise; holds the program open while it sleeps. */
+function loopAsync(deadline: number, signal: AbortSignal | undefined, step: () => Park | true): Promise<boolean> {
+  return runAsync(retry(deadline, step), signal);
 }
 
 function cellsOf(state: unknown, length: number, kind: string): Int32Array {
@@ -213,23 +164,32 @@ export abstract class LockBase {
    * runs, the holder's release and re-acquire cost no system call (barging, like a pthread mutex).
    */
   protected acquireAsyncFor(me: number, options: AcquireOptions | undefined): Promise<boolean> {
+    return runAsync(this.#acquiring(me, deadlineOf(options)), options?.signal);
+  }
+
+  /** The wait of a contended acquire, for the engine to run blocking or as a Promise. */
+  *#acquiring(me: number, deadline: number, spun = false): Waiting<boolean> {
     const cells = this.cells;
-    const waiting = retryAsync(deadlineOf(options), options?.signal, () => {
-      if (this.spinTake(me)) return true;
-      return (ms) => {
+    let took = false;
+    try {
+      for (;; spun = false) {
+        if (!spun && this.spinTake(me)) return (took = true);
+        if (performance.now() >= deadline) return false;
         const seq = this.#sleepingOn();
-        const result = seq === null ? null : Atomics.waitAsync(cells, SEQ, seq, ms);
-        if (!result?.async) {
+        try {
+          if (seq !== null) {
+            yield { cells, index: SEQ, value: seq, deadline, abortable: true, slice: SLICE, how: SLEEP };
+          }
+        } finally {
           this.#awake(seq);
-          return null;
         }
-        return result.value.finally(() => this.#awake(seq));
-      };
-    });
-    return waiting.then((ok) => ok || this.#gaveUp(), (error) => {
-      this.#gaveUp();
+      }
+    } catch (error) {
+      if (error instanceof Expired) return false;
       throw error;
-    });
+    } finally {
+      if (!took) this.#gaveUp();
+    }
   }
 
   /**
@@ -294,17 +254,10 @@ export abstract class LockBase {
 
   /** The blocking twin of `acquireAsyncFor`, for threads where `Atomics.wait` is allowed. */
   protected acquireSyncFor(me: number, options: AcquireOptions | undefined): boolean {
-    const cells = this.cells;
     const deadline = deadlineOf(options);
     if (deadline === 0) return this.take(me);
-    for (;;) {
-      if (this.spinTake(me)) return true;
-      const remaining = deadline - performance.now();
-      if (remaining <= 0) return this.#gaveUp();
-      const seq = this.#sleepingOn();
-      if (seq !== null) Atomics.wait(cells, SEQ, seq, Math.min(remaining, SLICE));
-      this.#awake(seq);
-    }
+    if (this.spinTake(me)) return true;
+    return runSync(this.#acquiring(me, deadline, true));
   }
 
   /**
@@ -783,11 +736,9 @@ registerReducer(
   import.meta.url,
 );
 
-function timeoutOptions(timeout: number | undefined, what: string): AcquireOptions {
-  if (timeout !== undefined && (typeof timeout !== "number" || Number.isNaN(timeout))) {
-    throw new TypeError(`${what}: timeout must be a number of milliseconds or undefined, got ${String(timeout)}`);
-  }
-  return { timeout };
+/** A wait's deadline from a bare timeout argument (Event, Condition), checked by the module's policy. */
+function deadlineFor(timeout: number | undefined, what: string): number {
+  return deadlineAfter(timeoutMs(timeout, what));
 }
 
 // Cells of an event.
@@ -837,15 +788,15 @@ export class Event {
 
   /** Waits until the flag is set: `true`, or `false` if `timeout` ms pass first. */
   wait(timeout?: number, options?: { signal?: AbortSignal }): Promise<boolean> {
-    const opts = timeoutOptions(timeout, "Event.wait");
+    const deadline = deadlineFor(timeout, "Event.wait");
     checkOptionNames(options, "Event.wait", ["signal"]);
     if (this.isSet()) return Promise.resolve(true);
-    return loopAsync(deadlineOf(opts), options?.signal, this.#step);
+    return loopAsync(deadline, options?.signal, this.#step);
   }
 
   /** The blocking twin of {@linkcode Event.wait}. */
   waitSync(timeout?: number): boolean {
-    return loopSync(deadlineOf(timeoutOptions(timeout, "Event.waitSync")), this.#step);
+    return loopSync(deadlineFor(timeout, "Event.waitSync"), this.#step);
   }
 
   /** Describes the event for another process (see `Shareable`). */
@@ -954,13 +905,13 @@ export class Condition {
 
   /** Releases the lock, waits for a notify (or `timeout` ms), re-acquires: `true` unless it timed out. */
   async wait(timeout?: number): Promise<boolean> {
-    const opts = timeoutOptions(timeout, "Condition.wait");
+    const deadline = deadlineFor(timeout, "Condition.wait");
     this.#checkMine("wait");
     Atomics.add(this.#cells, SLEEPERS, 1);
     const count = this.#releaseLock();
     let woken = false;
     try {
-      woken = await loopAsync(deadlineOf(opts), undefined, this.#consume);
+      woken = await loopAsync(deadline, undefined, this.#consume);
     } finally {
       await this.#lock.acquire();
       this.#restore(count);
@@ -970,13 +921,13 @@ export class Condition {
 
   /** The blocking twin of {@linkcode Condition.wait}. */
   waitSync(timeout?: number): boolean {
-    const opts = timeoutOptions(timeout, "Condition.waitSync");
+    const deadline = deadlineFor(timeout, "Condition.waitSync");
     this.#checkMine("wait");
     Atomics.add(this.#cells, SLEEPERS, 1);
     const count = this.#releaseLock();
     let woken = false;
     try {
-      woken = loopSync(deadlineOf(opts), this.#consume);
+      woken = loopSync(deadline, this.#consume);
     } finally {
       this.#lock.acquireSync();
       this.#restore(count);
@@ -986,8 +937,7 @@ export class Condition {
 
   /** Waits until `predicate()` is truthy (or `timeout` ms pass); returns its last result. */
   async waitFor<T>(predicate: () => T, timeout?: number): Promise<T> {
-    timeoutOptions(timeout, "Condition.waitFor");
-    const deadline = timeout === undefined ? Infinity : performance.now() + Math.max(0, timeout);
+    const deadline = deadlineFor(timeout, "Condition.waitFor");
     let result = predicate();
     while (!result) {
       const remaining = deadline - performance.now();
@@ -1079,12 +1029,10 @@ export class Barrier {
     }
     const { action, timeout } = options;
     if (action !== undefined && typeof action !== "function") throw new TypeError("Barrier action must be a function");
-    if (timeout !== undefined && (typeof timeout !== "number" || Number.isNaN(timeout))) {
-      throw new TypeError(`Barrier timeout must be a number of milliseconds, got ${String(timeout)}`);
-    }
+    const ms = timeoutMs(timeout, "Barrier");
     this.#cells = new Int32Array(new SharedArrayBuffer(16));
     this.#cells[B_PARTIES] = parties;
-    this.#cells[B_TIMEOUT] = timeout === undefined ? -1 : Math.max(0, Math.min(timeout, 0x7fffffff));
+    this.#cells[B_TIMEOUT] = ms === undefined ? -1 : Math.min(ms, 0x7fffffff);
     this.#cond = new Condition(new Lock());
     this.#action = action;
   }
@@ -1118,7 +1066,7 @@ export class Barrier {
    */
   async wait(timeout?: number): Promise<number> {
     if (timeout === undefined && this.#get(B_TIMEOUT) >= 0) timeout = this.#get(B_TIMEOUT);
-    timeoutOptions(timeout, "Barrier.wait");
+    timeoutMs(timeout, "Barrier.wait");
     const cond = this.#cond;
     await cond.acquire();
     try {

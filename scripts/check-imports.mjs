@@ -10,27 +10,19 @@ import { fileURLToPath } from "node:url";
  */
 export const layers = [
   ["runtime", ["lib/runtime/"]],
-  ["wait, transport, reduction", [
-    "lib/errors.ts",
-    "lib/atexit.ts",
-    "lib/wait/",
-    "lib/looking.ts",
-    "lib/codec.ts",
-    "lib/ring.ts",
-    "lib/serialize.ts",
-    "lib/options.ts",
-    "lib/text.ts",
-    "lib/reduction/",
+  ["errors, options", ["lib/errors.ts", "lib/options.ts", "lib/atexit.ts", "lib/text.ts"]],
+  ["wait", ["lib/wait/"]],
+  ["transport, reduction", ["lib/transport/", "lib/codec.ts", "lib/serialize.ts", "lib/reduction/"]],
+  ["process", ["lib/process/", "lib/logging.ts"]],
+  ["sync", ["lib/synchronize.ts", "lib/sync/", "lib/sharedctypes.ts", "lib/shared_memory.ts"]],
+  ["queues, connection", ["lib/queues.ts", "lib/connection.ts", "lib/connection/"]],
+  ["pool, managers, subprocess", [
+    "lib/pool/",
+    "lib/managers/",
+    "lib/subprocess.ts",
+    "lib/subprocess/",
+    "lib/context.ts",
   ]],
-  ["process, sync", [
-    "lib/process/",
-    "lib/logging.ts",
-    "lib/synchronize.ts",
-    "lib/sharedctypes.ts",
-    "lib/shared_memory.ts",
-  ]],
-  ["queues, connection", ["lib/queues.ts", "lib/connection.ts"]],
-  ["pool, managers, subprocess", ["lib/pool/", "lib/managers/", "lib/subprocess.ts", "lib/context.ts"]],
   ["testing", ["lib/testing/"]],
 ];
 

@@ -2,7 +2,8 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { decode, encode } from "../lib/codec.ts";
-import { Ring, runAsync } from "../lib/ring.ts";
+import { Ring } from "../lib/transport/ring.ts";
+import { runAsync } from "../lib/wait/engine.ts";
 import {
   Barrier,
   Empty,
@@ -286,6 +287,9 @@ test("the codec round-trips the structured-clone types and names what it cannot 
 
 test("bad arguments are clear errors", async () => {
   assert.throws(() => new Queue(1.5), TypeError);
-  await assert.rejects(new Queue().get({ timeout: -1 }), ValueError);
+  // The module's timeout policy: a negative timeout is 0 (one look), NaN is a TypeError.
+  await assert.rejects(new Queue().get({ timeout: -1 }), Empty);
+  await assert.rejects(new Queue().get({ timeout: NaN }), TypeError);
+  assert.throws(() => new Queue().getSync({ signal: new AbortController().signal } as never), TypeError);
   assert.throws(() => new Queue(0, { capacity: 3 }), RangeError);
 });

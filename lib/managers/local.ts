@@ -10,8 +10,8 @@
  * @module
  */
 
-import { LookBudget, POLL_MS } from "../looking.ts";
 import { changeFrom, holdOpen, holdUntil } from "../wait/event_loop_hold.ts";
+import { BRIEF_POLL_MS, PollBudget } from "../wait/poll_budget.ts";
 import type { ManagerAddress } from "./server.ts";
 
 /**
@@ -137,18 +137,18 @@ export function closeOffer(offer: StreamOffer): void {
  * Parked, it does not hold the program open.
  */
 class Waiter {
-  readonly #budget = new LookBudget();
+  readonly #budget = new PollBudget();
 
   async changed(header: Int32Array, d: Direction, value: number): Promise<void> {
-    const look = this.#budget.shouldLook();
+    const look = this.#budget.shouldPoll();
     const started = performance.now();
-    const until = look ? started + POLL_MS : 0;
+    const until = look ? started + BRIEF_POLL_MS : 0;
     while (Atomics.load(header, d.seq) === value) {
       if (performance.now() > until) {
         await park(header, d, value);
         if (look) this.#budget.missed();
         // The change came soon after all: looking would have caught it.
-        else if (performance.now() - started < POLL_MS) this.#budget.hit();
+        else if (performance.now() - started < BRIEF_POLL_MS) this.#budget.hit();
         return;
       }
       await new Promise((resolve) => setImmediate(resolve));

@@ -9,7 +9,7 @@
 
 import { answerChallenge as answer, deliverChallenge as deliver, framedLength, frameInto } from "../connection.ts";
 import { EOFError } from "../errors.ts";
-import { ReplyLook } from "../looking.ts";
+import { ReplyPoller } from "../wait/poll_budget.ts";
 
 /** Frames larger than this are refused by default (a server can set its own limit). */
 export const DEFAULT_MAX_FRAME = 64 * 1024 * 1024;
@@ -46,7 +46,7 @@ export class FramedSocket {
   #out: Uint8Array[] = [];
   #flushQueued = false;
   // Looks for replies between event-loop turns where that pays (a shared-memory stream looks its own way).
-  readonly #replies: ReplyLook | null;
+  readonly #replies: ReplyPoller | null;
   #closed: Error | null = null;
   #maxFrame: number;
   /** When set (see {@linkcode FramedSocket.handle}), frames are delivered here instead of queued for `recv()`. */
@@ -64,7 +64,7 @@ export class FramedSocket {
     this.socket = socket;
     this.#maxFrame = maxFrame;
     socket.setNoDelay?.(true);
-    this.#replies = socket.inMemory ? null : new ReplyLook(socket);
+    this.#replies = socket.inMemory ? null : new ReplyPoller(socket);
     socket.on("data", (chunk: Uint8Array) => this.#data(chunk));
     socket.on("error", (e: Error) => this.#fail(new EOFError(`connection error: ${e.message}`)));
     socket.on("close", () => this.#fail(new EOFError("connection closed by the peer")));

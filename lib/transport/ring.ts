@@ -2,15 +2,14 @@
  * A message ring in shared memory: the channel under queues and pipes. Any
  * number of processes write and read length-prefixed messages; a writer lock and
  * a reader lock keep each message whole, and messages larger than the ring
- * stream through it. Every wait is written once as a generator of wait requests,
- * run either blocking (`Atomics.wait`, for the `Sync` twins) or as a Promise
- * (`Atomics.waitAsync`, holding the program open while it waits).
+ * stream through it. Every wait is written once as a generator of wait requests
+ * (`lib/wait/futex.ts`), run blocking or as a Promise by `lib/wait/engine.ts`.
  *
  * @module
  */
-import { setImmediate } from "node:timers";
-import { runtime } from "./runtime/detect.ts";
-import { holdOpen } from "./wait/event_loop_hold.ts";
+import { runtime } from "../runtime/detect.ts";
+import type { Waiting } from "../wait/futex.ts";
+import { lock, unlock } from "./futex_mutex.ts";
 
 /**
  * Cells of the ring's header, each group on its own cache line so that a
@@ -64,126 +63,13 @@ const recordOf = (n: number): number => RECORD_HEADER + n + padOf(n);
 /** The largest capacity: positions run up to twice it and must stay int32. */
 export const MAX_CAPACITY = 2 ** 30;
 
-/** One thing to wait for: cell `index` to change from `value`, at most `timeout` ms. */
-export interface WaitRequest {
-  cells: Int32Array;
-  index: number;
-  value: number;
-  /** Absolute deadline (performance.now()), or undefined for none. */
-  deadline?: number | undefined;
-  /** Whether an abort signal may end this wait (only before anything was changed). */
-  abortable?: boolean | undefined;
-}
-
-/** A computation that may wait: yields waits, returns its result. */
-export type Waiting<T> = Generator<WaitRequest, T, void>;
-
-/** Thrown inside a computation whose deadline has passed. */
-export class Expired extends Error {}
-
-/** Runs a waiting computation, blocking the thread on each wait. */
-export function runSync<T>(work: Waiting<T>): T {
-  for (let step = work.next();; step = work.next()) {
-    if (step.done) return step.value;
-    const { cells, index, value, deadline } = step.value;
-    const ms = deadline === undefined ? Infinity : deadline - performance.now();
-    if (ms <= 0) {
-      work.throw(new Expired());
-      continue;
-    }
-    Atomics.wait(cells, index, value, ms);
-  }
-}
-
-/** How long a Promise wait spins before it parks in the event loop. */
-const SPIN_MS = 0.1;
 /**
- * How long a poll for a message or for room waits between looks (ms). A look
- * at the other side's cache line takes it from a thread that is writing it;
- * a look every microsecond or so lets a batch gather in between.
+ * How long a poll for a message or for room waits between looks at the other side's cache line (ms). A look
+ * takes the line from a thread that is writing it; a look every microsecond or so lets a batch gather in between.
  */
-const LOOK_GAP_MS = 0.001;
+const POLL_GAP_MS = 0.001;
 /** How many places a writer waiting for room under a bound waits to see free (while it spins). */
 const ROOM_BATCH = 64;
-/** How long a Promise wait then looks between event loop turns before it parks. */
-const POLL_MS = 2;
-
-/** Runs a waiting computation as a Promise, holding the program open while it waits. */
-export async function runAsync<T>(work: Waiting<T>, signal?: AbortSignal): Promise<T> {
-  let step = work.next();
-  if (step.done) return step.value;
-  signal?.throwIfAborted();
-  const release = holdOpen();
-  try {
-    for (;;) {
-      if (step.done) return step.value;
-      const { cells, index, value, deadline, abortable } = step.value;
-      const ms = deadline === undefined ? undefined : deadline - performance.now();
-      if (ms !== undefined && ms <= 0) {
-        step = work.throw(new Expired());
-        continue;
-      }
-      // Another process usually answers within microseconds: a short spin saves a trip through the event loop.
-      const bound = deadline ?? Infinity;
-      const spinUntil = Math.min(performance.now() + SPIN_MS, bound);
-      while (Atomics.load(cells, index) === value && performance.now() < spinUntil) {
-        // spin
-      }
-      // Then look between turns of the event loop for a while. (Sleeping there in short Atomics.wait slices
-      // instead leaves the core to the other side when both share one, 3-4x faster pinned to one core, but an
-      // idle core of a virtual machine is slow to wake: a pipe's round trip went 2-3x slower on two cores.)
-      const pollUntil = Math.min(performance.now() + POLL_MS, bound);
-      while (Atomics.load(cells, index) === value && performance.now() < pollUntil) {
-        await new Promise((resolve) => setImmediate(resolve));
-        if (abortable && signal?.aborted) {
-          work.return(undefined as never);
-          throw signal.reason;
-        }
-      }
-      const left = deadline === undefined ? undefined : Math.max(0, deadline - performance.now());
-      const waiter = Atomics.waitAsync(cells, index, value, left);
-      if (waiter.async) {
-        if (signal && abortable) {
-          let onAbort!: () => void;
-          const aborted = new Promise<never>((_, reject) => {
-            onAbort = () => reject(signal.reason);
-            signal.addEventListener("abort", onAbort, { once: true });
-          });
-          try {
-            await Promise.race([waiter.value, aborted]);
-          } catch (reason) {
-            work.return(undefined as never);
-            throw reason;
-          } finally {
-            signal.removeEventListener("abort", onAbort);
-          }
-        } else {
-          await waiter.value;
-        }
-      }
-      step = work.next();
-    }
-  } finally {
-    release();
-  }
-}
-
-function* lock(cells: Int32Array, index: number): Waiting<void> {
-  let c = Atomics.compareExchange(cells, index, 0, 1);
-  if (c === 0) return;
-  if (c !== 2) c = Atomics.exchange(cells, index, 2);
-  while (c !== 0) {
-    yield { cells, index, value: 2 };
-    c = Atomics.exchange(cells, index, 2);
-  }
-}
-
-function unlock(cells: Int32Array, index: number): void {
-  if (Atomics.sub(cells, index, 1) !== 1) {
-    Atomics.store(cells, index, 0);
-    Atomics.notify(cells, index, 1);
-  }
-}
 
 /** Tells waiters on `seq` that something changed, if anyone waits (a notify costs more than the check). */
 function announce(cells: Int32Array, seq: number, waiters: number): void {
@@ -214,39 +100,6 @@ function* park(
     Atomics.sub(cells, waiters, 1);
   }
 }
-
-/** The largest message copied into a shared slab rather than a buffer of its own. */
-const POOLED_MAX = 16 * 1024;
-/** How many messages the size of the one that opens a slab it holds, and its bounds in bytes. */
-const SLAB_MESSAGES = 8;
-const SLAB_MIN = 4 * 1024;
-const SLAB_MAX = SLAB_MESSAGES * POOLED_MAX;
-
-/**
- * The slab that received messages of up to POOLED_MAX bytes are copied into, each a view of its own part, as
- * Node pools small Buffers: an ArrayBuffer costs more to allocate than to fill (in Deno about 2 us for 16 KiB,
- * 4x its copy), and a stream of messages would pay that for each. A slab is sized for SLAB_MESSAGES messages
- * like the one that opens it, so a message kept alone keeps at most that much memory alive. Views start at
- * multiples of 8, so that any typed array view of a message's bytes lines up.
- */
-let slab = new Uint8Array(0);
-let slabUsed = 0;
-
-/**
- * A message's bytes copied out of the ring: the caller's own, in a shared slab when small (so their `buffer` may
- * hold other messages too).
- */
-export const copyOut: Decoder<Uint8Array> = (data, at, length) => {
-  if (length > POOLED_MAX) return data.slice(at, at + length);
-  if (slabUsed + length > slab.length) {
-    slab = new Uint8Array(Math.min(SLAB_MAX, Math.max(SLAB_MIN, SLAB_MESSAGES * length)));
-    slabUsed = 0;
-  }
-  const bytes = slab.subarray(slabUsed, slabUsed + length);
-  slabUsed += (length + 7) & ~7;
-  bytes.set(data.subarray(at, at + length));
-  return bytes;
-};
 
 /** A message taken by {@linkcode Ring.read}: its bytes (the caller's own) and its kind. */
 export interface Message {
@@ -750,14 +603,14 @@ export class Ring {
     if (((Atomics.load(cells, WRITTEN) - Atomics.load(cells, READ)) | 0) > 0) return true;
     const start = performance.now();
     const until = start + ms;
-    for (let next = start + LOOK_GAP_MS;;) {
+    for (let next = start + POLL_GAP_MS;;) {
       // Between looks the writers' line is left alone: each look takes the line from a writer that is
       // filling it, so looking less often lets several messages gather and be read at one look.
       const now = performance.now();
       if (now < next) continue;
       if (((Atomics.load(cells, WRITTEN) - Atomics.load(cells, READ)) | 0) > 0) return true;
       if (now >= until) return false;
-      next = now + LOOK_GAP_MS;
+      next = now + POLL_GAP_MS;
     }
   }
 
@@ -779,14 +632,14 @@ export class Ring {
     const start = performance.now();
     const until = start + ms;
     const patientUntil = start + ms / 2;
-    for (let next = start + LOOK_GAP_MS;;) {
+    for (let next = start + POLL_GAP_MS;;) {
       const now = performance.now();
       if (now < next) continue;
       if (now < patientUntil ? this.#fits(maxsize, roomyCount, roomyBytes) : this.#fits(maxsize, maxsize, need)) {
         return true;
       }
       if (now >= until) return false;
-      next = now + LOOK_GAP_MS;
+      next = now + POLL_GAP_MS;
     }
   }
 
@@ -812,6 +665,6 @@ export class Ring {
 // What every message runs through stays out of the engine's top JIT tier where that costs more than it gains:
 // in Bun, FTL compiled it for tens of ms in every new child, on a core both ends of a transfer needed, into code
 // that moved messages slower (see lib/runtime/bun.ts).
-runtime.avoidTopJitTier?.([runAsync, runSync, lock, unlock, announce, park, copyOut, padOf, recordOf], [
+runtime.avoidTopJitTier?.([announce, park, padOf, recordOf], [
   Ring.prototype,
 ]);

@@ -1,0 +1,88 @@
+/**
+ * The module's one timeout policy and its one options type for a wait. A timeout is milliseconds:
+ * `undefined` (or `null`, Python's `None`) and `Infinity` wait forever, a negative number counts as 0 (a single
+ * look, as CPython's `multiprocessing` locks and queues do), and `NaN` or anything not a number is a `TypeError`.
+ *
+ * @module
+ */
+import { checkOptionNames } from "../options.ts";
+
+/**
+ * The options of every wait: Python's `block` and `timeout` (in milliseconds), and an `AbortSignal`.
+ *
+ * @example
+ * ```ts
+ * import { Queue, type WaitOptions } from "@tsmp/multiprocessing";
+ * const options: WaitOptions = { timeout: 10 };
+ * await new Queue<number>().get(options).catch((e) => console.log((e as Error).name)); // "Empty"
+ * ```
+ */
+export interface WaitOptions {
+  /** `false`: do not wait; answer at once. Default `true`. */
+  block?: boolean | undefined;
+  /**
+   * Milliseconds to wait at most; `undefined` or `Infinity` waits forever (Python's `None`), a negative number
+   * counts as 0.
+   */
+  timeout?: number | undefined;
+  /** Aborting it rejects the pending wait with `signal.reason`. */
+  signal?: AbortSignal | undefined;
+}
+
+/** The names {@linkcode WaitOptions} knows. */
+export const WAIT_OPTION_NAMES: readonly string[] = ["block", "timeout", "signal"];
+
+/**
+ * A timeout checked by the module's policy: milliseconds from 0 up, or `undefined` for no limit (`undefined`,
+ * `null` and `Infinity`). A negative number is 0; `NaN` or a value that is not a number is a `TypeError` naming
+ * `what`.
+ *
+ * `timeoutMs(-5, "wait")` is 0, `timeoutMs(Infinity, "wait")` undefined, `timeoutMs(NaN, "wait")` a TypeError.
+ */
+export function timeoutMs(timeout: unknown, what: string): number | undefined {
+  if (timeout === undefined || timeout === null || timeout === Infinity) return undefined;
+  if (typeof timeout !== "number" || Number.isNaN(timeout)) {
+    throw new TypeError(
+      `${what}: timeout must be a number of milliseconds (undefined or Infinity: no limit), got ${String(timeout)}`,
+    );
+  }
+  return timeout < 0 ? 0 : timeout;
+}
+
+/**
+ * Checks a {@linkcode WaitOptions} object (its names, limited to `names`, and each value's type) and returns
+ * its timeout by {@linkcode timeoutMs}.
+ */
+export function checkWaitOptions(
+  options: WaitOptions | undefined,
+  what: string,
+  names: readonly string[] = WAIT_OPTION_NAMES,
+): number | undefined {
+  if (options === undefined) return undefined;
+  checkOptionNames(options, what, names);
+  const { block, signal } = options;
+  if (block !== undefined && typeof block !== "boolean") {
+    throw new TypeError(`${what}: block must be a boolean, got ${String(block)}`);
+  }
+  if (signal !== undefined && !(signal instanceof AbortSignal)) {
+    throw new TypeError(`${what}: signal must be an AbortSignal`);
+  }
+  return timeoutMs(options.timeout, what);
+}
+
+/** The moment (`performance.now()`) a wait of `ms` started now ends: Infinity for no limit. */
+export function deadlineAfter(ms: number | undefined): number {
+  return ms === undefined ? Infinity : performance.now() + ms;
+}
+
+/**
+ * The deadline of a wait with these options (already checked): now for `block: false`, else after the timeout.
+ */
+export function deadlineOf(options: WaitOptions | undefined): number {
+  if (options === undefined) return Infinity;
+  if (options.block === false) return 0;
+  const timeout = options.timeout;
+  return timeout === undefined || timeout === null || timeout === Infinity
+    ? Infinity
+    : performance.now() + (timeout < 0 ? 0 : timeout);
+}
