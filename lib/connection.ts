@@ -12,6 +12,7 @@ import { AuthenticationError, BufferTooShort, EOFError, ProcessError, ValueError
 import { dumps as pickleDumps, loads as pickleLoads } from "./reduction/pickle.ts";
 import { runtime } from "./runtime/detect.ts";
 import { reduceSymbol, registerReducer } from "./serialize.ts";
+import { processOwners } from "./sync/robust_owner.ts";
 import { type Decoder, NONE, Ring } from "./transport/ring.ts";
 import { copyOut } from "./transport/slab.ts";
 import { runAsync } from "./wait/engine.ts";
@@ -342,7 +343,9 @@ export class Connection {
 
 registerReducer("Connection", (state) => {
   const { rx, tx } = state as { rx: SharedArrayBuffer | null; tx: SharedArrayBuffer | null };
-  return new Connection(new RingTransport(rx ? new Ring(rx) : null, tx ? new Ring(tx) : null));
+  return new Connection(
+    new RingTransport(rx ? new Ring(rx, processOwners()) : null, tx ? new Ring(tx, processOwners()) : null),
+  );
 }, import.meta.url);
 
 /**
@@ -368,12 +371,12 @@ registerReducer("Connection", (state) => {
  * ```
  */
 export function Pipe(duplex = true): [Connection, Connection] {
-  const forward = new Ring(PIPE_CAPACITY);
+  const forward = new Ring(PIPE_CAPACITY, processOwners());
   forward.addWriter(1);
   if (!duplex) {
     return [new Connection(new RingTransport(forward, null)), new Connection(new RingTransport(null, forward))];
   }
-  const backward = new Ring(PIPE_CAPACITY);
+  const backward = new Ring(PIPE_CAPACITY, processOwners());
   backward.addWriter(1);
   return [
     new Connection(new RingTransport(backward, forward)),

@@ -11,6 +11,7 @@ import { Empty, Full, ValueError } from "./errors.ts";
 import { checkOptionNames, msText } from "./options.ts";
 import { runtime } from "./runtime/detect.ts";
 import { reduceSymbol, registerReducer } from "./serialize.ts";
+import { processOwners } from "./sync/robust_owner.ts";
 import { type Decoder, MAX_CAPACITY, type Message, NONE, Ring } from "./transport/ring.ts";
 import { copyOut } from "./transport/slab.ts";
 import { checkWaitOptions, deadlineAfter, type WaitOptions } from "./wait/deadline.ts";
@@ -91,7 +92,7 @@ function makeRing(options: QueueOptions): Ring {
   if (!Number.isInteger(capacity) || capacity < 64 || capacity > MAX_CAPACITY) {
     throw new RangeError(`capacity must be an integer number of bytes from 64 to 2**30, got ${String(capacity)}`);
   }
-  return new Ring(capacity);
+  return new Ring(capacity, processOwners());
 }
 
 let privateMethodsTiered = false;
@@ -482,7 +483,7 @@ let rebuildingSimple: Queue<never> | undefined;
 function rebuildQueue<Q>(make: (maxsize: number) => Q): (state: unknown) => Q {
   return (state) => {
     const { buffer, maxsize } = state as { buffer: SharedArrayBuffer; maxsize: number };
-    rebuilding = new Ring(buffer);
+    rebuilding = new Ring(buffer, processOwners());
     return make(maxsize);
   };
 }

@@ -9,7 +9,7 @@
  */
 import { runtime } from "../runtime/detect.ts";
 import type { Waiting } from "../wait/futex.ts";
-import { lock, unlock } from "./futex_mutex.ts";
+import { lock, type Owners, takeOverDead, unlock, UNOWNED } from "./futex_mutex.ts";
 
 /**
  * Cells of the ring's header, each group on its own cache line so that a
@@ -28,6 +28,15 @@ const WLOCK = 0;
 const TAIL = 16;
 /** Messages published (wrapping int32). */
 const WRITTEN = 17;
+/**
+ * A message larger than the ring streams through it under the writer lock: 1 while one does, with its number
+ * (WRITTEN once it is published), where its record starts, and whether it counts as a task. A writer that takes
+ * the lock over from a dead one reads them to undo or cut what that one left half written.
+ */
+const STREAMING = 18;
+const STREAM_NO = 19;
+const STREAM_START = 20;
+const STREAM_TASK = 21;
 const RLOCK = 32;
 /** Where the next byte is read. */
 const HEAD = 48;
@@ -45,6 +54,16 @@ const WRITE_WAITERS = 68;
 /** Bumped (and notified) on a change a waiting reader / writer may want: data, space, a close. */
 const READ_SEQ = 69;
 const WRITE_SEQ = 70;
+/**
+ * 1 while a streamed message is cut short (its writer died, or gave up at its deadline): its number, and the
+ * position where its bytes end. The reader that reaches that position drops the message and clears CUT; until
+ * then no other message may start streaming, so a cut is never overwritten before it was seen.
+ */
+const CUT = 71;
+const CUT_NO = 72;
+const CUT_AT = 73;
+/** Longest single sleep of a reader waiting for the rest of a streamed message: it then looks whether its writer died. */
+const STREAM_SLICE = 50;
 const HEADER_CELLS = 80;
 const HEADER_BYTES = HEADER_CELLS * 4;
 /**
@@ -57,6 +76,11 @@ const HEADER_BYTES = HEADER_CELLS * 4;
 const RECORD_HEADER = 8;
 /** Bytes of padding after a payload of `n` bytes. */
 const padOf = (n: number): number => (8 - (n & 7)) & 7;
+/*
+ * A streamed message that ends unaligned (its writer found no room for the padding, or it was cut) leaves the
+ * tail unaligned: the next writer pads it before its record, and a reader aligns the head when it finds the next
+ * message published (so the padding is there).
+ */
 /** Bytes a whole message of `n` bytes takes in the ring. */
 const recordOf = (n: number): number => RECORD_HEADER + n + padOf(n);
 
@@ -90,12 +114,13 @@ function* park(
   ready: () => boolean,
   deadline?: number,
   abortable?: boolean,
+  slice?: number,
 ): Waiting<void> {
   const value = Atomics.load(cells, seq);
   Atomics.add(cells, waiters, 1);
   try {
     if (ready()) return;
-    yield { cells, index: seq, value, deadline, abortable };
+    yield { cells, index: seq, value, deadline, abortable, slice };
   } finally {
     Atomics.sub(cells, waiters, 1);
   }
@@ -126,6 +151,11 @@ export class Ring {
   /** The data as int32 cells, for the record headers (8-aligned). */
   readonly #words: Int32Array;
   readonly capacity: number;
+  /** Who this handle writes into the locks as, and how it tells a dead holder. */
+  readonly #owners: Owners;
+  readonly #me: number;
+  /** The reader lock is not taken over: a reader that died partway through a message leaves no way to resume it. */
+  readonly #readerOwners: Owners;
   /**
    * This handle's last seen HEAD / READ (as a writer) and TAIL / WRITTEN (as a
    * reader). They only grow, so a stale one underestimates what is free or
@@ -142,7 +172,16 @@ export class Ring {
   #leftHead = 0;
   #leftRead = 0;
 
-  constructor(capacityOrBuffer: number | SharedArrayBuffer) {
+  /**
+   * A ring of `capacity` bytes, or over the buffer of an existing one. With `owners`, a writer that dies
+   * holding the writer lock (waiting for room, or partway through a message larger than the ring) leaves no
+   * wedge: the next writer, or the reader waiting for the rest of that message, takes the lock over and drops
+   * the half-written message.
+   */
+  constructor(capacityOrBuffer: number | SharedArrayBuffer, owners: Owners = UNOWNED) {
+    this.#owners = owners;
+    this.#me = owners.me;
+    this.#readerOwners = { me: owners.me, alive: UNOWNED.alive };
     this.buffer = typeof capacityOrBuffer === "number"
       ? new SharedArrayBuffer(HEADER_BYTES + capacityOrBuffer)
       : capacityOrBuffer;
@@ -175,6 +214,7 @@ export class Ring {
         this.#claim,
         this.#take,
         this.#fits,
+        this.#alignHead,
       ]);
     }
   }
@@ -352,17 +392,18 @@ export class Ring {
    */
   tryWrite(bytes: Uint8Array, maxsize = 0, task = false, kind = 0): boolean {
     const cells = this.cells;
-    if (Atomics.compareExchange(cells, WLOCK, 0, 1) !== 0) return false;
+    const me = this.#me;
+    if (Atomics.compareExchange(cells, WLOCK, 0, me) !== 0) return false;
     try {
       if (Atomics.load(cells, CLOSED) === 1) throw new RangeError("closed");
       this.#enterWriter();
       const need = recordOf(bytes.length);
-      if (!this.#roomFor(maxsize) || this.#free(need) < need) return false;
+      if ((cells[TAIL]! & 7) !== 0 || !this.#roomFor(maxsize) || this.#free(need) < need) return false;
       this.#putWhole(bytes, 0, kind, task);
       return true;
     } finally {
       this.#leaveWriter();
-      unlock(cells, WLOCK);
+      unlock(cells, WLOCK, me);
     }
   }
 
@@ -371,23 +412,25 @@ export class Ring {
    */
   tryWriteInt32(value: number, maxsize = 0, task = false, kind = 0): boolean {
     const cells = this.cells;
-    if (Atomics.compareExchange(cells, WLOCK, 0, 1) !== 0) return false;
+    const me = this.#me;
+    if (Atomics.compareExchange(cells, WLOCK, 0, me) !== 0) return false;
     try {
       if (Atomics.load(cells, CLOSED) === 1) throw new RangeError("closed");
       this.#enterWriter();
-      if (!this.#roomFor(maxsize) || this.#free(16) < 16) return false;
+      if ((cells[TAIL]! & 7) !== 0 || !this.#roomFor(maxsize) || this.#free(16) < 16) return false;
       this.#putWhole(null, value, kind, task);
       return true;
     } finally {
       this.#leaveWriter();
-      unlock(cells, WLOCK);
+      unlock(cells, WLOCK, me);
     }
   }
 
   /**
    * Writes one message, waiting for a place under `maxsize` (up to `deadline`;
    * false if `block` is false and there is none) and for space. A message
-   * larger than the ring streams through it. Throws a RangeError when closed.
+   * larger than the ring streams through it; cut short at the deadline, it is
+   * dropped by its reader. Throws a RangeError when closed.
    */
   *write(
     bytes: Uint8Array,
@@ -398,57 +441,132 @@ export class Ring {
     kind = 0,
   ): Waiting<boolean> {
     const cells = this.cells;
+    const me = this.#me;
     for (;;) {
-      yield* lock(cells, WLOCK);
+      if (yield* lock(cells, WLOCK, this.#owners, deadline, true)) this.#repairWriter();
       let held = true;
       try {
         if (Atomics.load(cells, CLOSED) === 1) throw new RangeError("closed");
         this.#enterWriter();
         if (this.#roomFor(maxsize)) {
+          yield* this.#alignTail(deadline);
           const need = recordOf(bytes.length);
           if (need <= this.capacity) {
             // Waits for room for the whole message, so that a reader finds it whole.
             while (this.#free(need) < need) {
-              yield* park(cells, WRITE_SEQ, WRITE_WAITERS, () => this.#free(need) >= need);
+              yield* park(cells, WRITE_SEQ, WRITE_WAITERS, () => this.#free(need) >= need, deadline, true);
             }
             this.#putWhole(bytes, 0, kind, task);
             return true;
           }
-          while (this.#free(RECORD_HEADER) < RECORD_HEADER) {
-            yield* park(cells, WRITE_SEQ, WRITE_WAITERS, () => this.#free(RECORD_HEADER) >= RECORD_HEADER);
-          }
-          this.#putHeader(bytes.length, kind);
-          this.#publish(task);
-          let done = 0;
-          while (done < bytes.length) {
-            const free = this.#free(bytes.length - done);
-            if (free === 0) {
-              yield* park(cells, WRITE_SEQ, WRITE_WAITERS, () => this.#free(1) > 0);
-              continue;
-            }
-            const n = Math.min(free, bytes.length - done);
-            this.#put(bytes, done, done + n);
-            announce(cells, READ_SEQ, READ_WAITERS);
-            done += n;
-          }
-          const pad = padOf(bytes.length);
-          while (this.#free(pad) < pad) yield* park(cells, WRITE_SEQ, WRITE_WAITERS, () => this.#free(pad) >= pad);
-          if (pad > 0) {
-            Atomics.store(cells, TAIL, this.#advance(cells[TAIL]!, pad));
-            announce(cells, READ_SEQ, READ_WAITERS);
-          }
+          yield* this.#stream(bytes, kind, task, deadline);
           return true;
         }
         if (!block) return false;
-        unlock(cells, WLOCK);
+        unlock(cells, WLOCK, me);
         held = false;
       } finally {
         if (held) {
           this.#leaveWriter();
-          unlock(cells, WLOCK);
+          unlock(cells, WLOCK, me);
         }
       }
       yield* park(cells, WRITE_SEQ, WRITE_WAITERS, () => this.closed || this.#roomFor(maxsize), deadline, true);
+    }
+  }
+
+  /** Pads an unaligned tail (a streamed message's end) before a record; writers' lock held. */
+  *#alignTail(deadline: number | undefined): Waiting<void> {
+    const cells = this.cells;
+    const pad = padOf(cells[TAIL]!);
+    if (pad === 0) return;
+    while (this.#free(pad) < pad) {
+      yield* park(cells, WRITE_SEQ, WRITE_WAITERS, () => this.#free(pad) >= pad, deadline, true);
+    }
+    Atomics.store(cells, TAIL, this.#advance(cells[TAIL]!, pad));
+  }
+
+  /**
+   * Streams a message larger than the ring: its header is published first, so a reader takes the bytes as they
+   * come. At the deadline the message is cut (its reader drops it); writers' lock held.
+   */
+  *#stream(bytes: Uint8Array, kind: number, task: boolean, deadline: number | undefined): Waiting<void> {
+    const cells = this.cells;
+    // One cut at a time: a reader has to see the last one before another message may be cut.
+    while (Atomics.load(cells, CUT) === 1) {
+      yield* park(cells, WRITE_SEQ, WRITE_WAITERS, () => Atomics.load(cells, CUT) === 0, deadline, true);
+    }
+    while (this.#free(RECORD_HEADER) < RECORD_HEADER) {
+      yield* park(cells, WRITE_SEQ, WRITE_WAITERS, () => this.#free(RECORD_HEADER) >= RECORD_HEADER, deadline, true);
+    }
+    cells[STREAM_START] = cells[TAIL]!;
+    cells[STREAM_NO] = (cells[WRITTEN]! + 1) | 0;
+    cells[STREAM_TASK] = task ? 1 : 0;
+    Atomics.store(cells, STREAMING, 1);
+    this.#putHeader(bytes.length, kind);
+    this.#publish(task);
+    try {
+      let done = 0;
+      while (done < bytes.length) {
+        const free = this.#free(bytes.length - done);
+        if (free === 0) {
+          yield* park(cells, WRITE_SEQ, WRITE_WAITERS, () => this.#free(1) > 0, deadline);
+          continue;
+        }
+        const n = Math.min(free, bytes.length - done);
+        this.#put(bytes, done, done + n);
+        announce(cells, READ_SEQ, READ_WAITERS);
+        done += n;
+      }
+    } catch (error) {
+      this.#cut();
+      throw error;
+    }
+    Atomics.store(cells, STREAMING, 0);
+    // Without room for the padding now, the next writer pads (see padOf).
+    const pad = padOf(bytes.length);
+    if (pad > 0 && this.#free(pad) >= pad) {
+      Atomics.store(cells, TAIL, this.#advance(cells[TAIL]!, pad));
+      announce(cells, READ_SEQ, READ_WAITERS);
+    }
+  }
+
+  /** Cuts the message streaming now where its bytes end so far: its reader drops it; writers' lock held. */
+  #cut(): void {
+    const cells = this.cells;
+    cells[CUT_NO] = cells[STREAM_NO]!;
+    cells[CUT_AT] = cells[TAIL]!;
+    Atomics.store(cells, CUT, 1);
+    Atomics.store(cells, STREAMING, 0);
+    if (cells[STREAM_TASK] === 1) this.taskDone();
+    announce(cells, READ_SEQ, READ_WAITERS);
+  }
+
+  /**
+   * Repairs what a writer that died holding the lock left half done (the lock just taken over): a message it
+   * had not published is undone; one streaming is cut.
+   */
+  #repairWriter(): void {
+    const cells = this.cells;
+    if (Atomics.load(cells, STREAMING) !== 1) return;
+    if (Atomics.load(cells, WRITTEN) === cells[STREAM_NO]) {
+      this.#cut();
+    } else {
+      Atomics.store(cells, TAIL, cells[STREAM_START]!);
+      Atomics.store(cells, STREAMING, 0);
+    }
+  }
+
+  /**
+   * A reader waiting for the rest of a streamed message looks whether its writer died: if so it takes the
+   * writers' lock over, cuts the message, and lets the lock go.
+   */
+  #rescueStream(): void {
+    if (!takeOverDead(this.cells, WLOCK, this.#owners)) return;
+    try {
+      this.#repairWriter();
+    } finally {
+      unlock(this.cells, WLOCK, this.#me);
     }
   }
 
@@ -508,11 +626,12 @@ export class Ring {
    */
   tryRead<T>(decode: Decoder<T>): T | typeof NONE {
     const cells = this.cells;
-    if (Atomics.compareExchange(cells, RLOCK, 0, 1) !== 0) return NONE;
+    const me = this.#me;
+    if (Atomics.compareExchange(cells, RLOCK, 0, me) !== 0) return NONE;
     try {
       this.#enterReader();
       if (!this.#hasMessage()) return NONE;
-      const head = cells[HEAD]!;
+      const head = this.#alignHead();
       const length = this.#lengthAt(head);
       const need = recordOf(length);
       if (this.#available(need) < need) return NONE;
@@ -534,8 +653,17 @@ export class Ring {
       }
     } finally {
       this.#leaveReader();
-      unlock(cells, RLOCK);
+      unlock(cells, RLOCK, me);
     }
+  }
+
+  /** The head, aligned first if a streamed message left it unaligned (a message is published: its padding is there). */
+  #alignHead(): number {
+    const head = this.cells[HEAD]!;
+    if ((head & 7) === 0) return head;
+    const aligned = this.#advance(head, padOf(head));
+    Atomics.store(this.cells, HEAD, aligned);
+    return aligned;
   }
 
   /**
@@ -545,52 +673,83 @@ export class Ring {
    */
   *read(block = true, deadline?: number, eofOnNoWriters = false): Waiting<Message | null> {
     const cells = this.cells;
+    const me = this.#me;
     const ended = () => this.closed || (eofOnNoWriters && Atomics.load(cells, WRITERS) <= 0);
     for (;;) {
-      yield* lock(cells, RLOCK);
+      yield* lock(cells, RLOCK, this.#readerOwners, deadline, true);
       let held = true;
       try {
         this.#enterReader();
-        if (this.#hasMessage()) {
+        while (this.#hasMessage()) {
+          this.#alignHead();
           // The header is there (published with the message): a cached tail short of it is stale, and once
           // the claim moved the head past it, it would read as almost a whole turn of the ring available.
           this.#available(RECORD_HEADER);
           const { length, kind } = this.#claim();
+          const number = cells[READ]!;
           announce(cells, WRITE_SEQ, WRITE_WAITERS);
-          const bytes = new Uint8Array(length);
-          let done = 0;
-          while (done < length) {
-            const available = this.#available(length - done);
-            if (available === 0) {
-              yield* park(cells, READ_SEQ, READ_WAITERS, () => this.#available(1) > 0);
-              continue;
-            }
-            const n = Math.min(available, length - done);
-            this.#take(bytes, done, n);
-            announce(cells, WRITE_SEQ, WRITE_WAITERS);
-            done += n;
-          }
+          const bytes = yield* this.#takeStreamed(length, number);
+          if (bytes === null) continue;
           const pad = padOf(length);
-          while (this.#available(pad) < pad) {
-            yield* park(cells, READ_SEQ, READ_WAITERS, () => this.#available(pad) >= pad);
-          }
-          if (pad > 0) {
+          // Without the padding there yet, the next read aligns the head (see padOf).
+          if (pad > 0 && this.#available(pad) >= pad) {
             Atomics.store(cells, HEAD, this.#advance(cells[HEAD]!, pad));
             announce(cells, WRITE_SEQ, WRITE_WAITERS);
           }
           return { bytes, kind };
         }
         if (!block || ended()) return null;
-        unlock(cells, RLOCK);
+        unlock(cells, RLOCK, me);
         held = false;
       } finally {
         if (held) {
           this.#leaveReader();
-          unlock(cells, RLOCK);
+          unlock(cells, RLOCK, me);
         }
       }
       yield* park(cells, READ_SEQ, READ_WAITERS, () => this.messages > 0 || ended(), deadline, true);
     }
+  }
+
+  /**
+   * Copies out the `length` bytes of claimed message `number` as they come; null when the message was cut
+   * (then dropped). Readers' lock held.
+   */
+  *#takeStreamed(length: number, number: number): Waiting<Uint8Array | null> {
+    const cells = this.cells;
+    const bytes = new Uint8Array(length);
+    let done = 0;
+    while (done < length) {
+      let available = this.#available(length - done);
+      if (Atomics.load(cells, CUT) === 1 && cells[CUT_NO] === number) {
+        const left = this.#used(cells[CUT_AT]!, cells[HEAD]!);
+        if (left === 0) {
+          Atomics.store(cells, CUT, 0);
+          announce(cells, WRITE_SEQ, WRITE_WAITERS);
+          return null;
+        }
+        available = Math.min(available, left);
+      }
+      if (available === 0) {
+        const cut = () => Atomics.load(cells, CUT) === 1 && cells[CUT_NO] === number;
+        yield* park(
+          cells,
+          READ_SEQ,
+          READ_WAITERS,
+          () => this.#available(1) > 0 || cut(),
+          undefined,
+          false,
+          STREAM_SLICE,
+        );
+        this.#rescueStream();
+        continue;
+      }
+      const n = Math.min(available, length - done);
+      this.#take(bytes, done, n);
+      announce(cells, WRITE_SEQ, WRITE_WAITERS);
+      done += n;
+    }
+    return bytes;
   }
 
   /**
