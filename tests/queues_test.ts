@@ -2,8 +2,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { decode, encode } from "../lib/codec.ts";
-import { Ring } from "../lib/transport/ring.ts";
-import { runAsync } from "../lib/wait/engine.ts";
 import {
   Barrier,
   Empty,
@@ -251,20 +249,6 @@ test("numbers and byte arrays come out as they went in, at once and after waitin
   assert.ok(Object.is(rest[2], -0));
   assert.deepEqual(rest.slice(3), [2 ** 31 - 1, new Uint8Array([1, 2, 3]), -7]);
   assert.equal(q.qsize(), 0);
-});
-
-test("the ring: a message streamed in just after the ring was exactly full comes out whole", async () => {
-  const ring = new Ring(1024);
-  const exact = new Uint8Array(1016).fill(1); // with its 8-byte header: the whole ring
-  for (let turn = 0; turn < 2; turn++) {
-    assert.ok(ring.tryWrite(exact));
-    assert.deepEqual(ring.tryRead((data, at, length) => data.slice(at, at + length)), exact);
-  }
-  const big = new Uint8Array(1500).map((_, i) => i & 0xff);
-  const reading = runAsync(ring.read()); // waiting before the message is there
-  const writing = runAsync(ring.write(big));
-  assert.deepEqual((await reading)?.bytes, big);
-  await writing;
 });
 
 test("the codec round-trips the structured-clone types and names what it cannot carry", () => {

@@ -454,7 +454,15 @@ export class Ring {
           if (need <= this.capacity) {
             // Waits for room for the whole message, so that a reader finds it whole.
             while (this.#free(need) < need) {
-              yield* park(cells, WRITE_SEQ, WRITE_WAITERS, () => this.#free(need) >= need, deadline, true);
+              yield* park(
+                cells,
+                WRITE_SEQ,
+                WRITE_WAITERS,
+                () => this.closed || this.#free(need) >= need,
+                deadline,
+                true,
+              );
+              if (Atomics.load(cells, CLOSED) === 1) throw new RangeError("closed");
             }
             this.#putWhole(bytes, 0, kind, task);
             return true;
@@ -510,7 +518,8 @@ export class Ring {
       while (done < bytes.length) {
         const free = this.#free(bytes.length - done);
         if (free === 0) {
-          yield* park(cells, WRITE_SEQ, WRITE_WAITERS, () => this.#free(1) > 0, deadline);
+          yield* park(cells, WRITE_SEQ, WRITE_WAITERS, () => this.closed || this.#free(1) > 0, deadline);
+          if (Atomics.load(cells, CLOSED) === 1) throw new RangeError("closed");
           continue;
         }
         const n = Math.min(free, bytes.length - done);

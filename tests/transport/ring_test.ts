@@ -1,0 +1,136 @@
+// The message ring on its own: whole messages against a FIFO model (wrap-around, full and empty, messages at the
+// capacity limit), messages larger than the ring streamed between two waits, and closing, deadlines and aborts
+// while waiting.
+import fc from "fast-check";
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { type Decoder, NONE, Ring } from "../../lib/transport/ring.ts";
+import { runAsync, runSync } from "../../lib/wait/engine.ts";
+import { Expired } from "../../lib/wait/futex.ts";
+
+const copy: Decoder<{ bytes: Uint8Array; kind: number }> = (data, at, length, kind) => ({
+  bytes: data.slice(at, at + length),
+  kind,
+});
+
+/** Bytes a whole message of `n` bytes takes: an 8-byte header and the bytes padded to 8. */
+const recordOf = (n: number): number => 8 + n + ((8 - (n & 7)) & 7);
+
+/** `n` bytes that say which message they are, so a mix-up shows. */
+const bytesOf = (n: number, seed: number): Uint8Array => new Uint8Array(n).map((_, i) => (seed * 31 + i) & 0xff);
+
+test("whole messages behave as a FIFO of bounded bytes: wrap-around, full, empty, the capacity limit", () => {
+  fc.assert(
+    fc.property(
+      fc.integer({ min: 8, max: 64 }).map((words) => words * 8),
+      fc.array(fc.oneof(fc.constant(-1), fc.integer({ min: 0, max: 520 })), { minLength: 1, maxLength: 120 }),
+      (capacity, ops) => {
+        const ring = new Ring(capacity);
+        const model: { bytes: Uint8Array; kind: number }[] = [];
+        let used = 0;
+        let seed = 0;
+        for (const op of ops) {
+          if (op === -1) {
+            const got = ring.tryRead(copy);
+            const expected = model.shift();
+            if (expected === undefined) {
+              assert.equal(got, NONE);
+            } else {
+              assert.notEqual(got, NONE);
+              assert.deepEqual(got, expected);
+              used -= recordOf(expected.bytes.length);
+            }
+          } else {
+            // Lengths near the capacity too: exactly the ring, and one byte more than fits.
+            const length = op > 500 ? capacity - 8 + (op & 1) : op;
+            const bytes = bytesOf(length, ++seed);
+            const fits = recordOf(length) <= capacity - used;
+            assert.equal(ring.tryWrite(bytes, 0, false, seed & 0xffff), fits, `${length} bytes with ${used} used`);
+            if (fits) {
+              model.push({ bytes, kind: seed & 0xffff });
+              used += recordOf(length);
+            }
+          }
+          assert.equal(ring.messages, model.length);
+        }
+      },
+    ),
+    { numRuns: 200 },
+  );
+});
+
+test("messages of any size, larger than the ring too, come out whole and in order between two waits", async () => {
+  await fc.assert(
+    fc.asyncProperty(
+      fc.integer({ min: 8, max: 32 }).map((words) => words * 8),
+      fc.array(fc.integer({ min: 0, max: 800 }), { minLength: 1, maxLength: 12 }),
+      async (capacity, lengths) => {
+        const ring = new Ring(capacity);
+        const sent = lengths.map((n, i) => bytesOf(n, i));
+        const writing = (async () => {
+          for (const bytes of sent) await runAsync(ring.write(bytes));
+        })();
+        const received: Uint8Array[] = [];
+        for (let i = 0; i < sent.length; i++) received.push((await runAsync(ring.read()))!.bytes);
+        await writing;
+        assert.deepEqual(received, sent);
+        assert.equal(ring.messages, 0);
+        assert.equal(ring.tryRead(copy), NONE);
+      },
+    ),
+    { numRuns: 60 },
+  );
+});
+
+test("a message that exactly fills the ring, then one streamed through it, come out whole", async () => {
+  const ring = new Ring(1024);
+  const exact = bytesOf(1016, 1); // with its 8-byte header: the whole ring
+  for (let turn = 0; turn < 2; turn++) {
+    assert.ok(ring.tryWrite(exact));
+    assert.equal(ring.tryWrite(new Uint8Array(0)), false, "a full ring takes not even an empty message");
+    assert.deepEqual(ring.tryRead(copy)?.valueOf(), { bytes: exact, kind: 0 });
+  }
+  const big = bytesOf(1500, 2);
+  const reading = runAsync(ring.read()); // waiting before the message is there
+  const writing = runAsync(ring.write(big));
+  assert.deepEqual((await reading)?.bytes, big);
+  await writing;
+});
+
+test("close wakes a waiting reader (null: drained) and a writer waiting for room (RangeError)", async () => {
+  const ring = new Ring(64);
+  const reading = runAsync(ring.read());
+  ring.close();
+  assert.equal(await reading, null);
+
+  const full = new Ring(64);
+  assert.ok(full.tryWrite(new Uint8Array(56)));
+  const writing = runAsync(full.write(new Uint8Array(8)));
+  const streaming = runAsync(full.write(new Uint8Array(200)));
+  full.close();
+  await assert.rejects(writing, RangeError);
+  await assert.rejects(streaming, RangeError);
+  assert.equal(full.tryRead(copy) === NONE, false, "what was written before the close stays readable");
+});
+
+test("waits keep their deadline, blocking and async, and an abort ends a wait that changed nothing", async () => {
+  const empty = new Ring(64);
+  assert.throws(() => runSync(empty.read(true, performance.now() + 20)), Expired);
+  await assert.rejects(runAsync(empty.read(true, performance.now() + 20)), Expired);
+
+  const full = new Ring(64);
+  assert.ok(full.tryWrite(new Uint8Array(56)));
+  const started = performance.now();
+  await assert.rejects(runAsync(full.write(new Uint8Array(8), 0, true, performance.now() + 30)), Expired);
+  assert.ok(performance.now() - started >= 25);
+  assert.throws(() => runSync(full.write(new Uint8Array(8), 0, true, performance.now() + 10)), Expired);
+
+  const controller = new AbortController();
+  const reason = new Error("stop");
+  const reading = runAsync(empty.read(), controller.signal);
+  controller.abort(reason);
+  await assert.rejects(reading, (error) => error === reason);
+  // The aborted reader left nothing held: a message written now is read at once.
+  assert.ok(empty.tryWrite(new Uint8Array([5])));
+  assert.deepEqual(empty.tryRead(copy), { bytes: new Uint8Array([5]), kind: 0 });
+});
