@@ -47,6 +47,25 @@ function spinIncrements(v: Value<"i">, n: number): void {
   }
 }
 
+/** `await lock.acquire(); v.value += 1; lock.release()`, n times: the Promise path of the same work. */
+async function awaitedIncrements(v: Value<"i">, n: number): Promise<void> {
+  const lock = v.getLock();
+  for (let i = 0; i < n; i++) {
+    await lock.acquire();
+    v.value += 1;
+    lock.release();
+  }
+}
+
+/** The async row's child: like {@linkcode share}, with the awaited work. */
+export async function asyncIncrements(...[v, n, ready, go, done, warm = false]: Share): Promise<void> {
+  if (warm) await awaitedIncrements(new Value("i", 0), n);
+  ready.release();
+  go.waitSync();
+  await awaitedIncrements(v, n);
+  done.release();
+}
+
 /** The contended case's child (exported: children find their target by name). */
 export function increments(...args: Share): void {
   share(lockedIncrements, ...args);
@@ -57,7 +76,10 @@ export function rawIncrements(...args: Share): void {
   share(spinIncrements, ...args);
 }
 
-async function contended(target = increments, warm = false): Promise<number> {
+async function contended(
+  target: (...args: Share) => unknown = increments,
+  warm = false,
+): Promise<number> {
   const v = new Value("i", 0);
   const [ready, go, done] = [new Semaphore(0), new Event(), new Semaphore(0)];
   const ps = [0, 1].map(() => new Process({ target, args: [v, N, ready, go, done, warm] }));
@@ -102,6 +124,9 @@ if (import.meta.main) {
   const WARMED = "contended, warmed: the same, each child first doing its 50k on a Value of its own";
   report(WARMED, "ours", "incr/s", await median(7, () => contended(increments, true)), "higher");
   report(WARMED, "raw", "incr/s", await median(7, () => contended(rawIncrements, true)), "higher");
+  const ASYNC = "contended, async: the same with `await lock.acquire()` in each child";
+  await contended(asyncIncrements);
+  report(ASYNC, "ours", "incr/s", await median(7, () => contended(asyncIncrements)), "higher");
   uncontended();
   report("uncontended Lock acquire/release", "ours", "pairs/s", await median(5, uncontended), "higher");
 }
