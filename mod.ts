@@ -186,17 +186,12 @@ export {
   STDOUT,
   type TextMode,
 } from "./lib/subprocess.ts";
-export {
-  type AcquireOptions,
-  Barrier,
-  type BarrierOptions,
-  BoundedSemaphore,
-  Condition,
-  Event,
-  Lock,
-  RLock,
-  Semaphore,
-} from "./lib/synchronize.ts";
-export type { LockBase } from "./lib/synchronize.ts";
+export { Barrier, type BarrierOptions } from "./lib/sync/barrier.ts";
+export { Condition } from "./lib/sync/condition.ts";
+export { Event } from "./lib/sync/event.ts";
+export { Lock } from "./lib/sync/lock.ts";
+export { RLock } from "./lib/sync/rlock.ts";
+export type { AcquireOptions, LockBase } from "./lib/sync/robust_owner.ts";
+export { BoundedSemaphore, Semaphore } from "./lib/sync/semaphore.ts";
 export type { DecodeErrors } from "./lib/text.ts";
 export type { WaitOptions } from "./lib/wait/deadline.ts";

@@ -24,7 +24,12 @@ import {
 } from "./process/process.ts";
 import { JoinableQueue, Queue, SimpleQueue } from "./queues.ts";
 import { RawArray, RawValue, SharedArray, Value } from "./sharedctypes.ts";
-import { Barrier, BoundedSemaphore, Condition, Event, Lock, RLock, Semaphore } from "./synchronize.ts";
+import { Barrier } from "./sync/barrier.ts";
+import { Condition } from "./sync/condition.ts";
+import { Event } from "./sync/event.ts";
+import { Lock } from "./sync/lock.ts";
+import { RLock } from "./sync/rlock.ts";
+import { BoundedSemaphore, Semaphore } from "./sync/semaphore.ts";
 
 // What a context holds: the members of CPython's BaseContext, by this module's names.
 const api: Context = {

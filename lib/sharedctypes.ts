@@ -13,7 +13,9 @@
  */
 import { getpid } from "./process/current_process.ts";
 import { type Reduced, reduceSymbol, registerReducer } from "./serialize.ts";
-import { Lock, OWNER_ID_BITS, RLock } from "./synchronize.ts";
+import { Lock } from "./sync/lock.ts";
+import { RLock } from "./sync/rlock.ts";
+import { OWNER_ID_BITS } from "./sync/robust_owner.ts";
 
 /** Python's `array` typecodes. */
 export type Typecode = "b" | "B" | "h" | "H" | "i" | "I" | "l" | "L" | "q" | "Q" | "f" | "d" | "c";

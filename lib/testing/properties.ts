@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { Lock } from "../synchronize.ts";
+import { Lock } from "../sync/lock.ts";
 import {
   type LockScenario,
   type LockScenarioOptions,

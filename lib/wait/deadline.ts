@@ -86,3 +86,8 @@ export function deadlineOf(options: WaitOptions | undefined): number {
     ? Infinity
     : performance.now() + (timeout < 0 ? 0 : timeout);
 }
+
+/** The deadline of a wait given a bare timeout argument (`event.wait(timeout)`), checked by the policy. */
+export function deadlineOfTimeout(timeout: unknown, what: string): number {
+  return deadlineAfter(timeoutMs(timeout, what));
+}
