@@ -18,6 +18,7 @@ import { copyOut } from "./transport/slab.ts";
 import { runAsync } from "./wait/engine.ts";
 import { holdUntil } from "./wait/event_loop_hold.ts";
 import { Expired } from "./wait/futex.ts";
+import { BRIEF_POLL_MS } from "./wait/poll_budget.ts";
 
 // `node:net` and `node:crypto` load when TCP is first used: loading them with the module cost every program
 // ~5-10 ms of its start (measured on both runtimes), and most programs never open a socket.
@@ -60,8 +61,6 @@ interface Transport {
 
 const PIPE_CAPACITY = 1 << 22;
 const RESOLVED: Promise<void> = Promise.resolve();
-/** How long a receive looks for a message about to come before it waits the slow way (ms). */
-const POLL_MS = 0.05;
 /** A received message, or the error of one longer than `maxlength` (which was consumed all the same). */
 function checkLength(bytes: Uint8Array, maxlength: number | undefined): Uint8Array {
   if (maxlength !== undefined && bytes.length > maxlength) {
@@ -93,18 +92,18 @@ class RingTransport implements Transport {
     // Written at once when there is space: no copy and no Promise chain.
     if (tx.tryWrite(bytes)) return RESOLVED;
     // A reader about to make room usually does within microseconds: cheaper than a copy and a parked wait.
-    if (tx.pollRoom(bytes.length, 0, POLL_MS) && tx.tryWrite(bytes)) return RESOLVED;
+    if (tx.pollRoom(bytes.length, 0, BRIEF_POLL_MS) && tx.tryWrite(bytes)) return RESOLVED;
     return runAsync(tx.write(bytes.slice())).then(() => {});
   }
   receiveNow<T>(decode: Decoder<T>): T | typeof NONE {
     const rx = this.#rx!;
     const ready = rx.tryRead(decode);
-    return ready === NONE && rx.pollMessage(POLL_MS) ? rx.tryRead(decode) : ready;
+    return ready === NONE && rx.pollMessage(BRIEF_POLL_MS) ? rx.tryRead(decode) : ready;
   }
   receive(): Promise<Uint8Array | null> {
     const rx = this.#rx!;
     let ready = rx.tryRead(copyOut);
-    if (ready === NONE && rx.pollMessage(POLL_MS)) ready = rx.tryRead(copyOut);
+    if (ready === NONE && rx.pollMessage(BRIEF_POLL_MS)) ready = rx.tryRead(copyOut);
     if (ready !== NONE) return Promise.resolve(ready);
     return runAsync(rx.read(true, undefined, true)).then((message) => message && message.bytes);
   }

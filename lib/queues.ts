@@ -17,6 +17,7 @@ import { copyOut } from "./transport/slab.ts";
 import { checkWaitOptions, deadlineAfter, type WaitOptions } from "./wait/deadline.ts";
 import { runAsync, runSync } from "./wait/engine.ts";
 import { Expired, type Waiting } from "./wait/futex.ts";
+import { BRIEF_POLL_MS } from "./wait/poll_budget.ts";
 
 /**
  * Options of a queue's waiting methods: the module's {@linkcode WaitOptions} (`block: false` fails at once).
@@ -40,8 +41,6 @@ const DEFAULT_CAPACITY = 1 << 20;
 const DONE = Symbol("done");
 const RESOLVED: Promise<void> = Promise.resolve();
 const NO_OPTIONS: QueueWaitOptions = Object.freeze({});
-/** How long a get looks for an item about to come before it waits the slow way (ms). */
-const POLL_MS = 0.05;
 
 /**
  * Kinds of message in a queue's ring: an item in the codec's form; a
@@ -188,14 +187,16 @@ export class Queue<T = unknown> implements AsyncIterable<T> {
         // The commonest item, with nothing to encode.
         const value = item as number;
         if (ring.tryWriteInt32(value, maxsize, task, INT32)) return null;
-        if (block && ring.pollRoom(4, maxsize, POLL_MS) && ring.tryWriteInt32(value, maxsize, task, INT32)) return null;
+        if (block && ring.pollRoom(4, maxsize, BRIEF_POLL_MS) && ring.tryWriteInt32(value, maxsize, task, INT32)) {
+          return null;
+        }
         return new Uint8Array([value, value >>> 8, value >>> 16, value >>> 24]);
       }
       const bytes = kind === BYTES ? item as Uint8Array : encodeTransient(item);
       if (ring.tryWrite(bytes, maxsize, task, kind)) return null;
       // A consumer about to take an item usually does within microseconds: cheaper than a parked wait,
       // and a producer that does not count as a waiter costs the consumer no announcement.
-      if (block && ring.pollRoom(bytes.length, maxsize, POLL_MS) && ring.tryWrite(bytes, maxsize, task, kind)) {
+      if (block && ring.pollRoom(bytes.length, maxsize, BRIEF_POLL_MS) && ring.tryWrite(bytes, maxsize, task, kind)) {
         return null;
       }
       return bytes.slice();
@@ -293,7 +294,7 @@ export class Queue<T = unknown> implements AsyncIterable<T> {
       const deadline = deadlineOf(options, "get");
       // An item already there (or about to be) is taken at once, decoded straight from shared memory.
       let value = this.#ring.tryRead(fromRing);
-      if (value === NONE && options.block !== false && this.#ring.pollMessage(POLL_MS)) {
+      if (value === NONE && options.block !== false && this.#ring.pollMessage(BRIEF_POLL_MS)) {
         value = this.#ring.tryRead(fromRing);
       }
       if (value !== NONE) return Promise.resolve(value as T);
@@ -355,7 +356,7 @@ export class Queue<T = unknown> implements AsyncIterable<T> {
   async *[Symbol.asyncIterator](): AsyncIterator<T> {
     for (;;) {
       let ready = this.#ring.tryRead(fromRing);
-      if (ready === NONE && this.#ring.pollMessage(POLL_MS)) ready = this.#ring.tryRead(fromRing);
+      if (ready === NONE && this.#ring.pollMessage(BRIEF_POLL_MS)) ready = this.#ring.tryRead(fromRing);
       if (ready !== NONE) {
         yield ready as T;
         continue;

@@ -16,7 +16,7 @@ import { Expired, POLL_ONLY, SLEEP, type Waiting, type WaitRequest } from "./fut
 /** How long a Promise wait spins before it polls between event-loop turns (ms). */
 const SPIN_MS = 0.1;
 /** How long a Promise wait then polls between event-loop turns before it sleeps (ms). */
-const POLL_MS = 2;
+const ASYNC_POLL_MS = 2;
 /** How long a blocking wait of {@linkcode POLL_ONLY} spins (ms). */
 const SYNC_SPIN_MS = 0.05;
 
@@ -114,7 +114,7 @@ export async function runAsync<T>(work: Waiting<T>, signal?: AbortSignal): Promi
         // slices instead leaves the core to the other side when both share one, 3-4x faster pinned to one core,
         // but an idle core of a virtual machine is slow to wake: a pipe's round trip went 2-3x slower on two.)
         let changed = spin(cells, index, value, Math.min(now + SPIN_MS, deadline));
-        const pollUntil = Math.min(performance.now() + POLL_MS, deadline);
+        const pollUntil = Math.min(performance.now() + ASYNC_POLL_MS, deadline);
         while (!changed && performance.now() < pollUntil) {
           await turn();
           if (abortable && signal.aborted) {

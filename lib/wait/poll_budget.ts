@@ -10,7 +10,10 @@
 import { setImmediate } from "node:timers";
 import { runtime } from "../runtime/detect.ts";
 
-/** How long a wait polls for data between event loop turns before it sleeps (ms). */
+/**
+ * How long a wait polls for data about to come (a message, room in a ring, a reply) before it waits the slow way
+ * (ms).
+ */
 export const BRIEF_POLL_MS = 0.05;
 /** The most waits that sleep at once after polling failed. */
 const MAX_BACKOFF = 1024;
