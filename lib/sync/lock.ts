@@ -6,7 +6,17 @@
 import { ValueError } from "../errors.ts";
 import { type Reduced, reduceSymbol, registerReducer } from "../serialize.ts";
 import { deadlineOf } from "../wait/deadline.ts";
-import { type AcquireOptions, cellsOf, checkOptions, ID, LOCK_CELLS, LockBase, OWNER } from "./robust_owner.ts";
+import {
+  type AcquireOptions,
+  cellsOf,
+  checkOptions,
+  ID,
+  LOCK_CELLS,
+  LockBase,
+  OWNER,
+  RESOLVED_FALSE,
+  RESOLVED_TRUE,
+} from "./robust_owner.ts";
 
 /**
  * Python's `multiprocessing.Lock`: a non-recursive lock any process may release.
@@ -39,8 +49,8 @@ export class Lock extends LockBase {
     checkOptions(options, "Lock.acquire");
     if (options?.signal?.aborted) return Promise.reject(options.signal.reason);
     const me = this.pid;
-    if (this.take(me)) return Promise.resolve(true);
-    if (deadlineOf(options) === 0) return Promise.resolve(false);
+    if (this.take(me)) return RESOLVED_TRUE;
+    if (deadlineOf(options) === 0) return RESOLVED_FALSE;
     return this.acquireAsyncFor(me, options);
   }
 

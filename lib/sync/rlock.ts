@@ -6,7 +6,18 @@
 import { ProcessError } from "../errors.ts";
 import { type Reduced, reduceSymbol, registerReducer } from "../serialize.ts";
 import { deadlineOf } from "../wait/deadline.ts";
-import { type AcquireOptions, cellsOf, checkOptions, EXTRA, ID, LOCK_CELLS, LockBase, OWNER } from "./robust_owner.ts";
+import {
+  type AcquireOptions,
+  cellsOf,
+  checkOptions,
+  EXTRA,
+  ID,
+  LOCK_CELLS,
+  LockBase,
+  OWNER,
+  RESOLVED_FALSE,
+  RESOLVED_TRUE,
+} from "./robust_owner.ts";
 
 /**
  * Python's `multiprocessing.RLock`: re-entrant for the process that holds it;
@@ -43,8 +54,8 @@ export class RLock extends LockBase {
     checkOptions(options, "RLock.acquire");
     if (options?.signal?.aborted) return Promise.reject(options.signal.reason);
     const me = this.pid;
-    if (this.#enter(me)) return Promise.resolve(true);
-    if (deadlineOf(options) === 0) return Promise.resolve(false);
+    if (this.#enter(me)) return RESOLVED_TRUE;
+    if (deadlineOf(options) === 0) return RESOLVED_FALSE;
     return this.acquireAsyncFor(me, options);
   }
 
