@@ -15,6 +15,7 @@ import { reduceSymbol, registerReducer } from "./serialize.ts";
 import { processOwners } from "./sync/robust_owner.ts";
 import { type Decoder, NONE, Ring } from "./transport/ring.ts";
 import { copyOut } from "./transport/slab.ts";
+import { timeoutMs } from "./wait/deadline.ts";
 import { runAsync } from "./wait/engine.ts";
 import { holdUntil } from "./wait/event_loop_hold.ts";
 import { Expired } from "./wait/futex.ts";
@@ -308,12 +309,16 @@ export class Connection {
     return bytes.length;
   }
 
-  /** Whether a message (or end of file) is ready, waiting up to `timeout` ms (undefined: forever). */
-  poll(timeout: number | undefined = 0): Promise<boolean> {
+  /**
+   * Whether a message (or end of file) is ready, waiting up to `timeout` ms: none given, 0 (as Python's); `null`
+   * or `Infinity`, forever (the module's timeout rule).
+   */
+  poll(timeout: number | null | undefined = 0): Promise<boolean> {
     try {
+      const ms = timeoutMs(timeout, "Connection.poll");
       const transport = this.#open();
       if (!this.#readable) throw new ProcessError("connection is write-only");
-      return transport.poll(timeout === undefined ? Infinity : timeout);
+      return transport.poll(ms === undefined ? Infinity : ms);
     } catch (error) {
       return Promise.reject(error);
     }

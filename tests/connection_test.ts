@@ -65,6 +65,9 @@ test("poll is false, then true once a message is there", async () => {
   assert.equal(await a.poll(20), false);
   await b.send("ready");
   assert.equal(await a.poll(), true);
+  assert.equal(await a.poll(null), true, "null waits forever, as Python's None: here it finds the message");
+  assert.equal(await a.poll(-5), true, "a negative timeout is 0");
+  await assert.rejects(a.poll(NaN), TypeError);
   assert.equal(await a.recv(), "ready");
 });
 

@@ -215,6 +215,12 @@ export class Ring {
         this.#take,
         this.#fits,
         this.#alignHead,
+        this.#alignTail,
+        this.#stream,
+        this.#takeStreamed,
+        this.#cut,
+        this.#repairWriter,
+        this.#rescueStream,
       ]);
     }
   }
@@ -757,6 +763,11 @@ export class Ring {
       this.#take(bytes, done, n);
       announce(cells, WRITE_SEQ, WRITE_WAITERS);
       done += n;
+    }
+    // Cut by a writer that took the lock over just after its holder wrote the last byte: it came whole all the same.
+    if (Atomics.load(cells, CUT) === 1 && cells[CUT_NO] === number) {
+      Atomics.store(cells, CUT, 0);
+      announce(cells, WRITE_SEQ, WRITE_WAITERS);
     }
     return bytes;
   }
