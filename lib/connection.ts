@@ -543,6 +543,8 @@ class SocketTransport implements Transport {
   async poll(timeout: number): Promise<boolean> {
     if (this.#reader.ready) return true;
     if (timeout <= 0) return false;
+    // No timer for no limit: a timer of Infinity ms fires at once.
+    if (timeout === Infinity) return this.#reader.waitReady().then(() => true);
     let timer: ReturnType<typeof setTimeout> | undefined;
     const expired = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), timeout)));
     try {

@@ -154,7 +154,10 @@ test("Listener/Client over TCP with an authkey; a wrong key is an Authentication
   const listener = new Listener(["127.0.0.1", 0], { authkey: "secret" });
   const address = await listener.ready;
   const [server, client] = await Promise.all([listener.accept(), Client(address, { authkey: "secret" })]);
+  // poll(null) waits without limit (it used to give a timer of Infinity ms, which fires at once).
+  const polling = server.poll(null);
   await client.send({ ping: 1 });
+  assert.equal(await polling, true);
   assert.deepEqual(await server.recv(), { ping: 1 });
   await server.sendBytes(new Uint8Array([1, 2, 3]));
   assert.deepEqual(await client.recvBytes(), new Uint8Array([1, 2, 3]));
