@@ -156,7 +156,7 @@ export abstract class LockBase {
     try {
       for (;; spun = false) {
         if (!spun && this.spinTake(me)) return (took = true);
-        if (performance.now() >= deadline) return false;
+        if (deadline !== Infinity && performance.now() >= deadline) return false;
         const seq = this.#sleepingOn();
         try {
           if (seq !== null) {

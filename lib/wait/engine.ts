@@ -54,13 +54,14 @@ export function runSync<T>(work: Waiting<T>): T {
     if (step.done) return step.value;
     const request = step.value;
     const deadline = request.deadline ?? Infinity;
-    const now = performance.now();
+    // No clock read for a wait without a deadline: a contended lock's blocking acquire comes here often.
+    const now = deadline === Infinity ? 0 : performance.now();
     if (now >= deadline) {
       step = work.throw(new Expired());
       continue;
     }
     if (request.how === POLL_ONLY) {
-      spin(request.cells, request.index, request.value, Math.min(now + SYNC_SPIN_MS, deadline));
+      spin(request.cells, request.index, request.value, Math.min(performance.now() + SYNC_SPIN_MS, deadline));
     } else {
       Atomics.wait(request.cells, request.index, request.value, sleepMs(request, deadline, now));
     }
