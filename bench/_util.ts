@@ -14,8 +14,12 @@ export function report(bench: string, impl: string, unit: string, value: number,
   console.log(JSON.stringify({ bench, impl, unit, value, better }));
 }
 
-/** "deno" or "bun", for benchmarks whose raw side is runtime-specific. */
-export const runtimeName: "deno" | "bun" = "Bun" in globalThis ? "bun" : "deno";
+/** The runtime running the benchmark, for benchmarks whose raw side is runtime-specific. */
+export const runtimeName: "deno" | "bun" | "node" = "Deno" in globalThis
+  ? "deno"
+  : "Bun" in globalThis
+  ? "bun"
+  : "node";
 
 /** Command-line arguments after the script. */
 export const args: string[] = nodeProcess.argv.slice(2);
