@@ -133,6 +133,27 @@ export async function importTarget(reference: TargetReference): Promise<unknown>
   }
 }
 
+/**
+ * Internal: imports, in a spare thread, the module its child is expected to import first, with starting children
+ * refused meanwhile as in {@linkcode importTarget}. An error is the child's to meet: its own import of the module
+ * fails again with it.
+ */
+export async function importAhead(url: string): Promise<void> {
+  bootstrapping++;
+  try {
+    await import(url);
+  } catch {
+    // Reported by the child's own import.
+  } finally {
+    bootstrapping--;
+  }
+}
+
+/** Whether this program is a child's entry (a spawned child, a thread child), not a program of the user's. */
+export function isChildEntry(): boolean {
+  return exitHook !== undefined;
+}
+
 /** What {@linkcode currentProcess} returns in the main process. */
 export interface ProcessInfo {
   /** `"MainProcess"`. */

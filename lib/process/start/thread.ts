@@ -13,15 +13,18 @@
  */
 import { runtime } from "../../runtime/detect.ts";
 import type { WorkerHandle } from "../../runtime/types.ts";
-import { entries, hasEntry } from "../child_entries.ts";
+import { entries, hasEntry, libraryEntry } from "../child_entries.ts";
+import { isChildEntry } from "../current_process.ts";
 import { claimEnd, endWith } from "../exit_status.ts";
 import { markPidDead } from "../pid_table.ts";
 import type { RunMessage } from "../process.ts";
+import { importsDirectly } from "../target_locating.ts";
 import type { StartedChild, StartMethodAdapter } from "./method.ts";
 
 /** What a child thread sends the main thread. */
 type HostRequest =
   | { type: "ready" }
+  | { type: "idle" }
   | { type: "exit" }
   | { type: "spawn"; message: RunMessage }
   | { type: "terminate"; pid: number; code: number }
@@ -34,6 +37,12 @@ interface ServiceRequest {
   service: string;
   module: string;
   message: unknown;
+}
+
+/** Tells a spare to import, ahead, the module the child it expects imports first. */
+export interface PreloadMessage {
+  type: "preload";
+  module: string;
 }
 
 /** What the main thread sends a child thread for one of its services (see {@linkcode tellThread}). */
@@ -71,6 +80,8 @@ export interface HostService {
 interface Thread {
   handle: WorkerHandle;
   ready: Promise<void>;
+  /** The module a spare imports ahead for the child it expects ("": none). */
+  preload: string;
   /** Set once the thread runs a process. */
   hosted?: Hosted;
 }
@@ -84,28 +95,63 @@ interface Hosted {
 }
 
 const hosted = new Map<number, Hosted>();
-let spare: Thread | undefined;
+/**
+ * Idle threads that boot, or have booted, to run a child, by the module they import ahead (`""`: none). A spare
+ * that imported the module a child imports first (and so the library, if that module imports it) runs the child
+ * at once. One that imported the library's entry serves a child whose module imports it, and a bare one any child;
+ * one that imported another module serves no other child, which would share that module's state.
+ */
+const spares = new Map<string, Thread[]>();
+/** Threads booting, spares or children's: a boot takes a core for as long as it lasts. */
+let booting = 0;
+/**
+ * The most spares kept. Each is an idle thread with the library loaded: 6 MiB in Bun, 16 in Deno, 24 in Node
+ * (BENCHMARKS.md), so at most 48-192 MiB, and only while starts of their module keep coming.
+ */
+const MAX_SPARES = 8;
+/** How far back a start of a module counts as demand for spares that import it. */
+const DEMAND_MS = 2_000;
+/** The recent starts of each module's targets (times, in ms), which size its spares. */
+const demand = new Map<string, number[]>();
+const LIBRARY = libraryEntry.href;
+/**
+ * What the one spare kept when starts stop asking for more imports: the library's entry while the children's
+ * modules import it (the first spare, booted while the program loads, guesses so), nothing once one did not.
+ */
+let defaultPreload = LIBRARY;
 /** Set once a thread could not load its entry: no more warm spares, each of which would fail and say so again. */
 let entryFailed = false;
 
-function bootThread(): Thread {
+function bootThread(preload: string): Thread {
   const handle = runtime.startWorker(entries.thread, "tsmp-child");
   // Never ref'd again: in Deno, ref() after unref() stops message delivery. Waiters hold the program open.
   handle.unref();
+  booting++;
   let markReady!: () => void;
   let isReady = false;
-  const thread: Thread = { handle, ready: new Promise((resolve) => (markReady = resolve)) };
+  const thread: Thread = { handle, preload, ready: new Promise((resolve) => (markReady = resolve)) };
+  const booted = () => {
+    if (isReady) return;
+    isReady = true;
+    booting--;
+    markReady();
+  };
   handle.onError((error) => {
     if (isReady) return;
     entryFailed = true;
+    booting--;
+    isReady = true;
     reportLoadError(thread.hosted ? `Process ${thread.hosted.name}` : "tsmp-child", error);
   });
   handle.onMessage((message) => {
     const request = message as HostRequest;
     switch (request?.type) {
       case "ready":
-        isReady = true;
-        return markReady();
+        if (preload) thread.handle.postMessage({ type: "preload", module: preload } satisfies PreloadMessage);
+        if (!thread.hosted) refillSoon();
+        return booted();
+      case "idle":
+        return trimSpare(thread);
       case "exit":
         if (thread.hosted) ended(thread.hosted, 0);
         return;
@@ -120,10 +166,70 @@ function bootThread(): Thread {
     }
   });
   handle.onExit((code) => {
-    if (spare === thread) spare = undefined;
+    if (!isReady) booted();
+    dropSpare(thread);
     if (thread.hosted) ended(thread.hosted, code === 0 ? 0 : 1);
   });
   return thread;
+}
+
+function dropSpare(thread: Thread): boolean {
+  const list = spares.get(thread.preload);
+  const at = list?.indexOf(thread) ?? -1;
+  if (at < 0) return false;
+  list!.splice(at, 1);
+  return true;
+}
+
+function spareCount(): number {
+  let count = 0;
+  for (const list of spares.values()) count += list.length;
+  return count;
+}
+
+/** How many spares that import `module` recent starts ask for. */
+function wanted(module: string, now: number): number {
+  const times = demand.get(module);
+  if (!times) return 0;
+  while (times.length && now - times[0]! > DEMAND_MS) times.shift();
+  if (!times.length) demand.delete(module);
+  return Math.min(times.length, MAX_SPARES);
+}
+
+/** A spare that has idled a while goes if recent starts no longer ask for it (one spare always stays). */
+function trimSpare(thread: Thread): void {
+  if (thread.hosted || spareCount() <= 1) return;
+  const keep = thread.preload === defaultPreload ? 1 : wanted(thread.preload, performance.now());
+  if ((spares.get(thread.preload)?.length ?? 0) > keep && dropSpare(thread)) thread.handle.terminate();
+}
+
+let refillPending = false;
+
+/**
+ * Boots spares toward what recent starts ask for, one per core that neither a running child nor another boot
+ * holds: on two cores a boot beside a running child takes the time it would have had. Runs on a later turn, so a
+ * burst of starts made in one turn is seen whole. Each boot that ends calls it again.
+ */
+function refillSoon(): void {
+  if (refillPending || !runtime.isMainThread) return;
+  refillPending = true;
+  setTimeout(refill, 0);
+}
+
+function refill(): void {
+  refillPending = false;
+  if (entryFailed || !hasEntry(entries.thread)) return;
+  const now = performance.now();
+  for (const module of demand.keys()) {
+    const list = spares.get(module) ?? [];
+    spares.set(module, list);
+    while (
+      list.length < wanted(module, now) && spareCount() < MAX_SPARES && hosted.size + booting < runtime.cpuCount()
+    ) {
+      list.push(bootThread(module));
+    }
+  }
+  if (spareCount() === 0 && hosted.size + booting < runtime.cpuCount()) prestart();
 }
 
 /**
@@ -136,9 +242,12 @@ export function reportLoadError(name: string, error: unknown): Error {
   return loadError;
 }
 
-/** Boots the warm spare if there is none; only on the main thread. */
+/** Boots a spare if there is none; only on the main thread. */
 export function prestart(): void {
-  if (runtime.isMainThread && !spare && !entryFailed && hasEntry(entries.thread)) spare = bootThread();
+  if (!runtime.isMainThread || spareCount() > 0 || entryFailed || !hasEntry(entries.thread)) return;
+  const list = spares.get(defaultPreload) ?? [];
+  spares.set(defaultPreload, list);
+  list.push(bootThread(defaultPreload));
 }
 
 function ended(process: Hosted, runtimeCode: number): void {
@@ -151,13 +260,21 @@ function ended(process: Hosted, runtimeCode: number): void {
   for (const other of [...hosted.values()]) {
     if (other.parentPid === process.pid) hostTerminate(other.pid, -15);
   }
-  // Booting a thread blocks the main thread (about 25 ms in Deno) and keeps a core busy for as long again, so
-  // the next spare is booted after a child ends, and only when a core is left over by this thread and the
-  // children still running: on two cores a boot beside a running child takes the time it would have had.
-  // (A child's end is seen after its parent's join, so one started since may be running already.)
-  setTimeout(() => {
-    if (hosted.size + 1 < runtime.cpuCount()) prestart();
-  }, 0);
+  refillSoon();
+}
+
+/** The module a child's run imports first (its `Process` subclass's, else its target's), which a spare can import ahead. */
+function firstModule(message: RunMessage): string {
+  return (message.subclass ?? message.target)?.candidates[0]?.url ?? "";
+}
+
+/**
+ * A spare for a child whose run imports `module` first: one that imported it ahead, else one that imported the
+ * library's entry if `module` imports it, else a bare one.
+ */
+function takeSpare(module: string, library: boolean): Thread | undefined {
+  return (module ? spares.get(module)?.shift() : undefined) ?? (library ? spares.get(LIBRARY)?.shift() : undefined)
+    ?? spares.get("")?.shift();
 }
 
 /** Runs `message` in a thread: directly on the main thread, through it elsewhere. */
@@ -173,8 +290,15 @@ export function hostStart(message: RunMessage): void {
     endWith(control, -15);
     return;
   }
-  const thread = spare ?? bootThread();
-  spare = undefined;
+  const module = firstModule(message);
+  if (module) {
+    const times = demand.get(module) ?? [];
+    demand.set(module, times);
+    times.push(performance.now());
+  }
+  const library = module !== "" && importsDirectly(module, LIBRARY);
+  defaultPreload = library ? LIBRARY : "";
+  const thread = takeSpare(module, library) ?? bootThread("");
   const process: Hosted = { pid: message.self.pid, name: message.self.name, parentPid, control, thread };
   thread.hosted = process;
   hosted.set(process.pid, process);
@@ -202,7 +326,7 @@ export function hostPoolThread(request: PoolThreadRequest): void {
   handle.onError((error) => {
     if (!started) reportLoadError(request.name, error);
   });
-  const thread: Thread = { handle, ready: Promise.resolve() };
+  const thread: Thread = { handle, ready: Promise.resolve(), preload: "" };
   const process: Hosted = { pid: request.pid, name: request.name, parentPid: request.parentPid, control, thread };
   thread.hosted = process;
   hosted.set(process.pid, process);
@@ -308,4 +432,12 @@ export function onHostMessage(name: string, listener: (message: unknown) => void
 /** Hands a message from the host to its service's listener in this thread. */
 export function deliverHostMessage(message: ServiceMessage): void {
   listeners.get(message.service)?.(message.message);
+}
+
+// The first spare boots while the program loads (on a later turn, once this program's entry has run: a child's
+// entry, which starts no child before it is told to, boots none), so a program's first start finds it ready.
+if (runtime.isMainThread) {
+  setTimeout(() => {
+    if (!isChildEntry()) prestart();
+  }, 0);
 }
