@@ -18,6 +18,7 @@ import {
   ValueError,
 } from "../mod.ts";
 import { bump, SharedCounter } from "./fixtures/counter_shareable.ts";
+import { checkParent, startChecker } from "./fixtures/parent_targets.ts";
 import * as fx from "./fixtures/targets.ts";
 
 const sharedInts = (n = 8) => new Int32Array(new SharedArrayBuffer(4 * n));
@@ -228,6 +229,26 @@ test("bad options are TypeErrors", () => {
   assert.throws(() => new Process({ args: "x" as never }), TypeError);
   assert.throws(() => new Process({ startMethod: "fork" as never }), TypeError);
   assert.throws(() => new Process(null as never), TypeError);
+  assert.throws(() => new Process({ target: fx.noop, kwargs: { name: "x" } } as never), {
+    name: "TypeError",
+    message: /pass an object in args/,
+  });
+});
+
+test("parentProcess() in a child: the parent's name and pid, alive, joinable with a timeout", async () => {
+  for (const method of ["thread", "spawn"] as const) {
+    const child = new Process({ target: checkParent, args: ["MainProcess", getpid()], startMethod: method });
+    child.start();
+    await child.join();
+    assert.equal(child.exitcode, 0, `${method} child`);
+  }
+  // A child's child: its parent is that child, a thread whose end it can wait for.
+  for (const method of ["thread", "spawn"] as const) {
+    const child = new Process({ target: startChecker, args: [method] });
+    child.start();
+    await child.join();
+    assert.equal(child.exitcode, 0, `${method} grandchild`);
+  }
 });
 
 test("process functions of the main program", () => {

@@ -97,8 +97,10 @@ let configFlag: string[] | undefined;
 function configFlags(): string[] {
   if (configFlag) return configFlag;
   configFlag = [];
-  if (!Deno.mainModule.startsWith("file:")) return configFlag;
-  for (let dir = new URL(".", Deno.mainModule), up = new URL("..", dir);; dir = up, up = new URL("..", dir)) {
+  // A node:worker_threads worker (a thread child that spawns one) has no main module: no file to look from.
+  const main: string | undefined = Deno.mainModule;
+  if (!main?.startsWith("file:")) return configFlag;
+  for (let dir = new URL(".", main), up = new URL("..", dir);; dir = up, up = new URL("..", dir)) {
     for (const name of ["deno.json", "deno.jsonc"]) {
       const path = fileURLToPath(new URL(name, dir));
       if (Deno.permissions.querySync({ name: "read", path }).state !== "granted") return configFlag;
