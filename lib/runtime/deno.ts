@@ -1,7 +1,9 @@
 /**
- * The Deno adapter. Threads are `node:worker_threads` workers (node_threads.ts):
- * unlike Deno's Web Worker they can be unref'd, which daemon children and the
- * warm spare need.
+ * The Deno adapter. Threads are `node:worker_threads` workers (node_threads.ts): unlike Deno's Web Worker they can
+ * be unref'd, which daemon children and spares need. A Web Worker boots faster (8-10 ms to its first message against
+ * 22 ms, measured in bench/process.ts), but an idle one holds the program open and nothing reaches the message ops
+ * that do it. Either kind's `new Worker` blocks the thread that makes it for most of the boot, and a worker made by
+ * another worker starts about 500 ms late (Deno 2.9), so the thread host boots its threads on the main thread.
  *
  * @module
  */

@@ -82,6 +82,8 @@ interface Thread {
   ready: Promise<void>;
   /** The module a spare imports ahead for the child it expects ("": none). */
   preload: string;
+  /** Whether it is a spare still booting (counted in {@linkcode booting}). */
+  booting: boolean;
   /** Set once the thread runs a process. */
   hosted?: Hosted;
 }
@@ -102,7 +104,7 @@ const hosted = new Map<number, Hosted>();
  * one that imported another module serves no other child, which would share that module's state.
  */
 const spares = new Map<string, Thread[]>();
-/** Threads booting, spares or children's: a boot takes a core for as long as it lasts. */
+/** Spares still booting: a boot takes a core for as long as it lasts. */
 let booting = 0;
 /**
  * The most spares kept. Each is an idle thread with the library loaded: 6 MiB in Bun, 16 in Deno, 24 in Node
@@ -129,18 +131,25 @@ function bootThread(preload: string): Thread {
   booting++;
   let markReady!: () => void;
   let isReady = false;
-  const thread: Thread = { handle, preload, ready: new Promise((resolve) => (markReady = resolve)) };
-  const booted = () => {
+  const thread: Thread = {
+    handle,
+    preload,
+    booting: true,
+    ready: new Promise((resolve) => (markReady = resolve)),
+  };
+  const booted = (ready: boolean) => {
     if (isReady) return;
     isReady = true;
-    booting--;
-    markReady();
+    if (thread.booting) {
+      thread.booting = false;
+      booting--;
+    }
+    if (ready) markReady();
   };
   handle.onError((error) => {
     if (isReady) return;
     entryFailed = true;
-    booting--;
-    isReady = true;
+    booted(false);
     reportLoadError(thread.hosted ? `Process ${thread.hosted.name}` : "tsmp-child", error);
   });
   handle.onMessage((message) => {
@@ -149,7 +158,7 @@ function bootThread(preload: string): Thread {
       case "ready":
         if (preload) thread.handle.postMessage({ type: "preload", module: preload } satisfies PreloadMessage);
         if (!thread.hosted) refillSoon();
-        return booted();
+        return booted(true);
       case "idle":
         return trimSpare(thread);
       case "exit":
@@ -166,7 +175,7 @@ function bootThread(preload: string): Thread {
     }
   });
   handle.onExit((code) => {
-    if (!isReady) booted();
+    booted(false);
     dropSpare(thread);
     if (thread.hosted) ended(thread.hosted, code === 0 ? 0 : 1);
   });
@@ -299,6 +308,11 @@ export function hostStart(message: RunMessage): void {
   const library = module !== "" && importsDirectly(module, LIBRARY);
   defaultPreload = library ? LIBRARY : "";
   const thread = takeSpare(module, library) ?? bootThread("");
+  // From here its boot is this child's: the child's core, counted among the running ones.
+  if (thread.booting) {
+    thread.booting = false;
+    booting--;
+  }
   const process: Hosted = { pid: message.self.pid, name: message.self.name, parentPid, control, thread };
   thread.hosted = process;
   hosted.set(process.pid, process);
@@ -326,7 +340,7 @@ export function hostPoolThread(request: PoolThreadRequest): void {
   handle.onError((error) => {
     if (!started) reportLoadError(request.name, error);
   });
-  const thread: Thread = { handle, ready: Promise.resolve(), preload: "" };
+  const thread: Thread = { handle, ready: Promise.resolve(), preload: "", booting: false };
   const process: Hosted = { pid: request.pid, name: request.name, parentPid: request.parentPid, control, thread };
   thread.hosted = process;
   hosted.set(process.pid, process);
