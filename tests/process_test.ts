@@ -272,6 +272,13 @@ const runScript = (mode: string, script = keepaliveScript) => {
   });
 };
 
+test("a target's module writing at its top level: once in the program and once in each child, before it runs", () => {
+  const run = runScript("", new URL("./fixtures/loud_module_script.ts", import.meta.url).pathname);
+  assert.equal(run.status, 0, run.stderr);
+  const children = [0, 1, 2, 3].map((i) => `loaded in child-${i}\nran in child-${i}\n`).join("");
+  assert.equal(run.stdout, `loaded in MainProcess\n${children}main done\n`);
+});
+
 test("a non-daemon child keeps the program alive and its console.log reaches stdout", () => {
   const run = runScript("nondaemon");
   assert.equal(run.status, 0, run.stderr);

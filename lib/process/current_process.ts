@@ -147,18 +147,14 @@ export async function importTarget(reference: TargetReference): Promise<unknown>
 }
 
 /**
- * Internal: imports, in a spare thread, the module its child is expected to import first, with starting children
- * refused meanwhile as in {@linkcode importTarget}. An error is the child's to meet: its own import of the module
- * fails again with it.
+ * Internal: imports, in a spare thread, a module its child will import anyway (the library's entry). An error is
+ * the child's to meet: its own import of the module fails again with it.
  */
 export async function importAhead(url: string): Promise<void> {
-  bootstrapping++;
   try {
     await import(url);
   } catch {
     // Reported by the child's own import.
-  } finally {
-    bootstrapping--;
   }
 }
 

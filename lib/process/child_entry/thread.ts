@@ -1,10 +1,8 @@
 /**
- * The entry a child thread runs. It boots warm (loading only the process core), says it is ready, and waits;
- * a spare may be told to import, ahead, the module its child is expected to import first (what that module
- * writes to the console meanwhile is kept, and written when the child runs). When told what to run it adopts
- * its identity, imports the target's module (afresh, or already imported ahead in this thread alone) and the
- * modules of the shareable kinds its arguments hold, runs the target and reports its exit code through shared
- * memory.
+ * The entry a child thread runs. It boots warm (loading only the process core), says it is ready, and waits; a
+ * spare may be told to import the library's entry ahead, for a child whose target's module imports it. When told
+ * what to run it adopts its identity, imports the target's module afresh and the modules of the shareable kinds its
+ * arguments hold, runs the target and reports its exit code through shared memory.
  *
  * @module
  */
@@ -34,22 +32,7 @@ function finish(code: number): never {
 
 bootChild(finish);
 
-/** The console calls made while a module was imported ahead, written once the child runs (dropped if it never does). */
-const held: [keyof Console, unknown[]][] = [];
 let ahead: Promise<void> = Promise.resolve();
-
-function preload(module: string): void {
-  const console = globalThis.console as unknown as Record<string, unknown>;
-  const saved = new Map<string, unknown>();
-  for (const [name, value] of Object.entries(console)) {
-    if (typeof value !== "function") continue;
-    saved.set(name, value);
-    console[name] = (...args: unknown[]) => void held.push([name as keyof Console, args]);
-  }
-  ahead = importAhead(module).finally(() => {
-    for (const [name, value] of saved) console[name] = value;
-  });
-}
 
 // A spare says now and then that it is idle, so the host can end spares that recent starts no longer ask for.
 const idleTimer = setInterval(() => port.postMessage({ type: "idle" }), 5_000);
@@ -59,7 +42,6 @@ async function run(message: RunMessage): Promise<void> {
   control = new Int32Array(message.control);
   nameChild(message.self.name);
   await ahead;
-  for (const [name, args] of held.splice(0)) (console[name] as (...args: unknown[]) => void)(...args);
   finish(await runProcess(message, message.self, reportError));
 }
 
@@ -67,7 +49,7 @@ linkHost();
 port.onMessage((message) => {
   const type = (message as { type?: string })?.type;
   if (type === "run") void run(message as RunMessage);
-  else if (type === "preload") preload((message as PreloadMessage).module);
+  else if (type === "preload") ahead = importAhead((message as PreloadMessage).module);
   else if (type === "service") deliverHostMessage(message as ServiceMessage);
 });
 port.postMessage({ type: "ready" });

@@ -39,7 +39,7 @@ interface ServiceRequest {
   message: unknown;
 }
 
-/** Tells a spare to import, ahead, the module the child it expects imports first. */
+/** Tells a spare to import a module ahead (the library's entry), which its child would import anyway. */
 export interface PreloadMessage {
   type: "preload";
   module: string;
@@ -80,7 +80,7 @@ export interface HostService {
 interface Thread {
   handle: WorkerHandle;
   ready: Promise<void>;
-  /** The module a spare imports ahead for the child it expects ("": none). */
+  /** The module a spare imports ahead for the child it expects (the library's entry, or `""`: none). */
   preload: string;
   /** Whether it is a spare still booting (counted in {@linkcode booting}). */
   booting: boolean;
@@ -98,10 +98,11 @@ interface Hosted {
 
 const hosted = new Map<number, Hosted>();
 /**
- * Idle threads that boot, or have booted, to run a child, by the module they import ahead (`""`: none). A spare
- * that imported the module a child imports first (and so the library, if that module imports it) runs the child
- * at once. One that imported the library's entry serves a child whose module imports it, and a bare one any child;
- * one that imported another module serves no other child, which would share that module's state.
+ * Idle threads that boot, or have booted, to run a child, by what they import ahead: the library's entry (`mod.ts`,
+ * the bulk of what a child whose target's module imports it loads), or nothing (`""`). One that imported the
+ * library serves only a child whose module imports the library itself (its module graph is then what a fresh
+ * thread's would be); a bare one serves any child. The user's own modules are never imported ahead: a child
+ * imports them once it knows who it is, so their top-level code sees the child's `currentProcess()`.
  */
 const spares = new Map<string, Thread[]>();
 /** Spares still booting: a boot takes a core for as long as it lasts. */
@@ -111,14 +112,14 @@ let booting = 0;
  * (BENCHMARKS.md), so at most 48-192 MiB, and only while starts of their module keep coming.
  */
 const MAX_SPARES = 8;
-/** How far back a start of a module counts as demand for spares that import it. */
+/** How far back a start counts as demand for spares of its kind. */
 const DEMAND_MS = 2_000;
-/** The recent starts of each module's targets (times, in ms), which size its spares. */
+/** The recent starts of each kind of spare (times, in ms), which size the spares of that kind. */
 const demand = new Map<string, number[]>();
 const LIBRARY = libraryEntry.href;
 /**
- * What the one spare kept when starts stop asking for more imports: the library's entry while the children's
- * modules import it (the first spare, booted while the program loads, guesses so), nothing once one did not.
+ * The kind of the one spare kept when starts stop asking for more: the library's while the children's modules
+ * import it (the first spare, booted while the program loads, guesses so), bare once one did not.
  */
 let defaultPreload = LIBRARY;
 /** Set once a thread could not load its entry: no more warm spares, each of which would fail and say so again. */
@@ -196,16 +197,16 @@ function spareCount(): number {
   return count;
 }
 
-/** How many spares that import `module` recent starts ask for. */
-function wanted(module: string, now: number): number {
-  const times = demand.get(module);
+/** How many spares of kind `kind` recent starts ask for. */
+function wanted(kind: string, now: number): number {
+  const times = demand.get(kind);
   if (!times) return 0;
   while (times.length && now - times[0]! > DEMAND_MS) times.shift();
-  if (!times.length) demand.delete(module);
+  if (!times.length) demand.delete(kind);
   return Math.min(times.length, MAX_SPARES);
 }
 
-/** A spare that has idled a while goes if recent starts no longer ask for it (one spare always stays). */
+/** A spare that has idled a while goes if recent starts no longer ask for its kind (one spare always stays). */
 function trimSpare(thread: Thread): void {
   if (thread.hosted || spareCount() <= 1) return;
   const keep = thread.preload === defaultPreload ? 1 : wanted(thread.preload, performance.now());
@@ -229,13 +230,13 @@ function refill(): void {
   refillPending = false;
   if (entryFailed || !hasEntry(entries.thread)) return;
   const now = performance.now();
-  for (const module of demand.keys()) {
-    const list = spares.get(module) ?? [];
-    spares.set(module, list);
+  for (const kind of demand.keys()) {
+    const list = spares.get(kind) ?? [];
+    spares.set(kind, list);
     while (
-      list.length < wanted(module, now) && spareCount() < MAX_SPARES && hosted.size + booting < runtime.cpuCount()
+      list.length < wanted(kind, now) && spareCount() < MAX_SPARES && hosted.size + booting < runtime.cpuCount()
     ) {
-      list.push(bootThread(module));
+      list.push(bootThread(kind));
     }
   }
   if (spareCount() === 0 && hosted.size + booting < runtime.cpuCount()) prestart();
@@ -272,18 +273,18 @@ function ended(process: Hosted, runtimeCode: number): void {
   refillSoon();
 }
 
-/** The module a child's run imports first (its `Process` subclass's, else its target's), which a spare can import ahead. */
-function firstModule(message: RunMessage): string {
-  return (message.subclass ?? message.target)?.candidates[0]?.url ?? "";
+/**
+ * The kind of spare that fits a child: the library's when the module its run imports first (its `Process`
+ * subclass's, else its target's) imports the library's entry itself, else bare.
+ */
+function spareKind(message: RunMessage): string {
+  const module = (message.subclass ?? message.target)?.candidates[0]?.url;
+  return module && importsDirectly(module, LIBRARY) ? LIBRARY : "";
 }
 
-/**
- * A spare for a child whose run imports `module` first: one that imported it ahead, else one that imported the
- * library's entry if `module` imports it, else a bare one.
- */
-function takeSpare(module: string, library: boolean): Thread | undefined {
-  return (module ? spares.get(module)?.shift() : undefined) ?? (library ? spares.get(LIBRARY)?.shift() : undefined)
-    ?? spares.get("")?.shift();
+/** A spare of kind `kind`, else a bare one. */
+function takeSpare(kind: string): Thread | undefined {
+  return (kind ? spares.get(kind)?.shift() : undefined) ?? spares.get("")?.shift();
 }
 
 /** Runs `message` in a thread: directly on the main thread, through it elsewhere. */
@@ -299,15 +300,12 @@ export function hostStart(message: RunMessage): void {
     endWith(control, -15);
     return;
   }
-  const module = firstModule(message);
-  if (module) {
-    const times = demand.get(module) ?? [];
-    demand.set(module, times);
-    times.push(performance.now());
-  }
-  const library = module !== "" && importsDirectly(module, LIBRARY);
-  defaultPreload = library ? LIBRARY : "";
-  const thread = takeSpare(module, library) ?? bootThread("");
+  const kind = spareKind(message);
+  const times = demand.get(kind) ?? [];
+  demand.set(kind, times);
+  times.push(performance.now());
+  defaultPreload = kind;
+  const thread = takeSpare(kind) ?? bootThread("");
   // From here its boot is this child's: the child's core, counted among the running ones.
   if (thread.booting) {
     thread.booting = false;
