@@ -273,6 +273,7 @@ const nodeRuntime = (): Runtime => ({
     nodeProcess.exit(code);
   },
   startWorker,
+  startWorkerBlocks: false,
   parentPort: workerParentPort,
   readTextFile: (path) => builtin("node:fs/promises").readFile(path, "utf8"),
   readTextFileSync: (path) => builtin("node:fs").readFileSync(path, "utf8"),
@@ -280,6 +281,9 @@ const nodeRuntime = (): Runtime => ({
   onUncaught: onUncaughtNode,
   onExit(callback) {
     nodeProcess.on("exit", callback);
+  },
+  unrefTimeout(callback, ms) {
+    (setTimeout(callback, ms) as unknown as { unref(): void }).unref();
   },
   getEnv: (name) => nodeProcess.env[name],
   spawnChild,
