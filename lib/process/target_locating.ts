@@ -87,8 +87,9 @@ function facts(url: string): ModuleFacts | null {
     reexportsAll: false,
     specifiers: [],
   };
-  for (const m of text.matchAll(/(?:^|[;}\s])(?:import|export)\s*(?:[^"';]*?\s*from\s*)?["']([^"']+)["']/g)) {
-    result.specifiers.push(m[1]!);
+  for (const m of text.matchAll(/(?:^|[;}\s])(?:import|export)\s*([^"';]*?\s*from\s*)?["']([^"']+)["']/g)) {
+    // `import type` and `export type` are erased: they load nothing.
+    if (!/^type[\s{]/.test(m[1] ?? "")) result.specifiers.push(m[2]!);
   }
   const resolve = (spec: string) => {
     try {
