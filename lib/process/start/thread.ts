@@ -94,6 +94,8 @@ interface Hosted {
   parentPid: number;
   control: Int32Array;
   thread: Thread;
+  /** The kind of spare it fits (a pool worker's: none counted). */
+  kind?: string;
 }
 
 const hosted = new Map<number, Hosted>();
@@ -109,13 +111,16 @@ const spares = new Map<string, Thread[]>();
 let booting = 0;
 /**
  * The most spares kept. Each is an idle thread with the library loaded: 6 MiB in Bun, 16 in Deno, 24 in Node
- * (BENCHMARKS.md), so at most 48-192 MiB, and only while starts of their module keep coming.
+ * (BENCHMARKS.md), so at most 48-192 MiB, and only while that many children of their kind ran at once lately.
  */
 const MAX_SPARES = 8;
-/** How far back a start counts as demand for spares of its kind. */
+/** How long the most children of a kind that ran at once counts as demand for spares of that kind. */
 const DEMAND_MS = 2_000;
-/** The recent starts of each kind of spare (times, in ms), which size the spares of that kind. */
-const demand = new Map<string, number[]>();
+/**
+ * Demand for each kind of spare: how many children of that kind run now, and the most that ran at once lately
+ * (and when). Children started one after another ask for one or two spares; a burst, for as many as it had children.
+ */
+const demand = new Map<string, { running: number; peak: number; at: number }>();
 const LIBRARY = libraryEntry.href;
 /**
  * The kind of the one spare kept when starts stop asking for more: the library's while the children's modules
@@ -199,11 +204,13 @@ function spareCount(): number {
 
 /** How many spares of kind `kind` recent starts ask for. */
 function wanted(kind: string, now: number): number {
-  const times = demand.get(kind);
-  if (!times) return 0;
-  while (times.length && now - times[0]! > DEMAND_MS) times.shift();
-  if (!times.length) demand.delete(kind);
-  return Math.min(times.length, MAX_SPARES);
+  const seen = demand.get(kind);
+  if (!seen) return 0;
+  if (now - seen.at > DEMAND_MS) {
+    if (seen.running === 0) demand.delete(kind);
+    return 0;
+  }
+  return Math.min(seen.peak, MAX_SPARES);
 }
 
 /** A spare that has idled a while goes if recent starts no longer ask for its kind (one spare always stays). */
@@ -263,6 +270,8 @@ export function prestart(): void {
 function ended(process: Hosted, runtimeCode: number): void {
   if (hosted.get(process.pid) !== process) return;
   hosted.delete(process.pid);
+  const seen = process.kind === undefined ? undefined : demand.get(process.kind);
+  if (seen) seen.running--;
   // A thread that ended without writing its code crashed (or was ended by the runtime).
   endWith(process.control, runtimeCode);
   markPidDead(process.pid);
@@ -301,9 +310,14 @@ export function hostStart(message: RunMessage): void {
     return;
   }
   const kind = spareKind(message);
-  const times = demand.get(kind) ?? [];
-  demand.set(kind, times);
-  times.push(performance.now());
+  const now = performance.now();
+  const seen = demand.get(kind) ?? { running: 0, peak: 0, at: now };
+  demand.set(kind, seen);
+  seen.running++;
+  if (seen.running >= seen.peak || now - seen.at > DEMAND_MS) {
+    seen.peak = seen.running;
+    seen.at = now;
+  }
   defaultPreload = kind;
   const thread = takeSpare(kind) ?? bootThread("");
   // From here its boot is this child's: the child's core, counted among the running ones.
@@ -311,7 +325,7 @@ export function hostStart(message: RunMessage): void {
     thread.booting = false;
     booting--;
   }
-  const process: Hosted = { pid: message.self.pid, name: message.self.name, parentPid, control, thread };
+  const process: Hosted = { pid: message.self.pid, name: message.self.name, parentPid, control, thread, kind };
   thread.hosted = process;
   hosted.set(process.pid, process);
   thread.ready.then(() => {
