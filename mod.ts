@@ -68,6 +68,7 @@ export {
   exit,
   getpid,
   getppid,
+  type ParentProcess,
   parentProcess,
   type ProcessInfo,
 } from "./lib/process/current_process.ts";

@@ -1,14 +1,40 @@
-// Process start + join latency: ours (a warm spare worker) vs a raw Worker, and back to back.
+// Process start costs in the patterns programs use, beside the runtime's floor (an empty worker's boot).
+// bench/process.py measures the same cases with Python's fork, forkserver and spawn.
+//
+// The first start and the burst are measured in a fresh program each time (this file run again with a case
+// name), 300 ms after that program started, as a program that starts processes once meets them.
+import { spawnSync } from "node:child_process";
+import nodeProcess from "node:process";
+import { fileURLToPath } from "node:url";
+import { Worker as NodeWorker } from "node:worker_threads";
 import { Process } from "../mod.ts";
-import { median, rawNodeWorkers, report } from "./_util.ts";
+import { args, median, report, runtimeName } from "./_util.ts";
 
 export function noop(): void {}
 
-const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+export function spin(): void {
+  let x = 0;
+  for (let i = 0; i < 100_000; i++) x += i;
+  if (x < 0) console.log(x);
+}
 
-async function oursWarm(): Promise<number> {
-  // Give the spare time to boot between starts, as a forkserver's fork would have.
-  await pause(120);
+/** Says it is up in `cells[0]`, then idles until `cells[1]` is set. */
+export async function idle(cells: Int32Array): Promise<void> {
+  Atomics.add(cells, 0, 1);
+  while (Atomics.load(cells, 1) === 0) await new Promise((resolve) => setTimeout(resolve, 20));
+}
+
+const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const script = fileURLToPath(import.meta.url);
+
+/** Waits until the program has run for 300 ms. */
+async function settle(): Promise<void> {
+  const left = 300 - performance.now();
+  if (left > 0) await pause(left);
+}
+
+async function firstStart(): Promise<number> {
+  await settle();
   const started = performance.now();
   const p = new Process({ target: noop });
   p.start();
@@ -16,7 +42,16 @@ async function oursWarm(): Promise<number> {
   return performance.now() - started;
 }
 
-async function oursBackToBack(): Promise<number> {
+async function burst(): Promise<number> {
+  await settle();
+  const started = performance.now();
+  const children = Array.from({ length: 20 }, () => new Process({ target: spin }));
+  for (const child of children) child.start();
+  for (const child of children) await child.join();
+  return performance.now() - started;
+}
+
+async function backToBack(): Promise<number> {
   const n = 10;
   const started = performance.now();
   for (let i = 0; i < n; i++) {
@@ -27,23 +62,83 @@ async function oursBackToBack(): Promise<number> {
   return (performance.now() - started) / n;
 }
 
-const rawUrl = new URL("./_raw_worker.ts", import.meta.url);
-async function rawWorker(): Promise<number> {
-  const started = performance.now();
-  if (rawNodeWorkers) {
-    const { Worker } = await import("node:worker_threads");
-    const w = new Worker(rawUrl);
-    await new Promise<void>((resolve) => w.on("exit", () => resolve()));
-  } else {
-    const w = new Worker(rawUrl, { type: "module" });
-    await new Promise<void>((resolve) => w.addEventListener("close", () => resolve()));
-  }
-  return performance.now() - started;
+/** RSS added by each live idle child: the slope between 10 and 20 of them. */
+async function rssPerChild(): Promise<number> {
+  await settle();
+  const cells = new Int32Array(new SharedArrayBuffer(8));
+  const live: Process[] = [];
+  const grow = async (to: number) => {
+    while (live.length < to) {
+      const p = new Process({ target: idle, args: [cells] });
+      p.start();
+      live.push(p);
+    }
+    while (Atomics.load(cells, 0) < to) await pause(10);
+    await pause(200);
+    return nodeProcess.memoryUsage().rss;
+  };
+  const at10 = await grow(10);
+  const at20 = await grow(20);
+  Atomics.store(cells, 1, 1);
+  for (const p of live) await p.join();
+  return (at20 - at10) / 10 / 2 ** 20;
 }
 
+type WorkerKind = "web" | "node";
+const readyUrl = new URL("./_ready_worker_node.ts", import.meta.url);
+const readyWebUrl = new URL("./_ready_worker_web.ts", import.meta.url);
+
+/** An empty worker: start until its first message (then it is ended). */
+async function emptyWorker(kind: WorkerKind): Promise<number> {
+  const started = performance.now();
+  if (kind === "node") {
+    const w = new NodeWorker(readyUrl);
+    await new Promise((resolve) => w.once("message", resolve));
+    const elapsed = performance.now() - started;
+    await w.terminate();
+    return elapsed;
+  }
+  const w = new Worker(readyWebUrl, { type: "module" });
+  await new Promise((resolve) => w.addEventListener("message", resolve, { once: true }));
+  const elapsed = performance.now() - started;
+  w.terminate();
+  return elapsed;
+}
+
+/** Runs this file again as a fresh program measuring `which`, and returns what it measured. */
+function fresh(which: string): number {
+  const command = runtimeName === "deno" ? ["run", "-A", script, which] : [script, which];
+  const run = spawnSync(nodeProcess.execPath, command, { encoding: "utf8", timeout: 120_000 });
+  if (run.status !== 0) throw new Error(`${which} exited ${run.status}: ${run.stderr}`);
+  return Number(run.stdout.trim().split("\n").at(-1));
+}
+
+const cases: Record<string, () => Promise<number>> = { first: firstStart, burst, rss: rssPerChild };
+const FIRST = "first start+join of a no-op child, 300 ms after the program started";
+const BACK = "start+join back to back, per child (10 in a row)";
+const BURST = "20 children started together, each a 100k-iteration loop, until all joined";
+const RSS = "RSS per live idle child";
+const FLOOR = "an empty worker's boot (start to its first message)";
+
 if (import.meta.main) {
-  await oursWarm();
-  report("start+join a no-op child", "ours", "ms", await median(15, oursWarm), "lower");
-  report("start+join a no-op child", "raw", "ms", await median(9, rawWorker), "lower");
-  report("start+join back to back (10 in a row)", "ours", "ms", await median(3, oursBackToBack), "lower");
+  const which = args[0];
+  if (which) {
+    console.log(await cases[which]!());
+  } else {
+    const runs = Number(nodeProcess.env.BENCH_RUNS ?? 7);
+    report(FIRST, "ours", "ms", await median(runs, () => fresh("first")), "lower");
+    await backToBack();
+    report(BACK, "ours", "ms", await median(runs, backToBack), "lower");
+    report(BURST, "ours", "ms", await median(runs, () => fresh("burst")), "lower");
+    report(RSS, "ours", "MiB", await median(3, () => fresh("rss")), "lower");
+    const kinds: [WorkerKind, string][] = runtimeName === "deno"
+      ? [["web", "raw"], ["node", "raw node:worker_threads"]]
+      : runtimeName === "bun"
+      ? [["web", "raw"]]
+      : [["node", "raw"]];
+    for (const [kind, impl] of kinds) {
+      await emptyWorker(kind);
+      report(FLOOR, impl, "ms", await median(9, () => emptyWorker(kind)), "lower");
+    }
+  }
 }

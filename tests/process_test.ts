@@ -18,6 +18,7 @@ import {
   ValueError,
 } from "../mod.ts";
 import { bump, SharedCounter } from "./fixtures/counter_shareable.ts";
+import { checkParent, startChecker } from "./fixtures/parent_targets.ts";
 import * as fx from "./fixtures/targets.ts";
 
 const sharedInts = (n = 8) => new Int32Array(new SharedArrayBuffer(4 * n));
@@ -228,6 +229,26 @@ test("bad options are TypeErrors", () => {
   assert.throws(() => new Process({ args: "x" as never }), TypeError);
   assert.throws(() => new Process({ startMethod: "fork" as never }), TypeError);
   assert.throws(() => new Process(null as never), TypeError);
+  assert.throws(() => new Process({ target: fx.noop, kwargs: { name: "x" } } as never), {
+    name: "TypeError",
+    message: /pass an object in args/,
+  });
+});
+
+test("parentProcess() in a child: the parent's name and pid, alive, joinable with a timeout", async () => {
+  for (const method of ["thread", "spawn"] as const) {
+    const child = new Process({ target: checkParent, args: ["MainProcess", getpid()], startMethod: method });
+    child.start();
+    await child.join();
+    assert.equal(child.exitcode, 0, `${method} child`);
+  }
+  // A child's child: its parent is that child, a thread whose end it can wait for.
+  for (const method of ["thread", "spawn"] as const) {
+    const child = new Process({ target: startChecker, args: [method] });
+    child.start();
+    await child.join();
+    assert.equal(child.exitcode, 0, `${method} grandchild`);
+  }
 });
 
 test("process functions of the main program", () => {
@@ -250,6 +271,13 @@ const runScript = (mode: string, script = keepaliveScript) => {
     env: { ...nodeProcess.env, NO_COLOR: "1" },
   });
 };
+
+test("a target's module writing at its top level: once in the program and once in each child, before it runs", () => {
+  const run = runScript("", new URL("./fixtures/loud_module_script.ts", import.meta.url).pathname);
+  assert.equal(run.status, 0, run.stderr);
+  const children = [0, 1, 2, 3].map((i) => `loaded in child-${i}\nran in child-${i}\n`).join("");
+  assert.equal(run.stdout, `loaded in MainProcess\n${children}main done\n`);
+});
 
 test("a non-daemon child keeps the program alive and its console.log reaches stdout", () => {
   const run = runScript("nondaemon");

@@ -28,6 +28,12 @@ export const entries: { readonly thread: URL; readonly spawn: URL; readonly pool
   poolWorker: libraryModule("pool/worker"),
 };
 
+/**
+ * The library's entry (`mod.ts`, or `mod.js` in the build). No module of the library imports it; a spare thread
+ * imports it ahead for a child whose target's module imports it (lib/process/start/thread.ts).
+ */
+export const libraryEntry: URL = new URL(`../mod${extension}`, lib);
+
 const checked = new Set<string>();
 
 /** Whether the entry at `url` can be started (a remote one is taken to be there). */

@@ -7,6 +7,8 @@
  */
 import { ProcessError } from "../errors.ts";
 import { runtime } from "../runtime/detect.ts";
+import { holdOpen } from "../wait/event_loop_hold.ts";
+import { isDone, waitDone } from "./exit_status.ts";
 import { adoptPidTable, nextPid, pidTable } from "./pid_table.ts";
 import type { Process, StartMethod } from "./process.ts";
 import { resolveReference, type TargetReference } from "./target_locating.ts";
@@ -22,6 +24,11 @@ export interface ChildIdentity {
   parentPid: number;
   pidCells: SharedArrayBuffer;
   startMethod: StartMethod;
+  /**
+   * The parent's exit-status cell when the parent is a thread child; null when it is the main thread of this
+   * child's OS process (whose end ends this child too) or of another one (a spawned child ends when its stdin does).
+   */
+  parentStatus: SharedArrayBuffer | null;
 }
 
 /** This process as its children and its own `Process` objects see it. */
@@ -47,9 +54,14 @@ export const me: ThisProcess = {
 };
 let childCount = 0;
 let selfProcess: Process | undefined;
+/** This process's own exit-status cell, in a thread child (what its children's `parentProcess()` waits on). */
+let ownStatus: SharedArrayBuffer | null = null;
+let parentHandle: ParentProcess | null = null;
 
-/** Called once in a child, before anything else runs there. */
-export function adoptIdentity(self: ChildIdentity): void {
+/** Called once in a child, before anything else runs there; `status` is its exit-status cell in a thread child. */
+export function adoptIdentity(self: ChildIdentity, status: SharedArrayBuffer | null = null): void {
+  ownStatus = runtime.isMainThread ? null : status;
+  parentHandle = new ParentProcess(self.parentName, self.parentPid, self.parentStatus ?? null);
   me.name = self.name;
   me.pid = self.pid;
   me.ppid = self.parentPid;
@@ -84,6 +96,7 @@ export function childIdentity(
     parentPid: me.pid,
     pidCells: pidTable(),
     startMethod,
+    parentStatus: ownStatus,
   };
 }
 
@@ -133,6 +146,23 @@ export async function importTarget(reference: TargetReference): Promise<unknown>
   }
 }
 
+/**
+ * Internal: imports, in a spare thread, a module its child will import anyway (the library's entry). An error is
+ * the child's to meet: its own import of the module fails again with it.
+ */
+export async function importAhead(url: string): Promise<void> {
+  try {
+    await import(url);
+  } catch {
+    // Reported by the child's own import.
+  }
+}
+
+/** Whether this program is a child's entry (a spawned child, a thread child), not a program of the user's. */
+export function isChildEntry(): boolean {
+  return exitHook !== undefined;
+}
+
 /** What {@linkcode currentProcess} returns in the main process. */
 export interface ProcessInfo {
   /** `"MainProcess"`. */
@@ -161,7 +191,86 @@ export function currentProcess(): ProcessInfo & { identity?: number[] } {
 }
 
 /**
- * The parent of this process (`{ name, pid }`), or `null` in the main program.
+ * The parent of a child process, as {@linkcode parentProcess} returns it: Python's `parent_process()`. It can be
+ * waited on, not started, stopped or closed.
+ *
+ * @example
+ * ```ts
+ * import { parentProcess } from "@tsmp/multiprocessing";
+ *
+ * export async function worker() {
+ *   const parent = parentProcess()!;
+ *   console.log(parent.name, parent.isAlive()); // "MainProcess" true
+ *   await parent.join(10);
+ * }
+ * ```
+ */
+export class ParentProcess {
+  #name: string;
+  #pid: number;
+  #status: Int32Array | null;
+  #ended: Promise<void>;
+
+  /** Internal: made once in a child, from what its parent sent. */
+  constructor(name: string, pid: number, status: SharedArrayBuffer | null) {
+    this.#name = name;
+    this.#pid = pid;
+    this.#status = status ? new Int32Array(status) : null;
+    // A parent that is the main thread of this OS process, or of the one that spawned this child, outlives it.
+    this.#ended = this.#status ? waitDone(this.#status) : new Promise<void>(() => {});
+  }
+
+  /** The parent's name (`MainProcess` for the main program). */
+  get name(): string {
+    return this.#name;
+  }
+
+  /** The parent's {@linkcode getpid}. */
+  get pid(): number {
+    return this.#pid;
+  }
+
+  /** Python's `ident`, the same as {@linkcode ParentProcess.pid}. */
+  get ident(): number {
+    return this.#pid;
+  }
+
+  /** Settles when the parent ends (never, for a parent whose end ends this process too). */
+  get sentinel(): Promise<void> {
+    return this.#ended;
+  }
+
+  /** Whether the parent still runs. */
+  isAlive(): boolean {
+    return !this.#status || !isDone(this.#status);
+  }
+
+  /** Waits for the parent to end, or for `timeout` ms. Resolves either way; check `isAlive()`. */
+  async join(timeout?: number): Promise<void> {
+    if (timeout !== undefined && (typeof timeout !== "number" || Number.isNaN(timeout))) {
+      throw new TypeError(`join: timeout must be a number of milliseconds or undefined, got ${String(timeout)}`);
+    }
+    if (!this.isAlive()) return;
+    const release = holdOpen();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    try {
+      await (timeout === undefined
+        ? this.#ended
+        : Promise.race([this.#ended, new Promise<void>((resolve) => (timer = setTimeout(resolve, timeout)))]));
+    } finally {
+      clearTimeout(timer);
+      release();
+    }
+  }
+
+  /** Python's repr: `<_ParentProcess name='MainProcess' parent=123 started>`. */
+  toString(): string {
+    return `<_ParentProcess name='${this.#name}' parent=${this.#pid} ${this.isAlive() ? "started" : "stopped"}>`;
+  }
+}
+
+/**
+ * The parent of this process, or `null` in the main program: Python's `parent_process()`.
  *
  * @example
  * ```ts
@@ -169,8 +278,8 @@ export function currentProcess(): ProcessInfo & { identity?: number[] } {
  * console.log(parentProcess()); // null in the main program
  * ```
  */
-export function parentProcess(): { name: string; pid: number } | null {
-  return me.parent;
+export function parentProcess(): ParentProcess | null {
+  return parentHandle;
 }
 
 /**

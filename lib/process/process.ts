@@ -140,6 +140,12 @@ export class Process<F extends Target = Target> {
     if (options === null || typeof options !== "object") {
       throw new TypeError("Process options must be an object like { target, args, name, daemon }");
     }
+    if ("kwargs" in options) {
+      throw new TypeError(
+        "Process takes no kwargs: a target's parameters are positional, so pass an object in args "
+          + "(args: [{ key: value }]) and take it as the target's parameter",
+      );
+    }
     const { target, args = [], name, daemon, startMethod: method, module } = options;
     if (target !== undefined && typeof target !== "function") {
       throw new TypeError(`Process target must be an exported function, got ${typeof target}`);
@@ -393,7 +399,7 @@ export async function runProcess(
   self: ChildIdentity,
   report: (error: unknown) => void,
 ): Promise<number> {
-  adoptIdentity(self);
+  adoptIdentity(self, message.control);
   startMethod = self.startMethod;
   let code = 0;
   try {

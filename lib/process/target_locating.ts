@@ -38,6 +38,8 @@ interface ModuleFacts {
   /** modules imported as namespaces, or re-exported wholesale */
   namespaces: string[];
   reexportsAll: boolean;
+  /** every module specifier it imports from or re-exports, as written */
+  specifiers: string[];
 }
 
 const frameUrl = /(?:\(|at )((?:file:\/\/|https?:\/\/|\/)[^\s()]+?):\d+:\d+\)?\s*$/;
@@ -78,7 +80,17 @@ function facts(url: string): ModuleFacts | null {
   }
   text = text.replace(/\/\*[\s\S]*?\*\//g, "").replace(/(^|[^:"'`])\/\/.*$/gm, "$1");
   // Below, `m[n]!` is a group its pattern always captures when it matches.
-  const result: ModuleFacts = { exported: new Set(), imported: new Map(), namespaces: [], reexportsAll: false };
+  const result: ModuleFacts = {
+    exported: new Set(),
+    imported: new Map(),
+    namespaces: [],
+    reexportsAll: false,
+    specifiers: [],
+  };
+  for (const m of text.matchAll(/(?:^|[;}\s])(?:import|export)\s*([^"';]*?\s*from\s*)?["']([^"']+)["']/g)) {
+    // `import type` and `export type` are erased: they load nothing.
+    if (!/^type[\s{]/.test(m[1] ?? "")) result.specifiers.push(m[2]!);
+  }
   const resolve = (spec: string) => {
     try {
       return new URL(spec, url).href;
@@ -119,6 +131,25 @@ function facts(url: string): ModuleFacts | null {
   }
   sources.set(url, result);
   return result;
+}
+
+/**
+ * Whether the module at `url` imports the module at `entry` itself (not through another module): its source says
+ * so. A bare specifier is resolved as this module would resolve it, which is how the module at `url` does unless an
+ * import map scopes it elsewhere.
+ */
+export function importsDirectly(url: string, entry: string): boolean {
+  const info = facts(url);
+  if (!info) return false;
+  return info.specifiers.some((specifier) => {
+    try {
+      return (/^(\.{0,2}\/|[a-z][\w+.-]*:)/i.test(specifier)
+        ? new URL(specifier, url).href
+        : import.meta.resolve(specifier)) === entry;
+    } catch {
+      return false;
+    }
+  });
 }
 
 function push(list: ExportCandidate[], candidate: ExportCandidate): void {

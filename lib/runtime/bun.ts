@@ -192,6 +192,7 @@ export const createBunRuntime = (): Runtime => ({
     nodeProcess.exit(code);
   },
   startWorker: (url, name) => new BunWorker(url, name),
+  startWorkerBlocks: false,
   parentPort() {
     if (port !== undefined) return port;
     if (Bun.isMainThread) return (port = null);
@@ -212,6 +213,9 @@ export const createBunRuntime = (): Runtime => ({
   onUncaught: onUncaughtWebAndNode,
   onExit(callback) {
     nodeProcess.on("exit", callback);
+  },
+  unrefTimeout(callback, ms) {
+    (setTimeout(callback, ms) as unknown as { unref(): void }).unref();
   },
   getEnv: (name) => Bun.env[name],
   spawnChild,

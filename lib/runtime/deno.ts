@@ -1,7 +1,9 @@
 /**
- * The Deno adapter. Threads are `node:worker_threads` workers (node_threads.ts):
- * unlike Deno's Web Worker they can be unref'd, which daemon children and the
- * warm spare need.
+ * The Deno adapter. Threads are `node:worker_threads` workers (node_threads.ts): unlike Deno's Web Worker they can
+ * be unref'd, which daemon children and spares need. A Web Worker boots faster (8-10 ms to its first message against
+ * 22 ms, measured in bench/process.ts), but an idle one holds the program open and nothing reaches the message ops
+ * that do it. Either kind's `new Worker` blocks the thread that makes it for most of the boot, and a worker made by
+ * another worker starts about 500 ms late (Deno 2.9), so the thread host boots its threads on the main thread.
  *
  * @module
  */
@@ -97,8 +99,10 @@ let configFlag: string[] | undefined;
 function configFlags(): string[] {
   if (configFlag) return configFlag;
   configFlag = [];
-  if (!Deno.mainModule.startsWith("file:")) return configFlag;
-  for (let dir = new URL(".", Deno.mainModule), up = new URL("..", dir);; dir = up, up = new URL("..", dir)) {
+  // A node:worker_threads worker (a thread child that spawns one) has no main module: no file to look from.
+  const main: string | undefined = Deno.mainModule;
+  if (!main?.startsWith("file:")) return configFlag;
+  for (let dir = new URL(".", main), up = new URL("..", dir);; dir = up, up = new URL("..", dir)) {
     for (const name of ["deno.json", "deno.jsonc"]) {
       const path = fileURLToPath(new URL(name, dir));
       if (Deno.permissions.querySync({ name: "read", path }).state !== "granted") return configFlag;
@@ -145,6 +149,8 @@ export const createDenoRuntime = (): Runtime => ({
     throw new Error("unreachable");
   },
   startWorker: (url, name) => new WorkerThread(url, name),
+  // 20-40 ms of the calling thread for a node:worker_threads worker (about half that for a Web Worker).
+  startWorkerBlocks: true,
   parentPort: workerParentPort,
   readTextFile: (path) => Deno.readTextFile(path),
   readTextFileSync: (path) => Deno.readTextFileSync(path),
@@ -161,6 +167,9 @@ export const createDenoRuntime = (): Runtime => ({
   onUncaught: onUncaughtWebAndNode,
   onExit(callback) {
     globalThis.addEventListener("unload", callback);
+  },
+  unrefTimeout(callback, ms) {
+    Deno.unrefTimer(setTimeout(callback, ms));
   },
   getEnv: (name) => Deno.env.get(name),
   spawnChild,

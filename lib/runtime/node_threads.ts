@@ -32,10 +32,10 @@ export class WorkerThread implements WorkerHandle {
   #worker: NodeWorker;
   #onError: (error: unknown) => void = () => {};
   #onMessage: (message: unknown) => void = () => {};
-  /** `workerData` is for the adapter's own use in the child (see node.ts). */
-  constructor(url: URL, name: string, workerData?: unknown) {
+  /** `workerData` is for the adapter's own use in the child, and `env` the child's environment (see node.ts). */
+  constructor(url: URL, name: string, workerData?: unknown, env?: Record<string, string | undefined>) {
     const started = workerEntry(url);
-    this.#worker = new NodeWorker(started, { name, workerData });
+    this.#worker = new NodeWorker(started, env ? { name, workerData, env } : { name, workerData });
     this.#worker.on("error", (error) => this.#onError(namingEntry(error, started, url)));
     // Listening now, before any unref(): in Node, a "message" listener added to a worker refs its port again, and
     // an unref'd child would hold the program open. Nothing is missed: messages arrive on a later turn.

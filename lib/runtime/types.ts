@@ -119,6 +119,8 @@ export interface Runtime {
   exitThread(code: number): never;
   /** Starts a module worker running `url`. */
   startWorker(url: URL, name: string): WorkerHandle;
+  /** Whether {@linkcode Runtime.startWorker} blocks the calling thread for most of the worker's boot. */
+  readonly startWorkerBlocks: boolean;
   /** The channel to the parent thread, or null on the main thread. */
   parentPort(): ParentPort | null;
   /** Reads a text file (used to read a module's own export list). */
@@ -137,6 +139,8 @@ export interface Runtime {
   onUncaught(handler: (error: unknown) => void): void;
   /** Registers a callback for when the program ends normally or by exit(). */
   onExit(callback: () => void): void;
+  /** Calls `callback` after `ms` unless the program has ended by then: the timer does not hold it open. */
+  unrefTimeout(callback: () => void, ms: number): void;
   /** Environment variable lookup. */
   getEnv(name: string): string | undefined;
   /**

@@ -59,7 +59,7 @@ function spawnStart(message: RunMessage, status: Int32Array): StartedChild {
   refuseShared(message.args, "args");
   refuseShared(message.fields, "this");
   const { control: _control, ...rest } = message;
-  const payload = serialize({ ...rest, self: { ...rest.self, pidCells: undefined } });
+  const payload = serialize({ ...rest, self: { ...rest.self, pidCells: undefined, parentStatus: null } });
   const [command, ...args] = runtime.scriptCommand(entries.spawn);
   let child: ChildHandle;
   try {

@@ -13,15 +13,18 @@
  */
 import { runtime } from "../../runtime/detect.ts";
 import type { WorkerHandle } from "../../runtime/types.ts";
-import { entries, hasEntry } from "../child_entries.ts";
+import { entries, hasEntry, libraryEntry } from "../child_entries.ts";
+import { isChildEntry } from "../current_process.ts";
 import { claimEnd, endWith } from "../exit_status.ts";
 import { markPidDead } from "../pid_table.ts";
 import type { RunMessage } from "../process.ts";
+import { importsDirectly } from "../target_locating.ts";
 import type { StartedChild, StartMethodAdapter } from "./method.ts";
 
 /** What a child thread sends the main thread. */
 type HostRequest =
   | { type: "ready" }
+  | { type: "idle" }
   | { type: "exit" }
   | { type: "spawn"; message: RunMessage }
   | { type: "terminate"; pid: number; code: number }
@@ -34,6 +37,12 @@ interface ServiceRequest {
   service: string;
   module: string;
   message: unknown;
+}
+
+/** Tells a spare to import a module ahead (the library's entry), which its child would import anyway. */
+export interface PreloadMessage {
+  type: "preload";
+  module: string;
 }
 
 /** What the main thread sends a child thread for one of its services (see {@linkcode tellThread}). */
@@ -71,6 +80,10 @@ export interface HostService {
 interface Thread {
   handle: WorkerHandle;
   ready: Promise<void>;
+  /** The module a spare imports ahead for the child it expects (the library's entry, or `""`: none). */
+  preload: string;
+  /** Whether it is a spare still booting (counted in {@linkcode booting}). */
+  booting: boolean;
   /** Set once the thread runs a process. */
   hosted?: Hosted;
 }
@@ -81,31 +94,79 @@ interface Hosted {
   parentPid: number;
   control: Int32Array;
   thread: Thread;
+  /** The kind of spare it fits (a pool worker's: none counted). */
+  kind?: string;
 }
 
 const hosted = new Map<number, Hosted>();
-let spare: Thread | undefined;
+/**
+ * Idle threads that boot, or have booted, to run a child, by what they import ahead: the library's entry (`mod.ts`,
+ * the bulk of what a child whose target's module imports it loads), or nothing (`""`). One that imported the
+ * library serves only a child whose module imports the library itself (its module graph is then what a fresh
+ * thread's would be); a bare one serves any child. The user's own modules are never imported ahead: a child
+ * imports them once it knows who it is, so their top-level code sees the child's `currentProcess()`.
+ */
+const spares = new Map<string, Thread[]>();
+/** Spares still booting: a boot takes a core for as long as it lasts. */
+let booting = 0;
+/**
+ * The most spares kept. Each is an idle thread with the library loaded: 6 MiB in Bun, 16 in Deno, 24 in Node
+ * (BENCHMARKS.md), so at most 48-192 MiB, and only while that many children of their kind ran at once lately.
+ */
+const MAX_SPARES = 8;
+/** How long the most children of a kind that ran at once counts as demand for spares of that kind. */
+const DEMAND_MS = 2_000;
+/**
+ * Demand for each kind of spare: how many children of that kind run now, and the most that ran at once lately
+ * (and when). Children started one after another ask for one or two spares; a burst, for as many as it had children.
+ */
+const demand = new Map<string, { running: number; peak: number; at: number }>();
+const LIBRARY = libraryEntry.href;
+/**
+ * The kind of the one spare kept when starts stop asking for more: the library's while the children's modules
+ * import it (the first spare, booted while the program loads, guesses so), bare once one did not.
+ */
+let defaultPreload = LIBRARY;
 /** Set once a thread could not load its entry: no more warm spares, each of which would fail and say so again. */
 let entryFailed = false;
 
-function bootThread(): Thread {
+function bootThread(preload: string): Thread {
   const handle = runtime.startWorker(entries.thread, "tsmp-child");
   // Never ref'd again: in Deno, ref() after unref() stops message delivery. Waiters hold the program open.
   handle.unref();
+  booting++;
   let markReady!: () => void;
   let isReady = false;
-  const thread: Thread = { handle, ready: new Promise((resolve) => (markReady = resolve)) };
+  const thread: Thread = {
+    handle,
+    preload,
+    booting: true,
+    ready: new Promise((resolve) => (markReady = resolve)),
+  };
+  const booted = (ready: boolean) => {
+    if (isReady) return;
+    isReady = true;
+    if (thread.booting) {
+      thread.booting = false;
+      booting--;
+    }
+    if (ready) markReady();
+  };
   handle.onError((error) => {
     if (isReady) return;
     entryFailed = true;
+    booted(false);
     reportLoadError(thread.hosted ? `Process ${thread.hosted.name}` : "tsmp-child", error);
   });
   handle.onMessage((message) => {
     const request = message as HostRequest;
     switch (request?.type) {
       case "ready":
-        isReady = true;
-        return markReady();
+        if (preload) thread.handle.postMessage({ type: "preload", module: preload } satisfies PreloadMessage);
+        if (!thread.hosted) refillSoon();
+        return booted(true);
+      case "idle":
+        return trimSpare(thread);
       case "exit":
         if (thread.hosted) ended(thread.hosted, 0);
         return;
@@ -120,10 +181,72 @@ function bootThread(): Thread {
     }
   });
   handle.onExit((code) => {
-    if (spare === thread) spare = undefined;
+    booted(false);
+    dropSpare(thread);
     if (thread.hosted) ended(thread.hosted, code === 0 ? 0 : 1);
   });
   return thread;
+}
+
+function dropSpare(thread: Thread): boolean {
+  const list = spares.get(thread.preload);
+  const at = list?.indexOf(thread) ?? -1;
+  if (at < 0) return false;
+  list!.splice(at, 1);
+  return true;
+}
+
+function spareCount(): number {
+  let count = 0;
+  for (const list of spares.values()) count += list.length;
+  return count;
+}
+
+/** How many spares of kind `kind` recent starts ask for. */
+function wanted(kind: string, now: number): number {
+  const seen = demand.get(kind);
+  if (!seen) return 0;
+  if (now - seen.at > DEMAND_MS) {
+    if (seen.running === 0) demand.delete(kind);
+    return 0;
+  }
+  return Math.min(seen.peak, MAX_SPARES);
+}
+
+/** A spare that has idled a while goes if recent starts no longer ask for its kind (one spare always stays). */
+function trimSpare(thread: Thread): void {
+  if (thread.hosted || spareCount() <= 1) return;
+  const keep = thread.preload === defaultPreload ? 1 : wanted(thread.preload, performance.now());
+  if ((spares.get(thread.preload)?.length ?? 0) > keep && dropSpare(thread)) thread.handle.terminate();
+}
+
+let refillPending = false;
+
+/**
+ * Boots spares toward what recent starts ask for, one per core that neither a running child nor another boot
+ * holds: on two cores a boot beside a running child takes the time it would have had. Runs on a later turn, so a
+ * burst of starts made in one turn is seen whole. Each boot that ends calls it again.
+ */
+function refillSoon(): void {
+  if (refillPending || !runtime.isMainThread) return;
+  refillPending = true;
+  setTimeout(refill, 0);
+}
+
+function refill(): void {
+  refillPending = false;
+  if (entryFailed || !hasEntry(entries.thread)) return;
+  const now = performance.now();
+  for (const kind of demand.keys()) {
+    const list = spares.get(kind) ?? [];
+    spares.set(kind, list);
+    while (
+      list.length < wanted(kind, now) && spareCount() < MAX_SPARES && hosted.size + booting < runtime.cpuCount()
+    ) {
+      list.push(bootThread(kind));
+    }
+  }
+  if (spareCount() === 0 && hosted.size + booting < runtime.cpuCount()) prestart();
 }
 
 /**
@@ -136,14 +259,19 @@ export function reportLoadError(name: string, error: unknown): Error {
   return loadError;
 }
 
-/** Boots the warm spare if there is none; only on the main thread. */
+/** Boots a spare if there is none; only on the main thread. */
 export function prestart(): void {
-  if (runtime.isMainThread && !spare && !entryFailed && hasEntry(entries.thread)) spare = bootThread();
+  if (!runtime.isMainThread || spareCount() > 0 || entryFailed || !hasEntry(entries.thread)) return;
+  const list = spares.get(defaultPreload) ?? [];
+  spares.set(defaultPreload, list);
+  list.push(bootThread(defaultPreload));
 }
 
 function ended(process: Hosted, runtimeCode: number): void {
   if (hosted.get(process.pid) !== process) return;
   hosted.delete(process.pid);
+  const seen = process.kind === undefined ? undefined : demand.get(process.kind);
+  if (seen) seen.running--;
   // A thread that ended without writing its code crashed (or was ended by the runtime).
   endWith(process.control, runtimeCode);
   markPidDead(process.pid);
@@ -151,13 +279,21 @@ function ended(process: Hosted, runtimeCode: number): void {
   for (const other of [...hosted.values()]) {
     if (other.parentPid === process.pid) hostTerminate(other.pid, -15);
   }
-  // Booting a thread blocks the main thread (about 25 ms in Deno) and keeps a core busy for as long again, so
-  // the next spare is booted after a child ends, and only when a core is left over by this thread and the
-  // children still running: on two cores a boot beside a running child takes the time it would have had.
-  // (A child's end is seen after its parent's join, so one started since may be running already.)
-  setTimeout(() => {
-    if (hosted.size + 1 < runtime.cpuCount()) prestart();
-  }, 0);
+  refillSoon();
+}
+
+/**
+ * The kind of spare that fits a child: the library's when the module its run imports first (its `Process`
+ * subclass's, else its target's) imports the library's entry itself, else bare.
+ */
+function spareKind(message: RunMessage): string {
+  const module = (message.subclass ?? message.target)?.candidates[0]?.url;
+  return module && importsDirectly(module, LIBRARY) ? LIBRARY : "";
+}
+
+/** A spare of kind `kind`, else a bare one. */
+function takeSpare(kind: string): Thread | undefined {
+  return (kind ? spares.get(kind)?.shift() : undefined) ?? spares.get("")?.shift();
 }
 
 /** Runs `message` in a thread: directly on the main thread, through it elsewhere. */
@@ -173,9 +309,23 @@ export function hostStart(message: RunMessage): void {
     endWith(control, -15);
     return;
   }
-  const thread = spare ?? bootThread();
-  spare = undefined;
-  const process: Hosted = { pid: message.self.pid, name: message.self.name, parentPid, control, thread };
+  const kind = spareKind(message);
+  const now = performance.now();
+  const seen = demand.get(kind) ?? { running: 0, peak: 0, at: now };
+  demand.set(kind, seen);
+  seen.running++;
+  if (seen.running >= seen.peak || now - seen.at > DEMAND_MS) {
+    seen.peak = seen.running;
+    seen.at = now;
+  }
+  defaultPreload = kind;
+  const thread = takeSpare(kind) ?? bootThread("");
+  // From here its boot is this child's: the child's core, counted among the running ones.
+  if (thread.booting) {
+    thread.booting = false;
+    booting--;
+  }
+  const process: Hosted = { pid: message.self.pid, name: message.self.name, parentPid, control, thread, kind };
   thread.hosted = process;
   hosted.set(process.pid, process);
   thread.ready.then(() => {
@@ -202,7 +352,7 @@ export function hostPoolThread(request: PoolThreadRequest): void {
   handle.onError((error) => {
     if (!started) reportLoadError(request.name, error);
   });
-  const thread: Thread = { handle, ready: Promise.resolve() };
+  const thread: Thread = { handle, ready: Promise.resolve(), preload: "", booting: false };
   const process: Hosted = { pid: request.pid, name: request.name, parentPid: request.parentPid, control, thread };
   thread.hosted = process;
   hosted.set(process.pid, process);
@@ -308,4 +458,15 @@ export function onHostMessage(name: string, listener: (message: unknown) => void
 /** Hands a message from the host to its service's listener in this thread. */
 export function deliverHostMessage(message: ServiceMessage): void {
   listeners.get(message.service)?.(message.message);
+}
+
+// The first spare boots while the program loads (a child's entry, which starts no child before it is told to, boots
+// none), so a program's first start finds it ready. The timer does not hold the program open: one that ends at
+// once, having started no process, does not wait for a boot. Where a boot blocks the main thread, it waits a moment
+// more, so a program that ends soon does not pay it (in Deno, one that only imported the library took 60 ms more);
+// one that starts a process before then boots it at `new Process`.
+if (runtime.isMainThread) {
+  runtime.unrefTimeout(() => {
+    if (!isChildEntry()) prestart();
+  }, runtime.startWorkerBlocks ? 50 : 0);
 }
