@@ -1,5 +1,8 @@
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import nodeProcess from "node:process";
 import { test } from "node:test";
+import { fileURLToPath } from "node:url";
 import { DEBUG, INFO, SUBWARNING, WARNING } from "../lib/logging.ts";
 import { getLogger, type LogRecord } from "../mod.ts";
 
@@ -49,5 +52,22 @@ test("levels by name, unknown levels refused, a throwing handler does not stop t
     stop();
     logger.removeHandler(broken);
     logger.setLevel(WARNING);
+  }
+});
+
+test("logToStderr reports starts and exits in the [LEVEL/Process] format, and children log at the parent's level", () => {
+  const script = fileURLToPath(new URL("./fixtures/logging_script.ts", import.meta.url));
+  const args = nodeProcess.execPath.includes("deno") ? ["run", "-A", script] : [script];
+  const run = spawnSync(nodeProcess.execPath, args, { encoding: "utf8", timeout: 60_000 });
+  assert.equal(run.status, 0, run.stderr);
+  const lines = run.stderr.split("\n");
+  for (const name of ["thread-child", "spawn-child"]) {
+    assert.ok(
+      lines.some((l) => new RegExp(`^\\[INFO/MainProcess\\] started ${name} \\(pid \\d+, `).test(l)),
+      run.stderr,
+    );
+    assert.ok(lines.includes(`[INFO/${name}] child process calling run()`), run.stderr);
+    assert.ok(lines.includes(`[INFO/${name}] process exiting with exitcode 0`), run.stderr);
+    assert.ok(lines.includes(`[INFO/MainProcess] ${name} ended with exitcode 0`), run.stderr);
   }
 });

@@ -29,6 +29,8 @@ export interface ChildIdentity {
    * child's OS process (whose end ends this child too) or of another one (a spawned child ends when its stdin does).
    */
   parentStatus: SharedArrayBuffer | null;
+  /** The level the parent logs to stderr at (`logToStderr`), so the child does too; `null` when it does not. */
+  logLevel?: number | null;
 }
 
 /** This process as its children and its own `Process` objects see it. */

@@ -6,6 +6,7 @@
  * @module
  */
 import { ProcessError, ValueError } from "../errors.ts";
+import { adoptStderrLogLevel, getLogger, INFO, stderrLogLevel } from "../logging.ts";
 import { runtime } from "../runtime/detect.ts";
 import { loadReducersFor, rebuild, reduce, reduceArgs } from "../serialize.ts";
 import { holdOpen } from "../wait/event_loop_hold.ts";
@@ -23,6 +24,8 @@ import {
 import { exitCodeOf, isDone, newExitStatus, waitDone } from "./exit_status.ts";
 import { type StartedChild, type StartMethod, startMethodAdapter, startMethodNames } from "./start/method.ts";
 import { callerModules, referenceOf, type TargetReference } from "./target_locating.ts";
+
+const logger = getLogger();
 
 export type { StartMethod };
 
@@ -267,9 +270,11 @@ export class Process<F extends Target = Target> {
 
     const control = newExitStatus();
     this.#control = control;
+    const self = childIdentity(this.#name, this.#identity, this.#daemon, this.#authkey, method.name);
+    self.logLevel = stderrLogLevel();
     const message: RunMessage = {
       type: "run",
-      self: childIdentity(this.#name, this.#identity, this.#daemon, this.#authkey, method.name),
+      self,
       control: control.buffer as SharedArrayBuffer,
       target,
       subclass: subclassRef,
@@ -281,9 +286,11 @@ export class Process<F extends Target = Target> {
     this.#started = true;
     children.add(this);
     const release = this.#daemon ? () => {} : holdOpen();
+    if (logger.isEnabledFor(INFO)) logger.info(`started ${this.#name} (pid ${this.#pid}, ${method.name})`);
     this.#ended = waitDone(control).then(() => {
       children.delete(this);
       release();
+      if (logger.isEnabledFor(INFO)) logger.info(`${this.#name} ended with exitcode ${exitCodeOf(control)}`);
     });
   }
 
@@ -317,6 +324,7 @@ export class Process<F extends Target = Target> {
     this.#checkClosed();
     if (!this.#control) throw new ProcessError("can only terminate a started process");
     if (isDone(this.#control)) return;
+    if (logger.isEnabledFor(INFO)) logger.info(`${code === -9 ? "killing" : "terminating"} ${this.#name}`);
     this.#child!.stop(code);
   }
 
@@ -400,8 +408,10 @@ export async function runProcess(
   report: (error: unknown) => void,
 ): Promise<number> {
   adoptIdentity(self, message.control);
+  adoptStderrLogLevel(self.logLevel);
   startMethod = self.startMethod;
   let code = 0;
+  if (logger.isEnabledFor(INFO)) logger.info("child process calling run()");
   try {
     await runChild(message, self);
   } catch (error) {
@@ -409,13 +419,21 @@ export async function runProcess(
     code = 1;
   }
   await reapChildren();
+  if (logger.isEnabledFor(INFO)) logger.info(`process exiting with exitcode ${code}`);
   return code;
 }
 
 /** Waits for this process's non-daemon children and terminates the daemon ones, as Python does at exit. */
 export async function reapChildren(): Promise<void> {
-  for (const child of [...children]) if (child.daemon) child.terminate();
-  for (const child of [...children]) await child.join();
+  for (const child of [...children]) {
+    if (!child.daemon) continue;
+    if (logger.isEnabledFor(INFO)) logger.info(`calling terminate() for daemon ${child.name}`);
+    child.terminate();
+  }
+  for (const child of [...children]) {
+    if (logger.isEnabledFor(INFO)) logger.info(`calling join() for process ${child.name}`);
+    await child.join();
+  }
 }
 
 /**
