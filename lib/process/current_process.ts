@@ -154,6 +154,7 @@ export async function importTarget(reference: TargetReference): Promise<unknown>
  */
 export async function importAhead(url: string): Promise<void> {
   try {
+    // The entry's URL is known only when the program runs (a file, a URL, a package), so JSR cannot analyze it.
     await import(url);
   } catch {
     // Reported by the child's own import.
