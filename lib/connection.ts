@@ -13,6 +13,7 @@ import { dumps as pickleDumps, loads as pickleLoads } from "./reduction/pickle.t
 import { copyOut, type Decoder, Expired, NONE, Ring, runAsync } from "./ring.ts";
 import { runtime } from "./runtime/detect.ts";
 import { reduceSymbol, registerReducer } from "./serialize.ts";
+import { frame, FrameParser } from "./transport/framing.ts";
 import { holdUntil } from "./wait/event_loop_hold.ts";
 
 // `node:net` and `node:crypto` load when TCP is first used: loading them with the module cost every program
@@ -384,44 +385,9 @@ runtime.avoidTopJitTier?.([checkLength, decodeIn], [RingTransport.prototype, Con
 // ---------------------------------------------------------------------------
 // TCP: CPython's framing and handshake.
 
-/** The bytes {@linkcode frame} makes of an `n`-byte message: its header and the message. */
-export function framedLength(n: number): number {
-  return (n > 0x7fffffff ? 12 : 4) + n;
-}
-
-/**
- * Writes `bytes` framed as CPython does into `out` at `at`: a 4-byte big-endian signed length (-1 then 8 bytes
- * beyond 2 GiB), then the bytes. Returns where the frame ends.
- */
-export function frameInto(out: Uint8Array, at: number, bytes: Uint8Array): number {
-  const n = bytes.length;
-  if (n > 0x7fffffff) {
-    const view = new DataView(out.buffer, out.byteOffset + at, 12);
-    view.setInt32(0, -1);
-    view.setBigUint64(4, BigInt(n));
-    at += 12;
-  } else {
-    out[at] = n >>> 24;
-    out[at + 1] = (n >>> 16) & 255;
-    out[at + 2] = (n >>> 8) & 255;
-    out[at + 3] = n & 255;
-    at += 4;
-  }
-  out.set(bytes, at);
-  return at + n;
-}
-
-/** Frames bytes as CPython does (see {@linkcode frameInto}). */
-export function frame(bytes: Uint8Array): Uint8Array {
-  const out = new Uint8Array(framedLength(bytes.length));
-  frameInto(out, 0, bytes);
-  return out;
-}
-
 /** Reads CPython-framed messages from a socket, with a limit on a frame's size. */
 export class FrameReader {
-  #chunks: Uint8Array[] = [];
-  #buffered = 0;
+  #parser = new FrameParser();
   #ended = false;
   #error: Error | null = null;
   #wake: (() => void) | null = null;
@@ -431,8 +397,7 @@ export class FrameReader {
   constructor(socket: Socket, maxFrame = Infinity) {
     this.maxFrame = maxFrame;
     socket.on("data", (chunk: Uint8Array) => {
-      this.#chunks.push(chunk);
-      this.#buffered += chunk.length;
+      this.#parser.push(chunk);
       this.#notify();
     });
     socket.on("end", () => {
@@ -455,59 +420,36 @@ export class FrameReader {
     wake?.();
   }
 
-  async #need(n: number): Promise<boolean> {
-    while (this.#buffered < n) {
-      if (this.#error) throw this.#error;
-      if (this.#ended) return false;
-      await holdUntil(new Promise<void>((resolve) => (this.#wake = resolve)));
-    }
-    return true;
-  }
-
-  #take(n: number): Uint8Array {
-    const out = new Uint8Array(n);
-    let done = 0;
-    while (done < n) {
-      // `n` is at most what is buffered, so a chunk remains while bytes are missing.
-      const chunk = this.#chunks[0]!;
-      const k = Math.min(chunk.length, n - done);
-      out.set(chunk.subarray(0, k), done);
-      done += k;
-      if (k === chunk.length) this.#chunks.shift();
-      else this.#chunks[0] = chunk.subarray(k);
-    }
-    this.#buffered -= n;
-    return out;
-  }
-
   /** Whether a whole frame header is buffered or the stream ended. */
   get ready(): boolean {
-    return this.#buffered >= 4 || this.#ended || this.#error !== null;
+    return this.#parser.buffered >= 4 || this.#ended || this.#error !== null;
   }
 
   /** Waits until something arrives (or the end). */
   async waitReady(): Promise<void> {
-    if (!this.ready) await this.#need(4);
+    while (!this.ready) await holdUntil(new Promise<void>((resolve) => (this.#wake = resolve)));
+    if (this.#parser.buffered < 4 && this.#error) throw this.#error;
   }
 
   /** The next frame's payload, or null at a clean end of stream. Truncated or oversized frames throw. */
   async read(): Promise<Uint8Array | null> {
-    if (!(await this.#need(4))) {
-      if (this.#buffered > 0) throw new EOFError("the stream ended inside a frame header");
-      return null;
+    for (;;) {
+      const length = this.#parser.nextLength();
+      if (length > this.maxFrame) {
+        throw new ProcessError(`frame of ${length} bytes is over the limit of ${this.maxFrame}`);
+      }
+      // A copy: the payload is a view of the socket's chunks, and the caller owns what it receives.
+      const payload = this.#parser.next();
+      if (payload) return payload.slice();
+      if (this.#error) throw this.#error;
+      if (this.#ended) {
+        if (this.#parser.buffered === 0) return null;
+        throw new EOFError(
+          length < 0 ? "the stream ended inside a frame header" : `the stream ended inside a frame of ${length} bytes`,
+        );
+      }
+      await holdUntil(new Promise<void>((resolve) => (this.#wake = resolve)));
     }
-    let length = new DataView(this.#take(4).buffer).getInt32(0);
-    if (length === -1) {
-      if (!(await this.#need(8))) throw new EOFError("the stream ended inside a frame header");
-      length = Number(new DataView(this.#take(8).buffer).getBigUint64(0));
-    } else if (length < 0) {
-      throw new ProcessError(`bad frame length ${length}`);
-    }
-    if (length > this.maxFrame) {
-      throw new ProcessError(`frame of ${length} bytes is over the limit of ${this.maxFrame}`);
-    }
-    if (!(await this.#need(length))) throw new EOFError(`the stream ended inside a frame of ${length} bytes`);
-    return this.#take(length);
   }
 }
 

@@ -17,6 +17,7 @@ export const layers = [
     "lib/looking.ts",
     "lib/codec.ts",
     "lib/ring.ts",
+    "lib/transport/framing.ts",
     "lib/serialize.ts",
     "lib/options.ts",
     "lib/text.ts",
