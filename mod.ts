@@ -20,18 +20,10 @@
  *
  * @module
  */
-export {
-  type Address,
-  answerChallenge,
-  Client,
-  Connection,
-  type ConnectionSerializer,
-  deliverChallenge,
-  Listener,
-  type ListenerOptions,
-  Pipe,
-} from "./lib/connection.ts";
-export type { HandshakeChannel } from "./lib/connection.ts";
+export { Connection, type ConnectionSerializer } from "./lib/connection/connection.ts";
+export { answerChallenge, deliverChallenge, type HandshakeChannel } from "./lib/connection/handshake.ts";
+export { Pipe } from "./lib/connection/pipe.ts";
+export { type Address, Client, Listener, type ListenerOptions } from "./lib/connection/socket.ts";
 export { type Context, getContext } from "./lib/context.ts";
 export {
   AuthenticationError,

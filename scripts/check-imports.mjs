@@ -24,7 +24,7 @@ export const layers = [
     "lib/reduction/",
   ]],
   ["process, sync", ["lib/process/", "lib/synchronize.ts", "lib/sharedctypes.ts", "lib/shared_memory.ts"]],
-  ["queues, connection", ["lib/queues.ts", "lib/connection.ts"]],
+  ["queues, connection", ["lib/queues.ts", "lib/connection/"]],
   ["pool, managers, subprocess", ["lib/pool/", "lib/managers/", "lib/subprocess.ts", "lib/context.ts"]],
   ["testing", ["lib/testing/"]],
 ];

@@ -9,7 +9,7 @@
  */
 
 import type { Socket } from "node:net";
-import { nodeNet } from "../connection.ts";
+import { nodeNet } from "../connection/socket.ts";
 import { EOFError, ProcessError, RemoteError, TimeoutError } from "../errors.ts";
 import { Empty, Full } from "../errors.ts";
 import { PyException, Token, tuple } from "../reduction/pickle.ts";

@@ -8,7 +8,7 @@
  */
 
 import type { Server as NetServer } from "node:net";
-import { nodeNet } from "../connection.ts";
+import { nodeNet } from "../connection/socket.ts";
 import { isTuple, PyException, PyFloat, PyGlobal, PyObject, Token, tuple } from "../reduction/pickle.ts";
 import { holdOpen } from "../wait/event_loop_hold.ts";
 import { type Codec, codecFor, type Serializer } from "./codec.ts";

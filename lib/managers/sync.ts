@@ -7,7 +7,8 @@
  * @module
  */
 
-import { type Connection, Pipe } from "../connection.ts";
+import type { Connection } from "../connection/connection.ts";
+import { Pipe } from "../connection/pipe.ts";
 import { currentProcess } from "../process/current_process.ts";
 import { Process } from "../process/process.ts";
 import { BaseManager, type BaseManagerOptions, type RegisterOptions } from "./base.ts";

@@ -7,7 +7,7 @@
  * @module
  */
 
-import { answerChallenge as answer, deliverChallenge as deliver } from "../connection.ts";
+import { answerChallenge as answer, deliverChallenge as deliver } from "../connection/handshake.ts";
 import { EOFError } from "../errors.ts";
 import { ReplyLook } from "../looking.ts";
 import { framedLength, frameInto, FrameParser } from "../transport/framing.ts";
@@ -34,10 +34,10 @@ export interface ByteStream {
 
 /**
  * A framed, buffered view of a socket: frames arrive through `onFrame` or `recv()`.
- * Unlike connection.ts's pull-based `FrameReader`, it pushes frames as they arrive and
+ * Unlike connection/socket.ts's pull-based `FrameReader`, it pushes frames as they arrive and
  * never holds the program open while idle, which a server running beside the user's
  * code (`start()`) needs; both parse with transport/framing.ts's `FrameParser`, and
- * the handshake is connection.ts's.
+ * the handshake is connection/handshake.ts's.
  */
 export class FramedSocket {
   readonly socket: ByteStream;
