@@ -24,6 +24,7 @@ export { Connection, type ConnectionSerializer } from "./lib/connection/connecti
 export { answerChallenge, deliverChallenge, type HandshakeChannel } from "./lib/connection/handshake.ts";
 export { Pipe } from "./lib/connection/pipe.ts";
 export { type Address, Client, Listener, type ListenerOptions } from "./lib/connection/socket.ts";
+export { wait, type Waitable } from "./lib/connection/wait.ts";
 export { type Context, getContext } from "./lib/context.ts";
 export {
   AuthenticationError,

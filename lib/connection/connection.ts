@@ -36,7 +36,10 @@ export interface Transport {
   receive(): Promise<Uint8Array | null>;
   /** The next message handed to `decode` if it is there at once (shared memory only), else NONE. */
   receiveNow?<T>(decode: Decoder<T>): T | typeof NONE;
-  poll(timeout: number): Promise<boolean>;
+  /** Whether a message (or end of file) is there now. */
+  ready(): boolean;
+  /** Whether a message (or end of file) comes within `timeout` ms; an abort ends the wait with false. */
+  poll(timeout: number, signal?: AbortSignal): Promise<boolean>;
   close(): void;
   reduce?(): unknown;
 }
@@ -233,6 +236,20 @@ export class Connection {
       const transport = this.#open();
       if (!this.#readable) throw new ProcessError("connection is write-only");
       return transport.poll(timeout === undefined ? Infinity : timeout);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /** @internal Whether a message (or end of file) is there now, for `wait`; throws as `poll` does. */
+  _ready(): boolean {
+    return this.#readableTransport().ready();
+  }
+
+  /** @internal `poll(timeout)` that an abort ends with false, for `wait`. */
+  _poll(timeout: number, signal: AbortSignal): Promise<boolean> {
+    try {
+      return this.#readableTransport().poll(timeout, signal);
     } catch (error) {
       return Promise.reject(error);
     }

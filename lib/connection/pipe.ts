@@ -51,14 +51,18 @@ class RingTransport implements Transport {
     if (ready !== NONE) return Promise.resolve(ready);
     return runAsync(rx.read(true, undefined, true)).then((message) => message && message.bytes);
   }
-  async poll(timeout: number): Promise<boolean> {
+  ready(): boolean {
+    const rx = this.#rx!;
+    return rx.messages > 0 || rx.writers <= 0;
+  }
+  async poll(timeout: number, signal?: AbortSignal): Promise<boolean> {
     const rx = this.#rx!;
     if (rx.messages > 0) return true;
     if (timeout <= 0) return rx.writers <= 0;
     try {
-      return await runAsync(rx.awaitMessage(performance.now() + timeout, true));
+      return await runAsync(rx.awaitMessage(performance.now() + timeout, true), signal);
     } catch (error) {
-      if (error instanceof Expired) return false;
+      if (error instanceof Expired || (signal?.aborted && error === signal.reason)) return false;
       throw error;
     }
   }

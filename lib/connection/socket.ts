@@ -25,7 +25,8 @@ export class FrameReader {
   #parser = new FrameParser();
   #ended = false;
   #error: Error | null = null;
-  #wake: (() => void) | null = null;
+  // Every pending wait (a read, and any number of polls) is woken.
+  #wakes: (() => void)[] = [];
 
   readonly maxFrame: number;
 
@@ -50,9 +51,7 @@ export class FrameReader {
   }
 
   #notify(): void {
-    const wake = this.#wake;
-    this.#wake = null;
-    wake?.();
+    for (const wake of this.#wakes.splice(0)) wake();
   }
 
   /** Whether a whole frame header is buffered or the stream ended. */
@@ -62,7 +61,7 @@ export class FrameReader {
 
   /** Waits until something arrives (or the end). */
   async waitReady(): Promise<void> {
-    while (!this.ready) await holdUntil(new Promise<void>((resolve) => (this.#wake = resolve)));
+    while (!this.ready) await holdUntil(new Promise<void>((resolve) => this.#wakes.push(resolve)));
     if (this.#parser.buffered < 4 && this.#error) throw this.#error;
   }
 
@@ -83,7 +82,7 @@ export class FrameReader {
           length < 0 ? "the stream ended inside a frame header" : `the stream ended inside a frame of ${length} bytes`,
         );
       }
-      await holdUntil(new Promise<void>((resolve) => (this.#wake = resolve)));
+      await holdUntil(new Promise<void>((resolve) => this.#wakes.push(resolve)));
     }
   }
 }
@@ -107,15 +106,24 @@ class SocketTransport implements Transport {
   receive(): Promise<Uint8Array | null> {
     return this.#reader.read();
   }
-  async poll(timeout: number): Promise<boolean> {
+  ready(): boolean {
+    return this.#reader.ready;
+  }
+  async poll(timeout: number, signal?: AbortSignal): Promise<boolean> {
     if (this.#reader.ready) return true;
-    if (timeout <= 0) return false;
+    if (timeout <= 0 || signal?.aborted) return false;
     let timer: ReturnType<typeof setTimeout> | undefined;
-    const expired = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), timeout)));
+    let onAbort: (() => void) | undefined;
+    const expired = new Promise<false>((resolve) => {
+      // No timer for a wait without end: setTimeout takes Infinity (and anything over 2^31 - 1 ms) as 1 ms.
+      if (timeout <= 0x7fffffff) timer = setTimeout(() => resolve(false), timeout);
+      if (signal) signal.addEventListener("abort", onAbort = () => resolve(false), { once: true });
+    });
     try {
       return await Promise.race([this.#reader.waitReady().then(() => true), expired]);
     } finally {
       clearTimeout(timer);
+      if (onAbort) signal!.removeEventListener("abort", onAbort);
     }
   }
   close(): void {
