@@ -71,7 +71,6 @@ export {
 export { RemoteError } from "./lib/errors.ts";
 export { BaseManager, type BaseManagerOptions, type Proxy, type RegisterOptions } from "./lib/managers/base.ts";
 export type { LockOwnership, ManagerClient, Reply } from "./lib/managers/client.ts";
-export type { Serializer } from "./lib/managers/codec.ts";
 export { ServerQueue } from "./lib/managers/objects.ts";
 export type { ProxyMethods, Remote, SnakeToCamel } from "./lib/managers/proxy.ts";
 export {
@@ -90,6 +89,7 @@ export {
   QueueProxy,
   ValueProxy,
 } from "./lib/managers/proxy.ts";
+export type { Serializer } from "./lib/managers/serializers.ts";
 export { type ManagerAddress, Server } from "./lib/managers/server.ts";
 export { Manager, type ManagerOptions, SyncManager } from "./lib/managers/sync.ts";
 export { JoinableQueue, Queue, type QueueOptions, type QueueWaitOptions, SimpleQueue } from "./lib/queues.ts";

@@ -12,7 +12,6 @@ import { Pipe } from "../connection/pipe.ts";
 import { currentProcess } from "../process/current_process.ts";
 import { Process } from "../process/process.ts";
 import { BaseManager, type BaseManagerOptions, type RegisterOptions } from "./base.ts";
-import type { Serializer } from "./codec.ts";
 import {
   ArrayObject,
   BarrierObject,
@@ -44,6 +43,7 @@ import {
   setProxyForTypeid,
   ValueProxy,
 } from "./proxy.ts";
+import type { Serializer } from "./serializers.ts";
 import type { ManagerAddress } from "./server.ts";
 
 /**

@@ -1,8 +1,8 @@
 /**
- * CPython's connection framing and authkey handshake over a `node:net` socket:
- * 4-byte big-endian length frames (-1 then 8 bytes for large ones) and the
- * mutual `#CHALLENGE#` exchange (HMAC-SHA256 with `{sha256}` prefixes, and the
- * legacy raw HMAC-MD5 of Python 3.11 and older, accepted both ways).
+ * The managers' socket: a byte stream (a `node:net` socket, or a shared-memory
+ * `LocalSocket` between threads) cut into CPython's frames as they arrive and
+ * written a turn's frames at a time, and CPython's mutual `#CHALLENGE#` authkey
+ * exchange over it (connection/handshake.ts).
  *
  * @module
  */
