@@ -20,18 +20,11 @@
  *
  * @module
  */
-export {
-  type Address,
-  answerChallenge,
-  Client,
-  Connection,
-  type ConnectionSerializer,
-  deliverChallenge,
-  Listener,
-  type ListenerOptions,
-  Pipe,
-} from "./lib/connection.ts";
-export type { HandshakeChannel } from "./lib/connection.ts";
+export { Connection, type ConnectionSerializer } from "./lib/connection/connection.ts";
+export { answerChallenge, deliverChallenge, type HandshakeChannel } from "./lib/connection/handshake.ts";
+export { Pipe } from "./lib/connection/pipe.ts";
+export { type Address, Client, Listener, type ListenerOptions } from "./lib/connection/socket.ts";
+export { wait, type Waitable } from "./lib/connection/wait.ts";
 export { type Context, getContext } from "./lib/context.ts";
 export {
   AuthenticationError,
@@ -89,7 +82,6 @@ export {
 export { RemoteError } from "./lib/errors.ts";
 export { BaseManager, type BaseManagerOptions, type Proxy, type RegisterOptions } from "./lib/managers/base.ts";
 export type { LockOwnership, ManagerClient, Reply } from "./lib/managers/client.ts";
-export type { Serializer } from "./lib/managers/codec.ts";
 export { ServerQueue } from "./lib/managers/objects.ts";
 export type { ProxyMethods, Remote, SnakeToCamel } from "./lib/managers/proxy.ts";
 export {
@@ -108,6 +100,7 @@ export {
   QueueProxy,
   ValueProxy,
 } from "./lib/managers/proxy.ts";
+export type { Serializer } from "./lib/managers/serializers.ts";
 export { type ManagerAddress, Server } from "./lib/managers/server.ts";
 export { Manager, type ManagerOptions, SyncManager } from "./lib/managers/sync.ts";
 export { JoinableQueue, Queue, type QueueOptions, type QueueWaitOptions, SimpleQueue } from "./lib/queues.ts";

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { Pipe } from "./connection.ts";
+import { Pipe } from "./connection/pipe.ts";
 import { AuthenticationError, BufferTooShort, ProcessError, TimeoutError, ValueError } from "./errors.ts";
 import { Manager } from "./managers/sync.ts";
 import { Pool } from "./pool/pool.ts";

@@ -95,6 +95,9 @@ function makeRing(options: QueueOptions): Ring {
 }
 
 let privateMethodsTiered = false;
+// Set by the classes' static blocks: how readerRing() reaches their private fields.
+let ringOfQueue: (queue: Queue<unknown>) => Ring;
+let queueOfSimple: (queue: SimpleQueue<unknown>) => Queue<unknown>;
 
 /**
  * A multi-producer, multi-consumer FIFO queue shared between processes: pass it
@@ -121,6 +124,10 @@ export class Queue<T = unknown> implements AsyncIterable<T> {
   #ring: Ring;
   #maxsize: number;
   #closedHere = false;
+
+  static {
+    ringOfQueue = (queue) => queue.#ring;
+  }
 
   /** A queue of at most `maxsize` items (0: unbounded). */
   constructor(maxsize = 0, options: QueueOptions = {}) {
@@ -451,6 +458,9 @@ export class JoinableQueue<T = unknown> extends Queue<T> {
  */
 export class SimpleQueue<T = unknown> {
   #queue: Queue<T>;
+  static {
+    queueOfSimple = (queue) => queue.#queue;
+  }
   /** A queue with no bound (Python's `SimpleQueue`). */
   constructor(options: QueueOptions = {}) {
     this.#queue = rebuildingSimple ?? new Queue<T>(0, options);
@@ -480,6 +490,11 @@ export class SimpleQueue<T = unknown> {
 }
 
 let rebuildingSimple: Queue<never> | undefined;
+
+/** The ring a queue's items are read from: what `connection.wait` waits on for a queue's reader side. */
+export function readerRing(queue: Queue<unknown> | SimpleQueue<unknown>): Ring {
+  return ringOfQueue(queue instanceof SimpleQueue ? queueOfSimple(queue) : queue);
+}
 
 function rebuildQueue<Q>(make: (maxsize: number) => Q): (state: unknown) => Q {
   return (state) => {

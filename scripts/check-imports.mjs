@@ -15,7 +15,7 @@ export const layers = [
   ["transport, reduction", ["lib/transport/", "lib/codec.ts", "lib/serialize.ts", "lib/reduction/"]],
   ["process", ["lib/process/", "lib/logging.ts"]],
   ["sync", ["lib/sync/", "lib/sharedctypes.ts", "lib/shared_memory.ts"]],
-  ["queues, connection", ["lib/queues.ts", "lib/connection.ts", "lib/connection/"]],
+  ["queues, connection", ["lib/queues.ts", "lib/connection/"]],
   ["pool, managers, subprocess", [
     "lib/pool/",
     "lib/managers/",

@@ -7,7 +7,7 @@ import { connect as tcpConnect, type Socket } from "node:net";
 import process from "node:process";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
-import { answerChallenge, deliverChallenge, FramedSocket } from "../lib/managers/wire.ts";
+import { answerChallenge, deliverChallenge, FramedSocket } from "../lib/managers/framed_socket.ts";
 import { dumps, loads, tuple } from "../lib/reduction/pickle.ts";
 import { holdUntil } from "../lib/wait/event_loop_hold.ts";
 import {

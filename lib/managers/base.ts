@@ -9,7 +9,7 @@
 import { currentProcess } from "../process/current_process.ts";
 import { Token } from "../reduction/pickle.ts";
 import { closeClient, ManagerClient } from "./client.ts";
-import type { Serializer } from "./codec.ts";
+import { authkeyBytes } from "./framed_socket.ts";
 import {
   AutoProxy,
   type BaseProxy,
@@ -19,8 +19,8 @@ import {
   type Remote,
   toWire,
 } from "./proxy.ts";
+import type { Serializer } from "./serializers.ts";
 import { type ManagerAddress, Server, type TypeSpec } from "./server.ts";
-import { authkeyBytes } from "./wire.ts";
 
 /** Options of `register()` (Python's keyword arguments, in camelCase). */
 export interface RegisterOptions {

@@ -9,16 +9,16 @@
  */
 
 import type { Socket } from "node:net";
-import { nodeNet } from "../connection.ts";
+import { nodeNet } from "../connection/socket.ts";
 import { EOFError, ProcessError, RemoteError, TimeoutError } from "../errors.ts";
 import { Empty, Full } from "../errors.ts";
 import { PyException, Token, tuple } from "../reduction/pickle.ts";
 import { holdOpen } from "../wait/event_loop_hold.ts";
-import { type Codec, codecFor, type Serializer } from "./codec.ts";
 import { connectEndpoint } from "./endpoint_broker.ts";
+import { answerChallenge, type ByteStream, deliverChallenge, FramedSocket } from "./framed_socket.ts";
 import { connectKeys, LocalSocket, newOffer } from "./local.ts";
+import { type MessageSerializer, messageSerializer, type Serializer } from "./serializers.ts";
 import type { ManagerAddress } from "./server.ts";
-import { answerChallenge, type ByteStream, deliverChallenge, FramedSocket } from "./wire.ts";
 
 /** A reply from the server, already checked: the value of `#RETURN`, or a proxy description for `#PROXY`. */
 export type Reply = { kind: "return"; value: unknown } | { kind: "proxy"; exposed: string[]; token: Token };
@@ -154,7 +154,7 @@ export class ManagerClient {
   readonly authkey: Uint8Array;
   /** How messages are encoded. */
   readonly serializer: Serializer;
-  readonly #codec: Codec;
+  readonly #serializer: MessageSerializer;
   #mode: "ours" | "python" | null = null;
   #local: boolean | null = null;
   #conn: FramedSocket | null = null;
@@ -192,7 +192,7 @@ export class ManagerClient {
     this.address = address;
     this.authkey = authkey;
     this.serializer = serializer;
-    this.#codec = codecFor(serializer);
+    this.#serializer = messageSerializer(serializer);
     this.ready = this.#start();
     this.ready.catch(() => {});
   }
@@ -273,10 +273,10 @@ export class ManagerClient {
     try {
       const conn = await this.#handshake();
       // A tagged no-op: this module's server answers it; CPython's answers with a traceback and hangs up.
-      conn.send(this.#codec.dumps(tuple(TAG, 0, null, "dummy", tuple(), {})));
+      conn.send(this.#serializer.dumps(tuple(TAG, 0, null, "dummy", tuple(), {})));
       let first: unknown[];
       try {
-        first = this.#codec.loads(await conn.recv()) as unknown[];
+        first = this.#serializer.loads(await conn.recv()) as unknown[];
       } catch (e) {
         throw new EOFError(
           `the manager at ${describe(this.address)} refused this client's first message (${(e as Error).message}): `
@@ -316,7 +316,7 @@ export class ManagerClient {
   #reply(frame: Uint8Array) {
     let msg: unknown;
     try {
-      msg = this.#codec.loads(frame);
+      msg = this.#serializer.loads(frame);
     } catch (e) {
       this.#conn?.close();
       return this.#fail(e as Error);
@@ -365,7 +365,7 @@ export class ManagerClient {
       return await this.#pythonRequest(ident, method, args, toPythonKwds(kwds), owner, limit);
     }
     const id = this.#nextId++;
-    const bytes = this.#codec.dumps(
+    const bytes = this.#serializer.dumps(
       owner
         ? tuple(TAG, id, ident, method, tuple(...args), kwds, owner.id)
         : tuple(TAG, id, ident, method, tuple(...args), kwds),
@@ -419,8 +419,8 @@ export class ManagerClient {
       if (this.#connecting < MAX_CONNECTING && this.#open.size + this.#connecting < MAX_CONNECTIONS) {
         const conn = await this.#handshake();
         try {
-          conn.send(this.#codec.dumps(tuple(null, "accept_connection", tuple("js-client"), {})));
-          const [kind, value] = this.#codec.loads(await conn.recv()) as [unknown, unknown];
+          conn.send(this.#serializer.dumps(tuple(null, "accept_connection", tuple("js-client"), {})));
+          const [kind, value] = this.#serializer.loads(await conn.recv()) as [unknown, unknown];
           settle(kind, value);
         } catch (e) {
           conn.close();
@@ -477,8 +477,8 @@ export class ManagerClient {
         if (ident === null) {
           conn = await this.#handshake();
           try {
-            conn.send(this.#codec.dumps(tuple(null, method, tuple(...args), kwds)));
-            const [kind, value] = this.#codec.loads(await conn.recv()) as [unknown, unknown];
+            conn.send(this.#serializer.dumps(tuple(null, method, tuple(...args), kwds)));
+            const [kind, value] = this.#serializer.loads(await conn.recv()) as [unknown, unknown];
             return settle(kind, value);
           } finally {
             conn.close();
@@ -492,7 +492,7 @@ export class ManagerClient {
         } else {
           conn = await this.#methodConn();
         }
-        conn.send(this.#codec.dumps(tuple(ident, method, tuple(...args), kwds)));
+        conn.send(this.#serializer.dumps(tuple(ident, method, tuple(...args), kwds)));
         let frame: Uint8Array;
         try {
           frame = await conn.recv();
@@ -503,7 +503,7 @@ export class ManagerClient {
         }
         if (!pinned) this.#giveBack(conn);
         conn = null;
-        const [kind, value] = this.#codec.loads(frame) as [unknown, unknown];
+        const [kind, value] = this.#serializer.loads(frame) as [unknown, unknown];
         return settle(kind, value);
       };
       return await Promise.race([call(), expired]);

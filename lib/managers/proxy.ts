@@ -10,7 +10,7 @@ import type { Target } from "../process/process.ts";
 import { isTuple, PyGlobal, PyObject, Token, tuple } from "../reduction/pickle.ts";
 import { reduceSymbol, registerReducer } from "../serialize.ts";
 import { type LockOwnership, ManagerClient, type Reply } from "./client.ts";
-import type { Serializer } from "./codec.ts";
+import type { Serializer } from "./serializers.ts";
 import type { ManagerAddress } from "./server.ts";
 
 /** A proxy class: `new (client, token, exposed)`. */

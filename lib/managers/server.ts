@@ -8,14 +8,20 @@
  */
 
 import type { Server as NetServer } from "node:net";
-import { nodeNet } from "../connection.ts";
+import { nodeNet } from "../connection/socket.ts";
 import { isTuple, PyException, PyFloat, PyGlobal, PyObject, Token, tuple } from "../reduction/pickle.ts";
 import { holdOpen } from "../wait/event_loop_hold.ts";
-import { type Codec, codecFor, type Serializer } from "./codec.ts";
 import { registerEndpoint } from "./endpoint_broker.ts";
+import {
+  answerChallenge,
+  type ByteStream,
+  DEFAULT_MAX_FRAME,
+  deliverChallenge,
+  FramedSocket,
+} from "./framed_socket.ts";
 import { LocalSocket, serveKey } from "./local.ts";
 import { caller, PARAMS, pyRepr, VALUE } from "./objects.ts";
-import { answerChallenge, type ByteStream, DEFAULT_MAX_FRAME, deliverChallenge, FramedSocket } from "./wire.ts";
+import { type MessageSerializer, messageSerializer, type Serializer } from "./serializers.ts";
 
 /** A manager's address: `[host, port]` for TCP or a path for a Unix socket. */
 export type ManagerAddress = [host: string, port: number] | string;
@@ -112,7 +118,7 @@ const cpythonProxies: Record<string, string> = {
   Iterator: "IteratorProxy",
 };
 
-/** A frame's request id, read from the start of a tagged request this codec refused, or null. */
+/** A frame's request id, read from the start of a tagged request the serializer refused, or null. */
 function taggedId(frame: Uint8Array): number | null {
   const tag = [0x8c, 5, ...new TextEncoder().encode(TAG)];
   const head = frame.subarray(0, 64);
@@ -158,7 +164,7 @@ class Served {
  */
 export class Server {
   readonly #registry: Map<string, TypeSpec>;
-  readonly #codec: Codec;
+  readonly #serializer: MessageSerializer;
   readonly #authkey: Uint8Array;
   readonly #maxFrame: number;
   #address: ManagerAddress;
@@ -193,7 +199,7 @@ export class Server {
   ) {
     this.#sharedMemory = options.sharedMemory ?? true;
     this.#registry = registry;
-    this.#codec = codecFor(options.serializer, { keepFloats: true });
+    this.#serializer = messageSerializer(options.serializer, { keepFloats: true });
     this.#authkey = authkey;
     this.#maxFrame = options.maxFrame ?? DEFAULT_MAX_FRAME;
     this.#address = address;
@@ -323,7 +329,7 @@ export class Server {
     if (state.mode === "done") return;
     let request: unknown;
     try {
-      request = this.#codec.loads(frame);
+      request = this.#serializer.loads(frame);
     } catch (e) {
       // Every error of any class (a RangeError of a deep value, a DOMException of bad base64) is this
       // connection's: the server and its other clients go on.
@@ -385,10 +391,10 @@ export class Server {
     if (conn.closed) return;
     let bytes: Uint8Array;
     try {
-      bytes = this.#codec.dumps(tuple(...reply));
+      bytes = this.#serializer.dumps(tuple(...reply));
     } catch (e) {
       try {
-        bytes = this.#codec.dumps(tuple("#UNSERIALIZABLE", traceback(e), ...reply.slice(2)));
+        bytes = this.#serializer.dumps(tuple("#UNSERIALIZABLE", traceback(e), ...reply.slice(2)));
       } catch {
         // Not even the error encodes: the stream cannot go on in step, so only this connection ends.
         return conn.close();

@@ -7,11 +7,11 @@
  * @module
  */
 
-import { type Connection, Pipe } from "../connection.ts";
+import type { Connection } from "../connection/connection.ts";
+import { Pipe } from "../connection/pipe.ts";
 import { currentProcess } from "../process/current_process.ts";
 import { Process } from "../process/process.ts";
 import { BaseManager, type BaseManagerOptions, type RegisterOptions } from "./base.ts";
-import type { Serializer } from "./codec.ts";
 import {
   ArrayObject,
   BarrierObject,
@@ -43,6 +43,7 @@ import {
   setProxyForTypeid,
   ValueProxy,
 } from "./proxy.ts";
+import type { Serializer } from "./serializers.ts";
 import type { ManagerAddress } from "./server.ts";
 
 /**

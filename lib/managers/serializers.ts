@@ -1,5 +1,6 @@
 /**
- * The two payload codecs a manager can speak: `"pickle"` (CPython's, the
+ * The two serializers a manager can speak (CPython's managers name theirs
+ * "pickle" and "xmlrpclib"): `"pickle"` (CPython's, the
  * default, so a Python 3.11+ peer needs no change) and `"json"` (simple and
  * runtime-neutral, with tags for tokens, errors, bytes, maps and sets).
  *
@@ -12,7 +13,7 @@ import { dumps, loads, PyException, Token, tuple } from "../reduction/pickle.ts"
 export type Serializer = "pickle" | "json";
 
 /** Encodes and decodes one message. */
-export interface Codec {
+export interface MessageSerializer {
   dumps(value: unknown): Uint8Array;
   loads(bytes: Uint8Array): unknown;
 }
@@ -111,17 +112,20 @@ function decodeJson(value: unknown, depth = 0): unknown {
   return out;
 }
 
-const json: Codec = {
+const json: MessageSerializer = {
   dumps: (value) => enc.encode(JSON.stringify(encodeJson(value))),
   loads: (bytes) => decodeJson(JSON.parse(dec.decode(bytes))),
 };
 
-const pickle: Codec = { dumps, loads };
+const pickle: MessageSerializer = { dumps, loads };
 // A server holds values for Python peers: a whole-number float stays a float (PyFloat) until it goes back.
-const pickleKeepingFloats: Codec = { dumps, loads: (bytes) => loads(bytes, { keepFloats: true }) };
+const pickleKeepingFloats: MessageSerializer = { dumps, loads: (bytes) => loads(bytes, { keepFloats: true }) };
 
-/** The codec for a serializer name; anything else is a clear error. */
-export function codecFor(serializer: Serializer | undefined, options: { keepFloats?: boolean } = {}): Codec {
+/** The dumps/loads pair of a serializer name; anything else is a clear error. */
+export function messageSerializer(
+  serializer: Serializer | undefined,
+  options: { keepFloats?: boolean } = {},
+): MessageSerializer {
   if (serializer === undefined || serializer === "pickle") return options.keepFloats ? pickleKeepingFloats : pickle;
   if (serializer === "json") return json;
   throw new TypeError(`unknown serializer ${JSON.stringify(serializer)}: use "pickle" or "json"`);

@@ -1,14 +1,15 @@
 /**
- * CPython's connection framing and authkey handshake over a `node:net` socket:
- * 4-byte big-endian length frames (-1 then 8 bytes for large ones) and the
- * mutual `#CHALLENGE#` exchange (HMAC-SHA256 with `{sha256}` prefixes, and the
- * legacy raw HMAC-MD5 of Python 3.11 and older, accepted both ways).
+ * The managers' socket: a byte stream (a `node:net` socket, or a shared-memory
+ * `LocalSocket` between threads) cut into CPython's frames as they arrive and
+ * written a turn's frames at a time, and CPython's mutual `#CHALLENGE#` authkey
+ * exchange over it (connection/handshake.ts).
  *
  * @module
  */
 
-import { answerChallenge as answer, deliverChallenge as deliver, framedLength, frameInto } from "../connection.ts";
+import { answerChallenge as answer, deliverChallenge as deliver } from "../connection/handshake.ts";
 import { EOFError } from "../errors.ts";
+import { framedLength, frameInto, FrameParser } from "../transport/framing.ts";
 import { ReplyPoller } from "../wait/poll_budget.ts";
 
 /** Frames larger than this are refused by default (a server can set its own limit). */
@@ -33,14 +34,14 @@ export interface ByteStream {
 
 /**
  * A framed, buffered view of a socket: frames arrive through `onFrame` or `recv()`.
- * Unlike connection.ts's pull-based `FrameReader`, it pushes frames as they arrive and
+ * Unlike connection/socket.ts's pull-based `FrameReader`, it pushes frames as they arrive and
  * never holds the program open while idle, which a server running beside the user's
- * code (`start()`) needs; the frame format and the handshake are connection.ts's.
+ * code (`start()`) needs; both parse with transport/framing.ts's `FrameParser`, and
+ * the handshake is connection/handshake.ts's.
  */
 export class FramedSocket {
   readonly socket: ByteStream;
-  #chunks: Uint8Array[] = [];
-  #buffered = 0;
+  #parser = new FrameParser();
   #frames: Uint8Array[] = [];
   #waiters: { resolve: (b: Uint8Array) => void; reject: (e: Error) => void; max: number }[] = [];
   #out: Uint8Array[] = [];
@@ -58,7 +59,6 @@ export class FramedSocket {
    * bytes of its payload, and the connection goes on; when not, such a frame closes the connection.
    */
   onOversize: ((size: number, limit: number, head: Uint8Array) => void) | null = null;
-  #skipping = 0;
 
   constructor(socket: ByteStream, maxFrame = DEFAULT_MAX_FRAME) {
     this.socket = socket;
@@ -82,28 +82,15 @@ export class FramedSocket {
 
   #data(chunk: Uint8Array) {
     if (this.#closed) return;
-    this.#chunks.push(chunk);
-    this.#buffered += chunk.length;
+    this.#parser.push(chunk);
     for (;;) {
-      if (this.#skipping > 0) {
-        const n = Math.min(this.#skipping, this.#buffered);
-        this.#consume(n);
-        this.#skipping -= n;
-        if (this.#skipping > 0) return;
+      let size: number;
+      try {
+        size = this.#parser.nextLength();
+      } catch (error) {
+        return this.#abort(new EOFError((error as Error).message));
       }
-      if (this.#buffered < 4) return;
-      const head = this.#peek(12);
-      // At least 4 bytes are buffered (checked above).
-      let size = (head[0]! << 24) | (head[1]! << 16) | (head[2]! << 8) | head[3]!;
-      let headLen = 4;
-      if (size === -1) {
-        if (this.#buffered < 12) return;
-        const big = new DataView(head.buffer, head.byteOffset, head.byteLength).getBigUint64(4, false);
-        size = big > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(big);
-        headLen = 12;
-      } else if (size < 0) {
-        return this.#abort(new EOFError(`malformed frame header (length ${size})`));
-      }
+      if (size < 0) return;
       const waiter = this.#waiters[0];
       const limit = waiter !== undefined && !this.onFrame
         ? Math.min(waiter.max, this.#maxFrame)
@@ -112,49 +99,16 @@ export class FramedSocket {
         if (!this.onOversize || limit !== this.#maxFrame) {
           return this.#abort(new EOFError(`frame of ${size} bytes is larger than the limit of ${limit}`));
         }
-        const head = this.#peek(Math.min(this.#buffered, headLen + 64)).slice(headLen, headLen + 64);
-        this.#consume(headLen);
-        this.#skipping = size;
-        this.onOversize(size, limit, head);
+        this.onOversize(size, limit, this.#parser.skip(64));
         continue;
       }
-      if (this.#buffered < headLen + size) return;
-      const all = this.#peek(headLen + size);
-      this.#consume(headLen + size);
       // A view, not a copy: chunks are never written again, and loads() copies the bytes values it returns.
-      const frame = all.subarray(headLen, headLen + size);
+      const frame = this.#parser.next();
+      if (!frame) return;
       if (this.onFrame) this.onFrame(frame);
       else if (this.#waiters.length) this.#waiters.shift()!.resolve(frame);
       else this.#frames.push(frame);
       if (this.#closed) return;
-    }
-  }
-
-  #peek(n: number): Uint8Array {
-    n = Math.min(n, this.#buffered);
-    const first = this.#chunks[0];
-    if (first !== undefined && first.length >= n) return first;
-    const out = new Uint8Array(this.#buffered);
-    let off = 0;
-    for (const c of this.#chunks) {
-      out.set(c, off);
-      off += c.length;
-    }
-    this.#chunks = [out];
-    return out;
-  }
-
-  #consume(n: number) {
-    this.#buffered -= n;
-    while (n > 0) {
-      const c = this.#chunks[0]!; // n is at most what is buffered
-      if (c.length <= n) {
-        this.#chunks.shift();
-        n -= c.length;
-      } else {
-        this.#chunks[0] = c.subarray(n);
-        n = 0;
-      }
     }
   }
 
