@@ -300,7 +300,8 @@ export class Process<F extends Target = Target> {
     const ms = validTimeout(timeout, "join");
     if (this.#isSelf) throw new ProcessError("can only join a child process");
     if (!this.#ended) throw new ProcessError("can only join a started process");
-    if (this.exitcode !== null) return;
+    // The exit status can be written before the sentinel settles: after join() it has, as in Python.
+    if (this.exitcode !== null) return this.#ended;
     const release = holdOpen();
     let timer: ReturnType<typeof setTimeout> | undefined;
     try {
