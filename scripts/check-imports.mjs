@@ -24,7 +24,7 @@ export const layers = [
   ]],
   ["process, sync", ["lib/process/", "lib/synchronize.ts", "lib/sharedctypes.ts", "lib/shared_memory.ts"]],
   ["queues, connection", ["lib/queues.ts", "lib/connection.ts"]],
-  ["pool, managers, subprocess", ["lib/pool/", "lib/managers/", "lib/subprocess.ts", "lib/context.ts"]],
+  ["pool, managers, subprocess", ["lib/pool/", "lib/managers/", "lib/subprocess/", "lib/context.ts"]],
   ["testing", ["lib/testing/"]],
 ];
 
