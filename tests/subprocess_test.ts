@@ -253,6 +253,26 @@ test("a timeout with processGroup: 0 kills the whole group; without one, a grand
   assert.ok(performance.now() - started < 5000);
 });
 
+test("a grandchild that left the group (setsid) and holds the output pipe stalls neither a timeout nor the program's end", async () => {
+  const started = performance.now();
+  const done = await run(runtimeCommand("subprocess_setsid_grandchild.ts"), {
+    captureOutput: true,
+    text: true,
+    timeout: 30_000,
+  });
+  const took = performance.now() - started;
+  const pids = (done.stdout as string).trim().split(" ").map(Number);
+  try {
+    assert.equal(done.returncode, 0, done.stderr as string);
+    assert.equal(pids.length, 2);
+    // They sleep 5 s holding the pipes: a program that waited for them would take that long.
+    assert.ok(took < 3000, `the program took ${Math.round(took)} ms`);
+    assert.ok(pids.every((pid) => pid > 0 && alive(pid)), "the grandchildren outlive the deadline (setsid)");
+  } finally {
+    for (const pid of pids) if (pid > 0 && alive(pid)) nodeProcess.kill(pid, "SIGKILL");
+  }
+});
+
 test("an abort signal kills the child and rejects with its reason", async () => {
   const controller = new AbortController();
   const running = run(["sh", "-c", "sleep 30 & sleep 30"], { captureOutput: true, signal: controller.signal });

@@ -4,7 +4,7 @@
  *
  * A child shares this program's session and process group, as in Python, so Ctrl-C in a terminal reaches it too.
  * With `startNewSession` or `processGroup: 0` it gets a group of its own, and then a timeout, an abort or the
- * program's exit ends the whole group (a grandchild holding the output pipe cannot outlive it). Children still
+ * program's exit ends the whole group. Children still
  * running when the program exits are killed (`killOnExit: false` keeps them), and a `Popen` nobody waits for does
  * not hold the program open.
  *
@@ -26,7 +26,7 @@ import { runtime } from "../runtime/detect.ts";
 import type { Argv, ChildHandle } from "../runtime/types.ts";
 import { Decoder, encodeText, type TextOptions, textOptions } from "../text.ts";
 import { type Capture, collect, concat, drain, drainSource, OverLimit } from "./capture.ts";
-import { fileTarget, fromFile, toFile } from "./files.ts";
+import { type FileCopy, fileTarget, fromFile, toFile } from "./files.ts";
 import {
   argvOf,
   checkNames,
@@ -97,6 +97,7 @@ export class Popen<Text extends boolean = false> {
   readonly #pipes: [Source | null, Source | null];
   readonly #streams: [PopenStream<OutputOf<Text>> | null, PopenStream<OutputOf<Text>> | null] = [null, null];
   readonly #exited: Promise<number>;
+  readonly #copies: readonly FileCopy[];
   #ended = false;
   #holds: number;
   #returncode: number | null = null;
@@ -113,6 +114,7 @@ export class Popen<Text extends boolean = false> {
     checkStdio(options.stdin, "stdin", false);
     checkStdio(options.stdout, "stdout", false);
     checkStdio(options.stderr, "stderr", true);
+    const stdinFile = fileTarget(options.stdin);
     const { text, universalNewlines, encoding, errors, executable, passFds, processGroup } = options;
     if (text !== undefined && universalNewlines !== undefined && text !== universalNewlines) {
       throw new ValueError("Cannot disambiguate when both text and universalNewlines are supplied but different.");
@@ -185,10 +187,9 @@ export class Popen<Text extends boolean = false> {
     // Only a caller that waits holds the program open (Python's program ends with children still running).
     this.#holds = settings?.held ? 1 : 0;
     if (!this.#holds) this.#child.unref();
-    // Copies to and from files: the child has ended for the caller only once they are done.
-    const copies: Promise<unknown>[] = [];
+    // Copies to files: the child has ended for the caller only once they are done.
+    const copies: FileCopy[] = [];
     let stdin = this.#child.stdin;
-    const stdinFile = fileTarget(options.stdin);
     if (options.stdin instanceof ReadableStream) {
       const source = sources.get(options.stdin);
       const from = source ? source.bytes() : options.stdin as ReadableStream<Uint8Array>;
@@ -206,12 +207,13 @@ export class Popen<Text extends boolean = false> {
     const outputs = [this.#child.stdout, this.#child.stderr].map((pipe, i) => {
       const target = fileTarget(i === 0 ? options.stdout : options.stderr);
       if (pipe && target) {
-        copies.push(toFile(pipe, target).catch(() => {}));
+        copies.push(toFile(pipe, target, i === 0 ? "stdout" : "stderr"));
         return null;
       }
       return pipe ? new Source(pipe, this.#text, hold) : null;
     });
     this.#pipes = [outputs[0]!, outputs[1]!];
+    this.#copies = copies;
     if (options.killOnExit ?? true) {
       if (!exitHookInstalled) {
         exitHookInstalled = true;
@@ -228,10 +230,12 @@ export class Popen<Text extends boolean = false> {
     this.#exited = copies.length
       ? this.#child.exited.then(async (status) => {
         const code = ended(status);
-        await Promise.all(copies);
+        await Promise.all(copies.map((copy) => copy.done));
         return (this.#returncode = code);
       })
       : this.#child.exited.then((status) => (this.#returncode = ended(status)));
+    // A copy that failed is told to whoever waits; a Popen nobody waits for must not end the program with it.
+    this.#exited.catch(() => {});
   }
 
   /** The child's standard input, where it is `PIPE` (in text mode it takes strings too). */
@@ -458,6 +462,7 @@ export class Popen<Text extends boolean = false> {
       await within(c.done.catch(() => {}), PIPE_LEFTOVER_MS, undefined, () => new Error("left")).catch(() => {
         c.out?.cancel();
         c.err?.cancel();
+        for (const copy of this.#copies) copy.stop();
       });
     }
     return this._partial();
