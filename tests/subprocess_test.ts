@@ -26,6 +26,7 @@ import {
   Popen,
   run,
   STDOUT,
+  SubprocessError,
   TimeoutExpired,
   UnicodeDecodeError,
   ValueError,
@@ -225,6 +226,22 @@ test("DEVNULL and a file descriptor as stdout", async () => {
     await p.wait();
     closeSync(fd);
     assert.equal(readFileSync(path, "utf8"), "to a file\n");
+    // A descriptor that is not open, or not open for writing, is an error, not output lost with exit status 0.
+    const closed = openSync(path, "r");
+    closeSync(closed);
+    for (const stdio of [{ stdout: closed }, { stderr: closed }, { stdin: closed }]) {
+      assert.throws(() => new Popen(["true"], stdio), /descriptor \d+ is not open \(EBADF\): pass a descriptor/);
+    }
+    const readOnly = openSync(path, "r");
+    try {
+      await assert.rejects(
+        run(["echo", "lost?"], { stdout: readOnly }),
+        (e: SubprocessError) =>
+          e instanceof SubprocessError && /could not write the child's stdout to descriptor/.test(e.message),
+      );
+    } finally {
+      closeSync(readOnly);
+    }
   });
 });
 

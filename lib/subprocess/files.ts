@@ -76,7 +76,10 @@ export function toFile(stream: ReadableStream<Uint8Array>, target: FileTarget, w
       if (!("fd" in target)) closeSync(fd);
     }
   };
-  return { done: copy(), stop };
+  const done = copy();
+  // Seen once the child has ended (in wait(), run()), which may come after the failure.
+  done.catch(() => {});
+  return { done, stop };
 }
 
 /** Copies a file to a child's input stream, then closes it. */

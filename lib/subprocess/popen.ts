@@ -4,9 +4,8 @@
  *
  * A child shares this program's session and process group, as in Python, so Ctrl-C in a terminal reaches it too.
  * With `startNewSession` or `processGroup: 0` it gets a group of its own, and then a timeout, an abort or the
- * program's exit ends the whole group. Children still
- * running when the program exits are killed (`killOnExit: false` keeps them), and a `Popen` nobody waits for does
- * not hold the program open.
+ * program's exit ends the whole group. Children still running when the program exits are killed (`killOnExit: false`
+ * keeps them), and a `Popen` nobody waits for does not hold the program open.
  *
  * @module
  */
@@ -26,7 +25,7 @@ import { runtime } from "../runtime/detect.ts";
 import type { Argv, ChildHandle } from "../runtime/types.ts";
 import { Decoder, encodeText, type TextOptions, textOptions } from "../text.ts";
 import { type Capture, collect, concat, drain, drainSource, OverLimit } from "./capture.ts";
-import { type FileCopy, fileTarget, fromFile, toFile } from "./files.ts";
+import { checkOpen, type FileCopy, fileTarget, fromFile, toFile } from "./files.ts";
 import {
   argvOf,
   checkNames,
@@ -115,6 +114,9 @@ export class Popen<Text extends boolean = false> {
     checkStdio(options.stdout, "stdout", false);
     checkStdio(options.stderr, "stderr", true);
     const stdinFile = fileTarget(options.stdin);
+    checkOpen(stdinFile, "stdin");
+    checkOpen(fileTarget(options.stdout), "stdout");
+    checkOpen(fileTarget(options.stderr), "stderr");
     const { text, universalNewlines, encoding, errors, executable, passFds, processGroup } = options;
     if (text !== undefined && universalNewlines !== undefined && text !== universalNewlines) {
       throw new ValueError("Cannot disambiguate when both text and universalNewlines are supplied but different.");
