@@ -153,33 +153,35 @@ export {
   Value,
 } from "./lib/sharedctypes.ts";
 export type { View } from "./lib/sharedctypes.ts";
+export { list2cmdline } from "./lib/subprocess/list2cmdline.ts";
 export {
   type BytesMode,
-  call,
-  checkCall,
-  checkOutput,
-  type CheckOutputOptions,
   type Command,
-  CompletedProcess,
   DEVNULL,
-  getoutput,
-  type GetOutputOptions,
-  getstatusoutput,
-  list2cmdline,
   type OpenFile,
   type Output,
   type OutputOf,
   PIPE,
-  Popen,
   type PopenOptions,
-  type PopenStream,
-  run,
   type RunOptions,
   type StdinOf,
   type Stdio,
   STDOUT,
   type TextMode,
-} from "./lib/subprocess.ts";
+} from "./lib/subprocess/options.ts";
+export { Popen } from "./lib/subprocess/popen.ts";
+export {
+  call,
+  checkCall,
+  checkOutput,
+  type CheckOutputOptions,
+  CompletedProcess,
+  getoutput,
+  type GetOutputOptions,
+  getstatusoutput,
+  run,
+} from "./lib/subprocess/run.ts";
+export type { PopenStream } from "./lib/subprocess/stream.ts";
 export { Barrier, type BarrierOptions } from "./lib/sync/barrier.ts";
 export { Condition } from "./lib/sync/condition.ts";
 export { Event } from "./lib/sync/event.ts";

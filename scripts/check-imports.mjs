@@ -19,7 +19,6 @@ export const layers = [
   ["pool, managers, subprocess", [
     "lib/pool/",
     "lib/managers/",
-    "lib/subprocess.ts",
     "lib/subprocess/",
     "lib/context.ts",
   ]],

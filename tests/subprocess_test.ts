@@ -26,6 +26,7 @@ import {
   Popen,
   run,
   STDOUT,
+  SubprocessError,
   TimeoutExpired,
   UnicodeDecodeError,
   ValueError,
@@ -225,6 +226,22 @@ test("DEVNULL and a file descriptor as stdout", async () => {
     await p.wait();
     closeSync(fd);
     assert.equal(readFileSync(path, "utf8"), "to a file\n");
+    // A descriptor that is not open, or not open for writing, is an error, not output lost with exit status 0.
+    const closed = openSync(path, "r");
+    closeSync(closed);
+    for (const stdio of [{ stdout: closed }, { stderr: closed }, { stdin: closed }]) {
+      assert.throws(() => new Popen(["true"], stdio), /descriptor \d+ is not open \(EBADF\): pass a descriptor/);
+    }
+    const readOnly = openSync(path, "r");
+    try {
+      await assert.rejects(
+        run(["echo", "lost?"], { stdout: readOnly }),
+        (e: SubprocessError) =>
+          e instanceof SubprocessError && /could not write the child's stdout to descriptor/.test(e.message),
+      );
+    } finally {
+      closeSync(readOnly);
+    }
   });
 });
 
@@ -251,6 +268,26 @@ test("a timeout with processGroup: 0 kills the whole group; without one, a grand
   assert.ok(alive(grandchild), "outside a group of its own, the grandchild outlives the timeout, as in Python");
   nodeProcess.kill(grandchild, "SIGKILL");
   assert.ok(performance.now() - started < 5000);
+});
+
+test("a grandchild that left the group (setsid) and holds the output pipe stalls neither a timeout nor the program's end", async () => {
+  const started = performance.now();
+  const done = await run(runtimeCommand("subprocess_setsid_grandchild.ts"), {
+    captureOutput: true,
+    text: true,
+    timeout: 30_000,
+  });
+  const took = performance.now() - started;
+  const pids = (done.stdout as string).trim().split(" ").map(Number);
+  try {
+    assert.equal(done.returncode, 0, done.stderr as string);
+    assert.equal(pids.length, 2);
+    // They sleep 5 s holding the pipes: a program that waited for them would take that long.
+    assert.ok(took < 3000, `the program took ${Math.round(took)} ms`);
+    assert.ok(pids.every((pid) => pid > 0 && alive(pid)), "the grandchildren outlive the deadline (setsid)");
+  } finally {
+    for (const pid of pids) if (pid > 0 && alive(pid)) nodeProcess.kill(pid, "SIGKILL");
+  }
 });
 
 test("an abort signal kills the child and rejects with its reason", async () => {
