@@ -46,7 +46,10 @@ export {
 export { BrokenPoolError } from "./lib/errors.ts";
 export { BrokenBarrierError } from "./lib/errors.ts";
 export {
+  type ApplyOptions,
   AsyncResult,
+  type CallOptions,
+  type ChunkOptions,
   type MapOptions,
   Pool,
   type PoolOptions,

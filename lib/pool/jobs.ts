@@ -31,6 +31,8 @@ export interface ChunkJob {
   readonly cancelled: boolean;
   deliver(chunk: number, values: Items, from: number, count: number): void;
   failChunk(chunk: number, error: Error): void;
+  /** Fails what is not finished with `reason` and marks it cancelled. */
+  cancel(reason: unknown): void;
 }
 
 /** The apply kind of {@linkcode Part}. */

@@ -4,7 +4,8 @@
  *
  * @module
  */
-import { BrokenPoolError, ProcessError, ValueError } from "../errors.ts";
+import { BrokenPoolError, ProcessError, TimeoutError, ValueError } from "../errors.ts";
+import { checkOptionNames } from "../options.ts";
 import { entries, requireEntry } from "../process/child_entries.ts";
 import { checkBootstrapped, isDaemon } from "../process/current_process.ts";
 import { cpuCount, type StartMethod, type Target } from "../process/process.ts";
@@ -12,7 +13,15 @@ import { callerModules, referenceOf } from "../process/target_locating.ts";
 import { reduce, reduceArgs } from "../serialize.ts";
 import { ArraySource, isPlain, type Items } from "./jobs.ts";
 import { IN_FLIGHT } from "./protocol.ts";
-import { AsyncResult, IMapIterator, MapResult, type ResultCallbacks, settleResult } from "./results.ts";
+import {
+  AsyncResult,
+  IMapIterator,
+  MapResult,
+  onSettle,
+  type ResultCallbacks,
+  settleResult,
+  validMs,
+} from "./results.ts";
 import { RUN, Scheduler } from "./scheduler.ts";
 
 export { AsyncResult, type ResultCallbacks } from "./results.ts";
@@ -34,10 +43,111 @@ export interface PoolOptions {
   module?: string | URL | undefined;
 }
 
+/**
+ * Cancelling a call of the pool, or giving it a time limit. A task not begun when its call is cancelled never
+ * runs; a task running is stopped by ending its worker, which the pool replaces: the other tasks that worker
+ * held and had not begun go to the other workers and run as usual (a task it had finished but not yet reported
+ * fails with `BrokenPoolError`, as its result ended with the worker). A cancelled map or imap cancels every task
+ * of it not finished.
+ *
+ * @example
+ * ```ts
+ * import { Pool, TimeoutError } from "@tsmp/multiprocessing";
+ * export function spin(ms: number) {
+ *   const end = Date.now() + ms;
+ *   while (Date.now() < end);
+ *   return ms;
+ * }
+ * if (import.meta.main) {
+ *   await using pool = new Pool({ processes: 1 });
+ *   try {
+ *     await pool.apply(spin, [60_000], { timeout: 100 });
+ *   } catch (error) {
+ *     console.log(error instanceof TimeoutError); // true: the worker was ended and replaced
+ *   }
+ *   const controller = new AbortController();
+ *   const pending = pool.mapAsync(spin, [10, 60_000], { chunksize: 1, signal: controller.signal });
+ *   controller.abort(new Error("no longer needed"));
+ *   await pending.wait();
+ *   console.log(pending.successful()); // false
+ * }
+ * ```
+ */
+export interface CallOptions {
+  /** Cancels the call when it aborts: the result rejects with `signal.reason`. */
+  signal?: AbortSignal | undefined;
+  /** Milliseconds from the call after which it is cancelled: the result rejects with `TimeoutError`. */
+  timeout?: number | undefined;
+}
+
+/** Options of {@linkcode Pool.applyAsync}: callbacks, and cancelling (see {@linkcode CallOptions}). */
+export interface ApplyOptions<R> extends ResultCallbacks<R>, CallOptions {}
+
+/** Options of {@linkcode Pool.map}, {@linkcode Pool.starmap}, {@linkcode Pool.imap} and {@linkcode Pool.imapUnordered}. */
+export interface ChunkOptions extends CallOptions {
+  /** Items per task: for map, `ceil(length / (processes * 4))` by default, like Python; for imap, 1. */
+  chunksize?: number | undefined;
+}
+
 /** Options of {@linkcode Pool.mapAsync} and {@linkcode Pool.starmapAsync}. */
-export interface MapOptions<R> extends ResultCallbacks<R> {
+export interface MapOptions<R> extends ResultCallbacks<R>, CallOptions {
   /** Items per task; defaults to `ceil(length / (processes * 4))`, like Python. */
   chunksize?: number | undefined;
+}
+
+const APPLY_OPTIONS = ["callback", "errorCallback", "signal", "timeout"] as const;
+const CALL_OPTIONS = ["signal", "timeout"] as const;
+const CHUNK_OPTIONS = ["chunksize", "signal", "timeout"] as const;
+const MAP_OPTIONS = ["chunksize", "callback", "errorCallback", "signal", "timeout"] as const;
+const POOL_OPTIONS = ["processes", "initializer", "initargs", "maxtasksperchild", "startMethod", "module"] as const;
+
+/** The signal and the timeout of a call, checked. */
+interface Cancelling {
+  signal: AbortSignal | undefined;
+  ms: number | undefined;
+}
+
+function cancelling(options: CallOptions | undefined, what: string): Cancelling {
+  const signal = options?.signal ?? undefined;
+  if (
+    signal !== undefined
+    && (typeof signal !== "object" || typeof signal.aborted !== "boolean"
+      || typeof signal.addEventListener !== "function")
+  ) {
+    throw new TypeError(`${what}: signal must be an AbortSignal (from an AbortController), got ${String(signal)}`);
+  }
+  return { signal, ms: validMs(options?.timeout, what) };
+}
+
+/**
+ * Calls `cancel` when the signal aborts or the timeout passes, whichever comes first; returns what undoes that
+ * (for when the call finishes first).
+ */
+function arm({ signal, ms }: Cancelling, what: string, cancel: (reason: unknown) => void): () => void {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const disarm = () => {
+    if (timer !== undefined) clearTimeout(timer);
+    signal?.removeEventListener("abort", onAbort);
+  };
+  const onAbort = () => {
+    disarm();
+    cancel(signal!.reason);
+  };
+  signal?.addEventListener("abort", onAbort);
+  if (ms !== undefined && ms !== Infinity) {
+    timer = setTimeout(() => {
+      disarm();
+      cancel(new TimeoutError(`${what} did not finish within ${ms} ms, and was cancelled`));
+    }, ms);
+  }
+  return disarm;
+}
+
+/** `chunksize` given alone (Python's positional argument) or in options. */
+function chunkOptions(options: number | ChunkOptions | undefined, what: string): ChunkOptions {
+  if (typeof options === "number" || options === undefined) return { chunksize: options };
+  checkOptionNames(options, what, CHUNK_OPTIONS);
+  return options;
 }
 
 /**
@@ -100,6 +210,7 @@ export class Pool {
     if (options === null || typeof options !== "object") {
       throw new TypeError("Pool options must be an object like { processes: 4 }");
     }
+    checkOptionNames(options, "Pool", POOL_OPTIONS);
     const { processes, initializer, initargs = [], maxtasksperchild, startMethod, module } = options;
     if (processes !== undefined && processes !== null) {
       if (typeof processes !== "number" || !Number.isInteger(processes)) {
@@ -207,11 +318,24 @@ export class Pool {
    * }
    * ```
    */
-  apply<F extends () => unknown>(fn: F, args?: Readonly<Parameters<F>>): Promise<Awaited<ReturnType<F>>>;
+  apply<F extends () => unknown>(
+    fn: F,
+    args?: Readonly<Parameters<F>>,
+    options?: CallOptions,
+  ): Promise<Awaited<ReturnType<F>>>;
   /** Runs `fn(...args)` in a worker and waits for its result; `args` are required where `fn` has parameters. */
-  apply<F extends Target>(fn: F, args: Readonly<Parameters<F>>): Promise<Awaited<ReturnType<F>>>;
-  apply<F extends Target>(fn: F, args?: Readonly<Parameters<F>>): Promise<Awaited<ReturnType<F>>> {
-    return this.#apply<Awaited<ReturnType<F>>>(fn, args, {}).get();
+  apply<F extends Target>(
+    fn: F,
+    args: Readonly<Parameters<F>>,
+    options?: CallOptions,
+  ): Promise<Awaited<ReturnType<F>>>;
+  apply<F extends Target>(
+    fn: F,
+    args?: Readonly<Parameters<F>>,
+    options?: CallOptions,
+  ): Promise<Awaited<ReturnType<F>>> {
+    checkOptionNames(options, "apply", CALL_OPTIONS);
+    return this.#apply<Awaited<ReturnType<F>>>(fn, args, options ?? {}, "apply").get();
   }
 
   /**
@@ -234,46 +358,69 @@ export class Pool {
   applyAsync<F extends () => unknown>(
     fn: F,
     args?: Readonly<Parameters<F>>,
-    callbacks?: ResultCallbacks<Awaited<ReturnType<F>>>,
+    options?: ApplyOptions<Awaited<ReturnType<F>>>,
   ): AsyncResult<Awaited<ReturnType<F>>>;
   /** Submits `fn(...args)` and returns its {@linkcode AsyncResult}; `args` are required where `fn` has parameters. */
   applyAsync<F extends Target>(
     fn: F,
     args: Readonly<Parameters<F>>,
-    callbacks?: ResultCallbacks<Awaited<ReturnType<F>>>,
+    options?: ApplyOptions<Awaited<ReturnType<F>>>,
   ): AsyncResult<Awaited<ReturnType<F>>>;
   applyAsync<F extends Target>(
     fn: F,
     args?: Readonly<Parameters<F>>,
-    callbacks: ResultCallbacks<Awaited<ReturnType<F>>> = {},
+    options?: ApplyOptions<Awaited<ReturnType<F>>>,
   ): AsyncResult<Awaited<ReturnType<F>>> {
-    return this.#apply(fn, args, callbacks);
+    checkOptionNames(options, "applyAsync", APPLY_OPTIONS);
+    return this.#apply(fn, args, options ?? {}, "applyAsync");
   }
 
   // The overloads above say when `args` may be left out: only for a function without required parameters.
-  #apply<R>(fn: Target, args: readonly unknown[] | undefined, callbacks: ResultCallbacks<R>): AsyncResult<R> {
+  #apply<R>(
+    fn: Target,
+    args: readonly unknown[] | undefined,
+    options: ApplyOptions<R>,
+    what: string,
+  ): AsyncResult<R> {
     this.#checkRunning();
-    const entry = this.#engine.entry(fn, "applyAsync");
+    const entry = this.#engine.entry(fn, what);
     const list: readonly unknown[] = args === undefined ? [] : args;
-    if (!Array.isArray(list)) throw new TypeError("applyAsync: args must be an array, e.g. [1, 2]");
+    if (!Array.isArray(list)) throw new TypeError(`${what}: args must be an array, e.g. [1, 2]`);
+    const cancel = cancelling(options, what);
     let numeric = true;
     for (let i = 0; numeric && i < list.length; i++) if (typeof list[i] !== "number") numeric = false;
     const reduced = numeric ? list.slice() : reduceArgs(list);
-    const result = new AsyncResult<R>(callbacks);
-    this.#engine.pushApply({ fn: entry, args: reduced, result: result as AsyncResult<unknown>, numeric });
+    const result = new AsyncResult<R>(options);
+    const settled = result as AsyncResult<unknown>;
+    if (cancel.signal?.aborted) {
+      settleResult(settled, false, cancel.signal.reason);
+      return result;
+    }
+    const task = { fn: entry, args: reduced, result: settled, numeric };
+    if (cancel.signal || cancel.ms !== undefined) {
+      onSettle(
+        settled,
+        arm(cancel, what, (reason) => {
+          settleResult(settled, false, reason);
+          this.#engine.withdraw(task);
+        }),
+      );
+    }
+    this.#engine.pushApply(task);
     return result;
   }
 
   #mapJob<R>(
     fn: Target,
     iterable: Iterable<unknown>,
-    chunksize: number | undefined,
     star: boolean,
-    callbacks: ResultCallbacks<R[]>,
+    options: MapOptions<R[]>,
     what: string,
   ): AsyncResult<R[]> {
     this.#checkRunning();
     const entry = this.#engine.entry(fn, what);
+    const cancel = cancelling(options, what);
+    const chunksize = options.chunksize;
     const items = toArray(iterable, what);
     let reduced: Items;
     let numbers = !star;
@@ -292,12 +439,26 @@ export class Pool {
     const size = chunksize === undefined || chunksize === null
       ? Math.ceil(items.length / (this.#engine.processes * 4))
       : validChunksize(chunksize, what);
-    const result = new AsyncResult<R[]>(callbacks);
-    if (items.length === 0) {
-      settleResult(result as AsyncResult<unknown>, true, []);
+    const result = new AsyncResult<R[]>(options);
+    const settled = result as AsyncResult<unknown>;
+    if (cancel.signal?.aborted) {
+      settleResult(settled, false, cancel.signal.reason);
       return result;
     }
-    const job = new MapResult(entry, size, star, items.length, result as AsyncResult<unknown>);
+    if (items.length === 0) {
+      settleResult(settled, true, []);
+      return result;
+    }
+    const job = new MapResult(entry, size, star, items.length, settled);
+    if (cancel.signal || cancel.ms !== undefined) {
+      onSettle(
+        settled,
+        arm(cancel, what, (reason) => {
+          job.cancel(reason);
+          this.#engine.withdrawJob(job);
+        }),
+      );
+    }
     this.#engine.enqueue(new ArraySource(job, reduced));
     return result;
   }
@@ -317,8 +478,12 @@ export class Pool {
    * }
    * ```
    */
-  map<T, R>(fn: (item: T) => R, iterable: Iterable<NoInfer<T>>, chunksize?: number): Promise<Awaited<R>[]> {
-    return this.mapAsync(fn, iterable, { chunksize }).get();
+  map<T, R>(
+    fn: (item: T) => R,
+    iterable: Iterable<NoInfer<T>>,
+    chunksize?: number | ChunkOptions,
+  ): Promise<Awaited<R>[]> {
+    return this.#mapJob<Awaited<R>>(fn as Target, iterable, false, chunkOptions(chunksize, "map"), "map").get();
   }
 
   /**
@@ -340,10 +505,10 @@ export class Pool {
   mapAsync<T, R>(
     fn: (item: T) => R,
     iterable: Iterable<NoInfer<T>>,
-    options: MapOptions<Awaited<R>[]> = {},
+    options?: MapOptions<Awaited<R>[]>,
   ): AsyncResult<Awaited<R>[]> {
-    const { chunksize, ...callbacks } = options ?? {};
-    return this.#mapJob(fn as Target, iterable, chunksize, false, callbacks, "mapAsync");
+    checkOptionNames(options, "mapAsync", MAP_OPTIONS);
+    return this.#mapJob(fn as Target, iterable, false, options ?? {}, "mapAsync");
   }
 
   /**
@@ -364,9 +529,10 @@ export class Pool {
   starmap<F extends Target>(
     fn: F,
     iterable: Iterable<Readonly<Parameters<F>>>,
-    chunksize?: number,
+    chunksize?: number | ChunkOptions,
   ): Promise<Awaited<ReturnType<F>>[]> {
-    return this.starmapAsync(fn, iterable, { chunksize }).get();
+    return this.#mapJob<Awaited<ReturnType<F>>>(fn, iterable, true, chunkOptions(chunksize, "starmap"), "starmap")
+      .get();
   }
 
   /**
@@ -387,24 +553,46 @@ export class Pool {
   starmapAsync<F extends Target>(
     fn: F,
     iterable: Iterable<Readonly<Parameters<F>>>,
-    options: MapOptions<Awaited<ReturnType<F>>[]> = {},
+    options?: MapOptions<Awaited<ReturnType<F>>[]>,
   ): AsyncResult<Awaited<ReturnType<F>>[]> {
-    const { chunksize, ...callbacks } = options ?? {};
-    return this.#mapJob(fn, iterable, chunksize, true, callbacks, "starmapAsync");
+    checkOptionNames(options, "starmapAsync", MAP_OPTIONS);
+    return this.#mapJob(fn, iterable, true, options ?? {}, "starmapAsync");
   }
 
-  #imapJob<T, R>(fn: Target, iterable: Iterable<T>, chunksize: number, ordered: boolean): AsyncIterableIterator<R> {
+  #imapJob<T, R>(
+    fn: Target,
+    iterable: Iterable<T>,
+    chunksize: number | ChunkOptions | undefined,
+    ordered: boolean,
+  ): AsyncIterableIterator<R> {
     const what = ordered ? "imap" : "imapUnordered";
     this.#checkRunning();
     const entry = this.#engine.entry(fn, what);
     if (iterable === null || typeof iterable !== "object" || typeof iterable[Symbol.iterator] !== "function") {
       throw new TypeError(`${what}: expected an iterable (an array, a Set, a generator...), got ${String(iterable)}`);
     }
-    const size = validChunksize(chunksize, what);
+    const options = chunkOptions(chunksize, what);
+    const size = validChunksize(options.chunksize ?? 1, what);
+    const cancel = cancelling(options, what);
     const engine = this.#engine;
     const readAhead = Math.max(256, engine.processes * size * IN_FLIGHT * 2);
     const job = new IMapIterator(entry, size, ordered, readAhead, iterable[Symbol.iterator](), () => engine.kick());
+    if (cancel.signal?.aborted) {
+      job.cancel(cancel.signal.reason);
+      return job.iterate() as AsyncIterableIterator<R>;
+    }
     engine.enqueueIMap(job);
+    if (cancel.signal || cancel.ms !== undefined) {
+      const disarm = arm(cancel, what, (reason) => {
+        job.cancel(reason);
+        engine.withdrawJob(job);
+      });
+      const end = job.onEnd;
+      job.onEnd = () => {
+        disarm();
+        end();
+      };
+    }
     return job.iterate() as AsyncIterableIterator<R>;
   }
 
@@ -430,7 +618,11 @@ export class Pool {
    * }
    * ```
    */
-  imap<T, R>(fn: (item: T) => R, iterable: Iterable<NoInfer<T>>, chunksize = 1): AsyncIterableIterator<Awaited<R>> {
+  imap<T, R>(
+    fn: (item: T) => R,
+    iterable: Iterable<NoInfer<T>>,
+    chunksize?: number | ChunkOptions,
+  ): AsyncIterableIterator<Awaited<R>> {
     return this.#imapJob(fn as Target, iterable, chunksize, true);
   }
 
@@ -454,7 +646,7 @@ export class Pool {
   imapUnordered<T, R>(
     fn: (item: T) => R,
     iterable: Iterable<NoInfer<T>>,
-    chunksize = 1,
+    chunksize?: number | ChunkOptions,
   ): AsyncIterableIterator<Awaited<R>> {
     return this.#imapJob(fn as Target, iterable, chunksize, false);
   }

@@ -137,39 +137,61 @@ export const IN_FLIGHT = 2;
 export const MAX_BATCH = 4096;
 
 /**
- * A worker's task cells: cell 0 counts the tasks it has begun; cell `1 + n % SLOTS` belongs to its task number
- * `n` (counted from 0 in the order sent): the pool writes `tagOf(n)` there to withdraw the task, the worker
- * swaps in `-tagOf(n)` as it begins it, so exactly one of the two wins. A worker holds at most
- * `IN_FLIGHT * MAX_BATCH` tasks at once, so the tasks sharing a cell are never both unfinished.
+ * A worker's task cells. Cell {@linkcode BEGUN} counts the tasks it has begun (it runs them one at a time, in
+ * the order sent, numbered from 0); cell {@linkcode WITHDRAWALS} counts the withdrawals the pool has asked
+ * for and the worker has not met yet; cell `2 + n % SLOTS` belongs to task `n`: the pool writes `tagOf(n)`
+ * there to withdraw it, and a worker that sees withdrawals pending swaps in `-tagOf(n)` as it begins the task,
+ * so exactly one of the two wins. While nothing is withdrawn a task costs the worker one store and one load. A
+ * worker holds at most `IN_FLIGHT * MAX_BATCH` tasks at once, so the tasks sharing a cell are never both
+ * unfinished.
  */
 export const SLOTS = IN_FLIGHT * MAX_BATCH;
+/** The cell counting a worker's begun tasks. */
+export const BEGUN = 0;
+/** The cell counting withdrawals the worker has not met yet. */
+const WITHDRAWALS = 1;
 
 /** Makes the task cells of a worker. */
 export function taskCells(): Int32Array {
-  return new Int32Array(new SharedArrayBuffer(4 * (1 + SLOTS)));
+  return new Int32Array(new SharedArrayBuffer(4 * (2 + SLOTS)));
 }
 
 /** The nonzero tag of task number `n` in its cell. */
-export function tagOf(n: number): number {
+function tagOf(n: number): number {
   return (n % 0x40000000) + 1;
 }
 
 /** Worker side: counts task `n` as begun; false if the pool withdrew it (then it must not run). */
 export function beginTask(cells: Int32Array, n: number): boolean {
-  Atomics.store(cells, 0, n + 1);
+  Atomics.store(cells, BEGUN, n + 1);
+  if (Atomics.load(cells, WITHDRAWALS) === 0) return true;
   const tag = tagOf(n);
-  return Atomics.exchange(cells, 1 + (n % SLOTS), -tag) !== tag;
+  if (Atomics.exchange(cells, 2 + (n % SLOTS), -tag) !== tag) return true;
+  Atomics.sub(cells, WITHDRAWALS, 1);
+  return false;
 }
 
-/** Pool side: withdraws task `n` if the worker has not begun it; false if it has. */
+/**
+ * Pool side: withdraws task `n`. True if the worker will not run it or has finished it already (its result, if
+ * any, is dropped); false if the worker may be running it now.
+ */
 export function withdrawTask(cells: Int32Array, n: number): boolean {
-  const at = 1 + (n % SLOTS);
+  // The count goes up before the tag is written, and the worker stores BEGUN before reading the count: a
+  // worker that had not begun `n` when the pool reads BEGUN below sees the count and then the tag.
+  Atomics.add(cells, WITHDRAWALS, 1);
+  const at = 2 + (n % SLOTS);
   const tag = tagOf(n);
   for (;;) {
     const seen = Atomics.load(cells, at);
-    if (seen === -tag) return false;
-    if (Atomics.compareExchange(cells, at, seen, tag) === seen) return true;
+    if (seen === -tag) {
+      Atomics.sub(cells, WITHDRAWALS, 1);
+      return Atomics.load(cells, BEGUN) > n + 1;
+    }
+    if (Atomics.compareExchange(cells, at, seen, tag) === seen) break;
   }
+  // Not begun yet: it sees the tag. Begun later ones: it ran `n` to its end (or skipped it). Begun just `n`:
+  // it may have read the count before it went up and be running it.
+  return Atomics.load(cells, BEGUN) !== n + 1;
 }
 
 /** Describes any thrown value for the pool. */

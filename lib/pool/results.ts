@@ -22,6 +22,7 @@ const OK = 1;
 const FAILED = 2;
 
 let settle!: (result: AsyncResult<unknown>, ok: boolean, value: unknown) => void;
+let setOnSettle!: (result: AsyncResult<unknown>, hook: () => void) => void;
 
 function reportCallbackError(error: unknown): void {
   const text = error instanceof Error ? (error.stack ?? String(error)) : String(error);
@@ -33,7 +34,8 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
     && typeof (value as { then?: unknown }).then === "function";
 }
 
-function validMs(timeout: number | undefined, what: string): number | undefined {
+/** A timeout in ms as the pool takes it: undefined waits for ever, a negative one is 0; NaN or a non-number is a TypeError. */
+export function validMs(timeout: number | undefined, what: string): number | undefined {
   if (timeout === undefined || timeout === null) return undefined;
   if (typeof timeout !== "number" || Number.isNaN(timeout)) {
     throw new TypeError(`${what}: timeout must be a number of milliseconds or undefined, got ${String(timeout)}`);
@@ -67,6 +69,7 @@ export class AsyncResult<R = unknown> implements PromiseLike<R> {
   #error: Error | undefined;
   #waiters: (() => void)[] | undefined;
   #callbacks: ResultCallbacks<R> | undefined;
+  #onSettle: (() => void) | undefined;
 
   /** Made by the pool; `callbacks` run when the result is set. */
   constructor(callbacks?: ResultCallbacks<R>) {
@@ -75,10 +78,14 @@ export class AsyncResult<R = unknown> implements PromiseLike<R> {
 
   static {
     settle = (result, ok, value) => result.#settle(ok, value);
+    setOnSettle = (result, hook) => (result.#onSettle = hook);
   }
 
   #settle(ok: boolean, value: unknown): void {
     if (this.#state !== PENDING) return;
+    const hook = this.#onSettle;
+    this.#onSettle = undefined;
+    hook?.();
     // As in Python, the callback runs before waiters see the result.
     if (ok) {
       this.#state = OK;
@@ -167,6 +174,11 @@ export function settleResult(result: AsyncResult<unknown>, ok: boolean, value: u
   settle(result, ok, value);
 }
 
+/** Calls `hook` once when `result` settles, before its callbacks (the pool drops a timer or signal listener there). */
+export function onSettle(result: AsyncResult<unknown>, hook: () => void): void {
+  setOnSettle(result, hook);
+}
+
 /** A map's results, chunk by chunk, into one list for its {@linkcode AsyncResult}. */
 export class MapResult implements ChunkJob {
   #results: unknown[];
@@ -199,9 +211,13 @@ export class MapResult implements ChunkJob {
     if (this.#remaining === 0) settleResult(this.result, true, this.#results);
   }
   failChunk(_chunk: number, error: Error): void {
+    this.cancel(error);
+  }
+  /** Fails the whole map with `reason`; its chunks not yet begun are dropped. */
+  cancel(reason: unknown): void {
     if (this.cancelled) return;
     this.cancelled = true;
-    settleResult(this.result, false, error);
+    settleResult(this.result, false, reason);
   }
 }
 
@@ -322,7 +338,20 @@ export class IMapIterator implements ChunkJob, Source {
     this.#notify();
   }
 
+  /** Stops the iteration: the next `next()` rejects with `reason`, and the ones after it are done. */
+  cancel(reason: unknown): void {
+    if (this.#ended || this.cancelled) return;
+    this.cancelled = true;
+    this.#cancelled = { reason };
+    this.#notify();
+  }
+
   #failure: Error | undefined;
+  #cancelled: { reason: unknown } | undefined;
+  #received = 0;
+  #current: unknown[] | undefined;
+  #index = 0;
+  #queue: Promise<unknown> = Promise.resolve();
 
   #notify(): void {
     const wake = this.#wake;
@@ -334,6 +363,9 @@ export class IMapIterator implements ChunkJob, Source {
     if (this.#ended) return;
     this.#ended = true;
     this.cancelled = true;
+    this.#current = undefined;
+    this.#chunks.clear();
+    this.#arrived = [];
     if (!this.#inputDone) {
       this.#inputDone = true;
       try {
@@ -343,31 +375,70 @@ export class IMapIterator implements ChunkJob, Source {
     this.onEnd();
   }
 
-  async *iterate(): AsyncGenerator<unknown, void, undefined> {
-    let received = 0;
-    try {
-      for (;;) {
-        let next: unknown[] | Error | undefined;
-        if (this.ordered) {
-          next = this.#chunks.get(received);
-          if (next !== undefined) this.#chunks.delete(received);
-        } else if (this.#arrived.length) next = this.#arrived.shift();
-        if (next === undefined) {
-          if (this.#totalChunks >= 0 && received >= this.#totalChunks) return;
-          if (this.#failure) throw this.#failure;
-          await new Promise<void>((resolve) => (this.#wake = resolve));
-          continue;
-        }
-        received++;
-        if (next instanceof Error) throw next;
-        for (const value of next) {
-          this.#yielded++;
-          if (this.#pulled - this.#yielded < this.readAhead) this.kick();
-          yield value;
-        }
+  /**
+   * The iterator of results. A failed task rejects the `next()` that reaches it (for a chunk, in place of its
+   * items) and the following `next()` goes on with the next chunk, as CPython's `IMapIterator` does.
+   */
+  iterate(): AsyncIterableIterator<unknown> {
+    const iterator: AsyncIterableIterator<unknown> = {
+      // Calls made before the last one settled run after it, so results come out in order.
+      next: () => {
+        const step = this.#queue.then(() => this.#step());
+        this.#queue = step.catch(() => {});
+        return step;
+      },
+      return: (value?: unknown) => {
+        this.#end();
+        return Promise.resolve({ done: true, value });
+      },
+      [Symbol.asyncIterator]: () => iterator,
+    };
+    return iterator;
+  }
+
+  async #step(): Promise<IteratorResult<unknown>> {
+    for (;;) {
+      if (this.#cancelled) {
+        const { reason } = this.#cancelled;
+        this.#cancelled = undefined;
+        this.#end();
+        throw reason;
       }
-    } finally {
-      this.#end();
+      if (this.#ended) return { done: true, value: undefined };
+      const current = this.#current;
+      if (current && this.#index < current.length) {
+        const value = current[this.#index++];
+        this.#yielded++;
+        if (this.#pulled - this.#yielded < this.readAhead) this.kick();
+        return { done: false, value };
+      }
+      this.#current = undefined;
+      let next: unknown[] | Error | undefined;
+      if (this.ordered) {
+        next = this.#chunks.get(this.#received);
+        if (next !== undefined) this.#chunks.delete(this.#received);
+      } else if (this.#arrived.length) next = this.#arrived.shift();
+      if (next === undefined) {
+        if (this.#totalChunks >= 0 && this.#received >= this.#totalChunks) {
+          this.#end();
+          return { done: true, value: undefined };
+        }
+        if (this.#failure) {
+          this.#end();
+          throw this.#failure;
+        }
+        await new Promise<void>((resolve) => (this.#wake = resolve));
+        continue;
+      }
+      this.#received++;
+      if (next instanceof Error) {
+        // The failed chunk's items no longer count as read ahead of the consumer.
+        this.#yielded = Math.min(this.#pulled, this.#yielded + this.chunksize);
+        this.kick();
+        throw next;
+      }
+      this.#current = next;
+      this.#index = 0;
     }
   }
 }

@@ -26,6 +26,8 @@ import {
   APPLY_PART,
   ApplySource,
   type ApplyTask,
+  CHUNK_PART,
+  type ChunkJob,
   type FnEntry,
   isPlain,
   type Items,
@@ -40,6 +42,7 @@ import {
   APPLY,
   APPLY_NUMBERS,
   type BatchPart,
+  BEGUN,
   CHUNKS,
   DONE,
   type DoneMessage,
@@ -55,6 +58,7 @@ import {
   STOP,
   taskCells,
   type ToWorker,
+  withdrawTask,
   WORK,
 } from "./protocol.ts";
 import { type IMapIterator, settleResult } from "./results.ts";
@@ -224,6 +228,71 @@ export class Scheduler {
     this.enqueue(job);
   }
 
+  /**
+   * Takes back an applyAsync task whose result has settled without it (cancelled): from the queue, or from the
+   * worker holding it, which never begins it; if that worker is running it, the worker is ended and replaced.
+   */
+  withdraw(task: ApplyTask): void {
+    for (const source of this.#queue) {
+      if (source.withdraw?.(task)) return;
+    }
+    for (const worker of this.#workers) {
+      let n = worker.reported;
+      for (let i = worker.head; i < worker.sent.length; i++) {
+        const part = worker.sent[i]!;
+        const from = i === worker.head ? worker.headDone : 0;
+        if (part.kind === APPLY_PART) {
+          const at = part.tasks.indexOf(task, from);
+          if (at >= 0) {
+            if (!this.#withdrawFrom(worker, n + at - from)) this.#end(worker);
+            return;
+          }
+        }
+        n += unitsOf(part) - from;
+      }
+    }
+  }
+
+  /**
+   * Takes back the chunks of a cancelled map that workers hold and have not begun; a worker running one of its
+   * chunks is ended and replaced. Its chunks still queued are dropped as the queue is read.
+   */
+  withdrawJob(job: ChunkJob): void {
+    for (const worker of [...this.#workers]) {
+      let running = false;
+      let n = worker.reported;
+      for (let i = worker.head; i < worker.sent.length; i++) {
+        const part = worker.sent[i]!;
+        const from = i === worker.head ? worker.headDone : 0;
+        const units = unitsOf(part);
+        if (part.kind === CHUNK_PART && part.job === job) {
+          for (let unit = from; unit < units; unit++) if (!this.#withdrawFrom(worker, n + unit - from)) running = true;
+        }
+        n += units - from;
+      }
+      if (running) this.#end(worker);
+    }
+    this.#schedule();
+  }
+
+  /** Withdraws the worker's task number `n`; false if the worker is running it now. */
+  #withdrawFrom(worker: PoolWorker, n: number): boolean {
+    return withdrawTask(worker.cells, n);
+  }
+
+  /** Ends a worker running a cancelled task: its tasks not begun go to the other workers, and it is replaced. */
+  #end(worker: PoolWorker): void {
+    // Recorded first: Deno may report the end synchronously, inside terminate().
+    this.#lost(
+      worker,
+      -15,
+      new BrokenPoolError(
+        `the pool ended its worker (pid ${worker.pid}) to stop a cancelled task, before it reported this task's result`,
+      ),
+    );
+    worker.handle.terminate();
+  }
+
   /** Looks at the queue again soon (an imap's consumer made room). */
   kick(): void {
     this.#schedule();
@@ -367,7 +436,7 @@ export class Scheduler {
     markPidDead(worker.pid);
     worker.init = undefined;
     this.#workers.splice(this.#workers.indexOf(worker), 1);
-    const started = Atomics.load(worker.cells, 0);
+    const started = Atomics.load(worker.cells, BEGUN);
     const retry: Part[] = [];
     let ordinal = worker.reported;
     for (let i = worker.head; i < worker.sent.length; i++) {
@@ -383,7 +452,10 @@ export class Scheduler {
             ),
           );
         } else {
-          retry.push(sliceFrom(part, unit));
+          const rest = sliceFrom(part, unit);
+          // A task withdrawn from this worker (its result settled already) is not given to another.
+          if (rest.kind === APPLY_PART) rest.tasks = rest.tasks.filter((task) => !task.result.ready());
+          if (rest.kind !== APPLY_PART || rest.tasks.length) retry.push(rest);
           ordinal += units - unit;
           break;
         }
