@@ -54,6 +54,7 @@ export {
   Pool,
   type PoolOptions,
   type PoolStats,
+  type ResourceLimits,
   type ResultCallbacks,
 } from "./lib/pool/pool.ts";
 export {

@@ -5,7 +5,7 @@
  */
 import { exitCodeOf, newExitStatus, waitDone } from "../process/exit_status.ts";
 import { hostPoolThread, hostTerminate } from "../process/start/thread.ts";
-import type { WorkerHandle } from "../runtime/types.ts";
+import type { ThreadLimits, WorkerHandle } from "../runtime/types.ts";
 
 /**
  * A pool worker of a pool made in a child. The main thread starts the thread and
@@ -18,7 +18,7 @@ export class HostedWorker implements WorkerHandle {
   #control = newExitStatus();
   #pid: number;
 
-  constructor(pid: number, parentPid: number, name: string) {
+  constructor(pid: number, parentPid: number, name: string, limits: ThreadLimits | undefined) {
     this.#pid = pid;
     const { port1, port2 } = new MessageChannel();
     this.#port = port1;
@@ -29,6 +29,7 @@ export class HostedWorker implements WorkerHandle {
       name,
       control: this.#control.buffer as SharedArrayBuffer,
       port: port2,
+      limits,
     });
   }
   postMessage(message: unknown): void {

@@ -10,6 +10,8 @@ import { entries, requireEntry } from "../process/child_entries.ts";
 import { checkBootstrapped, isDaemon } from "../process/current_process.ts";
 import { cpuCount, type StartMethod, type Target } from "../process/process.ts";
 import { callerModules, referenceOf } from "../process/target_locating.ts";
+import { runtime } from "../runtime/detect.ts";
+import type { ThreadLimits } from "../runtime/types.ts";
 import { reduce, reduceArgs } from "../serialize.ts";
 import { ArraySource, isPlain, type Items } from "./jobs.ts";
 import { IN_FLIGHT } from "./protocol.ts";
@@ -26,6 +28,32 @@ import { RUN, Scheduler } from "./scheduler.ts";
 
 export { AsyncResult, type ResultCallbacks } from "./results.ts";
 
+/**
+ * A pool worker's own limits, in megabytes (Node's `resourceLimits`). A worker over a limit ends: its task fails
+ * with `BrokenPoolError` and the pool replaces it.
+ *
+ * @example
+ * ```ts
+ * import { Pool, type ResourceLimits } from "@tsmp/multiprocessing";
+ * export function sum(n: number) {
+ *   return Array.from({ length: n }, (_, i) => i).reduce((a, b) => a + b, 0);
+ * }
+ * if (import.meta.main) {
+ *   const resourceLimits: ResourceLimits = { maxOldGenerationSizeMb: 256 };
+ *   await using pool = new Pool({ processes: 2, resourceLimits });
+ *   console.log(await pool.apply(sum, [4])); // 6
+ * }
+ * ```
+ */
+export interface ResourceLimits {
+  /** The main heap's size. */
+  maxOldGenerationSizeMb?: number | undefined;
+  /** The heap for recently made objects. */
+  maxYoungGenerationSizeMb?: number | undefined;
+  /** The thread's stack. */
+  stackSizeMb?: number | undefined;
+}
+
 /** Options of {@linkcode Pool}. */
 export interface PoolOptions {
   /** Number of workers; defaults to {@linkcode cpuCount}. At least 1. */
@@ -41,6 +69,12 @@ export interface PoolOptions {
   startMethod?: StartMethod | undefined;
   /** The module that exports the task functions, if they are not found on their own. */
   module?: string | URL | undefined;
+  /**
+   * Each worker's own limits (Node's `resourceLimits`, in MB), in Deno and Node: a task that exhausts its
+   * worker's heap ends the worker (the task fails with `BrokenPoolError`, and the worker is replaced), not the
+   * program. Bun's worker threads have no limits: giving one there is an error.
+   */
+  resourceLimits?: ResourceLimits | undefined;
 }
 
 /**
@@ -99,7 +133,32 @@ const APPLY_OPTIONS = ["callback", "errorCallback", "signal", "timeout"] as cons
 const CALL_OPTIONS = ["signal", "timeout"] as const;
 const CHUNK_OPTIONS = ["chunksize", "signal", "timeout"] as const;
 const MAP_OPTIONS = ["chunksize", "callback", "errorCallback", "signal", "timeout"] as const;
-const POOL_OPTIONS = ["processes", "initializer", "initargs", "maxtasksperchild", "startMethod", "module"] as const;
+const POOL_OPTIONS = [
+  "processes",
+  "initializer",
+  "initargs",
+  "maxtasksperchild",
+  "startMethod",
+  "module",
+  "resourceLimits",
+] as const;
+const LIMIT_NAMES = ["maxOldGenerationSizeMb", "maxYoungGenerationSizeMb", "stackSizeMb"] as const;
+
+/** The workers' limits, checked. */
+function threadLimits(given: ResourceLimits | undefined): ThreadLimits | undefined {
+  if (given === undefined || given === null) return undefined;
+  checkOptionNames(given, "Pool resourceLimits", LIMIT_NAMES);
+  for (const name of LIMIT_NAMES) {
+    const value = given[name];
+    if (value !== undefined && (typeof value !== "number" || !(value > 0) || value === Infinity)) {
+      throw new TypeError(`Pool resourceLimits: ${name} must be a positive number of megabytes, got ${String(value)}`);
+    }
+  }
+  if (!runtime.threadHeapLimitMb) {
+    throw new ProcessError(`Pool resourceLimits: ${runtime.name}'s worker threads cannot be limited; leave it out`);
+  }
+  return { ...given };
+}
 
 /** The signal and the timeout of a call, checked. */
 interface Cancelling {
@@ -211,7 +270,7 @@ export class Pool {
       throw new TypeError("Pool options must be an object like { processes: 4 }");
     }
     checkOptionNames(options, "Pool", POOL_OPTIONS);
-    const { processes, initializer, initargs = [], maxtasksperchild, startMethod, module } = options;
+    const { processes, initializer, initargs = [], maxtasksperchild, startMethod, module, resourceLimits } = options;
     if (processes !== undefined && processes !== null) {
       if (typeof processes !== "number" || !Number.isInteger(processes)) {
         throw new TypeError(`Pool processes must be an integer, got ${String(processes)}`);
@@ -245,6 +304,7 @@ export class Pool {
       module,
       initializer: initializer ? referenceOf(initializer, callerModules(), module) : null,
       initargs: reduceArgs(initargs, "initargs"),
+      limits: threadLimits(resourceLimits),
     });
   }
 

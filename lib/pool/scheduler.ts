@@ -18,7 +18,7 @@ import type { Target } from "../process/process.ts";
 import { reportLoadError } from "../process/start/thread.ts";
 import { callerModules, referenceOf, type TargetReference } from "../process/target_locating.ts";
 import { runtime } from "../runtime/detect.ts";
-import type { WorkerHandle } from "../runtime/types.ts";
+import type { ThreadLimits, WorkerHandle } from "../runtime/types.ts";
 import { rebuild } from "../serialize.ts";
 import { holdOpen } from "../wait/event_loop_hold.ts";
 import { HostedWorker } from "./hosted_worker.ts";
@@ -82,6 +82,8 @@ export interface SchedulerOptions {
   module: string | URL | undefined;
   initializer: TargetReference | null;
   initargs: unknown[];
+  /** The workers' resource limits, where the runtime has them. */
+  limits: ThreadLimits | undefined;
 }
 
 /** A worker thread of the pool, and what it holds. */
@@ -113,6 +115,8 @@ interface PoolWorker {
   known: Set<number>;
   /** The init message, until the worker is ready for it. */
   init: InitMessage | undefined;
+  /** What ended it, where the runtime said (a resource limit reached). */
+  error: Error | undefined;
 }
 
 /** Items as they cross to a worker: a Float64Array as its own bare buffer (see protocol.ts). */
@@ -129,6 +133,7 @@ export class Scheduler {
   #module: string | URL | undefined;
   #initializer: TargetReference | null;
   #initargs: unknown[];
+  #limits: ThreadLimits | undefined;
   #state = RUN;
   #broken: Error | undefined;
   #workers: PoolWorker[] = [];
@@ -151,6 +156,7 @@ export class Scheduler {
     this.#module = options.module;
     this.#initializer = options.initializer;
     this.#initargs = options.initargs;
+    this.#limits = options.limits;
     for (let i = 0; i < this.processes; i++) this.#spawn();
   }
 
@@ -302,11 +308,11 @@ export class Scheduler {
     const self = newChildIdentity("PoolWorker", true);
     let handle: WorkerHandle;
     if (runtime.isMainThread) {
-      handle = runtime.startWorker(entries.poolWorker, self.name);
+      handle = runtime.startWorker(entries.poolWorker, self.name, this.#limits);
       // Never ref'd: in Deno, ref() after unref() stops message delivery. The pool holds the program open while it has work.
       handle.unref();
     } else {
-      handle = new HostedWorker(self.pid, self.parentPid, self.name);
+      handle = new HostedWorker(self.pid, self.parentPid, self.name, this.#limits);
     }
     const cells = taskCells();
     const worker: PoolWorker = {
@@ -333,10 +339,12 @@ export class Scheduler {
         initializer: this.#initializer,
         initargs: this.#initargs,
       },
+      error: undefined,
     };
     handle.onMessage((message) => this.#onMessage(worker, message as FromWorker));
     handle.onError((error) => {
       if (!worker.ready) this.#loadError = reportLoadError(self.name, error);
+      else worker.error = error instanceof Error ? error : new Error(String(error));
     });
     handle.onExit((code) => this.#lost(worker, code));
     this.#workers.push(worker);
@@ -448,7 +456,10 @@ export class Scheduler {
             part,
             unit,
             reason ?? new BrokenPoolError(
-              `a worker of the pool (pid ${worker.pid}) ended with exit code ${code} while it ran this task`,
+              `a worker of the pool (pid ${worker.pid}) ended with exit code ${code} while it ran this task${
+                worker.error ? `: ${worker.error.message}` : ""
+              }`,
+              { cause: worker.error },
             ),
           );
         } else {

@@ -100,6 +100,8 @@ const finish = (code: number): never => {
 
 nameChild("PoolWorker");
 bootChild(finish);
+// A task that ends the thread the runtime's way (process.exit) skips finish(): what it finished still goes out.
+runtime.onExit(flush);
 
 /** Counts the next task as begun; false if the pool withdrew it, and then it counts as failed. */
 const begin = (): boolean => {

@@ -7,7 +7,7 @@
  */
 import nodeProcess from "node:process";
 import { fileURLToPath } from "node:url";
-import { isMainThread, workerParentPort, WorkerThread } from "./node_threads.ts";
+import { heapLimitMb, isMainThread, workerParentPort, WorkerThread } from "./node_threads.ts";
 import { killProcessGroup } from "./process_events.ts";
 import type { ChildHandle, ChildSpawnOptions, PathInfo, Runtime } from "./types.ts";
 import { onUncaughtWebAndNode } from "./uncaught.ts";
@@ -144,7 +144,8 @@ export const createDenoRuntime = (): Runtime => ({
     nodeProcess.exit(code);
     throw new Error("unreachable");
   },
-  startWorker: (url, name) => new WorkerThread(url, name),
+  startWorker: (url, name, limits) => new WorkerThread(url, name, undefined, limits),
+  threadHeapLimitMb: heapLimitMb,
   parentPort: workerParentPort,
   readTextFile: (path) => Deno.readTextFile(path),
   readTextFileSync: (path) => Deno.readTextFileSync(path),

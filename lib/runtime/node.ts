@@ -23,7 +23,7 @@ import nodeProcess from "node:process";
 import type { Readable } from "node:stream";
 import { fileURLToPath } from "node:url";
 import { statPath } from "./node_fs.ts";
-import { isMainThread, workerData, workerParentPort, WorkerThread } from "./node_threads.ts";
+import { heapLimitMb, isMainThread, workerData, workerParentPort, WorkerThread } from "./node_threads.ts";
 import { killProcessGroup } from "./process_events.ts";
 import type { ChildHandle, ChildSpawnOptions, Runtime } from "./types.ts";
 import { onUncaughtNode } from "./uncaught.ts";
@@ -239,7 +239,8 @@ const nodeRuntime = (): Runtime => ({
   exitThread(code: number): never {
     nodeProcess.exit(code);
   },
-  startWorker: (url, name) => new WorkerThread(url, name, CHILD_THREAD),
+  startWorker: (url, name, limits) => new WorkerThread(url, name, CHILD_THREAD, limits),
+  threadHeapLimitMb: heapLimitMb,
   parentPort: workerParentPort,
   readTextFile: (path) => builtin("node:fs/promises").readFile(path, "utf8"),
   readTextFileSync: (path) => builtin("node:fs").readFileSync(path, "utf8"),

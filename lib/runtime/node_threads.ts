@@ -4,8 +4,9 @@
  *
  * @module
  */
+import nodeProcess from "node:process";
 import { isMainThread, parentPort as nodeParentPort, Worker as NodeWorker, workerData } from "node:worker_threads";
-import type { ParentPort, WorkerHandle } from "./types.ts";
+import type { ParentPort, ThreadLimits, WorkerHandle } from "./types.ts";
 
 export { isMainThread, workerData };
 
@@ -33,9 +34,9 @@ export class WorkerThread implements WorkerHandle {
   #onError: (error: unknown) => void = () => {};
   #onMessage: (message: unknown) => void = () => {};
   /** `workerData` is for the adapter's own use in the child (see node.ts). */
-  constructor(url: URL, name: string, workerData?: unknown) {
+  constructor(url: URL, name: string, workerData?: unknown, resourceLimits?: ThreadLimits) {
     const started = workerEntry(url);
-    this.#worker = new NodeWorker(started, { name, workerData });
+    this.#worker = new NodeWorker(started, { name, workerData, ...(resourceLimits && { resourceLimits }) });
     this.#worker.on("error", (error) => this.#onError(namingEntry(error, started, url)));
     // Listening now, before any unref(): in Node, a "message" listener added to a worker refs its port again, and
     // an unref'd child would hold the program open. Nothing is missed: messages arrive on a later turn.
@@ -75,4 +76,9 @@ export function workerParentPort(): ParentPort | null {
     }
     : null;
   return port;
+}
+
+/** This thread's heap limit in MB (V8's, in Deno and Node). */
+export function heapLimitMb(): number {
+  return Math.ceil(nodeProcess.getBuiltinModule("node:v8").getHeapStatistics().heap_size_limit / 2 ** 20);
 }

@@ -12,7 +12,7 @@
  * @module
  */
 import { runtime } from "../../runtime/detect.ts";
-import type { WorkerHandle } from "../../runtime/types.ts";
+import type { ThreadLimits, WorkerHandle } from "../../runtime/types.ts";
 import { entries, hasEntry } from "../child_entries.ts";
 import { claimEnd, endWith } from "../exit_status.ts";
 import { markPidDead } from "../pid_table.ts";
@@ -55,6 +55,7 @@ export interface PoolThreadRequest {
   name: string;
   control: SharedArrayBuffer;
   port: MessagePort;
+  limits: ThreadLimits | undefined;
 }
 
 /** A thread of this program as a host service sees it: a key to keep per-thread state under. */
@@ -195,7 +196,7 @@ export function hostPoolThread(request: PoolThreadRequest): void {
     request.port.close();
     return;
   }
-  const handle = runtime.startWorker(entries.poolWorker, request.name);
+  const handle = runtime.startWorker(entries.poolWorker, request.name, request.limits);
   handle.unref();
   // A pool worker that has started says nothing here but its first message.
   let started = false;
