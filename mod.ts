@@ -49,11 +49,15 @@ export {
   logToStderr,
 } from "./lib/logging.ts";
 export {
+  type ApplyOptions,
   AsyncResult,
+  type CallOptions,
+  type ChunkOptions,
   type MapOptions,
   Pool,
   type PoolOptions,
   type PoolStats,
+  type ResourceLimits,
   type ResultCallbacks,
 } from "./lib/pool/pool.ts";
 export {

@@ -7,59 +7,28 @@
  * @module
  */
 import { bootChild, nameChild } from "../process/bootstrap.ts";
-import { adoptIdentity, type ChildIdentity, importTarget } from "../process/current_process.ts";
+import { adoptIdentity, importTarget } from "../process/current_process.ts";
 import type { Target } from "../process/process.ts";
-import type { TargetReference } from "../process/target_locating.ts";
 import { runtime } from "../runtime/detect.ts";
 import type { ParentPort } from "../runtime/types.ts";
 import { rebuild, rebuildLoading, reduce } from "../serialize.ts";
-
-/** A task's error as it crosses back to the pool. */
-export interface WireError {
-  name: string;
-  message: string;
-  stack: string;
-}
-
-/**
- * One part of a batch: `[0, fnIds, argsLists]` (applyAsync tasks), `[1 | 2, fnId, chunksize, items]`
- * (map/starmap chunks) or `[3, fnIds, argCounts, args]` (applyAsync tasks with number arguments). Items or results that are all numbers cross as the bare ArrayBuffer of a
- * Float64Array: Deno's worker postMessage walks a typed array's elements one by one (about 80 ms per
- * MB), while a bare buffer crosses as one copy.
- */
-export type WirePart =
-  | [0, number[], unknown[][]]
-  | [1 | 2, number, number, unknown[] | ArrayBuffer]
-  /** applyAsync tasks whose arguments are all numbers: Int32Array ids, Int32Array counts, Float64Array arguments. */
-  | [3, ArrayBuffer, ArrayBuffer, ArrayBuffer];
-
-/** Messages from the pool to a worker. */
-export type ToWorker =
-  | {
-    t: "init";
-    self: ChildIdentity;
-    progress: SharedArrayBuffer;
-    initializer: TargetReference | null;
-    initargs: unknown[];
-  }
-  | { t: "work"; defs: [number, TargetReference][] | null; parts: WirePart[] }
-  | { t: "stop" };
-
-/** Messages from a worker to the pool. `done` carries the results of the next `n` tasks in the order sent. */
-export type FromWorker =
-  | { t: "ready" }
-  | { t: "done"; n: number; v: unknown[] | ArrayBuffer; e: [number, WireError][] | null; ms: number }
-  | { t: "initfail"; error: WireError }
-  | { t: "exit"; code: number };
-
-/** Describes any thrown value for the pool. */
-export function wireError(error: unknown): WireError {
-  if (error instanceof Error) {
-    return { name: error.name, message: error.message, stack: error.stack ?? `${error.name}: ${error.message}` };
-  }
-  const text = String(error);
-  return { name: "Error", message: text, stack: text };
-}
+import {
+  APPLY,
+  APPLY_NUMBERS,
+  beginTask,
+  DONE,
+  type DoneMessage,
+  EXIT,
+  type FromWorker,
+  INIT,
+  INIT_FAILED,
+  READY,
+  STOP,
+  type TaskError,
+  taskError,
+  type ToWorker,
+  WORK,
+} from "./protocol.ts";
 
 function parentPortOrThrow(): ParentPort {
   const found = runtime.parentPort();
@@ -76,16 +45,16 @@ const parent = parentPortOrThrow();
 let port: { postMessage(message: unknown): void } = parent;
 
 const send = (message: FromWorker) => port.postMessage(message);
-let progress: Int32Array | undefined;
+let cells: Int32Array | undefined;
 let started = 0;
-const fns = new Map<number, Target | WireError>();
+const fns = new Map<number, Target | TaskError>();
 const inbox: ToWorker[] = [];
 let running = false;
 
 // Results of tasks finished since the last report; sent when a batch ends, or before the thread exits.
 let doneCount = 0;
 let values: unknown[] = [];
-let errors: [number, WireError][] | null = null;
+let errors: [number, TaskError][] | null = null;
 let allNumbers = true;
 let initFailed = false;
 let batchStart = 0;
@@ -101,8 +70,13 @@ const keep = (value: unknown) => {
 
 const flush = () => {
   if (doneCount === 0) return;
-  const v = allNumbers && values.length > 0 ? Float64Array.from(values as number[]).buffer : values;
-  const message: FromWorker = { t: "done", n: doneCount, v, e: errors, ms: performance.now() - batchStart };
+  const message: DoneMessage = {
+    kind: DONE,
+    count: doneCount,
+    values: allNumbers && values.length > 0 ? Float64Array.from(values as number[]).buffer : values,
+    errors,
+    ms: performance.now() - batchStart,
+  };
   doneCount = 0;
   values = [];
   allNumbers = true;
@@ -111,26 +85,33 @@ const flush = () => {
     send(message);
   } catch (error) {
     // A result that passed reduce() but still cannot be cloned: fail the whole report rather than lose it.
-    const failure = wireError(error);
-    const e: [number, WireError][] = [];
-    for (let i = 0; i < message.n; i++) e.push([i, failure]);
-    send({ t: "done", n: message.n, v: [], e, ms: message.ms });
+    const failure = taskError(error);
+    const all: [number, TaskError][] = [];
+    for (let i = 0; i < message.count; i++) all.push([i, failure]);
+    send({ kind: DONE, count: message.count, values: [], errors: all, ms: message.ms });
   }
 };
 
 const finish = (code: number): never => {
   flush();
-  send({ t: "exit", code });
+  send({ kind: EXIT, code });
   return runtime.exitThread(code);
 };
 
 nameChild("PoolWorker");
 bootChild(finish);
+// A task that ends the thread the runtime's way (process.exit) skips finish(): what it finished still goes out.
+runtime.onExit(flush);
 
-const begin = () => {
-  started++;
-  Atomics.store(progress!, 0, started);
+/** Counts the next task as begun; false if the pool withdrew it, and then it counts as failed. */
+const begin = (): boolean => {
+  if (beginTask(cells!, started++)) return true;
+  fail(WITHDRAWN);
+  return false;
 };
+
+/** What a withdrawn task reports: the pool has settled it already and drops this. */
+const WITHDRAWN: TaskError = { name: "CancelledError", message: "withdrawn", stack: "" };
 
 const isThenable = (value: unknown): value is PromiseLike<unknown> =>
   value !== null && (typeof value === "object" || typeof value === "function")
@@ -142,14 +123,14 @@ const needsReduce = (value: unknown) => {
 };
 
 const fail = (error: unknown) => {
-  (errors ??= []).push([doneCount, wireError(error)]);
+  (errors ??= []).push([doneCount, error === WITHDRAWN ? WITHDRAWN : taskError(error)]);
   doneCount++;
 };
 
 // The pool sends one argument list (or count) per function id: index i is in range in each.
 async function runApply(fnIds: number[], argsList: unknown[][]): Promise<void> {
   for (let i = 0; i < fnIds.length; i++) {
-    begin();
+    if (!begin()) continue;
     const fn = fns.get(fnIds[i]!);
     try {
       if (typeof fn !== "function") throw remoteFailure(fn);
@@ -174,7 +155,7 @@ async function runApplyNumbers(idBuffer: ArrayBuffer, countBuffer: ArrayBuffer, 
   const counts = new Int32Array(countBuffer);
   const args = new Float64Array(argBuffer);
   for (let i = 0, at = 0; i < ids.length; at += counts[i++]!) {
-    begin();
+    if (!begin()) continue;
     const fn = fns.get(ids[i]!);
     try {
       if (typeof fn !== "function") throw remoteFailure(fn);
@@ -198,7 +179,7 @@ async function runChunks(
   const items = wireItems instanceof ArrayBuffer ? new Float64Array(wireItems) : wireItems;
   const fn = fns.get(fnId);
   for (let start = 0; start < items.length; start += chunksize) {
-    begin();
+    if (!begin()) continue;
     const end = Math.min(items.length, start + chunksize);
     const mark = values.length;
     try {
@@ -225,7 +206,7 @@ async function runChunks(
   }
 }
 
-function remoteFailure(found: Target | WireError | undefined): Error {
+function remoteFailure(found: Target | TaskError | undefined): Error {
   if (found && typeof found === "object") {
     const error = new Error(found.message);
     error.name = found.name;
@@ -236,11 +217,11 @@ function remoteFailure(found: Target | WireError | undefined): Error {
 }
 
 async function handle(message: ToWorker): Promise<void> {
-  switch (message.t) {
-    case "init": {
+  switch (message.kind) {
+    case INIT: {
       adoptIdentity(message.self);
       nameChild(message.self.name);
-      progress = new Int32Array(message.progress);
+      cells = new Int32Array(message.cells);
       if (message.initializer) {
         try {
           const init = await importTarget(message.initializer) as Target;
@@ -248,33 +229,33 @@ async function handle(message: ToWorker): Promise<void> {
           if (isThenable(result)) await result;
         } catch (error) {
           // The pool ends this worker on this message; exiting here could lose the message in Deno.
-          send({ t: "initfail", error: wireError(error) });
+          send({ kind: INIT_FAILED, error: taskError(error) });
           initFailed = true;
         }
       }
       return;
     }
-    case "work": {
+    case WORK: {
       if (initFailed) return;
       if (message.defs) {
         for (const [id, reference] of message.defs) {
           try {
             fns.set(id, await importTarget(reference) as Target);
           } catch (error) {
-            fns.set(id, wireError(error));
+            fns.set(id, taskError(error));
           }
         }
       }
       batchStart = performance.now();
       for (const part of message.parts) {
-        if (part[0] === 0) await runApply(part[1], part[2]);
-        else if (part[0] === 3) await runApplyNumbers(part[1], part[2], part[3]);
-        else await runChunks(part[0] === 2, part[1], part[2], part[3]);
+        if (part.kind === APPLY) await runApply(part.fnIds, part.args);
+        else if (part.kind === APPLY_NUMBERS) await runApplyNumbers(part.fnIds, part.argCounts, part.args);
+        else await runChunks(part.star, part.fnId, part.chunksize, part.items);
       }
       flush();
       return;
     }
-    case "stop":
+    case STOP:
       return finish(0);
   }
 }
@@ -297,9 +278,9 @@ parent.onMessage((message) => {
     port = channel;
     channel.addEventListener("message", (event) => receive((event as MessageEvent).data));
     channel.start();
-    send({ t: "ready" });
+    send({ kind: READY });
     return;
   }
   receive(message);
 });
-send({ t: "ready" });
+send({ kind: READY });

@@ -9,7 +9,7 @@
  */
 import nodeProcess from "node:process";
 import { fileURLToPath } from "node:url";
-import { isMainThread, workerParentPort, WorkerThread } from "./node_threads.ts";
+import { heapLimitMb, isMainThread, workerParentPort, WorkerThread } from "./node_threads.ts";
 import { killProcessGroup } from "./process_events.ts";
 import type { ChildHandle, ChildSpawnOptions, PathInfo, Runtime } from "./types.ts";
 import { onUncaughtWebAndNode } from "./uncaught.ts";
@@ -148,9 +148,10 @@ export const createDenoRuntime = (): Runtime => ({
     nodeProcess.exit(code);
     throw new Error("unreachable");
   },
-  startWorker: (url, name) => new WorkerThread(url, name),
+  startWorker: (url, name, limits) => new WorkerThread(url, name, undefined, { resourceLimits: limits }),
   // 20-40 ms of the calling thread for a node:worker_threads worker (about half that for a Web Worker).
   startWorkerBlocks: true,
+  threadHeapLimitMb: heapLimitMb,
   parentPort: workerParentPort,
   readTextFile: (path) => Deno.readTextFile(path),
   readTextFileSync: (path) => Deno.readTextFileSync(path),

@@ -23,9 +23,9 @@ import nodeProcess from "node:process";
 import type { Readable } from "node:stream";
 import { fileURLToPath } from "node:url";
 import { statPath } from "./node_fs.ts";
-import { isMainThread, workerData, workerParentPort, WorkerThread } from "./node_threads.ts";
+import { heapLimitMb, isMainThread, workerData, workerParentPort, WorkerThread } from "./node_threads.ts";
 import { killProcessGroup } from "./process_events.ts";
-import type { ChildHandle, ChildSpawnOptions, Runtime } from "./types.ts";
+import type { ChildHandle, ChildSpawnOptions, Runtime, ThreadLimits } from "./types.ts";
 import { onUncaughtNode } from "./uncaught.ts";
 
 const builtin = nodeProcess.getBuiltinModule;
@@ -182,9 +182,12 @@ function enableCompileCache(): void {
   compileCacheEnv = { NODE_COMPILE_CACHE: result.directory };
 }
 
-function startWorker(url: URL, name: string): WorkerThread {
-  if (!compileCacheEnv) return new WorkerThread(url, name, CHILD_THREAD);
-  return new WorkerThread(url, name, CHILD_THREAD_CACHED, { ...nodeProcess.env, ...compileCacheEnv });
+function startWorker(url: URL, name: string, limits?: ThreadLimits): WorkerThread {
+  if (!compileCacheEnv) return new WorkerThread(url, name, CHILD_THREAD, { resourceLimits: limits });
+  return new WorkerThread(url, name, CHILD_THREAD_CACHED, {
+    env: { ...nodeProcess.env, ...compileCacheEnv },
+    resourceLimits: limits,
+  });
 }
 
 /**
@@ -274,6 +277,7 @@ const nodeRuntime = (): Runtime => ({
   },
   startWorker,
   startWorkerBlocks: false,
+  threadHeapLimitMb: heapLimitMb,
   parentPort: workerParentPort,
   readTextFile: (path) => builtin("node:fs/promises").readFile(path, "utf8"),
   readTextFileSync: (path) => builtin("node:fs").readFileSync(path, "utf8"),

@@ -4,8 +4,9 @@
  *
  * @module
  */
+import nodeProcess from "node:process";
 import { isMainThread, parentPort as nodeParentPort, Worker as NodeWorker, workerData } from "node:worker_threads";
-import type { ParentPort, WorkerHandle } from "./types.ts";
+import type { ParentPort, ThreadLimits, WorkerHandle } from "./types.ts";
 
 export { isMainThread, workerData };
 
@@ -32,10 +33,24 @@ export class WorkerThread implements WorkerHandle {
   #worker: NodeWorker;
   #onError: (error: unknown) => void = () => {};
   #onMessage: (message: unknown) => void = () => {};
-  /** `workerData` is for the adapter's own use in the child, and `env` the child's environment (see node.ts). */
-  constructor(url: URL, name: string, workerData?: unknown, env?: Record<string, string | undefined>) {
+  /**
+   * `workerData` is for the adapter's own use in the child, `env` the child's environment (see node.ts), and
+   * `resourceLimits` its heap and stack limits.
+   */
+  constructor(
+    url: URL,
+    name: string,
+    workerData?: unknown,
+    options: { env?: Record<string, string | undefined>; resourceLimits?: ThreadLimits | undefined } = {},
+  ) {
     const started = workerEntry(url);
-    this.#worker = new NodeWorker(started, env ? { name, workerData, env } : { name, workerData });
+    const { env, resourceLimits } = options;
+    this.#worker = new NodeWorker(started, {
+      name,
+      workerData,
+      ...(env && { env }),
+      ...(resourceLimits && { resourceLimits }),
+    });
     this.#worker.on("error", (error) => this.#onError(namingEntry(error, started, url)));
     // Listening now, before any unref(): in Node, a "message" listener added to a worker refs its port again, and
     // an unref'd child would hold the program open. Nothing is missed: messages arrive on a later turn.
@@ -75,4 +90,9 @@ export function workerParentPort(): ParentPort | null {
     }
     : null;
   return port;
+}
+
+/** This thread's heap limit in MB (V8's, in Deno and Node). */
+export function heapLimitMb(): number {
+  return Math.ceil(nodeProcess.getBuiltinModule("node:v8").getHeapStatistics().heap_size_limit / 2 ** 20);
 }

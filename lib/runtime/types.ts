@@ -32,6 +32,16 @@ export interface WorkerHandle {
   unref(): void;
 }
 
+/** Limits of a worker thread's own resources, in Node's names (megabytes). */
+export interface ThreadLimits {
+  /** The main heap's size. */
+  maxOldGenerationSizeMb?: number | undefined;
+  /** The heap for recently made objects. */
+  maxYoungGenerationSizeMb?: number | undefined;
+  /** The thread's stack. */
+  stackSizeMb?: number | undefined;
+}
+
 /** The parent as a child thread sees it. */
 export interface ParentPort {
   /** Sends a structured-clone message to the parent; `transfer` moves MessagePorts (and buffers) along with it. */
@@ -117,10 +127,15 @@ export interface Runtime {
   exitProcess(code: number): never;
   /** Ends the current worker thread with `code` (only valid inside a worker). */
   exitThread(code: number): never;
-  /** Starts a module worker running `url`. */
-  startWorker(url: URL, name: string): WorkerHandle;
+  /**
+   * Starts a module worker running `url`; `limits` only where {@linkcode Runtime.threadHeapLimitMb} is present. A
+   * worker over a limit ends (its error listener hears why); the program goes on.
+   */
+  startWorker(url: URL, name: string, limits?: ThreadLimits): WorkerHandle;
   /** Whether {@linkcode Runtime.startWorker} blocks the calling thread for most of the worker's boot. */
   readonly startWorkerBlocks: boolean;
+  /** This thread's heap limit in MB. Absent where worker threads cannot be limited. */
+  threadHeapLimitMb?(): number;
   /** The channel to the parent thread, or null on the main thread. */
   parentPort(): ParentPort | null;
   /** Reads a text file (used to read a module's own export list). */

@@ -12,7 +12,7 @@
  * @module
  */
 import { runtime } from "../../runtime/detect.ts";
-import type { WorkerHandle } from "../../runtime/types.ts";
+import type { ThreadLimits, WorkerHandle } from "../../runtime/types.ts";
 import { entries, hasEntry, libraryEntry } from "../child_entries.ts";
 import { isChildEntry } from "../current_process.ts";
 import { claimEnd, endWith } from "../exit_status.ts";
@@ -64,6 +64,7 @@ export interface PoolThreadRequest {
   name: string;
   control: SharedArrayBuffer;
   port: MessagePort;
+  limits: ThreadLimits | undefined;
 }
 
 /** A thread of this program as a host service sees it: a key to keep per-thread state under. */
@@ -345,7 +346,7 @@ export function hostPoolThread(request: PoolThreadRequest): void {
     request.port.close();
     return;
   }
-  const handle = runtime.startWorker(entries.poolWorker, request.name);
+  const handle = runtime.startWorker(entries.poolWorker, request.name, request.limits);
   handle.unref();
   // A pool worker that has started says nothing here but its first message.
   let started = false;
