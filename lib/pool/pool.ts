@@ -166,7 +166,12 @@ interface Cancelling {
   ms: number | undefined;
 }
 
+const NO_OPTIONS: ApplyOptions<unknown> = Object.freeze({});
+const NOT_CANCELLED: Cancelling = Object.freeze({ signal: undefined, ms: undefined });
+
 function cancelling(options: CallOptions | undefined, what: string): Cancelling {
+  // The common call passes neither: no checks, no object.
+  if (options === undefined || (options.signal === undefined && options.timeout === undefined)) return NOT_CANCELLED;
   const signal = options?.signal ?? undefined;
   if (
     signal !== undefined
@@ -432,7 +437,7 @@ export class Pool {
     options?: ApplyOptions<Awaited<ReturnType<F>>>,
   ): AsyncResult<Awaited<ReturnType<F>>> {
     checkOptionNames(options, "applyAsync", APPLY_OPTIONS);
-    return this.#apply(fn, args, options ?? {}, "applyAsync");
+    return this.#apply(fn, args, options ?? NO_OPTIONS as ApplyOptions<Awaited<ReturnType<F>>>, "applyAsync");
   }
 
   // The overloads above say when `args` may be left out: only for a function without required parameters.
