@@ -4,7 +4,8 @@ import nodeProcess from "node:process";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { DEBUG, INFO, SUBWARNING, WARNING } from "../lib/logging.ts";
-import { getLogger, type LogRecord } from "../mod.ts";
+import { getLogger, type LogRecord, Pool } from "../mod.ts";
+import { exitOn, inc } from "./fixtures/pool_targets.ts";
 
 function capture(): { records: LogRecord[]; stop(): void } {
   const records: LogRecord[] = [];
@@ -70,4 +71,26 @@ test("logToStderr reports starts and exits in the [LEVEL/Process] format, and ch
     assert.ok(lines.includes(`[INFO/${name}] process exiting with exitcode 0`), run.stderr);
     assert.ok(lines.includes(`[INFO/MainProcess] ${name} ended with exitcode 0`), run.stderr);
   }
+});
+
+test("a pool worker that ends while the pool runs is reported, and the one that replaces it", async () => {
+  const { records, stop } = capture();
+  getLogger().setLevel("DEBUG");
+  const pool = new Pool({ processes: 1 });
+  try {
+    assert.equal(await pool.applyAsync(exitOn, [5, 5]).get().catch((error: Error) => error.name), "BrokenPoolError");
+    assert.equal(await pool.apply(inc, [1]), 2, "the replacement worker runs the next task");
+  } finally {
+    await pool.terminate();
+    stop();
+    getLogger().setLevel("WARNING");
+  }
+  const ended = records.find((r) =>
+    r.levelName === "INFO" && /pool worker \(pid \d+\) ended with exit code 5/.test(r.message)
+  );
+  assert.ok(ended, records.map((r) => r.message).join("\n"));
+  assert.ok(
+    records.filter((r) => /^added pool worker/.test(r.message)).length >= 2,
+    "the first worker and its replacement",
+  );
 });

@@ -11,6 +11,7 @@
  * @module
  */
 import { BrokenPoolError } from "../errors.ts";
+import { DEBUG, getLogger, INFO } from "../logging.ts";
 import { entries } from "../process/child_entries.ts";
 import { newChildIdentity } from "../process/current_process.ts";
 import { markPidDead } from "../process/pid_table.ts";
@@ -64,6 +65,7 @@ import {
 import { type IMapIterator, settleResult } from "./results.ts";
 
 /** How long one batch should take a worker: long enough to amortize a message, short enough to balance load. */
+const logger = getLogger();
 const BATCH_MS = 2;
 /** Workers that die before they are ready, in a row, before the pool gives up. */
 const MAX_BOOT_FAILURES = 3;
@@ -348,6 +350,7 @@ export class Scheduler {
     });
     handle.onExit((code) => this.#lost(worker, code));
     this.#workers.push(worker);
+    if (logger.isEnabledFor(DEBUG)) logger.debug(`added pool worker ${self.name} (pid ${self.pid})`);
   }
 
   #onMessage(worker: PoolWorker, message: FromWorker): void {
@@ -440,6 +443,12 @@ export class Scheduler {
   #lost(worker: PoolWorker, code: number, reason?: Error): void {
     if (worker.dead) return;
     worker.dead = true;
+    if (logger.isEnabledFor(this.#state === RUN ? INFO : DEBUG)) {
+      logger.log(
+        this.#state === RUN ? INFO : DEBUG,
+        `pool worker (pid ${worker.pid}) ended with exit code ${code}${reason ? `: ${reason.message}` : ""}`,
+      );
+    }
     // A Lock the worker held becomes owner-died for the processes still running.
     markPidDead(worker.pid);
     worker.init = undefined;
