@@ -6,7 +6,7 @@
 import nodeProcess from "node:process";
 import { fileURLToPath } from "node:url";
 import { statPath } from "./node_fs.ts";
-import { killProcessGroup } from "./process_events.ts";
+import { beforeFatalEnd, killProcess, killProcessGroup, parentPid } from "./process_events.ts";
 import type { ChildHandle, ChildSpawnOptions, ParentPort, Runtime, WorkerHandle } from "./types.ts";
 import { onUncaughtWebAndNode } from "./uncaught.ts";
 
@@ -221,6 +221,9 @@ export const createBunRuntime = (): Runtime => ({
   spawnChild,
   spawnCan: { argv0: true, passFds: true },
   killGroup: killProcessGroup,
+  kill: killProcess,
+  parentPid,
+  beforeFatalEnd,
   // The mapping lives until the array is collected; unlinking the file leaves it valid.
   mapSharedFile: (path) => Bun.mmap(path, { shared: true }),
   // Every new thread compiles its hot code afresh. On a ring's message paths FTL, the top tier, took 60-100 ms of

@@ -10,7 +10,7 @@
 import nodeProcess from "node:process";
 import { fileURLToPath } from "node:url";
 import { heapLimitMb, isMainThread, workerParentPort, WorkerThread } from "./node_threads.ts";
-import { killProcessGroup } from "./process_events.ts";
+import { beforeFatalEnd, killProcess, killProcessGroup, parentPid } from "./process_events.ts";
 import type { ChildHandle, ChildSpawnOptions, PathInfo, Runtime } from "./types.ts";
 import { onUncaughtWebAndNode } from "./uncaught.ts";
 
@@ -177,4 +177,7 @@ export const createDenoRuntime = (): Runtime => ({
   // Deno.Command has neither an argv0 nor more descriptors than the three streams.
   spawnCan: { argv0: false, passFds: false },
   killGroup: killProcessGroup,
+  kill: killProcess,
+  parentPid,
+  beforeFatalEnd,
 });

@@ -24,7 +24,7 @@ import type { Readable } from "node:stream";
 import { fileURLToPath } from "node:url";
 import { statPath } from "./node_fs.ts";
 import { heapLimitMb, isMainThread, workerData, workerParentPort, WorkerThread } from "./node_threads.ts";
-import { killProcessGroup } from "./process_events.ts";
+import { beforeFatalEnd, killProcess, killProcessGroup, parentPid } from "./process_events.ts";
 import type { ChildHandle, ChildSpawnOptions, Runtime, ThreadLimits } from "./types.ts";
 import { onUncaughtNode } from "./uncaught.ts";
 
@@ -294,4 +294,7 @@ const nodeRuntime = (): Runtime => ({
   // child_process passes argv0 and any descriptor through its stdio array.
   spawnCan: { argv0: true, passFds: true },
   killGroup: killProcessGroup,
+  kill: killProcess,
+  parentPid,
+  beforeFatalEnd,
 });

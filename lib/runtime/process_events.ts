@@ -1,6 +1,7 @@
 /**
- * What every runtime gives the same way through node:process: a spawned child's stdin, and signals to a process
- * group. (An error nobody caught is each adapter's `onUncaught`: Node has no web events on its global scope.)
+ * What every runtime gives the same way through node:process: a spawned child's stdin, signals to a process or a
+ * group, the live parent pid, and a last word before a signal or an uncaught error ends the program. (An error
+ * nobody caught is each adapter's `onUncaught`: Node has no web events on its global scope.)
  *
  * @module
  */
@@ -19,4 +20,41 @@ export function killProcessGroup(pgid: number, signal: string): void {
   } catch {
     // ESRCH: the group is gone.
   }
+}
+
+/** Sends `signal` to the process `pid`; nothing when it is gone. */
+export function killProcess(pid: number, signal: string): void {
+  try {
+    nodeProcess.kill(pid, signal as NodeJS.Signals);
+  } catch {
+    // ESRCH: it is gone.
+  }
+}
+
+/** The parent's pid as the system says it now (node:process reads it on each access). */
+export function parentPid(): number {
+  return nodeProcess.ppid;
+}
+
+const endingSignals = ["SIGTERM", "SIGINT", "SIGHUP"] as const;
+
+/**
+ * Calls `cleanup` before one of the ending signals or an uncaught error ends the program, unless the program
+ * listens for it itself. A signal is then sent again with this listener gone, so the program ends by it (its
+ * parent sees the signal, not an exit code). Deno runs no exit callback after an uncaught error; Node and Bun do,
+ * and there `cleanup` runs twice, which it allows.
+ */
+export function beforeFatalEnd(cleanup: () => void): void {
+  for (const signal of endingSignals) {
+    const listener = () => {
+      if (nodeProcess.listenerCount(signal) > 1) return;
+      cleanup();
+      nodeProcess.off(signal, listener);
+      nodeProcess.kill(nodeProcess.pid, signal);
+    };
+    nodeProcess.on(signal, listener);
+  }
+  nodeProcess.on("uncaughtExceptionMonitor", () => {
+    if (nodeProcess.listenerCount("uncaughtException") === 0) cleanup();
+  });
 }

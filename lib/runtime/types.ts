@@ -167,6 +167,16 @@ export interface Runtime {
   readonly spawnCan: { readonly argv0: boolean; readonly passFds: boolean };
   /** Sends `signal` to every process of the process group `pgid`; nothing when none is left. */
   killGroup(pgid: number, signal: string): void;
+  /** Sends `signal` to the process `pid`; nothing when it is gone. */
+  kill(pid: number, signal: string): void;
+  /** The parent OS process's id now: it changes when the parent dies and the process is handed to another. */
+  parentPid(): number;
+  /**
+   * Calls `cleanup` on the main thread before the program ends from SIGTERM, SIGINT or SIGHUP it has no listener of
+   * its own for, or from an error no code handles (where the runtime skips {@linkcode Runtime.onExit}'s callbacks);
+   * the program then ends as it would have. A program with its own listener keeps control.
+   */
+  beforeFatalEnd(cleanup: () => void): void;
   /**
    * Maps the file at `path` into memory, shared (`MAP_SHARED`): writes through the array reach the file and every
    * other mapping of it, in this process and others. Absent where the runtime cannot map files.
