@@ -55,6 +55,13 @@ function pythonSays(script: string, ...args: string[]): unknown {
 /** Whether `pid` runs (a zombie waiting for its reaper does not). */
 function alive(pid: number): boolean {
   try {
+    nodeProcess.kill(pid, 0);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ESRCH") return false;
+    throw error;
+  }
+  // A zombie has ended; only its (new) parent has yet to collect its status.
+  try {
     return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, "utf8"));
   } catch {
     return false;
@@ -303,6 +310,94 @@ test("no child survives the program that started it", async () => {
   const pids = (done.stdout as string).trim().split(" ").map(Number);
   assert.equal(pids.length, 2);
   assert.deepEqual(await gone(pids), []);
+});
+
+/** What the orphans fixture started, by what each is ("popen", "spawned-popen"...), once all five are running. */
+async function orphansParent(mode: string): Promise<{ parent: Popen<true>; pids: Record<string, number> }> {
+  const parent = new Popen([...runtimeCommand("subprocess_orphans.ts"), mode], {
+    stdin: PIPE,
+    stdout: PIPE,
+    stderr: DEVNULL,
+    text: true,
+  });
+  const pids: Record<string, number> = {};
+  while (Object.keys(pids).length < 5) {
+    const line = await parent.stdout!.readline();
+    assert.ok(line, `the fixture ended after printing ${JSON.stringify(pids)}`);
+    const [what, pid] = line.trim().split(" ");
+    pids[what!] = Number(pid);
+  }
+  return { parent, pids };
+}
+
+/** Runs `body` with the orphans fixture in `mode`; whatever it left running is killed after it. */
+async function withOrphansParent(
+  mode: string,
+  body: (parent: Popen<true>, pids: Record<string, number>) => Promise<void>,
+): Promise<void> {
+  const { parent, pids } = await orphansParent(mode);
+  try {
+    await body(parent, pids);
+  } finally {
+    parent.kill();
+    for (const pid of Object.values(pids)) if (alive(pid)) nodeProcess.kill(pid, "SIGKILL");
+  }
+}
+
+for (const signal of ["SIGTERM", "SIGINT", "SIGHUP"] as const) {
+  test(`${signal} to a program that does not handle it ends its Popen and spawned children, and theirs`, async () => {
+    await withOrphansParent("wait", async (parent, pids) => {
+      parent.sendSignal(signal);
+      assert.equal(await parent.wait(), -osConstants.signals[signal], "the program ends by the signal");
+      assert.deepEqual(await gone(Object.values(pids)), []);
+    });
+  });
+}
+
+for (const [mode, what] of [["throw", "an uncaught exception"], ["reject", "an unhandled rejection"]]) {
+  test(`${what} ends the program's children, and theirs`, async () => {
+    await withOrphansParent(mode!, async (parent, pids) => {
+      await parent.stdin!.getWriter().write("go\n");
+      assert.equal(await parent.wait(), 1);
+      assert.deepEqual(await gone(Object.values(pids)), []);
+    });
+  });
+}
+
+test("a spawned child's Popen ends when a signal ends that child", async () => {
+  await withOrphansParent("idle", async (parent, pids) => {
+    nodeProcess.kill(pids.spawned!, "SIGTERM");
+    assert.deepEqual(await gone([pids.spawned!, pids["spawned-popen"]!]), []);
+    assert.equal(parent.poll(), null, "the program runs on");
+    assert.ok(alive(pids.popen!), "its own Popen runs on");
+  });
+});
+
+test("a spawned child's Popen ends when that child ends normally", async () => {
+  await withOrphansParent("return", async (parent, pids) => {
+    assert.equal(await parent.wait(), 0);
+    assert.deepEqual(await gone(Object.values(pids)), []);
+  });
+});
+
+test("a program that handles SIGTERM keeps control: its children run on until it ends", async () => {
+  await withOrphansParent("handled", async (parent, pids) => {
+    parent.sendSignal("SIGTERM");
+    assert.equal(await parent.stdout!.readline(), "handled SIGTERM\n");
+    assert.deepEqual(Object.values(pids).filter((pid) => !alive(pid)), []);
+    // Its SIGINT listener exits 0 (Deno may then end it by SIGINT all the same).
+    parent.sendSignal("SIGINT");
+    assert.ok([0, -2].includes(await parent.wait()));
+    assert.deepEqual(await gone(Object.values(pids)), []);
+  });
+});
+
+test("SIGKILL to a program: its spawned child, busy in JavaScript, ends with its Popen", async () => {
+  await withOrphansParent("wait", async (parent, pids) => {
+    parent.kill();
+    assert.equal(await parent.wait(), -9);
+    assert.deepEqual(await gone([pids.spawned!, pids["spawned-popen"]!]), []);
+  });
 });
 
 test("bad input and missing things are clear errors", async () => {

@@ -1,6 +1,6 @@
 /**
  * The files a child starts from (a thread child's, a spawned child's, a pool
- * worker's entry). They are found next to this file, in the form this copy of
+ * worker's entry, a spawned child's parent watcher). They are found next to this file, in the form this copy of
  * the library runs: TypeScript sources (a URL or JSR import, a git checkout)
  * or the JavaScript build (the npm package). A bundled or compiled program
  * has left them out, and a child could not start: that is said once, clearly,
@@ -22,10 +22,16 @@ export function libraryModule(path: string): URL {
 }
 
 /** The entries children start from. */
-export const entries: { readonly thread: URL; readonly spawn: URL; readonly poolWorker: URL } = {
+export const entries: {
+  readonly thread: URL;
+  readonly spawn: URL;
+  readonly poolWorker: URL;
+  readonly parentWatch: URL;
+} = {
   thread: libraryModule("process/child_entry/thread"),
   spawn: libraryModule("process/child_entry/spawn"),
   poolWorker: libraryModule("pool/worker"),
+  parentWatch: libraryModule("process/child_entry/parent_watch"),
 };
 
 /**

@@ -10,6 +10,7 @@
  * @module
  */
 import { constants as osConstants } from "node:os";
+import { endWithProcess } from "../atexit.ts";
 import {
   FileNotFoundError,
   MaxBufferExceeded,
@@ -41,13 +42,6 @@ import {
   STDOUT,
 } from "./options.ts";
 import { type PopenStream, popenStream, Source, sources, textSink } from "./stream.ts";
-
-const running = new Set<Popen<boolean>>();
-let exitHookInstalled = false;
-
-function killRunningOnExit(): void {
-  for (const p of running) p._signalAll("SIGKILL");
-}
 
 /** Settings `run` hands the Popen it makes (not options a user passes). */
 export interface RunSettings {
@@ -216,16 +210,12 @@ export class Popen<Text extends boolean = false> {
     });
     this.#pipes = [outputs[0]!, outputs[1]!];
     this.#copies = copies;
-    if (options.killOnExit ?? true) {
-      if (!exitHookInstalled) {
-        exitHookInstalled = true;
-        runtime.onExit(killRunningOnExit);
-      }
-      running.add(this);
-    }
+    const forget = options.killOnExit ?? true
+      ? endWithProcess(this.pid, this.#group, () => this._signalAll("SIGKILL"))
+      : undefined;
     const ended = (status: { code: number; signal: string | null }) => {
       this.#ended = true;
-      running.delete(this);
+      forget?.();
       return returncodeOf(status);
     };
     // Without copies to wait for, the exit status is settled in the one step the child's end takes.

@@ -6,9 +6,11 @@
  * @module
  */
 import { deserialize } from "node:v8";
+import { childList } from "../../atexit.ts";
 import { runtime } from "../../runtime/detect.ts";
 import { readStdin } from "../../runtime/process_events.ts";
 import { bootChild, nameChild, reportError } from "../bootstrap.ts";
+import { entries } from "../child_entries.ts";
 import { type RunMessage, runProcess } from "../process.ts";
 
 bootChild((code) => runtime.exitProcess(code), (error) => runtime.explainError?.(error));
@@ -17,6 +19,21 @@ async function run(message: RunMessage): Promise<never> {
   const self = { ...message.self, pid: runtime.pid, pidCells: new SharedArrayBuffer(4) };
   nameChild(self.name);
   return runtime.exitProcess(await runProcess(message, self, reportError));
+}
+
+/**
+ * Starts the thread that ends this child and its children when the parent dies, even while this thread is busy.
+ * Unref'd: it never holds the child open.
+ */
+function watchParent(): void {
+  const watcher = runtime.startWorker(entries.parentWatch, "tsmp-parent-watch");
+  watcher.unref();
+  const done = new Int32Array(new SharedArrayBuffer(4));
+  runtime.onExit(() => {
+    Atomics.store(done, 0, 1);
+    Atomics.notify(done, 0);
+  });
+  watcher.postMessage({ list: childList(), parent: runtime.ppid, done: done.buffer });
 }
 
 let buffered = new Uint8Array(0);
@@ -31,5 +48,6 @@ readStdin((chunk) => {
   const length = new DataView(buffered.buffer, buffered.byteOffset).getUint32(0);
   if (buffered.length < 4 + length) return;
   started = true;
+  watchParent();
   void run(deserialize(buffered.subarray(4, 4 + length)) as RunMessage);
 }, () => runtime.exitProcess(started ? 1 : 0)); // The parent keeps this pipe open while it lives.

@@ -12,6 +12,7 @@
  * @module
  */
 import { serialize } from "node:v8";
+import { endWithProcess } from "../../atexit.ts";
 import { ProcessError, returncodeOf } from "../../errors.ts";
 import { runtime } from "../../runtime/detect.ts";
 import type { ChildHandle } from "../../runtime/types.ts";
@@ -19,9 +20,6 @@ import { entries } from "../child_entries.ts";
 import { endWith } from "../exit_status.ts";
 import type { RunMessage } from "../process.ts";
 import type { StartedChild, StartMethodAdapter } from "./method.ts";
-
-const live = new Set<StartedChild>();
-let exitHookInstalled = false;
 
 /** Throws a TypeError naming the first argument that lives in shared memory. */
 function refuseShared(value: unknown, path: string, seen = new Set<unknown>()): void {
@@ -93,16 +91,12 @@ function spawnStart(message: RunMessage, status: Int32Array): StartedChild {
       }
     },
   };
-  live.add(handle);
-  if (!exitHookInstalled) {
-    exitHookInstalled = true;
-    runtime.onExit(() => {
-      for (const other of live) other.stop(-9);
-    });
-  }
+  // SIGTERM, not SIGKILL, when this process ends: the child then ends its own children first (a child busy in
+  // JavaScript cannot, and its watcher thread ends them once this process is gone).
+  const forget = endWithProcess(child.pid, false, () => child.kill("SIGTERM"));
   child.unref();
   void child.exited.then((exit) => {
-    live.delete(handle);
+    forget();
     endWith(status, returncodeOf(exit));
     writer.abort().catch(() => {});
   });
