@@ -87,6 +87,7 @@ export { RemoteError } from "./lib/errors.ts";
 export { BaseManager, type BaseManagerOptions, type Proxy, type RegisterOptions } from "./lib/managers/base.ts";
 export type { LockOwnership, ManagerClient, Reply } from "./lib/managers/client.ts";
 export { ServerQueue } from "./lib/managers/objects.ts";
+export { AsyncResultProxy, type PoolFunction, PoolProxy, type PoolResult } from "./lib/managers/pool.ts";
 export type { ProxyMethods, Remote, SnakeToCamel } from "./lib/managers/proxy.ts";
 export {
   AcquirerProxy,

@@ -25,11 +25,13 @@ import { holdOpen } from "../wait/event_loop_hold.ts";
 export const PARAMS: unique symbol = Symbol.for("tsmp.managers.params") as never;
 /** The method the `#GETVALUE` request and `__repr__` use to read an object's value as plain data. */
 export const VALUE: unique symbol = Symbol.for("tsmp.managers.value") as never;
+/** The method the server calls when it drops an object (no proxy holds it, or the server stops): a Pool ends. */
+export const RELEASE: unique symbol = Symbol.for("tsmp.managers.release") as never;
 /** The identity of the connection making the current call (for RLock ownership). */
 export const caller: { id: number | string } = { id: 0 };
 
 /** An error a Python peer sees as a class of its own (`KeyError`, `_queue.Empty`...). */
-function pyError(name: string, message: string, args?: unknown[]): Error {
+export function pyError(name: string, message: string, args?: unknown[]): Error {
   const e = new Error(message);
   e.name = name;
   // Python's args, sent as they are (a KeyError's key, not its repr).

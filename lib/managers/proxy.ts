@@ -309,7 +309,7 @@ export class AutoProxy extends BaseProxy {
 }
 
 /** The kwds for an optional timeout (milliseconds here; converted for a Python server). */
-function timeoutKw(timeout?: number | null): Record<string, unknown> {
+export function timeoutKw(timeout?: number | null): Record<string, unknown> {
   return timeout === undefined || timeout === null ? {} : { timeout };
 }
 
@@ -707,6 +707,28 @@ export class ConditionProxy extends AcquirerProxy {
       this._putHolder(owner);
     }
   }
+  /**
+   * `c.wait_for(predicate, timeout)` (the lock held): waits until `predicate()` is truthy and resolves with its
+   * last result (falsy once `timeout` ms pass). The predicate runs here, between waits, as CPython's proxy runs
+   * it in the client; it may return a Promise (reading another proxy, say), which is awaited.
+   */
+  async waitFor<T>(predicate: () => T | PromiseLike<T>, timeout?: number | null): Promise<Awaited<T>> {
+    if (typeof predicate !== "function") {
+      throw new TypeError(`Condition.waitFor: predicate must be a function, got ${typeof predicate}`);
+    }
+    if (timeout !== undefined && timeout !== null && (typeof timeout !== "number" || Number.isNaN(timeout))) {
+      throw new TypeError(`Condition.waitFor: timeout is milliseconds (a number, or null for none), got ${timeout}`);
+    }
+    const deadline = timeout === undefined || timeout === null ? Infinity : performance.now() + Math.max(0, timeout);
+    let result = await predicate();
+    while (!result) {
+      const remaining = deadline - performance.now();
+      if (remaining <= 0) break;
+      await this.wait(remaining === Infinity ? undefined : remaining);
+      result = await predicate();
+    }
+    return result;
+  }
   /** `c.notify(n)`: wakes up to `n` waiters. */
   async notify(n = 1): Promise<void> {
     const owner = this._holder();
@@ -812,31 +834,104 @@ export class QueueProxy<T = unknown> extends BaseProxy {
 }
 
 /**
- * A proxy of a server Namespace: `getAttr(name)`, `setAttr(name, value)`, `delAttr(name)`.
+ * A proxy of a server Namespace, whose attributes are properties as Python's `ns.x`: `await ns.x` reads one
+ * (a Promise, sent when awaited), `ns.x = 1` writes one and `delete ns.x` deletes one (sent at once, in order:
+ * a later read sees them; a write that failed rejects the next read or call of this namespace). As in CPython's
+ * `NamespaceProxy`, a name that starts with `_` is the proxy's own, and so are the proxy's members (`token`,
+ * `getAttr`...) and `then` (so that `await ns` is the proxy). `getAttr`, `setAttr` and `delAttr` do the same as
+ * calls.
  *
  * @example
  * ```ts
  * import { Manager } from "@tsmp/multiprocessing";
  * await using manager = await Manager();
  * const ns = await manager.Namespace();
- * await ns.setAttr("x", 10);
- * console.log(await ns.getAttr("x")); // 10
+ * ns.x = 10;
+ * console.log(await ns.x); // 10
+ * await ns.setAttr("y", 20);
+ * console.log(await ns.getAttr("y")); // 20
  * ```
  */
 export class NamespaceProxy extends BaseProxy {
+  /** The namespace's attributes: `await ns.x` reads one, `ns.x = value` writes one (see the class). */
+  [attribute: string]: unknown;
+  /** Writes made by assignment, in order; reads and calls wait for them. */
+  #writes: Promise<void> = Promise.resolve();
+  #failure: { error: unknown } | null = null;
+
+  /** A namespace proxy (see {@linkcode BaseProxy}'s constructor), seen through a JS Proxy for its attributes. */
+  constructor(client: ManagerClient, token: Token, exposed: readonly string[]) {
+    super(client, token, exposed);
+    return new Proxy(this, namespaceTraps);
+  }
+
+  /** Waits for the attribute writes made so far; the first that failed is thrown here, once. */
+  async #written(): Promise<void> {
+    await this.#writes;
+    const failure = this.#failure;
+    this.#failure = null;
+    if (failure) throw failure.error;
+  }
+
+  /** @internal An assignment or `delete`: sent now, after the writes before it. */
+  _write(method: "__setattr__" | "__delattr__", args: unknown[]): void {
+    this.#writes = this.#writes.then(() => this.callMethod(method, args)).then(() => {}, (error) => {
+      this.#failure ??= { error };
+    });
+  }
+
+  /** @internal A property read: a Promise-like sent when first awaited. */
+  _read(name: string): Promise<unknown> {
+    let started: Promise<unknown> | undefined;
+    const start = () => (started ??= this.getAttr(name));
+    return {
+      then: (onValue, onError) => start().then(onValue, onError),
+      catch: (onError) => start().catch(onError),
+      finally: (onFinally) => start().finally(onFinally),
+      [Symbol.toStringTag]: "Promise",
+    } as Promise<unknown>;
+  }
+
   /** `getattr(ns, name)`. */
-  getAttr(name: string): Promise<unknown> {
-    return this.callMethod("__getattribute__", [name]);
+  async getAttr(name: string): Promise<unknown> {
+    await this.#written();
+    return await this.callMethod("__getattribute__", [name]);
   }
   /** `setattr(ns, name, value)`. */
   async setAttr(name: string, value: unknown): Promise<void> {
+    await this.#written();
     await this.callMethod("__setattr__", [name, value]);
   }
   /** `delattr(ns, name)`. */
   async delAttr(name: string): Promise<void> {
+    await this.#written();
     await this.callMethod("__delattr__", [name]);
   }
 }
+
+/** Whether `name` is the proxy's own rather than the namespace's (CPython keeps `_` names local too). */
+function ownName(target: NamespaceProxy, name: string | symbol): boolean {
+  return typeof name === "symbol" || name.startsWith("_") || name in target || name === "then";
+}
+
+const namespaceTraps: ProxyHandler<NamespaceProxy> = {
+  get(target, name) {
+    if (!ownName(target, name)) return target._read(name as string);
+    // The proxy's own members run on it, not on this JS Proxy, which has none of its private fields.
+    const value = Reflect.get(target, name, target);
+    return typeof value === "function" ? value.bind(target) : value;
+  },
+  set(target, name, value) {
+    if (ownName(target, name)) return Reflect.set(target, name, value, target);
+    target._write("__setattr__", [name, value]);
+    return true;
+  },
+  deleteProperty(target, name) {
+    if (ownName(target, name)) return Reflect.deleteProperty(target, name);
+    target._write("__delattr__", [name]);
+    return true;
+  },
+};
 
 for (
   const [name, type] of Object.entries({

@@ -20,7 +20,7 @@ import {
   FramedSocket,
 } from "./framed_socket.ts";
 import { LocalSocket, serveKey } from "./local.ts";
-import { caller, PARAMS, pyRepr, VALUE } from "./objects.ts";
+import { caller, PARAMS, pyRepr, RELEASE, VALUE } from "./objects.ts";
 import { type MessageSerializer, messageSerializer, type Serializer } from "./serializers.ts";
 
 /** A manager's address: `[host, port]` for TCP or a path for a Unix socket. */
@@ -272,6 +272,7 @@ export class Server {
     this.#net?.close();
     for (const c of this.#conns) c.close();
     this.#conns.clear();
+    for (const entry of this.#objects.values()) release(entry.obj);
     this.#objects.clear();
     this.#resolveStopped();
   }
@@ -628,8 +629,17 @@ export class Server {
   #decref(ident: string) {
     const entry = this.#objects.get(ident);
     if (!entry) return;
-    if (--entry.refcount <= 0) this.#objects.delete(ident);
+    if (--entry.refcount <= 0) {
+      this.#objects.delete(ident);
+      release(entry.obj);
+    }
   }
+}
+
+/** Ends what an object dropped by the server holds (a Pool's workers), if it holds anything. */
+function release(obj: unknown): void {
+  const own = (obj as { [RELEASE]?: () => void } | null)?.[RELEASE];
+  if (typeof own === "function") own.call(obj);
 }
 
 function valueOf(obj: unknown): unknown {

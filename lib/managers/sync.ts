@@ -28,6 +28,7 @@ import {
   ServerQueue,
   ValueObject,
 } from "./objects.ts";
+import { AsyncResultProxy, functionArgument, type PoolFunction, PoolObject, PoolProxy } from "./pool.ts";
 import {
   AcquirerProxy,
   ArrayProxy,
@@ -93,6 +94,16 @@ export class SyncManager extends BaseManager {
   declare JoinableQueue: <T = unknown>(maxsize?: number) => Promise<QueueProxy<T>>;
   /** A proxy of a new server Namespace. */
   declare Namespace: () => Promise<NamespaceProxy>;
+  /**
+   * A proxy of a new pool held by the server (Python's `SyncManager.Pool(processes, initializer, initargs,
+   * maxtasksperchild)`); the `initializer` is an exported function, as the pool's task functions are.
+   */
+  declare Pool: (
+    processes?: number | null,
+    initializer?: PoolFunction | null,
+    initargs?: readonly unknown[] | null,
+    maxtasksperchild?: number | null,
+  ) => Promise<PoolProxy>;
 
   /** @internal Runs the server in a child process (see {@linkcode Manager}). */
   async _startInChild(): Promise<void> {
@@ -156,6 +167,13 @@ const syncTypes: [string, RegisterOptions["callable"], ProxyType][] = [
   ["Value", (typecode: unknown, value: unknown) => new ValueObject(typecode, value), ValueProxy as ProxyType],
   ["Array", (typecode: string, init: unknown) => new ArrayObject(typecode, init), ArrayProxy as ProxyType],
   ["Namespace", (kwds?: Record<string, unknown>) => new NamespaceObject(kwds), NamespaceProxy as ProxyType],
+  [
+    "Pool",
+    (processes?: unknown, initializer?: unknown, initargs?: unknown, maxtasksperchild?: unknown) =>
+      PoolObject.create(processes, initializer, initargs, maxtasksperchild),
+    PoolProxy as ProxyType,
+  ],
+  ["AsyncResult", null, AsyncResultProxy as ProxyType],
 ];
 
 const proxyNames = new Map<ProxyType, string>([
@@ -169,19 +187,50 @@ const proxyNames = new Map<ProxyType, string>([
   [ValueProxy as ProxyType, "ValueProxy"],
   [ArrayProxy as ProxyType, "ArrayProxy"],
   [NamespaceProxy as ProxyType, "NamespaceProxy"],
+  [PoolProxy as ProxyType, "PoolProxy"],
+  [AsyncResultProxy as ProxyType, "AsyncResultProxy"],
 ]);
 
 // CPython's DictProxy asks for `__iter__` as a proxy of type id `Iterator`, which has no create method.
-const methodToTypeid: Record<string, Record<string, string>> = { dict: { __iter__: "Iterator" } };
+const methodToTypeid: Record<string, Record<string, string>> = {
+  dict: { __iter__: "Iterator" },
+  // As CPython's SyncManager registers its Pool: the async calls resolve to AsyncResult proxies, imap to iterators.
+  Pool: {
+    apply_async: "AsyncResult",
+    map_async: "AsyncResult",
+    starmap_async: "AsyncResult",
+    imap: "Iterator",
+    imap_unordered: "Iterator",
+  },
+};
 for (const [typeid, callable, proxytype] of syncTypes) {
   SyncManager.register(typeid, {
     callable,
     proxytype,
     methodToTypeid: methodToTypeid[typeid] ?? null,
-    createMethod: typeid !== "Iterator",
+    createMethod: typeid !== "Iterator" && typeid !== "AsyncResult",
   });
   setProxyForTypeid(typeid, proxyNames.get(proxytype) ?? "AutoProxy");
 }
+
+// The initializer crosses as the pool's task functions do: by reference to our server, a PyObject to CPython's.
+Object.defineProperty(SyncManager.prototype, "Pool", {
+  value: async function(
+    this: SyncManager,
+    processes?: number | null,
+    initializer?: PoolFunction | null,
+    initargs?: readonly unknown[] | null,
+    maxtasksperchild?: number | null,
+  ) {
+    const init = initializer === undefined || initializer === null ? null : functionArgument(initializer, "Pool");
+    const client = this._client();
+    if (client.pythonPeer === null) await client.ready.catch(() => {});
+    const initArg = init ? init(client.pythonPeer) : null;
+    return this.create("Pool", processes ?? null, initArg, [...(initargs ?? [])], maxtasksperchild ?? null);
+  },
+  configurable: true,
+  writable: true,
+});
 
 // CPython's server builds array.array(typecode, sequence): a length is sent as that many zeros.
 Object.defineProperty(SyncManager.prototype, "Array", {
