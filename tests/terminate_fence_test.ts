@@ -3,7 +3,7 @@
 // watches, for a bounded window, for anything the child could still do.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { Empty, Event, getpid, Lock, Process, Queue, RawArray } from "../mod.ts";
+import { Empty, Event, getpid, Lock, Process, Queue, RawArray, Semaphore } from "../mod.ts";
 import * as fx from "./fixtures/fence_targets.ts";
 
 /** How long the tests watch for a terminated child's late writes (a window to observe, not a synchronization). */
@@ -74,24 +74,26 @@ test("no takeover while the holder runs on: the old holder's release cannot free
   assert.equal(lock.locked(), false);
 });
 
-test("a child terminated while blocked in acquireSync never gets the lock", async () => {
-  const lock = new Lock();
-  lock.acquireSync();
-  const ready = new Event();
-  const probe = new RawArray("i", 1);
-  const p = new Process({ target: fx.blockInAcquire, args: [lock, ready, probe] });
-  p.start();
-  await ready.wait();
-  p.terminate();
-  await p.join();
-  assert.equal(p.exitcode, -15);
-  lock.release();
-  await until(() => probe.get(0) === 1, WATCH_MS);
-  assert.equal(probe.get(0), 0, "the terminated child took the lock");
-  assert.equal(await lock.acquire({ timeout: 10_000 }), true);
-  assert.equal(lock.ownerDied, false);
-  lock.release();
-});
+for (const kind of ["Lock", "Semaphore"] as const) {
+  test(`a child terminated while blocked in acquireSync never gets the ${kind}`, async () => {
+    const lock = kind === "Lock" ? new Lock() : new Semaphore(1);
+    lock.acquireSync();
+    const ready = new Event();
+    const probe = new RawArray("i", 1);
+    const p = new Process({ target: fx.blockInAcquire, args: [lock, ready, probe] });
+    p.start();
+    await ready.wait();
+    p.terminate();
+    await p.join();
+    assert.equal(p.exitcode, -15);
+    lock.release();
+    await until(() => probe.get(0) === 1, WATCH_MS);
+    assert.equal(probe.get(0), 0, "the terminated child took it");
+    assert.equal(await lock.acquire({ timeout: 10_000 }), true);
+    assert.equal(lock.ownerDied, false);
+    lock.release();
+  });
+}
 
 test("a child terminated while blocked in getSync takes no item", async () => {
   const q = new Queue<number>();
