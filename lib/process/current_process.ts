@@ -71,7 +71,7 @@ export function adoptIdentity(self: ChildIdentity, status: SharedArrayBuffer | n
   me.authkey = self.authkey;
   me.identity = self.identity;
   me.parent = { name: self.parentName, pid: self.parentPid };
-  adoptPidTable(self.pidCells);
+  adoptPidTable(self.pidCells, self.pid);
 }
 
 /** The identity numbers of this process's next child (`[...mine, n]`). */

@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { armFence } from "../wait/fence.ts";
 
 /** Thread children get ids above Linux's largest pid, so they never equal a real pid. */
 export const PID_BASE = 4_194_304;
@@ -20,9 +21,14 @@ export function pidTable(): SharedArrayBuffer {
   return table().buffer as SharedArrayBuffer;
 }
 
-/** Adopts the parent's table (a buffer too small to be one, as a spawned child is sent, is ignored). */
-export function adoptPidTable(buffer: SharedArrayBuffer): void {
+/**
+ * Adopts the parent's table (a buffer too small to be one, as a spawned child is sent, is ignored), and arms the
+ * thread's fence on its own slot when `pid` is a thread child's: from the moment the parent marks it dead, it
+ * writes no shared memory (`lib/wait/fence.ts`).
+ */
+export function adoptPidTable(buffer: SharedArrayBuffer, pid = 0): void {
   cells = buffer.byteLength >= TABLE_BYTES ? new Int32Array(buffer) : null;
+  if (cells !== null && pid >= PID_BASE) armFence(cells, 2 + pid % LIVE_SLOTS, pid);
 }
 
 function table(): Int32Array {

@@ -188,6 +188,7 @@ export const createBunRuntime = (): Runtime => ({
   exitProcess(code: number): never {
     nodeProcess.exit(code);
   },
+  terminateStopsThreads: true,
   exitThread(code: number): never {
     nodeProcess.exit(code);
   },

@@ -144,6 +144,8 @@ export const createDenoRuntime = (): Runtime => ({
   exitProcess(code: number): never {
     Deno.exit(code);
   },
+  // A worker spinning in JavaScript or blocked in Atomics.wait runs on after terminate() (denoland/deno#35657).
+  terminateStopsThreads: false,
   exitThread(code: number): never {
     nodeProcess.exit(code);
     throw new Error("unreachable");

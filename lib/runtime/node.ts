@@ -271,6 +271,7 @@ const nodeRuntime = (): Runtime => ({
   exitProcess(code: number): never {
     nodeProcess.exit(code);
   },
+  terminateStopsThreads: true,
   // In a worker, Node's process.exit() ends that thread only.
   exitThread(code: number): never {
     nodeProcess.exit(code);

@@ -128,6 +128,11 @@ export interface Runtime {
   /** Ends the current worker thread with `code` (only valid inside a worker). */
   exitThread(code: number): never;
   /**
+   * Whether a worker's `terminate()` stops its thread wherever it is (spinning in JavaScript, blocked in
+   * `Atomics.wait`). Where it does not, a terminated thread child fences its shared-memory writes (`lib/wait/fence.ts`).
+   */
+  readonly terminateStopsThreads: boolean;
+  /**
    * Starts a module worker running `url`; `limits` only where {@linkcode Runtime.threadHeapLimitMb} is present. A
    * worker over a limit ends (its error listener hears why); the program goes on.
    */

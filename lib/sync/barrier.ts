@@ -6,6 +6,7 @@
 import { BrokenBarrierError } from "../errors.ts";
 import { type Reduced, reduceSymbol, registerReducer } from "../serialize.ts";
 import { timeoutMs } from "../wait/deadline.ts";
+import { fence } from "../wait/fence.ts";
 import { Condition, rebuildLock } from "./condition.ts";
 import { Lock } from "./lock.ts";
 import { cellsOf } from "./robust_owner.ts";
@@ -68,6 +69,7 @@ export class Barrier {
   }
 
   #set(cell: number, value: number): void {
+    fence();
     Atomics.store(this.#cells, cell, value);
   }
 
@@ -122,6 +124,7 @@ export class Barrier {
         }
         return index;
       } finally {
+        fence();
         if (Atomics.sub(this.#cells, B_COUNT, 1) === 1) this.#refill();
       }
     } finally {
@@ -160,6 +163,7 @@ export class Barrier {
   reset(): Promise<void> {
     // As Python's, but without the lock (a caller cannot block on it, and may hold it across an await): the state
     // changes here; waiters, who hold the lock, change it only by compare-and-swap.
+    fence();
     if (this.#get(B_COUNT) > 0) {
       Atomics.compareExchange(this.#cells, B_STATE, FILLING, RESETTING);
       Atomics.compareExchange(this.#cells, B_STATE, BROKEN, RESETTING);

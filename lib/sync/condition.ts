@@ -6,6 +6,7 @@
 import { ProcessError } from "../errors.ts";
 import { type Reduced, reduceSymbol, registerReducer } from "../serialize.ts";
 import { deadlineOfTimeout } from "../wait/deadline.ts";
+import { fence } from "../wait/fence.ts";
 import { type Park, retryAsync, retrySync } from "../wait/retry.ts";
 import { Lock } from "./lock.ts";
 import { RLock } from "./rlock.ts";
@@ -111,6 +112,7 @@ export class Condition {
   async wait(timeout?: number): Promise<boolean> {
     const deadline = deadlineOfTimeout(timeout, "Condition.wait");
     this.#checkMine("wait");
+    fence();
     Atomics.add(this.#cells, SLEEPERS, 1);
     const count = this.#releaseLock();
     let woken = false;
@@ -127,6 +129,7 @@ export class Condition {
   waitSync(timeout?: number): boolean {
     const deadline = deadlineOfTimeout(timeout, "Condition.waitSync");
     this.#checkMine("wait");
+    fence();
     Atomics.add(this.#cells, SLEEPERS, 1);
     const count = this.#releaseLock();
     let woken = false;
@@ -158,6 +161,7 @@ export class Condition {
       throw new RangeError(`Condition.notify: n must be a number >= 0, got ${String(n)}`);
     }
     this.#checkMine("notify");
+    fence();
     const cells = this.#cells;
     const k = Math.min(n, Atomics.load(cells, SLEEPERS));
     if (k <= 0) return;

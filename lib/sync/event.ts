@@ -6,6 +6,7 @@
 import { checkOptionNames } from "../options.ts";
 import { type Reduced, reduceSymbol, registerReducer } from "../serialize.ts";
 import { deadlineOfTimeout } from "../wait/deadline.ts";
+import { fence } from "../wait/fence.ts";
 import { type Park, retryAsync, retrySync } from "../wait/retry.ts";
 import { cellsOf } from "./robust_owner.ts";
 
@@ -43,12 +44,14 @@ export class Event {
 
   /** Sets the flag and wakes every waiter. */
   set(): void {
+    fence();
     Atomics.store(this.#cells, FLAG, 1);
     Atomics.notify(this.#cells, FLAG);
   }
 
   /** Clears the flag. */
   clear(): void {
+    fence();
     Atomics.store(this.#cells, FLAG, 0);
   }
 

@@ -6,6 +6,7 @@
 import { ProcessError } from "../errors.ts";
 import { type Reduced, reduceSymbol, registerReducer } from "../serialize.ts";
 import { deadlineOf } from "../wait/deadline.ts";
+import { fence } from "../wait/fence.ts";
 import {
   type AcquireOptions,
   cellsOf,
@@ -65,6 +66,7 @@ export class RLock extends LockBase {
     const me = this.pid;
     // The common cases inline: a free lock, or re-entry.
     const cells = this.cells;
+    fence();
     const owner = Atomics.compareExchange(cells, OWNER, 0, me);
     if (owner === 0) return true;
     if ((owner & ID) === me) {
@@ -87,6 +89,7 @@ export class RLock extends LockBase {
   release(): void {
     const cells = this.cells;
     const pid = this.pid;
+    fence();
     if ((cells[OWNER]! & ID) !== pid) throw new ProcessError("cannot release un-acquired lock");
     if (cells[EXTRA]! > 0) cells[EXTRA]!--;
     // Only SLOW (set by sleepers) can make this fail: the word holds this process's id until it lets go.

@@ -9,6 +9,7 @@ import { getpid } from "../process/current_process.ts";
 import { isPidAlive } from "../process/pid_table.ts";
 import { type Reduced, reduceSymbol, registerReducer } from "../serialize.ts";
 import { deadlineOf } from "../wait/deadline.ts";
+import { fence } from "../wait/fence.ts";
 import { type Park, retryAsync, retrySync } from "../wait/retry.ts";
 import { type AcquireOptions, cellsOf, checkOptions, notAcquired, SLICE } from "./robust_owner.ts";
 
@@ -78,6 +79,7 @@ export class Semaphore {
 
   #take(me: number): boolean {
     const cells = this.#cells;
+    fence();
     let value = Atomics.load(cells, VALUE);
     while (value > 0) {
       const seen = Atomics.compareExchange(cells, VALUE, value, value - 1);
@@ -175,6 +177,7 @@ export class Semaphore {
   /** Increments the count and wakes one waiter. */
   release(): void {
     const cells = this.#cells;
+    fence();
     const max = Atomics.load(cells, MAX);
     if (max >= 0) {
       let value = Atomics.load(cells, VALUE);

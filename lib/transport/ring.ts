@@ -8,6 +8,7 @@
  * @module
  */
 import { runtime } from "../runtime/detect.ts";
+import { fence } from "../wait/fence.ts";
 import type { Waiting } from "../wait/futex.ts";
 import { lock, type Owners, takeOverDead, unlock, UNOWNED } from "./futex_mutex.ts";
 
@@ -337,6 +338,7 @@ export class Ring {
       this.data.set(bytes.subarray(from, from + first), at);
       this.data.set(bytes.subarray(from + first, to), 0);
     }
+    fence();
     Atomics.store(this.cells, TAIL, this.#advance(tail, n));
   }
 
@@ -373,6 +375,7 @@ export class Ring {
       data.set(bytes.subarray(0, cap - p), p);
       data.set(bytes.subarray(cap - p), 0);
     }
+    fence();
     Atomics.store(cells, TAIL, this.#advance(tail, recordOf(n)));
     this.#publish(task);
   }
@@ -382,6 +385,7 @@ export class Ring {
     const at = (tail >= this.capacity ? tail - this.capacity : tail) >> 2;
     this.#words[at] = n;
     this.#words[at + 1] = kind;
+    fence();
     Atomics.store(this.cells, TAIL, this.#advance(tail, RECORD_HEADER));
   }
 
@@ -618,6 +622,7 @@ export class Ring {
     const head = cells[HEAD]!;
     const length = this.#lengthAt(head);
     const kind = this.#kindAt(head);
+    fence();
     Atomics.store(cells, HEAD, this.#advance(head, RECORD_HEADER));
     Atomics.store(cells, READ, (cells[READ]! + 1) | 0);
     return { length, kind };
@@ -642,6 +647,7 @@ export class Ring {
   tryRead<T>(decode: Decoder<T>): T | typeof NONE {
     const cells = this.cells;
     const me = this.#me;
+    fence();
     if (Atomics.compareExchange(cells, RLOCK, 0, me) !== 0) return NONE;
     try {
       this.#enterReader();

@@ -11,6 +11,7 @@ import { setImmediate } from "node:timers";
 import { runtime } from "../runtime/detect.ts";
 import { raceAbort } from "./abort.ts";
 import { holdOpen } from "./event_loop_hold.ts";
+import { fence, FENCE_SLICE, fenceArmed } from "./fence.ts";
 import { Expired, POLL_ONLY, SLEEP, type Waiting, type WaitRequest } from "./futex.ts";
 
 /** How long a Promise wait spins before it polls between event-loop turns (ms). */
@@ -32,6 +33,21 @@ function spin(cells: Int32Array, index: number, value: number, until: number): b
     if (performance.now() >= until) return false;
   }
   return true;
+}
+
+/**
+ * The sleep of a fenced thread: the same sleep cut into slices of at most {@linkcode FENCE_SLICE}, the fence looked
+ * at after each, so a thread terminated while asleep ends within a slice.
+ */
+function sleepFenced(request: WaitRequest, deadline: number, now: number): void {
+  const ms = sleepMs(request, deadline, now);
+  const until = ms === undefined ? Infinity : performance.now() + ms;
+  for (;;) {
+    const left = until - performance.now();
+    const result = Atomics.wait(request.cells, request.index, request.value, Math.min(left, FENCE_SLICE));
+    fence();
+    if (result !== "timed-out" || left <= FENCE_SLICE) return;
+  }
 }
 
 /**
@@ -62,6 +78,8 @@ export function runSync<T>(work: Waiting<T>): T {
     }
     if (request.how === POLL_ONLY) {
       spin(request.cells, request.index, request.value, Math.min(performance.now() + SYNC_SPIN_MS, deadline));
+    } else if (fenceArmed()) {
+      sleepFenced(request, deadline, now);
     } else {
       Atomics.wait(request.cells, request.index, request.value, sleepMs(request, deadline, now));
     }

@@ -1,0 +1,42 @@
+/**
+ * The fence that keeps a terminated thread child from writing shared memory. Where the runtime's `terminate()` may
+ * leave a thread running (Deno: a thread spinning in JavaScript or blocked in `Atomics.wait` runs on), the parent
+ * marks the child dead in the pid table before it reports the end, and the child calls {@linkcode fence} at each
+ * point where it commits a change others see (a ring's put, a lock's acquire and release, a semaphore's or an
+ * event's state): a child that finds itself dead ends its thread there, before it writes. Blocking waits sleep in
+ * slices of {@linkcode FENCE_SLICE} so a child terminated while asleep ends too.
+ *
+ * Elsewhere (the main thread, a runtime whose `terminate()` stops threads) the fence is not armed and costs one
+ * comparison.
+ *
+ * @module
+ */
+import { runtime } from "../runtime/detect.ts";
+
+/** The longest sleep of a blocking wait in a fenced thread (ms): how late a terminated sleeper ends. */
+export const FENCE_SLICE = 50;
+
+let cells: Int32Array | null = null;
+let index = 0;
+let id = 0;
+
+/**
+ * Arms the fence of this thread: it runs while `table[slot]` holds `pid`. Only a thread child whose runtime may
+ * leave it running after `terminate()` arms it.
+ */
+export function armFence(table: Int32Array, slot: number, pid: number): void {
+  if (runtime.isMainThread || runtime.terminateStopsThreads) return;
+  cells = table;
+  index = slot;
+  id = pid;
+}
+
+/** Whether this thread's fence is armed (its blocking waits then sleep in slices). */
+export function fenceArmed(): boolean {
+  return cells !== null;
+}
+
+/** Ends this thread at once if it was reported dead: called before each write others see. */
+export function fence(): void {
+  if (cells !== null && Atomics.load(cells, index) !== id) runtime.exitThread(1);
+}
