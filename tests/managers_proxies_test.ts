@@ -136,6 +136,13 @@ test("SyncManager.Pool on our server runs exported functions: map, apply, starma
   const unordered: number[] = [];
   for await (const n of pool.imapUnordered(fx.square, [1, 2, 3])) unordered.push(n);
   assert.deepEqual(unordered.sort(), [1, 4, 9]);
+  // Leaving an imap early drops its server iterator; the pool goes on.
+  for await (const n of pool.imap(fx.square, [2, 3, 4])) {
+    assert.equal(n, 4);
+    break;
+  }
+  assert.deepEqual(await pool.map(fx.square, [5]), [25]);
+  await assert.rejects(pool.map(fx.square, [1], "2" as never), /chunksize must be a number or None, got string/);
   // The task's error comes back with its class name; bad functions are refused before anything is sent.
   await assert.rejects(pool.apply(fx.fail, ["no way"]), /no way/);
   await assert.rejects(pool.map(new PyObject("operator", "neg", []), [1]), /TypeScript functions/);

@@ -121,7 +121,14 @@ function noKeywords(kwds: unknown): void {
   }
 }
 
-const chunks = (chunksize: unknown): number | undefined => typeof chunksize === "number" ? chunksize : undefined;
+/** A number argument a client may leave out (null or undefined); anything else is refused, never dropped. */
+function optionalNumber(value: unknown, what: string): number | undefined {
+  if (value === null || value === undefined) return undefined;
+  if (typeof value !== "number") throw new TypeError(`${what} must be a number or None, got ${typeof value}`);
+  return value;
+}
+
+const chunks = (chunksize: unknown): number | undefined => optionalNumber(chunksize, "chunksize");
 const list = (items: unknown): unknown[] => Array.isArray(items) ? items : [...(items as Iterable<unknown>)];
 
 /** The server's side of an `AsyncResult`, which, being a thenable itself, could not be returned as it is. */
@@ -137,11 +144,11 @@ export class AsyncResultObject<R = unknown> {
   }
   /** The result, once there (`TimeoutError` after `timeout` ms). */
   get(timeout: unknown = null): Promise<R> {
-    return this.#result.get(typeof timeout === "number" ? timeout : undefined);
+    return this.#result.get(optionalNumber(timeout, "timeout"));
   }
   /** Waits for the result (at most `timeout` ms). */
   wait(timeout: unknown = null): Promise<void> {
-    return this.#result.wait(typeof timeout === "number" ? timeout : undefined);
+    return this.#result.wait(optionalNumber(timeout, "timeout"));
   }
   /** Whether the result is there. */
   ready(): boolean {
@@ -164,6 +171,10 @@ class ResultIteratorObject {
     const next = await this.#results.next();
     if (next.done) throw pyError("StopIteration", "", []);
     return next.value;
+  }
+  /** Dropped by the server (the client stopped reading): the pool's iterator stops holding results for it. */
+  [RELEASE](): void {
+    void this.#results.return?.().catch(() => {});
   }
 }
 
@@ -225,10 +236,10 @@ export class PoolObject {
     const standIns = new Map<string, Task>();
     return new PoolObject(
       new Pool({
-        processes: typeof processes === "number" ? processes : undefined,
+        processes: optionalNumber(processes, "processes"),
         initializer: initializer === null ? undefined : taskFunction(initializer, standIns),
         initargs: initargs === null ? [] : list(initargs),
-        maxtasksperchild: typeof maxtasksperchild === "number" ? maxtasksperchild : undefined,
+        maxtasksperchild: optionalNumber(maxtasksperchild, "maxtasksperchild"),
       }),
       standIns,
     );

@@ -9,6 +9,7 @@
 
 import type { Server as NetServer } from "node:net";
 import { nodeNet } from "../connection/socket.ts";
+import { DEBUG, getLogger, INFO } from "../logging.ts";
 import { isTuple, PyException, PyFloat, PyGlobal, PyObject, Token, tuple } from "../reduction/pickle.ts";
 import { holdOpen } from "../wait/event_loop_hold.ts";
 import { registerEndpoint } from "./endpoint_broker.ts";
@@ -73,6 +74,13 @@ const HANDSHAKE_TIMEOUT = 20_000;
  * counted.
  */
 export const MAX_UNAUTHENTICATED = 128;
+
+const logger = getLogger();
+
+/** An address as Python prints it in its log lines: `('127.0.0.1', 5000)` or `'/tmp/socket'`. */
+function addressRepr(address: ManagerAddress): string {
+  return typeof address === "string" ? `'${address}'` : `('${address[0]}', ${address[1]})`;
+}
 let connIds = 0;
 
 function isLoopback(host: string): boolean {
@@ -248,6 +256,7 @@ export class Server {
         if (this.#stopped) withdraw?.();
         else this.#withdraw = withdraw;
       }
+      if (logger.isEnabledFor(INFO)) logger.info(`manager serving at ${addressRepr(this.#address)}`);
       return this.#address;
     });
   }
@@ -267,6 +276,9 @@ export class Server {
   shutdown(): void {
     if (this.#stopped) return;
     this.#stopped = true;
+    if (logger.isEnabledFor(INFO)) {
+      logger.info(`manager at ${addressRepr(this.#address)} shutting down (${this.#conns.size} connections open)`);
+    }
     this.#withdraw?.();
     this.#withdraw = null;
     this.#net?.close();
@@ -288,13 +300,14 @@ export class Server {
     const conn = new FramedSocket(socket, this.#maxFrame);
     this.#conns.add(conn);
     const state: ConnState = { id: ++connIds, refs: new Map(), mode: "control", chain: Promise.resolve() };
+    let authenticated = false;
     conn.onClose = () => {
+      if (authenticated && logger.isEnabledFor(DEBUG)) logger.debug(`connection ${state.id} to the manager closed`);
       this.#conns.delete(conn);
       for (const [ident, n] of state.refs) for (let i = 0; i < n; i++) this.#decref(ident);
       state.refs.clear();
     };
     // Set before the handshake ends: the first request may come in the same read as its last message.
-    let authenticated = false;
     let early: (() => void) | null = null;
     conn.onOversize = (size, limit, head) => {
       const refuse = () =>
@@ -322,6 +335,7 @@ export class Server {
       clearTimeout(timer);
     }
     authenticated = true;
+    if (logger.isEnabledFor(DEBUG)) logger.debug(`manager serving connection ${state.id}`);
     (early as (() => void) | null)?.();
     conn.handle((frame) => this.#frame(conn, state, frame));
   }
