@@ -312,7 +312,7 @@ test("no child survives the program that started it", async () => {
   assert.deepEqual(await gone(pids), []);
 });
 
-/** What the orphans fixture started, by what each is ("popen", "spawned-popen"...), once all five are running. */
+/** What the orphans fixture started, by what each is ("popen", "spawned-popen"...), once all six are running. */
 async function orphansParent(mode: string): Promise<{ parent: Popen<true>; pids: Record<string, number> }> {
   const parent = new Popen([...runtimeCommand("subprocess_orphans.ts"), mode], {
     stdin: PIPE,
@@ -321,7 +321,7 @@ async function orphansParent(mode: string): Promise<{ parent: Popen<true>; pids:
     text: true,
   });
   const pids: Record<string, number> = {};
-  while (Object.keys(pids).length < 5) {
+  while (Object.keys(pids).length < 6) {
     const line = await parent.stdout!.readline();
     assert.ok(line, `the fixture ended after printing ${JSON.stringify(pids)}`);
     const [what, pid] = line.trim().split(" ");

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { adoptChildList, childListToShare } from "../atexit.ts";
 import { ProcessError } from "../errors.ts";
 import { runtime } from "../runtime/detect.ts";
 import { holdOpen } from "../wait/event_loop_hold.ts";
@@ -23,6 +24,8 @@ export interface ChildIdentity {
   parentName: string;
   parentPid: number;
   pidCells: SharedArrayBuffer;
+  /** The OS children every thread of the process lists (`childList()`); a spawned child makes its own. */
+  childList?: SharedArrayBuffer;
   startMethod: StartMethod;
   /**
    * The parent's exit-status cell when the parent is a thread child; null when it is the main thread of this
@@ -72,6 +75,7 @@ export function adoptIdentity(self: ChildIdentity, status: SharedArrayBuffer | n
   me.identity = self.identity;
   me.parent = { name: self.parentName, pid: self.parentPid };
   adoptPidTable(self.pidCells, self.pid);
+  adoptChildList(self.childList);
 }
 
 /** The identity numbers of this process's next child (`[...mine, n]`). */
@@ -97,6 +101,7 @@ export function childIdentity(
     parentName: me.name,
     parentPid: me.pid,
     pidCells: pidTable(),
+    childList: childListToShare(),
     startMethod,
     parentStatus: ownStatus,
   };

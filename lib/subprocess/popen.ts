@@ -211,7 +211,7 @@ export class Popen<Text extends boolean = false> {
     this.#pipes = [outputs[0]!, outputs[1]!];
     this.#copies = copies;
     const forget = options.killOnExit ?? true
-      ? endWithProcess(this.pid, this.#group, () => this._signalAll("SIGKILL"))
+      ? endWithProcess(this.pid, this.#group ? "group" : "popen", () => this._signalAll("SIGKILL"))
       : undefined;
     const ended = (status: { code: number; signal: string | null }) => {
       this.#ended = true;

@@ -57,7 +57,10 @@ function spawnStart(message: RunMessage, status: Int32Array): StartedChild {
   refuseShared(message.args, "args");
   refuseShared(message.fields, "this");
   const { control: _control, ...rest } = message;
-  const payload = serialize({ ...rest, self: { ...rest.self, pidCells: undefined, parentStatus: null } });
+  const payload = serialize({
+    ...rest,
+    self: { ...rest.self, pidCells: undefined, childList: undefined, parentStatus: null },
+  });
   const [command, ...args] = runtime.scriptCommand(entries.spawn);
   let child: ChildHandle;
   try {
@@ -93,7 +96,7 @@ function spawnStart(message: RunMessage, status: Int32Array): StartedChild {
   };
   // SIGTERM, not SIGKILL, when this process ends: the child then ends its own children first (a child busy in
   // JavaScript cannot, and its watcher thread ends them once this process is gone).
-  const forget = endWithProcess(child.pid, false, () => child.kill("SIGTERM"));
+  const forget = endWithProcess(child.pid, "spawned", () => child.kill("SIGTERM"));
   child.unref();
   void child.exited.then((exit) => {
     forget();
