@@ -99,6 +99,32 @@ test("join(timeout) returns with the process still running", async () => {
   assert.deepEqual(activeChildren(), []);
 });
 
+test("join's timeout follows the module's policy: a negative one is 0, NaN a TypeError", async () => {
+  const cells = sharedInts(1);
+  const p = new Process({ target: fx.sleepThenMark, args: [60_000, cells] });
+  p.start();
+  await assert.rejects(p.join(NaN), (e: unknown) => e instanceof TypeError && /join: timeout/.test(e.message));
+  await assert.rejects(p.join("5" as never), TypeError);
+  await p.join(-1);
+  assert.equal(p.exitcode, null);
+  p.terminate();
+  await p.join();
+  assert.equal(p.exitcode, -15);
+  assert.equal(cells[0], 0);
+});
+
+test("join(Infinity) and join(null) wait for the child's end", async () => {
+  const cells = sharedInts(1);
+  for (const timeout of [Infinity, null as never]) {
+    cells[0] = 0;
+    const p = new Process({ target: fx.sleepThenMark, args: [100, cells] });
+    p.start();
+    await p.join(timeout);
+    assert.equal(p.exitcode, 0);
+    assert.equal(cells[0], 1);
+  }
+});
+
 test("sentinel settles when the process ends", async () => {
   const cells = sharedInts(1);
   const p = new Process({ target: fx.sleepThenMark, args: [20, cells] });
