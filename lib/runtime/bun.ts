@@ -46,10 +46,8 @@ class BunWorker implements WorkerHandle {
 
 /** The few parts of Bun's global this adapter uses. */
 declare const Bun: {
-  version: string;
   isMainThread: boolean;
   env: Record<string, string | undefined>;
-  file(path: string): { text(): Promise<string> };
   mmap(path: string, options?: { shared?: boolean }): Uint8Array;
   spawn(options: {
     cmd: string[];
@@ -174,14 +172,12 @@ let jsc: { noFTL?: (f: unknown) => unknown } | undefined;
 /** The adapter for Bun (made only there: it reads `Bun` at once). */
 export const createBunRuntime = (): Runtime => ({
   name: "bun",
-  version: Bun.version,
   // Measured: a loopback reply to another thread ~80 us after the request when the loop sleeps, ~25 us when it turns.
   turnsReadSockets: true,
   pid: nodeProcess.pid,
   ppid: nodeProcess.ppid,
   isMainThread: Bun.isMainThread,
   cpuCount: () => navigator.hardwareConcurrency,
-  execPath: () => nodeProcess.execPath,
   // A compiled program's modules live in Bun's embedded file system (B:/~BUN on Windows).
   compiled: /\$bunfs|~BUN/.test(import.meta.url),
   scriptCommand: (url) => [nodeProcess.execPath, "run", fileURLToPath(url)],
@@ -206,7 +202,6 @@ export const createBunRuntime = (): Runtime => ({
     };
     return port;
   },
-  readTextFile: (path) => Bun.file(path).text(),
   // Looked up, not imported: Deno loads this module too (detect.ts), and node:fs costs its start ~10 ms.
   readTextFileSync: (path) => nodeProcess.getBuiltinModule("node:fs").readFileSync(path, "utf8"),
   pathInfo: statPath,

@@ -130,14 +130,12 @@ function explainError(error: unknown): string | undefined {
 /** The adapter for Deno (made only there: it reads `Deno` at once). */
 export const createDenoRuntime = (): Runtime => ({
   name: "deno",
-  version: Deno.version.deno,
   // Measured: turning the loop brings a loopback reply no sooner (~70 us to another thread either way).
   turnsReadSockets: false,
   pid: Deno.pid,
   ppid: Deno.ppid,
   isMainThread,
   cpuCount: () => navigator.hardwareConcurrency,
-  execPath: () => Deno.execPath(),
   compiled: Deno.build.standalone,
   scriptCommand: (url) => [Deno.execPath(), "run", ...permissionFlags(url), ...configFlags(), url.href],
   explainError,
@@ -153,7 +151,6 @@ export const createDenoRuntime = (): Runtime => ({
   startWorkerBlocks: true,
   threadHeapLimitMb: heapLimitMb,
   parentPort: workerParentPort,
-  readTextFile: (path) => Deno.readTextFile(path),
   readTextFileSync: (path) => Deno.readTextFileSync(path),
   pathInfo(path): PathInfo | null {
     try {
