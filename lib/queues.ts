@@ -137,7 +137,7 @@ export class Queue<T = unknown> implements AsyncIterable<T> {
     if (!privateMethodsTiered) {
       privateMethodsTiered = true;
       // Like the ring's (lib/transport/ring.ts), through an instance as private methods must be.
-      runtime.avoidTopJitTier?.([this.#checkOpen, this.#putWork, this.#putFast, this.#getWork, this.#got]);
+      runtime.avoidTopJitTier?.([this.#checkOpen, this.#putWork, this.#putFast, this.#getWork, this.#got, this.#state]);
     }
   }
 
@@ -512,7 +512,7 @@ registerReducer("SimpleQueue", (state) => {
 }, import.meta.url);
 
 // A queue's per-item code, like the ring's under it (lib/transport/ring.ts).
-runtime.avoidTopJitTier?.([kindOf, int32At, fromRing, deadlineOf], [
+runtime.avoidTopJitTier?.([kindOf, int32At, fromRing, deadlineOf, checkMaxsize, makeRing, readerRing, rebuildQueue], [
   Queue.prototype,
   JoinableQueue.prototype,
   SimpleQueue.prototype,

@@ -8,7 +8,10 @@ import { join } from "node:path";
 const bin = (name) => new URL(`../node_modules/.bin/${name}`, import.meta.url).pathname;
 /** The pinned Node binaries (devDependencies node22 and node24), not the Node that runs this script. */
 const node = (major) => new URL(`../node_modules/node${major}/bin/node`, import.meta.url).pathname;
-const testFiles = readdirSync("tests").filter((f) => f.endsWith("_test.ts")).sort().map((f) => `tests/${f}`);
+// tests/ mirrors lib/: the test files are found in its subfolders too, as deno test and bun test find them.
+const testFiles = readdirSync("tests", { recursive: true }).filter((f) => f.endsWith("_test.ts")).sort().map((f) =>
+  `tests/${f}`
+);
 /**
  * Node 22 cannot parse `using` declarations (24 can), which some test files and fixtures use: it runs the test files
  * that, with the fixtures they name, have none.

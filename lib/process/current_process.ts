@@ -8,6 +8,7 @@
 import { adoptChildList, childListToShare } from "../atexit.ts";
 import { ProcessError } from "../errors.ts";
 import { runtime } from "../runtime/detect.ts";
+import { deadlineOfTimeout, settledBy } from "../wait/deadline.ts";
 import { holdOpen } from "../wait/event_loop_hold.ts";
 import { isDone, waitDone } from "./exit_status.ts";
 import { adoptPidTable, nextPid, pidTable } from "./pid_table.ts";
@@ -255,18 +256,12 @@ export class ParentProcess {
 
   /** Waits for the parent to end, or for `timeout` ms. Resolves either way; check `isAlive()`. */
   async join(timeout?: number): Promise<void> {
-    if (timeout !== undefined && (typeof timeout !== "number" || Number.isNaN(timeout))) {
-      throw new TypeError(`join: timeout must be a number of milliseconds or undefined, got ${String(timeout)}`);
-    }
+    const deadline = deadlineOfTimeout(timeout, "join");
     if (!this.isAlive()) return;
     const release = holdOpen();
-    let timer: ReturnType<typeof setTimeout> | undefined;
     try {
-      await (timeout === undefined
-        ? this.#ended
-        : Promise.race([this.#ended, new Promise<void>((resolve) => (timer = setTimeout(resolve, timeout)))]));
+      await settledBy(this.#ended, deadline);
     } finally {
-      clearTimeout(timer);
       release();
     }
   }

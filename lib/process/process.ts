@@ -9,6 +9,7 @@ import { ProcessError, ValueError } from "../errors.ts";
 import { adoptStderrLogLevel, getLogger, INFO, stderrLogLevel } from "../logging.ts";
 import { runtime } from "../runtime/detect.ts";
 import { loadReducersFor, rebuild, reduce, reduceArgs } from "../serialize.ts";
+import { deadlineOfTimeout, settledBy } from "../wait/deadline.ts";
 import { holdOpen } from "../wait/event_loop_hold.ts";
 import { requireEntry } from "./child_entries.ts";
 import {
@@ -74,14 +75,6 @@ export interface RunMessage {
 
 let startMethod: StartMethod | undefined;
 const children = new Set<Process>();
-
-function validTimeout(timeout: number | undefined, what: string): number | undefined {
-  if (timeout === undefined || timeout === null) return undefined;
-  if (typeof timeout !== "number" || Number.isNaN(timeout)) {
-    throw new TypeError(`${what}: timeout must be a number of milliseconds or undefined, got ${String(timeout)}`);
-  }
-  return Math.max(0, timeout);
-}
 
 let internalSelf: { identity: ChildIdentity } | undefined;
 
@@ -294,22 +287,21 @@ export class Process<F extends Target = Target> {
     });
   }
 
-  /** Waits for the process to end, or for `timeout` ms. Resolves either way; check `exitcode`. */
+  /**
+   * Waits for the process to end, or for `timeout` ms (the module's timeout policy: `undefined` or `Infinity`
+   * waits for the end, a negative number is 0, `NaN` a `TypeError`). Resolves either way; check `exitcode`.
+   */
   async join(timeout?: number): Promise<void> {
     this.#checkClosed();
-    const ms = validTimeout(timeout, "join");
+    const deadline = deadlineOfTimeout(timeout, "join");
     if (this.#isSelf) throw new ProcessError("can only join a child process");
     if (!this.#ended) throw new ProcessError("can only join a started process");
     // The exit status can be written before the sentinel settles: after join() it has, as in Python.
     if (this.exitcode !== null) return this.#ended;
     const release = holdOpen();
-    let timer: ReturnType<typeof setTimeout> | undefined;
     try {
-      await (ms === undefined
-        ? this.#ended
-        : Promise.race([this.#ended, new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]));
+      await settledBy(this.#ended, deadline);
     } finally {
-      clearTimeout(timer);
       release();
     }
   }

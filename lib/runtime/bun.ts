@@ -46,10 +46,8 @@ class BunWorker implements WorkerHandle {
 
 /** The few parts of Bun's global this adapter uses. */
 declare const Bun: {
-  version: string;
   isMainThread: boolean;
   env: Record<string, string | undefined>;
-  file(path: string): { text(): Promise<string> };
   mmap(path: string, options?: { shared?: boolean }): Uint8Array;
   spawn(options: {
     cmd: string[];
@@ -174,14 +172,12 @@ let jsc: { noFTL?: (f: unknown) => unknown } | undefined;
 /** The adapter for Bun (made only there: it reads `Bun` at once). */
 export const createBunRuntime = (): Runtime => ({
   name: "bun",
-  version: Bun.version,
-  // Measured: a loopback reply to another thread ~80 us after the request when the loop sleeps, ~25 us when it turns.
+  // A loopback reply to another thread comes sooner when the loop turns (BENCHMARKS.md, runtime notes).
   turnsReadSockets: true,
   pid: nodeProcess.pid,
   ppid: nodeProcess.ppid,
   isMainThread: Bun.isMainThread,
   cpuCount: () => navigator.hardwareConcurrency,
-  execPath: () => nodeProcess.execPath,
   // A compiled program's modules live in Bun's embedded file system (B:/~BUN on Windows).
   compiled: /\$bunfs|~BUN/.test(import.meta.url),
   scriptCommand: (url) => [nodeProcess.execPath, "run", fileURLToPath(url)],
@@ -207,7 +203,6 @@ export const createBunRuntime = (): Runtime => ({
     };
     return port;
   },
-  readTextFile: (path) => Bun.file(path).text(),
   // Looked up, not imported: Deno loads this module too (detect.ts), and node:fs costs its start ~10 ms.
   readTextFileSync: (path) => nodeProcess.getBuiltinModule("node:fs").readFileSync(path, "utf8"),
   pathInfo: statPath,
@@ -227,10 +222,9 @@ export const createBunRuntime = (): Runtime => ({
   beforeFatalEnd,
   // The mapping lives until the array is collected; unlinking the file leaves it valid.
   mapSharedFile: (path) => Bun.mmap(path, { shared: true }),
-  // Every new thread compiles its hot code afresh. On a ring's message paths FTL, the top tier, took 60-100 ms of
-  // compiling per child (BUN_JSC_reportFTLCompileTimes=1), a core that both ends of a transfer needed, and its
-  // code then moved messages slower than the tier below: with noFTL a pipe of 16 KiB messages went from 2.4-3.0 to
-  // 3.9-4.8 GB/s from a child's start and from 4.1-4.8 to 10.9-12.2 GB/s once warm (alternating runs).
+  // Every new thread compiles its hot code afresh. On a ring's message paths FTL, the top tier, spends tens of ms
+  // compiling in every child, on a core both ends of a transfer need, into code that moves messages slower than
+  // the tier below (BENCHMARKS.md, runtime notes).
   avoidTopJitTier(functions, prototypes = []) {
     jsc ??= nodeProcess.getBuiltinModule("node:module").createRequire(import.meta.url)(jscModule) as {
       noFTL?: (f: unknown) => unknown;

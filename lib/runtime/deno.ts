@@ -45,8 +45,8 @@ function spawnChild(options: ChildSpawnOptions): ChildHandle {
     kill: (signal) => child.kill(signal as Deno.Signal),
     unref: () => child.unref(),
     ref: () => child.ref(),
-    // A child's pipe read to its end through Body reads natively in one op (no chunk objects, no concatenation):
-    // 1.5-2x faster than a reader loop for large outputs.
+    // A child's pipe read to its end through Body reads natively in one op (no chunk objects, no concatenation),
+    // faster than a reader loop for large outputs.
     readAll: (stream) => new Response(stream).bytes(),
   };
 }
@@ -130,14 +130,12 @@ function explainError(error: unknown): string | undefined {
 /** The adapter for Deno (made only there: it reads `Deno` at once). */
 export const createDenoRuntime = (): Runtime => ({
   name: "deno",
-  version: Deno.version.deno,
-  // Measured: turning the loop brings a loopback reply no sooner (~70 us to another thread either way).
+  // Turning the loop brings a loopback reply no sooner (BENCHMARKS.md, runtime notes).
   turnsReadSockets: false,
   pid: Deno.pid,
   ppid: Deno.ppid,
   isMainThread,
   cpuCount: () => navigator.hardwareConcurrency,
-  execPath: () => Deno.execPath(),
   compiled: Deno.build.standalone,
   scriptCommand: (url) => [Deno.execPath(), "run", ...permissionFlags(url), ...configFlags(), url.href],
   explainError,
@@ -155,7 +153,6 @@ export const createDenoRuntime = (): Runtime => ({
   startWorkerBlocks: true,
   threadHeapLimitMb: heapLimitMb,
   parentPort: workerParentPort,
-  readTextFile: (path) => Deno.readTextFile(path),
   readTextFileSync: (path) => Deno.readTextFileSync(path),
   pathInfo(path): PathInfo | null {
     try {

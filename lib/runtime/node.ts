@@ -256,7 +256,6 @@ export function createNodeRuntime(): Runtime {
 
 const nodeRuntime = (): Runtime => ({
   name: "node",
-  version: nodeProcess.versions.node,
   // libuv polls sockets with a zero timeout on every turn while an immediate is pending, as Bun's loop does (not
   // measured here: see BENCHMARKS.md for what is).
   turnsReadSockets: true,
@@ -264,7 +263,6 @@ const nodeRuntime = (): Runtime => ({
   ppid: nodeProcess.ppid,
   isMainThread,
   cpuCount: () => builtin("node:os").availableParallelism(),
-  execPath: () => nodeProcess.execPath,
   // A single executable application runs only the script built into it.
   compiled: builtin("node:sea").isSea(),
   scriptCommand: (url) => [nodeProcess.execPath, ...runFlags(), fileURLToPath(url)],
@@ -280,7 +278,6 @@ const nodeRuntime = (): Runtime => ({
   startWorkerBlocks: false,
   threadHeapLimitMb: heapLimitMb,
   parentPort: workerParentPort,
-  readTextFile: (path) => builtin("node:fs/promises").readFile(path, "utf8"),
   readTextFileSync: (path) => builtin("node:fs").readFileSync(path, "utf8"),
   pathInfo: statPath,
   onUncaught: onUncaughtNode,

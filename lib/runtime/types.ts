@@ -15,7 +15,10 @@ export interface PathInfo {
 
 /** A child thread as the parent sees it. */
 export interface WorkerHandle {
-  /** Sends a structured-clone message to the child; `transfer` moves MessagePorts (and buffers) along with it. */
+  /**
+   * Sends a structured-clone message to the child; `transfer` moves MessagePorts (and buffers) along with it.
+   * A port goes only after the child's first message: Bun may lose a port sent to a worker still loading.
+   */
   postMessage(message: unknown, transfer?: Transferable[]): void;
   /** Registers the one listener for messages from the child. */
   onMessage(listener: (message: unknown) => void): void;
@@ -28,7 +31,10 @@ export interface WorkerHandle {
   onError(listener: (error: unknown) => void): void;
   /** Ends the child at once, even inside a busy loop. */
   terminate(): void;
-  /** Lets the program end while this child still runs (callers hold the program open themselves: see lib/wait/event_loop_hold.ts). */
+  /**
+   * Lets the program end while this child still runs, for good: there is no `ref()`, because in Deno ref() after
+   * unref() stops message delivery. Callers hold the program open themselves (lib/wait/event_loop_hold.ts).
+   */
   unref(): void;
 }
 
@@ -94,8 +100,6 @@ export interface ChildHandle {
 export interface Runtime {
   /** Which runtime this is. */
   readonly name: "deno" | "bun" | "node";
-  /** The runtime's version string. */
-  readonly version: string;
   /**
    * Whether each turn of the event loop (a `setImmediate`) reads sockets that have data without sleeping
    * first, so a thread that keeps turning while a reply is due gets it without being woken.
@@ -109,8 +113,6 @@ export interface Runtime {
   readonly isMainThread: boolean;
   /** Number of logical CPUs. */
   cpuCount(): number;
-  /** The runtime's executable. */
-  execPath(): string;
   /**
    * Whether this program is a standalone executable (`bun build --compile`, `deno compile`): its executable runs
    * only the program compiled into it, so no script can be run as a child process.
@@ -143,8 +145,6 @@ export interface Runtime {
   threadHeapLimitMb?(): number;
   /** The channel to the parent thread, or null on the main thread. */
   parentPort(): ParentPort | null;
-  /** Reads a text file (used to read a module's own export list). */
-  readTextFile(path: string): Promise<string>;
   /** Reads a text file synchronously. */
   readTextFileSync(path: string): string;
   /**

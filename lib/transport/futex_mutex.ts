@@ -79,4 +79,4 @@ export function unlock(cells: Int32Array, index: number, me: number): void {
 }
 
 // Every message goes through it (see lib/runtime/bun.ts).
-runtime.avoidTopJitTier?.([lock, unlock]);
+runtime.avoidTopJitTier?.([lock, unlock, takeOverDead]);

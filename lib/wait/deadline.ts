@@ -91,3 +91,26 @@ export function deadlineOf(options: WaitOptions | undefined): number {
 export function deadlineOfTimeout(timeout: unknown, what: string): number {
   return deadlineAfter(timeoutMs(timeout, what));
 }
+
+// setTimeout takes a delay over 2^31 - 1 ms (and Infinity) as 1 ms, so a far deadline is reached in steps.
+const LONGEST_TIMER_MS = 0x7fffffff;
+
+/**
+ * Waits for `waiting` until `deadline` (a `performance.now()` time, as {@linkcode deadlineAfter} gives):
+ * true when it settled first, false when the deadline came. An Infinity deadline sets no timer. A rejection
+ * of `waiting` before the deadline rejects.
+ */
+export function settledBy(waiting: Promise<unknown>, deadline: number): Promise<boolean> {
+  const settled = waiting.then(() => true);
+  if (deadline === Infinity) return settled;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const expired = new Promise<boolean>((resolve) => {
+    const arm = () => {
+      const left = deadline - performance.now();
+      if (left <= 0) resolve(false);
+      else timer = setTimeout(arm, Math.min(left, LONGEST_TIMER_MS));
+    };
+    arm();
+  });
+  return Promise.race([settled, expired]).finally(() => clearTimeout(timer));
+}

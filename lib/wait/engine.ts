@@ -130,8 +130,8 @@ export async function runAsync<T>(work: Waiting<T>, signal?: AbortSignal): Promi
       if (request.how !== SLEEP) {
         // Another process usually answers within microseconds: a short spin saves a trip through the event
         // loop. Then poll between turns of the event loop for a while. (Sleeping there in short Atomics.wait
-        // slices instead leaves the core to the other side when both share one, 3-4x faster pinned to one core,
-        // but an idle core of a virtual machine is slow to wake: a pipe's round trip went 2-3x slower on two.)
+        // slices instead leaves the core to the other side when both share one, but an idle core of a virtual
+        // machine is slow to wake: BENCHMARKS.md, runtime notes.)
         let changed = spin(cells, index, value, Math.min(now + SPIN_MS, deadline));
         const pollUntil = Math.min(performance.now() + ASYNC_POLL_MS, deadline);
         while (!changed && performance.now() < pollUntil) {

@@ -133,7 +133,6 @@ let entryFailed = false;
 
 function bootThread(preload: string): Thread {
   const handle = runtime.startWorker(entries.thread, "tsmp-child");
-  // Never ref'd again: in Deno, ref() after unref() stops message delivery. Waiters hold the program open.
   handle.unref();
   booting++;
   let markReady!: () => void;
@@ -357,8 +356,8 @@ export function hostPoolThread(request: PoolThreadRequest): void {
   const process: Hosted = { pid: request.pid, name: request.name, parentPid: request.parentPid, control, thread };
   thread.hosted = process;
   hosted.set(process.pid, process);
-  // The port goes over once the worker has said it is ready (Bun may lose a port sent to a worker still
-  // loading); from then on the worker talks to its pool over the port, and nothing it says here is for us.
+  // The port goes over once the worker has said it is ready (see WorkerHandle.postMessage); from then on the
+  // worker talks to its pool over the port, and nothing it says here is for us.
   let port: MessagePort | undefined = request.port;
   handle.onMessage(() => {
     started = true;

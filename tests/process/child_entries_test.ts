@@ -12,7 +12,7 @@ const entries = ["process/child_entry/thread.ts", "pool/worker.ts", "process/chi
 export function hello(): void {}
 
 test("a Process or Pool whose entry is missing fails in start() / new Pool() with a ProcessError", async () => {
-  const repo = fileURLToPath(new URL("..", import.meta.url));
+  const repo = fileURLToPath(new URL("../..", import.meta.url));
   const dir = mkdtempSync(join(tmpdir(), "tsmp-entries-"));
   try {
     cpSync(join(repo, "mod.ts"), join(dir, "mod.ts"));
@@ -20,7 +20,7 @@ test("a Process or Pool whose entry is missing fails in start() / new Pool() wit
       recursive: true,
       filter: (source) => !entries.some((name) => source === join(repo, "lib", name)),
     });
-    const copy = await import(pathToFileURL(join(dir, "mod.ts")).href) as typeof import("../mod.ts");
+    const copy = await import(pathToFileURL(join(dir, "mod.ts")).href) as typeof import("../../mod.ts");
     for (const startMethod of ["thread", "spawn"] as const) {
       const p = new copy.Process({ target: hello, startMethod, module: import.meta.url });
       assert.throws(() => p.start(), (error: Error) => {

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import nodeProcess from "node:process";
 import { test } from "node:test";
-import { holdUntil } from "../lib/wait/event_loop_hold.ts";
+import { holdUntil } from "../../lib/wait/event_loop_hold.ts";
 import {
   activeChildren,
   cpuCount,
@@ -16,10 +16,10 @@ import {
   ProcessError,
   setStartMethod,
   ValueError,
-} from "../mod.ts";
-import { bump, SharedCounter } from "./fixtures/counter_shareable.ts";
-import { checkParent, startChecker } from "./fixtures/parent_targets.ts";
-import * as fx from "./fixtures/targets.ts";
+} from "../../mod.ts";
+import { bump, SharedCounter } from "../fixtures/counter_shareable.ts";
+import { checkParent, startChecker } from "../fixtures/parent_targets.ts";
+import * as fx from "../fixtures/targets.ts";
 
 const sharedInts = (n = 8) => new Int32Array(new SharedArrayBuffer(4 * n));
 
@@ -97,6 +97,32 @@ test("join(timeout) returns with the process still running", async () => {
   assert.equal(p.exitcode, -15);
   assert.equal(cells[0], 0);
   assert.deepEqual(activeChildren(), []);
+});
+
+test("join's timeout follows the module's policy: a negative one is 0, NaN a TypeError", async () => {
+  const cells = sharedInts(1);
+  const p = new Process({ target: fx.sleepThenMark, args: [60_000, cells] });
+  p.start();
+  await assert.rejects(p.join(NaN), (e: unknown) => e instanceof TypeError && /join: timeout/.test(e.message));
+  await assert.rejects(p.join("5" as never), TypeError);
+  await p.join(-1);
+  assert.equal(p.exitcode, null);
+  p.terminate();
+  await p.join();
+  assert.equal(p.exitcode, -15);
+  assert.equal(cells[0], 0);
+});
+
+test("join(Infinity) and join(null) wait for the child's end", async () => {
+  const cells = sharedInts(1);
+  for (const timeout of [Infinity, null as never]) {
+    cells[0] = 0;
+    const p = new Process({ target: fx.sleepThenMark, args: [100, cells] });
+    p.start();
+    await p.join(timeout);
+    assert.equal(p.exitcode, 0);
+    assert.equal(cells[0], 1);
+  }
 });
 
 test("sentinel settles when the process ends", async () => {
@@ -262,7 +288,7 @@ test("process functions of the main program", () => {
   assert.throws(() => setStartMethod("fork" as never), ValueError);
 });
 
-const keepaliveScript = new URL("./fixtures/keepalive_script.ts", import.meta.url).pathname;
+const keepaliveScript = new URL("../fixtures/keepalive_script.ts", import.meta.url).pathname;
 const runScript = (mode: string, script = keepaliveScript) => {
   const args = nodeProcess.execPath.includes("deno") ? ["run", "-A", script, mode] : [script, mode];
   return spawnSync(nodeProcess.execPath, args, {
@@ -273,7 +299,7 @@ const runScript = (mode: string, script = keepaliveScript) => {
 };
 
 test("a target's module writing at its top level: once in the program and once in each child, before it runs", () => {
-  const run = runScript("", new URL("./fixtures/loud_module_script.ts", import.meta.url).pathname);
+  const run = runScript("", new URL("../fixtures/loud_module_script.ts", import.meta.url).pathname);
   assert.equal(run.status, 0, run.stderr);
   const children = [0, 1, 2, 3].map((i) => `loaded in child-${i}\nran in child-${i}\n`).join("");
   assert.equal(run.stdout, `loaded in MainProcess\n${children}main done\n`);
@@ -302,7 +328,7 @@ test("a target the child cannot find fails naming the function, its module and t
   assert.match(run.stderr, /export function hiddenTarget/);
 });
 
-const unguardedScript = new URL("./fixtures/unguarded_script.ts", import.meta.url).pathname;
+const unguardedScript = new URL("../fixtures/unguarded_script.ts", import.meta.url).pathname;
 
 test("a module that starts processes at its top level fails in the child instead of starting them again", () => {
   const run = runScript("process", unguardedScript);
@@ -320,7 +346,7 @@ test("a module that makes a Pool at its top level fails the pool's task, naming 
 });
 
 test("getContext gives the API with Process bound to a start method", async () => {
-  const { getContext } = await import("../mod.ts");
+  const { getContext } = await import("../../mod.ts");
   const ctx = getContext("thread");
   assert.equal(ctx.getStartMethod(), "thread");
   assert.equal(getContext("thread"), ctx);

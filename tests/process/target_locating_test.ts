@@ -1,13 +1,13 @@
 // Finding where a target is exported, as a child will look for it.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { importsDirectly, referenceOf, resolveReference } from "../lib/process/target_locating.ts";
-import { noop } from "./fixtures/targets.ts";
-import * as fx from "./fixtures/targets.ts";
+import { importsDirectly, referenceOf, resolveReference } from "../../lib/process/target_locating.ts";
+import { noop } from "../fixtures/targets.ts";
+import * as fx from "../fixtures/targets.ts";
 
 const here = new URL(import.meta.url).href;
-const fixtures = new URL("./fixtures/targets.ts", import.meta.url).href;
-const library = new URL("../mod.ts", import.meta.url).href;
+const fixtures = new URL("../fixtures/targets.ts", import.meta.url).href;
+const library = new URL("../../mod.ts", import.meta.url).href;
 
 test("a function imported by name is found in the module it came from", async () => {
   const reference = referenceOf(noop, [here]);
@@ -38,8 +38,8 @@ test("a function exported nowhere fails naming it, the modules searched and the 
 test("importsDirectly reads a module's own imports of another: values and side effects count, types do not", () => {
   // targets.ts imports the library's entry itself; loaded_kinds.ts imports only modules under lib/.
   assert.equal(importsDirectly(fixtures, library), true);
-  assert.equal(importsDirectly(new URL("./fixtures/loaded_kinds.ts", import.meta.url).href, library), false);
-  assert.equal(importsDirectly(new URL("./fixtures/type_only_import.ts", import.meta.url).href, library), false);
+  assert.equal(importsDirectly(new URL("../fixtures/loaded_kinds.ts", import.meta.url).href, library), false);
+  assert.equal(importsDirectly(new URL("../fixtures/type_only_import.ts", import.meta.url).href, library), false);
   // This file imports the library only through the fixtures.
   assert.equal(importsDirectly(here, library), false);
   assert.equal(importsDirectly(here, fixtures), true);

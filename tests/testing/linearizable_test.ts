@@ -11,7 +11,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
-import { activeChildren, Lock, Manager, Queue, RLock, Semaphore, Value } from "../mod.ts";
+import { activeChildren, Lock, Manager, Queue, RLock, Semaphore, Value } from "../../mod.ts";
 import {
   type Call,
   calls,
@@ -31,8 +31,8 @@ import {
   semaphoreModel,
   type Workload,
   workloads,
-} from "../testing.ts";
-import * as fx from "./fixtures/linearizable_targets.ts";
+} from "../../testing.ts";
+import * as fx from "../fixtures/linearizable_targets.ts";
 
 /** Awaits a check that must fail, returning its error: a LinearizabilityError unless `linearizability` is false. */
 async function failure(run: Promise<unknown>, linearizability = true): Promise<PropertyFailedError> {

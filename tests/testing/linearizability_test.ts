@@ -17,8 +17,8 @@ import {
   registerModel,
   semaphoreModel,
   setModel,
-} from "../testing.ts";
-import { mapCalls, queueCalls, simulate } from "./fixtures/histories.ts";
+} from "../../testing.ts";
+import { mapCalls, queueCalls, simulate } from "../fixtures/histories.ts";
 
 /** One operation: process `client` ran `input` from `start` to `end` (null: never returned) and got `output`. */
 function op(client: number, input: Call, start: number, end: number | null, output?: unknown): Operation<Call> {

@@ -1,7 +1,7 @@
 // Thread children's ids never alias a live one, however many are handed out.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { isPidAlive, markPidDead, nextPid } from "../lib/process/pid_table.ts";
+import { isPidAlive, markPidDead, nextPid } from "../../lib/process/pid_table.ts";
 
 test("a live child keeps its id alive after 65,536 more ids are handed out (the table wraps)", () => {
   const held = nextPid();

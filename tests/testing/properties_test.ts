@@ -14,7 +14,7 @@ import {
   RLock,
   Semaphore,
   SimpleQueue,
-} from "../mod.ts";
+} from "../../mod.ts";
 import {
   lockScenarios,
   mutualExclusion,
@@ -27,9 +27,9 @@ import {
   schedule,
   ticketGrab,
   ticketScenarios,
-} from "../testing.ts";
-import * as locks from "./fixtures/testing_lock.ts";
-import * as queues from "./fixtures/testing_queue.ts";
+} from "../../testing.ts";
+import * as locks from "../fixtures/testing_lock.ts";
+import * as queues from "../fixtures/testing_queue.ts";
 
 /** Awaits a property that must fail, returning its error. */
 async function failure(run: Promise<unknown>): Promise<PropertyFailedError> {
