@@ -171,4 +171,4 @@ export async function runAsync<T>(work: Waiting<T>, signal?: AbortSignal): Promi
 
 // What every message runs through stays out of the engine's top JIT tier where that costs more than it gains
 // (see lib/runtime/bun.ts).
-runtime.avoidTopJitTier?.([runAsync, runSync, spin, sleepMs, turn, raceAbort]);
+runtime.avoidTopJitTier?.([runAsync, runSync, spin, sleepMs, turn, raceAbort, sleepFenced]);
