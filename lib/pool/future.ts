@@ -139,10 +139,20 @@ export class Future<T = unknown> implements PromiseLike<T> {
    * The task's result: rejects with the task's error, with `CancelledError` if the future was cancelled, or with
    * `TimeoutError` if it is not done after `timeout` ms (the task goes on).
    */
-  async result(timeout?: number): Promise<T> {
-    await this.#wait(validMs(timeout, "Future.result"), "Future.result");
-    if (this.#state === OK) return this.#value as T;
-    throw this.#error;
+  result(timeout?: number): Promise<T> {
+    // No async function and no extra promise on the common paths: a done future, or a wait without a timeout.
+    if (this.#state === OK) return Promise.resolve(this.#value as T);
+    if (this.#state !== PENDING) return Promise.reject(this.#error);
+    const ms = validMs(timeout, "Future.result");
+    if (ms === undefined) {
+      return new Promise<T>((resolve, reject) => {
+        (this.#waiters ??= []).push(() => this.#state === OK ? resolve(this.#value as T) : reject(this.#error));
+      });
+    }
+    return this.#wait(ms, "Future.result").then(() => {
+      if (this.#state === OK) return this.#value as T;
+      throw this.#error;
+    });
   }
 
   /**
