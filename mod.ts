@@ -36,7 +36,7 @@ export {
   TimeoutError,
   ValueError,
 } from "./lib/errors.ts";
-export { BrokenPoolError } from "./lib/errors.ts";
+export { BrokenPoolError, CancelledError } from "./lib/errors.ts";
 export { BrokenBarrierError } from "./lib/errors.ts";
 export {
   formatRecord,

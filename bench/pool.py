@@ -1,4 +1,5 @@
 # Pool(2) with a trivial x + 1 task: map with chunksize=1 and the default chunksize, and 20,000 apply_async.
+from concurrent.futures import ProcessPoolExecutor
 import json, multiprocessing as mp, time
 
 def inc(x):
@@ -31,6 +32,13 @@ def apply_rate(pool):
         r.get()
     return TASKS / (time.perf_counter() - t)
 
+def submit_rate(executor):
+    t = time.perf_counter()
+    futures = [executor.submit(inc, i) for i in range(TASKS)]
+    for f in futures:
+        f.result()
+    return TASKS / (time.perf_counter() - t)
+
 if __name__ == "__main__":
     with mp.Pool(2) as pool:
         map_rate(pool, None)
@@ -38,3 +46,6 @@ if __name__ == "__main__":
         report("Pool(2).map(x+1), 200k items, default chunksize", median([map_rate(pool, None) for _ in range(7)]))
         apply_rate(pool)
         report("Pool(2): 20k applyAsync then get", median([apply_rate(pool) for _ in range(5)]), "tasks/s")
+    with ProcessPoolExecutor(2) as executor:
+        submit_rate(executor)
+        report("ProcessPoolExecutor(2): 20k submit then result", median([submit_rate(executor) for _ in range(5)]), "tasks/s")

@@ -1,6 +1,7 @@
 // Pool(2) with a trivial x + 1 task: map of 200k items (chunksize 1 and the default), and 20,000 applyAsync
 // then get, side by side with piscina and tinypool (where they run on this runtime) and raw postMessage workers.
 import nodeProcess from "node:process";
+import { ProcessPoolExecutor } from "../futures.ts";
 import { Pool } from "../mod.ts";
 import { median, report, runtimeName } from "./_util.ts";
 
@@ -13,6 +14,7 @@ const TASKS = 20_000;
 const MAP_CS1 = "Pool(2).map(x+1), 200k items, chunksize 1";
 const MAP_DEFAULT = "Pool(2).map(x+1), 200k items, default chunksize";
 const APPLY = "Pool(2): 20k applyAsync then get";
+const SUBMIT = "ProcessPoolExecutor(2): 20k submit then result";
 
 async function mapRate(pool: Pool, chunksize?: number): Promise<number> {
   const items = Array.from({ length: N }, (_, i) => i);
@@ -28,6 +30,14 @@ async function applyRate(pool: Pool): Promise<number> {
   const results = [];
   for (let i = 0; i < TASKS; i++) results.push(pool.applyAsync(inc, [i]));
   for (const r of results) await r.get();
+  return TASKS / ((performance.now() - started) / 1000);
+}
+
+async function submitRate(executor: ProcessPoolExecutor): Promise<number> {
+  const started = performance.now();
+  const futures = [];
+  for (let i = 0; i < TASKS; i++) futures.push(executor.submit(inc, i));
+  for (const f of futures) await f.result();
   return TASKS / ((performance.now() - started) / 1000);
 }
 
@@ -131,6 +141,11 @@ if (import.meta.main) {
     report(MAP_DEFAULT, "ours", "items/s", await median(7, () => mapRate(pool)), "higher");
     await applyRate(pool);
     report(APPLY, "ours", "tasks/s", await median(7, () => applyRate(pool)), "higher");
+  }
+  {
+    await using executor = new ProcessPoolExecutor({ maxWorkers: 2 });
+    await submitRate(executor);
+    report(SUBMIT, "ours", "tasks/s", await median(7, () => submitRate(executor)), "higher");
   }
   await compare("raw", raw);
   await compare("piscina", piscina);

@@ -32,7 +32,8 @@ before(async () => {
   server = createServer((request, response) => {
     const path = normalize(decodeURIComponent(new URL(request.url, "http://x").pathname));
     const local = path.replace(/^\/broken\//, "/");
-    const allowed = (local === "/mod.ts" || local === "/testing.ts" || local.startsWith("/lib/"))
+    const allowed =
+      (local === "/mod.ts" || local === "/testing.ts" || local === "/futures.ts" || local.startsWith("/lib/"))
       && !missingEntries.includes(path) && (request.method === "GET" || request.method === "HEAD");
     const file = join(repo, local);
     if (!allowed || !file.startsWith(repo) || !statSync(file, { throwIfNoEntry: false })?.isFile()) {

@@ -105,6 +105,22 @@ export class BrokenPoolError extends Error {
 }
 
 /**
+ * A future was cancelled before it ran (Python's `concurrent.futures.CancelledError`): its `result()` and
+ * `exception()` reject with it.
+ *
+ * @example
+ * ```ts
+ * import { CancelledError } from "@tsmp/multiprocessing";
+ * const error = new CancelledError("the future was cancelled");
+ * console.log(error.name); // "CancelledError"
+ * ```
+ */
+export class CancelledError extends Error {
+  /** The class name, as Python names the error: `"CancelledError"`. */
+  override name = "CancelledError";
+}
+
+/**
  * Python's `queue.Empty`: `get` found no item (with `block: false`, or after `timeout`).
  *
  * @example

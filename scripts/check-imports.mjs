@@ -25,7 +25,7 @@ export const layers = [
   ["testing", ["lib/testing/"]],
 ];
 
-const entryPoints = ["mod.ts", "testing.ts"];
+const entryPoints = ["mod.ts", "testing.ts", "futures.ts"];
 
 /** The layer index of `path`, or -1 when the table does not place it. */
 export function layerOf(path) {

@@ -214,6 +214,13 @@ function chunkOptions(options: number | ChunkOptions | undefined, what: string):
   return options;
 }
 
+let engineOf!: (pool: Pool) => Scheduler;
+
+/** The engine under a pool, for the executor built on it. */
+export function poolEngine(pool: Pool): Scheduler {
+  return engineOf(pool);
+}
+
 /**
  * What {@linkcode Pool.stats} returns: a snapshot of the pool's counters.
  *
@@ -268,6 +275,10 @@ export interface PoolStats {
  */
 export class Pool {
   #engine: Scheduler;
+
+  static {
+    engineOf = (pool) => pool.#engine;
+  }
 
   /** Starts a pool of `processes` workers (see {@linkcode PoolOptions}). */
   constructor(options: PoolOptions = {}) {

@@ -244,6 +244,30 @@ export class Scheduler {
     for (const source of this.#queue) {
       if (source.withdraw?.(task)) return;
     }
+    const held = this.#holder(task);
+    if (held && !this.#withdrawFrom(held.worker, held.n)) this.#end(held.worker);
+  }
+
+  /**
+   * Takes back an applyAsync task that has not begun (a future cancelled): true if it will not run; false if a
+   * worker is running it or it is not held (finished), which is then left alone.
+   */
+  withdrawWaiting(task: ApplyTask): boolean {
+    for (const source of this.#queue) {
+      if (source.withdraw?.(task)) return true;
+    }
+    const held = this.#holder(task);
+    return held !== undefined && this.#withdrawFrom(held.worker, held.n);
+  }
+
+  /** Whether a worker has begun the applyAsync task and not reported it. */
+  begun(task: ApplyTask): boolean {
+    const held = this.#holder(task);
+    return held !== undefined && held.n < Atomics.load(held.worker.cells, BEGUN);
+  }
+
+  /** The worker holding an applyAsync task not yet reported, and the task's number there. */
+  #holder(task: ApplyTask): { worker: PoolWorker; n: number } | undefined {
     for (const worker of this.#workers) {
       let n = worker.reported;
       for (let i = worker.head; i < worker.sent.length; i++) {
@@ -251,14 +275,12 @@ export class Scheduler {
         const from = i === worker.head ? worker.headDone : 0;
         if (part.kind === APPLY_PART) {
           const at = part.tasks.indexOf(task, from);
-          if (at >= 0) {
-            if (!this.#withdrawFrom(worker, n + at - from)) this.#end(worker);
-            return;
-          }
+          if (at >= 0) return { worker, n: n + at - from };
         }
         n += unitsOf(part) - from;
       }
     }
+    return undefined;
   }
 
   /**

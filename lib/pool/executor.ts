@@ -1,0 +1,340 @@
+/**
+ * Python's `concurrent.futures.ProcessPoolExecutor`, on the pool's engine: `submit` is an applyAsync whose result
+ * settles a {@linkcode Future}, and `map` is an imap over the zipped inputs.
+ *
+ * @module
+ */
+import { BrokenPoolError, CancelledError, TimeoutError, ValueError } from "../errors.ts";
+import { checkOptionNames } from "../options.ts";
+import type { StartMethod, Target } from "../process/process.ts";
+import { reduceArgs } from "../serialize.ts";
+import { attachFuture, finishFuture, Future, type FutureControl } from "./future.ts";
+import type { ApplyTask, FnEntry } from "./jobs.ts";
+import { Pool, poolEngine, type ResourceLimits } from "./pool.ts";
+import { IN_FLIGHT } from "./protocol.ts";
+import { AsyncResult, IMapIterator, settleResult, validMs } from "./results.ts";
+import { RUN, type Scheduler } from "./scheduler.ts";
+
+/** Options of {@linkcode ProcessPoolExecutor}. */
+export interface ExecutorOptions {
+  /** Number of workers; defaults to the number of CPUs. At least 1. */
+  maxWorkers?: number | undefined;
+  /** An exported function each worker runs with `initargs` before its first task. */
+  // deno-lint-ignore no-explicit-any
+  initializer?: ((...args: any[]) => unknown) | undefined;
+  /** Arguments of `initializer`. */
+  initargs?: readonly unknown[] | undefined;
+  /** Tasks a worker runs before it is replaced by a fresh one. Unlimited by default. */
+  maxTasksPerChild?: number | undefined;
+  /** Only `"thread"`, as for {@linkcode Pool}. */
+  startMethod?: StartMethod | undefined;
+  /** Each worker's own limits, as for {@linkcode Pool}. */
+  resourceLimits?: ResourceLimits | undefined;
+  /** The module that exports the task functions, if they are not found on their own. */
+  module?: string | URL | undefined;
+}
+
+/** Options of {@linkcode ProcessPoolExecutor.map}, given as its last argument. */
+export interface ExecutorMapOptions {
+  /** Milliseconds from the call after which the iteration throws `TimeoutError` and the rest is cancelled. */
+  timeout?: number | undefined;
+  /** Items per task; 1 by default. */
+  chunksize?: number | undefined;
+}
+
+/** Options of {@linkcode ProcessPoolExecutor.shutdown}. */
+export interface ShutdownOptions {
+  /** Wait until the pending futures are done and the workers have ended; true by default. */
+  wait?: boolean | undefined;
+  /** Cancel the futures (and map items) not yet begun; false by default. */
+  cancelFutures?: boolean | undefined;
+}
+
+const EXECUTOR_OPTIONS = [
+  "maxWorkers",
+  "initializer",
+  "initargs",
+  "maxTasksPerChild",
+  "startMethod",
+  "resourceLimits",
+  "module",
+] as const;
+const MAP_OPTIONS = ["timeout", "chunksize"] as const;
+const SHUTDOWN_OPTIONS = ["wait", "cancelFutures"] as const;
+
+/** One submitted call: the task the engine runs, the result it settles, and the future that shows it. */
+class Submitted implements FutureControl {
+  readonly engine: Scheduler;
+  readonly future: Future<unknown>;
+  readonly pending: Set<Submitted>;
+  task!: ApplyTask;
+  constructor(engine: Scheduler, future: Future<unknown>, pending: Set<Submitted>) {
+    this.engine = engine;
+    this.future = future;
+    this.pending = pending;
+  }
+  // Fields, not methods: the result calls them on their own.
+  readonly callback = (value: unknown): void => {
+    this.pending.delete(this);
+    finishFuture(this.future, true, value);
+  };
+  readonly errorCallback = (error: Error): void => {
+    this.pending.delete(this);
+    // A withdrawn task's result settles as cancelled; the future says so itself.
+    if (!this.withdrawn) finishFuture(this.future, false, error);
+  };
+  withdrawn = false;
+  withdraw(): boolean {
+    if (!this.engine.withdrawWaiting(this.task)) return false;
+    this.withdrawn = true;
+    settleResult(this.task.result, false, new CancelledError("the future was cancelled"));
+    return true;
+  }
+  running(): boolean {
+    return this.engine.begun(this.task);
+  }
+}
+
+function isIterable(value: unknown): value is Iterable<unknown> {
+  return value !== null && typeof value === "object"
+      && typeof (value as Iterable<unknown>)[Symbol.iterator] === "function"
+    || typeof value === "string";
+}
+
+/** The inputs zipped, lazily, up to the shortest (Python's `zip`). */
+function* zipped(iterators: Iterator<unknown>[]): Generator<unknown[]> {
+  try {
+    for (;;) {
+      const args = new Array(iterators.length);
+      for (let i = 0; i < iterators.length; i++) {
+        const step = iterators[i]!.next();
+        if (step.done) return;
+        args[i] = step.value;
+      }
+      yield args;
+    }
+  } finally {
+    for (const iterator of iterators) iterator.return?.();
+  }
+}
+
+/**
+ * A pool of worker processes behind futures: Python's `concurrent.futures.ProcessPoolExecutor`. Task functions
+ * must be exported from their module, and the code that makes the executor must sit under
+ * `if (import.meta.main)`. A worker that dies fails only the futures it was running, with `BrokenPoolError`, and
+ * is replaced: the executor goes on (Python's breaks whole).
+ *
+ * `await using` shuts it down and waits (`shutdown({ wait: true })`).
+ *
+ * @example
+ * ```ts
+ * import { asCompleted, ProcessPoolExecutor } from "@tsmp/multiprocessing/futures";
+ * export function square(x: number) {
+ *   return x * x;
+ * }
+ * if (import.meta.main) {
+ *   await using executor = new ProcessPoolExecutor({ maxWorkers: 2 });
+ *   console.log(await executor.submit(square, 3)); // 9
+ *   const squares: number[] = [];
+ *   for await (const value of executor.map(square, [1, 2, 3])) squares.push(value);
+ *   console.log(squares); // [1, 4, 9]
+ *   for await (const future of asCompleted([executor.submit(square, 4)])) console.log(await future); // 16
+ * }
+ * ```
+ */
+export class ProcessPoolExecutor {
+  #pool: Pool;
+  #engine: Scheduler;
+  #pending = new Set<Submitted>();
+  #maps = new Set<IMapIterator>();
+  #shutdown = false;
+
+  /** Starts `maxWorkers` workers (see {@linkcode ExecutorOptions}). */
+  constructor(options: ExecutorOptions = {}) {
+    if (options === null || typeof options !== "object") {
+      throw new TypeError("ProcessPoolExecutor options must be an object like { maxWorkers: 4 }");
+    }
+    checkOptionNames(options, "ProcessPoolExecutor", EXECUTOR_OPTIONS);
+    const { maxWorkers, maxTasksPerChild } = options;
+    if (maxWorkers !== undefined && maxWorkers !== null) {
+      if (typeof maxWorkers !== "number" || !Number.isInteger(maxWorkers) || maxWorkers < 1) {
+        throw new ValueError(
+          `ProcessPoolExecutor maxWorkers must be an integer of 1 or more, got ${String(maxWorkers)}`,
+        );
+      }
+    }
+    if (maxTasksPerChild !== undefined && maxTasksPerChild !== null) {
+      if (typeof maxTasksPerChild !== "number" || !Number.isInteger(maxTasksPerChild) || maxTasksPerChild < 1) {
+        throw new ValueError(
+          `ProcessPoolExecutor maxTasksPerChild must be a positive integer or undefined, got ${
+            String(maxTasksPerChild)
+          }`,
+        );
+      }
+    }
+    this.#pool = new Pool({
+      processes: maxWorkers,
+      initializer: options.initializer,
+      initargs: options.initargs,
+      maxtasksperchild: maxTasksPerChild,
+      startMethod: options.startMethod,
+      resourceLimits: options.resourceLimits,
+      module: options.module,
+    });
+    this.#engine = poolEngine(this.#pool);
+  }
+
+  #checkRunning(what: string): void {
+    const broken = this.#engine.broken;
+    if (broken) throw new BrokenPoolError(broken.message, { cause: broken.cause });
+    if (this.#shutdown || this.#engine.state !== RUN) {
+      throw new ValueError(`${what}: cannot schedule new futures after shutdown()`);
+    }
+  }
+
+  /**
+   * Runs `fn(...args)` in a worker; returns its {@linkcode Future} at once. Calls submitted in the same tick
+   * travel to the workers together.
+   *
+   * @example
+   * ```ts
+   * import { ProcessPoolExecutor } from "@tsmp/multiprocessing/futures";
+   * export function add(a: number, b: number) {
+   *   return a + b;
+   * }
+   * if (import.meta.main) {
+   *   await using executor = new ProcessPoolExecutor({ maxWorkers: 2 });
+   *   const futures = [1, 2, 3].map((x) => executor.submit(add, x, 10));
+   *   console.log(await Promise.all(futures)); // [11, 12, 13]
+   * }
+   * ```
+   */
+  submit<F extends Target>(fn: F, ...args: Parameters<F>): Future<Awaited<ReturnType<F>>> {
+    this.#checkRunning("submit");
+    const engine = this.#engine;
+    const entry: FnEntry = engine.entry(fn, "submit");
+    let numeric = true;
+    for (let i = 0; numeric && i < args.length; i++) if (typeof args[i] !== "number") numeric = false;
+    const reduced = numeric ? args : reduceArgs(args);
+    const future = new Future<Awaited<ReturnType<F>>>();
+    const submitted = new Submitted(engine, future as Future<unknown>, this.#pending);
+    const task: ApplyTask = { fn: entry, args: reduced, result: new AsyncResult<unknown>(submitted), numeric };
+    submitted.task = task;
+    attachFuture(future as Future<unknown>, submitted);
+    this.#pending.add(submitted);
+    engine.pushApply(task);
+    return future;
+  }
+
+  /**
+   * `fn` over the inputs zipped (Python's `Executor.map`): an async iterable of the results in order. The inputs
+   * are read lazily, a bounded number of items ahead of what has been consumed (an endless generator works).
+   * An item's error is thrown where its result would be; with `timeout`, the iteration throws `TimeoutError`
+   * once that many ms have passed since the call, and what has not finished is cancelled. Options go last.
+   *
+   * @example
+   * ```ts
+   * import { ProcessPoolExecutor } from "@tsmp/multiprocessing/futures";
+   * export function add(a: number, b: number) {
+   *   return a + b;
+   * }
+   * if (import.meta.main) {
+   *   await using executor = new ProcessPoolExecutor({ maxWorkers: 2 });
+   *   const sums: number[] = [];
+   *   for await (const sum of executor.map(add, [1, 2, 3], [10, 20, 30], { chunksize: 2 })) sums.push(sum);
+   *   console.log(sums); // [11, 22, 33]
+   * }
+   * ```
+   */
+  map<F extends Target>(
+    fn: F,
+    ...inputs: (Iterable<unknown> | ExecutorMapOptions)[]
+  ): AsyncIterableIterator<Awaited<ReturnType<F>>> {
+    let options: ExecutorMapOptions = {};
+    const last = inputs[inputs.length - 1];
+    if (inputs.length && !isIterable(last)) {
+      if (last === null || typeof last !== "object") {
+        throw new TypeError(`map: expected iterables and then an options object, got ${String(last)}`);
+      }
+      options = last as ExecutorMapOptions;
+      inputs = inputs.slice(0, -1);
+      checkOptionNames(options, "map", MAP_OPTIONS);
+    }
+    this.#checkRunning("map");
+    const engine = this.#engine;
+    const entry = engine.entry(fn, "map");
+    if (inputs.length === 0) throw new TypeError("map: give at least one iterable of arguments");
+    for (const input of inputs) {
+      if (!isIterable(input)) {
+        throw new TypeError(`map: expected iterables (arrays, Sets, generators...), got ${String(input)}`);
+      }
+    }
+    const chunksize = options.chunksize ?? 1;
+    if (typeof chunksize !== "number" || !Number.isInteger(chunksize) || chunksize < 1) {
+      throw new ValueError(`map: chunksize must be an integer of 1 or more, got ${String(chunksize)}`);
+    }
+    const ms = validMs(options.timeout, "map");
+    const iterators = (inputs as Iterable<unknown>[]).map((input) => input[Symbol.iterator]());
+    const readAhead = Math.max(256, engine.processes * chunksize * IN_FLIGHT * 2);
+    const job = new IMapIterator(entry, chunksize, true, readAhead, zipped(iterators), () => engine.kick());
+    job.star = true;
+    this.#maps.add(job);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    engine.enqueueIMap(job);
+    const end = job.onEnd;
+    job.onEnd = () => {
+      if (timer !== undefined) clearTimeout(timer);
+      this.#maps.delete(job);
+      end();
+    };
+    if (ms !== undefined && ms !== Infinity) {
+      timer = setTimeout(() => {
+        job.cancel(new TimeoutError(`map did not finish within ${ms} ms, and was cancelled`));
+        engine.withdrawJob(job);
+      }, ms);
+    }
+    return job.iterate() as AsyncIterableIterator<Awaited<ReturnType<F>>>;
+  }
+
+  /**
+   * No new tasks. With `cancelFutures`, the futures (and map items) not yet begun are cancelled; with `wait`
+   * (the default), resolves once the rest are done and the workers have ended.
+   *
+   * @example
+   * ```ts
+   * import { ProcessPoolExecutor } from "@tsmp/multiprocessing/futures";
+   * export function double(x: number) {
+   *   return 2 * x;
+   * }
+   * if (import.meta.main) {
+   *   const executor = new ProcessPoolExecutor({ maxWorkers: 1 });
+   *   const future = executor.submit(double, 21);
+   *   await executor.shutdown({ wait: true });
+   *   console.log(await future); // 42
+   * }
+   * ```
+   */
+  async shutdown(options: ShutdownOptions = {}): Promise<void> {
+    checkOptionNames(options, "shutdown", SHUTDOWN_OPTIONS);
+    const { wait = true, cancelFutures = false } = options;
+    this.#shutdown = true;
+    if (cancelFutures) {
+      for (const submitted of [...this.#pending]) submitted.future.cancel();
+      for (const job of [...this.#maps]) {
+        job.cancel(new CancelledError("the executor was shut down with cancelFutures"));
+      }
+    }
+    this.#pool.close();
+    if (wait) await this.#pool.join();
+  }
+
+  /** `await using executor = new ProcessPoolExecutor()`: `shutdown({ wait: true })`. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.shutdown({ wait: true });
+  }
+
+  /** Python's repr. */
+  toString(): string {
+    return `<ProcessPoolExecutor max_workers=${this.#engine.processes}${this.#shutdown ? " shutdown" : ""}>`;
+  }
+}
