@@ -108,5 +108,7 @@ if (write) {
     "rows are steady state (10,000 pairs and 20,000 dict sets first).",
     "",
   ].join("\n");
-  writeFileSync("BENCHMARKS.md", header + "\n" + table);
+  // Measurements behind choices in the code, kept by hand (they need alternating runs of two builds).
+  const notes = existsSync("bench/runtime_notes.md") ? "\n" + readFileSync("bench/runtime_notes.md", "utf8") : "";
+  writeFileSync("BENCHMARKS.md", header + "\n" + table + notes);
 }
