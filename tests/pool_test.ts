@@ -617,3 +617,19 @@ test("a throwing error callback does not stop the pool, and nothing is left unha
   assert.match(printed.join("\n"), /error callback broke/);
   assert.match(printed.join("\n"), /async error callback broke/);
 });
+
+test("get(Infinity), get(null) and wait(Infinity) wait for the task, as the module's timeout rule says", async () => {
+  const pool = new Pool({ processes: 1 });
+  try {
+    assert.equal(await pool.applyAsync(fx.block, [50, 7]).get(Infinity), 7);
+    assert.equal(await pool.applyAsync(fx.block, [50, 8]).get(null as unknown as number), 8);
+    const waited = pool.applyAsync(fx.block, [50, 9]);
+    await waited.wait(Infinity);
+    assert.equal(waited.ready(), true);
+    const late = pool.applyAsync(fx.block, [200, 1]);
+    await assert.rejects(late.get(-5), { name: "TimeoutError" }, "a negative timeout is 0");
+    assert.throws(() => late.get(Number.NaN), TypeError);
+  } finally {
+    await pool.terminate();
+  }
+});

@@ -8,11 +8,12 @@ import { BrokenPoolError, CancelledError, TimeoutError, ValueError } from "../er
 import { checkOptionNames } from "../options.ts";
 import type { StartMethod, Target } from "../process/process.ts";
 import { reduceArgs } from "../serialize.ts";
+import { timeoutMs } from "../wait/deadline.ts";
 import { attachFuture, finishFuture, Future, type FutureControl } from "./future.ts";
 import type { ApplyTask, FnEntry } from "./jobs.ts";
 import { Pool, poolEngine, type ResourceLimits } from "./pool.ts";
 import { IN_FLIGHT } from "./protocol.ts";
-import { AsyncResult, IMapIterator, settleResult, validMs } from "./results.ts";
+import { AsyncResult, IMapIterator, settleResult } from "./results.ts";
 import { RUN, type Scheduler } from "./scheduler.ts";
 
 /** Options of {@linkcode ProcessPoolExecutor}. */
@@ -273,7 +274,7 @@ export class ProcessPoolExecutor {
     if (typeof chunksize !== "number" || !Number.isInteger(chunksize) || chunksize < 1) {
       throw new ValueError(`map: chunksize must be an integer of 1 or more, got ${String(chunksize)}`);
     }
-    const ms = validMs(options.timeout, "map");
+    const ms = timeoutMs(options.timeout, "map");
     const iterators = (inputs as Iterable<unknown>[]).map((input) => input[Symbol.iterator]());
     const readAhead = Math.max(256, engine.processes * chunksize * IN_FLIGHT * 2);
     const job = new IMapIterator(entry, chunksize, true, readAhead, zipped(iterators), () => engine.kick());

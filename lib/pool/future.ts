@@ -6,7 +6,7 @@
  */
 import { CancelledError, TimeoutError } from "../errors.ts";
 import { checkOptionNames } from "../options.ts";
-import { validMs } from "./results.ts";
+import { deadlineAfter, timeoutMs, wokenBy } from "../wait/deadline.ts";
 
 const PENDING = 0;
 const CANCELLED = 1;
@@ -114,25 +114,11 @@ export class Future<T = unknown> implements PromiseLike<T> {
     return this.#state !== PENDING;
   }
 
-  #wait(ms: number | undefined, what: string): Promise<void> {
-    if (this.#state !== PENDING) return Promise.resolve();
-    return new Promise<void>((resolve, reject) => {
-      const waiters = this.#waiters ??= [];
-      if (ms === undefined) {
-        waiters.push(resolve);
-        return;
-      }
-      const wake = () => {
-        clearTimeout(timer);
-        resolve();
-      };
-      const timer = setTimeout(() => {
-        const at = this.#waiters?.indexOf(wake) ?? -1;
-        if (at >= 0) this.#waiters!.splice(at, 1);
-        reject(new TimeoutError(`${what}: the future was not done after ${ms} ms`));
-      }, ms);
-      waiters.push(wake);
-    });
+  async #wait(ms: number | undefined, what: string): Promise<void> {
+    if (this.#state !== PENDING) return;
+    if (!await wokenBy(this.#waiters ??= [], deadlineAfter(ms))) {
+      throw new TimeoutError(`${what}: the future was not done after ${ms} ms`);
+    }
   }
 
   /**
@@ -143,7 +129,7 @@ export class Future<T = unknown> implements PromiseLike<T> {
     // No async function and no extra promise on the common paths: a done future, or a wait without a timeout.
     if (this.#state === OK) return Promise.resolve(this.#value as T);
     if (this.#state !== PENDING) return Promise.reject(this.#error);
-    const ms = validMs(timeout, "Future.result");
+    const ms = timeoutMs(timeout, "Future.result");
     if (ms === undefined) {
       return new Promise<T>((resolve, reject) => {
         (this.#waiters ??= []).push(() => this.#state === OK ? resolve(this.#value as T) : reject(this.#error));
@@ -160,7 +146,7 @@ export class Future<T = unknown> implements PromiseLike<T> {
    * `TimeoutError` if it is not done after `timeout` ms.
    */
   async exception(timeout?: number): Promise<unknown> {
-    await this.#wait(validMs(timeout, "Future.exception"), "Future.exception");
+    await this.#wait(timeoutMs(timeout, "Future.exception"), "Future.exception");
     if (this.#state === CANCELLED) throw this.#error;
     return this.#state === FAILED ? this.#error : null;
   }
@@ -310,7 +296,7 @@ function futureSet<T>(futures: Iterable<Future<T>>, what: string): Set<Future<T>
 export function wait<T>(futures: Iterable<Future<T>>, options: WaitOptions = {}): Promise<WaitResult<T>> {
   checkOptionNames(options, "wait", ["timeout", "returnWhen"]);
   const all = futureSet(futures, "wait");
-  const ms = validMs(options.timeout, "wait");
+  const ms = timeoutMs(options.timeout, "wait");
   const returnWhen = options.returnWhen ?? ALL_COMPLETED;
   if (returnWhen !== FIRST_COMPLETED && returnWhen !== FIRST_EXCEPTION && returnWhen !== ALL_COMPLETED) {
     throw new TypeError(
@@ -401,7 +387,7 @@ export function asCompleted<T>(
 ): AsyncIterableIterator<DoneFuture<T>> {
   checkOptionNames(options, "asCompleted", ["timeout"]);
   const all = futureSet(futures, "asCompleted");
-  const ms = validMs(options.timeout, "asCompleted");
+  const ms = timeoutMs(options.timeout, "asCompleted");
   const deadline = ms === undefined ? Infinity : Date.now() + ms;
   const ready: Future<T>[] = [];
   let left = all.size;

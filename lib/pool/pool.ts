@@ -13,17 +13,10 @@ import { callerModules, referenceOf } from "../process/target_locating.ts";
 import { runtime } from "../runtime/detect.ts";
 import type { ThreadLimits } from "../runtime/types.ts";
 import { reduce, reduceArgs } from "../serialize.ts";
+import { timeoutMs } from "../wait/deadline.ts";
 import { ArraySource, isPlain, type Items } from "./jobs.ts";
 import { IN_FLIGHT } from "./protocol.ts";
-import {
-  AsyncResult,
-  IMapIterator,
-  MapResult,
-  onSettle,
-  type ResultCallbacks,
-  settleResult,
-  validMs,
-} from "./results.ts";
+import { AsyncResult, IMapIterator, MapResult, onSettle, type ResultCallbacks, settleResult } from "./results.ts";
 import { RUN, Scheduler } from "./scheduler.ts";
 
 export { AsyncResult, type ResultCallbacks } from "./results.ts";
@@ -180,7 +173,7 @@ function cancelling(options: CallOptions | undefined, what: string): Cancelling 
   ) {
     throw new TypeError(`${what}: signal must be an AbortSignal (from an AbortController), got ${String(signal)}`);
   }
-  return { signal, ms: validMs(options?.timeout, what) };
+  return { signal, ms: timeoutMs(options?.timeout, what) };
 }
 
 /**

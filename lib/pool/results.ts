@@ -7,6 +7,7 @@
  */
 import { TimeoutError, ValueError } from "../errors.ts";
 import { rebuild, reduce } from "../serialize.ts";
+import { deadlineAfter, timeoutMs, wokenBy } from "../wait/deadline.ts";
 import { CHUNK_PART, type ChunkJob, type FnEntry, isPlain, type Items, type Part, type Source } from "./jobs.ts";
 
 /** Callbacks of {@linkcode Pool.applyAsync} and friends; they run in the pool's own process. */
@@ -32,15 +33,6 @@ function reportCallbackError(error: unknown): void {
 function isThenable(value: unknown): value is PromiseLike<unknown> {
   return value !== null && (typeof value === "object" || typeof value === "function")
     && typeof (value as { then?: unknown }).then === "function";
-}
-
-/** A timeout in ms as the pool takes it: undefined waits for ever, a negative one is 0; NaN or a non-number is a TypeError. */
-export function validMs(timeout: number | undefined, what: string): number | undefined {
-  if (timeout === undefined || timeout === null) return undefined;
-  if (typeof timeout !== "number" || Number.isNaN(timeout)) {
-    throw new TypeError(`${what}: timeout must be a number of milliseconds or undefined, got ${String(timeout)}`);
-  }
-  return Math.max(0, timeout);
 }
 
 /**
@@ -122,32 +114,16 @@ export class AsyncResult<R = unknown> implements PromiseLike<R> {
 
   /** Waits until the task has finished, or for `timeout` ms; resolves either way. */
   wait(timeout?: number): Promise<void> {
-    const ms = validMs(timeout, "AsyncResult.wait");
+    const deadline = deadlineAfter(timeoutMs(timeout, "AsyncResult.wait"));
     if (this.#state !== PENDING) return Promise.resolve();
-    return new Promise<void>((resolve) => {
-      const waiters = this.#waiters ??= [];
-      if (ms === undefined) {
-        waiters.push(resolve);
-        return;
-      }
-      const wake = () => {
-        clearTimeout(timer);
-        resolve();
-      };
-      const timer = setTimeout(() => {
-        const at = this.#waiters?.indexOf(wake) ?? -1;
-        if (at >= 0) this.#waiters!.splice(at, 1);
-        resolve();
-      }, ms);
-      waiters.push(wake);
-    });
+    return wokenBy(this.#waiters ??= [], deadline).then(() => {});
   }
 
   /** The task's result; rethrows the task's error, or throws `TimeoutError` if it is not ready after `timeout` ms. */
   get(timeout?: number): Promise<R> {
     if (this.#state === OK) return Promise.resolve(this.#value as R);
     if (this.#state === FAILED) return Promise.reject(this.#error);
-    const ms = validMs(timeout, "AsyncResult.get");
+    const ms = timeoutMs(timeout, "AsyncResult.get");
     if (ms === undefined) {
       return new Promise<R>((resolve, reject) => {
         (this.#waiters ??= []).push(() => this.#state === OK ? resolve(this.#value as R) : reject(this.#error));

@@ -96,6 +96,33 @@ export function deadlineOfTimeout(timeout: unknown, what: string): number {
 const LONGEST_TIMER_MS = 0x7fffffff;
 
 /**
+ * Adds a wake-up to `waiters` (a list its owner calls, and lets go of, when what is waited for happens) and resolves
+ * true when it is called, or false at `deadline`, taking the wake-up back out. An Infinity deadline sets no timer.
+ */
+export function wokenBy(waiters: (() => void)[], deadline: number): Promise<boolean> {
+  return new Promise<boolean>((resolve) => {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const wake = () => {
+      clearTimeout(timer);
+      resolve(true);
+    };
+    waiters.push(wake);
+    if (deadline === Infinity) return;
+    const arm = () => {
+      const left = deadline - performance.now();
+      if (left > 0) {
+        timer = setTimeout(arm, Math.min(left, LONGEST_TIMER_MS));
+        return;
+      }
+      const at = waiters.indexOf(wake);
+      if (at >= 0) waiters.splice(at, 1);
+      resolve(false);
+    };
+    arm();
+  });
+}
+
+/**
  * Waits for `waiting` until `deadline` (a `performance.now()` time, as {@linkcode deadlineAfter} gives):
  * true when it settled first, false when the deadline came. An Infinity deadline sets no timer. A rejection
  * of `waiting` before the deadline rejects.
