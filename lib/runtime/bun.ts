@@ -7,7 +7,7 @@ import nodeProcess from "node:process";
 import { fileURLToPath } from "node:url";
 import { statPath } from "./node_fs.ts";
 import { beforeFatalEnd, killProcess, killProcessGroup, parentPid } from "./process_events.ts";
-import type { ChildHandle, ChildSpawnOptions, ParentPort, Runtime, WorkerHandle } from "./types.ts";
+import type { ChildHandle, ChildSpawnOptions, ParentPort, Runtime, Transfer, WorkerHandle } from "./types.ts";
 import { onUncaughtWebAndNode } from "./uncaught.ts";
 
 class BunWorker implements WorkerHandle {
@@ -20,8 +20,8 @@ class BunWorker implements WorkerHandle {
       this.#onError(event.error ?? event.message);
     });
   }
-  postMessage(message: unknown, transfer?: Transferable[]): void {
-    if (transfer) this.#worker.postMessage(message, transfer);
+  postMessage(message: unknown, transfer?: Transfer[]): void {
+    if (transfer) this.#worker.postMessage(message, transfer as Transferable[]);
     else this.#worker.postMessage(message);
   }
   onMessage(listener: (message: unknown) => void): void {
@@ -198,7 +198,8 @@ export const createBunRuntime = (): Runtime => ({
       addEventListener(type: "message", listener: (event: MessageEvent) => void): void;
     };
     port = {
-      postMessage: (message, transfer) => transfer ? scope.postMessage(message, transfer) : scope.postMessage(message),
+      postMessage: (message, transfer) =>
+        transfer ? scope.postMessage(message, transfer as Transferable[]) : scope.postMessage(message),
       onMessage: (listener) => scope.addEventListener("message", (event) => listener(event.data)),
     };
     return port;

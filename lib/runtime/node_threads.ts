@@ -6,7 +6,7 @@
  */
 import nodeProcess from "node:process";
 import { isMainThread, parentPort as nodeParentPort, Worker as NodeWorker, workerData } from "node:worker_threads";
-import type { ParentPort, ThreadLimits, WorkerHandle } from "./types.ts";
+import type { ParentPort, ThreadLimits, Transfer, WorkerHandle } from "./types.ts";
 
 export { isMainThread, workerData };
 
@@ -56,7 +56,7 @@ export class WorkerThread implements WorkerHandle {
     // an unref'd child would hold the program open. Nothing is missed: messages arrive on a later turn.
     this.#worker.on("message", (message) => this.#onMessage(message));
   }
-  postMessage(message: unknown, transfer?: Transferable[]): void {
+  postMessage(message: unknown, transfer?: Transfer[]): void {
     if (transfer) this.#worker.postMessage(message, transfer as never);
     else this.#worker.postMessage(message);
   }

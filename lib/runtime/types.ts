@@ -13,13 +13,19 @@ export interface PathInfo {
   mode: number;
 }
 
+/**
+ * What a message can move along with it: a buffer or a message port. Said without the DOM's `Transferable`, which
+ * a Node project's declarations (`@types/node` alone) do not have.
+ */
+export type Transfer = ArrayBuffer | { postMessage(message: unknown, ...rest: never[]): void };
+
 /** A child thread as the parent sees it. */
 export interface WorkerHandle {
   /**
    * Sends a structured-clone message to the child; `transfer` moves MessagePorts (and buffers) along with it.
    * A port goes only after the child's first message: Bun may lose a port sent to a worker still loading.
    */
-  postMessage(message: unknown, transfer?: Transferable[]): void;
+  postMessage(message: unknown, transfer?: Transfer[]): void;
   /** Registers the one listener for messages from the child. */
   onMessage(listener: (message: unknown) => void): void;
   /** Registers the one listener for the end of the child, with the runtime's exit code. */
@@ -51,7 +57,7 @@ export interface ThreadLimits {
 /** The parent as a child thread sees it. */
 export interface ParentPort {
   /** Sends a structured-clone message to the parent; `transfer` moves MessagePorts (and buffers) along with it. */
-  postMessage(message: unknown, transfer?: Transferable[]): void;
+  postMessage(message: unknown, transfer?: Transfer[]): void;
   onMessage(listener: (message: unknown) => void): void;
 }
 
