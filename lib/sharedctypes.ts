@@ -16,6 +16,7 @@ import { type Reduced, reduceSymbol, registerReducer } from "./serialize.ts";
 import { Lock } from "./sync/lock.ts";
 import { RLock } from "./sync/rlock.ts";
 import { OWNER_ID_BITS } from "./sync/robust_owner.ts";
+import { enterFence, leaveFence } from "./wait/fence.ts";
 
 /** Python's `array` typecodes. */
 export type Typecode = "b" | "B" | "h" | "H" | "i" | "I" | "l" | "L" | "q" | "Q" | "f" | "d" | "c";
@@ -184,14 +185,15 @@ export class RawValue<T extends Typecode = Typecode> {
 
   set value(value: InputOf<T>) {
     // The common case, a number in range for a 32-bit or smaller integer view, skips the generic check.
-    if (typeof value === "number" && value >= this.#min && value <= this.#max && Number.isInteger(value)) {
-      (this.#view as Float64Array)[0] = value;
-    } else {
-      (this.#view as Float64Array)[0] = encode(this.typecode, value) as number;
-    }
+    const raw = typeof value === "number" && value >= this.#min && value <= this.#max && Number.isInteger(value)
+      ? value
+      : encode(this.typecode, value) as number;
+    enterFence();
+    (this.#view as Float64Array)[0] = raw;
+    leaveFence();
   }
 
-  /** The typed view over the shared memory (one item). */
+  /** The typed view over the shared memory (one item): writes through it skip the terminate fence. */
   get view(): View {
     return this.#view;
   }
@@ -273,7 +275,9 @@ export class Value<T extends Typecode = Typecode> {
       && ((value | 0) === value || Number.isInteger(value))
       && (owner === null || (owner[0]! & OWNER_ID_BITS) === this.#me)
     ) {
+      enterFence();
       (this.#view as Int32Array)[0] = value;
+      leaveFence();
       return;
     }
     const lock = this.#lock;
@@ -370,7 +374,7 @@ export class RawArray<T extends Typecode = Typecode> {
     return this.#view.length;
   }
 
-  /** The typed view over the shared memory: writes through it skip range checks. */
+  /** The typed view over the shared memory: writes through it skip range checks and the terminate fence. */
   get view(): View {
     return this.#view;
   }
@@ -391,7 +395,11 @@ export class RawArray<T extends Typecode = Typecode> {
 
   /** Sets the item at `i`; `RangeError` if it does not fit the typecode. */
   set(i: number, value: InputOf<T>): void {
-    (this.#view as Float64Array)[this.#index(i)] = encode(this.typecode, value) as number;
+    const at = this.#index(i);
+    const raw = encode(this.typecode, value) as number;
+    enterFence();
+    (this.#view as Float64Array)[at] = raw;
+    leaveFence();
   }
 
   /** A plain copy of the items. */
@@ -411,8 +419,10 @@ export class RawArray<T extends Typecode = Typecode> {
     this.#charsOnly("value");
     if (typeof text !== "string") throw new TypeError("a 'c' array's value must be a string");
     if (text.length > this.length) throw new RangeError(`string of ${text.length} chars too long for ${this.length}`);
+    enterFence();
     fillFrom("c", this.#view, text);
     if (text.length < this.length) this.#view[text.length] = 0;
+    leaveFence();
   }
 
   /** `c` arrays: a copy of all the bytes. */

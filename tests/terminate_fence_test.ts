@@ -3,7 +3,7 @@
 // watches, for a bounded window, for anything the child could still do.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { Empty, Event, getpid, Lock, Process, Queue, RawArray, Semaphore } from "../mod.ts";
+import { Empty, Event, getpid, Lock, Process, Queue, RawArray, Semaphore, Value } from "../mod.ts";
 import * as fx from "./fixtures/fence_targets.ts";
 
 /** How long the tests watch for a terminated child's late writes (a window to observe, not a synchronization). */
@@ -110,4 +110,19 @@ test("a child terminated while blocked in getSync takes no item", async () => {
   assert.equal(probe.get(0), 0, "the terminated child took the item");
   assert.equal(await q.get({ timeout: 10_000 }), 7);
   q.close();
+});
+
+test("a child terminated in a busy loop of Value and Array writes writes nothing after join()", async () => {
+  const v = new Value("i", 0, { lock: false });
+  const items = new RawArray("i", 2);
+  const started = new Event();
+  const p = new Process({ target: fx.writeForever, args: [v, items, started] });
+  p.start();
+  await started.wait();
+  p.terminate();
+  await p.join();
+  assert.equal(p.exitcode, -15);
+  const last = [v.value, items.get(0), items.get(1)];
+  await until(() => v.value !== last[0] || items.get(0) !== last[1] || items.get(1) !== last[2], WATCH_MS);
+  assert.deepEqual([v.value, items.get(0), items.get(1)], last, "the terminated child went on writing");
 });

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { armFence } from "../wait/fence.ts";
+import { armFence, markDeadFenced, WRITING } from "../wait/fence.ts";
 
 /** Thread children get ids above Linux's largest pid, so they never equal a real pid. */
 export const PID_BASE = 4_194_304;
@@ -48,10 +48,15 @@ export function nextPid(): number {
   throw new Error(`more than ${LIVE_SLOTS} thread children run at once`);
 }
 
-/** Records that the child `pid` ended and wakes whatever waits on the death epoch. */
-export function markPidDead(pid: number): void {
+/**
+ * Records that the child `pid` ended and wakes whatever waits on the death epoch. `running`: its thread may still run
+ * (a terminate the runtime does not enforce): a write it has begun ends first, and it writes nothing after.
+ */
+export function markPidDead(pid: number, running = false): void {
   const cells = table();
-  Atomics.compareExchange(cells, 2 + pid % LIVE_SLOTS, pid, 0);
+  const slot = 2 + pid % LIVE_SLOTS;
+  if (running) markDeadFenced(cells, slot, pid);
+  else if (Atomics.compareExchange(cells, slot, pid, 0) !== pid) Atomics.compareExchange(cells, slot, pid | WRITING, 0);
   Atomics.add(cells, EPOCH, 1);
   Atomics.notify(cells, EPOCH);
 }
@@ -62,7 +67,7 @@ export function markPidDead(pid: number): void {
  */
 export function isPidAlive(pid: number): boolean {
   if (pid < PID_BASE) return true;
-  return Atomics.load(table(), 2 + pid % LIVE_SLOTS) === pid;
+  return (Atomics.load(table(), 2 + pid % LIVE_SLOTS) & ~WRITING) === pid;
 }
 
 /** The death epoch: `[cells, index]` to load and wait on. */
