@@ -1,8 +1,8 @@
 // The whole check: format, lint, the import rules, type check, then the suite under Deno, Bun, Node 24 and Node 22.
 // Runs every step, prints a summary, and exits non-zero if any step failed.
-import { spawnSync } from "node:child_process";
+import { spawn } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
 
 const bin = (name) => new URL(`../node_modules/.bin/${name}`, import.meta.url).pathname;
@@ -41,7 +41,7 @@ const dirs = ["lib", "tests", "examples", "bench"].filter((dir) => {
     return false;
   }
 });
-const only = process.argv.slice(2);
+const only = process.argv.slice(2).filter((arg) => !arg.startsWith("--"));
 const steps = [
   ["format (dprint check)", bin("dprint"), ["check"]],
   ["lint (deno lint)", bin("deno"), ["lint"]],
@@ -78,15 +78,41 @@ const steps = [
   ["consumer (packed package, as users get it)", process.execPath, ["--test", ...consumerFiles]],
 ].filter(([name]) => only.length === 0 || only.some((word) => name.includes(word)));
 
-const results = [];
-for (const [name, cmd, args, env = {}] of steps) {
-  console.log(`\n=== ${name}: ${[cmd.split("/").pop(), ...args].join(" ")}`);
-  const started = Date.now();
-  const run = spawnSync(cmd, args, { stdio: "inherit", env: { ...process.env, NO_COLOR: "1", ...env } });
-  const ok = run.status === 0;
-  results.push([name, ok, ((Date.now() - started) / 1000).toFixed(1)]);
-}
+/**
+ * Two steps at a time: a suite keeps about one core busy (much of a test is a child booting or a peer answering), so
+ * on two cores two lanes take about half as long as one. `--jobs=N` (or CHECK_JOBS) sets the lanes; a step's output
+ * is held and printed whole when it ends, so the log reads step by step.
+ */
+const jobsFlag = process.argv.find((arg) => arg.startsWith("--jobs="));
+const jobs = Math.max(1, Number(jobsFlag?.slice(7) ?? process.env.CHECK_JOBS ?? Math.min(2, availableParallelism())));
+const runStep = ([name, cmd, args, env = {}]) =>
+  new Promise((resolve) => {
+    const started = Date.now();
+    const header = `\n=== ${name}: ${[cmd.split("/").pop(), ...args].join(" ")}\n`;
+    const child = spawn(cmd, args, {
+      stdio: ["ignore", "pipe", "pipe"],
+      env: { ...process.env, NO_COLOR: "1", ...env },
+    });
+    const output = [];
+    child.stdout.on("data", (chunk) => output.push(chunk));
+    child.stderr.on("data", (chunk) => output.push(chunk));
+    const finish = (ok, extra = "") => {
+      const seconds = ((Date.now() - started) / 1000).toFixed(1);
+      process.stdout.write(header + Buffer.concat(output).toString() + extra + `=== ${name}: ${seconds} s\n`);
+      resolve([name, ok, seconds]);
+    };
+    child.on("error", (error) => finish(false, `${error.message}\n`));
+    child.on("close", (status) => finish(status === 0));
+  });
+// The suites first, the longest at the head: the short checks then fill the lane that frees first.
+const isSuite = ([name]) => name.startsWith("tests") || name.startsWith("consumer");
+const queue = [...steps.filter(isSuite), ...steps.filter((step) => !isSuite(step))];
+const results = new Map();
+await Promise.all(Array.from({ length: jobs }, async () => {
+  for (let step = queue.shift(); step; step = queue.shift()) results.set(step[0], await runStep(step));
+}));
 rmSync(compileCache, { recursive: true, force: true });
 console.log("\n=== summary");
-for (const [name, ok, seconds] of results) console.log(`${ok ? "ok  " : "FAIL"} ${name} (${seconds} s)`);
-process.exit(results.every(([, ok]) => ok) ? 0 : 1);
+const ordered = steps.map(([name]) => results.get(name));
+for (const [name, ok, seconds] of ordered) console.log(`${ok ? "ok  " : "FAIL"} ${name} (${seconds} s)`);
+process.exit(ordered.every(([, ok]) => ok) ? 0 : 1);
