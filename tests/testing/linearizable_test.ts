@@ -300,7 +300,7 @@ test("a manager's Lock shared by two async flows of one program excludes between
     flows: 2,
     processes: 1,
     operations: calls({ acquire: [[true]], release: [] }),
-    stallTimeout: 300,
+    stallTimeout: 1500,
     numRuns: 5,
     seed: 7,
   });
