@@ -3,10 +3,12 @@
  * it holds, so the other side sees end of file, as the OS does for the file descriptors of a Python process. The
  * OS processes it started (Popen children, spawned children) end with it also when an ending signal or an error
  * no code handles ends it, and they are listed in shared memory, where a spawned child's watcher thread finds them
- * when that child's parent dies while its own thread is busy.
+ * when that child's parent dies while its own thread is busy. Popen children are also listed with the thread's
+ * supervisor (`orphan_supervisor.ts`), which ends them when the process is killed outright.
  *
  * @module
  */
+import { supervise } from "./orphan_supervisor.ts";
 import { runtime } from "./runtime/detect.ts";
 
 const hooks = new Set<() => void>();
@@ -111,8 +113,11 @@ export function endWithProcess(pid: number, kind: "popen" | "group" | "spawned",
   for (let at = 0; at < LISTED && slot < 0; at++) {
     if (Atomics.compareExchange(list, at, 0, id) === 0) slot = at;
   }
+  // A spawned child watches its parent itself; a Popen child has only the supervisor if the process is killed.
+  const unlist = kind === "spawned" ? undefined : supervise(pid, kind === "group");
   const forget = () => {
     children.delete(end);
+    unlist?.();
     if (slot >= 0) Atomics.compareExchange(list, slot, id, 0);
   };
   children.set(end, forget);
