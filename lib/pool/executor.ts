@@ -288,7 +288,7 @@ export class ProcessPoolExecutor {
       args: reduced,
       result: new AsyncResult<unknown>(submitted),
       numeric,
-      queuedAt: 0,
+      queued: undefined,
     };
     submitted.task = task;
     attachFuture(future as Future<unknown>, submitted);

@@ -604,7 +604,7 @@ export class Pool {
       settleResult(settled, false, cancel.signal.reason);
       return result;
     }
-    const task = { fn: entry, args: reduced, result: settled, numeric, queuedAt: 0 };
+    const task = { fn: entry, args: reduced, result: settled, numeric, queued: undefined };
     if (cancel.signal || cancel.ms !== undefined) {
       onSettle(
         settled,

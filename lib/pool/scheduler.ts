@@ -228,7 +228,7 @@ export class Scheduler {
       this.#queue.push(tail);
       this.#applyTail = tail;
     }
-    task.queuedAt = this.meter.tick();
+    task.queued = this.meter.tick();
     tail.tasks.push(task);
     this.#schedule();
   }
