@@ -48,6 +48,14 @@ export {
   type LogRecord,
   logToStderr,
 } from "./lib/logging.ts";
+export type {
+  PoolEvents,
+  PoolListener,
+  TaskErrorEvent,
+  WorkerExitEvent,
+  WorkerExitReason,
+  WorkerStartEvent,
+} from "./lib/pool/events.ts";
 export {
   type ApplyOptions,
   AsyncResult,
@@ -57,9 +65,12 @@ export {
   Pool,
   type PoolOptions,
   type PoolStats,
+  type Progress,
+  type ProgressOptions,
   type ResourceLimits,
   type ResultCallbacks,
 } from "./lib/pool/pool.ts";
+export type { TaskTiming } from "./lib/pool/stats.ts";
 export {
   currentProcess,
   exit,

@@ -16,6 +16,7 @@ const expectations = [
   { anchor: "produce(", stdout: "0\n1\n2\n" },
   { anchor: "add(v", stdout: "4000\n" },
   { anchor: "square", stdout: /^\[ ?1, 4, 9 ?\]\n$/ },
+  { anchor: "onProgress", stdout: "half: 3 is odd\n4 5 5 true true\n" },
   { anchor: "QueueManager", stdout: "hello\n" },
   { anchor: "TimeoutExpired", stdout: "0 HELLO\n\none\ntwo\nBDFL\n" },
   { anchor: "ShareableList", stdout: "42\n" },

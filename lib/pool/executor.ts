@@ -9,9 +9,10 @@ import { checkOptionNames } from "../options.ts";
 import type { StartMethod, Target } from "../process/process.ts";
 import { reduceArgs } from "../serialize.ts";
 import { timeoutMs } from "../wait/deadline.ts";
+import type { PoolEvents, PoolListener } from "./events.ts";
 import { attachFuture, finishFuture, Future, type FutureControl } from "./future.ts";
 import type { ApplyTask, FnEntry } from "./jobs.ts";
-import { Pool, poolEngine, type ResourceLimits } from "./pool.ts";
+import { Pool, poolEngine, type PoolStats, type ResourceLimits, statsOf } from "./pool.ts";
 import { IN_FLIGHT } from "./protocol.ts";
 import { AsyncResult, IMapIterator, settleResult } from "./results.ts";
 import { RUN, type Scheduler } from "./scheduler.ts";
@@ -185,6 +186,69 @@ export class ProcessPoolExecutor {
     this.#engine = poolEngine(this.#pool);
   }
 
+  /**
+   * The same counters and timings as {@linkcode Pool.stats} (see `PoolStats`): a submitted call is one task, a
+   * map's item one task.
+   *
+   * @example
+   * ```ts
+   * import { ProcessPoolExecutor } from "@tsmp/multiprocessing/futures";
+   * export function square(x: number) {
+   *   return x * x;
+   * }
+   * if (import.meta.main) {
+   *   await using executor = new ProcessPoolExecutor({ maxWorkers: 2 });
+   *   await Promise.all([1, 2, 3].map((x) => executor.submit(square, x)));
+   *   const { tasksCompleted, runTime, waitTime } = executor.stats;
+   *   console.log(tasksCompleted, runTime.count, waitTime.count); // 3 3 3
+   * }
+   * ```
+   */
+  get stats(): PoolStats {
+    return statsOf(this.#engine);
+  }
+
+  /**
+   * Calls `listener` on each `type` event, as {@linkcode Pool.on} does: `"workerStart"`, `"workerExit"`,
+   * `"taskError"` (a cancelled future's task is not a task error). Returns the executor.
+   *
+   * @example
+   * ```ts
+   * import { ProcessPoolExecutor } from "@tsmp/multiprocessing/futures";
+   * export function check(x: number) {
+   *   if (x < 0) throw new RangeError("negative");
+   *   return x;
+   * }
+   * if (import.meta.main) {
+   *   await using executor = new ProcessPoolExecutor({ maxWorkers: 1 });
+   *   executor.on("taskError", ({ task, error }) => console.log(task, error.message)); // check negative
+   *   await executor.submit(check, -1).exception();
+   * }
+   * ```
+   */
+  on<K extends keyof PoolEvents>(type: K, listener: PoolListener<K>): this {
+    this.#engine.events.on(type, listener);
+    return this;
+  }
+
+  /**
+   * Removes a listener {@linkcode ProcessPoolExecutor.on} added.
+   *
+   * @example
+   * ```ts
+   * import { ProcessPoolExecutor } from "@tsmp/multiprocessing/futures";
+   * if (import.meta.main) {
+   *   await using executor = new ProcessPoolExecutor({ maxWorkers: 1 });
+   *   const log = ({ pid }: { pid: number }) => console.log(`worker ${pid} started`);
+   *   executor.on("workerStart", log).off("workerStart", log);
+   * }
+   * ```
+   */
+  off<K extends keyof PoolEvents>(type: K, listener: PoolListener<K>): this {
+    this.#engine.events.off(type, listener);
+    return this;
+  }
+
   #checkRunning(what: string): void {
     const broken = this.#engine.broken;
     if (broken) throw new BrokenPoolError(broken.message, { cause: broken.cause });
@@ -219,7 +283,13 @@ export class ProcessPoolExecutor {
     const reduced = numeric ? args : reduceArgs(args);
     const future = new Future<Awaited<ReturnType<F>>>();
     const submitted = new Submitted(engine, future as Future<unknown>, this.#pending);
-    const task: ApplyTask = { fn: entry, args: reduced, result: new AsyncResult<unknown>(submitted), numeric };
+    const task: ApplyTask = {
+      fn: entry,
+      args: reduced,
+      result: new AsyncResult<unknown>(submitted),
+      numeric,
+      queued: undefined,
+    };
     submitted.task = task;
     attachFuture(future as Future<unknown>, submitted);
     this.#pending.add(submitted);

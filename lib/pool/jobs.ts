@@ -20,6 +20,11 @@ export interface ApplyTask {
   result: AsyncResult<unknown>;
   /** Every argument is a number: the task can cross in a Float64Array with its neighbours. */
   numeric: boolean;
+  /**
+   * When it was queued, for its wait time: set by the scheduler to an object the tasks queued in one synchronous
+   * run share (a shared object, not a number: a number field holding a fraction costs each task an allocation).
+   */
+  queued: { readonly at: number } | undefined;
 }
 
 /** Tasks of a map, in chunks; chunk `i` covers items `i * chunksize` to `(i + 1) * chunksize`. */
@@ -148,6 +153,8 @@ export class ArraySource implements Source {
   #next = 0;
   readonly job: ChunkJob;
   readonly items: Items;
+  /** When it was queued, for its items' wait time. */
+  readonly queuedAt: number = performance.now();
   constructor(job: ChunkJob, items: Items) {
     this.job = job;
     this.items = items;

@@ -14,12 +14,22 @@ import { runtime } from "../runtime/detect.ts";
 import type { ThreadLimits } from "../runtime/types.ts";
 import { reduce, reduceArgs } from "../serialize.ts";
 import { timeoutMs } from "../wait/deadline.ts";
+import type { PoolEvents, PoolListener } from "./events.ts";
 import { ArraySource, isPlain, type Items } from "./jobs.ts";
 import { IN_FLIGHT } from "./protocol.ts";
-import { AsyncResult, IMapIterator, MapResult, onSettle, type ResultCallbacks, settleResult } from "./results.ts";
+import {
+  AsyncResult,
+  IMapIterator,
+  MapResult,
+  onSettle,
+  type Progress,
+  type ResultCallbacks,
+  settleResult,
+} from "./results.ts";
 import { RUN, Scheduler } from "./scheduler.ts";
+import type { TaskTiming } from "./stats.ts";
 
-export { AsyncResult, type ResultCallbacks } from "./results.ts";
+export { AsyncResult, type Progress, type ResultCallbacks } from "./results.ts";
 
 /**
  * A pool worker's own limits, in megabytes (Node's `resourceLimits`). A worker over a limit ends: its task fails
@@ -116,8 +126,36 @@ export interface ChunkOptions extends CallOptions {
   chunksize?: number | undefined;
 }
 
+/**
+ * Progress of a whole-list map ({@linkcode Pool.map}, {@linkcode Pool.mapAsync}, {@linkcode Pool.starmap},
+ * {@linkcode Pool.starmapAsync}), whose results come all at once. `onProgress` is called as items finish, at most
+ * once per turn of the event loop, and a last time with `done === total` before the result settles (not for an
+ * empty input, nor after the map failed or was cancelled). What it throws is reported on the console; the map goes
+ * on. An imap needs no callback: its loop sees each result as it comes, and counts them (see the README).
+ *
+ * @example
+ * ```ts
+ * import { Pool } from "@tsmp/multiprocessing";
+ * export function square(x: number) {
+ *   return x * x;
+ * }
+ * if (import.meta.main) {
+ *   await using pool = new Pool({ processes: 2 });
+ *   const xs = Array.from({ length: 1000 }, (_, i) => i);
+ *   await pool.map(square, xs, {
+ *     chunksize: 10,
+ *     onProgress: ({ done, total }) => console.log(`${Math.round((100 * done) / total)}%`), // ..., 100%
+ *   });
+ * }
+ * ```
+ */
+export interface ProgressOptions {
+  /** Called with `{ done, total }` items as the map goes. */
+  onProgress?: ((progress: Progress) => unknown) | undefined;
+}
+
 /** Options of {@linkcode Pool.mapAsync} and {@linkcode Pool.starmapAsync}. */
-export interface MapOptions<R> extends ResultCallbacks<R>, CallOptions {
+export interface MapOptions<R> extends ResultCallbacks<R>, CallOptions, ProgressOptions {
   /** Items per task; defaults to `ceil(length / (processes * 4))`, like Python. */
   chunksize?: number | undefined;
 }
@@ -125,7 +163,8 @@ export interface MapOptions<R> extends ResultCallbacks<R>, CallOptions {
 const APPLY_OPTIONS = ["callback", "errorCallback", "signal", "timeout"] as const;
 const CALL_OPTIONS = ["signal", "timeout"] as const;
 const CHUNK_OPTIONS = ["chunksize", "signal", "timeout"] as const;
-const MAP_OPTIONS = ["chunksize", "callback", "errorCallback", "signal", "timeout"] as const;
+const MAP_CHUNK_OPTIONS = ["chunksize", "signal", "timeout", "onProgress"] as const;
+const MAP_OPTIONS = ["chunksize", "callback", "errorCallback", "signal", "timeout", "onProgress"] as const;
 const POOL_OPTIONS = [
   "processes",
   "initializer",
@@ -200,11 +239,26 @@ function arm({ signal, ms }: Cancelling, what: string, cancel: (reason: unknown)
   return disarm;
 }
 
-/** `chunksize` given alone (Python's positional argument) or in options. */
-function chunkOptions(options: number | ChunkOptions | undefined, what: string): ChunkOptions {
+/** `chunksize` given alone (Python's positional argument) or in options; `known` names the options. */
+function chunkOptions(
+  options: number | (ChunkOptions & ProgressOptions) | undefined,
+  what: string,
+  known: readonly string[],
+): ChunkOptions & ProgressOptions {
   if (typeof options === "number" || options === undefined) return { chunksize: options };
-  checkOptionNames(options, what, CHUNK_OPTIONS);
+  checkOptionNames(options, what, known);
   return options;
+}
+
+/** The `onProgress` option, checked. */
+function progressCallback(options: ProgressOptions, what: string): ((progress: Progress) => unknown) | undefined {
+  const onProgress = options.onProgress ?? undefined;
+  if (onProgress !== undefined && typeof onProgress !== "function") {
+    throw new TypeError(
+      `${what}: onProgress must be a function like ({ done, total }) => ..., got ${String(onProgress)}`,
+    );
+  }
+  return onProgress;
 }
 
 let engineOf!: (pool: Pool) => Scheduler;
@@ -214,8 +268,24 @@ export function poolEngine(pool: Pool): Scheduler {
   return engineOf(pool);
 }
 
+/** A snapshot of an engine's counters and timings. */
+export function statsOf(engine: Scheduler): PoolStats {
+  const meter = engine.meter;
+  return {
+    processes: engine.processes,
+    activeWorkers: engine.activeWorkers(),
+    tasksQueued: engine.queued(),
+    tasksCompleted: engine.completed,
+    runTime: meter.run.summary(),
+    waitTime: meter.wait.summary(),
+    utilization: meter.utilization(engine.processes),
+    workers: engine.workerCounts(),
+  };
+}
+
 /**
- * What {@linkcode Pool.stats} returns: a snapshot of the pool's counters.
+ * What {@linkcode Pool.stats} returns: a snapshot of the pool's counters and timings since it started. A task is
+ * counted as `tasksCompleted` counts it: an applyAsync call, or one item of a map.
  *
  * @example
  * ```ts
@@ -227,7 +297,8 @@ export function poolEngine(pool: Pool): Scheduler {
  *   await using pool = new Pool({ processes: 2 });
  *   await pool.map(inc, [1, 2, 3]);
  *   const stats: PoolStats = pool.stats;
- *   console.log(stats); // { processes: 2, activeWorkers: 0, tasksQueued: 0, tasksCompleted: 3 }
+ *   console.log(stats.tasksCompleted, stats.runTime.count, stats.waitTime.count); // 3 3 3
+ *   console.log(stats.workers.reduce((sum, w) => sum + w.tasksCompleted, 0)); // 3
  * }
  * ```
  */
@@ -240,6 +311,30 @@ export interface PoolStats {
   tasksQueued: number;
   /** Items finished, successfully or with an error. */
   tasksCompleted: number;
+  /**
+   * How long tasks ran, in ms, as workers measure it: a worker times each batch of tasks it is sent, and a
+   * batch's time is shared evenly among its items. A worker's batch holds about 2 ms of work, so a task slower
+   * than that travels alone and its time is its own; faster tasks show their batch's average. Counts the items
+   * whose results workers reported.
+   */
+  runTime: TaskTiming;
+  /**
+   * How long tasks waited, in ms: from the call that submitted them (the start of the event-loop turn that made
+   * it) to their batch leaving for a worker. An imap's items count as not waiting: the pool reads them from the
+   * input only when a worker has room. Counts the items sent to workers (once, even when a worker that ended
+   * gave some back).
+   */
+  waitTime: TaskTiming;
+  /**
+   * The share of the workers' time spent running tasks since the pool started, 0 to 1: the time of the batches
+   * workers reported over `processes` times the time elapsed. A batch counts once it is reported.
+   */
+  utilization: number;
+  /**
+   * The live workers (as {@linkcode Pool.pids}), with the items each has reported. A worker that ended (and was
+   * replaced) takes its count with it, its items staying in `tasksCompleted`.
+   */
+  workers: { pid: number; tasksCompleted: number }[];
 }
 
 /**
@@ -318,8 +413,9 @@ export class Pool {
   }
 
   /**
-   * Counters a user can read: workers, busy workers, items queued and items
-   * completed (a map's items and applyAsync calls count one each).
+   * Counters and timings a user can read (see {@linkcode PoolStats}): workers, busy workers, items queued and
+   * completed (a map's items and applyAsync calls count one each), run and wait times (count, mean, p50, p99 in
+   * ms), utilization, and the items each live worker has completed. Each read is a fresh snapshot.
    *
    * @example
    * ```ts
@@ -332,19 +428,62 @@ export class Pool {
    *   const pending = pool.mapAsync(inc, [1, 2, 3, 4]);
    *   console.log(pool.stats.tasksQueued); // 4: nothing has gone to a worker yet
    *   await pending;
-   *   const { activeWorkers, tasksQueued, tasksCompleted } = pool.stats;
+   *   const { activeWorkers, tasksQueued, tasksCompleted, runTime } = pool.stats;
    *   console.log(activeWorkers, tasksQueued, tasksCompleted); // 0 0 4
+   *   console.log(`median ${runTime.p50} ms, 99% under ${runTime.p99} ms`);
    * }
    * ```
    */
   get stats(): PoolStats {
-    const engine = this.#engine;
-    return {
-      processes: engine.processes,
-      activeWorkers: engine.activeWorkers(),
-      tasksQueued: engine.queued(),
-      tasksCompleted: engine.completed,
-    };
+    return statsOf(this.#engine);
+  }
+
+  /**
+   * Calls `listener` on each `type` event (see {@linkcode PoolEvents}): `"workerStart"`, `"workerExit"`,
+   * `"taskError"`. Listeners run in a microtask after the pool has recorded the event; one that throws is
+   * reported on the console and the pool goes on. Returns the pool, to chain calls.
+   *
+   * @example
+   * ```ts
+   * import { Pool } from "@tsmp/multiprocessing";
+   * export function half(x: number) {
+   *   if (x % 2) throw new RangeError(`${x} is odd`);
+   *   return x / 2;
+   * }
+   * if (import.meta.main) {
+   *   const pool = new Pool({ processes: 2 });
+   *   pool
+   *     .on("workerStart", ({ pid }) => console.log(`worker ${pid} started`))
+   *     .on("workerExit", ({ pid, code, reason }) => console.log(`worker ${pid} ended (${reason}, ${code})`))
+   *     .on("taskError", ({ task, error }) => console.log(`${task} failed: ${error.message}`));
+   *   await pool.applyAsync(half, [3]).wait(); // half failed: 3 is odd
+   *   pool.close();
+   *   await pool.join();
+   * }
+   * ```
+   */
+  on<K extends keyof PoolEvents>(type: K, listener: PoolListener<K>): this {
+    this.#engine.events.on(type, listener);
+    return this;
+  }
+
+  /**
+   * Removes a listener {@linkcode Pool.on} added (its last addition, if added more than once).
+   *
+   * @example
+   * ```ts
+   * import { Pool, type PoolEvents } from "@tsmp/multiprocessing";
+   * if (import.meta.main) {
+   *   await using pool = new Pool({ processes: 1 });
+   *   const onExit = (event: PoolEvents["workerExit"]) => console.log(event.reason);
+   *   pool.on("workerExit", onExit);
+   *   pool.off("workerExit", onExit); // nothing is printed when the pool closes
+   * }
+   * ```
+   */
+  off<K extends keyof PoolEvents>(type: K, listener: PoolListener<K>): this {
+    this.#engine.events.off(type, listener);
+    return this;
   }
 
   /**
@@ -465,7 +604,7 @@ export class Pool {
       settleResult(settled, false, cancel.signal.reason);
       return result;
     }
-    const task = { fn: entry, args: reduced, result: settled, numeric };
+    const task = { fn: entry, args: reduced, result: settled, numeric, queued: undefined };
     if (cancel.signal || cancel.ms !== undefined) {
       onSettle(
         settled,
@@ -489,6 +628,7 @@ export class Pool {
     this.#checkRunning();
     const entry = this.#engine.entry(fn, what);
     const cancel = cancelling(options, what);
+    const onProgress = progressCallback(options, what);
     const chunksize = options.chunksize;
     const items = toArray(iterable, what);
     let reduced: Items;
@@ -518,7 +658,7 @@ export class Pool {
       settleResult(settled, true, []);
       return result;
     }
-    const job = new MapResult(entry, size, star, items.length, settled);
+    const job = new MapResult(entry, size, star, items.length, settled, onProgress);
     if (cancel.signal || cancel.ms !== undefined) {
       onSettle(
         settled,
@@ -550,9 +690,10 @@ export class Pool {
   map<T, R>(
     fn: (item: T) => R,
     iterable: Iterable<NoInfer<T>>,
-    chunksize?: number | ChunkOptions,
+    chunksize?: number | (ChunkOptions & ProgressOptions),
   ): Promise<Awaited<R>[]> {
-    return this.#mapJob<Awaited<R>>(fn as Target, iterable, false, chunkOptions(chunksize, "map"), "map").get();
+    const options = chunkOptions(chunksize, "map", MAP_CHUNK_OPTIONS);
+    return this.#mapJob<Awaited<R>>(fn as Target, iterable, false, options, "map").get();
   }
 
   /**
@@ -598,10 +739,10 @@ export class Pool {
   starmap<F extends Target>(
     fn: F,
     iterable: Iterable<Readonly<Parameters<F>>>,
-    chunksize?: number | ChunkOptions,
+    chunksize?: number | (ChunkOptions & ProgressOptions),
   ): Promise<Awaited<ReturnType<F>>[]> {
-    return this.#mapJob<Awaited<ReturnType<F>>>(fn, iterable, true, chunkOptions(chunksize, "starmap"), "starmap")
-      .get();
+    const options = chunkOptions(chunksize, "starmap", MAP_CHUNK_OPTIONS);
+    return this.#mapJob<Awaited<ReturnType<F>>>(fn, iterable, true, options, "starmap").get();
   }
 
   /**
@@ -640,7 +781,12 @@ export class Pool {
     if (iterable === null || typeof iterable !== "object" || typeof iterable[Symbol.iterator] !== "function") {
       throw new TypeError(`${what}: expected an iterable (an array, a Set, a generator...), got ${String(iterable)}`);
     }
-    const options = chunkOptions(chunksize, what);
+    if (chunksize !== null && typeof chunksize === "object" && "onProgress" in chunksize) {
+      throw new TypeError(
+        `${what}: no onProgress option: the loop over its results sees each one as it comes; count them there`,
+      );
+    }
+    const options = chunkOptions(chunksize, what, CHUNK_OPTIONS);
     const size = validChunksize(options.chunksize ?? 1, what);
     const cancel = cancelling(options, what);
     const engine = this.#engine;

@@ -35,6 +35,16 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
     && typeof (value as { then?: unknown }).then === "function";
 }
 
+/** Calls a callback or listener of the user's; what it throws or rejects with is reported, and the pool goes on. */
+export function callSafely<T>(callback: (value: T) => unknown, value: T): void {
+  try {
+    const returned = callback(value);
+    if (isThenable(returned)) returned.then(undefined, reportCallbackError);
+  } catch (error) {
+    reportCallbackError(error);
+  }
+}
+
 /**
  * The result of a task submitted with {@linkcode Pool.applyAsync} or
  * {@linkcode Pool.mapAsync}. It is awaitable: `await result` is `await result.get()`.
@@ -88,14 +98,7 @@ export class AsyncResult<R = unknown> implements PromiseLike<R> {
     }
     const callback = ok ? this.#callbacks?.callback : this.#callbacks?.errorCallback;
     this.#callbacks = undefined;
-    if (callback) {
-      try {
-        const returned = (callback as (v: unknown) => unknown)(value);
-        if (isThenable(returned)) returned.then(undefined, reportCallbackError);
-      } catch (error) {
-        reportCallbackError(error);
-      }
-    }
+    if (callback) callSafely(callback as (v: unknown) => unknown, value);
     const waiters = this.#waiters;
     this.#waiters = undefined;
     if (waiters) { for (const wake of waiters) wake(); }
@@ -155,22 +158,74 @@ export function onSettle(result: AsyncResult<unknown>, hook: () => void): void {
   setOnSettle(result, hook);
 }
 
+/**
+ * How far a map has come, as its `onProgress` option receives it: `done` of its `total` items have finished.
+ *
+ * @example
+ * ```ts
+ * import { Pool, type Progress } from "@tsmp/multiprocessing";
+ * export function inc(x: number) {
+ *   return x + 1;
+ * }
+ * if (import.meta.main) {
+ *   await using pool = new Pool({ processes: 2 });
+ *   const seen: Progress[] = [];
+ *   await pool.map(inc, [1, 2, 3, 4], { chunksize: 1, onProgress: (progress) => void seen.push(progress) });
+ *   console.log(seen.at(-1)); // { done: 4, total: 4 }
+ * }
+ * ```
+ */
+export interface Progress {
+  /** Items finished. */
+  done: number;
+  /** Items in the map. */
+  total: number;
+}
+
 /** A map's results, chunk by chunk, into one list for its {@linkcode AsyncResult}. */
 export class MapResult implements ChunkJob {
   #results: unknown[];
   #remaining: number;
+  #onProgress: ((progress: Progress) => unknown) | undefined;
+  #progressQueued = false;
   cancelled = false;
   readonly fn: FnEntry;
   readonly chunksize: number;
   readonly star: boolean;
   readonly result: AsyncResult<unknown>;
-  constructor(fn: FnEntry, chunksize: number, star: boolean, length: number, result: AsyncResult<unknown>) {
+  constructor(
+    fn: FnEntry,
+    chunksize: number,
+    star: boolean,
+    length: number,
+    result: AsyncResult<unknown>,
+    onProgress?: (progress: Progress) => unknown,
+  ) {
     this.fn = fn;
     this.chunksize = chunksize;
     this.star = star;
     this.result = result;
     this.#results = new Array(length);
     this.#remaining = length;
+    this.#onProgress = onProgress;
+  }
+
+  // Reported at most once per turn of the event loop (a worker's report can finish thousands of items), and
+  // always with every item done before the result settles.
+  #progress(): void {
+    if (this.#remaining === 0) callSafely(this.#onProgress!, this.#counts());
+    else if (!this.#progressQueued) {
+      this.#progressQueued = true;
+      queueMicrotask(() => {
+        this.#progressQueued = false;
+        if (!this.cancelled && this.#remaining > 0) callSafely(this.#onProgress!, this.#counts());
+      });
+    }
+  }
+
+  #counts(): Progress {
+    const total = this.#results.length;
+    return { done: total - this.#remaining, total };
   }
   deliver(chunk: number, values: Items, from: number, count: number): void {
     if (this.cancelled) return;
@@ -184,6 +239,7 @@ export class MapResult implements ChunkJob {
       }
     }
     this.#remaining -= count;
+    if (this.#onProgress) this.#progress();
     if (this.#remaining === 0) settleResult(this.result, true, this.#results);
   }
   failChunk(_chunk: number, error: Error): void {

@@ -22,6 +22,7 @@ import { runtime } from "../runtime/detect.ts";
 import type { ThreadLimits, WorkerHandle } from "../runtime/types.ts";
 import { rebuild } from "../serialize.ts";
 import { holdOpen } from "../wait/event_loop_hold.ts";
+import { PoolEmitter, type WorkerExitReason } from "./events.ts";
 import { HostedWorker } from "./hosted_worker.ts";
 import {
   APPLY_PART,
@@ -63,6 +64,7 @@ import {
   WORK,
 } from "./protocol.ts";
 import { type IMapIterator, settleResult } from "./results.ts";
+import { PoolMeter } from "./stats.ts";
 
 /** How long one batch should take a worker: long enough to amortize a message, short enough to balance load. */
 const logger = getLogger();
@@ -119,6 +121,8 @@ interface PoolWorker {
   init: InitMessage | undefined;
   /** What ended it, where the runtime said (a resource limit reached). */
   error: Error | undefined;
+  /** Items it reported, for stats. */
+  completed: number;
 }
 
 /** Items as they cross to a worker: a Float64Array as its own bare buffer (see protocol.ts). */
@@ -150,6 +154,10 @@ export class Scheduler {
   #loadError: Error | undefined;
   #completed = 0;
   #imaps = new Set<IMapIterator>();
+  /** Run and wait times, busy time. */
+  readonly meter: PoolMeter = new PoolMeter();
+  /** The listeners of the pool's events. */
+  readonly events: PoolEmitter = new PoolEmitter();
 
   /** Starts `options.processes` workers. */
   constructor(options: SchedulerOptions) {
@@ -194,6 +202,11 @@ export class Scheduler {
     return this.#workers.filter((w) => !w.dead).map((w) => w.pid);
   }
 
+  /** The live workers' pids and the items each has reported. */
+  workerCounts(): { pid: number; tasksCompleted: number }[] {
+    return this.#workers.filter((w) => !w.dead).map((w) => ({ pid: w.pid, tasksCompleted: w.completed }));
+  }
+
   /** The task function `fn` as workers find it; `what` names the caller in an error. */
   entry(fn: Target, what: string): FnEntry {
     if (typeof fn !== "function") {
@@ -215,6 +228,7 @@ export class Scheduler {
       this.#queue.push(tail);
       this.#applyTail = tail;
     }
+    task.queued = this.meter.tick();
     tail.tasks.push(task);
     this.#schedule();
   }
@@ -364,6 +378,7 @@ export class Scheduler {
         initargs: this.#initargs,
       },
       error: undefined,
+      completed: 0,
     };
     handle.onMessage((message) => this.#onMessage(worker, message as FromWorker));
     handle.onError((error) => {
@@ -382,6 +397,7 @@ export class Scheduler {
         const init = worker.init!;
         worker.init = undefined;
         worker.ready = true;
+        this.events.emit("workerStart", { pid: worker.pid });
         if (worker.stopping) {
           worker.handle.postMessage({ kind: STOP } satisfies ToWorker);
           return;
@@ -419,8 +435,11 @@ export class Scheduler {
       const error = errors && ei < errors.length && errors[ei]![0] === k ? errors[ei++]![1] : undefined;
       if (part.kind === APPLY_PART) {
         const task = part.tasks[unit]!;
-        if (error) settleResult(task.result, false, remoteError(error));
-        else {
+        if (error) {
+          const failure = remoteError(error);
+          if (this.events.has("taskError") && !task.result.ready()) this.#taskError(worker, part, unit, failure);
+          settleResult(task.result, false, failure);
+        } else {
           const value = values[vi++];
           settleResult(task.result, true, isPlain(value) ? value : rebuild(value));
         }
@@ -428,8 +447,11 @@ export class Scheduler {
       } else {
         const size = part.job.chunksize;
         const n = Math.min(size, part.items.length - unit * size);
-        if (error) part.job.failChunk(part.first + unit, remoteError(error));
-        else {
+        if (error) {
+          const failure = remoteError(error);
+          if (this.events.has("taskError") && !part.job.cancelled) this.#taskError(worker, part, unit, failure);
+          part.job.failChunk(part.first + unit, failure);
+        } else {
           part.job.deliver(part.first + unit, values, vi, n);
           vi += n;
         }
@@ -441,6 +463,8 @@ export class Scheduler {
       }
     }
     this.#completed += items;
+    worker.completed += items;
+    this.meter.ran(message.ms, items);
     worker.reported += count;
     if (worker.head > 64 && worker.head * 2 > worker.sent.length) {
       worker.sent = worker.sent.slice(worker.head);
@@ -465,6 +489,16 @@ export class Scheduler {
   #lost(worker: PoolWorker, code: number, reason?: Error): void {
     if (worker.dead) return;
     worker.dead = true;
+    if (this.events.has("workerExit")) {
+      const why: WorkerExitReason = this.#state === TERMINATE
+        ? "terminate"
+        : reason
+        ? "cancel"
+        : worker.stopping
+        ? (worker.retiring ? "maxtasks" : "close")
+        : "died";
+      this.events.emit("workerExit", { pid: worker.pid, code, reason: why, error: reason ?? worker.error });
+    }
     if (logger.isEnabledFor(this.#state === RUN ? INFO : DEBUG)) {
       logger.log(
         this.#state === RUN ? INFO : DEBUG,
@@ -486,6 +520,7 @@ export class Scheduler {
           this.#failUnit(
             part,
             unit,
+            worker,
             reason ?? new BrokenPoolError(
               `a worker of the pool (pid ${worker.pid}) ended with exit code ${code} while it ran this task${
                 worker.error ? `: ${worker.error.message}` : ""
@@ -522,10 +557,20 @@ export class Scheduler {
     this.#dispatch();
   }
 
-  #failUnit(part: Part, unit: number, error: Error): void {
+  /** Fails task `unit` of `part`, which `worker` (if any) held; a task the pool was not terminated for is reported. */
+  #failUnit(part: Part, unit: number, worker: PoolWorker | undefined, error: Error): void {
+    if (
+      worker && this.#state !== TERMINATE && this.events.has("taskError")
+      && (part.kind === APPLY_PART ? !part.tasks[unit]!.result.ready() : !part.job.cancelled)
+    ) this.#taskError(worker, part, unit, error);
     if (part.kind === APPLY_PART) settleResult(part.tasks[unit]!.result, false, error);
     else part.job.failChunk(part.first + unit, error);
     this.#completed += itemsOfUnit(part, unit);
+  }
+
+  #taskError(worker: PoolWorker, part: Part, unit: number, error: Error): void {
+    const fn = part.kind === APPLY_PART ? part.tasks[unit]!.fn : part.job.fn;
+    this.events.emit("taskError", { error, pid: worker.pid, task: fn.reference.display });
   }
 
   #breakPool(error: Error): void {
@@ -550,7 +595,7 @@ export class Scheduler {
     this.#queue = [];
     this.#applyTail = undefined;
     for (const part of parts) {
-      for (let unit = 0; unit < unitsOf(part); unit++) this.#failUnit(part, unit, error);
+      for (let unit = 0; unit < unitsOf(part); unit++) this.#failUnit(part, unit, undefined, error);
     }
     this.#dispatch();
   }
@@ -602,9 +647,12 @@ export class Scheduler {
 
   #take(budget: number, out: Part[]): number {
     let taken = 0;
+    let now = -1;
     for (let i = 0; i < this.#queue.length && taken < budget;) {
       const source = this.#queue[i]!;
+      const from = out.length;
       taken += source.take(budget - taken, out);
+      if (out.length > from) this.meter.taken(source, out, from, now < 0 ? (now = performance.now()) : now);
       if (source.exhausted) {
         this.#queue.splice(i, 1);
         if (source === this.#applyTail) this.#applyTail = undefined;
