@@ -58,7 +58,11 @@ export interface PoolOptions {
   initargs?: readonly unknown[] | undefined;
   /** Tasks (map chunks count as one) a worker runs before it is replaced by a fresh one. Unlimited by default. */
   maxtasksperchild?: number | undefined;
-  /** Only `"thread"`: pool workers are worker threads. */
+  /**
+   * `"thread"` (the default): workers are worker threads. `"spawn"`: workers are OS processes of this runtime,
+   * isolated from the program (a crash, `exit()` or a leak ends only the worker, which is replaced); they start
+   * slower and take only plain data (what a Queue carries), not the module's shared objects.
+   */
   startMethod?: StartMethod | undefined;
   /** The module that exports the task functions, if they are not found on their own. */
   module?: string | URL | undefined;
@@ -297,16 +301,13 @@ export class Pool {
       throw new TypeError("Pool initializer must be an exported function");
     }
     if (!Array.isArray(initargs)) throw new TypeError("Pool initargs must be an array, e.g. initargs: [1, 2]");
-    if (startMethod !== undefined && startMethod !== "thread") {
-      throw new ProcessError(
-        startMethod === "spawn"
-          ? "a Pool runs its workers as threads; the \"spawn\" start method is not available for pools"
-          : `unknown start method ${JSON.stringify(startMethod)}: use "thread"`,
-      );
+    if (startMethod !== undefined && startMethod !== null && startMethod !== "thread" && startMethod !== "spawn") {
+      throw new ProcessError(`unknown start method ${JSON.stringify(startMethod)}: use "thread" or "spawn"`);
     }
+    const spawn = startMethod === "spawn";
     checkBootstrapped();
     if (isDaemon()) throw new ProcessError("daemonic processes are not allowed to have children");
-    requireEntry(entries.poolWorker);
+    requireEntry(spawn ? entries.spawn : entries.poolWorker);
     this.#engine = new Scheduler({
       processes: processes ?? cpuCount(),
       maxtasks: maxtasksperchild ?? undefined,
@@ -314,6 +315,7 @@ export class Pool {
       initializer: initializer ? referenceOf(initializer, callerModules(), module) : null,
       initargs: reduceArgs(initargs, "initargs"),
       limits: threadLimits(resourceLimits),
+      startMethod: spawn ? "spawn" : "thread",
     });
   }
 
@@ -459,6 +461,7 @@ export class Pool {
     let numeric = true;
     for (let i = 0; numeric && i < list.length; i++) if (typeof list[i] !== "number") numeric = false;
     const reduced = numeric ? list.slice() : reduceArgs(list);
+    if (!numeric) reduced.forEach((arg, i) => this.#engine.checkData(arg, `args[${i}]`));
     const result = new AsyncResult<R>(options);
     const settled = result as AsyncResult<unknown>;
     if (cancel.signal?.aborted) {
@@ -503,6 +506,7 @@ export class Pool {
         else if (item === null || typeof item !== "object" || !(Symbol.iterator in item)) {
           throw new TypeError(`${what}: item ${i} must be an array of arguments, got ${String(item)}`);
         } else reduced[i] = reduce([...(item as Iterable<unknown>)], `${what} item ${i}`);
+        this.#engine.checkData(reduced[i], `${what} item ${i}`);
       }
     }
     const size = chunksize === undefined || chunksize === null
@@ -646,6 +650,7 @@ export class Pool {
     const engine = this.#engine;
     const readAhead = Math.max(256, engine.processes * size * IN_FLIGHT * 2);
     const job = new IMapIterator(entry, size, ordered, readAhead, iterable[Symbol.iterator](), () => engine.kick());
+    job.checkItem = (item, path) => engine.checkData(item, path);
     if (cancel.signal?.aborted) {
       job.cancel(cancel.signal.reason);
       return job.iterate() as AsyncIterableIterator<R>;

@@ -6,7 +6,7 @@
  * worker that dies fails only the tasks it had begun (with {@linkcode BrokenPoolError}); the tasks it had not
  * begun go to another worker, and it is replaced. A Lock it held is taken over by the next acquirer with
  * `ownerDied` set. A pool made inside a child process has the main thread start its workers, so they end with
- * that child.
+ * that child. Workers are threads, or OS processes of their own (spawned_worker.ts) behind the same interface.
  *
  * @module
  */
@@ -15,7 +15,7 @@ import { DEBUG, getLogger, INFO } from "../logging.ts";
 import { entries } from "../process/child_entries.ts";
 import { newChildIdentity } from "../process/current_process.ts";
 import { markPidDead } from "../process/pid_table.ts";
-import type { Target } from "../process/process.ts";
+import type { StartMethod, Target } from "../process/process.ts";
 import { reportLoadError } from "../process/start/thread.ts";
 import { callerModules, referenceOf, type TargetReference } from "../process/target_locating.ts";
 import { runtime } from "../runtime/detect.ts";
@@ -39,6 +39,7 @@ import {
   type Source,
   unitsOf,
 } from "./jobs.ts";
+import { checkPlain } from "./process_link.ts";
 import {
   APPLY,
   APPLY_NUMBERS,
@@ -63,6 +64,7 @@ import {
   WORK,
 } from "./protocol.ts";
 import { type IMapIterator, settleResult } from "./results.ts";
+import { SpawnedWorker } from "./spawned_worker.ts";
 
 /** How long one batch should take a worker: long enough to amortize a message, short enough to balance load. */
 const logger = getLogger();
@@ -86,11 +88,28 @@ export interface SchedulerOptions {
   initargs: unknown[];
   /** The workers' resource limits, where the runtime has them. */
   limits: ThreadLimits | undefined;
+  /** `"thread"`: workers are threads; `"spawn"`: OS processes, and what they are sent must be plain data. */
+  startMethod: StartMethod;
+}
+
+/**
+ * A worker as the scheduler drives it: a thread (the runtime's, or one the main thread hosts) or an OS process
+ * (spawned_worker.ts), which adds what differs for a worker whose memory the pool cannot see.
+ */
+export interface PoolWorkerHandle extends WorkerHandle {
+  /** The worker process's pid, null until it has started; absent for a thread, whose pid is its identity's. */
+  readonly processPid?: number | null;
+  /** How many tasks the worker has begun, where its task cells are not shared memory (a worker process's file). */
+  begun?(): number;
+  /** Withdraws task `n`, as protocol.ts's `withdrawTask` does in shared task cells. */
+  withdraw?(n: number): boolean;
+  /** Settles once the worker process has ended: join() waits for it after the pool has let the worker go. */
+  readonly exited?: Promise<void>;
 }
 
 /** A worker thread of the pool, and what it holds. */
 interface PoolWorker {
-  handle: WorkerHandle;
+  handle: PoolWorkerHandle;
   pid: number;
   /** Its task cells (protocol.ts): cell 0 counts the tasks it has begun. */
   cells: Int32Array;
@@ -128,6 +147,17 @@ function itemsToSend(items: Items): unknown[] | ArrayBuffer {
   return (whole ? items : items.slice()).buffer as ArrayBuffer;
 }
 
+/** How many tasks the worker has begun. */
+function begunOf(worker: PoolWorker): number {
+  return worker.handle.begun?.() ?? Atomics.load(worker.cells, BEGUN);
+}
+
+/** A worker's pid as `getpid()` says inside it: a worker process's, null until it has started. */
+function pidOf(worker: PoolWorker): number | null {
+  const { processPid } = worker.handle;
+  return processPid === undefined ? worker.pid : processPid;
+}
+
 /** The pool's engine: workers, the queue of sources, and the batches in flight. */
 export class Scheduler {
   readonly processes: number;
@@ -136,6 +166,9 @@ export class Scheduler {
   #initializer: TargetReference | null;
   #initargs: unknown[];
   #limits: ThreadLimits | undefined;
+  #spawned: boolean;
+  /** Worker processes the pool has let go of and that have not yet ended. */
+  #exiting = new Set<Promise<void>>();
   #state = RUN;
   #broken: Error | undefined;
   #workers: PoolWorker[] = [];
@@ -159,6 +192,8 @@ export class Scheduler {
     this.#initializer = options.initializer;
     this.#initargs = options.initargs;
     this.#limits = options.limits;
+    this.#spawned = options.startMethod === "spawn";
+    this.#initargs.forEach((arg, i) => this.checkData(arg, `initargs[${i}]`));
     for (let i = 0; i < this.processes; i++) this.#spawn();
   }
 
@@ -189,9 +224,22 @@ export class Scheduler {
     return this.#completed;
   }
 
-  /** The pids of the live workers. */
+  /** The pids of the live workers (a worker process's once it has started). */
   pids(): number[] {
-    return this.#workers.filter((w) => !w.dead).map((w) => w.pid);
+    const pids: number[] = [];
+    for (const worker of this.#workers) {
+      const pid = pidOf(worker);
+      if (!worker.dead && pid !== null) pids.push(pid);
+    }
+    return pids;
+  }
+
+  /**
+   * Throws a `TypeError` naming `path` when `value` (a reduced argument or item) cannot go to this pool's workers:
+   * a worker process takes only plain data, not shared memory.
+   */
+  checkData(value: unknown, path: string): void {
+    if (this.#spawned) checkPlain(value, path);
   }
 
   /** The task function `fn` as workers find it; `what` names the caller in an error. */
@@ -263,7 +311,7 @@ export class Scheduler {
   /** Whether a worker has begun the applyAsync task and not reported it. */
   begun(task: ApplyTask): boolean {
     const held = this.#holder(task);
-    return held !== undefined && held.n < Atomics.load(held.worker.cells, BEGUN);
+    return held !== undefined && held.n < begunOf(held.worker);
   }
 
   /** The worker holding an applyAsync task not yet reported, and the task's number there. */
@@ -307,7 +355,7 @@ export class Scheduler {
 
   /** Withdraws the worker's task number `n`; false if the worker is running it now. */
   #withdrawFrom(worker: PoolWorker, n: number): boolean {
-    return withdrawTask(worker.cells, n);
+    return worker.handle.withdraw?.(n) ?? withdrawTask(worker.cells, n);
   }
 
   /** Ends a worker running a cancelled task: its tasks not begun go to the other workers, and it is replaced. */
@@ -317,7 +365,9 @@ export class Scheduler {
       worker,
       -15,
       new BrokenPoolError(
-        `the pool ended its worker (pid ${worker.pid}) to stop a cancelled task, before it reported this task's result`,
+        `the pool ended its worker (pid ${
+          pidOf(worker)
+        }) to stop a cancelled task, before it reported this task's result`,
       ),
     );
     worker.handle.terminate();
@@ -330,15 +380,17 @@ export class Scheduler {
 
   #spawn(): void {
     const self = newChildIdentity("PoolWorker", true);
-    let handle: WorkerHandle;
-    if (runtime.isMainThread) {
+    const cells = taskCells();
+    let handle: PoolWorkerHandle;
+    if (this.#spawned) {
+      handle = new SpawnedWorker(self);
+    } else if (runtime.isMainThread) {
       handle = runtime.startWorker(entries.poolWorker, self.name, this.#limits);
       // Never ref'd: in Deno, ref() after unref() stops message delivery. The pool holds the program open while it has work.
       handle.unref();
     } else {
       handle = new HostedWorker(self.pid, self.parentPid, self.name, this.#limits);
     }
-    const cells = taskCells();
     const worker: PoolWorker = {
       handle,
       pid: self.pid,
@@ -367,8 +419,10 @@ export class Scheduler {
     };
     handle.onMessage((message) => this.#onMessage(worker, message as FromWorker));
     handle.onError((error) => {
-      if (!worker.ready) this.#loadError = reportLoadError(self.name, error);
-      else worker.error = error instanceof Error ? error : new Error(String(error));
+      const failure = error instanceof Error ? error : new Error(String(error));
+      if (worker.ready) worker.error = failure;
+      // A worker process writes its own load errors to its stderr: what is heard here is why it could not start.
+      else this.#loadError = this.#spawned ? failure : reportLoadError(self.name, error);
     });
     handle.onExit((code) => this.#lost(worker, code));
     this.#workers.push(worker);
@@ -468,14 +522,22 @@ export class Scheduler {
     if (logger.isEnabledFor(this.#state === RUN ? INFO : DEBUG)) {
       logger.log(
         this.#state === RUN ? INFO : DEBUG,
-        `pool worker (pid ${worker.pid}) ended with exit code ${code}${reason ? `: ${reason.message}` : ""}`,
+        `pool worker (pid ${pidOf(worker)}) ended with exit code ${code}${reason ? `: ${reason.message}` : ""}`,
       );
     }
     // A Lock the worker held becomes owner-died for the processes still running.
     markPidDead(worker.pid);
     worker.init = undefined;
     this.#workers.splice(this.#workers.indexOf(worker), 1);
-    const started = Atomics.load(worker.cells, BEGUN);
+    const exited = worker.handle.exited;
+    if (exited) {
+      this.#exiting.add(exited);
+      void exited.then(() => {
+        this.#exiting.delete(exited);
+        this.#afterChange();
+      });
+    }
+    const started = begunOf(worker);
     const retry: Part[] = [];
     let ordinal = worker.reported;
     for (let i = worker.head; i < worker.sent.length; i++) {
@@ -487,7 +549,7 @@ export class Scheduler {
             part,
             unit,
             reason ?? new BrokenPoolError(
-              `a worker of the pool (pid ${worker.pid}) ended with exit code ${code} while it ran this task${
+              `a worker of the pool (pid ${pidOf(worker)}) ended with exit code ${code} while it ran this task${
                 worker.error ? `: ${worker.error.message}` : ""
               }`,
               { cause: worker.error },
@@ -682,7 +744,7 @@ export class Scheduler {
     if (this.#state === CLOSE && !this.#hasWork()) {
       for (const worker of this.#workers) this.#stopWorker(worker);
     }
-    if (this.#state !== RUN && this.#workers.length === 0 && this.#joinWaiters.length) {
+    if (this.#state !== RUN && this.#workers.length === 0 && this.#exiting.size === 0 && this.#joinWaiters.length) {
       const waiters = this.#joinWaiters;
       this.#joinWaiters = [];
       for (const wake of waiters) wake();
@@ -706,7 +768,7 @@ export class Scheduler {
     // As Python's join does, finish every submitted task: an imap no longer waits for its consumer.
     for (const job of this.#imaps) job.unlimited = true;
     this.#dispatch();
-    if (this.#workers.length === 0) return Promise.resolve();
+    if (this.#workers.length === 0 && this.#exiting.size === 0) return Promise.resolve();
     const release = holdOpen();
     return new Promise<void>((resolve) => this.#joinWaiters.push(resolve)).finally(release);
   }

@@ -21,8 +21,8 @@ import { endWith } from "../exit_status.ts";
 import type { RunMessage } from "../process.ts";
 import type { StartedChild, StartMethodAdapter } from "./method.ts";
 
-/** Throws a TypeError naming the first argument that lives in shared memory. */
-function refuseShared(value: unknown, path: string, seen = new Set<unknown>()): void {
+/** Throws a TypeError naming the first part of `value` (at `path`) that lives in shared memory. */
+export function refuseShared(value: unknown, path: string, seen = new Set<unknown>()): void {
   if (value === null || typeof value !== "object" || seen.has(value)) return;
   seen.add(value);
   const shared = value instanceof SharedArrayBuffer
