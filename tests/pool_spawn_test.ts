@@ -205,6 +205,19 @@ test("a program killed with SIGKILL leaves no worker process of its spawn pool, 
   });
 });
 
+test("a worker process over its heap limit fails its task and is replaced, where the runtime can limit it", {
+  skip: !runtime.limitsProcessHeap && "Bun cannot limit a process's heap",
+}, async () => {
+  await withPool({ processes: 1, resourceLimits: { maxOldGenerationSizeMb: 48 } }, async (pool) => {
+    assert.equal(await pool.apply(fx.square, [3]), 9);
+    await assert.rejects(
+      pool.apply(fx.hoard, [400]),
+      (error) => error instanceof BrokenPoolError && /its heap is limited to 48 MB/.test(error.message),
+    );
+    assert.equal(await pool.apply(fx.square, [4]), 16);
+  });
+});
+
 test("bad options: an unknown start method, limits a worker process cannot have", () => {
   assert.throws(
     () => new Pool({ startMethod: "fork" as never }),
@@ -214,6 +227,8 @@ test("bad options: an unknown start method, limits a worker process cannot have"
     () => new Pool({ startMethod: "spawn", initargs: [new Int32Array(new SharedArrayBuffer(4))] }),
     /initargs\[0\] lives in shared memory/,
   );
-  assert.ok(ProcessError);
-  assert.ok(runtime);
+  const limited = (resourceLimits: object) => () => new Pool({ startMethod: "spawn", resourceLimits });
+  assert.throws(limited({ stackSizeMb: 4 }), /a worker process's stackSizeMb cannot be set/);
+  if (runtime.limitsProcessHeap) assert.throws(limited({ maxOldGenerationSizeMb: 1.5 }), TypeError);
+  else assert.throws(limited({ maxOldGenerationSizeMb: 64 }), ProcessError);
 });

@@ -69,7 +69,8 @@ export interface PoolOptions {
   /**
    * Each worker's own limits (Node's `resourceLimits`, in MB), in Deno and Node: a task that exhausts its
    * worker's heap ends the worker (the task fails with `BrokenPoolError`, and the worker is replaced), not the
-   * program. Bun's worker threads have no limits: giving one there is an error.
+   * program. Bun's worker threads have no limits: giving one there is an error. A worker process (`"spawn"`) can
+   * have only `maxOldGenerationSizeMb` (V8's `--max-old-space-size`), in Deno and Node.
    */
   resourceLimits?: ResourceLimits | undefined;
 }
@@ -141,8 +142,8 @@ const POOL_OPTIONS = [
 ] as const;
 const LIMIT_NAMES = ["maxOldGenerationSizeMb", "maxYoungGenerationSizeMb", "stackSizeMb"] as const;
 
-/** The workers' limits, checked. */
-function threadLimits(given: ResourceLimits | undefined): ThreadLimits | undefined {
+/** The workers' limits, checked; a worker process (`spawn`) can have only a main heap's, where its runtime can. */
+function workerLimits(given: ResourceLimits | undefined, spawn: boolean): ThreadLimits | undefined {
   if (given === undefined || given === null) return undefined;
   checkOptionNames(given, "Pool resourceLimits", LIMIT_NAMES);
   for (const name of LIMIT_NAMES) {
@@ -151,10 +152,29 @@ function threadLimits(given: ResourceLimits | undefined): ThreadLimits | undefin
       throw new TypeError(`Pool resourceLimits: ${name} must be a positive number of megabytes, got ${String(value)}`);
     }
   }
-  if (!runtime.threadHeapLimitMb) {
-    throw new ProcessError(`Pool resourceLimits: ${runtime.name}'s worker threads cannot be limited; leave it out`);
+  if (!spawn) {
+    if (!runtime.threadHeapLimitMb) {
+      throw new ProcessError(`Pool resourceLimits: ${runtime.name}'s worker threads cannot be limited; leave it out`);
+    }
+    return { ...given };
   }
-  return { ...given };
+  const other = LIMIT_NAMES.find((name) => name !== "maxOldGenerationSizeMb" && given[name] !== undefined);
+  if (other) {
+    throw new ProcessError(
+      `Pool resourceLimits: a worker process's ${other} cannot be set; with startMethod "spawn" give only `
+        + "maxOldGenerationSizeMb, or use worker threads",
+    );
+  }
+  if (!runtime.limitsProcessHeap) {
+    throw new ProcessError(`Pool resourceLimits: ${runtime.name} cannot limit a worker process's heap; leave it out`);
+  }
+  const heap = given.maxOldGenerationSizeMb;
+  if (heap !== undefined && !Number.isInteger(heap)) {
+    throw new TypeError(
+      `Pool resourceLimits: a worker process's maxOldGenerationSizeMb is whole megabytes, got ${heap}`,
+    );
+  }
+  return { maxOldGenerationSizeMb: heap };
 }
 
 /** The signal and the timeout of a call, checked. */
@@ -314,7 +334,7 @@ export class Pool {
       module,
       initializer: initializer ? referenceOf(initializer, callerModules(), module) : null,
       initargs: reduceArgs(initargs, "initargs"),
-      limits: threadLimits(resourceLimits),
+      limits: workerLimits(resourceLimits, spawn),
       startMethod: spawn ? "spawn" : "thread",
     });
   }

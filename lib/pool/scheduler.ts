@@ -383,7 +383,7 @@ export class Scheduler {
     const cells = taskCells();
     let handle: PoolWorkerHandle;
     if (this.#spawned) {
-      handle = new SpawnedWorker(self);
+      handle = new SpawnedWorker(self, this.#limits?.maxOldGenerationSizeMb);
     } else if (runtime.isMainThread) {
       handle = runtime.startWorker(entries.poolWorker, self.name, this.#limits);
       // Never ref'd: in Deno, ref() after unref() stops message delivery. The pool holds the program open while it has work.

@@ -89,6 +89,7 @@ export class SpawnedWorker implements PoolWorkerHandle {
   }
 
   #self: ChildIdentity;
+  #heapLimitMb: number | undefined;
   #key = crypto.getRandomValues(new Uint8Array(32));
   #status = newExitStatus();
   #cells: TaskCellsFile | undefined;
@@ -106,9 +107,10 @@ export class SpawnedWorker implements PoolWorkerHandle {
   /** Settles once the process has ended and its end has been reported. */
   readonly exited: Promise<void> = new Promise<void>((resolve) => this.#ended = resolve);
 
-  /** Starts the worker whose identity is `self` (a pool worker's). */
-  constructor(self: ChildIdentity) {
+  /** Starts the worker whose identity is `self` (a pool worker's), its main heap limited to `heapLimitMb`. */
+  constructor(self: ChildIdentity, heapLimitMb: number | undefined) {
     this.#self = self;
+    this.#heapLimitMb = heapLimitMb;
     connecting.set(self.pid, this);
     Promise.all([listen(), fsModule ??= import("node:fs")]).then(
       ([port, fs]) => this.#start(port, fs),
@@ -126,15 +128,19 @@ export class SpawnedWorker implements PoolWorkerHandle {
     const self = { ...this.#self, startMethod: "spawn" as const };
     try {
       this.#cells = TaskCellsFile.create(fs, tmpdir());
-      this.#child = spawnMethod.start({
-        type: "run",
-        self,
-        control: this.#status.buffer as SharedArrayBuffer,
-        target: SERVE_POOL,
-        subclass: null,
-        args: [port, self.pid, this.#key, this.#cells.path],
-        fields: {},
-      }, this.#status);
+      this.#child = spawnMethod.start(
+        {
+          type: "run",
+          self,
+          control: this.#status.buffer as SharedArrayBuffer,
+          target: SERVE_POOL,
+          subclass: null,
+          args: [port, self.pid, this.#key, this.#cells.path],
+          fields: {},
+        },
+        this.#status,
+        this.#heapLimitMb,
+      );
     } catch (error) {
       return this.#failStart(error);
     }
@@ -178,6 +184,14 @@ export class SpawnedWorker implements PoolWorkerHandle {
     connecting.delete(this.#self.pid);
     this.#link?.close();
     this.#cells?.unlink();
+    if (this.#heapLimitMb !== undefined && code < 0 && !this.#stopped) {
+      this.#onError(
+        new ProcessError(
+          `its heap is limited to ${this.#heapLimitMb} MB, and a worker process that reaches the limit is ended by a `
+            + "signal (the runtime says so on its stderr)",
+        ),
+      );
+    }
     this.#onExit(code);
     this.#cells?.close();
     this.#ended();

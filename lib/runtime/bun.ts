@@ -180,7 +180,12 @@ export const createBunRuntime = (): Runtime => ({
   cpuCount: () => navigator.hardwareConcurrency,
   // A compiled program's modules live in Bun's embedded file system (B:/~BUN on Windows).
   compiled: /\$bunfs|~BUN/.test(import.meta.url),
-  scriptCommand: (url) => [nodeProcess.execPath, "run", fileURLToPath(url)],
+  scriptCommand(url, heapLimitMb) {
+    if (heapLimitMb !== undefined) throw new Error("Bun has no flag that limits a program's heap");
+    return [nodeProcess.execPath, "run", fileURLToPath(url)];
+  },
+  // JavaScriptCore has no command-line heap limit.
+  limitsProcessHeap: false,
   exitProcess(code: number): never {
     nodeProcess.exit(code);
   },

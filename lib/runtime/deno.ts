@@ -137,7 +137,15 @@ export const createDenoRuntime = (): Runtime => ({
   isMainThread,
   cpuCount: () => navigator.hardwareConcurrency,
   compiled: Deno.build.standalone,
-  scriptCommand: (url) => [Deno.execPath(), "run", ...permissionFlags(url), ...configFlags(), url.href],
+  scriptCommand: (url, heapLimitMb) => [
+    Deno.execPath(),
+    "run",
+    ...(heapLimitMb === undefined ? [] : [`--v8-flags=--max-old-space-size=${heapLimitMb}`]),
+    ...permissionFlags(url),
+    ...configFlags(),
+    url.href,
+  ],
+  limitsProcessHeap: true,
   explainError,
   exitProcess(code: number): never {
     Deno.exit(code);

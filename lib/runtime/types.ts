@@ -124,8 +124,13 @@ export interface Runtime {
    * only the program compiled into it, so no script can be run as a child process.
    */
   readonly compiled: boolean;
-  /** The command line that runs the module at `url` as a program of this runtime. */
-  scriptCommand(url: URL): Argv;
+  /**
+   * The command line that runs the module at `url` as a program of this runtime; `heapLimitMb` limits the program's
+   * main heap, only where {@linkcode Runtime.limitsProcessHeap} says the runtime can.
+   */
+  scriptCommand(url: URL, heapLimitMb?: number): Argv;
+  /** Whether {@linkcode Runtime.scriptCommand} can limit a program's main heap (V8's `--max-old-space-size`). */
+  readonly limitsProcessHeap: boolean;
   /**
    * What a spawned child should add to `error` so its reader knows the fix, where the runtime's own message does not
    * say it (a permission its parent had only in part). Absent where the runtime has nothing to add.
