@@ -217,7 +217,7 @@ export class ProcessPoolExecutor {
     let numeric = true;
     for (let i = 0; numeric && i < args.length; i++) if (typeof args[i] !== "number") numeric = false;
     const reduced = numeric ? args : reduceArgs(args);
-    if (!numeric) reduced.forEach((arg, i) => engine.checkData(arg, `args[${i}]`));
+    if (!numeric) engine.checkData(reduced, "args");
     const future = new Future<Awaited<ReturnType<F>>>();
     const submitted = new Submitted(engine, future as Future<unknown>, this.#pending);
     const task: ApplyTask = { fn: entry, args: reduced, result: new AsyncResult<unknown>(submitted), numeric };

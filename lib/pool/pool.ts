@@ -370,7 +370,8 @@ export class Pool {
   }
 
   /**
-   * The ids (`getpid()` inside them) of the pool's live workers.
+   * The ids (`getpid()` inside them) of the pool's live workers. A worker process (`"spawn"`) is listed once its
+   * process has started, which the first spawn pool of a program does a moment after it is made.
    *
    * @example
    * ```ts
@@ -481,7 +482,7 @@ export class Pool {
     let numeric = true;
     for (let i = 0; numeric && i < list.length; i++) if (typeof list[i] !== "number") numeric = false;
     const reduced = numeric ? list.slice() : reduceArgs(list);
-    if (!numeric) reduced.forEach((arg, i) => this.#engine.checkData(arg, `args[${i}]`));
+    if (!numeric) this.#engine.checkData(reduced, "args");
     const result = new AsyncResult<R>(options);
     const settled = result as AsyncResult<unknown>;
     if (cancel.signal?.aborted) {

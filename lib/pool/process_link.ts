@@ -192,6 +192,8 @@ export class FrameSocket {
   #handler: ((frame: Uint8Array) => void) | undefined;
   #closed: Error | undefined;
   #onClose: (() => void) | undefined;
+  /** A frame longer than this closes the socket (a connection not yet known to be a worker's is held to little). */
+  maxFrame = Infinity;
 
   constructor(socket: Socket) {
     this.socket = socket;
@@ -208,6 +210,7 @@ export class FrameSocket {
     for (;;) {
       let next: Uint8Array | null;
       try {
+        if (this.#parser.nextLength() > this.maxFrame) throw new EOFError(`a frame over ${this.maxFrame} bytes`);
         next = this.#parser.next();
       } catch (error) {
         this.#close(new EOFError((error as Error).message));

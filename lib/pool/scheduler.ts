@@ -193,7 +193,7 @@ export class Scheduler {
     this.#initargs = options.initargs;
     this.#limits = options.limits;
     this.#spawned = options.startMethod === "spawn";
-    this.#initargs.forEach((arg, i) => this.checkData(arg, `initargs[${i}]`));
+    this.checkData(this.#initargs, "initargs");
     for (let i = 0; i < this.processes; i++) this.#spawn();
   }
 

@@ -70,6 +70,8 @@ export class SpawnedWorker implements PoolWorkerHandle {
   static #greet(socket: Socket): void {
     socket.unref();
     const link = new FrameSocket(socket);
+    // A worker's id and its answer to the challenge are a few dozen bytes.
+    link.maxFrame = 256;
     let greeted = false;
     runtime.unrefTimeout(() => {
       if (!greeted) link.close();
@@ -80,6 +82,7 @@ export class SpawnedWorker implements PoolWorkerHandle {
         if (!worker) throw new ProcessError("a connection named no worker this program started");
         await deliverChallenge(link, worker.#key);
         greeted = true;
+        link.maxFrame = Infinity;
         connecting.delete(worker.#self.pid);
         worker.#attach(link);
       } catch {
