@@ -10,7 +10,6 @@
  * @module
  */
 import type { AddressInfo, Socket } from "node:net";
-import { tmpdir } from "node:os";
 import { decode } from "../codec.ts";
 import { deliverChallenge } from "../connection/handshake.ts";
 import { nodeNet } from "../connection/socket.ts";
@@ -130,7 +129,7 @@ export class SpawnedWorker implements PoolWorkerHandle {
     if (this.#stopped) return this.#failStart(undefined, -15);
     const self = { ...this.#self, startMethod: "spawn" as const };
     try {
-      this.#cells = TaskCellsFile.create(fs, tmpdir());
+      this.#cells = TaskCellsFile.create(fs, runtime.tempDir());
       this.#child = spawnMethod.start(
         {
           type: "run",

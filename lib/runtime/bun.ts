@@ -220,6 +220,7 @@ export const createBunRuntime = (): Runtime => ({
     (setTimeout(callback, ms) as unknown as { unref(): void }).unref();
   },
   getEnv: (name) => Bun.env[name],
+  tempDir: () => nodeProcess.getBuiltinModule("node:os").tmpdir(),
   spawnChild,
   spawnCan: { argv0: true, passFds: true },
   killGroup: killProcessGroup,

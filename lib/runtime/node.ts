@@ -295,6 +295,7 @@ const nodeRuntime = (): Runtime => ({
     (setTimeout(callback, ms) as unknown as { unref(): void }).unref();
   },
   getEnv: (name) => nodeProcess.env[name],
+  tempDir: () => builtin("node:os").tmpdir(),
   spawnChild,
   // child_process passes argv0 and any descriptor through its stdio array.
   spawnCan: { argv0: true, passFds: true },

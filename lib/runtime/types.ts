@@ -174,6 +174,8 @@ export interface Runtime {
   unrefTimeout(callback: () => void, ms: number): void;
   /** Environment variable lookup. */
   getEnv(name: string): string | undefined;
+  /** The directory for temporary files (`TMPDIR`, or the system's: `/tmp` where Deno may not read `TMPDIR`). */
+  tempDir(): string;
   /**
    * Starts an OS process. A missing program, cwd or permission is thrown at once as an Error whose `code`
    * is `ENOENT` or `EACCES`.
