@@ -85,7 +85,7 @@ test("map, starmap, imap, apply and applyAsync run in worker processes and give 
   });
 });
 
-test("a worker process that calls exit() or is killed fails only its task; the pool replaces it", async () => {
+test("a worker process that calls exit(), crashes or is killed fails only its task; the pool replaces it", async () => {
   await withPool({ processes: 2 }, async (pool) => {
     await pool.map(fx.square, [1, 2], 1);
     const before = pool.pids;
@@ -97,6 +97,7 @@ test("a worker process that calls exit() or is killed fails only its task; the p
     );
     for (const i of [0, 2, 3]) assert.equal(await results[i]!.get(), i);
     await assert.rejects(pool.apply(fx.killSelf), /ended with exit code -9 while it ran this task/);
+    await assert.rejects(pool.apply(fx.crashLater), /ended with exit code 1 while it ran this task/);
     assert.deepEqual(await pool.map(fx.square, [1, 2, 3], 1), [1, 4, 9]);
     assert.equal(pool.pids.length, 2);
     assert.ok(before.some((pid) => !pool.pids.includes(pid)), "a dead worker was replaced");

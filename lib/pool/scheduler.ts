@@ -360,14 +360,13 @@ export class Scheduler {
 
   /** Ends a worker running a cancelled task: its tasks not begun go to the other workers, and it is replaced. */
   #end(worker: PoolWorker): void {
+    const pid = pidOf(worker);
     // Recorded first: Deno may report the end synchronously, inside terminate().
     this.#lost(
       worker,
       -15,
       new BrokenPoolError(
-        `the pool ended its worker (pid ${
-          pidOf(worker)
-        }) to stop a cancelled task, before it reported this task's result`,
+        `the pool ended its worker (pid ${pid}) to stop a cancelled task, before it reported this task's result`,
       ),
     );
     worker.handle.terminate();
