@@ -170,13 +170,17 @@ test("terminate and join leave no worker process, not even a zombie", async () =
 });
 
 test("ProcessPoolExecutor with startMethod spawn: submit, map, and a dead worker breaks only its future", async () => {
-  await using executor = new ProcessPoolExecutor({ maxWorkers: 2, startMethod: "spawn" });
-  assert.deepEqual(await Promise.all([1, 2, 3].map((x) => executor.submit(fx.square, x))), [1, 4, 9]);
-  const mapped: number[] = [];
-  for await (const value of executor.map(fx.add, [1, 2, 3], [10, 20, 30])) mapped.push(value);
-  assert.deepEqual(mapped, [11, 22, 33]);
-  await assert.rejects(executor.submit(fx.exitIf, true, 1).result(), BrokenPoolError);
-  assert.equal(await executor.submit(fx.add, 2, 3), 5);
+  const executor = new ProcessPoolExecutor({ maxWorkers: 2, startMethod: "spawn" });
+  try {
+    assert.deepEqual(await Promise.all([1, 2, 3].map((x) => executor.submit(fx.square, x))), [1, 4, 9]);
+    const mapped: number[] = [];
+    for await (const value of executor.map(fx.add, [1, 2, 3], [10, 20, 30])) mapped.push(value);
+    assert.deepEqual(mapped, [11, 22, 33]);
+    await assert.rejects(executor.submit(fx.exitIf, true, 1).result(), BrokenPoolError);
+    assert.equal(await executor.submit(fx.add, 2, 3), 5);
+  } finally {
+    await executor.shutdown();
+  }
 });
 
 test("a program killed with SIGKILL leaves no worker process of its spawn pool, even busy ones", async () => {
