@@ -59,6 +59,29 @@ function listen(): Promise<number> {
 // `node:fs` loads when the first worker process starts: with the module it cost every program's start ~10 ms.
 let fsModule: Promise<typeof import("node:fs")> | undefined;
 
+/**
+ * Cells files whose worker has not connected yet: the file is unlinked once both ends have it open, so one the
+ * program leaves behind as it ends (with a worker still starting) is unlinked then.
+ */
+const unclaimed = new Set<TaskCellsFile>();
+let unlinkAtExit = false;
+
+function claimLater(cells: TaskCellsFile): void {
+  unclaimed.add(cells);
+  if (unlinkAtExit) return;
+  unlinkAtExit = true;
+  runtime.onExit(() => {
+    for (const file of unclaimed) file.unlink();
+  });
+}
+
+/** Unlinks a cells file: both ends have it open, or the worker ended. */
+function unlinkCells(cells: TaskCellsFile | undefined): void {
+  if (!cells) return;
+  unclaimed.delete(cells);
+  cells.unlink();
+}
+
 /** A pool worker that is an OS process: the scheduler drives it as it does a worker thread. */
 export class SpawnedWorker implements PoolWorkerHandle {
   static {
@@ -130,6 +153,7 @@ export class SpawnedWorker implements PoolWorkerHandle {
     const self = { ...this.#self, startMethod: "spawn" as const };
     try {
       this.#cells = TaskCellsFile.create(fs, runtime.tempDir());
+      claimLater(this.#cells);
       this.#child = spawnMethod.start(
         {
           type: "run",
@@ -165,7 +189,7 @@ export class SpawnedWorker implements PoolWorkerHandle {
     if (this.#processEnded) return link.close();
     this.#link = link;
     // Both ends have the cells file open by now (the worker opens it before it connects).
-    this.#cells!.unlink();
+    unlinkCells(this.#cells);
     link.handle((frame) => this.#receive(decodeFromWorker(frame)));
     link.onClose(() => {
       if (this.#processEnded) this.#reportEnd();
@@ -185,7 +209,7 @@ export class SpawnedWorker implements PoolWorkerHandle {
     this.#reportedEnd = true;
     connecting.delete(this.#self.pid);
     this.#link?.close();
-    this.#cells?.unlink();
+    unlinkCells(this.#cells);
     if (this.#heapLimitMb !== undefined && code < 0 && !this.#stopped) {
       this.#onError(
         new ProcessError(
