@@ -17,6 +17,7 @@ const expectations = [
   { anchor: "add(v", stdout: "4000\n" },
   { anchor: "square", stdout: /^\[ ?1, 4, 9 ?\]\n$/ },
   { anchor: "onProgress", stdout: "half: 3 is odd\n4 5 5 true true\n" },
+  { anchor: "risky(", stdout: "fulfilled rejected fulfilled\n" },
   { anchor: "QueueManager", stdout: "hello\n" },
   { anchor: "TimeoutExpired", stdout: "0 HELLO\n\none\ntwo\nBDFL\n" },
   { anchor: "ShareableList", stdout: "42\n" },
@@ -114,7 +115,9 @@ test("the package holds the build, its declarations, README, LICENSE and CHANGEL
     assert.ok(files.includes(js.replace(/\.js$/, ".d.ts")), `${js} has its declarations`);
   }
   // lib/process/child_entries.ts starts children from these, next to itself, with the extension it runs from.
-  for (const entry of ["process/child_entry/thread", "process/child_entry/spawn", "pool/worker"]) {
+  for (
+    const entry of ["process/child_entry/thread", "process/child_entry/spawn", "pool/worker", "pool/worker_process"]
+  ) {
     assert.ok(files.includes(`dist/lib/${entry}.js`), entry);
   }
   const manifest = JSON.parse(readFileSync(join(repo, "package.json"), "utf8"));
@@ -254,7 +257,11 @@ test("a Deno project runs and type-checks the npm package from node_modules (nod
   const installed = await exec("npm", ["install", "--offline", pack.tarball], { cwd: dir, env });
   assert.equal(installed.code, 0, outcome("npm install <tarball>", installed));
   // Every snippet but the testing kit's (whose fast-check Bun's run covers), with the README's permissions.
-  const permissions = { QueueManager: ["--allow-net=127.0.0.1"], TimeoutExpired: ["--allow-run"] };
+  const permissions = {
+    QueueManager: ["--allow-net=127.0.0.1"],
+    TimeoutExpired: ["--allow-run"],
+    "risky(": ["--allow-run", "--allow-net=127.0.0.1", "--allow-write=/tmp"],
+  };
   const chosen = snippets.filter((snippet) => !snippet.code.includes("\"@tsmp/multiprocessing/testing\""));
   await writeSnippets(dir, chosen);
   for (const snippet of chosen) {

@@ -186,7 +186,7 @@ test("bad arguments: Pool(0), negative and fractional sizes, maxtasksperchild, t
   assert.throws(() => new Pool({ processes: -1 }), ValueError);
   assert.throws(() => new Pool({ processes: 1.5 }), TypeError);
   for (const bad of [0, -1, 2.5]) assert.throws(() => new Pool({ maxtasksperchild: bad }), ValueError);
-  assert.throws(() => new Pool({ startMethod: "spawn" }), ProcessError);
+  assert.throws(() => new Pool({ startMethod: "fork" as never }), ProcessError);
   await withPool({ processes: 1 }, (pool) => {
     assert.throws(() => pool.applyAsync(42 as never), TypeError);
     assert.throws(() => pool.applyAsync(fx.argsOf, [() => 1]), TypeError);

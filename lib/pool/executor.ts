@@ -28,7 +28,7 @@ export interface ExecutorOptions {
   initargs?: readonly unknown[] | undefined;
   /** Tasks a worker runs before it is replaced by a fresh one. Unlimited by default. */
   maxTasksPerChild?: number | undefined;
-  /** Only `"thread"`, as for {@linkcode Pool}. */
+  /** `"thread"` (the default) or `"spawn"` (workers are OS processes), as for {@linkcode Pool}. */
   startMethod?: StartMethod | undefined;
   /** Each worker's own limits, as for {@linkcode Pool}. */
   resourceLimits?: ResourceLimits | undefined;
@@ -281,6 +281,7 @@ export class ProcessPoolExecutor {
     let numeric = true;
     for (let i = 0; numeric && i < args.length; i++) if (typeof args[i] !== "number") numeric = false;
     const reduced = numeric ? args : reduceArgs(args);
+    if (!numeric) engine.checkData(reduced, "args");
     const future = new Future<Awaited<ReturnType<F>>>();
     const submitted = new Submitted(engine, future as Future<unknown>, this.#pending);
     const task: ApplyTask = {

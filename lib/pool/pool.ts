@@ -68,14 +68,19 @@ export interface PoolOptions {
   initargs?: readonly unknown[] | undefined;
   /** Tasks (map chunks count as one) a worker runs before it is replaced by a fresh one. Unlimited by default. */
   maxtasksperchild?: number | undefined;
-  /** Only `"thread"`: pool workers are worker threads. */
+  /**
+   * `"thread"` (the default): workers are worker threads. `"spawn"`: workers are OS processes of this runtime,
+   * isolated from the program (a crash, `exit()` or a leak ends only the worker, which is replaced); they start
+   * slower and take only plain data (what a Queue carries), not the module's shared objects.
+   */
   startMethod?: StartMethod | undefined;
   /** The module that exports the task functions, if they are not found on their own. */
   module?: string | URL | undefined;
   /**
    * Each worker's own limits (Node's `resourceLimits`, in MB), in Deno and Node: a task that exhausts its
    * worker's heap ends the worker (the task fails with `BrokenPoolError`, and the worker is replaced), not the
-   * program. Bun's worker threads have no limits: giving one there is an error.
+   * program. Bun's worker threads have no limits: giving one there is an error. A worker process (`"spawn"`) can
+   * have only `maxOldGenerationSizeMb` (V8's `--max-old-space-size`), in Deno and Node.
    */
   resourceLimits?: ResourceLimits | undefined;
 }
@@ -176,8 +181,8 @@ const POOL_OPTIONS = [
 ] as const;
 const LIMIT_NAMES = ["maxOldGenerationSizeMb", "maxYoungGenerationSizeMb", "stackSizeMb"] as const;
 
-/** The workers' limits, checked. */
-function threadLimits(given: ResourceLimits | undefined): ThreadLimits | undefined {
+/** The workers' limits, checked; a worker process (`spawn`) can have only a main heap's, where its runtime can. */
+function workerLimits(given: ResourceLimits | undefined, spawn: boolean): ThreadLimits | undefined {
   if (given === undefined || given === null) return undefined;
   checkOptionNames(given, "Pool resourceLimits", LIMIT_NAMES);
   for (const name of LIMIT_NAMES) {
@@ -186,10 +191,29 @@ function threadLimits(given: ResourceLimits | undefined): ThreadLimits | undefin
       throw new TypeError(`Pool resourceLimits: ${name} must be a positive number of megabytes, got ${String(value)}`);
     }
   }
-  if (!runtime.threadHeapLimitMb) {
-    throw new ProcessError(`Pool resourceLimits: ${runtime.name}'s worker threads cannot be limited; leave it out`);
+  if (!spawn) {
+    if (!runtime.threadHeapLimitMb) {
+      throw new ProcessError(`Pool resourceLimits: ${runtime.name}'s worker threads cannot be limited; leave it out`);
+    }
+    return { ...given };
   }
-  return { ...given };
+  const other = LIMIT_NAMES.find((name) => name !== "maxOldGenerationSizeMb" && given[name] !== undefined);
+  if (other) {
+    throw new ProcessError(
+      `Pool resourceLimits: a worker process's ${other} cannot be set; with startMethod "spawn" give only `
+        + "maxOldGenerationSizeMb, or use worker threads",
+    );
+  }
+  if (!runtime.limitsProcessHeap) {
+    throw new ProcessError(`Pool resourceLimits: ${runtime.name} cannot limit a worker process's heap; leave it out`);
+  }
+  const heap = given.maxOldGenerationSizeMb;
+  if (heap !== undefined && !Number.isInteger(heap)) {
+    throw new TypeError(
+      `Pool resourceLimits: a worker process's maxOldGenerationSizeMb is whole megabytes, got ${heap}`,
+    );
+  }
+  return { maxOldGenerationSizeMb: heap };
 }
 
 /** The signal and the timeout of a call, checked. */
@@ -392,23 +416,21 @@ export class Pool {
       throw new TypeError("Pool initializer must be an exported function");
     }
     if (!Array.isArray(initargs)) throw new TypeError("Pool initargs must be an array, e.g. initargs: [1, 2]");
-    if (startMethod !== undefined && startMethod !== "thread") {
-      throw new ProcessError(
-        startMethod === "spawn"
-          ? "a Pool runs its workers as threads; the \"spawn\" start method is not available for pools"
-          : `unknown start method ${JSON.stringify(startMethod)}: use "thread"`,
-      );
+    if (startMethod !== undefined && startMethod !== null && startMethod !== "thread" && startMethod !== "spawn") {
+      throw new ProcessError(`unknown start method ${JSON.stringify(startMethod)}: use "thread" or "spawn"`);
     }
+    const spawn = startMethod === "spawn";
     checkBootstrapped();
     if (isDaemon()) throw new ProcessError("daemonic processes are not allowed to have children");
-    requireEntry(entries.poolWorker);
+    requireEntry(spawn ? entries.spawn : entries.poolWorker);
     this.#engine = new Scheduler({
       processes: processes ?? cpuCount(),
       maxtasks: maxtasksperchild ?? undefined,
       module,
       initializer: initializer ? referenceOf(initializer, callerModules(), module) : null,
       initargs: reduceArgs(initargs, "initargs"),
-      limits: threadLimits(resourceLimits),
+      limits: workerLimits(resourceLimits, spawn),
+      startMethod: spawn ? "spawn" : "thread",
     });
   }
 
@@ -487,7 +509,8 @@ export class Pool {
   }
 
   /**
-   * The ids (`getpid()` inside them) of the pool's live workers.
+   * The ids (`getpid()` inside them) of the pool's live workers. A worker process (`"spawn"`) is listed once its
+   * process has started, which the first spawn pool of a program does a moment after it is made.
    *
    * @example
    * ```ts
@@ -598,6 +621,7 @@ export class Pool {
     let numeric = true;
     for (let i = 0; numeric && i < list.length; i++) if (typeof list[i] !== "number") numeric = false;
     const reduced = numeric ? list.slice() : reduceArgs(list);
+    if (!numeric) this.#engine.checkData(reduced, "args");
     const result = new AsyncResult<R>(options);
     const settled = result as AsyncResult<unknown>;
     if (cancel.signal?.aborted) {
@@ -643,6 +667,7 @@ export class Pool {
         else if (item === null || typeof item !== "object" || !(Symbol.iterator in item)) {
           throw new TypeError(`${what}: item ${i} must be an array of arguments, got ${String(item)}`);
         } else reduced[i] = reduce([...(item as Iterable<unknown>)], `${what} item ${i}`);
+        this.#engine.checkData(reduced[i], `${what} item ${i}`);
       }
     }
     const size = chunksize === undefined || chunksize === null
@@ -792,6 +817,7 @@ export class Pool {
     const engine = this.#engine;
     const readAhead = Math.max(256, engine.processes * size * IN_FLIGHT * 2);
     const job = new IMapIterator(entry, size, ordered, readAhead, iterable[Symbol.iterator](), () => engine.kick());
+    job.checkItem = (item, path) => engine.checkData(item, path);
     if (cancel.signal?.aborted) {
       job.cancel(cancel.signal.reason);
       return job.iterate() as AsyncIterableIterator<R>;

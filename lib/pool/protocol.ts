@@ -76,9 +76,10 @@ export type BatchPart = ApplyBatch | ApplyNumbersBatch | ChunksBatch;
 /** Sent once the worker is {@linkcode READY}. */
 export interface InitMessage {
   kind: typeof INIT;
-  self: ChildIdentity;
-  /** The worker's {@linkcode taskCells}. */
-  cells: SharedArrayBuffer;
+  /** Absent for a worker process, which took its identity as it started. */
+  self?: ChildIdentity | undefined;
+  /** The worker's {@linkcode taskCells}; absent for a worker process, whose cells are a file (process_link.ts). */
+  cells?: SharedArrayBuffer | undefined;
   initializer: TargetReference | null;
   initargs: unknown[];
 }

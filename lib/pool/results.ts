@@ -293,6 +293,8 @@ export class IMapIterator implements ChunkJob, Source {
 
   /** Set by join(): read the rest of the input without waiting for the consumer. */
   unlimited = false;
+  /** Throws for an item (reduced) the pool's workers cannot take: it fails the chunk, and the input ends there. */
+  checkItem: (item: unknown, path: string) => void = () => {};
 
   get exhausted(): boolean {
     return this.cancelled || this.#inputDone;
@@ -321,7 +323,10 @@ export class IMapIterator implements ChunkJob, Source {
             this.#inputDone = true;
             break;
           }
-          items.push(reduce(step.value, `imap item ${this.#pulled + items.length}`));
+          const path = `imap item ${this.#pulled + items.length}`;
+          const item = reduce(step.value, path);
+          this.checkItem(item, path);
+          items.push(item);
         }
       } catch (error) {
         this.#inputDone = true;

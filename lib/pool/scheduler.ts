@@ -6,7 +6,7 @@
  * worker that dies fails only the tasks it had begun (with {@linkcode BrokenPoolError}); the tasks it had not
  * begun go to another worker, and it is replaced. A Lock it held is taken over by the next acquirer with
  * `ownerDied` set. A pool made inside a child process has the main thread start its workers, so they end with
- * that child.
+ * that child. Workers are threads, or OS processes of their own (spawned_worker.ts) behind the same interface.
  *
  * @module
  */
@@ -15,7 +15,7 @@ import { DEBUG, getLogger, INFO } from "../logging.ts";
 import { entries } from "../process/child_entries.ts";
 import { newChildIdentity } from "../process/current_process.ts";
 import { markPidDead } from "../process/pid_table.ts";
-import type { Target } from "../process/process.ts";
+import type { StartMethod, Target } from "../process/process.ts";
 import { reportLoadError } from "../process/start/thread.ts";
 import { callerModules, referenceOf, type TargetReference } from "../process/target_locating.ts";
 import { runtime } from "../runtime/detect.ts";
@@ -40,6 +40,7 @@ import {
   type Source,
   unitsOf,
 } from "./jobs.ts";
+import { checkPlain } from "./process_link.ts";
 import {
   APPLY,
   APPLY_NUMBERS,
@@ -64,6 +65,7 @@ import {
   WORK,
 } from "./protocol.ts";
 import { type IMapIterator, settleResult } from "./results.ts";
+import { SpawnedWorker } from "./spawned_worker.ts";
 import { PoolMeter } from "./stats.ts";
 
 /** How long one batch should take a worker: long enough to amortize a message, short enough to balance load. */
@@ -88,11 +90,28 @@ export interface SchedulerOptions {
   initargs: unknown[];
   /** The workers' resource limits, where the runtime has them. */
   limits: ThreadLimits | undefined;
+  /** `"thread"`: workers are threads; `"spawn"`: OS processes, and what they are sent must be plain data. */
+  startMethod: StartMethod;
+}
+
+/**
+ * A worker as the scheduler drives it: a thread (the runtime's, or one the main thread hosts) or an OS process
+ * (spawned_worker.ts), which adds what differs for a worker whose memory the pool cannot see.
+ */
+export interface PoolWorkerHandle extends WorkerHandle {
+  /** The worker process's pid, null until it has started; absent for a thread, whose pid is its identity's. */
+  readonly processPid?: number | null;
+  /** How many tasks the worker has begun, where its task cells are not shared memory (a worker process's file). */
+  begun?(): number;
+  /** Withdraws task `n`, as protocol.ts's `withdrawTask` does in shared task cells. */
+  withdraw?(n: number): boolean;
+  /** Settles once the worker process has ended: join() waits for it after the pool has let the worker go. */
+  readonly exited?: Promise<void>;
 }
 
 /** A worker thread of the pool, and what it holds. */
 interface PoolWorker {
-  handle: WorkerHandle;
+  handle: PoolWorkerHandle;
   pid: number;
   /** Its task cells (protocol.ts): cell 0 counts the tasks it has begun. */
   cells: Int32Array;
@@ -132,6 +151,17 @@ function itemsToSend(items: Items): unknown[] | ArrayBuffer {
   return (whole ? items : items.slice()).buffer as ArrayBuffer;
 }
 
+/** How many tasks the worker has begun. */
+function begunOf(worker: PoolWorker): number {
+  return worker.handle.begun?.() ?? Atomics.load(worker.cells, BEGUN);
+}
+
+/** A worker's pid as `getpid()` says inside it: a worker process's, null until it has started. */
+function pidOf(worker: PoolWorker): number | null {
+  const { processPid } = worker.handle;
+  return processPid === undefined ? worker.pid : processPid;
+}
+
 /** The pool's engine: workers, the queue of sources, and the batches in flight. */
 export class Scheduler {
   readonly processes: number;
@@ -140,6 +170,9 @@ export class Scheduler {
   #initializer: TargetReference | null;
   #initargs: unknown[];
   #limits: ThreadLimits | undefined;
+  #spawned: boolean;
+  /** Worker processes the pool has let go of and that have not yet ended. */
+  #exiting = new Set<Promise<void>>();
   #state = RUN;
   #broken: Error | undefined;
   #workers: PoolWorker[] = [];
@@ -167,6 +200,8 @@ export class Scheduler {
     this.#initializer = options.initializer;
     this.#initargs = options.initargs;
     this.#limits = options.limits;
+    this.#spawned = options.startMethod === "spawn";
+    this.checkData(this.#initargs, "initargs");
     for (let i = 0; i < this.processes; i++) this.#spawn();
   }
 
@@ -197,14 +232,27 @@ export class Scheduler {
     return this.#completed;
   }
 
-  /** The pids of the live workers. */
+  /** The pids of the live workers (a worker process's once it has started). */
   pids(): number[] {
-    return this.#workers.filter((w) => !w.dead).map((w) => w.pid);
+    const pids: number[] = [];
+    for (const worker of this.#workers) {
+      const pid = pidOf(worker);
+      if (!worker.dead && pid !== null) pids.push(pid);
+    }
+    return pids;
+  }
+
+  /**
+   * Throws a `TypeError` naming `path` when `value` (a reduced argument or item) cannot go to this pool's workers:
+   * a worker process takes only plain data, not shared memory.
+   */
+  checkData(value: unknown, path: string): void {
+    if (this.#spawned) checkPlain(value, path);
   }
 
   /** The live workers' pids and the items each has reported. */
   workerCounts(): { pid: number; tasksCompleted: number }[] {
-    return this.#workers.filter((w) => !w.dead).map((w) => ({ pid: w.pid, tasksCompleted: w.completed }));
+    return this.#workers.filter((w) => !w.dead).map((w) => ({ pid: pidOf(w) ?? w.pid, tasksCompleted: w.completed }));
   }
 
   /** The task function `fn` as workers find it; `what` names the caller in an error. */
@@ -277,7 +325,7 @@ export class Scheduler {
   /** Whether a worker has begun the applyAsync task and not reported it. */
   begun(task: ApplyTask): boolean {
     const held = this.#holder(task);
-    return held !== undefined && held.n < Atomics.load(held.worker.cells, BEGUN);
+    return held !== undefined && held.n < begunOf(held.worker);
   }
 
   /** The worker holding an applyAsync task not yet reported, and the task's number there. */
@@ -321,17 +369,18 @@ export class Scheduler {
 
   /** Withdraws the worker's task number `n`; false if the worker is running it now. */
   #withdrawFrom(worker: PoolWorker, n: number): boolean {
-    return withdrawTask(worker.cells, n);
+    return worker.handle.withdraw?.(n) ?? withdrawTask(worker.cells, n);
   }
 
   /** Ends a worker running a cancelled task: its tasks not begun go to the other workers, and it is replaced. */
   #end(worker: PoolWorker): void {
+    const pid = pidOf(worker);
     // Recorded first: Deno may report the end synchronously, inside terminate().
     this.#lost(
       worker,
       -15,
       new BrokenPoolError(
-        `the pool ended its worker (pid ${worker.pid}) to stop a cancelled task, before it reported this task's result`,
+        `the pool ended its worker (pid ${pid}) to stop a cancelled task, before it reported this task's result`,
       ),
     );
     worker.handle.terminate();
@@ -344,15 +393,17 @@ export class Scheduler {
 
   #spawn(): void {
     const self = newChildIdentity("PoolWorker", true);
-    let handle: WorkerHandle;
-    if (runtime.isMainThread) {
+    const cells = taskCells();
+    let handle: PoolWorkerHandle;
+    if (this.#spawned) {
+      handle = new SpawnedWorker(self, this.#limits?.maxOldGenerationSizeMb);
+    } else if (runtime.isMainThread) {
       handle = runtime.startWorker(entries.poolWorker, self.name, this.#limits);
       // Never ref'd: in Deno, ref() after unref() stops message delivery. The pool holds the program open while it has work.
       handle.unref();
     } else {
       handle = new HostedWorker(self.pid, self.parentPid, self.name, this.#limits);
     }
-    const cells = taskCells();
     const worker: PoolWorker = {
       handle,
       pid: self.pid,
@@ -382,8 +433,10 @@ export class Scheduler {
     };
     handle.onMessage((message) => this.#onMessage(worker, message as FromWorker));
     handle.onError((error) => {
-      if (!worker.ready) this.#loadError = reportLoadError(self.name, error);
-      else worker.error = error instanceof Error ? error : new Error(String(error));
+      const failure = error instanceof Error ? error : new Error(String(error));
+      if (worker.ready) worker.error = failure;
+      // A worker process writes its own load errors to its stderr: what is heard here is why it could not start.
+      else this.#loadError = this.#spawned ? failure : reportLoadError(self.name, error);
     });
     handle.onExit((code) => this.#lost(worker, code));
     this.#workers.push(worker);
@@ -397,7 +450,7 @@ export class Scheduler {
         const init = worker.init!;
         worker.init = undefined;
         worker.ready = true;
-        this.events.emit("workerStart", { pid: worker.pid });
+        this.events.emit("workerStart", { pid: pidOf(worker) ?? worker.pid });
         if (worker.stopping) {
           worker.handle.postMessage({ kind: STOP } satisfies ToWorker);
           return;
@@ -497,19 +550,32 @@ export class Scheduler {
         : worker.stopping
         ? (worker.retiring ? "maxtasks" : "close")
         : "died";
-      this.events.emit("workerExit", { pid: worker.pid, code, reason: why, error: reason ?? worker.error });
+      this.events.emit("workerExit", {
+        pid: pidOf(worker) ?? worker.pid,
+        code,
+        reason: why,
+        error: reason ?? worker.error,
+      });
     }
     if (logger.isEnabledFor(this.#state === RUN ? INFO : DEBUG)) {
       logger.log(
         this.#state === RUN ? INFO : DEBUG,
-        `pool worker (pid ${worker.pid}) ended with exit code ${code}${reason ? `: ${reason.message}` : ""}`,
+        `pool worker (pid ${pidOf(worker)}) ended with exit code ${code}${reason ? `: ${reason.message}` : ""}`,
       );
     }
     // A Lock the worker held becomes owner-died for the processes still running.
     markPidDead(worker.pid);
     worker.init = undefined;
     this.#workers.splice(this.#workers.indexOf(worker), 1);
-    const started = Atomics.load(worker.cells, BEGUN);
+    const exited = worker.handle.exited;
+    if (exited) {
+      this.#exiting.add(exited);
+      void exited.then(() => {
+        this.#exiting.delete(exited);
+        this.#afterChange();
+      });
+    }
+    const started = begunOf(worker);
     const retry: Part[] = [];
     let ordinal = worker.reported;
     for (let i = worker.head; i < worker.sent.length; i++) {
@@ -522,7 +588,7 @@ export class Scheduler {
             unit,
             worker,
             reason ?? new BrokenPoolError(
-              `a worker of the pool (pid ${worker.pid}) ended with exit code ${code} while it ran this task${
+              `a worker of the pool (pid ${pidOf(worker)}) ended with exit code ${code} while it ran this task${
                 worker.error ? `: ${worker.error.message}` : ""
               }`,
               { cause: worker.error },
@@ -570,7 +636,7 @@ export class Scheduler {
 
   #taskError(worker: PoolWorker, part: Part, unit: number, error: Error): void {
     const fn = part.kind === APPLY_PART ? part.tasks[unit]!.fn : part.job.fn;
-    this.events.emit("taskError", { error, pid: worker.pid, task: fn.reference.display });
+    this.events.emit("taskError", { error, pid: pidOf(worker) ?? worker.pid, task: fn.reference.display });
   }
 
   #breakPool(error: Error): void {
@@ -730,7 +796,7 @@ export class Scheduler {
     if (this.#state === CLOSE && !this.#hasWork()) {
       for (const worker of this.#workers) this.#stopWorker(worker);
     }
-    if (this.#state !== RUN && this.#workers.length === 0 && this.#joinWaiters.length) {
+    if (this.#state !== RUN && this.#workers.length === 0 && this.#exiting.size === 0 && this.#joinWaiters.length) {
       const waiters = this.#joinWaiters;
       this.#joinWaiters = [];
       for (const wake of waiters) wake();
@@ -754,7 +820,7 @@ export class Scheduler {
     // As Python's join does, finish every submitted task: an imap no longer waits for its consumer.
     for (const job of this.#imaps) job.unlimited = true;
     this.#dispatch();
-    if (this.#workers.length === 0) return Promise.resolve();
+    if (this.#workers.length === 0 && this.#exiting.size === 0) return Promise.resolve();
     const release = holdOpen();
     return new Promise<void>((resolve) => this.#joinWaiters.push(resolve)).finally(release);
   }

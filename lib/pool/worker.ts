@@ -1,8 +1,8 @@
 /**
- * The entry a pool worker thread runs. It takes batches of tasks from the pool,
- * runs them one at a time, and sends their results back in batches. Before each
- * task it counts the task as started in shared memory, so that if the thread
- * dies the pool knows which tasks it was running and which it never began.
+ * The entry a pool worker thread runs, and what a worker process serves (worker_process.ts). It takes batches of
+ * tasks from the pool, runs them one at a time, and sends their results back in batches. Before each task it
+ * counts the task as started in its task cells (shared memory, or a worker process's cells file), so that if the
+ * worker dies the pool knows which tasks it was running and which it never began.
  *
  * @module
  */
@@ -30,21 +30,22 @@ import {
   WORK,
 } from "./protocol.ts";
 
-function parentPortOrThrow(): ParentPort {
-  const found = runtime.parentPort();
-  if (!found) throw new Error("lib/pool/worker.ts is the entry of a pool worker; do not run it directly");
-  return found;
+/** How a worker reaches its pool: a worker thread's port (below), or a worker process's socket (worker_process.ts). */
+export interface WorkerLink {
+  send(message: FromWorker): void;
+  /** Ends the worker with `code`. */
+  exit(code: number): never;
+  /**
+   * A worker process's: counts task `n` as begun in its cells file, where the pool cannot see the task cells;
+   * false if the pool withdrew it (protocol.ts's `beginTask`).
+   */
+  begin?(n: number): boolean;
+  /** A worker process's: throws for a result (reduced) that cannot cross to the pool. */
+  check?(value: unknown): void;
 }
 
-const parent = parentPortOrThrow();
-/**
- * Where the pool is. A pool on the main thread made this thread and talks over the
- * parent port; a pool in a child had the main thread make it, and sends a
- * MessagePort (`{ t: "port" }`) to talk over instead.
- */
-let port: { postMessage(message: unknown): void } = parent;
-
-const send = (message: FromWorker) => port.postMessage(message);
+let link: WorkerLink | undefined;
+const send = (message: FromWorker) => link!.send(message);
 let cells: Int32Array | undefined;
 let started = 0;
 const fns = new Map<number, Target | TaskError>();
@@ -63,7 +64,10 @@ let batchStart = 0;
 const keep = (value: unknown) => {
   if (typeof value !== "number") {
     allNumbers = false;
-    if (needsReduce(value)) value = reduce(value, "the task's result");
+    if (needsReduce(value)) {
+      value = reduce(value, "the task's result");
+      link!.check?.(value);
+    }
   }
   values.push(value);
 };
@@ -95,17 +99,16 @@ const flush = () => {
 const finish = (code: number): never => {
   flush();
   send({ kind: EXIT, code });
-  return runtime.exitThread(code);
+  return link!.exit(code);
 };
 
-nameChild("PoolWorker");
-bootChild(finish);
-// A task that ends the thread the runtime's way (process.exit) skips finish(): what it finished still goes out.
+// A task that ends the worker the runtime's way (process.exit) skips finish(): what it finished still goes out.
 runtime.onExit(flush);
 
 /** Counts the next task as begun; false if the pool withdrew it, and then it counts as failed. */
 const begin = (): boolean => {
-  if (beginTask(cells!, started++)) return true;
+  const n = started++;
+  if (link!.begin ? link!.begin(n) : beginTask(cells!, n)) return true;
   fail(WITHDRAWN);
   return false;
 };
@@ -219,9 +222,11 @@ function remoteFailure(found: Target | TaskError | undefined): Error {
 async function handle(message: ToWorker): Promise<void> {
   switch (message.kind) {
     case INIT: {
-      adoptIdentity(message.self);
-      nameChild(message.self.name);
-      cells = new Int32Array(message.cells);
+      if (message.self) {
+        adoptIdentity(message.self);
+        nameChild(message.self.name);
+      }
+      if (message.cells) cells = new Int32Array(message.cells);
       if (message.initializer) {
         try {
           const init = await importTarget(message.initializer) as Target;
@@ -271,16 +276,39 @@ const receive = (message: unknown) => {
   if (!running) void pump();
 };
 
-parent.onMessage((message) => {
-  const handover = message as { t?: string; port?: MessagePort };
-  if (handover?.t === "port" && handover.port) {
-    const channel = handover.port;
-    port = channel;
-    channel.addEventListener("message", (event) => receive((event as MessageEvent).data));
-    channel.start();
-    send({ kind: READY });
-    return;
-  }
-  receive(message);
-});
-send({ kind: READY });
+/**
+ * Serves a pool over `to` (a worker process's socket); `listen` is handed what takes the pool's messages. A worker
+ * thread serves its parent port on its own, as it loads.
+ */
+export function serve(to: WorkerLink, listen: (receive: (message: ToWorker) => void) => void): void {
+  link = to;
+  listen(receive);
+  send({ kind: READY });
+}
+
+const parent = runtime.parentPort();
+if (parent) serveParent(parent);
+
+/**
+ * A worker thread's pool: a pool on the main thread made this thread and talks over the parent port; a pool in a
+ * child had the main thread make it, and sends a MessagePort (`{ t: "port" }`) to talk over instead.
+ */
+function serveParent(parent: ParentPort): void {
+  nameChild("PoolWorker");
+  let port: { postMessage(message: unknown): void } = parent;
+  link = { send: (message) => port.postMessage(message), exit: (code) => runtime.exitThread(code) };
+  bootChild(finish);
+  parent.onMessage((message) => {
+    const handover = message as { t?: string; port?: MessagePort };
+    if (handover?.t === "port" && handover.port) {
+      const channel = handover.port;
+      port = channel;
+      channel.addEventListener("message", (event) => receive((event as MessageEvent).data));
+      channel.start();
+      send({ kind: READY });
+      return;
+    }
+    receive(message);
+  });
+  send({ kind: READY });
+}

@@ -180,7 +180,12 @@ export const createBunRuntime = (): Runtime => ({
   cpuCount: () => navigator.hardwareConcurrency,
   // A compiled program's modules live in Bun's embedded file system (B:/~BUN on Windows).
   compiled: /\$bunfs|~BUN/.test(import.meta.url),
-  scriptCommand: (url) => [nodeProcess.execPath, "run", fileURLToPath(url)],
+  scriptCommand(url, heapLimitMb) {
+    if (heapLimitMb !== undefined) throw new Error("Bun has no flag that limits a program's heap");
+    return [nodeProcess.execPath, "run", fileURLToPath(url)];
+  },
+  // JavaScriptCore has no command-line heap limit.
+  limitsProcessHeap: false,
   exitProcess(code: number): never {
     nodeProcess.exit(code);
   },
@@ -215,6 +220,7 @@ export const createBunRuntime = (): Runtime => ({
     (setTimeout(callback, ms) as unknown as { unref(): void }).unref();
   },
   getEnv: (name) => Bun.env[name],
+  tempDir: () => nodeProcess.getBuiltinModule("node:os").tmpdir(),
   spawnChild,
   spawnCan: { argv0: true, passFds: true },
   killGroup: killProcessGroup,

@@ -51,6 +51,12 @@ function spawnChild(options: ChildSpawnOptions): ChildHandle {
   };
 }
 
+/** `TMPDIR`, else `/tmp` (also for a program that may not read `TMPDIR`). */
+function tempDir(): string {
+  const readable = Deno.permissions.querySync({ name: "env", variable: "TMPDIR" }).state === "granted";
+  return (readable ? Deno.env.get("TMPDIR")?.replace(/(.)\/+$/, "$1") : undefined) || "/tmp";
+}
+
 const permissionNames = ["read", "write", "net", "env", "run", "ffi", "sys", "import"] as const;
 
 /** The hosts Deno 2 lets a program import from when it is given no `--allow-import`. */
@@ -68,8 +74,10 @@ const defaultImportHosts = [
  * `--allow-<name>` for each it has in whole. A grant scoped to some paths or hosts cannot be read back through
  * `Deno.permissions`, so it is not passed on, except imports: the host the child's `entry` comes from (the
  * program imported this module from there) and those of Deno's default hosts this program may import from, which
- * an explicit `--allow-import` would otherwise take away. `--no-prompt` makes what is missing an error, not a
- * prompt that the child, whose stdin is the parent's pipe, could never answer.
+ * an explicit `--allow-import` would otherwise take away; and what a pool's worker process needs, where it is granted
+ * in part: loopback, which it connects back to its pool over, and the temporary directory its task cells file is in.
+ * `--no-prompt` makes what is missing an error, not a prompt that the child, whose stdin is the parent's pipe, could
+ * never answer.
  */
 function permissionFlags(entry: URL): string[] {
   const whole = permissionNames.filter((name) => Deno.permissions.querySync({ name }).state === "granted");
@@ -84,6 +92,15 @@ function permissionFlags(entry: URL): string[] {
       if (!hosts.includes(host)) hosts.unshift(host);
     }
     if (hosts.length) flags.push(`--allow-import=${hosts.join(",")}`);
+  }
+  if (!whole.includes("net") && Deno.permissions.querySync({ name: "net", host: "127.0.0.1" }).state === "granted") {
+    flags.push("--allow-net=127.0.0.1");
+  }
+  const temp = tempDir();
+  for (const name of ["read", "write"] as const) {
+    if (!whole.includes(name) && Deno.permissions.querySync({ name, path: temp }).state === "granted") {
+      flags.push(`--allow-${name}=${temp}`);
+    }
   }
   return flags;
 }
@@ -137,7 +154,15 @@ export const createDenoRuntime = (): Runtime => ({
   isMainThread,
   cpuCount: () => navigator.hardwareConcurrency,
   compiled: Deno.build.standalone,
-  scriptCommand: (url) => [Deno.execPath(), "run", ...permissionFlags(url), ...configFlags(), url.href],
+  scriptCommand: (url, heapLimitMb) => [
+    Deno.execPath(),
+    "run",
+    ...(heapLimitMb === undefined ? [] : [`--v8-flags=--max-old-space-size=${heapLimitMb}`]),
+    ...permissionFlags(url),
+    ...configFlags(),
+    url.href,
+  ],
+  limitsProcessHeap: true,
   explainError,
   exitProcess(code: number): never {
     Deno.exit(code);
@@ -172,6 +197,7 @@ export const createDenoRuntime = (): Runtime => ({
     Deno.unrefTimer(setTimeout(callback, ms));
   },
   getEnv: (name) => Deno.env.get(name),
+  tempDir,
   spawnChild,
   // Deno.Command has neither an argv0 nor more descriptors than the three streams.
   spawnCan: { argv0: false, passFds: false },

@@ -265,7 +265,14 @@ const nodeRuntime = (): Runtime => ({
   cpuCount: () => builtin("node:os").availableParallelism(),
   // A single executable application runs only the script built into it.
   compiled: builtin("node:sea").isSea(),
-  scriptCommand: (url) => [nodeProcess.execPath, ...runFlags(), fileURLToPath(url)],
+  // A flag given twice counts as given last: this limit wins over one the program itself runs with.
+  scriptCommand: (url, heapLimitMb) => [
+    nodeProcess.execPath,
+    ...runFlags(),
+    ...(heapLimitMb === undefined ? [] : [`--max-old-space-size=${heapLimitMb}`]),
+    fileURLToPath(url),
+  ],
+  limitsProcessHeap: true,
   exitProcess(code: number): never {
     nodeProcess.exit(code);
   },
@@ -288,6 +295,7 @@ const nodeRuntime = (): Runtime => ({
     (setTimeout(callback, ms) as unknown as { unref(): void }).unref();
   },
   getEnv: (name) => nodeProcess.env[name],
+  tempDir: () => builtin("node:os").tmpdir(),
   spawnChild,
   // child_process passes argv0 and any descriptor through its stdio array.
   spawnCan: { argv0: true, passFds: true },

@@ -124,8 +124,13 @@ export interface Runtime {
    * only the program compiled into it, so no script can be run as a child process.
    */
   readonly compiled: boolean;
-  /** The command line that runs the module at `url` as a program of this runtime. */
-  scriptCommand(url: URL): Argv;
+  /**
+   * The command line that runs the module at `url` as a program of this runtime; `heapLimitMb` limits the program's
+   * main heap, only where {@linkcode Runtime.limitsProcessHeap} says the runtime can.
+   */
+  scriptCommand(url: URL, heapLimitMb?: number): Argv;
+  /** Whether {@linkcode Runtime.scriptCommand} can limit a program's main heap (V8's `--max-old-space-size`). */
+  readonly limitsProcessHeap: boolean;
   /**
    * What a spawned child should add to `error` so its reader knows the fix, where the runtime's own message does not
    * say it (a permission its parent had only in part). Absent where the runtime has nothing to add.
@@ -169,6 +174,8 @@ export interface Runtime {
   unrefTimeout(callback: () => void, ms: number): void;
   /** Environment variable lookup. */
   getEnv(name: string): string | undefined;
+  /** The directory for temporary files (`TMPDIR`, or the system's: `/tmp` where Deno may not read `TMPDIR`). */
+  tempDir(): string;
   /**
    * Starts an OS process. A missing program, cwd or permission is thrown at once as an Error whose `code`
    * is `ENOENT` or `EACCES`.

@@ -21,8 +21,8 @@ import { endWith } from "../exit_status.ts";
 import type { RunMessage } from "../process.ts";
 import type { StartedChild, StartMethodAdapter } from "./method.ts";
 
-/** Throws a TypeError naming the first argument that lives in shared memory. */
-function refuseShared(value: unknown, path: string, seen = new Set<unknown>()): void {
+/** Throws a TypeError naming the first part of `value` (at `path`) that lives in shared memory. */
+export function refuseShared(value: unknown, path: string, seen = new Set<unknown>()): void {
   if (value === null || typeof value !== "object" || seen.has(value)) return;
   seen.add(value);
   const shared = value instanceof SharedArrayBuffer
@@ -43,8 +43,13 @@ function refuseShared(value: unknown, path: string, seen = new Set<unknown>()): 
   for (const [where, item] of entries) refuseShared(item, where, seen);
 }
 
-/** The `"spawn"` start method. */
-export const spawnMethod: StartMethodAdapter = {
+/**
+ * The `"spawn"` start method. Its `start` also takes a limit of the child's main heap in MB (a pool's worker
+ * processes may have one), where `runtime.limitsProcessHeap` says the runtime can.
+ */
+export const spawnMethod: StartMethodAdapter & {
+  start(message: RunMessage, status: Int32Array, heapLimitMb?: number): StartedChild;
+} = {
   name: "spawn",
   entry: entries.spawn,
   // Nothing to boot ahead: each child is a fresh OS process.
@@ -52,8 +57,8 @@ export const spawnMethod: StartMethodAdapter = {
   start: spawnStart,
 };
 
-/** Starts `message` in a new OS process; its end is written to `status`. */
-function spawnStart(message: RunMessage, status: Int32Array): StartedChild {
+/** Starts `message` in a new OS process, its heap limited to `heapLimitMb`; its end is written to `status`. */
+function spawnStart(message: RunMessage, status: Int32Array, heapLimitMb?: number): StartedChild {
   refuseShared(message.args, "args");
   refuseShared(message.fields, "this");
   const { control: _control, ...rest } = message;
@@ -61,7 +66,7 @@ function spawnStart(message: RunMessage, status: Int32Array): StartedChild {
     ...rest,
     self: { ...rest.self, pidCells: undefined, childList: undefined, parentStatus: null },
   });
-  const [command, ...args] = runtime.scriptCommand(entries.spawn);
+  const [command, ...args] = runtime.scriptCommand(entries.spawn, heapLimitMb);
   let child: ChildHandle;
   try {
     // The runtime's own process API, as subprocess uses: `node:child_process` would cost every program's start
