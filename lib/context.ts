@@ -9,7 +9,7 @@
 import { Pipe } from "./connection/pipe.ts";
 import { AuthenticationError, BufferTooShort, ProcessError, TimeoutError, ValueError } from "./errors.ts";
 import { Manager } from "./managers/sync.ts";
-import { Pool } from "./pool/pool.ts";
+import { Pool, type PoolOptions } from "./pool/pool.ts";
 import { contextOf } from "./process/context.ts";
 import { currentProcess, parentProcess } from "./process/current_process.ts";
 import {
@@ -113,7 +113,7 @@ export interface Context {
   JoinableQueue: typeof JoinableQueue;
   /** An unbounded queue without `qsize`. */
   SimpleQueue: typeof SimpleQueue;
-  /** A pool of worker processes. */
+  /** A pool of worker processes, whose `startMethod` defaults to this context's. */
   Pool: typeof Pool;
   /** A shared value without a lock. */
   RawValue: typeof RawValue;
@@ -150,9 +150,23 @@ export interface Context {
  *   p.start();
  *   await p.join();
  *   console.log(ctx.getStartMethod(), p.exitcode); // "spawn" 0
+ *   // Its Pool's workers are processes too (the module's own Pool stays on threads).
+ *   await using pool = new ctx.Pool({ processes: 1 });
  * }
  * ```
  */
 export function getContext(method?: StartMethod): Context {
-  return contextOf(api, method);
+  const context = contextOf(api, method);
+  // The Pool too, as Python's context's: its workers start by the context's method (made once, with the context).
+  if (context.Pool === Pool) {
+    const chosen = context.getStartMethod();
+    const Bound = class extends Pool {
+      constructor(options: PoolOptions = {}) {
+        super({ startMethod: chosen, ...options });
+      }
+    };
+    Object.defineProperty(Bound, "name", { value: "Pool" });
+    context.Pool = Bound;
+  }
+  return context;
 }

@@ -11,7 +11,7 @@ import nodeProcess from "node:process";
 import { test } from "node:test";
 import { ProcessPoolExecutor } from "../futures.ts";
 import { runtime } from "../lib/runtime/detect.ts";
-import { BrokenPoolError, Pool, ProcessError, TimeoutError } from "../mod.ts";
+import { BrokenPoolError, getContext, Pool, ProcessError, TimeoutError } from "../mod.ts";
 import * as fx from "./fixtures/pool_spawn_targets.ts";
 
 /** Runs `body` with a spawn pool that is terminated and joined afterwards, whatever happens. */
@@ -83,6 +83,24 @@ test("map, starmap, imap, apply and applyAsync run in worker processes and give 
     await assert.rejects(pool.apply(fx.pattern), /the task's result is an instance of RegExp/);
     assert.equal(await pool.apply(fx.add, [1, 1]), 2);
   });
+});
+
+test("getContext(\"spawn\").Pool starts worker processes, getContext(\"thread\").Pool threads", async () => {
+  const spawned = new (getContext("spawn").Pool)({ processes: 1 });
+  const threaded = new (getContext("thread").Pool)({ processes: 1 });
+  try {
+    assert.equal(getContext("spawn").Pool.name, "Pool");
+    assert.ok(spawned instanceof Pool);
+    const [inProcess, inThread] = await Promise.all([spawned.apply(fx.pid), threaded.apply(fx.pid)]);
+    // A thread's id is above Linux's largest pid; a worker process has a real one, not this program's.
+    assert.ok(inProcess < 4_194_304 && inProcess !== nodeProcess.pid, "a spawn pool's worker is a process");
+    assert.ok(inThread >= 4_194_304, "a thread pool's worker is a thread");
+  } finally {
+    for (const pool of [spawned, threaded]) {
+      pool.terminate();
+      await pool.join();
+    }
+  }
 });
 
 test("a worker process that calls exit(), crashes or is killed fails only its task; the pool replaces it", async () => {
