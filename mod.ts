@@ -52,6 +52,7 @@ export {
 export {
   type ApplyOptions,
   AsyncResult,
+  type BlockOptions,
   type CallOptions,
   type ChunkOptions,
   type MapOptions,

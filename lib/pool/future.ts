@@ -7,6 +7,7 @@
 import { CancelledError, TimeoutError } from "../errors.ts";
 import { checkOptionNames } from "../options.ts";
 import { deadlineAfter, timeoutMs, wokenBy } from "../wait/deadline.ts";
+import { type Admission, ENTERED } from "./backpressure.ts";
 
 const PENDING = 0;
 const CANCELLED = 1;
@@ -22,7 +23,7 @@ export interface FutureControl {
 }
 
 let finish!: (future: Future<unknown>, ok: boolean, value: unknown) => void;
-let attach!: (future: Future<unknown>, control: FutureControl) => void;
+let attach!: (future: Future<unknown>, control: FutureControl, admission: Admission | undefined) => void;
 let outcome!: (future: Future<unknown>) => number;
 
 function reportCallbackError(error: unknown): void {
@@ -57,10 +58,14 @@ export class Future<T = unknown> implements PromiseLike<T> {
   // Typed loosely so a Future<number> is a Future<unknown>: the callbacks are only ever called with this future.
   #callbacks: ((future: never) => unknown)[] | undefined;
   #control: FutureControl | undefined;
+  #admission: Admission | undefined;
 
   static {
     finish = (future, ok, value) => future.#finish(ok ? OK : FAILED, value);
-    attach = (future, control) => (future.#control = control);
+    attach = (future, control, admission) => {
+      future.#control = control;
+      future.#admission = admission;
+    };
     outcome = (future) => future.#state;
   }
 
@@ -107,6 +112,33 @@ export class Future<T = unknown> implements PromiseLike<T> {
   /** Whether a worker is running the task now. */
   running(): boolean {
     return this.#state === PENDING && this.#control !== undefined && this.#control.running();
+  }
+
+  /**
+   * Resolves once the task is in the executor's queue: at once, unless the executor has a `maxQueue` and found
+   * its queue full, and then when the task finds room. Rejects if it never gets there (cancelled, or the executor
+   * ended). A producer awaits it before its next `submit` to keep no more than `maxQueue` tasks waiting.
+   *
+   * @example
+   * ```ts
+   * import { ProcessPoolExecutor } from "@tsmp/multiprocessing/futures";
+   * export function square(x: number) {
+   *   return x * x;
+   * }
+   * if (import.meta.main) {
+   *   await using executor = new ProcessPoolExecutor({ maxWorkers: 2, maxQueue: 8 });
+   *   const futures = [];
+   *   for (let x = 0; x < 100; x++) {
+   *     const future = executor.submit(square, x);
+   *     futures.push(future);
+   *     await future.queued;
+   *   }
+   *   console.log((await Promise.all(futures))[99]); // 9801
+   * }
+   * ```
+   */
+  get queued(): Promise<void> {
+    return this.#admission === undefined ? ENTERED : this.#admission.promise;
   }
 
   /** Whether the future has finished: with a result, an error, or cancelled. */
@@ -187,9 +219,9 @@ export function finishFuture(future: Future<unknown>, ok: boolean, value: unknow
   finish(future, ok, value);
 }
 
-/** Links a future to its task, for `cancel()` and `running()`. */
-export function attachFuture(future: Future<unknown>, control: FutureControl): void {
-  attach(future, control);
+/** Links a future to its task, for `cancel()` and `running()`, and to its admission if it waits for room. */
+export function attachFuture(future: Future<unknown>, control: FutureControl, admission?: Admission): void {
+  attach(future, control, admission);
 }
 
 /**
