@@ -23,7 +23,9 @@ export interface FutureControl {
 }
 
 let finish!: (future: Future<unknown>, ok: boolean, value: unknown) => void;
-let attach!: (future: Future<unknown>, control: FutureControl, admission: Admission | undefined) => void;
+let attach!: (future: Future<unknown>, control: FutureControl) => void;
+/** The admissions of the futures that waited for room: kept aside, so a future costs nothing more without one. */
+const admissions = new WeakMap<Future<unknown>, Admission>();
 let outcome!: (future: Future<unknown>) => number;
 
 function reportCallbackError(error: unknown): void {
@@ -58,14 +60,10 @@ export class Future<T = unknown> implements PromiseLike<T> {
   // Typed loosely so a Future<number> is a Future<unknown>: the callbacks are only ever called with this future.
   #callbacks: ((future: never) => unknown)[] | undefined;
   #control: FutureControl | undefined;
-  #admission: Admission | undefined;
 
   static {
     finish = (future, ok, value) => future.#finish(ok ? OK : FAILED, value);
-    attach = (future, control, admission) => {
-      future.#control = control;
-      future.#admission = admission;
-    };
+    attach = (future, control) => (future.#control = control);
     outcome = (future) => future.#state;
   }
 
@@ -138,7 +136,7 @@ export class Future<T = unknown> implements PromiseLike<T> {
    * ```
    */
   get queued(): Promise<void> {
-    return this.#admission === undefined ? ENTERED : this.#admission.promise;
+    return admissions.get(this as Future<unknown>)?.promise ?? ENTERED;
   }
 
   /** Whether the future has finished: with a result, an error, or cancelled. */
@@ -221,7 +219,8 @@ export function finishFuture(future: Future<unknown>, ok: boolean, value: unknow
 
 /** Links a future to its task, for `cancel()` and `running()`, and to its admission if it waits for room. */
 export function attachFuture(future: Future<unknown>, control: FutureControl, admission?: Admission): void {
-  attach(future, control, admission);
+  attach(future, control);
+  if (admission) admissions.set(future, admission);
 }
 
 /**

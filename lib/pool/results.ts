@@ -25,7 +25,8 @@ const FAILED = 2;
 
 let settle!: (result: AsyncResult<unknown>, ok: boolean, value: unknown) => void;
 let setOnSettle!: (result: AsyncResult<unknown>, hook: () => void) => void;
-let setAdmission!: (result: AsyncResult<unknown>, admission: Admission) => void;
+/** The admissions of the calls that waited for room: kept aside, so a result costs nothing more without one. */
+const admissions = new WeakMap<AsyncResult<unknown>, Admission>();
 
 function reportCallbackError(error: unknown): void {
   const text = error instanceof Error ? (error.stack ?? String(error)) : String(error);
@@ -64,7 +65,6 @@ export class AsyncResult<R = unknown> implements PromiseLike<R> {
   #waiters: (() => void)[] | undefined;
   #callbacks: ResultCallbacks<R> | undefined;
   #onSettle: (() => void) | undefined;
-  #admission: Admission | undefined;
 
   /** Made by the pool; `callbacks` run when the result is set. */
   constructor(callbacks?: ResultCallbacks<R>) {
@@ -74,7 +74,6 @@ export class AsyncResult<R = unknown> implements PromiseLike<R> {
   static {
     settle = (result, ok, value) => result.#settle(ok, value);
     setOnSettle = (result, hook) => (result.#onSettle = hook);
-    setAdmission = (result, admission) => (result.#admission = admission);
   }
 
   #settle(ok: boolean, value: unknown): void {
@@ -130,7 +129,7 @@ export class AsyncResult<R = unknown> implements PromiseLike<R> {
    * ```
    */
   get queued(): Promise<void> {
-    return this.#admission === undefined ? ENTERED : this.#admission.promise;
+    return admissions.get(this as AsyncResult<unknown>)?.promise ?? ENTERED;
   }
 
   /** Whether the task has finished. */
@@ -184,7 +183,7 @@ export function settleResult(result: AsyncResult<unknown>, ok: boolean, value: u
 
 /** Gives `result` the admission of its call, which waits for room in the pool's queue. */
 export function attachAdmission(result: AsyncResult<unknown>, admission: Admission): void {
-  setAdmission(result, admission);
+  admissions.set(result, admission);
 }
 
 /** Calls `hook` once when `result` settles, before its callbacks (the pool drops a timer or signal listener there). */
