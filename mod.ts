@@ -26,6 +26,7 @@ export { Pipe } from "./lib/connection/pipe.ts";
 export { type Address, Client, Listener, type ListenerOptions } from "./lib/connection/socket.ts";
 export { wait, type Waitable } from "./lib/connection/wait.ts";
 export { type Context, getContext } from "./lib/context.ts";
+export { type ErrorClass, registerErrorClass } from "./lib/error_classes.ts";
 export {
   AuthenticationError,
   BufferTooShort,
@@ -59,6 +60,7 @@ export type {
 export {
   type ApplyOptions,
   AsyncResult,
+  type BlockOptions,
   type CallOptions,
   type ChunkOptions,
   type MapOptions,

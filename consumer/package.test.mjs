@@ -18,6 +18,8 @@ const expectations = [
   { anchor: "square", stdout: /^\[ ?1, 4, 9 ?\]\n$/ },
   { anchor: "onProgress", stdout: "half: 3 is odd\n4 5 5 true true\n" },
   { anchor: "risky(", stdout: "fulfilled rejected fulfilled\n" },
+  // As they finish: 1, 8 and 27 in any order, each once.
+  { anchor: "asCompleted", stdout: /^(1|8|27)\n(?!\1\n)(1|8|27)\n(?!\1\n|\2\n)(1|8|27)\n$/ },
   { anchor: "QueueManager", stdout: "hello\n" },
   { anchor: "TimeoutExpired", stdout: "0 HELLO\n\none\ntwo\nBDFL\n" },
   { anchor: "ShareableList", stdout: "42\n" },
@@ -35,12 +37,12 @@ const expectations = [
   },
 ];
 
-/** The ```ts blocks of README.md that import the package, in order. */
+/** The ```ts blocks of README.md that import the package (any of its entries), in order. */
 function readmeSnippets() {
   const readme = readFileSync(join(repo, "README.md"), "utf8");
   return [...readme.matchAll(/^```ts\n([\s\S]*?)^```$/gm)]
     .map((match) => match[1])
-    .filter((code) => /from "@tsmp\/multiprocessing(\/testing)?"/.test(code))
+    .filter((code) => /from "@tsmp\/multiprocessing(\/testing|\/futures)?"/.test(code))
     .map((code, index) => {
       const found = expectations.filter(({ anchor }) => code.includes(anchor));
       assert.equal(found.length, 1, `README snippet ${index + 1} matches ${found.length} expectations:\n${code}`);

@@ -2,10 +2,12 @@
  * The boundary between processes. Structured-clone data crosses as it is; the
  * module's shareable objects (locks, queues, shared values, connections, proxies)
  * turn into descriptors through registered reducers and are rebuilt on the other
- * side, where they work on the same memory or channel.
+ * side, where they work on the same memory or channel. Errors cross as data that keeps
+ * their class and fields (error_classes.ts).
  *
  * @module
  */
+import { decodeError, encodeError, type SentError } from "./error_classes.ts";
 
 /**
  * The method a shareable object implements to describe itself for another process.
@@ -96,13 +98,6 @@ const cloneablePrototypes = new Set<unknown>([
   Number.prototype,
   String.prototype,
   BigInt.prototype,
-  Error.prototype,
-  EvalError.prototype,
-  RangeError.prototype,
-  ReferenceError.prototype,
-  SyntaxError.prototype,
-  TypeError.prototype,
-  URIError.prototype,
   ...[
     Int8Array,
     Uint8Array,
@@ -155,7 +150,7 @@ export function reduce(value: unknown, path = "value"): unknown {
   }
   const proto = Object.getPrototypeOf(value);
   if (!cloneablePrototypes.has(proto)) {
-    if (value instanceof Error) return value;
+    if (value instanceof Error) return reduceError(value, path);
     throw notCloneable(path, value);
   }
   if (Array.isArray(value)) {
@@ -198,6 +193,40 @@ export function reduce(value: unknown, path = "value"): unknown {
     return changed ? new Set(items) : value;
   }
   return value;
+}
+
+/** The kind an error crosses as: structured clone would keep only a built-in class, and none of its fields. */
+const ERROR_KIND = "tsmp.Error";
+/** The errors being reduced now: one that holds itself (its cause, a field) is cut there. */
+const reducing = new Set<Error>();
+
+function reduceError(error: Error, path: string): Descriptor {
+  if (reducing.has(error)) throw new TypeError(`${path} leads back to the error that holds it`);
+  reducing.add(error);
+  try {
+    return { [TAG]: ERROR_KIND, state: encodeError(error, reduce, path) };
+  } finally {
+    reducing.delete(error);
+  }
+}
+
+rebuilders.set(ERROR_KIND, (state) => decodeError(state as SentError, rebuild));
+
+/**
+ * An error thrown in this process as it crosses to another, where {@linkcode rebuild} makes it again: a value that
+ * is not an `Error` (`throw "text"`) crosses as an `Error` with that text. Never throws.
+ */
+export function reduceThrown(thrown: unknown, path: string): unknown {
+  if (thrown instanceof Error && !reducing.has(thrown)) return reduceError(thrown, path);
+  let text: string;
+  try {
+    text = String(thrown);
+  } catch {
+    text = "a thrown value that cannot be described";
+  }
+  const error = new Error(text);
+  error.stack = text;
+  return reduceError(error, path);
 }
 
 /** Reduces a list of arguments, naming a bad one as `args[i]` in the error. */

@@ -10,7 +10,14 @@ import { fileURLToPath } from "node:url";
  */
 export const layers = [
   ["runtime", ["lib/runtime/"]],
-  ["errors, options", ["lib/errors.ts", "lib/options.ts", "lib/atexit.ts", "lib/orphan_supervisor.ts", "lib/text.ts"]],
+  ["errors, options", [
+    "lib/errors.ts",
+    "lib/error_classes.ts",
+    "lib/options.ts",
+    "lib/atexit.ts",
+    "lib/orphan_supervisor.ts",
+    "lib/text.ts",
+  ]],
   ["wait", ["lib/wait/"]],
   ["transport, reduction", ["lib/transport/", "lib/codec.ts", "lib/serialize.ts", "lib/reduction/"]],
   ["process", ["lib/process/", "lib/logging.ts"]],

@@ -26,7 +26,6 @@ test("structured-clone data crosses unchanged (same object, no copy)", () => {
     bytes: new Uint8Array([0, 255]),
     nothing: null,
     missing: undefined,
-    error: new RangeError("r"),
   };
   assert.equal(reduce(data), data);
   assert.deepEqual(reduceArgs([1, "a"]), [1, "a"]);

@@ -10,8 +10,8 @@
 
 import type { Socket } from "node:net";
 import { nodeNet } from "../connection/socket.ts";
+import { errorNamed } from "../error_classes.ts";
 import { EOFError, ProcessError, RemoteError, TimeoutError } from "../errors.ts";
-import { Empty, Full } from "../errors.ts";
 import { PyException, Token, tuple } from "../reduction/pickle.ts";
 import { holdOpen } from "../wait/event_loop_hold.ts";
 import { connectEndpoint } from "./endpoint_broker.ts";
@@ -80,16 +80,14 @@ function describe(address: ManagerAddress): string {
   return typeof address === "string" ? address : `${address[0]}:${address[1]}`;
 }
 
-/** Turns a Python exception (or one of ours) from `#ERROR` into a JavaScript error with the same class name. */
+/**
+ * Turns a Python exception (or one of ours) from `#ERROR` into a JavaScript error with the same class name: an
+ * instance of the class known here by that name (built-in, the module's, or registered), else a plain `Error`.
+ */
 export function toError(value: unknown): Error {
   if (value instanceof PyException) {
     const message = value.args.length === 1 ? String(value.args[0] ?? "") : value.args.map(String).join(", ");
-    if (value.className === "Empty") return new Empty(message);
-    if (value.className === "Full") return new Full(message);
-    if (value.className === "RemoteError") return new RemoteError(message);
-    const e = new Error(message);
-    e.name = value.className;
-    return e;
+    return errorNamed(value.className, message);
   }
   if (value instanceof Error) return value;
   return new RemoteError(String(value));

@@ -12,7 +12,7 @@ import { timeoutMs } from "../wait/deadline.ts";
 import type { PoolEvents, PoolListener } from "./events.ts";
 import { attachFuture, finishFuture, Future, type FutureControl } from "./future.ts";
 import type { ApplyTask, FnEntry } from "./jobs.ts";
-import { Pool, poolEngine, type PoolStats, type ResourceLimits, statsOf } from "./pool.ts";
+import { OWNER, Pool, poolEngine, type PoolOptions, type PoolStats, type ResourceLimits, statsOf } from "./pool.ts";
 import { IN_FLIGHT } from "./protocol.ts";
 import { AsyncResult, IMapIterator, settleResult } from "./results.ts";
 import { RUN, type Scheduler } from "./scheduler.ts";
@@ -34,6 +34,13 @@ export interface ExecutorOptions {
   resourceLimits?: ResourceLimits | undefined;
   /** The module that exports the task functions, if they are not found on their own. */
   module?: string | URL | undefined;
+  /**
+   * The most tasks waiting for a worker before `submit` waits for room: it returns its future at once, and the
+   * task enters the queue, in call order, once there is room; its future's `queued` resolves then (a producer awaits
+   * it before its next `submit`). `submit` takes no options (its arguments are the task's), so it always waits;
+   * `map` is not counted: it reads its inputs as workers free up. No bound by default (`Infinity`).
+   */
+  maxQueue?: number | undefined;
 }
 
 /** Options of {@linkcode ProcessPoolExecutor.map}, given as its last argument. */
@@ -60,6 +67,7 @@ const EXECUTOR_OPTIONS = [
   "startMethod",
   "resourceLimits",
   "module",
+  "maxQueue",
 ] as const;
 const MAP_OPTIONS = ["timeout", "chunksize"] as const;
 const SHUTDOWN_OPTIONS = ["wait", "cancelFutures"] as const;
@@ -87,9 +95,10 @@ class Submitted implements FutureControl {
   };
   withdrawn = false;
   withdraw(): boolean {
-    if (!this.engine.withdrawWaiting(this.task)) return false;
+    const cancelled = new CancelledError("the future was cancelled");
+    if (!this.engine.withdrawWaiting(this.task, cancelled)) return false;
     this.withdrawn = true;
-    settleResult(this.task.result, false, new CancelledError("the future was cancelled"));
+    settleResult(this.task.result, false, cancelled);
     return true;
   }
   running(): boolean {
@@ -182,7 +191,9 @@ export class ProcessPoolExecutor {
       startMethod: options.startMethod,
       resourceLimits: options.resourceLimits,
       module: options.module,
-    });
+      maxQueue: options.maxQueue,
+      [OWNER]: "ProcessPoolExecutor",
+    } as PoolOptions);
     this.#engine = poolEngine(this.#pool);
   }
 
@@ -292,9 +303,21 @@ export class ProcessPoolExecutor {
       queued: undefined,
     };
     submitted.task = task;
-    attachFuture(future as Future<unknown>, submitted);
     this.#pending.add(submitted);
-    engine.pushApply(task);
+    if (engine.line === undefined) {
+      attachFuture(future as Future<unknown>, submitted);
+      engine.pushApply(task);
+    } else {
+      const admission = engine.submit(
+        1,
+        task,
+        () => engine.pushApply(task),
+        (reason) => settleResult(task.result, false, reason),
+        true,
+        "submit",
+      );
+      attachFuture(future as Future<unknown>, submitted, admission);
+    }
     return future;
   }
 

@@ -7,6 +7,7 @@
 import { CancelledError, TimeoutError } from "../errors.ts";
 import { checkOptionNames } from "../options.ts";
 import { deadlineAfter, timeoutMs, wokenBy } from "../wait/deadline.ts";
+import { type Admission, ENTERED } from "./backpressure.ts";
 
 const PENDING = 0;
 const CANCELLED = 1;
@@ -23,6 +24,8 @@ export interface FutureControl {
 
 let finish!: (future: Future<unknown>, ok: boolean, value: unknown) => void;
 let attach!: (future: Future<unknown>, control: FutureControl) => void;
+/** The admissions of the futures that waited for room: kept aside, so a future costs nothing more without one. */
+const admissions = new WeakMap<Future<unknown>, Admission>();
 let outcome!: (future: Future<unknown>) => number;
 
 function reportCallbackError(error: unknown): void {
@@ -109,6 +112,33 @@ export class Future<T = unknown> implements PromiseLike<T> {
     return this.#state === PENDING && this.#control !== undefined && this.#control.running();
   }
 
+  /**
+   * Resolves once the task is in the executor's queue: at once, unless the executor has a `maxQueue` and found
+   * its queue full, and then when the task finds room. Rejects if it never gets there (cancelled, or the executor
+   * ended). A producer awaits it before its next `submit` to keep no more than `maxQueue` tasks waiting.
+   *
+   * @example
+   * ```ts
+   * import { ProcessPoolExecutor } from "@tsmp/multiprocessing/futures";
+   * export function square(x: number) {
+   *   return x * x;
+   * }
+   * if (import.meta.main) {
+   *   await using executor = new ProcessPoolExecutor({ maxWorkers: 2, maxQueue: 8 });
+   *   const futures = [];
+   *   for (let x = 0; x < 100; x++) {
+   *     const future = executor.submit(square, x);
+   *     futures.push(future);
+   *     await future.queued;
+   *   }
+   *   console.log((await Promise.all(futures))[99]); // 9801
+   * }
+   * ```
+   */
+  get queued(): Promise<void> {
+    return admissions.get(this as Future<unknown>)?.promise ?? ENTERED;
+  }
+
   /** Whether the future has finished: with a result, an error, or cancelled. */
   done(): boolean {
     return this.#state !== PENDING;
@@ -187,9 +217,10 @@ export function finishFuture(future: Future<unknown>, ok: boolean, value: unknow
   finish(future, ok, value);
 }
 
-/** Links a future to its task, for `cancel()` and `running()`. */
-export function attachFuture(future: Future<unknown>, control: FutureControl): void {
+/** Links a future to its task, for `cancel()` and `running()`, and to its admission if it waits for room. */
+export function attachFuture(future: Future<unknown>, control: FutureControl, admission?: Admission): void {
   attach(future, control);
+  if (admission) admissions.set(future, admission);
 }
 
 /**

@@ -14,11 +14,13 @@ import { runtime } from "../runtime/detect.ts";
 import type { ThreadLimits } from "../runtime/types.ts";
 import { reduce, reduceArgs } from "../serialize.ts";
 import { timeoutMs } from "../wait/deadline.ts";
+import { checkBlock, checkMaxQueue } from "./backpressure.ts";
 import type { PoolEvents, PoolListener } from "./events.ts";
 import { ArraySource, isPlain, type Items } from "./jobs.ts";
 import { IN_FLIGHT } from "./protocol.ts";
 import {
   AsyncResult,
+  attachAdmission,
   IMapIterator,
   MapResult,
   onSettle,
@@ -83,6 +85,15 @@ export interface PoolOptions {
    * have only `maxOldGenerationSizeMb` (V8's `--max-old-space-size`), in Deno and Node.
    */
   resourceLimits?: ResourceLimits | undefined;
+  /**
+   * The most tasks (an applyAsync call is one, a map's chunks one each) waiting for a worker before a call waits
+   * for room: it returns its result at once, and its tasks enter the queue, in call order, once they fit (a map
+   * with more chunks than `maxQueue` enters an empty queue). Its result's `queued` resolves then: a producer that
+   * awaits it before its next call keeps its waiting tasks under the bound. `{ block: false }` on a call refuses it
+   * with `Full` instead. `imap` and `imapUnordered` are not counted: they read their input as workers free up. No
+   * bound by default (`Infinity`).
+   */
+  maxQueue?: number | undefined;
 }
 
 /**
@@ -122,8 +133,33 @@ export interface CallOptions {
   timeout?: number | undefined;
 }
 
-/** Options of {@linkcode Pool.applyAsync}: callbacks, and cancelling (see {@linkcode CallOptions}). */
-export interface ApplyOptions<R> extends ResultCallbacks<R>, CallOptions {}
+/**
+ * Waiting for room in a pool with a `maxQueue` (see {@linkcode PoolOptions.maxQueue}).
+ *
+ * @example
+ * ```ts
+ * import { Full, Pool } from "@tsmp/multiprocessing";
+ * export function inc(x: number) {
+ *   return x + 1;
+ * }
+ * if (import.meta.main) {
+ *   await using pool = new Pool({ processes: 2, maxQueue: 100 });
+ *   try {
+ *     console.log(await pool.applyAsync(inc, [1], { block: false })); // 2
+ *   } catch (error) {
+ *     if (!(error instanceof Full)) throw error;
+ *     console.log("100 tasks are waiting already: try again later");
+ *   }
+ * }
+ * ```
+ */
+export interface BlockOptions {
+  /** When the queue is full: wait for room (true, the default), or refuse the call with `Full` (false). */
+  block?: boolean | undefined;
+}
+
+/** Options of {@linkcode Pool.applyAsync}: callbacks, cancelling (see {@linkcode CallOptions}) and `block`. */
+export interface ApplyOptions<R> extends ResultCallbacks<R>, CallOptions, BlockOptions {}
 
 /** Options of {@linkcode Pool.map}, {@linkcode Pool.starmap}, {@linkcode Pool.imap} and {@linkcode Pool.imapUnordered}. */
 export interface ChunkOptions extends CallOptions {
@@ -160,16 +196,16 @@ export interface ProgressOptions {
 }
 
 /** Options of {@linkcode Pool.mapAsync} and {@linkcode Pool.starmapAsync}. */
-export interface MapOptions<R> extends ResultCallbacks<R>, CallOptions, ProgressOptions {
+export interface MapOptions<R> extends ResultCallbacks<R>, CallOptions, ProgressOptions, BlockOptions {
   /** Items per task; defaults to `ceil(length / (processes * 4))`, like Python. */
   chunksize?: number | undefined;
 }
 
-const APPLY_OPTIONS = ["callback", "errorCallback", "signal", "timeout"] as const;
-const CALL_OPTIONS = ["signal", "timeout"] as const;
-const CHUNK_OPTIONS = ["chunksize", "signal", "timeout"] as const;
-const MAP_CHUNK_OPTIONS = ["chunksize", "signal", "timeout", "onProgress"] as const;
-const MAP_OPTIONS = ["chunksize", "callback", "errorCallback", "signal", "timeout", "onProgress"] as const;
+const APPLY_OPTIONS = ["callback", "errorCallback", "signal", "timeout", "block"] as const;
+const CALL_OPTIONS = ["signal", "timeout", "block"] as const;
+const IMAP_OPTIONS = ["chunksize", "signal", "timeout"] as const;
+const MAP_CHUNK_OPTIONS = ["chunksize", "signal", "timeout", "block", "onProgress"] as const;
+const MAP_OPTIONS = ["chunksize", "callback", "errorCallback", "signal", "timeout", "block", "onProgress"] as const;
 const POOL_OPTIONS = [
   "processes",
   "initializer",
@@ -178,39 +214,49 @@ const POOL_OPTIONS = [
   "startMethod",
   "module",
   "resourceLimits",
+  "maxQueue",
 ] as const;
 const LIMIT_NAMES = ["maxOldGenerationSizeMb", "maxYoungGenerationSizeMb", "stackSizeMb"] as const;
 
-/** The workers' limits, checked; a worker process (`spawn`) can have only a main heap's, where its runtime can. */
-function workerLimits(given: ResourceLimits | undefined, spawn: boolean): ThreadLimits | undefined {
+/**
+ * The workers' limits, checked; a worker process (`spawn`) can have only a main heap's, where its runtime can.
+ * `owner` names the API in an error.
+ */
+function workerLimits(given: ResourceLimits | undefined, spawn: boolean, owner: string): ThreadLimits | undefined {
   if (given === undefined || given === null) return undefined;
-  checkOptionNames(given, "Pool resourceLimits", LIMIT_NAMES);
+  checkOptionNames(given, `${owner} resourceLimits`, LIMIT_NAMES);
   for (const name of LIMIT_NAMES) {
     const value = given[name];
     if (value !== undefined && (typeof value !== "number" || !(value > 0) || value === Infinity)) {
-      throw new TypeError(`Pool resourceLimits: ${name} must be a positive number of megabytes, got ${String(value)}`);
+      throw new TypeError(
+        `${owner} resourceLimits: ${name} must be a positive number of megabytes, got ${String(value)}`,
+      );
     }
   }
   if (!spawn) {
     if (!runtime.threadHeapLimitMb) {
-      throw new ProcessError(`Pool resourceLimits: ${runtime.name}'s worker threads cannot be limited; leave it out`);
+      throw new ProcessError(
+        `${owner} resourceLimits: ${runtime.name}'s worker threads cannot be limited; leave it out`,
+      );
     }
     return { ...given };
   }
   const other = LIMIT_NAMES.find((name) => name !== "maxOldGenerationSizeMb" && given[name] !== undefined);
   if (other) {
     throw new ProcessError(
-      `Pool resourceLimits: a worker process's ${other} cannot be set; with startMethod "spawn" give only `
+      `${owner} resourceLimits: a worker process's ${other} cannot be set; with startMethod "spawn" give only `
         + "maxOldGenerationSizeMb, or use worker threads",
     );
   }
   if (!runtime.limitsProcessHeap) {
-    throw new ProcessError(`Pool resourceLimits: ${runtime.name} cannot limit a worker process's heap; leave it out`);
+    throw new ProcessError(
+      `${owner} resourceLimits: ${runtime.name} cannot limit a worker process's heap; leave it out`,
+    );
   }
   const heap = given.maxOldGenerationSizeMb;
   if (heap !== undefined && !Number.isInteger(heap)) {
     throw new TypeError(
-      `Pool resourceLimits: a worker process's maxOldGenerationSizeMb is whole megabytes, got ${heap}`,
+      `${owner} resourceLimits: a worker process's maxOldGenerationSizeMb is whole megabytes, got ${heap}`,
     );
   }
   return { maxOldGenerationSizeMb: heap };
@@ -263,12 +309,12 @@ function arm({ signal, ms }: Cancelling, what: string, cancel: (reason: unknown)
   return disarm;
 }
 
-/** `chunksize` given alone (Python's positional argument) or in options; `known` names the options. */
+/** `chunksize` given alone (Python's positional argument) or in options whose names are `known`. */
 function chunkOptions(
-  options: number | (ChunkOptions & ProgressOptions) | undefined,
+  options: number | (ChunkOptions & ProgressOptions & BlockOptions) | undefined,
   what: string,
   known: readonly string[],
-): ChunkOptions & ProgressOptions {
+): ChunkOptions & ProgressOptions & BlockOptions {
   if (typeof options === "number" || options === undefined) return { chunksize: options };
   checkOptionNames(options, what, known);
   return options;
@@ -286,6 +332,9 @@ function progressCallback(options: ProgressOptions, what: string): ((progress: P
 }
 
 let engineOf!: (pool: Pool) => Scheduler;
+
+/** Internal: the API a Pool serves, named in its errors (the executor's), as an option under this key. */
+export const OWNER: unique symbol = Symbol("tsmp.poolOwner") as never;
 
 /** The engine under a pool, for the executor built on it. */
 export function poolEngine(pool: Pool): Scheduler {
@@ -399,6 +448,7 @@ export class Pool {
     }
     checkOptionNames(options, "Pool", POOL_OPTIONS);
     const { processes, initializer, initargs = [], maxtasksperchild, startMethod, module, resourceLimits } = options;
+    const owner = (options as { [OWNER]?: string })[OWNER] ?? "Pool";
     if (processes !== undefined && processes !== null) {
       if (typeof processes !== "number" || !Number.isInteger(processes)) {
         throw new TypeError(`Pool processes must be an integer, got ${String(processes)}`);
@@ -413,9 +463,10 @@ export class Pool {
       }
     }
     if (initializer !== undefined && initializer !== null && typeof initializer !== "function") {
-      throw new TypeError("Pool initializer must be an exported function");
+      throw new TypeError(`${owner} initializer must be an exported function`);
     }
-    if (!Array.isArray(initargs)) throw new TypeError("Pool initargs must be an array, e.g. initargs: [1, 2]");
+    if (!Array.isArray(initargs)) throw new TypeError(`${owner} initargs must be an array, e.g. initargs: [1, 2]`);
+    const maxQueue = checkMaxQueue(options.maxQueue, owner);
     if (startMethod !== undefined && startMethod !== null && startMethod !== "thread" && startMethod !== "spawn") {
       throw new ProcessError(`unknown start method ${JSON.stringify(startMethod)}: use "thread" or "spawn"`);
     }
@@ -429,8 +480,9 @@ export class Pool {
       module,
       initializer: initializer ? referenceOf(initializer, callerModules(), module) : null,
       initargs: reduceArgs(initargs, "initargs"),
-      limits: workerLimits(resourceLimits, spawn),
+      limits: workerLimits(resourceLimits, spawn, owner),
       startMethod: spawn ? "spawn" : "thread",
+      maxQueue,
     });
   }
 
@@ -552,18 +604,18 @@ export class Pool {
   apply<F extends () => unknown>(
     fn: F,
     args?: Readonly<Parameters<F>>,
-    options?: CallOptions,
+    options?: CallOptions & BlockOptions,
   ): Promise<Awaited<ReturnType<F>>>;
   /** Runs `fn(...args)` in a worker and waits for its result; `args` are required where `fn` has parameters. */
   apply<F extends Target>(
     fn: F,
     args: Readonly<Parameters<F>>,
-    options?: CallOptions,
+    options?: CallOptions & BlockOptions,
   ): Promise<Awaited<ReturnType<F>>>;
   apply<F extends Target>(
     fn: F,
     args?: Readonly<Parameters<F>>,
-    options?: CallOptions,
+    options?: CallOptions & BlockOptions,
   ): Promise<Awaited<ReturnType<F>>> {
     checkOptionNames(options, "apply", CALL_OPTIONS);
     return this.#apply<Awaited<ReturnType<F>>>(fn, args, options ?? {}, "apply").get();
@@ -618,6 +670,7 @@ export class Pool {
     const list: readonly unknown[] = args === undefined ? [] : args;
     if (!Array.isArray(list)) throw new TypeError(`${what}: args must be an array, e.g. [1, 2]`);
     const cancel = cancelling(options, what);
+    const block = options.block === undefined ? undefined : checkBlock(options.block, what);
     let numeric = true;
     for (let i = 0; numeric && i < list.length; i++) if (typeof list[i] !== "number") numeric = false;
     const reduced = numeric ? list.slice() : reduceArgs(list);
@@ -629,16 +682,28 @@ export class Pool {
       return result;
     }
     const task = { fn: entry, args: reduced, result: settled, numeric, queued: undefined };
+    const engine = this.#engine;
     if (cancel.signal || cancel.ms !== undefined) {
       onSettle(
         settled,
         arm(cancel, what, (reason) => {
           settleResult(settled, false, reason);
-          this.#engine.withdraw(task);
+          engine.withdraw(task, reason);
         }),
       );
     }
-    this.#engine.pushApply(task);
+    if (engine.line === undefined) engine.pushApply(task);
+    else {
+      const admission = engine.submit(
+        1,
+        task,
+        () => engine.pushApply(task),
+        (reason) => settleResult(settled, false, reason),
+        block ?? true,
+        what,
+      );
+      if (admission) attachAdmission(settled, admission);
+    }
     return result;
   }
 
@@ -653,6 +718,7 @@ export class Pool {
     const entry = this.#engine.entry(fn, what);
     const cancel = cancelling(options, what);
     const onProgress = progressCallback(options, what);
+    const block = checkBlock(options.block, what);
     const chunksize = options.chunksize;
     const items = toArray(iterable, what);
     let reduced: Items;
@@ -684,16 +750,26 @@ export class Pool {
       return result;
     }
     const job = new MapResult(entry, size, star, items.length, settled, onProgress);
+    const engine = this.#engine;
     if (cancel.signal || cancel.ms !== undefined) {
       onSettle(
         settled,
         arm(cancel, what, (reason) => {
           job.cancel(reason);
-          this.#engine.withdrawJob(job);
+          engine.withdrawJob(job, reason);
         }),
       );
     }
-    this.#engine.enqueue(new ArraySource(job, reduced));
+    const source = new ArraySource(job, reduced);
+    const admission = engine.submit(
+      Math.ceil(items.length / size),
+      job,
+      () => engine.enqueue(source),
+      (reason) => job.cancel(reason),
+      block,
+      what,
+    );
+    if (admission) attachAdmission(settled, admission);
     return result;
   }
 
@@ -715,7 +791,7 @@ export class Pool {
   map<T, R>(
     fn: (item: T) => R,
     iterable: Iterable<NoInfer<T>>,
-    chunksize?: number | (ChunkOptions & ProgressOptions),
+    chunksize?: number | (ChunkOptions & ProgressOptions & BlockOptions),
   ): Promise<Awaited<R>[]> {
     const options = chunkOptions(chunksize, "map", MAP_CHUNK_OPTIONS);
     return this.#mapJob<Awaited<R>>(fn as Target, iterable, false, options, "map").get();
@@ -764,7 +840,7 @@ export class Pool {
   starmap<F extends Target>(
     fn: F,
     iterable: Iterable<Readonly<Parameters<F>>>,
-    chunksize?: number | (ChunkOptions & ProgressOptions),
+    chunksize?: number | (ChunkOptions & ProgressOptions & BlockOptions),
   ): Promise<Awaited<ReturnType<F>>[]> {
     const options = chunkOptions(chunksize, "starmap", MAP_CHUNK_OPTIONS);
     return this.#mapJob<Awaited<ReturnType<F>>>(fn, iterable, true, options, "starmap").get();
@@ -811,7 +887,7 @@ export class Pool {
         `${what}: no onProgress option: the loop over its results sees each one as it comes; count them there`,
       );
     }
-    const options = chunkOptions(chunksize, what, CHUNK_OPTIONS);
+    const options = chunkOptions(chunksize, what, IMAP_OPTIONS);
     const size = validChunksize(options.chunksize ?? 1, what);
     const cancel = cancelling(options, what);
     const engine = this.#engine;
@@ -826,7 +902,7 @@ export class Pool {
     if (cancel.signal || cancel.ms !== undefined) {
       const disarm = arm(cancel, what, (reason) => {
         job.cancel(reason);
-        engine.withdrawJob(job);
+        engine.withdrawJob(job, reason);
       });
       const end = job.onEnd;
       job.onEnd = () => {

@@ -10,9 +10,9 @@
  *
  * @module
  */
-import * as errorClasses from "../errors.ts";
 import type { ChildIdentity } from "../process/current_process.ts";
 import type { TargetReference } from "../process/target_locating.ts";
+import { rebuild, reduceThrown } from "../serialize.ts";
 
 // Pool to worker.
 /** The worker's identity and initializer, sent once the worker is ready. */
@@ -39,12 +39,8 @@ export const APPLY_NUMBERS = 2;
 /** Consecutive chunks of one map: a chunk is one task. */
 export const CHUNKS = 3;
 
-/** A task's error as it crosses back to the pool. */
-export interface TaskError {
-  name: string;
-  message: string;
-  stack: string;
-}
+/** A task's error as it crosses back to the pool: the module's form of an error ({@linkcode taskError}). */
+export type TaskError = unknown;
 
 /** applyAsync tasks: `fnIds[i](...args[i])`. */
 export interface ApplyBatch {
@@ -195,35 +191,19 @@ export function withdrawTask(cells: Int32Array, n: number): boolean {
   return Atomics.load(cells, BEGUN) !== n + 1;
 }
 
-/** Describes any thrown value for the pool. */
+/** Any thrown value as it crosses to the pool: class, name, message, stack, cause and fields (serialize.ts). */
 export function taskError(error: unknown): TaskError {
-  if (error instanceof Error) {
-    return { name: error.name, message: error.message, stack: error.stack ?? `${error.name}: ${error.message}` };
-  }
-  const text = String(error);
-  return { name: "Error", message: text, stack: text };
+  return reduceThrown(error, "the task's error");
 }
 
-const builtinErrors: Record<string, ErrorConstructor> = {
-  Error,
-  TypeError,
-  RangeError,
-  ReferenceError,
-  SyntaxError,
-  EvalError,
-  URIError,
-};
-
-/** The task's error in this process: its class (when known here) and message, the remote stack as `cause`. */
+/**
+ * The task's error in this process: its class where this process knows it (built-in, the module's, or
+ * registered with `registerErrorClass`), its message, fields and cause, and the worker's stack as its stack.
+ */
 export function remoteError(sent: TaskError): Error {
-  const found = builtinErrors[sent.name] ?? (errorClasses as Record<string, unknown>)[sent.name];
-  const Class = typeof found === "function" && (found === Error || found.prototype instanceof Error)
-    ? found as ErrorConstructor
-    : Error;
-  const cause = new Error(sent.stack);
-  cause.name = "RemoteTraceback";
-  cause.stack = `RemoteTraceback:\n"""\n${sent.stack}\n"""`;
-  const error = new Class(sent.message, { cause });
-  if (error.name !== sent.name) error.name = sent.name;
-  return error;
+  try {
+    const error = rebuild(sent);
+    if (error instanceof Error) return error;
+  } catch { /* rebuilt below as what can be said */ }
+  return new Error("a task failed with an error that could not be rebuilt in the pool's process");
 }

@@ -8,6 +8,7 @@
 import { TimeoutError, ValueError } from "../errors.ts";
 import { rebuild, reduce } from "../serialize.ts";
 import { deadlineAfter, timeoutMs, wokenBy } from "../wait/deadline.ts";
+import { type Admission, ENTERED } from "./backpressure.ts";
 import { CHUNK_PART, type ChunkJob, type FnEntry, isPlain, type Items, type Part, type Source } from "./jobs.ts";
 
 /** Callbacks of {@linkcode Pool.applyAsync} and friends; they run in the pool's own process. */
@@ -24,6 +25,8 @@ const FAILED = 2;
 
 let settle!: (result: AsyncResult<unknown>, ok: boolean, value: unknown) => void;
 let setOnSettle!: (result: AsyncResult<unknown>, hook: () => void) => void;
+/** The admissions of the calls that waited for room: kept aside, so a result costs nothing more without one. */
+const admissions = new WeakMap<AsyncResult<unknown>, Admission>();
 
 function reportCallbackError(error: unknown): void {
   const text = error instanceof Error ? (error.stack ?? String(error)) : String(error);
@@ -104,6 +107,34 @@ export class AsyncResult<R = unknown> implements PromiseLike<R> {
     if (waiters) { for (const wake of waiters) wake(); }
   }
 
+  /**
+   * Resolves once the call's tasks are in the pool's queue: at once, unless the pool has a `maxQueue` and found
+   * its queue full, and then when they find room. Rejects as the result does when they never get there
+   * (cancelled, the pool terminated, or refused with `Full` under `block: false`). A producer awaits it before its
+   * next call to keep no more than `maxQueue` tasks waiting.
+   *
+   * @example
+   * ```ts
+   * import { Pool } from "@tsmp/multiprocessing";
+   * export function square(x: number) {
+   *   return x * x;
+   * }
+   * if (import.meta.main) {
+   *   await using pool = new Pool({ processes: 2, maxQueue: 8 });
+   *   const results = [];
+   *   for (let x = 0; x < 100; x++) {
+   *     const result = pool.applyAsync(square, [x]);
+   *     results.push(result);
+   *     await result.queued;
+   *   }
+   *   console.log((await Promise.all(results))[99]); // 9801
+   * }
+   * ```
+   */
+  get queued(): Promise<void> {
+    return admissions.get(this as AsyncResult<unknown>)?.promise ?? ENTERED;
+  }
+
   /** Whether the task has finished. */
   ready(): boolean {
     return this.#state !== PENDING;
@@ -151,6 +182,11 @@ export class AsyncResult<R = unknown> implements PromiseLike<R> {
 /** Settles `result` with a value (`ok`) or an error, once; later calls do nothing. */
 export function settleResult(result: AsyncResult<unknown>, ok: boolean, value: unknown): void {
   settle(result, ok, value);
+}
+
+/** Gives `result` the admission of its call, which waits for room in the pool's queue. */
+export function attachAdmission(result: AsyncResult<unknown>, admission: Admission): void {
+  admissions.set(result, admission);
 }
 
 /** Calls `hook` once when `result` settles, before its callbacks (the pool drops a timer or signal listener there). */

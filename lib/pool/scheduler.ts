@@ -22,6 +22,7 @@ import { runtime } from "../runtime/detect.ts";
 import type { ThreadLimits, WorkerHandle } from "../runtime/types.ts";
 import { rebuild } from "../serialize.ts";
 import { holdOpen } from "../wait/event_loop_hold.ts";
+import { Admission, RoomLine } from "./backpressure.ts";
 import { PoolEmitter, type WorkerExitReason } from "./events.ts";
 import { HostedWorker } from "./hosted_worker.ts";
 import {
@@ -92,6 +93,8 @@ export interface SchedulerOptions {
   limits: ThreadLimits | undefined;
   /** `"thread"`: workers are threads; `"spawn"`: OS processes, and what they are sent must be plain data. */
   startMethod: StartMethod;
+  /** The most tasks waiting for a worker before calls wait for room; undefined for no bound. */
+  maxQueue: number | undefined;
 }
 
 /**
@@ -191,6 +194,8 @@ export class Scheduler {
   readonly meter: PoolMeter = new PoolMeter();
   /** The listeners of the pool's events. */
   readonly events: PoolEmitter = new PoolEmitter();
+  /** The calls waiting for room, where the pool has a maxQueue. */
+  readonly line: RoomLine | undefined;
 
   /** Starts `options.processes` workers. */
   constructor(options: SchedulerOptions) {
@@ -202,6 +207,7 @@ export class Scheduler {
     this.#limits = options.limits;
     this.#spawned = options.startMethod === "spawn";
     this.checkData(this.#initargs, "initargs");
+    this.line = options.maxQueue === undefined ? undefined : new RoomLine(options.maxQueue);
     for (let i = 0; i < this.processes; i++) this.#spawn();
   }
 
@@ -220,6 +226,43 @@ export class Scheduler {
     let queued = 0;
     for (const source of this.#queue) queued += source.queued();
     return queued;
+  }
+
+  /** Tasks waiting for a worker (a map chunk is one). */
+  #queuedUnits(): number {
+    let units = 0;
+    for (const source of this.#queue) units += source.units();
+    return units;
+  }
+
+  /**
+   * Queues a call of `units` tasks (`enter` puts them in the queue) under maxQueue: at once if they fit, else
+   * when they do, in call order (`block`), or never (`fail` is called with `Full`, which names `what`). Returns
+   * the call's admission, or undefined when its tasks entered at once.
+   */
+  submit(
+    units: number,
+    key: unknown,
+    enter: () => void,
+    fail: (reason: Error) => void,
+    block: boolean,
+    what: string,
+  ): Admission | undefined {
+    const line = this.line;
+    if (line === undefined || line.fits(this.#queuedUnits(), units)) {
+      enter();
+      return undefined;
+    }
+    const admission = new Admission();
+    if (!block) {
+      const full = line.full(what);
+      admission.refuse(full);
+      fail(full);
+    } else {
+      line.wait({ units, key, enter, fail, admission });
+      this.#afterChange();
+    }
+    return admission;
   }
 
   /** Workers holding tasks. */
@@ -302,9 +345,10 @@ export class Scheduler {
    * Takes back an applyAsync task whose result has settled without it (cancelled): from the queue, or from the
    * worker holding it, which never begins it; if that worker is running it, the worker is ended and replaced.
    */
-  withdraw(task: ApplyTask): void {
+  withdraw(task: ApplyTask, reason: unknown): void {
+    if (this.line?.withdraw(task, reason)) return;
     for (const source of this.#queue) {
-      if (source.withdraw?.(task)) return;
+      if (source.withdraw?.(task)) return this.#roomMade();
     }
     const held = this.#holder(task);
     if (held && !this.#withdrawFrom(held.worker, held.n)) this.#end(held.worker);
@@ -314,9 +358,13 @@ export class Scheduler {
    * Takes back an applyAsync task that has not begun (a future cancelled): true if it will not run; false if a
    * worker is running it or it is not held (finished), which is then left alone.
    */
-  withdrawWaiting(task: ApplyTask): boolean {
+  withdrawWaiting(task: ApplyTask, reason: unknown): boolean {
+    if (this.line?.withdraw(task, reason)) return true;
     for (const source of this.#queue) {
-      if (source.withdraw?.(task)) return true;
+      if (source.withdraw?.(task)) {
+        this.#roomMade();
+        return true;
+      }
     }
     const held = this.#holder(task);
     return held !== undefined && this.#withdrawFrom(held.worker, held.n);
@@ -349,7 +397,8 @@ export class Scheduler {
    * Takes back the chunks of a cancelled map that workers hold and have not begun; a worker running one of its
    * chunks is ended and replaced. Its chunks still queued are dropped as the queue is read.
    */
-  withdrawJob(job: ChunkJob): void {
+  withdrawJob(job: ChunkJob, reason?: unknown): void {
+    this.line?.withdraw(job, reason);
     for (const worker of [...this.#workers]) {
       let running = false;
       let n = worker.reported;
@@ -384,6 +433,11 @@ export class Scheduler {
       ),
     );
     worker.handle.terminate();
+  }
+
+  /** A task left the queue without a worker: calls waiting for room may enter. */
+  #roomMade(): void {
+    if (this.line?.length) this.#schedule();
   }
 
   /** Looks at the queue again soon (an imap's consumer made room). */
@@ -660,6 +714,7 @@ export class Scheduler {
     }
     this.#queue = [];
     this.#applyTail = undefined;
+    this.line?.failAll(error);
     for (const part of parts) {
       for (let unit = 0; unit < unitsOf(part); unit++) this.#failUnit(part, unit, undefined, error);
     }
@@ -668,7 +723,7 @@ export class Scheduler {
 
   /** Whether workers hold tasks or sources have more; `takeable` leaves out imaps waiting for their consumer. */
   #hasWork(takeable = false): boolean {
-    if (this.#workers.some((w) => w.reported < w.sentUnits)) return true;
+    if (this.#workers.some((w) => w.reported < w.sentUnits) || this.line?.length) return true;
     return this.#queue.some((source) => !source.exhausted && !(takeable && source.blocked));
   }
 
@@ -688,8 +743,7 @@ export class Scheduler {
       // Round by round, one batch per worker with room, so a short queue is shared out evenly.
       for (let sent = true; sent && this.#queue.length;) {
         sent = false;
-        let queued = 0;
-        for (const source of this.#queue) queued += source.units();
+        const queued = this.#queuedUnits();
         const share = queued > 0 ? Math.max(1, Math.ceil(queued / (ready.length * IN_FLIGHT))) : Infinity;
         for (const worker of ready) {
           if (worker.ends.length >= (worker.slow ? 1 : IN_FLIGHT) || worker.retiring) continue;
@@ -707,6 +761,7 @@ export class Scheduler {
           }
         }
       }
+      if (this.line?.length) this.line.admit(() => this.#queuedUnits());
     }
     this.#afterChange();
   }

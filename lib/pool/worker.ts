@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { CancelledError } from "../errors.ts";
 import { bootChild, nameChild } from "../process/bootstrap.ts";
 import { adoptIdentity, importTarget } from "../process/current_process.ts";
 import type { Target } from "../process/process.ts";
@@ -48,7 +49,9 @@ let link: WorkerLink | undefined;
 const send = (message: FromWorker) => link!.send(message);
 let cells: Int32Array | undefined;
 let started = 0;
-const fns = new Map<number, Target | TaskError>();
+const fns = new Map<number, Target>();
+/** Why a task function could not be imported: each of its tasks fails with this. */
+const importFailures = new Map<number, unknown>();
 const inbox: ToWorker[] = [];
 let running = false;
 
@@ -114,7 +117,7 @@ const begin = (): boolean => {
 };
 
 /** What a withdrawn task reports: the pool has settled it already and drops this. */
-const WITHDRAWN: TaskError = { name: "CancelledError", message: "withdrawn", stack: "" };
+const WITHDRAWN: TaskError = taskError(new CancelledError("the pool withdrew this task"));
 
 const isThenable = (value: unknown): value is PromiseLike<unknown> =>
   value !== null && (typeof value === "object" || typeof value === "function")
@@ -136,7 +139,7 @@ async function runApply(fnIds: number[], argsList: unknown[][]): Promise<void> {
     if (!begin()) continue;
     const fn = fns.get(fnIds[i]!);
     try {
-      if (typeof fn !== "function") throw remoteFailure(fn);
+      if (typeof fn !== "function") throw missing(fnIds[i]!);
       let args: unknown[];
       try {
         args = rebuild(argsList[i]!) as unknown[];
@@ -161,7 +164,7 @@ async function runApplyNumbers(idBuffer: ArrayBuffer, countBuffer: ArrayBuffer, 
     if (!begin()) continue;
     const fn = fns.get(ids[i]!);
     try {
-      if (typeof fn !== "function") throw remoteFailure(fn);
+      if (typeof fn !== "function") throw missing(ids[i]!);
       const count = counts[i]!;
       let value = count === 1 ? fn(args[at]) : fn(...args.subarray(at, at + count));
       if (isThenable(value)) value = await value;
@@ -186,7 +189,7 @@ async function runChunks(
     const end = Math.min(items.length, start + chunksize);
     const mark = values.length;
     try {
-      if (typeof fn !== "function") throw remoteFailure(fn);
+      if (typeof fn !== "function") throw missing(fnId);
       for (let j = start; j < end; j++) {
         const raw = items[j];
         let item = raw;
@@ -209,14 +212,8 @@ async function runChunks(
   }
 }
 
-function remoteFailure(found: Target | TaskError | undefined): Error {
-  if (found && typeof found === "object") {
-    const error = new Error(found.message);
-    error.name = found.name;
-    error.stack = found.stack;
-    return error;
-  }
-  return new Error("task function missing in the pool worker");
+function missing(fnId: number): unknown {
+  return importFailures.get(fnId) ?? new Error("task function missing in the pool worker");
 }
 
 async function handle(message: ToWorker): Promise<void> {
@@ -247,7 +244,7 @@ async function handle(message: ToWorker): Promise<void> {
           try {
             fns.set(id, await importTarget(reference) as Target);
           } catch (error) {
-            fns.set(id, taskError(error));
+            importFailures.set(id, error);
           }
         }
       }
