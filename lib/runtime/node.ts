@@ -24,7 +24,7 @@ import type { Readable } from "node:stream";
 import { fileURLToPath } from "node:url";
 import { statPath } from "./node_fs.ts";
 import { heapLimitMb, isMainThread, workerData, workerParentPort, WorkerThread } from "./node_threads.ts";
-import { beforeFatalEnd, killProcess, killProcessGroup, parentPid } from "./process_events.ts";
+import { nodeLikeMembers, processMembers } from "./process_events.ts";
 import type { ChildHandle, ChildSpawnOptions, Runtime, ThreadLimits } from "./types.ts";
 import { onUncaughtNode } from "./uncaught.ts";
 
@@ -288,19 +288,9 @@ const nodeRuntime = (): Runtime => ({
   readTextFileSync: (path) => builtin("node:fs").readFileSync(path, "utf8"),
   pathInfo: statPath,
   onUncaught: onUncaughtNode,
-  onExit(callback) {
-    nodeProcess.on("exit", callback);
-  },
-  unrefTimeout(callback, ms) {
-    (setTimeout(callback, ms) as unknown as { unref(): void }).unref();
-  },
+  ...nodeLikeMembers,
   getEnv: (name) => nodeProcess.env[name],
   tempDir: () => builtin("node:os").tmpdir(),
   spawnChild,
-  // child_process passes argv0 and any descriptor through its stdio array.
-  spawnCan: { argv0: true, passFds: true },
-  killGroup: killProcessGroup,
-  kill: killProcess,
-  parentPid,
-  beforeFatalEnd,
+  ...processMembers,
 });
