@@ -207,6 +207,7 @@ test("a Python SyncManager client against our server: dict, list, Value, Lock, Q
     event: [false, true],
     slices: [[2, 3], [4, 3, 2, 11], [3, 4], [0, 1, 2, 3, 4]],
     control: [true, true],
+    forever: true,
   });
 });
 
@@ -369,6 +370,41 @@ test("SyncManager synchronization proxies: Lock, RLock, Semaphore, Event, Condit
   await assert.rejects(q.getNowait(), (e: Error) => e.name === "Empty");
   await q.taskDone();
   await q.join();
+});
+
+/** Whether `promise` is still pending once a 30 ms timer (armed after it) has fired. */
+async function pendingAfter30ms(promise: Promise<unknown>): Promise<boolean> {
+  const window = new Promise<"pending">((resolve) => setTimeout(() => resolve("pending"), 30));
+  return await Promise.race([promise.then(() => "settled", () => "settled"), window]) === "pending";
+}
+
+test("proxy calls keep the module's timeout rule: Infinity and 2^31 ms or more wait, negative is 0, NaN is an error", async () => {
+  await using m = new SyncManager({ authkey: "k" });
+  await m.start();
+  // setTimeout takes a delay this long as 1 ms.
+  const far = 2 ** 31 + 1_000;
+  const q = await m.Queue();
+  const gets = [q.get(true, Infinity), q.get(true, far)];
+  const ev = await m.Event();
+  const waits = [ev.wait(Infinity), ev.wait(far)];
+  const lock = await m.Lock();
+  await lock.acquire();
+  const acquiring = lock.acquire(true, far);
+  assert.equal(await pendingAfter30ms(Promise.race([...gets, ...waits, acquiring])), true, "a call ended early");
+  await q.put(1);
+  await q.put(2);
+  assert.deepEqual((await Promise.all(gets)).sort(), [1, 2]);
+  await ev.set();
+  assert.deepEqual(await Promise.all(waits), [true, true]);
+  await lock.release();
+  assert.equal(await acquiring, true);
+  // The lock is held (handed to the waiter above): a negative timeout looks once, as 0 does.
+  assert.equal(await lock.acquire(true, -5), false);
+  await assert.rejects(q.get(true, -1), (e: Error) => e.name === "Empty");
+  await assert.rejects(lock.acquire(true, Number.NaN), TypeError);
+  await assert.rejects(ev.wait("5" as never), TypeError);
+  await assert.rejects(q.callMethod("get", [], { timeout: Number.NaN }), TypeError);
+  await lock.release();
 });
 
 test("the seeds' program: a list, a Value, a dict and a Lock shared by 20 processes", async () => {
