@@ -112,6 +112,35 @@ test("a timeout with nothing ready resolves []; 0 and negative timeouts only loo
   b.close();
 });
 
+/** Whether `promise` is still pending once a 30 ms timer (armed after it) has fired. */
+async function pendingAfter30ms(promise: Promise<unknown>): Promise<boolean> {
+  const window = new Promise<"pending">((resolve) => setTimeout(() => resolve("pending"), 30));
+  return await Promise.race([promise.then(() => "settled", () => "settled"), window]) === "pending";
+}
+
+test("null, Infinity and timeouts of 2^31 ms or more wait until one is ready (the module's timeout rule)", async () => {
+  const [a, b] = Pipe();
+  const q = new Queue<number>();
+  const listener = new Listener(["127.0.0.1", 0]);
+  const [server, client] = await Promise.all([listener.accept(), Client(await listener.ready)]);
+  const never = new Promise<never>(() => {});
+  // setTimeout takes a delay this long as 1 ms.
+  const far = 2 ** 31 + 1_000;
+  const waits = [wait([a], null), wait([q, never], Infinity), wait([server, never], far), wait([a, q, never], far)];
+  assert.equal(await pendingAfter30ms(Promise.race(waits)), true, "a wait ended with nothing ready");
+  await b.send(1);
+  await q.put(2);
+  await client.send(3);
+  const [first, second, third, fourth] = await Promise.all(waits);
+  assert.deepEqual(first, [a]);
+  assert.deepEqual(second, [q]);
+  assert.deepEqual(third, [server]);
+  assert.equal(fourth![0], a);
+  for (const end of [a, b, server, client]) end.close();
+  listener.close();
+  q.close();
+});
+
 test("bad input is an error naming the problem", async () => {
   const [a, b] = Pipe();
   const [reader, writer] = Pipe(false);
@@ -123,9 +152,11 @@ test("bad input is an error naming the problem", async () => {
   b.close();
   const closed = b;
   await assert.rejects(wait([a, closed]), (error) => error instanceof ProcessError && /closed/.test(error.message));
-  await assert.rejects(wait([a], Number.NaN), /timeout is milliseconds/);
-  await assert.rejects(wait([a], "1" as never), /timeout is milliseconds/);
+  await assert.rejects(wait([a], Number.NaN), /timeout must be a number of milliseconds/);
+  await assert.rejects(wait([a], "1" as never), /timeout must be a number of milliseconds/);
   await assert.rejects(wait([]), /wait forever/);
+  await assert.rejects(wait([], null), /wait forever/);
+  await assert.rejects(wait([], Infinity), /wait forever/);
   a.close();
   reader.close();
   writer.close();
