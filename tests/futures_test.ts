@@ -146,6 +146,21 @@ test("wait: FIRST_COMPLETED, FIRST_EXCEPTION, ALL_COMPLETED and timeout", async 
   assert.throws(() => wait([slow], { returnWhen: "FIRST" as never }), /returnWhen/);
 });
 
+test("wait, asCompleted and map with a timeout of 2^31 ms or more wait (setTimeout would take it as 1 ms)", async () => {
+  await using executor = new ProcessPoolExecutor({ maxWorkers: 1 });
+  const cells = sharedInts();
+  const far = 2 ** 31 + 1_000;
+  const slow = executor.submit(fx.waitFlag, cells, 7);
+  const waited = wait([slow], { timeout: far });
+  const completed = asCompleted([slow], { timeout: far }).next();
+  const mapped = executor.map(fx.waitFlag, [cells], [8], { timeout: far }).next();
+  await started(cells);
+  release(cells);
+  assert.deepEqual([...(await waited).done], [slow]);
+  assert.equal((await completed).value, slow);
+  assert.deepEqual(await mapped, { done: false, value: 8 });
+});
+
 test("shutdown with cancelFutures cancels what has not begun and lets the running one finish", async () => {
   const executor = new ProcessPoolExecutor({ maxWorkers: 1 });
   const cells = sharedInts();

@@ -86,6 +86,19 @@ test("a running task that times out ends its worker, which is replaced; its othe
   });
 });
 
+test("a timeout of 2^31 ms or more lets the call run (setTimeout would take it as 1 ms)", async () => {
+  await withPool({ processes: 1 }, async (pool) => {
+    const cells = sharedInts();
+    const far = 2 ** 31 + 1_000;
+    const result = pool.applyAsync(fx.waitFlag, [cells, 7], { timeout: far });
+    const mapped = pool.starmapAsync(fx.waitFlag, [[cells, 7]], { timeout: far });
+    await started(cells);
+    release(cells);
+    assert.equal(await result.get(10_000), 7);
+    assert.deepEqual(await mapped.get(10_000), [7]);
+  });
+});
+
 test("cancelling a map cancels what it has not finished; the pool goes on", async () => {
   await withPool({ processes: 2 }, async (pool) => {
     const cells = sharedInts();
