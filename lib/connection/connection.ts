@@ -89,7 +89,7 @@ export class Connection {
     if (!privateMethodsTiered) {
       privateMethodsTiered = true;
       // Like the ring's (lib/transport/ring.ts), through an instance as private methods must be.
-      runtime.avoidTopJitTier?.([this.#open, this.#readableTransport, this.#receive]);
+      runtime.avoidTopJitTier?.([this.#open, this.#readableTransport, this.#receive, this.#decode]);
     }
   }
 
@@ -283,5 +283,6 @@ export class Connection {
   }
 }
 
-// A connection's per-message code, like the ring's under it (lib/transport/ring.ts).
-runtime.avoidTopJitTier?.([checkLength, decodeIn], [Connection.prototype]);
+// A connection's per-message code, like the ring's under it (lib/transport/ring.ts); checkSerializer runs once a
+// connection, and a hint costs nothing on code that never gets hot.
+runtime.avoidTopJitTier?.([checkLength, decodeIn, checkSerializer], [Connection.prototype]);

@@ -126,5 +126,5 @@ export function Pipe(duplex = true): [Connection, Connection] {
   ];
 }
 
-// A pipe's per-message code, like the ring's under it (lib/transport/ring.ts).
-runtime.avoidTopJitTier?.([], [RingTransport.prototype]);
+// A pipe's per-message code, like the ring's under it (lib/transport/ring.ts), and Pipe(), which runs once a pipe.
+runtime.avoidTopJitTier?.([Pipe], [RingTransport.prototype]);
