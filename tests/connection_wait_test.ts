@@ -14,6 +14,7 @@ import {
   SimpleQueue,
   wait,
 } from "../mod.ts";
+import { FAR_MS, pendingAfter30ms } from "./fixtures/pending.ts";
 import * as fx from "./fixtures/wait_targets.ts";
 
 test("objects ready now are returned at once, in the order given; the others are left out", async () => {
@@ -112,21 +113,18 @@ test("a timeout with nothing ready resolves []; 0 and negative timeouts only loo
   b.close();
 });
 
-/** Whether `promise` is still pending once a 30 ms timer (armed after it) has fired. */
-async function pendingAfter30ms(promise: Promise<unknown>): Promise<boolean> {
-  const window = new Promise<"pending">((resolve) => setTimeout(() => resolve("pending"), 30));
-  return await Promise.race([promise.then(() => "settled", () => "settled"), window]) === "pending";
-}
-
 test("null, Infinity and timeouts of 2^31 ms or more wait until one is ready (the module's timeout rule)", async () => {
   const [a, b] = Pipe();
   const q = new Queue<number>();
   const listener = new Listener(["127.0.0.1", 0]);
   const [server, client] = await Promise.all([listener.accept(), Client(await listener.ready)]);
   const never = new Promise<never>(() => {});
-  // setTimeout takes a delay this long as 1 ms.
-  const far = 2 ** 31 + 1_000;
-  const waits = [wait([a], null), wait([q, never], Infinity), wait([server, never], far), wait([a, q, never], far)];
+  const waits = [
+    wait([a], null),
+    wait([q, never], Infinity),
+    wait([server, never], FAR_MS),
+    wait([a, q, never], FAR_MS),
+  ];
   assert.equal(await pendingAfter30ms(Promise.race(waits)), true, "a wait ended with nothing ready");
   await b.send(1);
   await q.put(2);

@@ -26,6 +26,7 @@ import {
   SyncManager,
 } from "../mod.ts";
 import * as fx from "./fixtures/managers_targets.ts";
+import { FAR_MS, pendingAfter30ms } from "./fixtures/pending.ts";
 import { hasPython, PythonPeer, withPython } from "./fixtures/python_peer.ts";
 import { readText, sharedText } from "./fixtures/targets.ts";
 
@@ -372,24 +373,16 @@ test("SyncManager synchronization proxies: Lock, RLock, Semaphore, Event, Condit
   await q.join();
 });
 
-/** Whether `promise` is still pending once a 30 ms timer (armed after it) has fired. */
-async function pendingAfter30ms(promise: Promise<unknown>): Promise<boolean> {
-  const window = new Promise<"pending">((resolve) => setTimeout(() => resolve("pending"), 30));
-  return await Promise.race([promise.then(() => "settled", () => "settled"), window]) === "pending";
-}
-
 test("proxy calls keep the module's timeout rule: Infinity and 2^31 ms or more wait, negative is 0, NaN is an error", async () => {
   await using m = new SyncManager({ authkey: "k" });
   await m.start();
-  // setTimeout takes a delay this long as 1 ms.
-  const far = 2 ** 31 + 1_000;
   const q = await m.Queue();
-  const gets = [q.get(true, Infinity), q.get(true, far)];
+  const gets = [q.get(true, Infinity), q.get(true, FAR_MS)];
   const ev = await m.Event();
-  const waits = [ev.wait(Infinity), ev.wait(far)];
+  const waits = [ev.wait(Infinity), ev.wait(FAR_MS)];
   const lock = await m.Lock();
   await lock.acquire();
-  const acquiring = lock.acquire(true, far);
+  const acquiring = lock.acquire(true, FAR_MS);
   assert.equal(await pendingAfter30ms(Promise.race([...gets, ...waits, acquiring])), true, "a call ended early");
   await q.put(1);
   await q.put(2);

@@ -4,6 +4,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { runtime } from "../lib/runtime/detect.ts";
 import { BrokenPoolError, Pool, TimeoutError } from "../mod.ts";
+import { FAR_MS } from "./fixtures/pending.ts";
 import * as fx from "./fixtures/pool_targets.ts";
 
 const sharedInts = (n = 4) => new Int32Array(new SharedArrayBuffer(4 * n));
@@ -89,9 +90,8 @@ test("a running task that times out ends its worker, which is replaced; its othe
 test("a timeout of 2^31 ms or more lets the call run (setTimeout would take it as 1 ms)", async () => {
   await withPool({ processes: 1 }, async (pool) => {
     const cells = sharedInts();
-    const far = 2 ** 31 + 1_000;
-    const result = pool.applyAsync(fx.waitFlag, [cells, 7], { timeout: far });
-    const mapped = pool.starmapAsync(fx.waitFlag, [[cells, 7]], { timeout: far });
+    const result = pool.applyAsync(fx.waitFlag, [cells, 7], { timeout: FAR_MS });
+    const mapped = pool.starmapAsync(fx.waitFlag, [[cells, 7]], { timeout: FAR_MS });
     await started(cells);
     release(cells);
     assert.equal(await result.get(10_000), 7);

@@ -31,6 +31,7 @@ import {
   UnicodeDecodeError,
   ValueError,
 } from "../mod.ts";
+import { FAR_MS, pendingAfter30ms } from "./fixtures/pending.ts";
 
 const python = spawnSync("python3", ["--version"]).status === 0;
 const noPython = !python && "python3 not found";
@@ -137,23 +138,15 @@ test("wait: a timeout, then wait() returns 0", async () => {
   assert.equal(p.poll(), 0);
 });
 
-/** Whether `promise` is still pending once a 30 ms timer (armed after it) has fired. */
-async function pendingAfter30ms(promise: Promise<unknown>): Promise<boolean> {
-  const window = new Promise<"pending">((resolve) => setTimeout(() => resolve("pending"), 30));
-  return await Promise.race([promise.then(() => "settled", () => "settled"), window]) === "pending";
-}
-
 test("timeouts keep the module's rule: Infinity and 2^31 ms or more wait, a negative is 0, NaN is a TypeError", async () => {
-  // setTimeout takes a delay this long as 1 ms.
-  const far = 2 ** 31 + 1_000;
   const p = new Popen(["cat"], { stdin: PIPE, stdout: DEVNULL });
-  const waits = [p.wait({ timeout: far }), p.wait({ timeout: Infinity })];
+  const waits = [p.wait({ timeout: FAR_MS }), p.wait({ timeout: Infinity })];
   assert.equal(await pendingAfter30ms(Promise.race(waits)), true, "a wait ended while the child ran");
   await assert.rejects(p.wait({ timeout: -1 }), TimeoutExpired);
   await assert.rejects(p.wait({ timeout: Number.NaN }), TypeError);
   await p.stdin!.close();
   assert.deepEqual(await Promise.all(waits), [0, 0]);
-  const done = await run(["sh", "-c", "sleep 0.05; echo done"], { captureOutput: true, text: true, timeout: far });
+  const done = await run(["sh", "-c", "sleep 0.05; echo done"], { captureOutput: true, text: true, timeout: FAR_MS });
   assert.equal(done.stdout, "done\n");
   await assert.rejects(run(["sleep", "10"], { timeout: -1 }), (e) => e instanceof TimeoutExpired && e.timeout === 0);
   await assert.rejects(run(["true"], { timeout: "5" as never }), TypeError);

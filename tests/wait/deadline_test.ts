@@ -3,19 +3,11 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { atDeadline, deadlineAfter, settledBy, wokenBy } from "../../lib/wait/deadline.ts";
-
-/** Past setTimeout's range: a plain timer of this length fires after 1 ms. */
-const FAR = 2 ** 31 + 1_000;
-
-/** Whether `promise` is still pending once a 30 ms timer (armed after its own) has fired. */
-async function pendingAfter30ms(promise: Promise<unknown>): Promise<boolean> {
-  const window = new Promise<"pending">((resolve) => setTimeout(() => resolve("pending"), 30));
-  return await Promise.race([promise.then(() => "settled", () => "settled"), window]) === "pending";
-}
+import { FAR_MS, pendingAfter30ms } from "../fixtures/pending.ts";
 
 test("atDeadline: a far deadline does not expire early, a past one on a timer turn, a cancelled one never", async () => {
   let far = 0;
-  const cancelFar = atDeadline(deadlineAfter(FAR), () => far++);
+  const cancelFar = atDeadline(deadlineAfter(FAR_MS), () => far++);
   let past = 0;
   const expired = new Promise<void>((resolve) =>
     atDeadline(performance.now() - 5, () => {
@@ -45,7 +37,7 @@ test("atDeadline expires no sooner than its deadline", async () => {
 
 test("wokenBy: true when woken, false at the deadline with its wake-up taken out, at once for a past deadline", async () => {
   const waiters: (() => void)[] = [];
-  const woken = wokenBy(waiters, deadlineAfter(FAR));
+  const woken = wokenBy(waiters, deadlineAfter(FAR_MS));
   assert.equal(waiters.length, 1);
   assert.equal(await pendingAfter30ms(woken), true, "a far deadline did not end the wait");
   waiters.shift()!();
@@ -62,7 +54,7 @@ test("wokenBy: true when woken, false at the deadline with its wake-up taken out
 test("settledBy: true when the promise settles first, false at the deadline or on an abort; a rejection rejects", async () => {
   let resolve!: () => void;
   const later = new Promise<void>((r) => (resolve = r));
-  const far = settledBy(later, deadlineAfter(FAR));
+  const far = settledBy(later, deadlineAfter(FAR_MS));
   assert.equal(await pendingAfter30ms(far), true, "a far deadline did not end the wait");
   resolve();
   assert.equal(await far, true);
@@ -77,5 +69,8 @@ test("settledBy: true when the promise settles first, false at the deadline or o
   assert.equal(await settledBy(never, Infinity, AbortSignal.abort()), false);
 
   const failure = new Error("failed");
-  await assert.rejects(settledBy(Promise.reject(failure), deadlineAfter(FAR), new AbortController().signal), failure);
+  await assert.rejects(
+    settledBy(Promise.reject(failure), deadlineAfter(FAR_MS), new AbortController().signal),
+    failure,
+  );
 });
