@@ -172,6 +172,7 @@ let jsc: { noFTL?: (f: unknown) => unknown } | undefined;
 /** The adapter for Bun (made only there: it reads `Bun` at once). */
 export const createBunRuntime = (): Runtime => ({
   name: "bun",
+  ...nodeLikeMembers,
   // A loopback reply to another thread comes sooner when the loop turns (BENCHMARKS.md, runtime notes).
   turnsReadSockets: true,
   pid: nodeProcess.pid,
@@ -186,13 +187,6 @@ export const createBunRuntime = (): Runtime => ({
   },
   // JavaScriptCore has no command-line heap limit.
   limitsProcessHeap: false,
-  exitProcess(code: number): never {
-    nodeProcess.exit(code);
-  },
-  terminateStopsThreads: true,
-  exitThread(code: number): never {
-    nodeProcess.exit(code);
-  },
   startWorker: (url, name) => new BunWorker(url, name),
   startWorkerBlocks: false,
   parentPort() {
@@ -213,7 +207,6 @@ export const createBunRuntime = (): Runtime => ({
   readTextFileSync: (path) => nodeProcess.getBuiltinModule("node:fs").readFileSync(path, "utf8"),
   pathInfo: statPath,
   onUncaught: onUncaughtWebAndNode,
-  ...nodeLikeMembers,
   getEnv: (name) => Bun.env[name],
   tempDir: () => nodeProcess.getBuiltinModule("node:os").tmpdir(),
   spawnChild,

@@ -256,6 +256,7 @@ export function createNodeRuntime(): Runtime {
 
 const nodeRuntime = (): Runtime => ({
   name: "node",
+  ...nodeLikeMembers,
   // libuv polls sockets with a zero timeout on every turn while an immediate is pending, as Bun's loop does (not
   // measured here: see BENCHMARKS.md for what is).
   turnsReadSockets: true,
@@ -273,14 +274,6 @@ const nodeRuntime = (): Runtime => ({
     fileURLToPath(url),
   ],
   limitsProcessHeap: true,
-  exitProcess(code: number): never {
-    nodeProcess.exit(code);
-  },
-  terminateStopsThreads: true,
-  // In a worker, Node's process.exit() ends that thread only.
-  exitThread(code: number): never {
-    nodeProcess.exit(code);
-  },
   startWorker,
   startWorkerBlocks: false,
   threadHeapLimitMb: heapLimitMb,
@@ -288,7 +281,6 @@ const nodeRuntime = (): Runtime => ({
   readTextFileSync: (path) => builtin("node:fs").readFileSync(path, "utf8"),
   pathInfo: statPath,
   onUncaught: onUncaughtNode,
-  ...nodeLikeMembers,
   getEnv: (name) => nodeProcess.env[name],
   tempDir: () => builtin("node:os").tmpdir(),
   spawnChild,

@@ -1,7 +1,7 @@
 /**
  * What every runtime gives the same way through node:process: a spawned child's stdin, signals to a process or a
  * group, the live parent pid, and a last word before a signal or an uncaught error ends the program; and what Bun
- * gives as Node does (exit callbacks, timers, spawn options). (An error nobody caught is each adapter's
+ * gives as Node does (exiting, exit callbacks, timers, spawn options). (An error nobody caught is each adapter's
  * `onUncaught`: Node has no web events on its global scope.)
  *
  * @module
@@ -70,7 +70,18 @@ export const processMembers: Pick<Runtime, "killGroup" | "kill" | "parentPid" | 
 };
 
 /** The members Bun has as Node does. */
-export const nodeLikeMembers: Pick<Runtime, "onExit" | "unrefTimeout" | "spawnCan"> = {
+export const nodeLikeMembers: Pick<
+  Runtime,
+  "exitProcess" | "exitThread" | "terminateStopsThreads" | "onExit" | "unrefTimeout" | "spawnCan"
+> = {
+  exitProcess(code: number): never {
+    nodeProcess.exit(code);
+  },
+  // In a worker, process.exit() ends that thread only.
+  exitThread(code: number): never {
+    nodeProcess.exit(code);
+  },
+  terminateStopsThreads: true,
   onExit(callback) {
     nodeProcess.on("exit", callback);
   },
