@@ -14,6 +14,7 @@ import {
   SimpleQueue,
   wait,
 } from "../mod.ts";
+import { FAR_MS, pendingAfter30ms } from "./fixtures/pending.ts";
 import * as fx from "./fixtures/wait_targets.ts";
 
 test("objects ready now are returned at once, in the order given; the others are left out", async () => {
@@ -112,6 +113,32 @@ test("a timeout with nothing ready resolves []; 0 and negative timeouts only loo
   b.close();
 });
 
+test("null, Infinity and timeouts of 2^31 ms or more wait until one is ready (the module's timeout rule)", async () => {
+  const [a, b] = Pipe();
+  const q = new Queue<number>();
+  const listener = new Listener(["127.0.0.1", 0]);
+  const [server, client] = await Promise.all([listener.accept(), Client(await listener.ready)]);
+  const never = new Promise<never>(() => {});
+  const waits = [
+    wait([a], null),
+    wait([q, never], Infinity),
+    wait([server, never], FAR_MS),
+    wait([a, q, never], FAR_MS),
+  ];
+  assert.equal(await pendingAfter30ms(Promise.race(waits)), true, "a wait ended with nothing ready");
+  await b.send(1);
+  await q.put(2);
+  await client.send(3);
+  const [first, second, third, fourth] = await Promise.all(waits);
+  assert.deepEqual(first, [a]);
+  assert.deepEqual(second, [q]);
+  assert.deepEqual(third, [server]);
+  assert.equal(fourth![0], a);
+  for (const end of [a, b, server, client]) end.close();
+  listener.close();
+  q.close();
+});
+
 test("bad input is an error naming the problem", async () => {
   const [a, b] = Pipe();
   const [reader, writer] = Pipe(false);
@@ -123,9 +150,11 @@ test("bad input is an error naming the problem", async () => {
   b.close();
   const closed = b;
   await assert.rejects(wait([a, closed]), (error) => error instanceof ProcessError && /closed/.test(error.message));
-  await assert.rejects(wait([a], Number.NaN), /timeout is milliseconds/);
-  await assert.rejects(wait([a], "1" as never), /timeout is milliseconds/);
+  await assert.rejects(wait([a], Number.NaN), /timeout must be a number of milliseconds/);
+  await assert.rejects(wait([a], "1" as never), /timeout must be a number of milliseconds/);
   await assert.rejects(wait([]), /wait forever/);
+  await assert.rejects(wait([], null), /wait forever/);
+  await assert.rejects(wait([], Infinity), /wait forever/);
   a.close();
   reader.close();
   writer.close();

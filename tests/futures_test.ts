@@ -15,6 +15,7 @@ import {
   TimeoutError,
   wait,
 } from "../futures.ts";
+import { FAR_MS } from "./fixtures/pending.ts";
 import * as fx from "./fixtures/pool_targets.ts";
 
 const sharedInts = (n = 4) => new Int32Array(new SharedArrayBuffer(4 * n));
@@ -144,6 +145,20 @@ test("wait: FIRST_COMPLETED, FIRST_EXCEPTION, ALL_COMPLETED and timeout", async 
   result = await wait([executor.submit(fx.sqr, 1), executor.submit(fx.sqr, 2)], { returnWhen: FIRST_EXCEPTION });
   assert.equal(result.done.size, 2);
   assert.throws(() => wait([slow], { returnWhen: "FIRST" as never }), /returnWhen/);
+});
+
+test("wait, asCompleted and map with a timeout of 2^31 ms or more wait (setTimeout would take it as 1 ms)", async () => {
+  await using executor = new ProcessPoolExecutor({ maxWorkers: 1 });
+  const cells = sharedInts();
+  const slow = executor.submit(fx.waitFlag, cells, 7);
+  const waited = wait([slow], { timeout: FAR_MS });
+  const completed = asCompleted([slow], { timeout: FAR_MS }).next();
+  const mapped = collect(executor.map(fx.waitFlag, [cells], [8], { timeout: FAR_MS }));
+  await started(cells);
+  release(cells);
+  assert.deepEqual([...(await waited).done], [slow]);
+  assert.equal((await completed).value, slow);
+  assert.deepEqual(await mapped, [8]);
 });
 
 test("shutdown with cancelFutures cancels what has not begun and lets the running one finish", async () => {

@@ -61,7 +61,7 @@ async function waitForFlows(m: SyncManager) {
   assert.equal(await cond.waitFor(() => 0, 30), 0);
   assert.equal(await cond.waitFor(() => "at once", 0), "at once");
   await assert.rejects(cond.waitFor("x" as never), /predicate must be a function/);
-  await assert.rejects(cond.waitFor(() => 1, Number.NaN), /timeout is milliseconds/);
+  await assert.rejects(cond.waitFor(() => 1, Number.NaN), /timeout must be a number of milliseconds/);
   await cond.release();
 }
 

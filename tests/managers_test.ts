@@ -26,6 +26,7 @@ import {
   SyncManager,
 } from "../mod.ts";
 import * as fx from "./fixtures/managers_targets.ts";
+import { FAR_MS, pendingAfter30ms } from "./fixtures/pending.ts";
 import { hasPython, PythonPeer, withPython } from "./fixtures/python_peer.ts";
 import { readText, sharedText } from "./fixtures/targets.ts";
 
@@ -207,6 +208,7 @@ test("a Python SyncManager client against our server: dict, list, Value, Lock, Q
     event: [false, true],
     slices: [[2, 3], [4, 3, 2, 11], [3, 4], [0, 1, 2, 3, 4]],
     control: [true, true],
+    forever: true,
   });
 });
 
@@ -369,6 +371,33 @@ test("SyncManager synchronization proxies: Lock, RLock, Semaphore, Event, Condit
   await assert.rejects(q.getNowait(), (e: Error) => e.name === "Empty");
   await q.taskDone();
   await q.join();
+});
+
+test("proxy calls keep the module's timeout rule: Infinity and 2^31 ms or more wait, negative is 0, NaN is an error", async () => {
+  await using m = new SyncManager({ authkey: "k" });
+  await m.start();
+  const q = await m.Queue();
+  const gets = [q.get(true, Infinity), q.get(true, FAR_MS)];
+  const ev = await m.Event();
+  const waits = [ev.wait(Infinity), ev.wait(FAR_MS)];
+  const lock = await m.Lock();
+  await lock.acquire();
+  const acquiring = lock.acquire(true, FAR_MS);
+  assert.equal(await pendingAfter30ms(Promise.race([...gets, ...waits, acquiring])), true, "a call ended early");
+  await q.put(1);
+  await q.put(2);
+  assert.deepEqual((await Promise.all(gets)).sort(), [1, 2]);
+  await ev.set();
+  assert.deepEqual(await Promise.all(waits), [true, true]);
+  await lock.release();
+  assert.equal(await acquiring, true);
+  // The lock is held (handed to the waiter above): a negative timeout looks once, as 0 does.
+  assert.equal(await lock.acquire(true, -5), false);
+  await assert.rejects(q.get(true, -1), (e: Error) => e.name === "Empty");
+  await assert.rejects(lock.acquire(true, Number.NaN), TypeError);
+  await assert.rejects(ev.wait("5" as never), TypeError);
+  await assert.rejects(q.callMethod("get", [], { timeout: Number.NaN }), TypeError);
+  await lock.release();
 });
 
 test("the seeds' program: a list, a Value, a dict and a Lock shared by 20 processes", async () => {

@@ -4,6 +4,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { runtime } from "../lib/runtime/detect.ts";
 import { BrokenPoolError, Pool, TimeoutError } from "../mod.ts";
+import { FAR_MS } from "./fixtures/pending.ts";
 import * as fx from "./fixtures/pool_targets.ts";
 
 const sharedInts = (n = 4) => new Int32Array(new SharedArrayBuffer(4 * n));
@@ -83,6 +84,18 @@ test("a running task that times out ends its worker, which is replaced; its othe
     assert.equal(pool.pids.length, 1);
     assert.notEqual(pool.pids[0], before, "the worker that ran the task was replaced");
     assert.equal(await pool.apply(fx.sqr, [5], { timeout: 10_000 }), 25);
+  });
+});
+
+test("a timeout of 2^31 ms or more lets the call run (setTimeout would take it as 1 ms)", async () => {
+  await withPool({ processes: 1 }, async (pool) => {
+    const cells = sharedInts();
+    const result = pool.applyAsync(fx.waitFlag, [cells, 7], { timeout: FAR_MS });
+    const mapped = pool.starmapAsync(fx.waitFlag, [[cells, 7]], { timeout: FAR_MS });
+    await started(cells);
+    release(cells);
+    assert.equal(await result.get(10_000), 7);
+    assert.deepEqual(await mapped.get(10_000), [7]);
   });
 });
 

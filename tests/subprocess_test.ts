@@ -31,6 +31,7 @@ import {
   UnicodeDecodeError,
   ValueError,
 } from "../mod.ts";
+import { FAR_MS, pendingAfter30ms } from "./fixtures/pending.ts";
 
 const python = spawnSync("python3", ["--version"]).status === 0;
 const noPython = !python && "python3 not found";
@@ -135,6 +136,20 @@ test("wait: a timeout, then wait() returns 0", async () => {
   await p.stdin!.close();
   assert.equal(await p.wait(), 0);
   assert.equal(p.poll(), 0);
+});
+
+test("timeouts keep the module's rule: Infinity and 2^31 ms or more wait, a negative is 0, NaN is a TypeError", async () => {
+  const p = new Popen(["cat"], { stdin: PIPE, stdout: DEVNULL });
+  const waits = [p.wait({ timeout: FAR_MS }), p.wait({ timeout: Infinity })];
+  assert.equal(await pendingAfter30ms(Promise.race(waits)), true, "a wait ended while the child ran");
+  await assert.rejects(p.wait({ timeout: -1 }), TimeoutExpired);
+  await assert.rejects(p.wait({ timeout: Number.NaN }), TypeError);
+  await p.stdin!.close();
+  assert.deepEqual(await Promise.all(waits), [0, 0]);
+  const done = await run(["sh", "-c", "sleep 0.05; echo done"], { captureOutput: true, text: true, timeout: FAR_MS });
+  assert.equal(done.stdout, "done\n");
+  await assert.rejects(run(["sleep", "10"], { timeout: -1 }), (e) => e instanceof TimeoutExpired && e.timeout === 0);
+  await assert.rejects(run(["true"], { timeout: "5" as never }), TypeError);
 });
 
 test("terminate gives -15 and kill -9, with nothing on stderr", async () => {
@@ -433,7 +448,7 @@ test("bad input and missing things are clear errors", async () => {
   await assert.rejects(run([]), TypeError);
   // @ts-expect-error: not a stdio value
   await assert.rejects(run(["true"], { stdout: "pipe" }), /stdout must be PIPE/);
-  await assert.rejects(run(["true"], { timeout: -1 }), RangeError);
+  await assert.rejects(run(["true"], { timeout: Number.NaN }), TypeError);
   // Not `cat`: it would read the inherited stdin, which Node's test runner keeps open, and hold the file's process.
   await assert.rejects(new Popen(["true"], { stdout: PIPE }).communicate("x"), /needs stdin: PIPE/);
 });

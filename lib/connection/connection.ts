@@ -11,7 +11,7 @@ import { runtime } from "../runtime/detect.ts";
 import { reduceSymbol } from "../serialize.ts";
 import { type Decoder, NONE } from "../transport/ring.ts";
 import { copyOut } from "../transport/slab.ts";
-import { timeoutMs } from "../wait/deadline.ts";
+import { deadlineOfTimeout } from "../wait/deadline.ts";
 
 /**
  * How a TCP connection encodes objects: `"pickle"` (a Python peer's `send`/`recv`), `"native"` (this module's
@@ -40,8 +40,11 @@ export interface Transport {
   receiveNow?<T>(decode: Decoder<T>): T | typeof NONE;
   /** Whether a message (or end of file) is there now. */
   ready(): boolean;
-  /** Whether a message (or end of file) comes within `timeout` ms; an abort ends the wait with false. */
-  poll(timeout: number, signal?: AbortSignal): Promise<boolean>;
+  /**
+   * Whether a message (or end of file) comes by `deadline` (a `performance.now()` time; Infinity: none); an abort
+   * ends the wait with false.
+   */
+  poll(deadline: number, signal?: AbortSignal): Promise<boolean>;
   close(): void;
   reduce?(): unknown;
 }
@@ -86,7 +89,7 @@ export class Connection {
     if (!privateMethodsTiered) {
       privateMethodsTiered = true;
       // Like the ring's (lib/transport/ring.ts), through an instance as private methods must be.
-      runtime.avoidTopJitTier?.([this.#open, this.#readableTransport, this.#receive]);
+      runtime.avoidTopJitTier?.([this.#open, this.#readableTransport, this.#receive, this.#decode]);
     }
   }
 
@@ -238,10 +241,8 @@ export class Connection {
    */
   poll(timeout: number | null | undefined = 0): Promise<boolean> {
     try {
-      const ms = timeoutMs(timeout, "Connection.poll");
-      const transport = this.#open();
-      if (!this.#readable) throw new ProcessError("connection is write-only");
-      return transport.poll(ms === undefined ? Infinity : ms);
+      const deadline = deadlineOfTimeout(timeout, "Connection.poll");
+      return this.#readableTransport().poll(deadline);
     } catch (error) {
       return Promise.reject(error);
     }
@@ -252,10 +253,10 @@ export class Connection {
     return this.#readableTransport().ready();
   }
 
-  /** @internal `poll(timeout)` that an abort ends with false, for `wait`. */
-  _poll(timeout: number, signal: AbortSignal): Promise<boolean> {
+  /** @internal A poll until `deadline` that an abort ends with false, for `wait`. */
+  _poll(deadline: number, signal: AbortSignal): Promise<boolean> {
     try {
-      return this.#readableTransport().poll(timeout, signal);
+      return this.#readableTransport().poll(deadline, signal);
     } catch (error) {
       return Promise.reject(error);
     }
@@ -282,5 +283,6 @@ export class Connection {
   }
 }
 
-// A connection's per-message code, like the ring's under it (lib/transport/ring.ts).
-runtime.avoidTopJitTier?.([checkLength, decodeIn], [Connection.prototype]);
+// A connection's per-message code, like the ring's under it (lib/transport/ring.ts); checkSerializer runs once a
+// connection, and a hint costs nothing on code that never gets hot.
+runtime.avoidTopJitTier?.([checkLength, decodeIn, checkSerializer], [Connection.prototype]);

@@ -58,12 +58,12 @@ class RingTransport implements Transport {
     const rx = this.#rx!;
     return rx.messages > 0 || rx.writers <= 0;
   }
-  async poll(timeout: number, signal?: AbortSignal): Promise<boolean> {
+  async poll(deadline: number, signal?: AbortSignal): Promise<boolean> {
     const rx = this.#rx!;
     if (rx.messages > 0) return true;
-    if (timeout <= 0) return rx.writers <= 0;
+    if (deadline <= performance.now()) return rx.writers <= 0;
     try {
-      return await runAsync(rx.awaitMessage(performance.now() + timeout, true), signal);
+      return await runAsync(rx.awaitMessage(deadline, true), signal);
     } catch (error) {
       if (error instanceof Expired || (signal?.aborted && error === signal.reason)) return false;
       throw error;
@@ -126,5 +126,5 @@ export function Pipe(duplex = true): [Connection, Connection] {
   ];
 }
 
-// A pipe's per-message code, like the ring's under it (lib/transport/ring.ts).
-runtime.avoidTopJitTier?.([], [RingTransport.prototype]);
+// A pipe's per-message code, like the ring's under it (lib/transport/ring.ts), and Pipe(), which runs once a pipe.
+runtime.avoidTopJitTier?.([Pipe], [RingTransport.prototype]);

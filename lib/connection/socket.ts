@@ -7,6 +7,7 @@
 import type { Server, Socket } from "node:net";
 import { EOFError, ProcessError } from "../errors.ts";
 import { frame, FrameParser } from "../transport/framing.ts";
+import { settledBy } from "../wait/deadline.ts";
 import { holdUntil } from "../wait/event_loop_hold.ts";
 import { checkSerializer, Connection, type ConnectionSerializer, type Transport } from "./connection.ts";
 import { answerTelling, deliverChallenge, toKey } from "./handshake.ts";
@@ -109,22 +110,10 @@ class SocketTransport implements Transport {
   ready(): boolean {
     return this.#reader.ready;
   }
-  async poll(timeout: number, signal?: AbortSignal): Promise<boolean> {
-    if (this.#reader.ready) return true;
-    if (timeout <= 0 || signal?.aborted) return false;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    let onAbort: (() => void) | undefined;
-    const expired = new Promise<false>((resolve) => {
-      // No timer for a wait without end: setTimeout takes Infinity (and anything over 2^31 - 1 ms) as 1 ms.
-      if (timeout <= 0x7fffffff) timer = setTimeout(() => resolve(false), timeout);
-      if (signal) signal.addEventListener("abort", onAbort = () => resolve(false), { once: true });
-    });
-    try {
-      return await Promise.race([this.#reader.waitReady().then(() => true), expired]);
-    } finally {
-      clearTimeout(timer);
-      if (onAbort) signal!.removeEventListener("abort", onAbort);
-    }
+  poll(deadline: number, signal?: AbortSignal): Promise<boolean> {
+    if (this.#reader.ready) return Promise.resolve(true);
+    if (deadline <= performance.now() || signal?.aborted) return Promise.resolve(false);
+    return settledBy(this.#reader.waitReady(), deadline, signal);
   }
   close(): void {
     this.#socket.destroy();

@@ -4,6 +4,7 @@
  * @module
  */
 import { Queue, readerRing, SimpleQueue } from "../queues.ts";
+import { deadlineOfTimeout, settledBy } from "../wait/deadline.ts";
 import { runAsync } from "../wait/engine.ts";
 import { Expired } from "../wait/futex.ts";
 import { Connection } from "./connection.ts";
@@ -28,7 +29,7 @@ function readinessOf(object: unknown, index: number): Readiness {
     object._ready();
     return {
       now: () => object._ready(),
-      until: (deadline, signal) => object._poll(deadline - performance.now(), signal),
+      until: (deadline, signal) => object._poll(deadline, signal),
     };
   }
   if (object instanceof Queue || object instanceof SimpleQueue) {
@@ -47,7 +48,7 @@ function readinessOf(object: unknown, index: number): Readiness {
     const settles = object.then(() => (settled = true), () => (settled = true));
     return {
       now: () => settled,
-      until: (deadline, signal) => endOf(settles, deadline, signal),
+      until: (deadline, signal) => settledBy(settles, deadline, signal),
     };
   }
   const what = object === null
@@ -61,25 +62,9 @@ function readinessOf(object: unknown, index: number): Readiness {
   );
 }
 
-/** Settles when `promise` does, at the deadline, or on abort, whichever comes first; leaves no timer behind. */
-function endOf(promise: Promise<unknown>, deadline: number, signal: AbortSignal): Promise<unknown> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  let onAbort: (() => void) | undefined;
-  const ends = new Promise<void>((resolve) => {
-    const ms = deadline - performance.now();
-    // No timer for a wait without end: setTimeout takes Infinity (and anything over 2^31 - 1 ms) as 1 ms.
-    if (ms <= 0x7fffffff) timer = setTimeout(resolve, Math.max(0, ms));
-    signal.addEventListener("abort", onAbort = () => resolve(), { once: true });
-  });
-  return Promise.race([promise, ends]).finally(() => {
-    clearTimeout(timer);
-    signal.removeEventListener("abort", onAbort!);
-  });
-}
-
 /**
- * Waits until at least one of `objects` is ready, or `timeout` ms pass (undefined: no limit; 0 or less: only
- * looks), and resolves with the ready ones in the order given (`[]` on timeout). Python's
+ * Waits until at least one of `objects` is ready, or `timeout` ms pass (the module's timeout rule: `undefined`,
+ * `null` or `Infinity`: no limit; 0 or less: only looks), and resolves with the ready ones in the order given (`[]` on timeout). Python's
  * `multiprocessing.connection.wait`; what counts as ready is said at {@linkcode Waitable}. Nothing is read: a
  * ready object's message or item is still there for `recv`/`get` (unless another reader takes it first).
  *
@@ -93,19 +78,16 @@ function endOf(promise: Promise<unknown>, deadline: number, signal: AbortSignal)
  * console.log(await wait([q], 10)); // [] after 10 ms
  * ```
  */
-export async function wait<T extends Waitable>(objects: Iterable<T>, timeout?: number): Promise<T[]> {
+export async function wait<T extends Waitable>(objects: Iterable<T>, timeout?: number | null): Promise<T[]> {
   if (objects === null || typeof (objects as Partial<Iterable<T>>)?.[Symbol.iterator] !== "function") {
     throw new TypeError(`wait: objects must be an array (or iterable) of Connections, Queues or sentinels`);
   }
-  if (timeout !== undefined && (typeof timeout !== "number" || Number.isNaN(timeout))) {
-    throw new TypeError(`wait: timeout is milliseconds (a number, or undefined for no limit), got ${String(timeout)}`);
-  }
+  const deadline = deadlineOfTimeout(timeout, "wait");
   const list = [...objects];
-  if (list.length === 0 && timeout === undefined) {
+  if (list.length === 0 && deadline === Infinity) {
     throw new TypeError("wait: no objects and no timeout would wait forever: pass objects, or a timeout");
   }
   const readiness = list.map(readinessOf);
-  const deadline = performance.now() + (timeout ?? Infinity);
   // A sentinel that has settled already says so after one turn of the microtask queue.
   await undefined;
   for (;;) {
@@ -115,7 +97,7 @@ export async function wait<T extends Waitable>(objects: Iterable<T>, timeout?: n
     const round = new AbortController();
     const waits = readiness.map((r) => r.until(deadline, round.signal));
     // With no objects, the round is the timeout alone.
-    if (waits.length === 0) waits.push(endOf(new Promise(() => {}), deadline, round.signal));
+    if (waits.length === 0) waits.push(settledBy(new Promise(() => {}), deadline, round.signal));
     let failure: { error: unknown } | null = null;
     try {
       await Promise.race(waits);

@@ -8,6 +8,7 @@
 
 import { currentProcess } from "../process/current_process.ts";
 import { Token } from "../reduction/pickle.ts";
+import { deadlineOfTimeout, settledBy } from "../wait/deadline.ts";
 import { closeClient, ManagerClient } from "./client.ts";
 import { authkeyBytes } from "./framed_socket.ts";
 import {
@@ -275,12 +276,9 @@ export class BaseManager {
   }
 
   /** Waits until the server this manager started has stopped (or `timeout` ms passed). */
-  async join(timeout?: number): Promise<void> {
-    if (!this.#stopped) return;
-    if (timeout === undefined) return await this.#stopped;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    await Promise.race([this.#stopped, new Promise((r) => (timer = setTimeout(r, timeout)))]);
-    clearTimeout(timer);
+  async join(timeout?: number | null): Promise<void> {
+    const deadline = deadlineOfTimeout(timeout, "BaseManager.join");
+    if (this.#stopped) await settledBy(this.#stopped, deadline);
   }
 
   /** Calls `shutdown()`: `await using m = ...` does it when the scope ends. */

@@ -13,6 +13,7 @@ import { nodeNet } from "../connection/socket.ts";
 import { errorNamed } from "../error_classes.ts";
 import { EOFError, ProcessError, RemoteError, TimeoutError } from "../errors.ts";
 import { PyException, Token, tuple } from "../reduction/pickle.ts";
+import { atDeadline, deadlineAfter, timeoutMs } from "../wait/deadline.ts";
 import { holdOpen } from "../wait/event_loop_hold.ts";
 import { connectEndpoint } from "./endpoint_broker.ts";
 import { answerChallenge, type ByteStream, deliverChallenge, FramedSocket } from "./framed_socket.ts";
@@ -358,7 +359,14 @@ export class ManagerClient {
     if (this.#dead) throw this.#dead;
     if (this.#mode === null) await this.ready;
     if (this.#dead) throw this.#dead;
-    const limit = typeof kwds.timeout === "number" && kwds.timeout >= 0 ? kwds.timeout + graceOf(kwds.timeout) : null;
+    let limit: number | null = null;
+    if ("timeout" in kwds) {
+      // By the module's rule; a call without limit leaves the timeout out, which the callee's default is.
+      const { timeout, ...rest } = kwds;
+      const ms = timeoutMs(timeout, `${method}()`);
+      kwds = ms === undefined ? rest : { ...rest, timeout: ms };
+      if (ms !== undefined) limit = ms + graceOf(ms);
+    }
     if (this.#mode === "python") {
       return await this.#pythonRequest(ident, method, args, toPythonKwds(kwds), owner, limit);
     }
@@ -369,25 +377,25 @@ export class ManagerClient {
         : tuple(TAG, id, ident, method, tuple(...args), kwds),
     );
     return await new Promise<Reply>((resolve, reject) => {
-      let timer: ReturnType<typeof setTimeout> | undefined;
+      let cancel = () => {};
       const done = <T>(f: (v: T) => void) => (v: T) => {
-        clearTimeout(timer);
+        cancel();
         f(v);
       };
       this.#pending.set(id, { resolve: done(resolve), reject: done(reject) });
       if (!this.#release) this.#release = holdOpen();
       if (limit !== null) {
-        timer = setTimeout(() => {
+        cancel = atDeadline(deadlineAfter(limit), () => {
           if (!this.#pending.delete(id)) return;
           this.#settled();
           reject(new TimeoutError(`${method}() got no reply within ${limit} ms (its timeout and a grace period)`));
-        }, limit);
+        });
       }
       try {
         this.#conn!.send(bytes);
       } catch (e) {
         this.#pending.delete(id);
-        clearTimeout(timer);
+        cancel();
         reject(e);
       }
     });
@@ -457,18 +465,18 @@ export class ManagerClient {
     limit: number | null,
   ) {
     const release = holdOpen();
-    let timer: ReturnType<typeof setTimeout> | undefined;
+    let cancel = () => {};
     let conn: FramedSocket | null = null;
     let pinned = false;
     try {
       const expired = new Promise<never>((_, reject) => {
         if (limit === null) return;
-        timer = setTimeout(() => {
+        cancel = atDeadline(deadlineAfter(limit), () => {
           // The reply may still come: this connection would be out of step, so it goes.
           conn?.close();
           if (owner?.conn === conn) owner!.conn = null;
           reject(new TimeoutError(`${method}() got no reply within ${limit} ms (its timeout and a grace period)`));
-        }, limit);
+        });
       });
       expired.catch(() => {});
       const call = async () => {
@@ -506,7 +514,7 @@ export class ManagerClient {
       };
       return await Promise.race([call(), expired]);
     } finally {
-      clearTimeout(timer);
+      cancel();
       release();
     }
   }

@@ -19,6 +19,7 @@ import {
   PySlice,
   tuple,
 } from "../reduction/pickle.ts";
+import { atDeadline, deadlineOfTimeout, timeoutMs, wokenBy } from "../wait/deadline.ts";
 import { holdOpen } from "../wait/event_loop_hold.ts";
 
 /** Parameter names of methods, so keyword arguments can be placed (`{ get: ["block", "timeout"] }`). */
@@ -499,67 +500,47 @@ export class NamespaceObject {
   }
 }
 
-/** A FIFO of waiters woken one at a time, each with an optional timeout in milliseconds. */
+/** A FIFO of waiters woken one at a time, each until a deadline. */
 class Waiters {
-  #queue: { wake: () => void }[] = [];
+  #queue: (() => void)[] = [];
   get length(): number {
     return this.#queue.length;
   }
-  /** Resolves true when woken, false on timeout (`timeout` null/undefined/negative waits forever). */
-  wait(timeout?: number | null): Promise<boolean> {
+  /** Resolves true when woken, false at `deadline` (a `performance.now()` time; Infinity: none). */
+  wait(deadline: number): Promise<boolean> {
     // A wait made here directly (say `await queue.get()` beside a started server) keeps the program alive;
     // one a remote client makes through the server does not: the server itself never holds the program.
-    const release = caller.id === 0 ? holdOpen() : null;
-    return new Promise<boolean>((resolve) => {
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const entry = {
-        wake: () => {
-          clearTimeout(timer);
-          release?.();
-          resolve(true);
-        },
-      };
-      this.#queue.push(entry);
-      if (timeout !== null && timeout !== undefined && timeout >= 0) {
-        timer = setTimeout(() => {
-          const i = this.#queue.indexOf(entry);
-          if (i >= 0) this.#queue.splice(i, 1);
-          release?.();
-          resolve(false);
-        }, timeout);
-      }
-    });
+    if (caller.id !== 0) return wokenBy(this.#queue, deadline);
+    const release = holdOpen();
+    return wokenBy(this.#queue, deadline).finally(release);
   }
   wakeOne(): boolean {
-    const w = this.#queue.shift();
-    w?.wake();
-    return w !== undefined;
+    const wake = this.#queue.shift();
+    wake?.();
+    return wake !== undefined;
   }
   wakeAll(): void {
-    for (const w of this.#queue.splice(0)) w.wake();
+    for (const wake of this.#queue.splice(0)) wake();
   }
 }
 
-function waitTimeout(blocking: unknown, timeout: unknown): number | null {
-  if (blocking === false) return 0;
-  return typeof timeout === "number" && timeout >= 0 ? timeout : null;
+/**
+ * The deadline of a wait with Python's `block` (or `blocking`) and `timeout` (ms; the module's timeout rule): a
+ * call that does not block only looks.
+ */
+function waitDeadline(block: unknown, timeout: unknown, what: string): number {
+  return block === false ? 0 : deadlineOfTimeout(timeout, what);
 }
 
 /** Waits on `waiters` while `busy()` holds, as Python's `queue.Queue` does; raises `Full`/`Empty` at the deadline. */
 async function waitWhile(
   busy: () => boolean,
   waiters: Waiters,
-  block: unknown,
-  timeout: unknown,
+  deadline: number,
   error: "Full" | "Empty",
 ): Promise<void> {
-  const t = waitTimeout(block, timeout);
-  const deadline = t === null ? Infinity : Date.now() + t;
   while (busy()) {
-    const left = deadline - Date.now();
-    if (t === 0 || left <= 0 || !(await waiters.wait(left === Infinity ? null : left)) && busy()) {
-      throw pyError(error, "");
-    }
+    if (!(await waiters.wait(deadline)) && busy()) throw pyError(error, "");
   }
 }
 
@@ -569,12 +550,11 @@ export class LockObject {
   [PARAMS] = { acquire: ["blocking", "timeout"] };
   protected locked = false;
   protected waiters = new Waiters();
-  async acquire(blocking: unknown = true, timeout: unknown = -1): Promise<boolean> {
+  async acquire(blocking: unknown = true, timeout?: unknown): Promise<boolean> {
+    const deadline = waitDeadline(blocking, timeout, "Lock.acquire");
     if (!this.locked) return (this.locked = true);
-    const t = waitTimeout(blocking, timeout);
-    if (t === 0) return false;
     // release() hands the lock straight to the woken waiter, so no one can slip in between.
-    return await this.waiters.wait(t);
+    return await this.waiters.wait(deadline);
   }
   release(): void {
     if (!this.locked) throw pyError("RuntimeError", "release unlocked lock");
@@ -585,40 +565,28 @@ export class LockObject {
   }
 }
 
+/** The owner of an RLock released to a waiter that has not run yet: no caller's id, so no one else takes it. */
+const HANDED_OVER: unique symbol = Symbol("handed over");
+
 /** Python's `threading.RLock`: owned by the connection that acquired it, re-entrant. */
 export class RLockObject {
   static exposed = ["acquire", "release"];
   [PARAMS] = { acquire: ["blocking", "timeout"] };
-  #owner: number | string = 0;
+  #owner: number | string | typeof HANDED_OVER = 0;
   #count = 0;
-  #waiters: { owner: number | string; wake: () => void }[] = [];
-  async acquire(blocking: unknown = true, timeout: unknown = -1): Promise<boolean> {
+  #waiters: (() => void)[] = [];
+  async acquire(blocking: unknown = true, timeout?: unknown): Promise<boolean> {
     const me = caller.id;
+    const deadline = waitDeadline(blocking, timeout, "RLock.acquire");
     if (this.#count === 0 || this.#owner === me) {
       this.#owner = me;
       this.#count++;
       return true;
     }
-    const t = waitTimeout(blocking, timeout);
-    if (t === 0) return false;
-    return await new Promise<boolean>((resolve) => {
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const entry = {
-        owner: me,
-        wake: () => {
-          clearTimeout(timer);
-          resolve(true);
-        },
-      };
-      this.#waiters.push(entry);
-      if (t !== null) {
-        timer = setTimeout(() => {
-          const i = this.#waiters.indexOf(entry);
-          if (i >= 0) this.#waiters.splice(i, 1);
-          resolve(false);
-        }, t);
-      }
-    });
+    if (!(await wokenBy(this.#waiters, deadline))) return false;
+    // release() handed the lock over (held once, by no one else) to this waiter, the first in line.
+    this.#owner = me;
+    return true;
   }
   release(): void {
     if (this.#count === 0 || this.#owner !== caller.id) {
@@ -627,9 +595,9 @@ export class RLockObject {
     if (--this.#count > 0) return;
     const next = this.#waiters.shift();
     if (next) {
-      this.#owner = next.owner;
+      this.#owner = HANDED_OVER;
       this.#count = 1;
-      next.wake();
+      next();
     }
   }
   /** Releases fully for a Condition wait, returning the depth to restore. */
@@ -662,14 +630,13 @@ export class SemaphoreObject {
     this.value = value;
     if (typeof value !== "number" || value < 0) throw pyError("ValueError", "semaphore initial value must be >= 0");
   }
-  async acquire(blocking: unknown = true, timeout: unknown = -1): Promise<boolean> {
+  async acquire(blocking: unknown = true, timeout?: unknown): Promise<boolean> {
+    const deadline = waitDeadline(blocking, timeout, "Semaphore.acquire");
     if (this.value > 0) {
       this.value--;
       return true;
     }
-    const t = waitTimeout(blocking, timeout);
-    if (t === 0) return false;
-    return await this.#waiters.wait(t);
+    return await this.#waiters.wait(deadline);
   }
   release(n = 1): void {
     for (let i = 0; i < n; i++) if (!this.#waiters.wakeOne()) this.value++;
@@ -709,8 +676,9 @@ export class EventObject {
     this.#flag = false;
   }
   async wait(timeout: unknown = null): Promise<boolean> {
+    const deadline = deadlineOfTimeout(timeout, "Event.wait");
     if (this.#flag) return true;
-    await this.#waiters.wait(typeof timeout === "number" ? timeout : null);
+    await this.#waiters.wait(deadline);
     return this.#flag;
   }
 }
@@ -721,7 +689,7 @@ export class ConditionObject {
   [PARAMS] = { acquire: ["blocking", "timeout"], wait: ["timeout"], notify: ["n"] };
   #lock = new RLockObject();
   #waiters = new Waiters();
-  acquire(blocking: unknown = true, timeout: unknown = -1): Promise<boolean> {
+  acquire(blocking: unknown = true, timeout?: unknown): Promise<boolean> {
     return this.#lock.acquire(blocking, timeout);
   }
   release(): void {
@@ -729,8 +697,9 @@ export class ConditionObject {
   }
   async wait(timeout: unknown = null): Promise<boolean> {
     const me = caller.id;
+    const deadline = deadlineOfTimeout(timeout, "Condition.wait");
     const depth = this.#lock.releaseAll();
-    const woken = await this.#waiters.wait(typeof timeout === "number" ? timeout : null);
+    const woken = await this.#waiters.wait(deadline);
     await this.#lock.restore(depth, me);
     return woken;
   }
@@ -753,7 +722,7 @@ export class BarrierObject {
   timeout: number | null;
   constructor(parties: number, _action: unknown = null, timeout: number | null = null) {
     this.parties = parties;
-    this.timeout = timeout;
+    this.timeout = timeoutMs(timeout, "Barrier") ?? null;
     if (typeof parties !== "number" || parties < 1) throw pyError("ValueError", "parties must be > 0");
   }
   get n_waiting(): number {
@@ -769,6 +738,7 @@ export class BarrierObject {
     throw pyError("AttributeError", `'Barrier' object has no attribute '${name}'`);
   }
   wait(timeout: unknown = null): Promise<number> {
+    const deadline = deadlineOfTimeout(timeout ?? this.timeout, "Barrier.wait");
     if (this.#broken) return Promise.reject(pyError("BrokenBarrierError", ""));
     const index = this.#count++;
     if (this.#count === this.parties) {
@@ -777,20 +747,19 @@ export class BarrierObject {
       ws.forEach((w, i) => w.resolve(i));
       return Promise.resolve(index);
     }
-    const t = typeof timeout === "number" ? timeout : this.timeout;
     return new Promise((resolve, reject) => {
-      let timer: ReturnType<typeof setTimeout> | undefined;
+      // A wait that times out breaks the barrier for every party, as Python's does.
+      const cancel = atDeadline(deadline, () => this.abort());
       this.#waiters.push({
         resolve: (i) => {
-          clearTimeout(timer);
+          cancel();
           resolve(i);
         },
         reject: (e) => {
-          clearTimeout(timer);
+          cancel();
           reject(e);
         },
       });
-      if (t !== null && t >= 0) timer = setTimeout(() => this.abort(), t);
     });
   }
   abort(): void {
@@ -847,14 +816,16 @@ export class ServerQueue {
   }
   /** Puts `item`, waiting for room as Python's `Queue.put(item, block, timeout)`; `Full` when there is none. */
   async put(item: unknown, block: unknown = true, timeout: unknown = null): Promise<void> {
-    if (this.full()) await waitWhile(() => this.full(), this.#putters, block, timeout, "Full");
+    const deadline = waitDeadline(block, timeout, "Queue.put");
+    if (this.full()) await waitWhile(() => this.full(), this.#putters, deadline, "Full");
     this.#items.push(item);
     this.#unfinished++;
     this.#getters.wakeOne();
   }
   /** Takes the next item, waiting as Python's `Queue.get(block, timeout)`; `Empty` when there is none. */
   async get(block: unknown = true, timeout: unknown = null): Promise<unknown> {
-    if (this.empty()) await waitWhile(() => this.empty(), this.#getters, block, timeout, "Empty");
+    const deadline = waitDeadline(block, timeout, "Queue.get");
+    if (this.empty()) await waitWhile(() => this.empty(), this.#getters, deadline, "Empty");
     const item = this.#items[this.#head];
     this.#items[this.#head++] = undefined;
     if (this.#head > 1024 && this.#head * 2 > this.#items.length) {
@@ -881,8 +852,9 @@ export class ServerQueue {
   }
   /** Resolves once every item put has been marked done (`TimeoutError` after `timeout` ms). */
   async join(timeout: unknown = null): Promise<void> {
+    const deadline = deadlineOfTimeout(timeout, "Queue.join");
     if (this.#unfinished === 0) return;
-    if (!(await this.#joiners.wait(typeof timeout === "number" ? timeout : null))) {
+    if (!(await this.#joiners.wait(deadline))) {
       throw new TimeoutError("queue join timed out");
     }
   }

@@ -9,6 +9,7 @@
 import type { Target } from "../process/process.ts";
 import { isTuple, PyGlobal, PyObject, Token, tuple } from "../reduction/pickle.ts";
 import { reduceSymbol, registerReducer } from "../serialize.ts";
+import { deadlineOfTimeout } from "../wait/deadline.ts";
 import { type LockOwnership, ManagerClient, type Reply } from "./client.ts";
 import type { Serializer } from "./serializers.ts";
 import type { ManagerAddress } from "./server.ts";
@@ -298,7 +299,7 @@ export class AutoProxy extends BaseProxy {
       const at = timeoutIndex(name, exposed);
       const call = at < 0 ? (...args: unknown[]) => this.callMethod(name, args) : (...args: unknown[]) => {
         // A positional timeout (ms) travels as `timeout=`, so a Python server gets it in seconds.
-        if (args.length <= at || typeof args[at] !== "number") return this.callMethod(name, args);
+        if (args.length <= at || args[at] === undefined || args[at] === null) return this.callMethod(name, args);
         return this.callMethod(name, args.slice(0, at), { timeout: args[at] });
       };
       for (const key of new Set([name, snakeToCamel(name)])) {
@@ -308,7 +309,10 @@ export class AutoProxy extends BaseProxy {
   }
 }
 
-/** The kwds for an optional timeout (milliseconds here; converted for a Python server). */
+/**
+ * The kwds for an optional timeout (milliseconds here; converted for a Python server). The client's `request`
+ * applies the module's timeout rule to it.
+ */
 export function timeoutKw(timeout?: number | null): Record<string, unknown> {
   return timeout === undefined || timeout === null ? {} : { timeout };
 }
@@ -716,10 +720,7 @@ export class ConditionProxy extends AcquirerProxy {
     if (typeof predicate !== "function") {
       throw new TypeError(`Condition.waitFor: predicate must be a function, got ${typeof predicate}`);
     }
-    if (timeout !== undefined && timeout !== null && (typeof timeout !== "number" || Number.isNaN(timeout))) {
-      throw new TypeError(`Condition.waitFor: timeout is milliseconds (a number, or null for none), got ${timeout}`);
-    }
-    const deadline = timeout === undefined || timeout === null ? Infinity : performance.now() + Math.max(0, timeout);
+    const deadline = deadlineOfTimeout(timeout, "Condition.waitFor");
     let result = await predicate();
     while (!result) {
       const remaining = deadline - performance.now();

@@ -11,6 +11,7 @@ import type { Server as NetServer } from "node:net";
 import { nodeNet } from "../connection/socket.ts";
 import { DEBUG, getLogger, INFO } from "../logging.ts";
 import { isTuple, PyException, PyFloat, PyGlobal, PyObject, Token, tuple } from "../reduction/pickle.ts";
+import { runtime } from "../runtime/detect.ts";
 import { holdOpen } from "../wait/event_loop_hold.ts";
 import { registerEndpoint } from "./endpoint_broker.ts";
 import {
@@ -323,8 +324,7 @@ export class Server {
     // A peer that connects and never finishes the handshake does not keep its connection forever.
     if (this.#handshaking >= MAX_UNAUTHENTICATED) return conn.close();
     this.#handshaking++;
-    const timer = setTimeout(() => conn.close(), HANDSHAKE_TIMEOUT);
-    (timer as { unref?: () => void }).unref?.();
+    const cancelTimeout = runtime.unrefTimeout(() => conn.close(), HANDSHAKE_TIMEOUT);
     try {
       await deliverChallenge(conn, this.#authkey);
       await answerChallenge(conn, this.#authkey);
@@ -332,7 +332,7 @@ export class Server {
       return conn.close();
     } finally {
       this.#handshaking--;
-      clearTimeout(timer);
+      cancelTimeout();
     }
     authenticated = true;
     if (logger.isEnabledFor(DEBUG)) logger.debug(`manager serving connection ${state.id}`);
@@ -685,7 +685,10 @@ function placeArgs(
   // A Python peer's timeouts are seconds; the objects here take milliseconds.
   const t = names.indexOf("timeout");
   if (t >= 0 && out[t] instanceof PyFloat) out[t] = (out[t] as PyFloat).value;
-  if (fromPython && t >= 0 && typeof out[t] === "number") out[t] = (out[t] as number) * 1000;
+  if (fromPython && t >= 0 && typeof out[t] === "number") {
+    // threading's acquire takes -1 for "no limit" (its default), where the module's rule reads a negative as 0.
+    out[t] = method === "acquire" && out[t] === -1 ? undefined : (out[t] as number) * 1000;
+  }
   return out.map((v) => v === null ? undefined : v);
 }
 

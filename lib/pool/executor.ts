@@ -8,7 +8,7 @@ import { BrokenPoolError, CancelledError, TimeoutError, ValueError } from "../er
 import { checkOptionNames } from "../options.ts";
 import type { StartMethod, Target } from "../process/process.ts";
 import { reduceArgs } from "../serialize.ts";
-import { timeoutMs } from "../wait/deadline.ts";
+import { atDeadline, deadlineAfter, timeoutMs } from "../wait/deadline.ts";
 import type { PoolEvents, PoolListener } from "./events.ts";
 import { attachFuture, finishFuture, Future, type FutureControl } from "./future.ts";
 import type { ApplyTask, FnEntry } from "./jobs.ts";
@@ -374,20 +374,17 @@ export class ProcessPoolExecutor {
     const job = new IMapIterator(entry, chunksize, true, readAhead, zipped(iterators), () => engine.kick());
     job.star = true;
     this.#maps.add(job);
-    let timer: ReturnType<typeof setTimeout> | undefined;
     engine.enqueueIMap(job);
     const end = job.onEnd;
     job.onEnd = () => {
-      if (timer !== undefined) clearTimeout(timer);
+      cancelTimer();
       this.#maps.delete(job);
       end();
     };
-    if (ms !== undefined && ms !== Infinity) {
-      timer = setTimeout(() => {
-        job.cancel(new TimeoutError(`map did not finish within ${ms} ms, and was cancelled`));
-        engine.withdrawJob(job);
-      }, ms);
-    }
+    const cancelTimer = atDeadline(deadlineAfter(ms), () => {
+      job.cancel(new TimeoutError(`map did not finish within ${ms} ms, and was cancelled`));
+      engine.withdrawJob(job);
+    });
     return job.iterate() as AsyncIterableIterator<Awaited<ReturnType<F>>>;
   }
 

@@ -6,7 +6,7 @@
  */
 import { CancelledError, TimeoutError } from "../errors.ts";
 import { checkOptionNames } from "../options.ts";
-import { deadlineAfter, timeoutMs, wokenBy } from "../wait/deadline.ts";
+import { atDeadline, deadlineAfter, timeoutMs, wokenBy } from "../wait/deadline.ts";
 import { type Admission, ENTERED } from "./backpressure.ts";
 
 const PENDING = 0;
@@ -352,14 +352,13 @@ export function wait<T>(futures: Iterable<Future<T>>, options: WaitOptions = {})
   if (satisfied() || ms === 0) return Promise.resolve(split());
   return new Promise((resolve) => {
     let over = false;
-    let timer: ReturnType<typeof setTimeout> | undefined;
     const end = () => {
       if (over) return;
       over = true;
-      if (timer !== undefined) clearTimeout(timer);
+      cancel();
       resolve(split());
     };
-    if (ms !== undefined && ms !== Infinity) timer = setTimeout(end, ms);
+    const cancel = atDeadline(deadlineAfter(ms), end);
     for (const future of all) {
       if (!future.done()) future.addDoneCallback(() => !over && satisfied() && end());
     }
@@ -419,10 +418,11 @@ export function asCompleted<T>(
   checkOptionNames(options, "asCompleted", ["timeout"]);
   const all = futureSet(futures, "asCompleted");
   const ms = timeoutMs(options.timeout, "asCompleted");
-  const deadline = ms === undefined ? Infinity : Date.now() + ms;
+  const deadline = deadlineAfter(ms);
   const ready: Future<T>[] = [];
   let left = all.size;
-  let wake: (() => void) | undefined;
+  // The one pending next() waits here.
+  const wakes: (() => void)[] = [];
   let closed = false;
   for (const future of all) {
     if (future.done()) ready.push(future);
@@ -430,9 +430,7 @@ export function asCompleted<T>(
       future.addDoneCallback((f) => {
         if (closed) return;
         ready.push(f);
-        const w = wake;
-        wake = undefined;
-        w?.();
+        wakes.shift()?.();
       });
     }
   }
@@ -440,18 +438,10 @@ export function asCompleted<T>(
   const next = async (): Promise<IteratorResult<Future<T>>> => {
     while (left > 0 && !closed) {
       if (ready.length === 0) {
-        const remaining = deadline - Date.now();
-        if (remaining <= 0) {
+        if (!(await wokenBy(wakes, deadline)) && ready.length === 0) {
           closed = true;
           throw new TimeoutError(`asCompleted: ${left} (of ${all.size}) futures unfinished after ${ms} ms`);
         }
-        let timer: ReturnType<typeof setTimeout> | undefined;
-        await new Promise<void>((resolve) => {
-          wake = resolve;
-          if (remaining !== Infinity) timer = setTimeout(resolve, remaining);
-        });
-        if (timer !== undefined) clearTimeout(timer);
-        wake = undefined;
         continue;
       }
       left--;

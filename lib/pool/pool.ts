@@ -13,7 +13,7 @@ import { callerModules, referenceOf } from "../process/target_locating.ts";
 import { runtime } from "../runtime/detect.ts";
 import type { ThreadLimits } from "../runtime/types.ts";
 import { reduce, reduceArgs } from "../serialize.ts";
-import { timeoutMs } from "../wait/deadline.ts";
+import { atDeadline, deadlineAfter, timeoutMs } from "../wait/deadline.ts";
 import { checkBlock, checkMaxQueue } from "./backpressure.ts";
 import type { PoolEvents, PoolListener } from "./events.ts";
 import { ArraySource, isPlain, type Items } from "./jobs.ts";
@@ -290,9 +290,9 @@ function cancelling(options: CallOptions | undefined, what: string): Cancelling 
  * (for when the call finishes first).
  */
 function arm({ signal, ms }: Cancelling, what: string, cancel: (reason: unknown) => void): () => void {
-  let timer: ReturnType<typeof setTimeout> | undefined;
+  let cancelTimer = () => {};
   const disarm = () => {
-    if (timer !== undefined) clearTimeout(timer);
+    cancelTimer();
     signal?.removeEventListener("abort", onAbort);
   };
   const onAbort = () => {
@@ -300,12 +300,10 @@ function arm({ signal, ms }: Cancelling, what: string, cancel: (reason: unknown)
     cancel(signal!.reason);
   };
   signal?.addEventListener("abort", onAbort);
-  if (ms !== undefined && ms !== Infinity) {
-    timer = setTimeout(() => {
-      disarm();
-      cancel(new TimeoutError(`${what} did not finish within ${ms} ms, and was cancelled`));
-    }, ms);
-  }
+  cancelTimer = atDeadline(deadlineAfter(ms), () => {
+    disarm();
+    cancel(new TimeoutError(`${what} did not finish within ${ms} ms, and was cancelled`));
+  });
   return disarm;
 }
 

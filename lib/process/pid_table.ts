@@ -1,8 +1,7 @@
 /**
  * The pid table every thread of a program shares: thread children's ids, and which of them still run.
- * Cell 0 numbers the children, cell 1 is the death epoch (bumped and notified whenever a child ends, so anything
- * blocked on a process that died wakes up and looks), and the rest is a liveness table: slot `pid % LIVE_SLOTS`
- * holds `pid` while that child runs. A spawned child is an OS process of its own and starts a table of its own.
+ * Cell 0 numbers the children, and the rest is a liveness table: slot `pid % LIVE_SLOTS` holds `pid` while that
+ * child runs. A spawned child is an OS process of its own and starts a table of its own.
  *
  * @module
  */
@@ -11,8 +10,9 @@ import { armFence, markDeadFenced, WRITING } from "../wait/fence.ts";
 /** Thread children get ids above Linux's largest pid, so they never equal a real pid. */
 export const PID_BASE = 4_194_304;
 const LIVE_SLOTS = 65_536;
-const EPOCH = 1;
-const TABLE_BYTES = 4 * (2 + LIVE_SLOTS);
+/** The cell of slot 0. */
+const SLOTS = 1;
+const TABLE_BYTES = 4 * (SLOTS + LIVE_SLOTS);
 
 let cells: Int32Array | null = null;
 
@@ -28,7 +28,7 @@ export function pidTable(): SharedArrayBuffer {
  */
 export function adoptPidTable(buffer: SharedArrayBuffer, pid = 0): void {
   cells = buffer.byteLength >= TABLE_BYTES ? new Int32Array(buffer) : null;
-  if (cells !== null && pid >= PID_BASE) armFence(cells, 2 + pid % LIVE_SLOTS, pid);
+  if (cells !== null && pid >= PID_BASE) armFence(cells, SLOTS + pid % LIVE_SLOTS, pid);
 }
 
 function table(): Int32Array {
@@ -43,22 +43,20 @@ export function nextPid(): number {
   const cells = table();
   for (let tries = 0; tries < LIVE_SLOTS; tries++) {
     const pid = PID_BASE + Atomics.add(cells, 0, 1) + 1;
-    if (Atomics.compareExchange(cells, 2 + pid % LIVE_SLOTS, 0, pid) === 0) return pid;
+    if (Atomics.compareExchange(cells, SLOTS + pid % LIVE_SLOTS, 0, pid) === 0) return pid;
   }
   throw new Error(`more than ${LIVE_SLOTS} thread children run at once`);
 }
 
 /**
- * Records that the child `pid` ended and wakes whatever waits on the death epoch. `running`: its thread may still run
- * (a terminate the runtime does not enforce): a write it has begun ends first, and it writes nothing after.
+ * Records that the child `pid` ended. `running`: its thread may still run (a terminate the runtime does not
+ * enforce): a write it has begun ends first, and it writes nothing after.
  */
 export function markPidDead(pid: number, running = false): void {
   const cells = table();
-  const slot = 2 + pid % LIVE_SLOTS;
+  const slot = SLOTS + pid % LIVE_SLOTS;
   if (running) markDeadFenced(cells, slot, pid);
   else if (Atomics.compareExchange(cells, slot, pid, 0) !== pid) Atomics.compareExchange(cells, slot, pid | WRITING, 0);
-  Atomics.add(cells, EPOCH, 1);
-  Atomics.notify(cells, EPOCH);
 }
 
 /**
@@ -67,10 +65,5 @@ export function markPidDead(pid: number, running = false): void {
  */
 export function isPidAlive(pid: number): boolean {
   if (pid < PID_BASE) return true;
-  return (Atomics.load(table(), 2 + pid % LIVE_SLOTS) & ~WRITING) === pid;
-}
-
-/** The death epoch: `[cells, index]` to load and wait on. */
-export function deathEpoch(): [Int32Array, number] {
-  return [table(), EPOCH];
+  return (Atomics.load(table(), SLOTS + pid % LIVE_SLOTS) & ~WRITING) === pid;
 }

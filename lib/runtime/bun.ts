@@ -6,7 +6,7 @@
 import nodeProcess from "node:process";
 import { fileURLToPath } from "node:url";
 import { statPath } from "./node_fs.ts";
-import { beforeFatalEnd, killProcess, killProcessGroup, parentPid } from "./process_events.ts";
+import { nodeLikeMembers, processMembers } from "./process_events.ts";
 import type { ChildHandle, ChildSpawnOptions, ParentPort, Runtime, Transfer, WorkerHandle } from "./types.ts";
 import { onUncaughtWebAndNode } from "./uncaught.ts";
 
@@ -172,6 +172,7 @@ let jsc: { noFTL?: (f: unknown) => unknown } | undefined;
 /** The adapter for Bun (made only there: it reads `Bun` at once). */
 export const createBunRuntime = (): Runtime => ({
   name: "bun",
+  ...nodeLikeMembers,
   // A loopback reply to another thread comes sooner when the loop turns (BENCHMARKS.md, runtime notes).
   turnsReadSockets: true,
   pid: nodeProcess.pid,
@@ -186,13 +187,6 @@ export const createBunRuntime = (): Runtime => ({
   },
   // JavaScriptCore has no command-line heap limit.
   limitsProcessHeap: false,
-  exitProcess(code: number): never {
-    nodeProcess.exit(code);
-  },
-  terminateStopsThreads: true,
-  exitThread(code: number): never {
-    nodeProcess.exit(code);
-  },
   startWorker: (url, name) => new BunWorker(url, name),
   startWorkerBlocks: false,
   parentPort() {
@@ -213,20 +207,10 @@ export const createBunRuntime = (): Runtime => ({
   readTextFileSync: (path) => nodeProcess.getBuiltinModule("node:fs").readFileSync(path, "utf8"),
   pathInfo: statPath,
   onUncaught: onUncaughtWebAndNode,
-  onExit(callback) {
-    nodeProcess.on("exit", callback);
-  },
-  unrefTimeout(callback, ms) {
-    (setTimeout(callback, ms) as unknown as { unref(): void }).unref();
-  },
   getEnv: (name) => Bun.env[name],
   tempDir: () => nodeProcess.getBuiltinModule("node:os").tmpdir(),
   spawnChild,
-  spawnCan: { argv0: true, passFds: true },
-  killGroup: killProcessGroup,
-  kill: killProcess,
-  parentPid,
-  beforeFatalEnd,
+  ...processMembers,
   // The mapping lives until the array is collected; unlinking the file leaves it valid.
   mapSharedFile: (path) => Bun.mmap(path, { shared: true }),
   // Every new thread compiles its hot code afresh. On a ring's message paths FTL, the top tier, spends tens of ms

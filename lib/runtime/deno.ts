@@ -10,7 +10,7 @@
 import nodeProcess from "node:process";
 import { fileURLToPath } from "node:url";
 import { heapLimitMb, isMainThread, workerParentPort, WorkerThread } from "./node_threads.ts";
-import { beforeFatalEnd, killProcess, killProcessGroup, parentPid } from "./process_events.ts";
+import { processMembers } from "./process_events.ts";
 import type { ChildHandle, ChildSpawnOptions, PathInfo, Runtime } from "./types.ts";
 import { onUncaughtWebAndNode } from "./uncaught.ts";
 
@@ -194,15 +194,14 @@ export const createDenoRuntime = (): Runtime => ({
     globalThis.addEventListener("unload", callback);
   },
   unrefTimeout(callback, ms) {
-    Deno.unrefTimer(setTimeout(callback, ms));
+    const timer = setTimeout(callback, ms);
+    Deno.unrefTimer(timer);
+    return () => clearTimeout(timer);
   },
   getEnv: (name) => Deno.env.get(name),
   tempDir,
   spawnChild,
   // Deno.Command has neither an argv0 nor more descriptors than the three streams.
   spawnCan: { argv0: false, passFds: false },
-  killGroup: killProcessGroup,
-  kill: killProcess,
-  parentPid,
-  beforeFatalEnd,
+  ...processMembers,
 });

@@ -24,7 +24,7 @@ import type { Readable } from "node:stream";
 import { fileURLToPath } from "node:url";
 import { statPath } from "./node_fs.ts";
 import { heapLimitMb, isMainThread, workerData, workerParentPort, WorkerThread } from "./node_threads.ts";
-import { beforeFatalEnd, killProcess, killProcessGroup, parentPid } from "./process_events.ts";
+import { nodeLikeMembers, processMembers } from "./process_events.ts";
 import type { ChildHandle, ChildSpawnOptions, Runtime, ThreadLimits } from "./types.ts";
 import { onUncaughtNode } from "./uncaught.ts";
 
@@ -256,6 +256,7 @@ export function createNodeRuntime(): Runtime {
 
 const nodeRuntime = (): Runtime => ({
   name: "node",
+  ...nodeLikeMembers,
   // libuv polls sockets with a zero timeout on every turn while an immediate is pending, as Bun's loop does (not
   // measured here: see BENCHMARKS.md for what is).
   turnsReadSockets: true,
@@ -273,14 +274,6 @@ const nodeRuntime = (): Runtime => ({
     fileURLToPath(url),
   ],
   limitsProcessHeap: true,
-  exitProcess(code: number): never {
-    nodeProcess.exit(code);
-  },
-  terminateStopsThreads: true,
-  // In a worker, Node's process.exit() ends that thread only.
-  exitThread(code: number): never {
-    nodeProcess.exit(code);
-  },
   startWorker,
   startWorkerBlocks: false,
   threadHeapLimitMb: heapLimitMb,
@@ -288,19 +281,8 @@ const nodeRuntime = (): Runtime => ({
   readTextFileSync: (path) => builtin("node:fs").readFileSync(path, "utf8"),
   pathInfo: statPath,
   onUncaught: onUncaughtNode,
-  onExit(callback) {
-    nodeProcess.on("exit", callback);
-  },
-  unrefTimeout(callback, ms) {
-    (setTimeout(callback, ms) as unknown as { unref(): void }).unref();
-  },
   getEnv: (name) => nodeProcess.env[name],
   tempDir: () => builtin("node:os").tmpdir(),
   spawnChild,
-  // child_process passes argv0 and any descriptor through its stdio array.
-  spawnCan: { argv0: true, passFds: true },
-  killGroup: killProcessGroup,
-  kill: killProcess,
-  parentPid,
-  beforeFatalEnd,
+  ...processMembers,
 });

@@ -1,11 +1,13 @@
 /**
  * What every runtime gives the same way through node:process: a spawned child's stdin, signals to a process or a
- * group, the live parent pid, and a last word before a signal or an uncaught error ends the program. (An error
- * nobody caught is each adapter's `onUncaught`: Node has no web events on its global scope.)
+ * group, the live parent pid, and a last word before a signal or an uncaught error ends the program; and what Bun
+ * gives as Node does (exiting, exit callbacks, timers, spawn options). (An error nobody caught is each adapter's
+ * `onUncaught`: Node has no web events on its global scope.)
  *
  * @module
  */
 import nodeProcess from "node:process";
+import type { Runtime } from "./types.ts";
 
 /** Reads this process's stdin: `onData` with each chunk, `onEnd` when the writer closes it. */
 export function readStdin(onData: (chunk: Uint8Array) => void, onEnd: () => void): void {
@@ -14,7 +16,7 @@ export function readStdin(onData: (chunk: Uint8Array) => void, onEnd: () => void
 }
 
 /** Sends `signal` to every process of the group `pgid`; nothing when the group is gone. */
-export function killProcessGroup(pgid: number, signal: string): void {
+function killProcessGroup(pgid: number, signal: string): void {
   try {
     nodeProcess.kill(-pgid, signal as NodeJS.Signals);
   } catch {
@@ -23,7 +25,7 @@ export function killProcessGroup(pgid: number, signal: string): void {
 }
 
 /** Sends `signal` to the process `pid`; nothing when it is gone. */
-export function killProcess(pid: number, signal: string): void {
+function killProcess(pid: number, signal: string): void {
   try {
     nodeProcess.kill(pid, signal as NodeJS.Signals);
   } catch {
@@ -32,7 +34,7 @@ export function killProcess(pid: number, signal: string): void {
 }
 
 /** The parent's pid as the system says it now (node:process reads it on each access). */
-export function parentPid(): number {
+function parentPid(): number {
   return nodeProcess.ppid;
 }
 
@@ -44,7 +46,7 @@ const endingSignals = ["SIGTERM", "SIGINT", "SIGHUP"] as const;
  * parent sees the signal, not an exit code). Deno runs no exit callback after an uncaught error; Node and Bun do,
  * and there `cleanup` runs twice, which it allows.
  */
-export function beforeFatalEnd(cleanup: () => void): void {
+function beforeFatalEnd(cleanup: () => void): void {
   for (const signal of endingSignals) {
     const listener = () => {
       if (nodeProcess.listenerCount(signal) > 1) return;
@@ -58,3 +60,36 @@ export function beforeFatalEnd(cleanup: () => void): void {
     if (nodeProcess.listenerCount("uncaughtException") === 0) cleanup();
   });
 }
+
+/** The members every adapter has the same way, through node:process. */
+export const processMembers: Pick<Runtime, "killGroup" | "kill" | "parentPid" | "beforeFatalEnd"> = {
+  killGroup: killProcessGroup,
+  kill: killProcess,
+  parentPid,
+  beforeFatalEnd,
+};
+
+/** The members Bun has as Node does. */
+export const nodeLikeMembers: Pick<
+  Runtime,
+  "exitProcess" | "exitThread" | "terminateStopsThreads" | "onExit" | "unrefTimeout" | "spawnCan"
+> = {
+  exitProcess(code: number): never {
+    nodeProcess.exit(code);
+  },
+  // In a worker, process.exit() ends that thread only.
+  exitThread(code: number): never {
+    nodeProcess.exit(code);
+  },
+  terminateStopsThreads: true,
+  onExit(callback) {
+    nodeProcess.on("exit", callback);
+  },
+  unrefTimeout(callback, ms) {
+    const timer = setTimeout(callback, ms);
+    (timer as unknown as { unref(): void }).unref();
+    return () => clearTimeout(timer);
+  },
+  // Both pass argv0, and any descriptor through the stdio array.
+  spawnCan: { argv0: true, passFds: true },
+};

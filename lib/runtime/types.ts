@@ -170,8 +170,11 @@ export interface Runtime {
   onUncaught(handler: (error: unknown) => void): void;
   /** Registers a callback for when the program ends normally or by exit(). */
   onExit(callback: () => void): void;
-  /** Calls `callback` after `ms` unless the program has ended by then: the timer does not hold it open. */
-  unrefTimeout(callback: () => void, ms: number): void;
+  /**
+   * Calls `callback` after `ms` (at most 2^31 - 1) unless the program has ended by then: the timer does not hold it
+   * open. Returns what cancels it.
+   */
+  unrefTimeout(callback: () => void, ms: number): () => void;
   /** Environment variable lookup. */
   getEnv(name: string): string | undefined;
   /** The directory for temporary files (`TMPDIR`, or the system's: `/tmp` where Deno may not read `TMPDIR`). */

@@ -267,15 +267,6 @@ export function argvOf(args: Command, shell: boolean): Argv {
   return shell ? ["/bin/sh", "-c", program, ...rest] : [program, ...rest];
 }
 
-/** A timeout in milliseconds, or undefined for none; a negative or NaN one is a RangeError. */
-export function checkTimeout(timeout: unknown): number | undefined {
-  if (timeout === undefined || timeout === null || timeout === Infinity) return undefined;
-  if (typeof timeout !== "number" || Number.isNaN(timeout) || timeout < 0) {
-    throw new RangeError(`timeout must be a number of milliseconds >= 0, got ${String(timeout)}`);
-  }
-  return timeout;
-}
-
 /** A count option (`gracePeriod`, `maxBuffer`): an integer >= 0, or undefined. */
 export function checkCount(value: unknown, what: string): number | undefined {
   if (value === undefined) return undefined;

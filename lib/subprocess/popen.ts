@@ -25,13 +25,13 @@ import { checkOptionNames } from "../options.ts";
 import { runtime } from "../runtime/detect.ts";
 import type { Argv, ChildHandle } from "../runtime/types.ts";
 import { Decoder, encodeText, type TextOptions, textOptions } from "../text.ts";
+import { atDeadline, deadlineAfter, settledBy, timeoutMs } from "../wait/deadline.ts";
 import { type Capture, collect, concat, drain, drainSource, OverLimit } from "./capture.ts";
 import { checkOpen, type FileCopy, fileTarget, fromFile, toFile } from "./files.ts";
 import {
   argvOf,
   checkNames,
   checkStdio,
-  checkTimeout,
   type Command,
   DEVNULL,
   findProgram,
@@ -275,7 +275,7 @@ export class Popen<Text extends boolean = false> {
   /** Waits for the child to end; `TimeoutExpired` (the child keeps running) if `timeout` ms pass first. */
   async wait(options: { timeout?: number | undefined } = {}): Promise<number> {
     checkOptionNames(options, "wait", ["timeout"]);
-    const timeout = checkTimeout(options.timeout);
+    const timeout = timeoutMs(options.timeout, "wait");
     this.#hold();
     try {
       if (timeout === undefined) return await this.#exited;
@@ -295,7 +295,7 @@ export class Popen<Text extends boolean = false> {
     options: { timeout?: number | undefined } = {},
   ): Promise<[OutputOf<Text> | null, OutputOf<Text> | null]> {
     checkOptionNames(options, "communicate", ["timeout"]);
-    const timeout = checkTimeout(options.timeout);
+    const timeout = timeoutMs(options.timeout, "communicate");
     this.#hold();
     try {
       return await this._communicate(input, timeout, undefined);
@@ -442,9 +442,9 @@ export class Popen<Text extends boolean = false> {
     if (grace === undefined) this._signalAll("SIGKILL");
     else {
       this._signalAll("SIGTERM");
-      const timer = setTimeout(() => this._signalAll("SIGKILL"), grace);
+      const cancel = atDeadline(deadlineAfter(grace), () => this._signalAll("SIGKILL"));
       await this.#child.exited;
-      clearTimeout(timer);
+      cancel();
     }
     await this.#child.exited;
     const c = this.#communicating;
@@ -487,20 +487,6 @@ async function within<T>(
   signal: AbortSignal | undefined,
   expired: () => Error,
 ): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  let onAbort: (() => void) | undefined;
-  const late = new Promise<never>((_, reject) => {
-    if (ms !== undefined) timer = setTimeout(() => reject(expired()), ms);
-    if (signal) {
-      onAbort = () => reject(signal.reason);
-      if (signal.aborted) onAbort();
-      else signal.addEventListener("abort", onAbort, { once: true });
-    }
-  });
-  try {
-    return await Promise.race([work, late]);
-  } finally {
-    clearTimeout(timer);
-    if (onAbort) signal!.removeEventListener("abort", onAbort);
-  }
+  if (await settledBy(work, deadlineAfter(ms), signal)) return await work;
+  throw signal?.aborted ? signal.reason : expired();
 }

@@ -7,11 +7,11 @@
 import { CalledProcessError, MaxBufferExceeded, TimeoutExpired, ValueError } from "../errors.ts";
 import { checkOptionNames } from "../options.ts";
 import type { DecodeErrors } from "../text.ts";
+import { timeoutMs } from "../wait/deadline.ts";
 import {
   type BytesMode,
   checkCount,
   checkNames,
-  checkTimeout,
   type Command,
   type Output,
   PIPE,
@@ -86,7 +86,7 @@ export async function run(args: Command, options: RunOptions = {}): Promise<Comp
   if (options === null || typeof options !== "object") throw new TypeError("run options must be an object");
   checkNames(options, "run", RUN_OPTIONS);
   const { input, captureOutput, timeout, check, signal, gracePeriod, maxBuffer, ...popenOptions } = options;
-  const limit = checkTimeout(timeout);
+  const limit = timeoutMs(timeout, "run");
   const grace = checkCount(gracePeriod, "gracePeriod");
   const cap = checkCount(maxBuffer, "maxBuffer");
   if (signal !== undefined && !(signal instanceof AbortSignal)) throw new TypeError("signal must be an AbortSignal");

@@ -6,6 +6,7 @@
  * @module
  */
 import { checkOptionNames } from "../options.ts";
+import { raceAbort } from "./abort.ts";
 
 /**
  * The options of every wait: Python's `block` and `timeout` (in milliseconds), and an `AbortSignal`.
@@ -95,49 +96,60 @@ export function deadlineOfTimeout(timeout: unknown, what: string): number {
 // setTimeout takes a delay over 2^31 - 1 ms (and Infinity) as 1 ms, so a far deadline is reached in steps.
 const LONGEST_TIMER_MS = 0x7fffffff;
 
+const NOTHING = () => {};
+
+/**
+ * Calls `expire` once `deadline` (a `performance.now()` time, as {@linkcode deadlineAfter} gives) has come, and
+ * returns what cancels that. An Infinity deadline sets no timer; a deadline past already expires on a timer turn,
+ * never before this returns. The one timer for a user's timeout: any length works, where `setTimeout` takes one
+ * over 2^31 - 1 ms as 1 ms.
+ */
+export function atDeadline(deadline: number, expire: () => void): () => void {
+  if (deadline === Infinity) return NOTHING;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const arm = () => {
+    const left = deadline - performance.now();
+    if (left > 0) timer = setTimeout(arm, Math.min(left, LONGEST_TIMER_MS));
+    else expire();
+  };
+  timer = setTimeout(arm, Math.max(0, Math.min(deadline - performance.now(), LONGEST_TIMER_MS)));
+  return () => clearTimeout(timer);
+}
+
 /**
  * Adds a wake-up to `waiters` (a list its owner calls, and lets go of, when what is waited for happens) and resolves
  * true when it is called, or false at `deadline`, taking the wake-up back out. An Infinity deadline sets no timer.
  */
 export function wokenBy(waiters: (() => void)[], deadline: number): Promise<boolean> {
   return new Promise<boolean>((resolve) => {
-    let timer: ReturnType<typeof setTimeout> | undefined;
+    if (deadline <= performance.now()) return resolve(false);
+    let cancel = NOTHING;
     const wake = () => {
-      clearTimeout(timer);
+      cancel();
       resolve(true);
     };
     waiters.push(wake);
-    if (deadline === Infinity) return;
-    const arm = () => {
-      const left = deadline - performance.now();
-      if (left > 0) {
-        timer = setTimeout(arm, Math.min(left, LONGEST_TIMER_MS));
-        return;
-      }
+    cancel = atDeadline(deadline, () => {
       const at = waiters.indexOf(wake);
       if (at >= 0) waiters.splice(at, 1);
       resolve(false);
-    };
-    arm();
+    });
   });
 }
 
 /**
- * Waits for `waiting` until `deadline` (a `performance.now()` time, as {@linkcode deadlineAfter} gives):
- * true when it settled first, false when the deadline came. An Infinity deadline sets no timer. A rejection
- * of `waiting` before the deadline rejects.
+ * Waits for `waiting` until `deadline` (a `performance.now()` time, as {@linkcode deadlineAfter} gives) or until
+ * `signal` aborts: true when it settled first, false when the deadline or the abort came. An Infinity deadline sets
+ * no timer. A rejection of `waiting` before either rejects.
  */
-export function settledBy(waiting: Promise<unknown>, deadline: number): Promise<boolean> {
+export function settledBy(waiting: Promise<unknown>, deadline: number, signal?: AbortSignal): Promise<boolean> {
   const settled = waiting.then(() => true);
-  if (deadline === Infinity) return settled;
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const expired = new Promise<boolean>((resolve) => {
-    const arm = () => {
-      const left = deadline - performance.now();
-      if (left <= 0) resolve(false);
-      else timer = setTimeout(arm, Math.min(left, LONGEST_TIMER_MS));
-    };
-    arm();
-  });
-  return Promise.race([settled, expired]).finally(() => clearTimeout(timer));
+  if (deadline === Infinity && signal === undefined) return settled;
+  let cancel = NOTHING;
+  const expired = new Promise<boolean>((resolve) => (cancel = atDeadline(deadline, () => resolve(false))));
+  const ended = raceAbort(Promise.race([settled, expired]), signal);
+  return (signal === undefined ? ended : ended.catch((error) => {
+    if (signal.aborted && error === signal.reason) return false;
+    throw error;
+  })).finally(cancel);
 }
