@@ -16,22 +16,8 @@ import {
   wait,
 } from "../futures.ts";
 import { FAR_MS } from "./fixtures/pending.ts";
+import { release, sharedInts, started } from "./fixtures/pool_setup.ts";
 import * as fx from "./fixtures/pool_targets.ts";
-
-const sharedInts = (n = 4) => new Int32Array(new SharedArrayBuffer(4 * n));
-
-/** Waits until `cells[1]` (a task's "started" mark) is at least `count`. */
-async function started(cells: Int32Array, count = 1): Promise<void> {
-  for (let seen = Atomics.load(cells, 1); seen < count; seen = Atomics.load(cells, 1)) {
-    const waiter = Atomics.waitAsync(cells, 1, seen, 10_000);
-    if (waiter.async) await waiter.value;
-  }
-}
-
-function release(cells: Int32Array): void {
-  Atomics.store(cells, 0, 1);
-  Atomics.notify(cells, 0);
-}
 
 async function collect<T>(iterable: AsyncIterable<T>): Promise<T[]> {
   const out: T[] = [];

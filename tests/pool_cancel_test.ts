@@ -5,32 +5,8 @@ import { test } from "node:test";
 import { runtime } from "../lib/runtime/detect.ts";
 import { BrokenPoolError, Pool, TimeoutError } from "../mod.ts";
 import { FAR_MS } from "./fixtures/pending.ts";
+import { release, sharedInts, started, withPool } from "./fixtures/pool_setup.ts";
 import * as fx from "./fixtures/pool_targets.ts";
-
-const sharedInts = (n = 4) => new Int32Array(new SharedArrayBuffer(4 * n));
-
-async function withPool(options: ConstructorParameters<typeof Pool>[0], body: (pool: Pool) => Promise<void>) {
-  const pool = new Pool(options);
-  try {
-    await body(pool);
-  } finally {
-    pool.terminate();
-    await pool.join();
-  }
-}
-
-/** Waits until `cells[1]` (a task's "started" mark) is at least `count`. */
-async function started(cells: Int32Array, count = 1): Promise<void> {
-  for (let seen = Atomics.load(cells, 1); seen < count; seen = Atomics.load(cells, 1)) {
-    const waiter = Atomics.waitAsync(cells, 1, seen, 10_000);
-    if (waiter.async) await waiter.value;
-  }
-}
-
-function release(cells: Int32Array): void {
-  Atomics.store(cells, 0, 1);
-  Atomics.notify(cells, 0);
-}
 
 test("an aborted signal: the call rejects with its reason and nothing runs", async () => {
   await withPool({ processes: 1 }, async (pool) => {

@@ -6,32 +6,8 @@ import { test } from "node:test";
 import { ProcessPoolExecutor } from "../futures.ts";
 import { ABSOLUTE_ERROR, LatencyHistogram, RELATIVE_ERROR } from "../lib/pool/stats.ts";
 import { BrokenPoolError, Pool, type PoolEvents, type Progress } from "../mod.ts";
+import { release, sharedInts, started, withPool } from "./fixtures/pool_setup.ts";
 import * as fx from "./fixtures/pool_targets.ts";
-
-const sharedInts = (n = 4) => new Int32Array(new SharedArrayBuffer(4 * n));
-
-async function withPool(options: ConstructorParameters<typeof Pool>[0], body: (pool: Pool) => Promise<void>) {
-  const pool = new Pool(options);
-  try {
-    await body(pool);
-  } finally {
-    pool.terminate();
-    await pool.join();
-  }
-}
-
-/** Waits until `cells[1]` (a task's "started" mark) is at least 1. */
-async function started(cells: Int32Array): Promise<void> {
-  while (Atomics.load(cells, 1) === 0) {
-    const waiter = Atomics.waitAsync(cells, 1, 0, 10_000);
-    if (waiter.async) await waiter.value;
-  }
-}
-
-function release(cells: Int32Array): void {
-  Atomics.store(cells, 0, 1);
-  Atomics.notify(cells, 0);
-}
 
 /** Every `type` event of `pool` from now on, and a wait for the first `n` of them. */
 function record<K extends keyof PoolEvents>(

@@ -17,21 +17,9 @@ import {
   ValueError,
 } from "../mod.ts";
 // Listed first on purpose: a namespace that does not export a task must never be imported by a worker.
+import { sharedInts, withPool } from "./fixtures/pool_setup.ts";
 import * as fx from "./fixtures/pool_targets.ts";
 import * as trap from "./fixtures/pool_trap.ts";
-
-const sharedInts = (n = 4) => new Int32Array(new SharedArrayBuffer(4 * n));
-
-/** Runs `body` with a pool that is terminated and joined afterwards, whatever happens. */
-async function withPool(options: ConstructorParameters<typeof Pool>[0], body: (pool: Pool) => Promise<void>) {
-  const pool = new Pool(options);
-  try {
-    await body(pool);
-  } finally {
-    pool.terminate();
-    await pool.join();
-  }
-}
 
 test("tasks are found in the namespace that exports them; other namespaces are not imported", async () => {
   assert.equal(trap.trapLoaded, true);
