@@ -16,7 +16,7 @@ import { type Reduced, reduceSymbol, registerReducer } from "./serialize.ts";
 import { Lock } from "./sync/lock.ts";
 import { RLock } from "./sync/rlock.ts";
 import { OWNER_ID_BITS } from "./sync/robust_owner.ts";
-import { enterFence, leaveFence } from "./wait/fence.ts";
+import { fence } from "./wait/fence.ts";
 
 /** Python's `array` typecodes. */
 export type Typecode = "b" | "B" | "h" | "H" | "i" | "I" | "l" | "L" | "q" | "Q" | "f" | "d" | "c";
@@ -188,9 +188,8 @@ export class RawValue<T extends Typecode = Typecode> {
     const raw = typeof value === "number" && value >= this.#min && value <= this.#max && Number.isInteger(value)
       ? value
       : encode(this.typecode, value) as number;
-    enterFence();
+    fence();
     (this.#view as Float64Array)[0] = raw;
-    leaveFence();
   }
 
   /** The typed view over the shared memory (one item): writes through it skip the terminate fence. */
@@ -275,9 +274,8 @@ export class Value<T extends Typecode = Typecode> {
       && ((value | 0) === value || Number.isInteger(value))
       && (owner === null || (owner[0]! & OWNER_ID_BITS) === this.#me)
     ) {
-      enterFence();
+      fence();
       (this.#view as Int32Array)[0] = value;
-      leaveFence();
       return;
     }
     const lock = this.#lock;
@@ -397,9 +395,8 @@ export class RawArray<T extends Typecode = Typecode> {
   set(i: number, value: InputOf<T>): void {
     const at = this.#index(i);
     const raw = encode(this.typecode, value) as number;
-    enterFence();
+    fence();
     (this.#view as Float64Array)[at] = raw;
-    leaveFence();
   }
 
   /** A plain copy of the items. */
@@ -419,10 +416,9 @@ export class RawArray<T extends Typecode = Typecode> {
     this.#charsOnly("value");
     if (typeof text !== "string") throw new TypeError("a 'c' array's value must be a string");
     if (text.length > this.length) throw new RangeError(`string of ${text.length} chars too long for ${this.length}`);
-    enterFence();
+    fence();
     fillFrom("c", this.#view, text);
     if (text.length < this.length) this.#view[text.length] = 0;
-    leaveFence();
   }
 
   /** `c` arrays: a copy of all the bytes. */

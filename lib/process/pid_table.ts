@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { armFence, markDeadFenced, WRITING } from "../wait/fence.ts";
+import { armFence } from "../wait/fence.ts";
 
 /** Thread children get ids above Linux's largest pid, so they never equal a real pid. */
 export const PID_BASE = 4_194_304;
@@ -28,7 +28,9 @@ export function pidTable(): SharedArrayBuffer {
  */
 export function adoptPidTable(buffer: SharedArrayBuffer, pid = 0): void {
   cells = buffer.byteLength >= TABLE_BYTES ? new Int32Array(buffer) : null;
-  if (cells !== null && pid >= PID_BASE) armFence(cells, SLOTS + pid % LIVE_SLOTS, pid);
+  if (cells !== null && pid >= PID_BASE) {
+    armFence(cells, SLOTS + pid % LIVE_SLOTS, pid);
+  }
 }
 
 function table(): Int32Array {
@@ -48,15 +50,9 @@ export function nextPid(): number {
   throw new Error(`more than ${LIVE_SLOTS} thread children run at once`);
 }
 
-/**
- * Records that the child `pid` ended. `running`: its thread may still run (a terminate the runtime does not
- * enforce): a write it has begun ends first, and it writes nothing after.
- */
-export function markPidDead(pid: number, running = false): void {
-  const cells = table();
-  const slot = SLOTS + pid % LIVE_SLOTS;
-  if (running) markDeadFenced(cells, slot, pid);
-  else if (Atomics.compareExchange(cells, slot, pid, 0) !== pid) Atomics.compareExchange(cells, slot, pid | WRITING, 0);
+/** Records that the child `pid` ended. */
+export function markPidDead(pid: number): void {
+  Atomics.compareExchange(table(), SLOTS + pid % LIVE_SLOTS, pid, 0);
 }
 
 /**
@@ -65,5 +61,5 @@ export function markPidDead(pid: number, running = false): void {
  */
 export function isPidAlive(pid: number): boolean {
   if (pid < PID_BASE) return true;
-  return (Atomics.load(table(), SLOTS + pid % LIVE_SLOTS) & ~WRITING) === pid;
+  return Atomics.load(table(), SLOTS + pid % LIVE_SLOTS) === pid;
 }

@@ -6,7 +6,7 @@
 import { BrokenBarrierError } from "../errors.ts";
 import { type Reduced, reduceSymbol, registerReducer } from "../serialize.ts";
 import { timeoutMs } from "../wait/deadline.ts";
-import { enterFence, leaveFence } from "../wait/fence.ts";
+import { fence } from "../wait/fence.ts";
 import { Condition, rebuildLock } from "./condition.ts";
 import { Lock } from "./lock.ts";
 import { cellsOf } from "./robust_owner.ts";
@@ -69,9 +69,8 @@ export class Barrier {
   }
 
   #set(cell: number, value: number): void {
-    enterFence();
+    fence();
     Atomics.store(this.#cells, cell, value);
-    leaveFence();
   }
 
   /** How many must arrive. */
@@ -125,10 +124,8 @@ export class Barrier {
         }
         return index;
       } finally {
-        enterFence();
-        const last = Atomics.sub(this.#cells, B_COUNT, 1) === 1 && this.#refilled();
-        leaveFence();
-        if (last) this.#cond.notifyAll();
+        fence();
+        if (Atomics.sub(this.#cells, B_COUNT, 1) === 1) this.#refill();
       }
     } finally {
       cond.release();
@@ -140,10 +137,12 @@ export class Barrier {
     this.#cond.notifyAll();
   }
 
-  /** Makes a draining or resetting barrier fill again, whether it did (the last party out, the lock held). */
-  #refilled(): boolean {
-    return Atomics.compareExchange(this.#cells, B_STATE, DRAINING, FILLING) === DRAINING
-      || Atomics.compareExchange(this.#cells, B_STATE, RESETTING, FILLING) === RESETTING;
+  /** The last party out of a draining or resetting barrier makes it fill again (the lock is held). */
+  #refill(): void {
+    if (
+      Atomics.compareExchange(this.#cells, B_STATE, DRAINING, FILLING) === DRAINING
+      || Atomics.compareExchange(this.#cells, B_STATE, RESETTING, FILLING) === RESETTING
+    ) this.#cond.notifyAll();
   }
 
   /** Wakes the waiters under the lock, so they see a state changed without it. */
@@ -164,7 +163,7 @@ export class Barrier {
   reset(): Promise<void> {
     // As Python's, but without the lock (a caller cannot block on it, and may hold it across an await): the state
     // changes here; waiters, who hold the lock, change it only by compare-and-swap.
-    enterFence();
+    fence();
     if (this.#get(B_COUNT) > 0) {
       Atomics.compareExchange(this.#cells, B_STATE, FILLING, RESETTING);
       Atomics.compareExchange(this.#cells, B_STATE, BROKEN, RESETTING);
@@ -173,7 +172,6 @@ export class Barrier {
     } else if (Atomics.compareExchange(this.#cells, B_STATE, BROKEN, FILLING) !== BROKEN) {
       Atomics.compareExchange(this.#cells, B_STATE, RESETTING, FILLING);
     }
-    leaveFence();
     return this.#wakeAll();
   }
 

@@ -6,7 +6,7 @@
 import { ProcessError } from "../errors.ts";
 import { type Reduced, reduceSymbol, registerReducer } from "../serialize.ts";
 import { deadlineOfTimeout } from "../wait/deadline.ts";
-import { enterFence, leaveFence } from "../wait/fence.ts";
+import { fence } from "../wait/fence.ts";
 import { type Park, retryAsync, retrySync } from "../wait/retry.ts";
 import { Lock } from "./lock.ts";
 import { RLock } from "./rlock.ts";
@@ -112,9 +112,8 @@ export class Condition {
   async wait(timeout?: number): Promise<boolean> {
     const deadline = deadlineOfTimeout(timeout, "Condition.wait");
     this.#checkMine("wait");
-    enterFence();
+    fence();
     Atomics.add(this.#cells, SLEEPERS, 1);
-    leaveFence();
     const count = this.#releaseLock();
     let woken = false;
     try {
@@ -130,9 +129,8 @@ export class Condition {
   waitSync(timeout?: number): boolean {
     const deadline = deadlineOfTimeout(timeout, "Condition.waitSync");
     this.#checkMine("wait");
-    enterFence();
+    fence();
     Atomics.add(this.#cells, SLEEPERS, 1);
-    leaveFence();
     const count = this.#releaseLock();
     let woken = false;
     try {
@@ -163,15 +161,13 @@ export class Condition {
       throw new RangeError(`Condition.notify: n must be a number >= 0, got ${String(n)}`);
     }
     this.#checkMine("notify");
+    fence();
     const cells = this.#cells;
-    enterFence();
     const k = Math.min(n, Atomics.load(cells, SLEEPERS));
-    if (k > 0) {
-      Atomics.sub(cells, SLEEPERS, k);
-      Atomics.add(cells, TOKENS, k);
-    }
-    leaveFence();
-    if (k > 0) Atomics.notify(cells, TOKENS, k);
+    if (k <= 0) return;
+    Atomics.sub(cells, SLEEPERS, k);
+    Atomics.add(cells, TOKENS, k);
+    Atomics.notify(cells, TOKENS, k);
   }
 
   /** Wakes every waiter (the lock must be held). */

@@ -6,7 +6,7 @@
 import { checkOptionNames } from "../options.ts";
 import { type Reduced, reduceSymbol, registerReducer } from "../serialize.ts";
 import { deadlineOfTimeout } from "../wait/deadline.ts";
-import { enterFence, leaveFence } from "../wait/fence.ts";
+import { fence } from "../wait/fence.ts";
 import { type Park, retryAsync, retrySync } from "../wait/retry.ts";
 import { cellsOf } from "./robust_owner.ts";
 
@@ -44,17 +44,15 @@ export class Event {
 
   /** Sets the flag and wakes every waiter. */
   set(): void {
-    enterFence();
+    fence();
     Atomics.store(this.#cells, FLAG, 1);
-    leaveFence();
     Atomics.notify(this.#cells, FLAG);
   }
 
   /** Clears the flag. */
   clear(): void {
-    enterFence();
+    fence();
     Atomics.store(this.#cells, FLAG, 0);
-    leaveFence();
   }
 
   #step = (): Park | true => this.isSet() || [this.#cells, FLAG, 0];

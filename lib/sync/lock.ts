@@ -6,7 +6,7 @@
 import { ValueError } from "../errors.ts";
 import { type Reduced, reduceSymbol, registerReducer } from "../serialize.ts";
 import { deadlineOf } from "../wait/deadline.ts";
-import { enterFence, leaveFence } from "../wait/fence.ts";
+import { fence } from "../wait/fence.ts";
 import {
   type AcquireOptions,
   cellsOf,
@@ -58,31 +58,22 @@ export class Lock extends LockBase {
   /** The blocking twin of {@linkcode Lock.acquire} (`Atomics.wait`). */
   acquireSync(options?: AcquireOptions): boolean {
     if (options !== undefined) checkOptions(options, "Lock.acquireSync");
-    enterFence();
-    const owner = Atomics.compareExchange(this.cells, OWNER, 0, this.pid);
-    leaveFence();
-    if (owner === 0) return true;
+    fence();
+    if (Atomics.compareExchange(this.cells, OWNER, 0, this.pid) === 0) return true;
     return this.acquireSyncFor(this.pid, options);
   }
 
   /** Releases the lock; `ValueError` if it is not locked. */
   release(): void {
     const cells = this.cells;
-    enterFence();
-    if (Atomics.compareExchange(cells, OWNER, this.pid, 0) === this.pid) {
-      leaveFence();
-      return;
-    }
+    fence();
+    if (Atomics.compareExchange(cells, OWNER, this.pid, 0) === this.pid) return;
     // The holder with a sleeper's SLOW mark, or another process (any may release a Lock, as in Python): the word
     // goes from what was seen to free in one step, so of two releases at once only one frees the lock.
-    try {
-      for (;;) {
-        const seen = Atomics.load(cells, OWNER);
-        if (seen === 0) throw new ValueError("semaphore or lock released too many times");
-        if (this.free(seen)) return;
-      }
-    } finally {
-      leaveFence();
+    for (;;) {
+      const seen = Atomics.load(cells, OWNER);
+      if (seen === 0) throw new ValueError("semaphore or lock released too many times");
+      if (this.free(seen)) return;
     }
   }
 

@@ -6,7 +6,7 @@
 import { ProcessError } from "../errors.ts";
 import { type Reduced, reduceSymbol, registerReducer } from "../serialize.ts";
 import { deadlineOf } from "../wait/deadline.ts";
-import { enterFence, leaveFence } from "../wait/fence.ts";
+import { fence } from "../wait/fence.ts";
 import {
   type AcquireOptions,
   cellsOf,
@@ -66,20 +66,20 @@ export class RLock extends LockBase {
     const me = this.pid;
     // The common cases inline: a free lock, or re-entry.
     const cells = this.cells;
-    enterFence();
+    fence();
     const owner = Atomics.compareExchange(cells, OWNER, 0, me);
-    if ((owner & ID) === me) cells[EXTRA]!++;
-    leaveFence();
-    if (owner === 0 || (owner & ID) === me) return true;
+    if (owner === 0) return true;
+    if ((owner & ID) === me) {
+      cells[EXTRA]!++;
+      return true;
+    }
     return this.take(me) || this.acquireSyncFor(me, options);
   }
 
   #enter(me: number): boolean {
     const cells = this.cells;
     if ((cells[OWNER]! & ID) === me) {
-      enterFence();
       cells[EXTRA]!++;
-      leaveFence();
       return true;
     }
     return this.take(me);
@@ -89,15 +89,11 @@ export class RLock extends LockBase {
   release(): void {
     const cells = this.cells;
     const pid = this.pid;
+    fence();
     if ((cells[OWNER]! & ID) !== pid) throw new ProcessError("cannot release un-acquired lock");
-    enterFence();
-    try {
-      if (cells[EXTRA]! > 0) cells[EXTRA]!--;
-      // Only SLOW (set by sleepers) can make this fail: the word holds this process's id until it lets go.
-      else if (Atomics.compareExchange(cells, OWNER, pid, 0) !== pid) this.free();
-    } finally {
-      leaveFence();
-    }
+    if (cells[EXTRA]! > 0) cells[EXTRA]!--;
+    // Only SLOW (set by sleepers) can make this fail: the word holds this process's id until it lets go.
+    else if (Atomics.compareExchange(cells, OWNER, pid, 0) !== pid) this.free();
   }
 
   /** How many times the holder entered (0 when free). */

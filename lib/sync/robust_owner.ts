@@ -15,7 +15,7 @@ import { isPidAlive } from "../process/pid_table.ts";
 import type { Owners } from "../transport/futex_mutex.ts";
 import { checkWaitOptions, deadlineOf, type WaitOptions } from "../wait/deadline.ts";
 import { runAsync, runSync } from "../wait/engine.ts";
-import { enterFence, leaveFence } from "../wait/fence.ts";
+import { fence } from "../wait/fence.ts";
 import { Expired, SLEEP, type Waiting } from "../wait/futex.ts";
 
 /**
@@ -121,16 +121,8 @@ export abstract class LockBase {
 
   /** Takes the lock if it is free, or takes it over from a holder that died. */
   protected take(me: number): boolean {
-    enterFence();
-    try {
-      return this.#claim(me);
-    } finally {
-      leaveFence();
-    }
-  }
-
-  #claim(me: number): boolean {
     const cells = this.cells;
+    fence();
     const owner = Atomics.compareExchange(cells, OWNER, 0, me);
     if (owner === 0) return true;
     const id = owner & ID;

@@ -9,7 +9,7 @@ import { getpid } from "../process/current_process.ts";
 import { isPidAlive } from "../process/pid_table.ts";
 import { type Reduced, reduceSymbol, registerReducer } from "../serialize.ts";
 import { deadlineOf } from "../wait/deadline.ts";
-import { enterFence, leaveFence } from "../wait/fence.ts";
+import { fence } from "../wait/fence.ts";
 import { type Park, retryAsync, retrySync } from "../wait/retry.ts";
 import { type AcquireOptions, cellsOf, checkOptions, notAcquired, SLICE } from "./robust_owner.ts";
 
@@ -79,18 +79,16 @@ export class Semaphore {
 
   #take(me: number): boolean {
     const cells = this.#cells;
-    enterFence();
+    fence();
     let value = Atomics.load(cells, VALUE);
     while (value > 0) {
       const seen = Atomics.compareExchange(cells, VALUE, value, value - 1);
       if (seen === value) {
         this.#track(me);
-        leaveFence();
         return true;
       }
       value = seen;
     }
-    leaveFence();
     return false;
   }
 
@@ -178,16 +176,8 @@ export class Semaphore {
 
   /** Increments the count and wakes one waiter. */
   release(): void {
-    enterFence();
-    try {
-      this.#release();
-    } finally {
-      leaveFence();
-    }
-  }
-
-  #release(): void {
     const cells = this.#cells;
+    fence();
     const max = Atomics.load(cells, MAX);
     if (max >= 0) {
       let value = Atomics.load(cells, VALUE);

@@ -8,7 +8,7 @@
  * @module
  */
 import { runtime } from "../runtime/detect.ts";
-import { enterFence, fence, leaveFence } from "../wait/fence.ts";
+import { fence } from "../wait/fence.ts";
 import type { Waiting } from "../wait/futex.ts";
 import { lock, type Owners, takeOverDead, unlock, UNOWNED } from "./futex_mutex.ts";
 
@@ -338,9 +338,8 @@ export class Ring {
       this.data.set(bytes.subarray(from, from + first), at);
       this.data.set(bytes.subarray(from + first, to), 0);
     }
-    enterFence();
+    fence();
     Atomics.store(this.cells, TAIL, this.#advance(tail, n));
-    leaveFence();
   }
 
   /**
@@ -376,10 +375,9 @@ export class Ring {
       data.set(bytes.subarray(0, cap - p), p);
       data.set(bytes.subarray(cap - p), 0);
     }
-    enterFence();
+    fence();
     Atomics.store(cells, TAIL, this.#advance(tail, recordOf(n)));
     this.#publish(task);
-    leaveFence();
   }
 
   #putHeader(n: number, kind: number): void {
@@ -387,9 +385,8 @@ export class Ring {
     const at = (tail >= this.capacity ? tail - this.capacity : tail) >> 2;
     this.#words[at] = n;
     this.#words[at + 1] = kind;
-    enterFence();
+    fence();
     Atomics.store(this.cells, TAIL, this.#advance(tail, RECORD_HEADER));
-    leaveFence();
   }
 
   #publish(task: boolean): void {
@@ -625,10 +622,9 @@ export class Ring {
     const head = cells[HEAD]!;
     const length = this.#lengthAt(head);
     const kind = this.#kindAt(head);
-    enterFence();
+    fence();
     Atomics.store(cells, HEAD, this.#advance(head, RECORD_HEADER));
     Atomics.store(cells, READ, (cells[READ]! + 1) | 0);
-    leaveFence();
     return { length, kind };
   }
 
@@ -672,10 +668,8 @@ export class Ring {
         return decode(copy, 0, length, kind);
       } finally {
         // Taken even when decoding throws, so a bad message cannot block the ring.
-        enterFence();
         Atomics.store(cells, HEAD, this.#advance(at8, length + padOf(length)));
         Atomics.store(cells, READ, (cells[READ]! + 1) | 0);
-        leaveFence();
         announce(cells, WRITE_SEQ, WRITE_WAITERS);
       }
     } finally {

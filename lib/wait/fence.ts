@@ -36,54 +36,7 @@ export function fenceArmed(): boolean {
   return cells !== null;
 }
 
-/**
- * The mark a fenced thread sets on its own slot while it writes (the sign bit: ids are positive). The parent cannot
- * mark a slot dead while it is set, so a write that passed the check ends before the child is reported dead.
- */
-export const WRITING = 1 << 31;
-
-/** Ends this thread at once if it was reported dead (a check where nothing is written: after a sleep). */
+/** Ends this thread at once if it was reported dead: called before each write others see. */
 export function fence(): void {
-  if (cells !== null && (Atomics.load(cells, index) & ~WRITING) !== id) runtime.exitThread(1);
-}
-
-/**
- * Opens a write others see: ends this thread if it was reported dead, or marks its slot {@linkcode WRITING} in the
- * same step, so the parent's {@linkcode markDeadFenced} waits for {@linkcode leaveFence} before it reports the end.
- * A mark left by a write that threw is taken over by the next one; until then a terminate waits out
- * {@linkcode FENCE_GRACE}.
- */
-export function enterFence(): void {
-  if (cells === null) return;
-  const seen = Atomics.compareExchange(cells, index, id, id | WRITING);
-  if (seen !== id && seen !== (id | WRITING)) runtime.exitThread(1);
-}
-
-/** Closes the write {@linkcode enterFence} opened. */
-export function leaveFence(): void {
-  if (cells !== null) Atomics.store(cells, index, id);
-}
-
-/**
- * The longest a terminate waits for a write in progress (ms). A write is a few stores; this bounds the case where
- * a write threw after {@linkcode enterFence} and left its mark.
- */
-export const FENCE_GRACE = 500;
-
-/**
- * Marks `pid`'s slot dead once no write of its is in progress, so nothing it writes lands after the caller reports
- * its end. A slot that no longer holds `pid` is left as it is; a mark still there after `grace` ms is cleared.
- */
-export function markDeadFenced(table: Int32Array, slot: number, pid: number, grace = FENCE_GRACE): void {
-  const until = performance.now() + grace;
-  for (;;) {
-    const seen = Atomics.compareExchange(table, slot, pid, 0);
-    if (seen !== (pid | WRITING)) return;
-    if (performance.now() >= until) {
-      Atomics.compareExchange(table, slot, seen, 0);
-      return;
-    }
-    // The writer does not notify (its writes stay a store each): look again every 0.1 ms.
-    Atomics.wait(table, slot, seen, 0.1);
-  }
+  if (cells !== null && Atomics.load(cells, index) !== id) runtime.exitThread(1);
 }

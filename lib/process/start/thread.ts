@@ -378,7 +378,7 @@ export function hostTerminate(pid: number, code: number): void {
   if (!process) return;
   // Where terminate() may leave the thread running, it is marked dead before its end is reported: its fence
   // (lib/wait/fence.ts) then stops it before any write others could see after the report.
-  if (!runtime.terminateStopsThreads) markPidDead(pid, true);
+  if (!runtime.terminateStopsThreads) markPidDead(pid);
   if (claimEnd(process.control, code)) process.thread.handle.terminate();
 }
 
