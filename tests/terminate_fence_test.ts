@@ -43,10 +43,21 @@ for (const maxsize of [0, 4]) {
     p.terminate();
     await p.join();
     assert.equal(p.exitcode, -15);
-    // What it put before its end may be there (an unbounded queue's producer may have put many); nothing more.
+    // What it put before its end may be there (an unbounded queue's producer may have put many), and one put that
+    // had passed its look at the mark when the mark went in (the race the README names); nothing more.
     const before = drain(q);
     assert.ok(before < 10_000_000, "the queue keeps filling after join()");
-    await assert.rejects(q.get({ timeout: WATCH_MS }), Empty);
+    let late = 0;
+    for (;;) {
+      try {
+        await q.get({ timeout: WATCH_MS });
+        late++;
+      } catch (error) {
+        if (error instanceof Empty) break;
+        throw error;
+      }
+      assert.ok(late <= 1, "the terminated producer went on putting");
+    }
     q.close();
   });
 }
@@ -122,7 +133,10 @@ test("a child terminated in a busy loop of Value and Array writes writes nothing
   p.terminate();
   await p.join();
   assert.equal(p.exitcode, -15);
-  const last = [v.value, items.get(0), items.get(1)];
-  await until(() => v.value !== last[0] || items.get(0) !== last[1] || items.get(1) !== last[2], WATCH_MS);
-  assert.deepEqual([v.value, items.get(0), items.get(1)], last, "the terminated child went on writing");
+  // The loop writes 1, 2, 3, ...: one write that had passed its look at the mark when the mark went in may still
+  // land (the race the README names), so the highest value may grow by one; nothing more.
+  const highest = () => Math.max(v.value, items.get(0), items.get(1));
+  const last = highest();
+  await until(() => highest() > last + 1, WATCH_MS);
+  assert.ok(highest() <= last + 1, `the terminated child went on writing: ${last} then ${highest()}`);
 });
