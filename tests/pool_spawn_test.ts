@@ -4,14 +4,14 @@
 // pool or the program.
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import nodeProcess from "node:process";
 import { test } from "node:test";
 import { ProcessPoolExecutor } from "../futures.ts";
 import { runtime } from "../lib/runtime/detect.ts";
 import { BrokenPoolError, getContext, Pool, ProcessError, TimeoutError } from "../mod.ts";
+import { alive, withTempDir } from "./fixtures/os_processes.ts";
 import * as fx from "./fixtures/pool_spawn_targets.ts";
 
 /** Runs `body` with a spawn pool that is terminated and joined afterwards, whatever happens. */
@@ -22,31 +22,6 @@ async function withPool(options: ConstructorParameters<typeof Pool>[0], body: (p
   } finally {
     pool.terminate();
     await pool.join();
-  }
-}
-
-/** A temporary directory for `body`, removed after it. */
-async function withTempDir(body: (dir: string) => Promise<void>): Promise<void> {
-  const dir = mkdtempSync(join(tmpdir(), "tsmp-pool-spawn-"));
-  try {
-    await body(dir);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
-
-/** Whether `pid` runs (a zombie waiting for its reaper does not). */
-function alive(pid: number): boolean {
-  try {
-    nodeProcess.kill(pid, 0);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "ESRCH") return false;
-    throw error;
-  }
-  try {
-    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, "utf8"));
-  } catch {
-    return false;
   }
 }
 

@@ -2,9 +2,9 @@
 // group dies with a timeout, and no child outlives the program that started it.
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { closeSync, openSync, readFileSync, writeFileSync } from "node:fs";
 import { open } from "node:fs/promises";
-import { constants as osConstants, tmpdir } from "node:os";
+import { constants as osConstants } from "node:os";
 import { join } from "node:path";
 import nodeProcess from "node:process";
 import { test } from "node:test";
@@ -31,42 +31,17 @@ import {
   UnicodeDecodeError,
   ValueError,
 } from "../mod.ts";
+import { alive, withTempDir } from "./fixtures/os_processes.ts";
 import { FAR_MS, pendingAfter30ms } from "./fixtures/pending.ts";
 
 const python = spawnSync("python3", ["--version"]).status === 0;
 const noPython = !python && "python3 not found";
-
-/** A temporary directory for `body`, removed after it. */
-async function withTempDir(body: (dir: string) => Promise<void>): Promise<void> {
-  const dir = mkdtempSync(join(tmpdir(), "tsmp-sub-"));
-  try {
-    await body(dir);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
 
 /** What Python prints for `script` (a python3 -c program), as JSON. */
 function pythonSays(script: string, ...args: string[]): unknown {
   const done = spawnSync("python3", ["-c", `import json, subprocess, sys\n${script}`, ...args], { encoding: "utf8" });
   assert.equal(done.status, 0, done.stderr);
   return JSON.parse(done.stdout);
-}
-
-/** Whether `pid` runs (a zombie waiting for its reaper does not). */
-function alive(pid: number): boolean {
-  try {
-    nodeProcess.kill(pid, 0);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "ESRCH") return false;
-    throw error;
-  }
-  // A zombie has ended; only its (new) parent has yet to collect its status.
-  try {
-    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, "utf8"));
-  } catch {
-    return false;
-  }
 }
 
 /** Waits (bounded) until none of `pids` runs; resolves those still running. */
