@@ -1,12 +1,11 @@
 // Pool observability: the latency histogram, stats with timings, events, and map progress.
 import fc from "fast-check";
 import assert from "node:assert/strict";
-import nodeProcess from "node:process";
 import { test } from "node:test";
 import { ProcessPoolExecutor } from "../futures.ts";
 import { ABSOLUTE_ERROR, LatencyHistogram, RELATIVE_ERROR } from "../lib/pool/stats.ts";
 import { BrokenPoolError, Pool, type PoolEvents, type Progress } from "../mod.ts";
-import { release, sharedInts, started, withPool } from "./fixtures/pool_setup.ts";
+import { capturingErrors, release, sharedInts, started, withPool } from "./fixtures/pool_setup.ts";
 import * as fx from "./fixtures/pool_targets.ts";
 
 /** Every `type` event of `pool` from now on, and a wait for the first `n` of them. */
@@ -210,13 +209,7 @@ test("events: workerExit says cancel and terminate; no taskError for a cancelled
 });
 
 test("a listener that throws or rejects does not break the pool; nothing is left unhandled", async () => {
-  const unhandled: unknown[] = [];
-  const onUnhandled = (reason: unknown) => void unhandled.push(reason);
-  nodeProcess.on("unhandledRejection", onUnhandled);
-  const original = console.error;
-  const printed: string[] = [];
-  console.error = (...args: unknown[]) => void printed.push(args.join(" "));
-  try {
+  const { printed, unhandled } = await capturingErrors(async () => {
     await withPool({ processes: 1 }, async (pool) => {
       pool.on("taskError", () => {
         throw new Error("listener threw");
@@ -231,10 +224,7 @@ test("a listener that throws or rejects does not break the pool; nothing is left
       assert.equal(await pool.apply(fx.inc, [1]), 2);
     });
     await new Promise((resolve) => setTimeout(resolve, 0));
-  } finally {
-    console.error = original;
-    nodeProcess.off("unhandledRejection", onUnhandled);
-  }
+  });
   assert.equal(printed.filter((line) => line.includes("listener threw")).length, 2);
   assert.equal(printed.filter((line) => line.includes("listener rejected")).length, 2);
   assert.deepEqual(unhandled, []);

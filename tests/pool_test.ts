@@ -17,7 +17,7 @@ import {
   ValueError,
 } from "../mod.ts";
 // Listed first on purpose: a namespace that does not export a task must never be imported by a worker.
-import { sharedInts, withPool } from "./fixtures/pool_setup.ts";
+import { capturingErrors, sharedInts, withPool } from "./fixtures/pool_setup.ts";
 import * as fx from "./fixtures/pool_targets.ts";
 import * as trap from "./fixtures/pool_trap.ts";
 
@@ -579,13 +579,7 @@ test("imapUnordered over an endless generator: bounded read-ahead, and break end
 });
 
 test("a throwing error callback does not stop the pool, and nothing is left unhandled", async () => {
-  const unhandled: unknown[] = [];
-  const onUnhandled = (reason: unknown) => void unhandled.push(reason);
-  nodeProcess.on("unhandledRejection", onUnhandled);
-  const original = console.error;
-  const printed: string[] = [];
-  console.error = (...args: unknown[]) => void printed.push(args.join(" "));
-  try {
+  const { printed, unhandled } = await capturingErrors(async () => {
     await withPool({ processes: 1 }, async (pool) => {
       const failed = pool.applyAsync(fx.raiseValue, ["x"], {
         errorCallback: () => {
@@ -601,10 +595,7 @@ test("a throwing error callback does not stop the pool, and nothing is left unha
       await new Promise((resolve) => setTimeout(resolve, 0));
       assert.equal(await pool.apply(fx.sqr, [2]), 4);
     });
-  } finally {
-    console.error = original;
-    nodeProcess.off("unhandledRejection", onUnhandled);
-  }
+  });
   assert.deepEqual(unhandled, []);
   assert.match(printed.join("\n"), /error callback broke/);
   assert.match(printed.join("\n"), /async error callback broke/);
