@@ -4,8 +4,8 @@
  * session of its own (so a signal to the program's group does not reach it) that ignores the ending signals. The
  * thread writes each child's id to its standard input when the child starts and when it ends; the OS closes that
  * input when the thread's or the process's files close, however they end, and the shell then kills every child
- * still listed. Started at a thread's first Popen child; a runtime that cannot start it leaves the children to the
- * exit hooks alone.
+ * still listed. Started at a thread's first Popen child; where it cannot start (no `/bin/sh`, or a program that may
+ * not run it without asking) the children have the exit hooks alone.
  *
  * @module
  */
@@ -32,9 +32,11 @@ done 2>/dev/null
 
 type Supervisor = (line: string) => void;
 
-let supervisor: Supervisor | null | undefined;
+/** This thread's supervisor; undefined until the first child (or after it ended), false where it cannot start. */
+let supervisor: Supervisor | false | undefined;
 
-function start(): Supervisor | null {
+function start(): Supervisor | false {
+  if (runtime.mayRun?.("/bin/sh") === false) return false;
   try {
     const child = runtime.spawnChild({
       args: ["/bin/sh", "-c", SCRIPT],
@@ -46,11 +48,17 @@ function start(): Supervisor | null {
     child.unref();
     const writer = child.stdin!.getWriter();
     const encoder = new TextEncoder();
-    // A supervisor that ended (killed from outside) takes no more lines; the children keep their exit hooks.
-    child.exited.then(() => (supervisor = null), () => (supervisor = null));
-    return (line) => void writer.write(encoder.encode(line)).catch(() => {});
+    // A supervisor that ended (killed from outside) takes no more lines: the next child starts another one, and
+    // the children listed with it keep only their exit hooks.
+    const ended = () => {
+      if (supervisor === write) supervisor = undefined;
+    };
+    child.exited.then(ended, ended);
+    const write: Supervisor = (line) => void writer.write(encoder.encode(line)).catch(() => {});
+    return write;
   } catch {
-    return null;
+    // No /bin/sh, or no permission to run it (a Deno grant scoped to other programs): not tried again.
+    return false;
   }
 }
 
@@ -60,7 +68,10 @@ function start(): Supervisor | null {
  */
 export function supervise(pid: number, group: boolean): () => void {
   supervisor ??= start();
+  if (!supervisor) return () => {};
   const name = `${group ? "g" : "p"}${pid}`;
-  supervisor?.(`+${name}\n`);
-  return () => supervisor?.(`-${name}\n`);
+  supervisor(`+${name}\n`);
+  return () => {
+    if (supervisor) supervisor(`-${name}\n`);
+  };
 }

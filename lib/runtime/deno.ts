@@ -201,6 +201,7 @@ export const createDenoRuntime = (): Runtime => ({
   getEnv: (name) => Deno.env.get(name),
   tempDir,
   spawnChild,
+  mayRun: (program) => Deno.permissions.querySync({ name: "run", command: program }).state === "granted",
   // Deno.Command has neither an argv0 nor more descriptors than the three streams.
   spawnCan: { argv0: false, passFds: false },
   ...processMembers,

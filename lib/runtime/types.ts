@@ -184,6 +184,11 @@ export interface Runtime {
    * is `ENOENT` or `EACCES`.
    */
   spawnChild(options: ChildSpawnOptions): ChildHandle;
+  /**
+   * Whether this program may run `program` without asking (absent: always). Deno's scoped `--allow-run` grants
+   * would otherwise prompt on a terminal for a program the user did not name.
+   */
+  mayRun?(program: string): boolean;
   /** What {@linkcode Runtime.spawnChild} can do beyond a program, its arguments, cwd, env and three streams. */
   readonly spawnCan: { readonly argv0: boolean; readonly passFds: boolean };
   /** Sends `signal` to every process of the process group `pgid`; nothing when none is left. */
