@@ -96,7 +96,11 @@ const runStep = ([name, cmd, args, env = {}]) =>
     const output = [];
     child.stdout.on("data", (chunk) => output.push(chunk));
     child.stderr.on("data", (chunk) => output.push(chunk));
+    let finished = false;
+    // A child that cannot start reports "error" and may then "close" too: the step ends once.
     const finish = (ok, extra = "") => {
+      if (finished) return;
+      finished = true;
       const seconds = ((Date.now() - started) / 1000).toFixed(1);
       process.stdout.write(header + Buffer.concat(output).toString() + extra + `=== ${name}: ${seconds} s\n`);
       resolve([name, ok, seconds]);
