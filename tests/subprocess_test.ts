@@ -390,6 +390,22 @@ test("SIGKILL to a program: its Popen children (its own, a group's, a thread's) 
   });
 });
 
+test("SIGKILL to a program busy in JavaScript right after it started a Popen: the child ends", async () => {
+  const parent = new Popen(runtimeCommand("subprocess_busy_killed.ts"), { stdout: PIPE, stderr: DEVNULL, text: true });
+  let pid = 0;
+  try {
+    const line = await parent.stdout!.readline();
+    assert.match(line, /^popen \d+\n$/);
+    pid = Number(line.split(" ")[1]);
+    parent.kill();
+    assert.equal(await parent.wait(), -9);
+    assert.deepEqual(await gone([pid]), []);
+  } finally {
+    parent.kill();
+    if (pid > 0 && alive(pid)) nodeProcess.kill(pid, "SIGKILL");
+  }
+});
+
 test("bad input and missing things are clear errors", async () => {
   await assert.rejects(run(["true"], { captureOutput: true, stdout: PIPE }), ValueError);
   await assert.rejects(run(["cat"], { input: "x", stdin: PIPE }), /stdin and input/);
