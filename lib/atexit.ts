@@ -3,8 +3,8 @@
  * it holds, so the other side sees end of file, as the OS does for the file descriptors of a Python process. The
  * OS processes it started (Popen children, spawned children) end with it also when an ending signal or an error
  * no code handles ends it, and they are listed in shared memory, where a spawned child's watcher thread finds them
- * when that child's parent dies while its own thread is busy. Popen children are also listed with the thread's
- * supervisor (`orphan_supervisor.ts`), which ends them when the process is killed outright.
+ * when that child's parent dies while its own thread is busy. Every child is also listed with the thread's
+ * supervisor (`orphan_supervisor.ts`), which ends it when the process is killed outright.
  *
  * @module
  */
@@ -113,13 +113,17 @@ export function endWithProcess(pid: number, kind: "popen" | "group" | "spawned",
   for (let at = 0; at < LISTED && slot < 0; at++) {
     if (Atomics.compareExchange(list, at, 0, id) === 0) slot = at;
   }
-  // A spawned child watches its parent itself; a Popen child has only the supervisor if the process is killed.
-  const unlist = kind === "spawned" ? undefined : supervise(pid, kind === "group");
-  const forget = () => {
+  const unlist = supervise(pid, kind === "group");
+  const drop = () => {
     children.delete(end);
-    unlist?.();
     if (slot >= 0) Atomics.compareExchange(list, slot, id, 0);
   };
-  children.set(end, forget);
+  const forget = () => {
+    drop();
+    unlist?.();
+  };
+  // SIGTERM may not end a spawned child (one busy in JavaScript that listens for it): it stays with the
+  // supervisor, which kills it once this thread's files close. SIGKILL ends the others for sure.
+  children.set(end, kind === "spawned" ? drop : forget);
   return forget;
 }

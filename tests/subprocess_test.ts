@@ -303,12 +303,16 @@ test("no child survives the program that started it", async () => {
 });
 
 /** What the orphans fixture started, by what each is ("popen", "spawned-popen"...), once all six are running. */
-async function orphansParent(mode: string): Promise<{ parent: Popen<true>; pids: Record<string, number> }> {
+async function orphansParent(
+  mode: string,
+  env?: Record<string, string>,
+): Promise<{ parent: Popen<true>; pids: Record<string, number> }> {
   const parent = new Popen([...runtimeCommand("subprocess_orphans.ts"), mode], {
     stdin: PIPE,
     stdout: PIPE,
     stderr: DEVNULL,
     text: true,
+    ...(env ? { env: { ...nodeProcess.env, ...env } as Record<string, string> } : {}),
   });
   const pids: Record<string, number> = {};
   while (Object.keys(pids).length < 6) {
@@ -324,8 +328,9 @@ async function orphansParent(mode: string): Promise<{ parent: Popen<true>; pids:
 async function withOrphansParent(
   mode: string,
   body: (parent: Popen<true>, pids: Record<string, number>) => Promise<void>,
+  env?: Record<string, string>,
 ): Promise<void> {
-  const { parent, pids } = await orphansParent(mode);
+  const { parent, pids } = await orphansParent(mode, env);
   try {
     await body(parent, pids);
   } finally {
@@ -387,6 +392,36 @@ test("SIGKILL to a program: its Popen children (its own, a group's, a thread's) 
     parent.kill();
     assert.equal(await parent.wait(), -9);
     assert.deepEqual(await gone(Object.values(pids)), []);
+  });
+});
+
+test("SIGKILL to a program busy in JavaScript right after it started a Popen: the child ends", async () => {
+  const parent = new Popen(runtimeCommand("subprocess_busy_killed.ts"), { stdout: PIPE, stderr: DEVNULL, text: true });
+  let pid = 0;
+  try {
+    const line = await parent.stdout!.readline();
+    assert.match(line, /^popen \d+\n$/);
+    pid = Number(line.split(" ")[1]);
+    parent.kill();
+    assert.equal(await parent.wait(), -9);
+    assert.deepEqual(await gone([pid]), []);
+  } finally {
+    parent.kill();
+    if (pid > 0 && alive(pid)) nodeProcess.kill(pid, "SIGKILL");
+  }
+});
+
+test("SIGKILL to a program that could not start a supervisor: its busy spawned child and that child's Popen end", async () => {
+  await withTempDir(async (dir) => {
+    // A file where the temporary directory should be: no list for a supervisor, so the spawned child watches its
+    // parent itself.
+    const notADir = join(dir, "file");
+    writeFileSync(notADir, "");
+    await withOrphansParent("wait", async (parent, pids) => {
+      parent.kill();
+      assert.equal(await parent.wait(), -9);
+      assert.deepEqual(await gone([pids.spawned!, pids["spawned-popen"]!]), []);
+    }, { TMPDIR: notADir });
   });
 });
 

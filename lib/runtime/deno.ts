@@ -200,6 +200,15 @@ export const createDenoRuntime = (): Runtime => ({
   },
   getEnv: (name) => Deno.env.get(name),
   tempDir,
+  makeTempDirSync(prefix) {
+    const dir = tempDir();
+    // Without the grant Deno would ask on a terminal, for a directory the user did not name.
+    if (Deno.permissions.querySync({ name: "write", path: dir }).state !== "granted") {
+      throw new Deno.errors.NotCapable(`Requires write access to "${dir}", run again with the --allow-write flag`);
+    }
+    return Deno.makeTempDirSync({ dir, prefix });
+  },
+  appendTextFileSync: (path, text) => Deno.writeTextFileSync(path, text, { append: true }),
   spawnChild,
   mayRun: (program) => Deno.permissions.querySync({ name: "run", command: program }).state === "granted",
   // Deno.Command has neither an argv0 nor more descriptors than the three streams.

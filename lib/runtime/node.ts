@@ -22,7 +22,7 @@
 import nodeProcess from "node:process";
 import type { Readable } from "node:stream";
 import { fileURLToPath } from "node:url";
-import { statPath } from "./node_fs.ts";
+import { appendTextFile, makeTempDir, statPath } from "./node_fs.ts";
 import { heapLimitMb, isMainThread, workerData, workerParentPort, WorkerThread } from "./node_threads.ts";
 import { nodeLikeMembers, processMembers } from "./process_events.ts";
 import type { ChildHandle, ChildSpawnOptions, Runtime, ThreadLimits } from "./types.ts";
@@ -283,6 +283,8 @@ const nodeRuntime = (): Runtime => ({
   onUncaught: onUncaughtNode,
   getEnv: (name) => nodeProcess.env[name],
   tempDir: () => builtin("node:os").tmpdir(),
+  makeTempDirSync: (prefix) => makeTempDir(builtin("node:os").tmpdir(), prefix),
+  appendTextFileSync: appendTextFile,
   spawnChild,
   ...processMembers,
 });

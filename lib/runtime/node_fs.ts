@@ -1,5 +1,5 @@
 /**
- * Paths as the Bun and Node adapters look at them, through `node:fs` (Deno's own API tells permission errors apart).
+ * Paths as the Bun and Node adapters look at and write them, through `node:fs` (Deno's own API tells permission errors apart).
  * Looked up when used, not imported: Deno loads this module too (detect.ts), and `node:fs` costs its start ~10 ms.
  *
  * @module
@@ -16,4 +16,14 @@ export function statPath(path: string): PathInfo | null {
     // Not only ENOENT: ENOTDIR (a file where a directory was expected), EACCES.
     return null;
   }
+}
+
+/** A private directory (mode 0700) in `dir`, made through `node:fs`. */
+export function makeTempDir(dir: string, prefix: string): string {
+  return nodeProcess.getBuiltinModule("node:fs").mkdtempSync(`${dir}/${prefix}`);
+}
+
+/** Appends `text` to the file at `path` through `node:fs`, before it returns. */
+export function appendTextFile(path: string, text: string): void {
+  nodeProcess.getBuiltinModule("node:fs").appendFileSync(path, text);
 }

@@ -180,6 +180,13 @@ export interface Runtime {
   /** The directory for temporary files (`TMPDIR`, or the system's: `/tmp` where Deno may not read `TMPDIR`). */
   tempDir(): string;
   /**
+   * Makes a directory only this user may enter (mode 0700) in {@linkcode Runtime.tempDir}, its name starting with
+   * `prefix`, and returns its path. Throws where the program may not write there (Deno: without asking).
+   */
+  makeTempDirSync(prefix: string): string;
+  /** Appends `text` to the file at `path` (made if missing) before it returns. */
+  appendTextFileSync(path: string, text: string): void;
+  /**
    * Starts an OS process. A missing program, cwd or permission is thrown at once as an Error whose `code`
    * is `ENOENT` or `EACCES`.
    */

@@ -11,19 +11,21 @@ import { runtime } from "../../runtime/detect.ts";
 import { readStdin } from "../../runtime/process_events.ts";
 import { bootChild, nameChild, reportError } from "../bootstrap.ts";
 import { entries } from "../child_entries.ts";
-import { type RunMessage, runProcess } from "../process.ts";
+import { runProcess } from "../process.ts";
+import type { SpawnMessage } from "../start/spawn.ts";
 
 bootChild((code) => runtime.exitProcess(code), (error) => runtime.explainError?.(error));
 
-async function run(message: RunMessage): Promise<never> {
+async function run({ watchParent: watch, ...message }: SpawnMessage): Promise<never> {
+  if (watch) watchParent();
   const self = { ...message.self, pid: runtime.pid, pidCells: new SharedArrayBuffer(4) };
   nameChild(self.name);
   return runtime.exitProcess(await runProcess(message, self, reportError));
 }
 
 /**
- * Starts the thread that ends this child and its children when the parent dies, even while this thread is busy.
- * Unref'd: it never holds the child open.
+ * Starts the thread that ends this child and its children when the parent dies, even while this thread is busy,
+ * where the parent's supervisor does not (it could not start there). Unref'd: it never holds the child open.
  */
 function watchParent(): void {
   const watcher = runtime.startWorker(entries.parentWatch, "tsmp-parent-watch");
@@ -48,6 +50,5 @@ readStdin((chunk) => {
   const length = new DataView(buffered.buffer, buffered.byteOffset).getUint32(0);
   if (buffered.length < 4 + length) return;
   started = true;
-  watchParent();
-  void run(deserialize(buffered.subarray(4, 4 + length)) as RunMessage);
+  void run(deserialize(buffered.subarray(4, 4 + length)) as SpawnMessage);
 }, () => runtime.exitProcess(started ? 1 : 0)); // The parent keeps this pipe open while it lives.

@@ -14,12 +14,21 @@
 import { serialize } from "node:v8";
 import { endWithProcess } from "../../atexit.ts";
 import { ProcessError, returncodeOf } from "../../errors.ts";
+import { supervising } from "../../orphan_supervisor.ts";
 import { runtime } from "../../runtime/detect.ts";
 import type { ChildHandle } from "../../runtime/types.ts";
 import { entries } from "../child_entries.ts";
 import { endWith } from "../exit_status.ts";
 import type { RunMessage } from "../process.ts";
 import type { StartedChild, StartMethodAdapter } from "./method.ts";
+
+/**
+ * What a spawned child reads from its stdin: the run message, and whether it must watch its parent itself (its
+ * parent's thread has no supervisor to kill it, busy or not, when the parent is killed).
+ */
+export interface SpawnMessage extends RunMessage {
+  watchParent: boolean;
+}
 
 /** Throws a TypeError naming the first part of `value` (at `path`) that lives in shared memory. */
 export function refuseShared(value: unknown, path: string, seen = new Set<unknown>()): void {
@@ -62,9 +71,11 @@ function spawnStart(message: RunMessage, status: Int32Array, heapLimitMb?: numbe
   refuseShared(message.args, "args");
   refuseShared(message.fields, "this");
   const { control: _control, ...rest } = message;
+  // The child makes its own pid cells and child list.
   const payload = serialize({
     ...rest,
     self: { ...rest.self, pidCells: undefined, childList: undefined, parentStatus: null },
+    watchParent: !supervising(),
   });
   const [command, ...args] = runtime.scriptCommand(entries.spawn, heapLimitMb);
   let child: ChildHandle;
@@ -100,7 +111,8 @@ function spawnStart(message: RunMessage, status: Int32Array, heapLimitMb?: numbe
     },
   };
   // SIGTERM, not SIGKILL, when this process ends: the child then ends its own children first (a child busy in
-  // JavaScript cannot, and its watcher thread ends them once this process is gone).
+  // JavaScript cannot: the supervisor kills it once this process is gone, and the child's own supervisors its
+  // children; or, where there is none, its watcher thread ends them).
   const forget = endWithProcess(child.pid, "spawned", () => child.kill("SIGTERM"));
   child.unref();
   void child.exited.then((exit) => {
