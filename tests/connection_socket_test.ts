@@ -1,8 +1,10 @@
 // Listener and Client over TCP: CPython's framing as a raw peer writes it, the handshake, and a Python peer.
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
-import { createServer, type Server } from "node:net";
+import { EventEmitter } from "node:events";
+import { createServer, type Server, type Socket } from "node:net";
 import { test } from "node:test";
+import { FrameReader } from "../lib/connection/socket.ts";
 import { frame } from "../lib/transport/framing.ts";
 import { AuthenticationError, Client, EOFError, Listener, ProcessError } from "../mod.ts";
 
@@ -135,4 +137,21 @@ except Exception as e:
   await gotLine();
   assert.equal(lines[1], "AuthenticationError");
   await new Promise((resolve) => pyListener.on("exit", resolve));
+});
+
+test("a poll that times out on an idle socket takes its wait back; data then wakes the next poll", async () => {
+  const socket = new EventEmitter();
+  const reader = new FrameReader(socket as unknown as Socket);
+  for (let i = 0; i < 50; i++) assert.equal(await reader.readyBy(performance.now() + 1), false);
+  assert.equal(reader.pendingWaits, 0);
+  const ready = reader.readyBy(Infinity);
+  assert.equal(reader.pendingWaits, 1);
+  socket.emit("data", frame(new Uint8Array([7])));
+  assert.equal(await ready, true);
+  assert.deepEqual(await reader.read(), new Uint8Array([7]));
+  const aborted = new AbortController();
+  const waiting = reader.readyBy(Infinity, aborted.signal);
+  aborted.abort();
+  assert.equal(await waiting, false);
+  assert.equal(reader.pendingWaits, 0);
 });

@@ -60,10 +60,29 @@ export class FrameReader {
     return this.#parser.buffered >= 4 || this.#ended || this.#error !== null;
   }
 
-  /** Waits until something arrives (or the end). */
-  async waitReady(): Promise<void> {
-    while (!this.ready) await holdUntil(new Promise<void>((resolve) => this.#wakes.push(resolve)));
+  /** How many waits are pending on this reader. */
+  get pendingWaits(): number {
+    return this.#wakes.length;
+  }
+
+  /**
+   * Waits until something arrives (or the end), up to `deadline` (`performance.now()` time) or `signal`; false if
+   * either came first. A wait that gives up takes its wake back, so an idle socket polled in a loop holds nothing.
+   */
+  async readyBy(deadline: number, signal?: AbortSignal): Promise<boolean> {
+    while (!this.ready) {
+      let wake = () => {};
+      const woken = holdUntil(new Promise<void>((resolve) => this.#wakes.push(wake = resolve)));
+      if (!(await settledBy(woken, deadline, signal))) {
+        const at = this.#wakes.indexOf(wake);
+        if (at >= 0) this.#wakes.splice(at, 1);
+        // Settled, so its hold on the program is let go.
+        wake();
+        return false;
+      }
+    }
     if (this.#parser.buffered < 4 && this.#error) throw this.#error;
+    return true;
   }
 
   /** The next frame's payload, or null at a clean end of stream. Truncated or oversized frames throw. */
@@ -113,7 +132,7 @@ class SocketTransport implements Transport {
   poll(deadline: number, signal?: AbortSignal): Promise<boolean> {
     if (this.#reader.ready) return Promise.resolve(true);
     if (deadline <= performance.now() || signal?.aborted) return Promise.resolve(false);
-    return settledBy(this.#reader.waitReady(), deadline, signal);
+    return this.#reader.readyBy(deadline, signal);
   }
   close(): void {
     this.#socket.destroy();
