@@ -1,10 +1,13 @@
 /**
  * The pid table every thread of a program shares: thread children's ids, and which of them still run.
  * Cell 0 numbers the children, and the rest is a liveness table: slot `pid % LIVE_SLOTS` holds `pid` while that
- * child runs. A spawned child is an OS process of its own and starts a table of its own.
+ * child runs, and `-pid` while a terminated child that its runtime may leave running is dying (see
+ * {@linkcode markPidDying}). A spawned child is an OS process of its own and starts a table of its own.
  *
  * @module
  */
+import { deadlineAfter, settledBy } from "../wait/deadline.ts";
+import { changeFrom } from "../wait/event_loop_hold.ts";
 import { armFence } from "../wait/fence.ts";
 
 /** Thread children get ids above Linux's largest pid, so they never equal a real pid. */
@@ -56,10 +59,28 @@ export function markPidDead(pid: number): void {
 }
 
 /**
- * Whether the process `pid` may still run. Ids of real OS processes (the main
+ * Marks the terminated thread child `pid` dying, where the runtime's `terminate()` may leave its thread running:
+ * its fence (`lib/wait/fence.ts`) stops it before its next write others see, and frees the slot as it stops. Until
+ * then it still counts as alive, so nobody takes over a lock it holds while it may be between its look at the fence
+ * and its write. Resolves once it stopped at its fence, or after `graceMs` (a thread that spins without calling the
+ * library, or blocks where the fence cannot wake it, never stops there), when the slot is freed here.
+ */
+export async function markPidDying(pid: number, graceMs: number): Promise<void> {
+  const cells = table();
+  const slot = SLOTS + pid % LIVE_SLOTS;
+  if (Atomics.compareExchange(cells, slot, pid, -pid) !== pid) return;
+  await settledBy(changeFrom(cells, slot, -pid), deadlineAfter(graceMs));
+  Atomics.compareExchange(cells, slot, -pid, 0);
+  // Settles the wait above when the grace ran out (no one else writes the slot then).
+  Atomics.notify(cells, slot);
+}
+
+/**
+ * Whether the process `pid` may still run (a dying one may). Ids of real OS processes (the main
  * program) count as alive: when they end, everything sharing memory with them ends too.
  */
 export function isPidAlive(pid: number): boolean {
   if (pid < PID_BASE) return true;
-  return Atomics.load(table(), SLOTS + pid % LIVE_SLOTS) === pid;
+  const held = Atomics.load(table(), SLOTS + pid % LIVE_SLOTS);
+  return held === pid || held === -pid;
 }

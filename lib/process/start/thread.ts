@@ -13,10 +13,11 @@
  */
 import { runtime } from "../../runtime/detect.ts";
 import type { ThreadLimits, WorkerHandle } from "../../runtime/types.ts";
+import { FENCE_GRACE } from "../../wait/fence.ts";
 import { entries, hasEntry, libraryEntry } from "../child_entries.ts";
 import { isChildEntry } from "../current_process.ts";
 import { claimEnd, endWith } from "../exit_status.ts";
-import { markPidDead } from "../pid_table.ts";
+import { markPidDead, markPidDying } from "../pid_table.ts";
 import type { RunMessage } from "../process.ts";
 import { importsDirectly } from "../target_locating.ts";
 import type { StartedChild, StartMethodAdapter } from "./method.ts";
@@ -97,6 +98,8 @@ interface Hosted {
   thread: Thread;
   /** The kind of spare it fits (a pool worker's: none counted). */
   kind?: string;
+  /** A terminate's wait for the thread to stop at its fence, before its end is reported. */
+  dying?: Promise<void> | undefined;
 }
 
 const hosted = new Map<number, Hosted>();
@@ -269,6 +272,12 @@ export function prestart(): void {
 
 function ended(process: Hosted, runtimeCode: number): void {
   if (hosted.get(process.pid) !== process) return;
+  if (process.dying) {
+    const dying = process.dying;
+    process.dying = undefined;
+    void dying.then(() => ended(process, runtimeCode));
+    return;
+  }
   hosted.delete(process.pid);
   const seen = process.kind === undefined ? undefined : demand.get(process.kind);
   if (seen) seen.running--;
@@ -376,9 +385,9 @@ export function hostTerminate(pid: number, code: number): void {
   }
   const process = hosted.get(pid);
   if (!process) return;
-  // Where terminate() may leave the thread running, it is marked dead before its end is reported: its fence
-  // (lib/wait/fence.ts) then stops it before any write others could see after the report.
-  if (!runtime.terminateStopsThreads) markPidDead(pid);
+  // Where terminate() may leave the thread running, it is marked dying, and its end is reported once it stopped
+  // at its fence (lib/wait/fence.ts): no write of it lands after the report.
+  if (!runtime.terminateStopsThreads) process.dying ??= markPidDying(pid, FENCE_GRACE);
   if (claimEnd(process.control, code)) process.thread.handle.terminate();
 }
 
