@@ -1,5 +1,6 @@
-// Locks: contended (2 children x 50,000 locked increments of a shared Value), cold and after the same work on a
-// Value of their own (steady state), and uncontended acquire/release.
+// Locks: contended (2 children x 50,000 locked increments of a shared Value), cold, after the same work on a
+// Value of their own (steady state), and awaited (`await lock.acquire()`), each beside a bare spin lock doing the
+// same; and uncontended acquire/release.
 import { Event, Lock, Process, Semaphore, Value } from "../mod.ts";
 import { median, report } from "./_util.ts";
 
@@ -57,12 +58,38 @@ async function awaitedIncrements(v: Value<"i">, n: number): Promise<void> {
   }
 }
 
+/**
+ * The floor of the awaited work: the bare spin lock of {@linkcode spinIncrements} and an `await` of a settled
+ * Promise once it is taken, as `await lock.acquire()` holds the lock across its await.
+ */
+async function awaitedSpinIncrements(v: Value<"i">, n: number): Promise<void> {
+  const cells = v.getLock().cells;
+  const view = v.getObj().view as Int32Array;
+  const settled = Promise.resolve(true);
+  for (let i = 0; i < n; i++) {
+    while (Atomics.compareExchange(cells, 0, 0, 1) !== 0) {
+      // spin
+    }
+    await settled;
+    view[0]! += 1;
+    Atomics.store(cells, 0, 0);
+  }
+}
+
 /** The async row's child: like {@linkcode share}, with the awaited work. */
 export async function asyncIncrements(...[v, n, ready, go, done, warm = false]: Share): Promise<void> {
   if (warm) await awaitedIncrements(new Value("i", 0), n);
   ready.release();
   go.waitSync();
   await awaitedIncrements(v, n);
+  done.release();
+}
+
+/** The async raw row's child. */
+export async function rawAsyncIncrements(...[v, n, ready, go, done]: Share): Promise<void> {
+  ready.release();
+  go.waitSync();
+  await awaitedSpinIncrements(v, n);
   done.release();
 }
 
@@ -127,6 +154,7 @@ if (import.meta.main) {
   const ASYNC = "contended, async: the same with `await lock.acquire()` in each child";
   await contended(asyncIncrements);
   report(ASYNC, "ours", "incr/s", await median(7, () => contended(asyncIncrements)), "higher");
+  report(ASYNC, "raw", "incr/s", await median(7, () => contended(rawAsyncIncrements)), "higher");
   uncontended();
   report("uncontended Lock acquire/release", "ours", "pairs/s", await median(5, uncontended), "higher");
 }

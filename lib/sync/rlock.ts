@@ -52,10 +52,23 @@ export class RLock extends LockBase {
 
   /** Acquires (or re-enters) the lock. */
   acquire(options?: AcquireOptions): Promise<boolean> {
-    checkOptions(options, "RLock.acquire");
-    if (options?.signal?.aborted) return Promise.reject(options.signal.reason);
+    if (options !== undefined) {
+      checkOptions(options, "RLock.acquire");
+      if (options.signal?.aborted) return Promise.reject(options.signal.reason);
+    }
     const me = this.pid;
-    if (this.#enter(me)) return RESOLVED_TRUE;
+    // The common cases inline, as in acquireSync: this runs cold in a fresh process, where every call counts.
+    // The compare-exchange comes first: a load before it would fetch the cell shared, and the exchange then
+    // fetch it again to write it.
+    const cells = this.cells;
+    fence();
+    const owner = Atomics.compareExchange(cells, OWNER, 0, me);
+    if (owner === 0) return RESOLVED_TRUE;
+    if ((owner & ID) === me) {
+      cells[EXTRA]!++;
+      return RESOLVED_TRUE;
+    }
+    if (this.take(me)) return RESOLVED_TRUE;
     if (deadlineOf(options) === 0) return RESOLVED_FALSE;
     return this.acquireAsyncFor(me, options);
   }
@@ -74,15 +87,6 @@ export class RLock extends LockBase {
       return true;
     }
     return this.take(me) || this.acquireSyncFor(me, options);
-  }
-
-  #enter(me: number): boolean {
-    const cells = this.cells;
-    if ((cells[OWNER]! & ID) === me) {
-      cells[EXTRA]!++;
-      return true;
-    }
-    return this.take(me);
   }
 
   /** Releases one level; `ProcessError` if this process does not hold it. */
