@@ -169,6 +169,30 @@ test("the executor's submit waits for room; a future waiting for room cancels, a
   }
 });
 
+test("shutdown with cancelFutures cancels the futures queued and those waiting for room; none of them runs", async () => {
+  const executor = new ProcessPoolExecutor({ maxWorkers: 1, maxQueue: 1 });
+  const gate = sharedInts();
+  const calls = sharedInts();
+  try {
+    const blocker = executor.submit(fx.waitFlag, gate, -1);
+    await started(gate);
+    const queued = executor.submit(fx.countCall, calls);
+    const waiting = [executor.submit(fx.countCall, calls), executor.submit(fx.countCall, calls)];
+    await queued.queued;
+    const shut = executor.shutdown({ cancelFutures: true });
+    assert.deepEqual([queued, ...waiting].map((f) => f.cancelled()), [true, true, true]);
+    for (const future of waiting) await assert.rejects(future.queued, CancelledError);
+    assert.equal(blocker.running(), true);
+    release(gate);
+    await shut;
+    assert.equal(await blocker, -1);
+    assert.equal(Atomics.load(calls, 0), 0);
+  } finally {
+    release(gate);
+    await executor.shutdown();
+  }
+});
+
 test("maxQueue and block are checked: a positive integer or Infinity, true or false; imap takes no block", async () => {
   for (const bad of [0, -1, 1.5, NaN]) {
     assert.throws(() => new Pool({ maxQueue: bad }), (error: Error) => {

@@ -123,6 +123,11 @@ export class RoomLine {
     }
   }
 
+  /** The keys of the calls waiting, first come first. */
+  keys(): unknown[] {
+    return this.#calls.map((call) => call.key);
+  }
+
   /** Takes the call of `key` out of the line (it was cancelled): true if it was waiting. */
   withdraw(key: unknown, reason: unknown): boolean {
     const at = this.#calls.findIndex((call) => call.key === key);

@@ -10,11 +10,11 @@ import type { StartMethod, Target } from "../process/process.ts";
 import { reduceArgs } from "../serialize.ts";
 import { atDeadline, deadlineAfter, timeoutMs } from "../wait/deadline.ts";
 import type { PoolEvents, PoolListener } from "./events.ts";
-import { attachFuture, finishFuture, Future, type FutureControl } from "./future.ts";
+import { attachFuture, attachFutureAdmission, Future } from "./future.ts";
 import type { ApplyTask, FnEntry } from "./jobs.ts";
 import { OWNER, Pool, poolEngine, type PoolOptions, type PoolStats, type ResourceLimits, statsOf } from "./pool.ts";
 import { IN_FLIGHT } from "./protocol.ts";
-import { AsyncResult, IMapIterator, settleResult } from "./results.ts";
+import { IMapIterator, settleResult } from "./results.ts";
 import { RUN, type Scheduler } from "./scheduler.ts";
 
 /** Options of {@linkcode ProcessPoolExecutor}. */
@@ -72,40 +72,6 @@ const EXECUTOR_OPTIONS = [
 const MAP_OPTIONS = ["timeout", "chunksize"] as const;
 const SHUTDOWN_OPTIONS = ["wait", "cancelFutures"] as const;
 
-/** One submitted call: the task the engine runs, the result it settles, and the future that shows it. */
-class Submitted implements FutureControl {
-  readonly engine: Scheduler;
-  readonly future: Future<unknown>;
-  readonly pending: Set<Submitted>;
-  task!: ApplyTask;
-  constructor(engine: Scheduler, future: Future<unknown>, pending: Set<Submitted>) {
-    this.engine = engine;
-    this.future = future;
-    this.pending = pending;
-  }
-  // Fields, not methods: the result calls them on their own.
-  readonly callback = (value: unknown): void => {
-    this.pending.delete(this);
-    finishFuture(this.future, true, value);
-  };
-  readonly errorCallback = (error: Error): void => {
-    this.pending.delete(this);
-    // A withdrawn task's result settles as cancelled; the future says so itself.
-    if (!this.withdrawn) finishFuture(this.future, false, error);
-  };
-  withdrawn = false;
-  withdraw(): boolean {
-    const cancelled = new CancelledError("the future was cancelled");
-    if (!this.engine.withdrawWaiting(this.task, cancelled)) return false;
-    this.withdrawn = true;
-    settleResult(this.task.result, false, cancelled);
-    return true;
-  }
-  running(): boolean {
-    return this.engine.begun(this.task);
-  }
-}
-
 function isIterable(value: unknown): value is Iterable<unknown> {
   return value !== null && typeof value === "object"
       && typeof (value as Iterable<unknown>)[Symbol.iterator] === "function"
@@ -156,7 +122,6 @@ function* zipped(iterators: Iterator<unknown>[]): Generator<unknown[]> {
 export class ProcessPoolExecutor {
   #pool: Pool;
   #engine: Scheduler;
-  #pending = new Set<Submitted>();
   #maps = new Set<IMapIterator>();
   #shutdown = false;
 
@@ -293,30 +258,22 @@ export class ProcessPoolExecutor {
     for (let i = 0; numeric && i < args.length; i++) if (typeof args[i] !== "number") numeric = false;
     const reduced = numeric ? args : reduceArgs(args);
     if (!numeric) engine.checkData(reduced, "args");
+    // The future is what the engine settles: one object per call beside its task, as for applyAsync.
     const future = new Future<Awaited<ReturnType<F>>>();
-    const submitted = new Submitted(engine, future as Future<unknown>, this.#pending);
-    const task: ApplyTask = {
-      fn: entry,
-      args: reduced,
-      result: new AsyncResult<unknown>(submitted),
-      numeric,
-      queued: undefined,
-    };
-    submitted.task = task;
-    this.#pending.add(submitted);
-    if (engine.line === undefined) {
-      attachFuture(future as Future<unknown>, submitted);
-      engine.pushApply(task);
-    } else {
+    const settled = future as Future<unknown>;
+    const task: ApplyTask = { fn: entry, args: reduced, result: settled, numeric, queued: undefined };
+    attachFuture(settled, engine, task);
+    if (engine.line === undefined) engine.pushApply(task);
+    else {
       const admission = engine.submit(
         1,
         task,
         () => engine.pushApply(task),
-        (reason) => settleResult(task.result, false, reason),
+        (reason) => settleResult(settled, false, reason),
         true,
         "submit",
       );
-      attachFuture(future as Future<unknown>, submitted, admission);
+      if (admission) attachFutureAdmission(settled, admission);
     }
     return future;
   }
@@ -411,7 +368,8 @@ export class ProcessPoolExecutor {
     const { wait = true, cancelFutures = false } = options;
     this.#shutdown = true;
     if (cancelFutures) {
-      for (const submitted of [...this.#pending]) submitted.future.cancel();
+      // The engine's applyAsync tasks are this executor's submitted calls; a running one refuses to cancel.
+      for (const task of this.#engine.applyTasks()) if (task.result instanceof Future) task.result.cancel();
       for (const job of [...this.#maps]) {
         job.cancel(new CancelledError("the executor was shut down with cancelFutures"));
       }

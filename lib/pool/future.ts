@@ -8,22 +8,23 @@ import { CancelledError, TimeoutError } from "../errors.ts";
 import { checkOptionNames } from "../options.ts";
 import { atDeadline, deadlineAfter, timeoutMs, wokenBy } from "../wait/deadline.ts";
 import { type Admission, ENTERED } from "./backpressure.ts";
+import type { ApplyTask } from "./jobs.ts";
 
 const PENDING = 0;
 const CANCELLED = 1;
 const OK = 2;
 const FAILED = 3;
 
-/** How a future reaches the task behind it: the executor gives one to each future it makes. */
+/** The engine behind an executor's futures (the pool's scheduler), as a future reaches its task. */
 export interface FutureControl {
-  /** Stops the task if it has not begun; false if it is running or finished. */
-  withdraw(): boolean;
-  /** Whether a worker is running the task now. */
-  running(): boolean;
+  /** Takes back `task` if it has not begun: false if it is running or finished. */
+  withdrawWaiting(task: ApplyTask, reason: unknown): boolean;
+  /** Whether a worker is running `task` now. */
+  begun(task: ApplyTask): boolean;
 }
 
 let finish!: (future: Future<unknown>, ok: boolean, value: unknown) => void;
-let attach!: (future: Future<unknown>, control: FutureControl) => void;
+let attach!: (future: Future<unknown>, control: FutureControl, task: ApplyTask) => void;
 /** The admissions of the futures that waited for room: kept aside, so a future costs nothing more without one. */
 const admissions = new WeakMap<Future<unknown>, Admission>();
 let outcome!: (future: Future<unknown>) => number;
@@ -59,11 +60,16 @@ export class Future<T = unknown> implements PromiseLike<T> {
   #waiters: (() => void)[] | undefined;
   // Typed loosely so a Future<number> is a Future<unknown>: the callbacks are only ever called with this future.
   #callbacks: ((future: never) => unknown)[] | undefined;
+  // The engine and the task it settles this future with; both let go once the future is done.
   #control: FutureControl | undefined;
+  #task: ApplyTask | undefined;
 
   static {
     finish = (future, ok, value) => future.#finish(ok ? OK : FAILED, value);
-    attach = (future, control) => (future.#control = control);
+    attach = (future, control, task) => {
+      future.#control = control;
+      future.#task = task;
+    };
     outcome = (future) => future.#state;
   }
 
@@ -71,8 +77,9 @@ export class Future<T = unknown> implements PromiseLike<T> {
     if (this.#state !== PENDING) return;
     this.#state = state;
     this.#control = undefined;
+    this.#task = undefined;
     if (state === OK) this.#value = value as T;
-    else this.#error = state === CANCELLED ? new CancelledError("the future was cancelled") : value;
+    else this.#error = value;
     const waiters = this.#waiters;
     this.#waiters = undefined;
     if (waiters) { for (const wake of waiters) wake(); }
@@ -97,8 +104,9 @@ export class Future<T = unknown> implements PromiseLike<T> {
   cancel(): boolean {
     if (this.#state === CANCELLED) return true;
     if (this.#state !== PENDING) return false;
-    if (this.#control && !this.#control.withdraw()) return false;
-    this.#finish(CANCELLED, undefined);
+    const cancelled = new CancelledError("the future was cancelled");
+    if (this.#task && !this.#control!.withdrawWaiting(this.#task, cancelled)) return false;
+    this.#finish(CANCELLED, cancelled);
     return true;
   }
 
@@ -109,7 +117,7 @@ export class Future<T = unknown> implements PromiseLike<T> {
 
   /** Whether a worker is running the task now. */
   running(): boolean {
-    return this.#state === PENDING && this.#control !== undefined && this.#control.running();
+    return this.#task !== undefined && this.#control!.begun(this.#task);
   }
 
   /**
@@ -217,10 +225,14 @@ export function finishFuture(future: Future<unknown>, ok: boolean, value: unknow
   finish(future, ok, value);
 }
 
-/** Links a future to its task, for `cancel()` and `running()`, and to its admission if it waits for room. */
-export function attachFuture(future: Future<unknown>, control: FutureControl, admission?: Admission): void {
-  attach(future, control);
-  if (admission) admissions.set(future, admission);
+/** Links a future to its task in `control`'s engine, for `cancel()` and `running()`. */
+export function attachFuture(future: Future<unknown>, control: FutureControl, task: ApplyTask): void {
+  attach(future, control, task);
+}
+
+/** Gives a future the admission of its task, which waits for room in the executor's queue. */
+export function attachFutureAdmission(future: Future<unknown>, admission: Admission): void {
+  admissions.set(future, admission);
 }
 
 /**

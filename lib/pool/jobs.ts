@@ -5,7 +5,7 @@
  * @module
  */
 import type { TargetReference } from "../process/target_locating.ts";
-import type { AsyncResult } from "./results.ts";
+import type { TaskResult } from "./results.ts";
 
 /** A task function, and how a worker finds it. */
 export interface FnEntry {
@@ -17,7 +17,7 @@ export interface FnEntry {
 export interface ApplyTask {
   fn: FnEntry;
   args: unknown[];
-  result: AsyncResult<unknown>;
+  result: TaskResult;
   /** Every argument is a number: the task can cross in a Float64Array with its neighbours. */
   numeric: boolean;
   /**

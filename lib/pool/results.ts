@@ -9,6 +9,7 @@ import { TimeoutError, ValueError } from "../errors.ts";
 import { rebuild, reduce } from "../serialize.ts";
 import { deadlineAfter, timeoutMs, wokenBy } from "../wait/deadline.ts";
 import { type Admission, ENTERED } from "./backpressure.ts";
+import { finishFuture, type Future } from "./future.ts";
 import { CHUNK_PART, type ChunkJob, type FnEntry, isPlain, type Items, type Part, type Source } from "./jobs.ts";
 
 /** Callbacks of {@linkcode Pool.applyAsync} and friends; they run in the pool's own process. */
@@ -179,9 +180,18 @@ export class AsyncResult<R = unknown> implements PromiseLike<R> {
   }
 }
 
+/** What a task settles: a Pool call's {@linkcode AsyncResult}, or an executor's {@linkcode Future}. */
+export type TaskResult = AsyncResult<unknown> | Future<unknown>;
+
 /** Settles `result` with a value (`ok`) or an error, once; later calls do nothing. */
-export function settleResult(result: AsyncResult<unknown>, ok: boolean, value: unknown): void {
-  settle(result, ok, value);
+export function settleResult(result: TaskResult, ok: boolean, value: unknown): void {
+  if (result instanceof AsyncResult) settle(result, ok, value);
+  else finishFuture(result, ok, value);
+}
+
+/** Whether `result` has settled (a future also when cancelled): its task is no longer wanted. */
+export function isSettled(result: TaskResult): boolean {
+  return result instanceof AsyncResult ? result.ready() : result.done();
 }
 
 /** Gives `result` the admission of its call, which waits for room in the pool's queue. */

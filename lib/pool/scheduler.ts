@@ -65,7 +65,7 @@ import {
   withdrawTask,
   WORK,
 } from "./protocol.ts";
-import { type IMapIterator, settleResult } from "./results.ts";
+import { type IMapIterator, isSettled, settleResult } from "./results.ts";
 import { SpawnedWorker } from "./spawned_worker.ts";
 import { PoolMeter } from "./stats.ts";
 
@@ -370,6 +370,27 @@ export class Scheduler {
     return held !== undefined && this.#withdrawFrom(held.worker, held.n);
   }
 
+  /** The applyAsync tasks not yet reported: held by workers, queued, or waiting for room, in that order. */
+  applyTasks(): ApplyTask[] {
+    const tasks: ApplyTask[] = [];
+    const add = (part: Part, from: number) => {
+      if (part.kind === APPLY_PART) { for (let i = from; i < part.tasks.length; i++) tasks.push(part.tasks[i]!); }
+    };
+    for (const worker of this.#workers) {
+      for (let i = worker.head; i < worker.sent.length; i++) {
+        add(worker.sent[i]!, i === worker.head ? worker.headDone : 0);
+      }
+    }
+    for (const source of this.#queue) {
+      if (source instanceof ApplySource) {
+        for (let i = source.head; i < source.tasks.length; i++) tasks.push(source.tasks[i]!);
+      } else if (source instanceof PartsSource) { for (const part of source.parts) add(part, 0); }
+    }
+    // A call waiting for room is keyed by its applyAsync task, or by its map (a ChunkJob: no args).
+    for (const key of this.line?.keys() ?? []) if ((key as ApplyTask).args !== undefined) tasks.push(key as ApplyTask);
+    return tasks;
+  }
+
   /** Whether a worker has begun the applyAsync task and not reported it. */
   begun(task: ApplyTask): boolean {
     const held = this.#holder(task);
@@ -544,7 +565,7 @@ export class Scheduler {
         const task = part.tasks[unit]!;
         if (error) {
           const failure = remoteError(error);
-          if (this.events.has("taskError") && !task.result.ready()) this.#taskError(worker, part, unit, failure);
+          if (this.events.has("taskError") && !isSettled(task.result)) this.#taskError(worker, part, unit, failure);
           settleResult(task.result, false, failure);
         } else {
           const value = values[vi++];
@@ -651,7 +672,7 @@ export class Scheduler {
         } else {
           const rest = sliceFrom(part, unit);
           // A task withdrawn from this worker (its result settled already) is not given to another.
-          if (rest.kind === APPLY_PART) rest.tasks = rest.tasks.filter((task) => !task.result.ready());
+          if (rest.kind === APPLY_PART) rest.tasks = rest.tasks.filter((task) => !isSettled(task.result));
           if (rest.kind !== APPLY_PART || rest.tasks.length) retry.push(rest);
           ordinal += units - unit;
           break;
@@ -681,7 +702,7 @@ export class Scheduler {
   #failUnit(part: Part, unit: number, worker: PoolWorker | undefined, error: Error): void {
     if (
       worker && this.#state !== TERMINATE && this.events.has("taskError")
-      && (part.kind === APPLY_PART ? !part.tasks[unit]!.result.ready() : !part.job.cancelled)
+      && (part.kind === APPLY_PART ? !isSettled(part.tasks[unit]!.result) : !part.job.cancelled)
     ) this.#taskError(worker, part, unit, error);
     if (part.kind === APPLY_PART) settleResult(part.tasks[unit]!.result, false, error);
     else part.job.failChunk(part.first + unit, error);
