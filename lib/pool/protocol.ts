@@ -10,6 +10,7 @@
  *
  * @module
  */
+import { CancelledError } from "../errors.ts";
 import type { ChildIdentity } from "../process/current_process.ts";
 import type { TargetReference } from "../process/target_locating.ts";
 import { rebuild, reduceThrown } from "../serialize.ts";
@@ -76,6 +77,8 @@ export interface InitMessage {
   self?: ChildIdentity | undefined;
   /** The worker's {@linkcode taskCells}; absent for a worker process, whose cells are a file (process_link.ts). */
   cells?: SharedArrayBuffer | undefined;
+  /** The worker's results journal (journal.ts); absent for a worker process. */
+  journal?: SharedArrayBuffer | undefined;
   initializer: TargetReference | null;
   initargs: unknown[];
 }
@@ -111,6 +114,8 @@ export interface DoneMessage {
   errors: [at: number, error: TaskError][] | null;
   /** How long the tasks took, to size the next batch. */
   ms: number;
+  /** How far the worker's results journal holds these results (journal.ts): the pool frees that room. */
+  kept: number;
 }
 
 /** The initializer failed. */
@@ -195,6 +200,9 @@ export function withdrawTask(cells: Int32Array, n: number): boolean {
 export function taskError(error: unknown): TaskError {
   return reduceThrown(error, "the task's error");
 }
+
+/** What a withdrawn task reports: the pool has settled it already and drops this. */
+export const WITHDRAWN: TaskError = taskError(new CancelledError("the pool withdrew this task"));
 
 /**
  * The task's error in this process: its class where this process knows it (built-in, the module's, or
