@@ -10,7 +10,7 @@ import {
   JournalWriter,
   recover,
 } from "../lib/pool/journal.ts";
-import { DONE } from "../lib/pool/protocol.ts";
+import { DONE, SLOTS } from "../lib/pool/protocol.ts";
 
 const WITHDRAWN = "withdrawn";
 
@@ -49,8 +49,8 @@ test("the journal refuses what does not fit until the pool acknowledges, and wra
   const buffer = journalBuffer();
   const cells = journalCells(buffer);
   const writer = new JournalWriter(buffer);
-  // Entries of 8 + 3,000 x 8 bytes: 43 fill all but 8,312 bytes of the ring.
-  const chunk = Array.from({ length: 3000 }, (_, i) => i);
+  // Entries of 8 + 3,000 x 8 bytes: 43 fill all but 16,232 bytes of the ring (and the codec's form is larger).
+  const chunk = Array.from({ length: 3000 }, (_, i) => i + 0.5);
   let n = 0;
   while (writer.values(n, chunk, 0)) n++;
   assert.equal(n, Math.floor(JOURNAL_BYTES / (8 + 8 * 3000)));
@@ -62,7 +62,7 @@ test("the journal refuses what does not fit until the pool acknowledges, and wra
   const kept = recover(buffer, 10, WITHDRAWN)!;
   assert.equal(kept.count, n);
   assert.equal((kept.values as number[]).length, 3000 * n);
-  assert.equal((kept.values as number[])[3000 * (n - 1)], 9 + n, "the last, wrapped entry reads back whole");
+  assert.equal((kept.values as number[])[3000 * (n - 1)], 9.5 + n, "the last, wrapped entry reads back whole");
 });
 
 test("recovery stops at a task the journal does not hold: its result went by a message", () => {
@@ -71,4 +71,13 @@ test("recovery stops at a task the journal does not hold: its result went by a m
   writer.values(0, [1], 0);
   writer.values(2, [3], 0);
   assert.deepEqual(recover(buffer, 0, WITHDRAWN)?.values, [1]);
+});
+
+test("a task's slot, reused by the task SLOTS later, gives back only the later task", () => {
+  const buffer = journalBuffer();
+  const writer = new JournalWriter(buffer);
+  writer.values(5, [1], 0);
+  writer.values(5 + SLOTS, [2], 0);
+  assert.equal(recover(buffer, 5, WITHDRAWN), null);
+  assert.deepEqual(recover(buffer, 5 + SLOTS, WITHDRAWN)?.values, [2]);
 });

@@ -5,42 +5,56 @@
  * from outside, out of heap, ended by the pool to stop a cancelled task) takes the results it had not reported
  * with it, unless they are here.
  *
- * The journal is a ring with one writer (the worker) and one reader (the pool). Each DONE says how far the
- * journal holds what it reports (`kept`), and the pool moves its read position there: a journal only holds the
- * results the pool has not heard of yet. An entry is an 8-byte header (the task's number, then its kind and
- * length) and its payload padded to 8 bytes; an entry never wraps, a pad entry fills the end instead. A result
- * the journal cannot keep (it holds shared memory, the codec cannot carry it, or it is larger than the room left)
- * goes by the message path alone: the worker then reports at once.
+ * Task `n` has a slot, `n % SLOTS` as in the task cells (protocol.ts): a worker holds at most SLOTS tasks the pool
+ * has not heard of, so two tasks sharing a slot are never both unreported. The slot's tag says which task wrote
+ * it and how: a number result is in the slot itself (two stores, which is all a task of a number costs), anything
+ * else in a byte ring the slot points into (a map chunk's numbers as float64s, other values and errors in the
+ * codec). The ring has one writer (the worker) and one reader (the pool): each DONE says how far the ring holds
+ * what it reports (`kept`), and the pool moves its read position there. A ring entry is an 8-byte header (its
+ * length) and its payload padded to 8 bytes; an entry never wraps, the end is left empty instead. A result the
+ * journal cannot keep (it holds shared memory, the codec cannot carry it, or it is larger than the ring's room
+ * left) goes by the message path alone: the worker then reports at once.
+ *
+ * The worker writes with plain stores: the pool reads a journal only once the worker has ended (its end is
+ * synchronized by the runtime) or, when it ends a worker to stop a cancelled task, after it has read with an
+ * atomic load the task cell the worker stored, atomically, after writing everything before that task.
  *
  * @module
  */
 import { decode, encodeTransient } from "../codec.ts";
-import { DONE, type DoneMessage, type TaskError } from "./protocol.ts";
+import { DONE, type DoneMessage, SLOTS, type TaskError } from "./protocol.ts";
 
 /** The bytes of a journal's ring: a power of two. */
 export const JOURNAL_BYTES = 1 << 20;
 const MASK = JOURNAL_BYTES - 1;
-/** Int32 cells before the ring, each position on a cache line of its own: the worker's and the pool's. */
-const WRITTEN = 0;
-const READ = 16;
-const HEADER_BYTES = 128;
+/** Int32 cells before the slots: the pool's read position in the ring, on a cache line of its own. */
+const READ = 0;
+const HEADER_BYTES = 64;
 const ENTRY_HEADER = 8;
+/** Where the slots' tags, the slots' values and the ring start. */
+const TAGS_AT = HEADER_BYTES;
+const SLOT_VALUES_AT = TAGS_AT + 4 * SLOTS;
+const RING_AT = SLOT_VALUES_AT + 8 * SLOTS;
 
-// An entry's kind, in the low three bits of its header's second cell.
-/** Numbers, as float64s: a task's result, or a map chunk's results. */
-const NUMBERS = 1;
-/** The codec's bytes of the array of a task's results. */
-const VALUES = 2;
-/** The codec's bytes of a task's error (protocol.ts's TaskError). */
-const ERROR = 3;
-/** A task the pool withdrew: the worker did not run it. */
-const SKIPPED = 4;
-/** The rest of the ring up to its end is empty: the next entry is at its start. */
-const PAD = 5;
+// How a task's result is kept, in the low three bits of its slot's tag.
+/** A number, in the slot. */
+const NUMBER = 1;
+/** A withdrawn task: the worker did not run it. */
+const SKIPPED = 2;
+/** Numbers in the ring, as float64s (a map chunk's results). */
+const NUMBERS = 3;
+/** The codec's bytes of the array of a task's results, in the ring. */
+const VALUES = 4;
+/** The codec's bytes of a task's error (protocol.ts's TaskError), in the ring. */
+const ERROR = 5;
+
+/** Task numbers repeat in tags after this many. */
+const TAG_PERIOD = 0x10000000;
+const tagOf = (n: number, kind: number) => ((n % TAG_PERIOD) << 3) | kind;
 
 /** A new journal, for one worker thread. */
 export function journalBuffer(): SharedArrayBuffer {
-  return new SharedArrayBuffer(HEADER_BYTES + JOURNAL_BYTES);
+  return new SharedArrayBuffer(RING_AT + JOURNAL_BYTES);
 }
 
 /** Whether a (reduced) value holds shared memory: a copy would not be the same object. */
@@ -64,13 +78,15 @@ function holdsShared(value: unknown): boolean {
   return false;
 }
 
-/** The worker's end: it keeps each finished task's result, and says how far it has written. */
+/** The worker's end: it keeps each finished task's result, and says how far it has written the ring. */
 export class JournalWriter {
   #cells: Int32Array;
+  #tags: Int32Array;
+  #slotValues: Float64Array;
   #ints: Int32Array;
   #floats: Float64Array;
   #bytes: Uint8Array;
-  /** Bytes written so far, as a wrapping uint32. */
+  /** Bytes written to the ring so far, as a wrapping uint32. */
   #written = 0;
   /** How far it may write without looking at the pool's read position again. */
   #room = JOURNAL_BYTES;
@@ -78,12 +94,14 @@ export class JournalWriter {
   /** The worker's end of `buffer` (a {@linkcode journalBuffer}). */
   constructor(buffer: SharedArrayBuffer) {
     this.#cells = new Int32Array(buffer, 0, HEADER_BYTES / 4);
-    this.#ints = new Int32Array(buffer, HEADER_BYTES);
-    this.#floats = new Float64Array(buffer, HEADER_BYTES);
-    this.#bytes = new Uint8Array(buffer, HEADER_BYTES);
+    this.#tags = new Int32Array(buffer, TAGS_AT, SLOTS);
+    this.#slotValues = new Float64Array(buffer, SLOT_VALUES_AT, SLOTS);
+    this.#ints = new Int32Array(buffer, RING_AT);
+    this.#floats = new Float64Array(buffer, RING_AT);
+    this.#bytes = new Uint8Array(buffer, RING_AT);
   }
 
-  /** How far the journal holds what the worker has finished: a report carries it as `kept`. */
+  /** How far the ring holds what the worker has finished: a report carries it as `kept`. */
   get position(): number {
     return this.#written;
   }
@@ -91,19 +109,24 @@ export class JournalWriter {
   /** Keeps `values[from..]`, the results of task `n`; false if it cannot. */
   values(n: number, values: unknown[], from: number): boolean {
     const count = values.length - from;
-    let numbers = true;
-    for (let i = from; i < values.length; i++) {
-      if (typeof values[i] !== "number") {
-        numbers = false;
-        break;
-      }
+    const first = values[from];
+    if (count === 1 && typeof first === "number") {
+      const slot = n % SLOTS;
+      this.#slotValues[slot] = first;
+      this.#tags[slot] = tagOf(n, NUMBER);
+      return true;
     }
-    if (numbers) {
-      const at = this.#reserve(8 * count);
-      if (at < 0) return false;
+    const at = this.#reserve(8 * count);
+    if (at >= 0) {
       const floats = this.#floats;
-      for (let i = 0, f = at >> 3; i < count; i++) floats[f + i] = values[from + i] as number;
-      return this.#commit(n, NUMBERS, at, 8 * count);
+      const f = at >> 3;
+      let i = 0;
+      for (; i < count; i++) {
+        const value = values[from + i];
+        if (typeof value !== "number") break;
+        floats[f + i] = value;
+      }
+      if (i === count) return this.#commit(n, NUMBERS, at, 8 * count);
     }
     const slice = values.slice(from);
     if (holdsShared(slice)) return false;
@@ -117,8 +140,8 @@ export class JournalWriter {
 
   /** Notes that task `n` was withdrawn, and did not run. */
   skipped(n: number): boolean {
-    const at = this.#reserve(0);
-    return at >= 0 && this.#commit(n, SKIPPED, at, 0);
+    this.#tags[n % SLOTS] = tagOf(n, SKIPPED);
+    return true;
   }
 
   #encoded(n: number, kind: number, value: unknown): boolean {
@@ -135,36 +158,32 @@ export class JournalWriter {
     return this.#commit(n, kind, at, bytes.length);
   }
 
-  /** Where a payload of `length` bytes goes (after its header, a pad before it if needed); -1 if there is no room. */
+  /** Where in the ring a payload of `length` bytes goes, after its header; -1 if there is no room. */
   #reserve(length: number): number {
     const size = ENTRY_HEADER + ((length + 7) & ~7);
     const index = this.#written & MASK;
-    const pad = index + size > JOURNAL_BYTES ? JOURNAL_BYTES - index : 0;
-    if (size + pad > JOURNAL_BYTES) return -1;
-    if (((this.#room - this.#written) >>> 0) < size + pad) {
+    // An entry never wraps: the end of the ring is left empty and it starts over.
+    const skip = index + size > JOURNAL_BYTES ? JOURNAL_BYTES - index : 0;
+    if (size + skip > JOURNAL_BYTES) return -1;
+    if (((this.#room - this.#written) >>> 0) < size + skip) {
       this.#room = (Atomics.load(this.#cells, READ) + JOURNAL_BYTES) >>> 0;
-      if (((this.#room - this.#written) >>> 0) < size + pad) return -1;
+      if (((this.#room - this.#written) >>> 0) < size + skip) return -1;
     }
-    if (pad) {
-      this.#ints[(index >> 2) + 1] = PAD;
-      this.#written = (this.#written + pad) >>> 0;
-      return ENTRY_HEADER;
-    }
-    return index + ENTRY_HEADER;
+    this.#written = (this.#written + skip) >>> 0;
+    return (index + skip) % JOURNAL_BYTES + ENTRY_HEADER;
   }
 
   #commit(n: number, kind: number, at: number, length: number): true {
-    const header = (at - ENTRY_HEADER) >> 2;
-    this.#ints[header] = n | 0;
-    this.#ints[header + 1] = (length << 3) | kind;
+    this.#ints[(at - ENTRY_HEADER) >> 2] = length;
     this.#written = (this.#written + ENTRY_HEADER + ((length + 7) & ~7)) >>> 0;
-    // Published after the entry is whole: the pool reads no further than this.
-    Atomics.store(this.#cells, WRITTEN, this.#written | 0);
+    const slot = n % SLOTS;
+    this.#slotValues[slot] = at;
+    this.#tags[slot] = tagOf(n, kind);
     return true;
   }
 }
 
-/** Pool side: the pool has heard of what the journal holds up to `kept` (a report's), so that room is free again. */
+/** Pool side: the pool has heard of what the ring holds up to `kept` (a report's), so that room is free again. */
 export function acknowledge(journal: Int32Array, kept: number): void {
   Atomics.store(journal, READ, kept | 0);
 }
@@ -177,42 +196,41 @@ export function journalCells(buffer: SharedArrayBuffer): Int32Array {
 /**
  * Pool side, once the worker has ended: what the journal holds of the tasks from number `first` on, in order, as
  * a report (`withdrawn` stands for a task the worker skipped); null if it holds none. It stops at a task it does
- * not hold (its result went by a message that did not arrive): that task and those after it are not in it.
+ * not hold: one not finished, or whose result went by a message that did not arrive.
  */
 export function recover(buffer: SharedArrayBuffer, first: number, withdrawn: TaskError): DoneMessage | null {
-  const cells = journalCells(buffer);
-  const ints = new Int32Array(buffer, HEADER_BYTES);
-  const floats = new Float64Array(buffer, HEADER_BYTES);
-  const bytes = new Uint8Array(buffer, HEADER_BYTES);
-  const end = Atomics.load(cells, WRITTEN) >>> 0;
-  let position = Atomics.load(cells, READ) >>> 0;
+  const tags = new Int32Array(buffer, TAGS_AT, SLOTS);
+  const slotValues = new Float64Array(buffer, SLOT_VALUES_AT, SLOTS);
+  const ints = new Int32Array(buffer, RING_AT);
+  const floats = new Float64Array(buffer, RING_AT);
+  const bytes = new Uint8Array(buffer, RING_AT);
   const values: unknown[] = [];
   let errors: [number, TaskError][] | null = null;
   let count = 0;
-  while (position !== end) {
-    const index = position & MASK;
-    const kind = ints[(index >> 2) + 1]! & 7;
-    if (kind === PAD) {
-      position = (position + JOURNAL_BYTES - index) >>> 0;
+  for (; count < SLOTS; count++) {
+    const n = first + count;
+    const slot = n % SLOTS;
+    const tag = tags[slot]!;
+    const kind = tag & 7;
+    if (tag !== tagOf(n, kind) || kind === 0) break;
+    if (kind === NUMBER) {
+      values.push(slotValues[slot]);
       continue;
     }
-    const n = ints[index >> 2]!;
-    const length = ints[(index >> 2) + 1]! >>> 3;
-    position = (position + ENTRY_HEADER + ((length + 7) & ~7)) >>> 0;
-    const offset = ((n - first) | 0) - count;
-    // Reported already (not yet acknowledged): passed over.
-    if (offset < 0) continue;
-    if (offset > 0) break;
-    const at = index + ENTRY_HEADER;
+    if (kind === SKIPPED) {
+      (errors ??= []).push([count, withdrawn]);
+      continue;
+    }
+    const at = slotValues[slot]!;
+    const length = ints[(at - ENTRY_HEADER) >> 2]!;
     if (kind === NUMBERS) {
       for (let i = 0; i < length / 8; i++) values.push(floats[(at >> 3) + i]);
     } else if (kind === VALUES) {
       const kept = decode(bytes.subarray(at, at + length)) as unknown[];
       for (let i = 0; i < kept.length; i++) values.push(kept[i]);
     } else {
-      (errors ??= []).push([count, kind === ERROR ? decode(bytes.subarray(at, at + length)) : withdrawn]);
+      (errors ??= []).push([count, decode(bytes.subarray(at, at + length))]);
     }
-    count++;
   }
   return count === 0 ? null : { kind: DONE, count, values, errors, ms: 0, kept: 0 };
 }
