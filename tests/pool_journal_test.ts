@@ -2,14 +2,7 @@
 // recovers, in order, across the ring's end; room comes back only as the pool acknowledges reports.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import {
-  acknowledge,
-  JOURNAL_BYTES,
-  journalBuffer,
-  journalCells,
-  JournalWriter,
-  recover,
-} from "../lib/pool/journal.ts";
+import { JOURNAL_BYTES, journalBuffer, JournalReader, JournalWriter, recover } from "../lib/pool/journal.ts";
 import { DONE, SLOTS } from "../lib/pool/protocol.ts";
 
 const WITHDRAWN = "withdrawn";
@@ -47,7 +40,7 @@ test("the journal keeps no shared memory, nothing the codec cannot carry, and no
 
 test("the journal refuses what does not fit until the pool acknowledges, and wraps at its end", () => {
   const buffer = journalBuffer();
-  const cells = journalCells(buffer);
+  const reader = new JournalReader(buffer);
   const writer = new JournalWriter(buffer);
   // Entries of 8 + 3,000 x 8 bytes: 43 fill all but 16,232 bytes of the ring (and the codec's form is larger).
   const chunk = Array.from({ length: 3000 }, (_, i) => i + 0.5);
@@ -56,13 +49,24 @@ test("the journal refuses what does not fit until the pool acknowledges, and wra
   assert.equal(n, Math.floor(JOURNAL_BYTES / (8 + 8 * 3000)));
   // The pool has the first ten reported: that room is free, and the next entry wraps to the start.
   const entry = 8 + 8 * 3000;
-  acknowledge(cells, 10 * entry);
+  reader.acknowledge(10 * entry);
   for (let i = 0; i < 10; i++) assert.ok(writer.values(n + i, chunk.map((x) => x + n + i), 0));
   assert.ok(writer.position > JOURNAL_BYTES);
   const kept = recover(buffer, 10, WITHDRAWN)!;
   assert.equal(kept.count, n);
   assert.equal((kept.values as number[]).length, 3000 * n);
   assert.equal((kept.values as number[])[3000 * (n - 1)], 9.5 + n, "the last, wrapped entry reads back whole");
+});
+
+test("the pool reads a report's numbers where the journal holds them: in the task's slot, or in the ring", () => {
+  const buffer = journalBuffer();
+  const reader = new JournalReader(buffer);
+  const writer = new JournalWriter(buffer);
+  writer.values(0, [2.5], 0);
+  writer.values(1, [1, 2, 3], 0);
+  assert.equal(reader.number(0), 2.5);
+  assert.deepEqual([...reader.numbersOf(0).subarray(reader.numbersAt(0), reader.numbersAt(0) + 1)], [2.5]);
+  assert.deepEqual([...reader.numbersOf(1).subarray(reader.numbersAt(1), reader.numbersAt(1) + 3)], [1, 2, 3]);
 });
 
 test("recovery stops at a task the journal does not hold: its result went by a message", () => {

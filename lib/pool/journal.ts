@@ -116,17 +116,15 @@ export class JournalWriter {
       this.#tags[slot] = tagOf(n, NUMBER);
       return true;
     }
-    const at = this.#reserve(8 * count);
-    if (at >= 0) {
+    let i = from;
+    while (i < values.length && typeof values[i] === "number") i++;
+    if (i === values.length) {
+      // Numbers that do not fit as float64s are not tried in the codec: its form of a float is larger.
+      const at = this.#reserve(8 * count);
+      if (at < 0) return false;
       const floats = this.#floats;
-      const f = at >> 3;
-      let i = 0;
-      for (; i < count; i++) {
-        const value = values[from + i];
-        if (typeof value !== "number") break;
-        floats[f + i] = value;
-      }
-      if (i === count) return this.#commit(n, NUMBERS, at, 8 * count);
+      for (let j = 0, f = at >> 3; j < count; j++) floats[f + j] = values[from + j] as number;
+      return this.#commit(n, NUMBERS, at, 8 * count);
     }
     const slice = values.slice(from);
     if (holdsShared(slice)) return false;
@@ -183,14 +181,45 @@ export class JournalWriter {
   }
 }
 
-/** Pool side: the pool has heard of what the ring holds up to `kept` (a report's), so that room is free again. */
-export function acknowledge(journal: Int32Array, kept: number): void {
-  Atomics.store(journal, READ, kept | 0);
-}
+/**
+ * The pool's end: it reads the numbers a report left in the journal (a DONE whose `values` is null), and frees
+ * the room of what it has read.
+ */
+export class JournalReader {
+  #cells: Int32Array;
+  #tags: Int32Array;
+  #slotValues: Float64Array;
+  #floats: Float64Array;
 
-/** The journal's cells the pool acknowledges through. */
-export function journalCells(buffer: SharedArrayBuffer): Int32Array {
-  return new Int32Array(buffer, 0, HEADER_BYTES / 4);
+  /** The pool's end of `buffer` (a {@linkcode journalBuffer}). */
+  constructor(buffer: SharedArrayBuffer) {
+    this.#cells = new Int32Array(buffer, 0, HEADER_BYTES / 4);
+    this.#tags = new Int32Array(buffer, TAGS_AT, SLOTS);
+    this.#slotValues = new Float64Array(buffer, SLOT_VALUES_AT, SLOTS);
+    this.#floats = new Float64Array(buffer, RING_AT);
+  }
+
+  /** The array holding task `n`'s numbers: read them from {@linkcode numbersAt}. */
+  numbersOf(n: number): Float64Array {
+    return (this.#tags[n % SLOTS]! & 7) === NUMBER ? this.#slotValues : this.#floats;
+  }
+
+  /** Where in {@linkcode numbersOf} task `n`'s numbers start. */
+  numbersAt(n: number): number {
+    const slot = n % SLOTS;
+    return (this.#tags[slot]! & 7) === NUMBER ? slot : this.#slotValues[slot]! / 8;
+  }
+
+  /** Task `n`'s one number. */
+  number(n: number): number {
+    const slot = n % SLOTS;
+    return (this.#tags[slot]! & 7) === NUMBER ? this.#slotValues[slot]! : this.#floats[this.#slotValues[slot]! / 8]!;
+  }
+
+  /** The pool has read what the ring holds up to `kept` (a report's): that room is free again. */
+  acknowledge(kept: number): void {
+    Atomics.store(this.#cells, READ, kept | 0);
+  }
 }
 
 /**

@@ -105,12 +105,13 @@ export interface ReadyMessage {
 
 /**
  * Results of the next `count` tasks in the order sent: `values` holds the successful ones' values in a row (a
- * map chunk's values one per item), `errors` the failed ones' positions among the `count` and errors.
+ * map chunk's values one per item), or is null when they are all numbers the worker's results journal holds
+ * (journal.ts), `errors` the failed ones' positions among the `count` and errors.
  */
 export interface DoneMessage {
   kind: typeof DONE;
   count: number;
-  values: unknown[] | ArrayBuffer;
+  values: unknown[] | ArrayBuffer | null;
   errors: [at: number, error: TaskError][] | null;
   /** How long the tasks took, to size the next batch. */
   ms: number;

@@ -42,7 +42,7 @@ import {
   type Source,
   unitsOf,
 } from "./jobs.ts";
-import { acknowledge, journalBuffer, journalCells, recover } from "./journal.ts";
+import { journalBuffer, JournalReader, recover } from "./journal.ts";
 import { checkPlain } from "./process_link.ts";
 import {
   APPLY,
@@ -121,9 +121,9 @@ interface PoolWorker {
   pid: number;
   /** Its task cells (protocol.ts): cell 0 counts the tasks it has begun. */
   cells: Int32Array;
-  /** A worker thread's results journal (journal.ts), and the cells the pool acknowledges its reports through. */
+  /** A worker thread's results journal (journal.ts), and the pool's end of it. */
   journal: SharedArrayBuffer | undefined;
-  journalCells: Int32Array | undefined;
+  reader: JournalReader | undefined;
   ready: boolean;
   dead: boolean;
   /** Took its last task (maxtasksperchild); stops once its results are in. */
@@ -470,7 +470,7 @@ export class Scheduler {
       pid: self.pid,
       cells,
       journal,
-      journalCells: journal && journalCells(journal),
+      reader: journal && new JournalReader(journal),
       ready: false,
       dead: false,
       retiring: false,
@@ -526,7 +526,6 @@ export class Scheduler {
         return;
       }
       case DONE:
-        if (worker.journalCells) acknowledge(worker.journalCells, message.kept);
         this.#onDone(worker, message);
         return;
       case INIT_FAILED:
@@ -542,6 +541,8 @@ export class Scheduler {
 
   #onDone(worker: PoolWorker, message: DoneMessage): void {
     this.#settle(worker, message);
+    // Read: the worker may write over it now.
+    worker.reader?.acknowledge(message.kept);
     const { count } = message;
     const perTask = message.ms / count;
     worker.slow = message.ms > 2 * BATCH_MS;
@@ -556,7 +557,9 @@ export class Scheduler {
    */
   #settle(worker: PoolWorker, message: DoneMessage, measured = true): void {
     const { count, errors } = message;
-    const values = message.values instanceof ArrayBuffer ? new Float64Array(message.values) : message.values;
+    // Null: the values are numbers the worker's journal holds (a report of a dead worker's journal never is).
+    const reader = message.values === null ? worker.reader! : undefined;
+    const values = message.values instanceof ArrayBuffer ? new Float64Array(message.values) : message.values ?? [];
     let vi = 0;
     let ei = 0;
     let items = 0;
@@ -572,7 +575,7 @@ export class Scheduler {
           if (this.events.has("taskError") && !task.result.ready()) this.#taskError(worker, part, unit, failure);
           settleResult(task.result, false, failure);
         } else {
-          const value = values[vi++];
+          const value = reader ? reader.number(worker.reported + k) : values[vi++];
           settleResult(task.result, true, isPlain(value) ? value : rebuild(value));
         }
         items++;
@@ -583,6 +586,9 @@ export class Scheduler {
           const failure = remoteError(error);
           if (this.events.has("taskError") && !part.job.cancelled) this.#taskError(worker, part, unit, failure);
           part.job.failChunk(part.first + unit, failure);
+        } else if (reader) {
+          const task = worker.reported + k;
+          part.job.deliver(part.first + unit, reader.numbersOf(task), reader.numbersAt(task), n);
         } else {
           part.job.deliver(part.first + unit, values, vi, n);
           vi += n;

@@ -64,6 +64,8 @@ let doneCount = 0;
 let values: unknown[] = [];
 let errors: [number, TaskError][] | null = null;
 let allNumbers = true;
+/** A result since the last report is not in the journal (then the report carries its values). */
+let unkept = false;
 let initFailed = false;
 let batchStart = 0;
 
@@ -84,7 +86,10 @@ const flush = () => {
   const message: DoneMessage = {
     kind: DONE,
     count: doneCount,
-    values: allNumbers && values.length > 0 ? Float64Array.from(values as number[]).buffer : values,
+    // Numbers all in the journal are read there: the report need not carry them.
+    values: allNumbers && values.length > 0
+      ? (journal && !unkept ? null : Float64Array.from(values as number[]).buffer)
+      : values,
     errors,
     ms: performance.now() - batchStart,
     kept: journal ? journal.position : 0,
@@ -92,6 +97,7 @@ const flush = () => {
   doneCount = 0;
   values = [];
   allNumbers = true;
+  unkept = false;
   errors = null;
   batchStart = performance.now();
   try {
@@ -134,7 +140,10 @@ const needsReduce = (value: unknown) => {
 /** The task just run finished with `values[mark..]`: it is kept in the journal, or else reported at once. */
 const done = (mark: number) => {
   doneCount++;
-  if (journal && !journal.values(started - 1, values, mark)) flush();
+  if (journal && !journal.values(started - 1, values, mark)) {
+    unkept = true;
+    flush();
+  }
 };
 
 /** The task just run (or withdrawn) failed: as {@linkcode done}, with its error. */
