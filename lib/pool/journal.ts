@@ -3,7 +3,8 @@
  * before it begins the next task, and the pool reads when the worker has ended without reporting them. A worker
  * reports its results in batches (protocol.ts's DONE); a worker that is ended between two reports (terminated
  * from outside, out of heap, ended by the pool to stop a cancelled task) takes the results it had not reported
- * with it, unless they are here.
+ * with it, unless they are here. A report whose results are all numbers carries none: the pool reads them here
+ * (a DONE whose `values` is null), so a number is copied once in the worker, as it would be for the message.
  *
  * Task `n` has a slot, `n % SLOTS` as in the task cells (protocol.ts): a worker holds at most SLOTS tasks the pool
  * has not heard of, so two tasks sharing a slot are never both unreported. The slot's tag says which task wrote
@@ -15,9 +16,10 @@
  * journal cannot keep (it holds shared memory, the codec cannot carry it, or it is larger than the ring's room
  * left) goes by the message path alone: the worker then reports at once.
  *
- * The worker writes with plain stores: the pool reads a journal only once the worker has ended (its end is
- * synchronized by the runtime) or, when it ends a worker to stop a cancelled task, after it has read with an
- * atomic load the task cell the worker stored, atomically, after writing everything before that task.
+ * The worker writes with plain stores: the pool reads what a report covers after the report's message (which
+ * orders them), and what no report covers only once the worker has ended (its end is synchronized by the
+ * runtime) or, when it ends a worker to stop a cancelled task, after it has read with an atomic load the begun
+ * cell the worker stored, atomically, after writing everything before that task.
  *
  * @module
  */

@@ -6,7 +6,8 @@
  * Tasks travel in batches: one {@linkcode WorkMessage} carries many tasks, one {@linkcode DoneMessage} the
  * results of the next `count` tasks in the order they were sent. Items or results that are all numbers cross
  * as the bare ArrayBuffer of a Float64Array: Deno's worker postMessage walks a typed array's elements one by
- * one (about 80 ms per MB), while a bare buffer crosses as one copy.
+ * one (about 80 ms per MB), while a bare buffer crosses as one copy. A worker thread's results that are all
+ * numbers do not cross at all: the pool reads them in the worker's results journal (journal.ts).
  *
  * @module
  */
