@@ -168,6 +168,47 @@ test("a worker that ends mid-batch (the runtime's own exit) still delivers the r
   });
 });
 
+test("a worker the pool ends to stop a cancelled task delivers the results it had finished but not reported", async () => {
+  await withPool({ processes: 1 }, async (pool) => {
+    // Quick tasks first, so the tasks below travel in two batches of four (the pool shares a queue out in halves).
+    await pool.map(fx.inc, Array.from({ length: 2000 }, (_, i) => i), 1);
+    const cells = sharedInts();
+    const controller = new AbortController();
+    const quick = [1, 2, 3].map((x) => pool.applyAsync(fx.sqr, [x]));
+    const [before] = pool.pids;
+    const spinning = pool.applyAsync(fx.spinUntil, [cells, 1], { signal: controller.signal });
+    quick.push(...[5, 6, 7, 8].map((x) => pool.applyAsync(fx.sqr, [x])));
+    try {
+      await started(cells);
+      controller.abort(new Error("not wanted"));
+      await assert.rejects(spinning.get(), /not wanted/);
+      const settled = await Promise.allSettled(quick.map((r) => r.get(10_000)));
+      const outcomes = settled.map((s) => s.status === "fulfilled" ? s.value : String(s.reason));
+      assert.deepEqual(outcomes, [1, 4, 9, 25, 36, 49, 64]);
+      assert.equal(await pool.apply(fx.sqr, [5], { timeout: 10_000 }), 25);
+      assert.notEqual(pool.pids[0], before, "the worker that ran the cancelled task was replaced");
+    } finally {
+      release(cells);
+    }
+  });
+});
+
+test("a task that exhausts its worker's heap fails alone: the results its worker had not reported are delivered", {
+  skip: runtime.name === "deno" || !runtime.threadHeapLimitMb,
+}, async () => {
+  await withPool({ processes: 1, resourceLimits: { maxOldGenerationSizeMb: 48 } }, async (pool) => {
+    await pool.map(fx.inc, Array.from({ length: 2000 }, (_, i) => i), 1);
+    const quick = [1, 2, 3].map((x) => pool.applyAsync(fx.sqr, [x]));
+    const dies = pool.applyAsync(fx.exhaustHeap);
+    quick.push(...[5, 6, 7, 8].map((x) => pool.applyAsync(fx.sqr, [x])));
+    const error = await dies.get(30_000).then(() => undefined, (e) => e);
+    assert.ok(error instanceof BrokenPoolError, String(error));
+    const settled = await Promise.allSettled(quick.map((r) => r.get(10_000)));
+    const outcomes = settled.map((s) => s.status === "fulfilled" ? s.value : String(s.reason));
+    assert.deepEqual(outcomes, [1, 4, 9, 25, 36, 49, 64]);
+  });
+});
+
 // Deno 2 ends a pool worker over its heap limit without the pool hearing of it (the task never settles): left out
 // there until that is understood.
 test("a task that exhausts its worker's heap fails with BrokenPoolError; the worker is replaced, the program goes on", {

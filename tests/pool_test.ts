@@ -502,6 +502,15 @@ test("a worker thread terminated from outside fails its task with BrokenPoolErro
   assert.deepEqual([...out.slice(0, 3)], [1, 49, 1]);
 });
 
+test("a worker thread terminated from outside mid-batch: its finished tasks give their results, the held one fails", async () => {
+  const out = sharedInts(4);
+  const child = new Process({ target: fx.poolWorkerTerminatedMidBatch, args: [out] });
+  child.start();
+  await child.join(20_000);
+  assert.equal(child.exitcode, 0);
+  assert.deepEqual([...out.slice(0, 3)], [7, 1, 49]);
+});
+
 test("a worker thread that ends without a word (the runtime's own exit) fails its task and is replaced", async () => {
   await withPool({ processes: 1 }, async (pool) => {
     const before = pool.pids[0]!; // one worker

@@ -99,9 +99,9 @@ export interface PoolOptions {
 /**
  * Cancelling a call of the pool, or giving it a time limit. A task not begun when its call is cancelled never
  * runs; a task running is stopped by ending its worker, which the pool replaces: the other tasks that worker
- * held and had not begun go to the other workers and run as usual (a task it had finished but not yet reported
- * fails with `BrokenPoolError`, as its result ended with the worker). A cancelled map or imap cancels every task
- * of it not finished.
+ * held and had not begun go to the other workers and run as usual, and the tasks it had finished give their
+ * results (a worker process's finished but not yet reported fail with `BrokenPoolError`: their results ended with
+ * it). A cancelled map or imap cancels every task of it not finished.
  *
  * @example
  * ```ts

@@ -6,10 +6,12 @@
  * Tasks travel in batches: one {@linkcode WorkMessage} carries many tasks, one {@linkcode DoneMessage} the
  * results of the next `count` tasks in the order they were sent. Items or results that are all numbers cross
  * as the bare ArrayBuffer of a Float64Array: Deno's worker postMessage walks a typed array's elements one by
- * one (about 80 ms per MB), while a bare buffer crosses as one copy.
+ * one (about 80 ms per MB), while a bare buffer crosses as one copy. A worker thread's results that are all
+ * numbers do not cross at all: the pool reads them in the worker's results journal (journal.ts).
  *
  * @module
  */
+import { CancelledError } from "../errors.ts";
 import type { ChildIdentity } from "../process/current_process.ts";
 import type { TargetReference } from "../process/target_locating.ts";
 import { rebuild, reduceThrown } from "../serialize.ts";
@@ -76,6 +78,8 @@ export interface InitMessage {
   self?: ChildIdentity | undefined;
   /** The worker's {@linkcode taskCells}; absent for a worker process, whose cells are a file (process_link.ts). */
   cells?: SharedArrayBuffer | undefined;
+  /** The worker's results journal (journal.ts); absent for a worker process. */
+  journal?: SharedArrayBuffer | undefined;
   initializer: TargetReference | null;
   initargs: unknown[];
 }
@@ -102,15 +106,18 @@ export interface ReadyMessage {
 
 /**
  * Results of the next `count` tasks in the order sent: `values` holds the successful ones' values in a row (a
- * map chunk's values one per item), `errors` the failed ones' positions among the `count` and errors.
+ * map chunk's values one per item), or is null when they are all numbers the worker's results journal holds
+ * (journal.ts), `errors` the failed ones' positions among the `count` and errors.
  */
 export interface DoneMessage {
   kind: typeof DONE;
   count: number;
-  values: unknown[] | ArrayBuffer;
+  values: unknown[] | ArrayBuffer | null;
   errors: [at: number, error: TaskError][] | null;
   /** How long the tasks took, to size the next batch. */
   ms: number;
+  /** How far the worker's results journal holds these results (journal.ts): the pool frees that room. */
+  kept: number;
 }
 
 /** The initializer failed. */
@@ -195,6 +202,9 @@ export function withdrawTask(cells: Int32Array, n: number): boolean {
 export function taskError(error: unknown): TaskError {
   return reduceThrown(error, "the task's error");
 }
+
+/** What a withdrawn task reports: the pool has settled it already and drops this. */
+export const WITHDRAWN: TaskError = taskError(new CancelledError("the pool withdrew this task"));
 
 /**
  * The task's error in this process: its class where this process knows it (built-in, the module's, or

@@ -3,8 +3,9 @@
  * results they send back, and replaces a worker that ends.
  *
  * Each worker is kept fed with a small number of batches in flight, sized from how long its last batch took. A
- * worker that dies fails only the tasks it had begun (with {@linkcode BrokenPoolError}); the tasks it had not
- * begun go to another worker, and it is replaced. A Lock it held is taken over by the next acquirer with
+ * worker thread that dies has its finished results read from its results journal (journal.ts) and delivered; it
+ * fails only the task it was running (with {@linkcode BrokenPoolError}); the tasks it had not begun go to another
+ * worker, and it is replaced. A Lock it held is taken over by the next acquirer with
  * `ownerDied` set. A pool made inside a child process has the main thread start its workers, so they end with
  * that child. Workers are threads, or OS processes of their own (spawned_worker.ts) behind the same interface.
  *
@@ -41,6 +42,7 @@ import {
   type Source,
   unitsOf,
 } from "./jobs.ts";
+import { journalBuffer, JournalReader, recover } from "./journal.ts";
 import { checkPlain } from "./process_link.ts";
 import {
   APPLY,
@@ -62,6 +64,7 @@ import {
   STOP,
   taskCells,
   type ToWorker,
+  WITHDRAWN,
   withdrawTask,
   WORK,
 } from "./protocol.ts";
@@ -118,6 +121,9 @@ interface PoolWorker {
   pid: number;
   /** Its task cells (protocol.ts): cell 0 counts the tasks it has begun. */
   cells: Int32Array;
+  /** A worker thread's results journal (journal.ts), and the pool's end of it. */
+  journal: SharedArrayBuffer | undefined;
+  reader: JournalReader | undefined;
   ready: boolean;
   dead: boolean;
   /** Took its last task (maxtasksperchild); stops once its results are in. */
@@ -469,6 +475,7 @@ export class Scheduler {
   #spawn(): void {
     const self = newChildIdentity("PoolWorker", true);
     const cells = taskCells();
+    const journal = this.#spawned ? undefined : journalBuffer();
     let handle: PoolWorkerHandle;
     if (this.#spawned) {
       handle = new SpawnedWorker(self, this.#limits?.maxOldGenerationSizeMb);
@@ -483,6 +490,8 @@ export class Scheduler {
       handle,
       pid: self.pid,
       cells,
+      journal,
+      reader: journal && new JournalReader(journal),
       ready: false,
       dead: false,
       retiring: false,
@@ -500,6 +509,7 @@ export class Scheduler {
         kind: INIT,
         self,
         cells: cells.buffer as SharedArrayBuffer,
+        journal,
         initializer: this.#initializer,
         initargs: this.#initargs,
       },
@@ -551,8 +561,26 @@ export class Scheduler {
   }
 
   #onDone(worker: PoolWorker, message: DoneMessage): void {
+    this.#settle(worker, message);
+    // Read: the worker may write over it now.
+    worker.reader?.acknowledge(message.kept);
+    const { count } = message;
+    const perTask = message.ms / count;
+    worker.slow = message.ms > 2 * BATCH_MS;
+    worker.batch = Math.max(1, Math.min(worker.batch * 2, MAX_BATCH, Math.floor(BATCH_MS / Math.max(perTask, 1e-4))));
+    if (worker.retiring && worker.reported === worker.sentUnits) this.#stopWorker(worker);
+    this.#dispatch();
+  }
+
+  /**
+   * Settles the tasks a report gives the results of: a worker's, or what a dead worker's journal holds, whose run
+   * time is not `measured`.
+   */
+  #settle(worker: PoolWorker, message: DoneMessage, measured = true): void {
     const { count, errors } = message;
-    const values = message.values instanceof ArrayBuffer ? new Float64Array(message.values) : message.values;
+    // Null: the values are numbers the worker's journal holds (a report of a dead worker's journal never is).
+    const reader = message.values === null ? worker.reader! : undefined;
+    const values = message.values instanceof ArrayBuffer ? new Float64Array(message.values) : message.values ?? [];
     let vi = 0;
     let ei = 0;
     let items = 0;
@@ -568,7 +596,7 @@ export class Scheduler {
           if (this.events.has("taskError") && !isSettled(task.result)) this.#taskError(worker, part, unit, failure);
           settleResult(task.result, false, failure);
         } else {
-          const value = values[vi++];
+          const value = reader ? reader.number(worker.reported + k) : values[vi++];
           settleResult(task.result, true, isPlain(value) ? value : rebuild(value));
         }
         items++;
@@ -579,6 +607,9 @@ export class Scheduler {
           const failure = remoteError(error);
           if (this.events.has("taskError") && !part.job.cancelled) this.#taskError(worker, part, unit, failure);
           part.job.failChunk(part.first + unit, failure);
+        } else if (reader) {
+          const task = worker.reported + k;
+          part.job.deliver(part.first + unit, reader.numbersOf(task), reader.numbersAt(task), n);
         } else {
           part.job.deliver(part.first + unit, values, vi, n);
           vi += n;
@@ -592,18 +623,13 @@ export class Scheduler {
     }
     this.#completed += items;
     worker.completed += items;
-    this.meter.ran(message.ms, items);
+    if (measured) this.meter.ran(message.ms, items);
     worker.reported += count;
     if (worker.head > 64 && worker.head * 2 > worker.sent.length) {
       worker.sent = worker.sent.slice(worker.head);
       worker.head = 0;
     }
     while (worker.ends.length && worker.ends[0]! <= worker.reported) worker.ends.shift();
-    const perTask = message.ms / count;
-    worker.slow = message.ms > 2 * BATCH_MS;
-    worker.batch = Math.max(1, Math.min(worker.batch * 2, MAX_BATCH, Math.floor(BATCH_MS / Math.max(perTask, 1e-4))));
-    if (worker.retiring && worker.reported === worker.sentUnits) this.#stopWorker(worker);
-    this.#dispatch();
   }
 
   #stopWorker(worker: PoolWorker): void {
@@ -613,7 +639,10 @@ export class Scheduler {
     if (worker.ready) worker.handle.postMessage({ kind: STOP } satisfies ToWorker);
   }
 
-  /** A worker ended: fail what it had begun, give back what it had not, replace it. */
+  /**
+   * A worker ended: deliver what its journal holds of the results it had not reported, fail the rest of what it had
+   * begun, give back what it had not, replace it.
+   */
   #lost(worker: PoolWorker, code: number, reason?: Error): void {
     if (worker.dead) return;
     worker.dead = true;
@@ -651,6 +680,10 @@ export class Scheduler {
       });
     }
     const started = begunOf(worker);
+    if (worker.journal) {
+      const kept = recover(worker.journal, worker.reported, WITHDRAWN);
+      if (kept) this.#settle(worker, kept, false);
+    }
     const retry: Part[] = [];
     let ordinal = worker.reported;
     for (let i = worker.head; i < worker.sent.length; i++) {

@@ -2,17 +2,18 @@
  * The entry a pool worker thread runs, and what a worker process serves (worker_process.ts). It takes batches of
  * tasks from the pool, runs them one at a time, and sends their results back in batches. Before each task it
  * counts the task as started in its task cells (shared memory, or a worker process's cells file), so that if the
- * worker dies the pool knows which tasks it was running and which it never began.
+ * worker dies the pool knows which tasks it was running and which it never began; a worker thread keeps each
+ * finished task's result in its results journal (journal.ts), so that if it dies the pool has them still.
  *
  * @module
  */
-import { CancelledError } from "../errors.ts";
 import { bootChild, nameChild } from "../process/bootstrap.ts";
 import { adoptIdentity, importTarget } from "../process/current_process.ts";
 import type { Target } from "../process/process.ts";
 import { runtime } from "../runtime/detect.ts";
 import type { ParentPort } from "../runtime/types.ts";
 import { rebuild, rebuildLoading, reduce } from "../serialize.ts";
+import { JournalWriter } from "./journal.ts";
 import {
   APPLY,
   APPLY_NUMBERS,
@@ -28,6 +29,7 @@ import {
   type TaskError,
   taskError,
   type ToWorker,
+  WITHDRAWN,
   WORK,
 } from "./protocol.ts";
 
@@ -48,6 +50,8 @@ export interface WorkerLink {
 let link: WorkerLink | undefined;
 const send = (message: FromWorker) => link!.send(message);
 let cells: Int32Array | undefined;
+/** A worker thread's results journal: each finished task's result is kept there as well, before the next begins. */
+let journal: JournalWriter | undefined;
 let started = 0;
 const fns = new Map<number, Target>();
 /** Why a task function could not be imported: each of its tasks fails with this. */
@@ -60,6 +64,8 @@ let doneCount = 0;
 let values: unknown[] = [];
 let errors: [number, TaskError][] | null = null;
 let allNumbers = true;
+/** A result since the last report is not in the journal (then the report carries its values). */
+let unkept = false;
 let initFailed = false;
 let batchStart = 0;
 
@@ -80,14 +86,20 @@ const flush = () => {
   const message: DoneMessage = {
     kind: DONE,
     count: doneCount,
-    values: allNumbers && values.length > 0 ? Float64Array.from(values as number[]).buffer : values,
+    // Numbers all in the journal are read there: the report need not carry them.
+    values: allNumbers && values.length > 0
+      ? (journal && !unkept ? null : Float64Array.from(values as number[]).buffer)
+      : values,
     errors,
     ms: performance.now() - batchStart,
+    kept: journal ? journal.position : 0,
   };
   doneCount = 0;
   values = [];
   allNumbers = true;
+  unkept = false;
   errors = null;
+  batchStart = performance.now();
   try {
     send(message);
   } catch (error) {
@@ -95,7 +107,7 @@ const flush = () => {
     const failure = taskError(error);
     const all: [number, TaskError][] = [];
     for (let i = 0; i < message.count; i++) all.push([i, failure]);
-    send({ kind: DONE, count: message.count, values: [], errors: all, ms: message.ms });
+    send({ kind: DONE, count: message.count, values: [], errors: all, ms: message.ms, kept: message.kept });
   }
 };
 
@@ -116,9 +128,6 @@ const begin = (): boolean => {
   return false;
 };
 
-/** What a withdrawn task reports: the pool has settled it already and drops this. */
-const WITHDRAWN: TaskError = taskError(new CancelledError("the pool withdrew this task"));
-
 const isThenable = (value: unknown): value is PromiseLike<unknown> =>
   value !== null && (typeof value === "object" || typeof value === "function")
   && typeof (value as { then?: unknown }).then === "function";
@@ -128,9 +137,21 @@ const needsReduce = (value: unknown) => {
   return (type === "object" && value !== null) || type === "function" || type === "symbol";
 };
 
-const fail = (error: unknown) => {
-  (errors ??= []).push([doneCount, error === WITHDRAWN ? WITHDRAWN : taskError(error)]);
+/** The task just run finished with `values[mark..]`: it is kept in the journal, or else reported at once. */
+const done = (mark: number) => {
   doneCount++;
+  if (journal && !journal.values(started - 1, values, mark)) {
+    unkept = true;
+    flush();
+  }
+};
+
+/** The task just run (or withdrawn) failed: as {@linkcode done}, with its error. */
+const fail = (error: unknown) => {
+  const sent = error === WITHDRAWN ? WITHDRAWN : taskError(error);
+  (errors ??= []).push([doneCount, sent]);
+  doneCount++;
+  if (journal && !(sent === WITHDRAWN ? journal.skipped(started - 1) : journal.error(started - 1, sent))) flush();
 };
 
 // The pool sends one argument list (or count) per function id: index i is in range in each.
@@ -148,8 +169,9 @@ async function runApply(fnIds: number[], argsList: unknown[][]): Promise<void> {
       }
       let value = fn(...args);
       if (isThenable(value)) value = await value;
+      const mark = values.length;
       keep(value);
-      doneCount++;
+      done(mark);
     } catch (error) {
       fail(error);
     }
@@ -168,8 +190,9 @@ async function runApplyNumbers(idBuffer: ArrayBuffer, countBuffer: ArrayBuffer, 
       const count = counts[i]!;
       let value = count === 1 ? fn(args[at]) : fn(...args.subarray(at, at + count));
       if (isThenable(value)) value = await value;
+      const mark = values.length;
       keep(value);
-      doneCount++;
+      done(mark);
     } catch (error) {
       fail(error);
     }
@@ -204,7 +227,7 @@ async function runChunks(
         if (isThenable(value)) value = await value;
         keep(value);
       }
-      doneCount++;
+      done(mark);
     } catch (error) {
       values.length = mark;
       fail(error);
@@ -224,6 +247,7 @@ async function handle(message: ToWorker): Promise<void> {
         nameChild(message.self.name);
       }
       if (message.cells) cells = new Int32Array(message.cells);
+      if (message.journal) journal = new JournalWriter(message.journal);
       if (message.initializer) {
         try {
           const init = await importTarget(message.initializer) as Target;
