@@ -194,7 +194,7 @@ test("a worker the pool ends to stop a cancelled task delivers the results it ha
 });
 
 test("a task that exhausts its worker's heap fails alone: the results its worker had not reported are delivered", {
-  skip: runtime.name === "deno" || !runtime.threadHeapLimitMb,
+  skip: !runtime.threadHeapLimitMb,
 }, async () => {
   await withPool({ processes: 1, resourceLimits: { maxOldGenerationSizeMb: 48 } }, async (pool) => {
     await pool.map(fx.inc, Array.from({ length: 2000 }, (_, i) => i), 1);
@@ -209,14 +209,13 @@ test("a task that exhausts its worker's heap fails alone: the results its worker
   });
 });
 
-// Deno 2 ends a pool worker over its heap limit without the pool hearing of it (the task never settles): left out
-// there until that is understood.
-test("a task that exhausts its worker's heap fails with BrokenPoolError; the worker is replaced, the program goes on", {
-  skip: runtime.name === "deno",
-}, async () => {
+test("a task that exhausts its worker's heap fails with BrokenPoolError; the worker is replaced, the program goes on", async () => {
   const limits = { maxOldGenerationSizeMb: 48 };
   if (!runtime.threadHeapLimitMb) {
     assert.throws(() => new Pool({ processes: 1, resourceLimits: limits }), /cannot be limited/);
+    if (runtime.limitsProcessHeap) {
+      assert.throws(() => new Pool({ processes: 1, resourceLimits: limits }), /with startMethod "spawn"/);
+    }
     return;
   }
   assert.throws(() => new Pool({ resourceLimits: { maxHeapMb: 1 } as never }), /unknown option "maxHeapMb"/);

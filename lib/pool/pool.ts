@@ -35,7 +35,8 @@ export { AsyncResult, type Progress, type ResultCallbacks } from "./results.ts";
 
 /**
  * A pool worker's own limits, in megabytes (Node's `resourceLimits`). A worker over a limit ends: its task fails
- * with `BrokenPoolError` and the pool replaces it.
+ * with `BrokenPoolError` and the pool replaces it. Worker threads take them in Node; a `"spawn"` pool's worker
+ * processes take `maxOldGenerationSizeMb` in Deno and Node (see {@linkcode PoolOptions.resourceLimits}).
  *
  * @example
  * ```ts
@@ -79,10 +80,11 @@ export interface PoolOptions {
   /** The module that exports the task functions, if they are not found on their own. */
   module?: string | URL | undefined;
   /**
-   * Each worker's own limits (Node's `resourceLimits`, in MB), in Deno and Node: a task that exhausts its
-   * worker's heap ends the worker (the task fails with `BrokenPoolError`, and the worker is replaced), not the
-   * program. Bun's worker threads have no limits: giving one there is an error. A worker process (`"spawn"`) can
-   * have only `maxOldGenerationSizeMb` (V8's `--max-old-space-size`), in Deno and Node.
+   * Each worker's own limits (Node's `resourceLimits`, in MB), in Node: a task that exhausts its worker's heap ends
+   * the worker (the task fails with `BrokenPoolError`, and the worker is replaced), not the program. Deno's worker
+   * threads cannot be limited (one over its limit is never reported) nor can Bun's: giving one there is an error. A
+   * worker process (`"spawn"`) can have only `maxOldGenerationSizeMb` (V8's `--max-old-space-size`), in Deno and
+   * Node.
    */
   resourceLimits?: ResourceLimits | undefined;
   /**
@@ -236,7 +238,9 @@ function workerLimits(given: ResourceLimits | undefined, spawn: boolean, owner: 
   if (!spawn) {
     if (!runtime.threadHeapLimitMb) {
       throw new ProcessError(
-        `${owner} resourceLimits: ${runtime.name}'s worker threads cannot be limited; leave it out`,
+        `${owner} resourceLimits: ${runtime.name}'s worker threads cannot be limited; leave it out${
+          runtime.limitsProcessHeap ? ", or give maxOldGenerationSizeMb with startMethod \"spawn\"" : ""
+        }`,
       );
     }
     return { ...given };
