@@ -24,8 +24,6 @@ const SHM_DIR = "/dev/shm";
 /** CPython's prefix of generated names (`psm_` and hex), so both kinds of names look alike. */
 const NAME_PREFIX = "psm_";
 
-let fsModule: typeof import("node:fs") | undefined;
-
 /** Whether blocks are files every process can map (decided once). */
 let filesChecked: boolean | undefined;
 function usesFiles(): boolean {
@@ -196,9 +194,11 @@ registerReducer(
   import.meta.url,
 );
 
+/** The file calls where blocks are files: looked up at the first block, so loading this module reads no file. */
 function fs(): typeof import("node:fs") {
-  if (!fsModule) throw new Error("node:fs is not loaded");
-  return fsModule;
+  const found = runtime.nodeFs?.();
+  if (!found) throw new Error("this runtime maps files but has no node:fs to make them with");
+  return found;
 }
 
 function openFile(name: string | undefined, create: boolean, size: number): { name: string; buf: Uint8Array } {
@@ -570,6 +570,3 @@ export class SharedMemoryManager {
     this.shutdown();
   }
 }
-
-// Files are reached through node:fs, loaded only where blocks are files (its load costs Deno programs ~10 ms).
-if (usesFiles()) fsModule = await import("node:fs");

@@ -215,6 +215,7 @@ export const createBunRuntime = (): Runtime => ({
   ...processMembers,
   // The mapping lives until the array is collected; unlinking the file leaves it valid.
   mapSharedFile: (path) => Bun.mmap(path, { shared: true }),
+  nodeFs: () => nodeProcess.getBuiltinModule("node:fs"),
   // Every new thread compiles its hot code afresh. On a ring's message paths FTL, the top tier, spends tens of ms
   // compiling in every child, on a core both ends of a transfer need, into code that moves messages slower than
   // the tier below (BENCHMARKS.md, runtime notes).

@@ -9,7 +9,7 @@
  */
 import nodeProcess from "node:process";
 import { fileURLToPath } from "node:url";
-import { isMainThread, workerParentPort, WorkerThread } from "./node_threads.ts";
+import { workerParentPort, WorkerThread, workerThreads } from "./node_threads.ts";
 import { processMembers } from "./process_events.ts";
 import type { ChildHandle, ChildSpawnOptions, PathInfo, Runtime } from "./types.ts";
 import { onUncaughtWebAndNode } from "./uncaught.ts";
@@ -151,7 +151,7 @@ export const createDenoRuntime = (): Runtime => ({
   turnsReadSockets: false,
   pid: Deno.pid,
   ppid: Deno.ppid,
-  isMainThread,
+  isMainThread: workerThreads().isMainThread,
   cpuCount: () => navigator.hardwareConcurrency,
   compiled: Deno.build.standalone,
   scriptCommand: (url, heapLimitMb) => [

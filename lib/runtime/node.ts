@@ -23,7 +23,7 @@ import nodeProcess from "node:process";
 import type { Readable } from "node:stream";
 import { fileURLToPath } from "node:url";
 import { appendTextFile, makeTempDir, statPath } from "./node_fs.ts";
-import { heapLimitMb, isMainThread, workerData, workerParentPort, WorkerThread } from "./node_threads.ts";
+import { heapLimitMb, workerParentPort, WorkerThread, workerThreads } from "./node_threads.ts";
 import { nodeLikeMembers, processMembers } from "./process_events.ts";
 import type { ChildHandle, ChildSpawnOptions, Runtime, ThreadLimits } from "./types.ts";
 import { onUncaughtNode } from "./uncaught.ts";
@@ -245,16 +245,17 @@ function runFlags(): string[] {
 
 /** The adapter for Node.js. */
 export function createNodeRuntime(): Runtime {
+  const { isMainThread, workerData } = workerThreads();
   if (!isMainThread && (workerData === CHILD_THREAD || workerData === CHILD_THREAD_CACHED)) writeThrough();
   if (workerData === CHILD_THREAD_CACHED) {
     // The cache stays on for this thread's later loads (its target's module graph), and for the threads it starts.
     compileCacheEnv = { NODE_COMPILE_CACHE: nodeProcess.env.NODE_COMPILE_CACHE };
     delete nodeProcess.env.NODE_COMPILE_CACHE;
   } else if (isMainThread) enableCompileCache();
-  return nodeRuntime();
+  return nodeRuntime(isMainThread);
 }
 
-const nodeRuntime = (): Runtime => ({
+const nodeRuntime = (isMainThread: boolean): Runtime => ({
   name: "node",
   ...nodeLikeMembers,
   // libuv polls sockets with a zero timeout on every turn while an immediate is pending, as Bun's loop does (not

@@ -5,10 +5,15 @@
  * @module
  */
 import nodeProcess from "node:process";
-import { isMainThread, parentPort as nodeParentPort, Worker as NodeWorker, workerData } from "node:worker_threads";
+import type { Worker as NodeWorker } from "node:worker_threads";
 import type { ParentPort, ThreadLimits, Transfer, WorkerHandle } from "./types.ts";
 
-export { isMainThread, workerData };
+/**
+ * `node:worker_threads`, looked up when used: Bun loads this module too (detect.ts), and importing it costs each of
+ * Bun's threads ~3 ms at start.
+ */
+export const workerThreads = (): typeof import("node:worker_threads") =>
+  nodeProcess.getBuiltinModule("node:worker_threads");
 
 /**
  * `node:worker_threads` starts only `file:` and `data:` modules, but a program that imported this module by URL (an
@@ -45,7 +50,7 @@ export class WorkerThread implements WorkerHandle {
   ) {
     const started = workerEntry(url);
     const { env, resourceLimits } = options;
-    this.#worker = new NodeWorker(started, {
+    this.#worker = new (workerThreads().Worker)(started, {
       name,
       workerData,
       ...(env && { env }),
@@ -82,7 +87,7 @@ let port: ParentPort | null | undefined;
 /** The channel to the parent thread over `node:worker_threads`, or null on the main thread. */
 export function workerParentPort(): ParentPort | null {
   if (port !== undefined) return port;
-  const p = nodeParentPort;
+  const p = workerThreads().parentPort;
   port = p
     ? {
       postMessage: (message, transfer) => transfer ? p.postMessage(message, transfer as never) : p.postMessage(message),

@@ -216,6 +216,11 @@ export interface Runtime {
    */
   mapSharedFile?(path: string): Uint8Array;
   /**
+   * `node:fs`, looked up when called: present with {@linkcode Runtime.mapSharedFile}, whose files are made, sized
+   * and unlinked through it.
+   */
+  nodeFs?(): typeof import("node:fs");
+  /**
    * Asks the engine not to compile `functions`, nor the methods, getters and setters of `prototypes`, with its
    * top optimizing tier, where that tier costs more than it gains on them. Absent where the engine offers no
    * such choice.
