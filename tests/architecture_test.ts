@@ -102,6 +102,20 @@ test("a program that starts 20 children at once ends as soon as they are joined"
   assert.ok(ended - joinedAt < 20_000, `the program ended ${ended - joinedAt} ms after its children were joined`);
 });
 
+test("the library's module graph evaluates synchronously: no module of it has a top-level await", () => {
+  // An async graph made Node crash terminating a worker while it loaded (lib/runtime/detect.ts), and every child
+  // thread loads the library afresh.
+  const script = fileURLToPath(new URL("./fixtures/require_library_script.ts", import.meta.url));
+  const args = nodeProcess.execPath.includes("deno") ? ["run", "-A", script] : [script];
+  const run = spawnSync(nodeProcess.execPath, args, {
+    encoding: "utf8",
+    timeout: 60_000,
+    env: { ...nodeProcess.env, NO_COLOR: "1" },
+  });
+  assert.equal(run.status, 0, run.stderr);
+  assert.equal(run.stdout.trim(), "function");
+});
+
 /**
  * What a file that asks the runtime to keep code out of its top JIT tier declares without a hint: each function,
  * class and private method must be named in one of its `avoidTopJitTier` calls (private methods as `this.#name`,
