@@ -4,6 +4,8 @@
  *
  * Where Node differs from the others, this file handles it:
  * - `Atomics.wait` is allowed on Node's main thread (as on Bun's), so the `Sync` twins block there too;
+ * - an `Atomics.waitAsync` promise settles through a task the event loop picks up: a thread woken that way
+ *   answers ~45 us after the notify, a blocked one ~10 us, so a brief poll blocks its tail (`pollBlockMs`);
  * - a spawned child is a plain `node <file>`: Node strips the types of a `.ts` file itself (22.18+ and 24), and
  *   gets the flags the parent was started with that change how code loads or runs (`--import`, `--conditions`...);
  * - a child's failure to start (a missing program or cwd) is only an `error` event in Node, a tick later: it is
@@ -276,6 +278,9 @@ const nodeRuntime = (): Runtime => ({
   limitsProcessHeap: true,
   startWorker,
   startWorkerBlocks: false,
+  // Long enough for another thread's answer that is late by a time slice or two of a busy machine, short enough
+  // not to hold up this thread's event loop much more than the poll's spin already does.
+  pollBlockMs: 0.5,
   threadHeapLimitMb: heapLimitMb,
   parentPort: workerParentPort,
   readTextFileSync: (path) => builtin("node:fs").readFileSync(path, "utf8"),
