@@ -97,10 +97,11 @@ const POLL_GAP_MS = 0.001;
 const POLL_BLOCK_MS = runtime.pollBlockMs ?? 0;
 /**
  * The shortest spin of a poll that blocks after it (ms). A spin that found nothing halves the next one down to
- * this, and one that found a message lets the next spin whole again: on a busy machine the other side is late
- * by time slices, and a spin only takes a core it may need; on an idle one its answer comes within the spin.
+ * this, and one that found a message doubles it (up to the poll's own): on a busy machine the other side is
+ * late by time slices, and a spin only takes a core it may need; on an idle one its answer comes within the
+ * spin, where waking a sleeping thread would take longer.
  */
-const MIN_SPIN_MS = 0.01;
+const MIN_SPIN_MS = 0.002;
 /** How many places a writer waiting for room under a bound waits to see free (while it spins). */
 const ROOM_BATCH = 64;
 
@@ -808,7 +809,7 @@ export class Ring {
       const now = performance.now();
       if (now < next) continue;
       if (((Atomics.load(cells, WRITTEN) - Atomics.load(cells, READ)) | 0) > 0) {
-        if (blocks) this.#pollSpinMs = Infinity;
+        if (blocks) this.#pollSpinMs = 2 * spin;
         return true;
       }
       if (now >= until) break;
