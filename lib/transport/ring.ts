@@ -95,6 +95,8 @@ export const MAX_CAPACITY = 2 ** 30;
 const POLL_GAP_MS = 0.001;
 /** How long a poll for a message blocks once its spin found none, where the runtime has polls block (ms). */
 const POLL_BLOCK_MS = runtime.pollBlockMs ?? 0;
+/** A cell nothing notifies: a blocking wait on it is a sleep. */
+const NAP = new Int32Array(new SharedArrayBuffer(4));
 /**
  * The shortest spin of a poll that blocks after it (ms). A spin that found nothing halves the next one down to
  * this, and one that found a message doubles it (up to the poll's own): on a busy machine the other side is
@@ -832,8 +834,10 @@ export class Ring {
    * Spins up to `ms` for room for a message of `length` bytes (and for a place
    * under `maxsize`), without counting as a waiter, the writer's twin of
    * {@linkcode Ring.pollMessage}: a writer that keeps pace with its reader
-   * then never costs the reader an announcement. Only a hint: the write checks
-   * again under the lock. True if there seems to be room (or the ring closed).
+   * then never costs the reader an announcement. Where the runtime has polls
+   * block (`pollBlockMs`), a spin that found no room is followed by a sleep of
+   * that long. Only a hint: the write checks again under the lock. True if
+   * there seems to be room (or the ring closed).
    */
   pollRoom(length: number, maxsize: number, ms: number): boolean {
     const need = recordOf(length);
@@ -852,9 +856,14 @@ export class Ring {
       if (now < patientUntil ? this.#fits(maxsize, roomyCount, roomyBytes) : this.#fits(maxsize, maxsize, need)) {
         return true;
       }
-      if (now >= until) return false;
+      if (now >= until) break;
       next = now + POLL_GAP_MS;
     }
+    if (POLL_BLOCK_MS === 0) return false;
+    // A reader that kept no pace with the spin is late by time slices: sleeping (not as a waiter, so its takes
+    // announce nothing) leaves it the core, and lets it take a batch before this writer looks again.
+    Atomics.wait(NAP, 0, 0, POLL_BLOCK_MS);
+    return this.#fits(maxsize, maxsize, need);
   }
 
   /**
