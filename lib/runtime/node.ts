@@ -4,9 +4,9 @@
  *
  * Where Node differs from the others, this file handles it:
  * - `Atomics.wait` is allowed on Node's main thread (as on Bun's), so the `Sync` twins block there too;
- * - an `Atomics.waitAsync` promise settles through a task the event loop picks up: a thread woken that way
- *   answers ~45 us after the notify, a blocked one ~10 us, so a brief poll for a message or for room blocks
- *   its tail (`pollBlockMs`);
+ * - an `Atomics.waitAsync` promise settles through a task the event loop picks up: two threads handing a cell
+ *   back and forth took ~45 us a round trip woken that way, ~10 us blocked in `Atomics.wait` (Deno ~14 us and
+ *   Bun ~7 us async), so a brief poll for a message or for room blocks its tail (`pollBlockMs`);
  * - a spawned child is a plain `node <file>`: Node strips the types of a `.ts` file itself (22.18+ and 24), and
  *   gets the flags the parent was started with that change how code loads or runs (`--import`, `--conditions`...);
  * - a child's failure to start (a missing program or cwd) is only an `error` event in Node, a tick later: it is
