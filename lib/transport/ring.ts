@@ -95,6 +95,11 @@ export const MAX_CAPACITY = 2 ** 30;
 const POLL_GAP_MS = 0.001;
 /** How long a poll for a message blocks once its spin found none, where the runtime has polls block (ms). */
 const POLL_BLOCK_MS = runtime.pollBlockMs ?? 0;
+/**
+ * The longest sleep of a poll for room that found none (ms), where polls block: no take wakes it, so it is kept
+ * short enough that a reader that drains the ring meanwhile is not left idle long (1 KiB messages: ~100 taken).
+ */
+const ROOM_NAP_MS = 0.1;
 /** A cell nothing notifies: a blocking wait on it is a sleep. */
 const NAP = new Int32Array(new SharedArrayBuffer(4));
 /**
@@ -835,8 +840,8 @@ export class Ring {
    * under `maxsize`), without counting as a waiter, the writer's twin of
    * {@linkcode Ring.pollMessage}: a writer that keeps pace with its reader
    * then never costs the reader an announcement. Where the runtime has polls
-   * block (`pollBlockMs`), a spin that found no room is followed by a sleep of
-   * that long. Only a hint: the write checks again under the lock. True if
+   * block (`pollBlockMs`), a spin that found no room is followed by a short
+   * sleep. Only a hint: the write checks again under the lock. True if
    * there seems to be room (or the ring closed).
    */
   pollRoom(length: number, maxsize: number, ms: number): boolean {
@@ -862,7 +867,7 @@ export class Ring {
     if (POLL_BLOCK_MS === 0) return false;
     // A reader that kept no pace with the spin is late by time slices: sleeping (not as a waiter, so its takes
     // announce nothing) leaves it the core, and lets it take a batch before this writer looks again.
-    Atomics.wait(NAP, 0, 0, POLL_BLOCK_MS);
+    Atomics.wait(NAP, 0, 0, Math.min(POLL_BLOCK_MS, ROOM_NAP_MS));
     return this.#fits(maxsize, maxsize, need);
   }
 
