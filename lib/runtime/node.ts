@@ -4,6 +4,9 @@
  *
  * Where Node differs from the others, this file handles it:
  * - `Atomics.wait` is allowed on Node's main thread (as on Bun's), so the `Sync` twins block there too;
+ * - an `Atomics.waitAsync` promise settles through a task the event loop picks up: two threads handing a cell
+ *   back and forth took ~45 us a round trip woken that way, ~10 us blocked in `Atomics.wait` (Deno ~14 us and
+ *   Bun ~7 us async), so a brief poll for a message or for room blocks its tail (`pollBlockMs`);
  * - a spawned child is a plain `node <file>`: Node strips the types of a `.ts` file itself (22.18+ and 24), and
  *   gets the flags the parent was started with that change how code loads or runs (`--import`, `--conditions`...);
  * - a child's failure to start (a missing program or cwd) is only an `error` event in Node, a tick later: it is
@@ -277,6 +280,9 @@ const nodeRuntime = (isMainThread: boolean): Runtime => ({
   limitsProcessHeap: true,
   startWorker,
   startWorkerBlocks: false,
+  // Long enough for another thread's answer that is late by a time slice or two of a busy machine, short enough
+  // not to hold up this thread's event loop much more than the poll's spin already does.
+  pollBlockMs: 0.5,
   threadHeapLimitMb: heapLimitMb,
   parentPort: workerParentPort,
   readTextFileSync: (path) => builtin("node:fs").readFileSync(path, "utf8"),

@@ -152,6 +152,12 @@ export interface Runtime {
   startWorker(url: URL, name: string, limits?: ThreadLimits): WorkerHandle;
   /** Whether {@linkcode Runtime.startWorker} blocks the calling thread for most of the worker's boot. */
   readonly startWorkerBlocks: boolean;
+  /**
+   * How long (ms) a brief poll for another thread's message (or for room to write), once its spin found none,
+   * blocks in `Atomics.wait` before its caller waits the asynchronous way. Present where a blocked thread wakes
+   * much sooner than an `Atomics.waitAsync` promise settles, and a thread may block; absent, a poll only spins.
+   */
+  readonly pollBlockMs?: number;
   /** This thread's heap limit in MB. Absent where worker threads cannot be limited. */
   threadHeapLimitMb?(): number;
   /** The channel to the parent thread, or null on the main thread. */

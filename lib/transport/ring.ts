@@ -93,6 +93,22 @@ export const MAX_CAPACITY = 2 ** 30;
  * takes the line from a thread that is writing it; a look every microsecond or so lets a batch gather in between.
  */
 const POLL_GAP_MS = 0.001;
+/** How long a poll for a message blocks once its spin found none, where the runtime has polls block (ms). */
+const POLL_BLOCK_MS = runtime.pollBlockMs ?? 0;
+/**
+ * The longest sleep of a poll for room that found none (ms), where polls block: no take wakes it, so it is kept
+ * short enough that a reader that drains the ring meanwhile is not left idle long (1 KiB messages: ~100 taken).
+ */
+const ROOM_NAP_MS = 0.1;
+/** A cell nothing notifies: a blocking wait on it is a sleep. */
+const NAP = new Int32Array(new SharedArrayBuffer(4));
+/**
+ * The shortest spin of a poll that blocks after it (ms). A spin that found nothing halves the next one down to
+ * this, and one that found a message doubles it (up to the poll's own): on a busy machine the other side is
+ * late by time slices, and a spin only takes a core it may need; on an idle one its answer comes within the
+ * spin, where waking a sleeping thread would take longer.
+ */
+const MIN_SPIN_MS = 0.002;
 /** How many places a writer waiting for room under a bound waits to see free (while it spins). */
 const ROOM_BATCH = 64;
 
@@ -172,6 +188,8 @@ export class Ring {
   #leftWritten = 0;
   #leftHead = 0;
   #leftRead = 0;
+  /** How long this handle's next poll for a message spins, where polls block after their spin (ms). */
+  #pollSpinMs = Infinity;
 
   /**
    * A ring of `capacity` bytes, or over the buffer of an existing one. With `owners`, a writer that dies
@@ -781,30 +799,50 @@ export class Ring {
   /**
    * Spins up to `ms` for a message to be there, without counting as a waiter:
    * a writer that sees no waiter publishes without announcing, so a reader that
-   * keeps pace with its writer costs the writer nothing. True if one is there.
+   * keeps pace with its writer costs the writer nothing. Where the runtime has
+   * polls block (`pollBlockMs`), a spin that found nothing is followed by a
+   * blocking wait, as a waiter. True if one is there.
    */
   pollMessage(ms: number): boolean {
     const cells = this.cells;
     if (((Atomics.load(cells, WRITTEN) - Atomics.load(cells, READ)) | 0) > 0) return true;
+    const blocks = POLL_BLOCK_MS > 0;
+    const spin = blocks ? Math.min(ms, this.#pollSpinMs) : ms;
     const start = performance.now();
-    const until = start + ms;
+    const until = start + spin;
     for (let next = start + POLL_GAP_MS;;) {
       // Between looks the writers' line is left alone: each look takes the line from a writer that is
       // filling it, so looking less often lets several messages gather and be read at one look.
       const now = performance.now();
       if (now < next) continue;
-      if (((Atomics.load(cells, WRITTEN) - Atomics.load(cells, READ)) | 0) > 0) return true;
-      if (now >= until) return false;
+      if (((Atomics.load(cells, WRITTEN) - Atomics.load(cells, READ)) | 0) > 0) {
+        if (blocks) this.#pollSpinMs = 2 * spin;
+        return true;
+      }
+      if (now >= until) break;
       next = now + POLL_GAP_MS;
     }
+    if (!blocks) return false;
+    this.#pollSpinMs = Math.max(MIN_SPIN_MS, spin / 2);
+    const seq = Atomics.load(cells, READ_SEQ);
+    Atomics.add(cells, READ_WAITERS, 1);
+    try {
+      if (this.messages > 0 || this.closed) return this.messages > 0;
+      Atomics.wait(cells, READ_SEQ, seq, POLL_BLOCK_MS);
+    } finally {
+      Atomics.sub(cells, READ_WAITERS, 1);
+    }
+    return this.messages > 0;
   }
 
   /**
    * Spins up to `ms` for room for a message of `length` bytes (and for a place
    * under `maxsize`), without counting as a waiter, the writer's twin of
    * {@linkcode Ring.pollMessage}: a writer that keeps pace with its reader
-   * then never costs the reader an announcement. Only a hint: the write checks
-   * again under the lock. True if there seems to be room (or the ring closed).
+   * then never costs the reader an announcement. Where the runtime has polls
+   * block (`pollBlockMs`), a spin that found no room is followed by a short
+   * sleep. Only a hint: the write checks again under the lock. True if
+   * there seems to be room (or the ring closed).
    */
   pollRoom(length: number, maxsize: number, ms: number): boolean {
     const need = recordOf(length);
@@ -823,9 +861,14 @@ export class Ring {
       if (now < patientUntil ? this.#fits(maxsize, roomyCount, roomyBytes) : this.#fits(maxsize, maxsize, need)) {
         return true;
       }
-      if (now >= until) return false;
+      if (now >= until) break;
       next = now + POLL_GAP_MS;
     }
+    if (POLL_BLOCK_MS === 0) return false;
+    // A reader that kept no pace with the spin is late by time slices: sleeping (not as a waiter, so its takes
+    // announce nothing) leaves it the core, and lets it take a batch before this writer looks again.
+    Atomics.wait(NAP, 0, 0, Math.min(POLL_BLOCK_MS, ROOM_NAP_MS));
+    return this.#fits(maxsize, maxsize, need);
   }
 
   /**
