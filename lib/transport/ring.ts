@@ -102,13 +102,6 @@ const POLL_BLOCK_MS = runtime.pollBlockMs ?? 0;
 const ROOM_NAP_MS = 0.1;
 /** A cell nothing notifies: a blocking wait on it is a sleep. */
 const NAP = new Int32Array(new SharedArrayBuffer(4));
-/**
- * The shortest spin of a poll that blocks after it (ms). A spin that found nothing halves the next one down to
- * this, and one that found a message doubles it (up to the poll's own): on a busy machine the other side is
- * late by time slices, and a spin only takes a core it may need; on an idle one its answer comes within the
- * spin, where waking a sleeping thread would take longer.
- */
-const MIN_SPIN_MS = 0.002;
 /** How many places a writer waiting for room under a bound waits to see free (while it spins). */
 const ROOM_BATCH = 64;
 
@@ -188,8 +181,6 @@ export class Ring {
   #leftWritten = 0;
   #leftHead = 0;
   #leftRead = 0;
-  /** How long this handle's next poll for a message spins, where polls block after their spin (ms). */
-  #pollSpinMs = Infinity;
 
   /**
    * A ring of `capacity` bytes, or over the buffer of an existing one. With `owners`, a writer that dies
@@ -806,24 +797,18 @@ export class Ring {
   pollMessage(ms: number): boolean {
     const cells = this.cells;
     if (((Atomics.load(cells, WRITTEN) - Atomics.load(cells, READ)) | 0) > 0) return true;
-    const blocks = POLL_BLOCK_MS > 0;
-    const spin = blocks ? Math.min(ms, this.#pollSpinMs) : ms;
     const start = performance.now();
-    const until = start + spin;
+    const until = start + ms;
     for (let next = start + POLL_GAP_MS;;) {
       // Between looks the writers' line is left alone: each look takes the line from a writer that is
       // filling it, so looking less often lets several messages gather and be read at one look.
       const now = performance.now();
       if (now < next) continue;
-      if (((Atomics.load(cells, WRITTEN) - Atomics.load(cells, READ)) | 0) > 0) {
-        if (blocks) this.#pollSpinMs = 2 * spin;
-        return true;
-      }
+      if (((Atomics.load(cells, WRITTEN) - Atomics.load(cells, READ)) | 0) > 0) return true;
       if (now >= until) break;
       next = now + POLL_GAP_MS;
     }
-    if (!blocks) return false;
-    this.#pollSpinMs = Math.max(MIN_SPIN_MS, spin / 2);
+    if (POLL_BLOCK_MS === 0) return false;
     const seq = Atomics.load(cells, READ_SEQ);
     Atomics.add(cells, READ_WAITERS, 1);
     try {
