@@ -3,7 +3,7 @@
 // watches, for a bounded window, for anything the child could still do.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { Empty, Event, getpid, Lock, Process, Queue, RawArray, Semaphore, Value } from "../mod.ts";
+import { Empty, Event, getpid, Lock, Pool, Process, Queue, RawArray, Semaphore, Value } from "../mod.ts";
 import * as fx from "./fixtures/fence_targets.ts";
 
 /** How long the tests watch for a terminated child's late writes (a window to observe, not a synchronization). */
@@ -82,6 +82,31 @@ test("no takeover while the holder runs on: the old holder's release cannot free
   assert.equal(String(lock), `<Lock(owner=${getpid()})>`);
   lock.release();
   assert.equal(lock.locked(), false);
+});
+
+test("a pool worker ended to stop a cancelled task that holds a Lock: its release cannot free the new owner's", async () => {
+  const lock = new Lock();
+  const held = new Event();
+  const go = new RawArray("i", 1);
+  const probe = new RawArray("i", 2);
+  const pool = new Pool({ processes: 1 });
+  try {
+    const cancel = new AbortController();
+    const task = pool.applyAsync(fx.holdWhileSpinning, [lock, held, go, probe], { signal: cancel.signal });
+    await held.wait();
+    cancel.abort();
+    await assert.rejects(task.get(10_000));
+    assert.equal(await lock.acquire({ timeout: 10_000 }), true);
+    assert.equal(lock.ownerDied, true);
+    Atomics.store(go.view as Int32Array, 0, 1);
+    await until(() => probe.get(0) === 1, WATCH_MS);
+    await until(() => probe.get(1) === 1, WATCH_MS);
+    assert.equal(probe.get(1), 0, "the ended worker went past its release");
+    assert.equal(String(lock), `<Lock(owner=${getpid()})>`);
+    lock.release();
+  } finally {
+    pool.terminate();
+  }
 });
 
 for (const kind of ["Lock", "Semaphore"] as const) {

@@ -15,7 +15,7 @@ import { BrokenPoolError } from "../errors.ts";
 import { DEBUG, getLogger, INFO } from "../logging.ts";
 import { entries } from "../process/child_entries.ts";
 import { newChildIdentity } from "../process/current_process.ts";
-import { markPidDead } from "../process/pid_table.ts";
+import { markPidDead, markPidDying } from "../process/pid_table.ts";
 import type { StartMethod, Target } from "../process/process.ts";
 import { reportLoadError } from "../process/start/thread.ts";
 import { callerModules, referenceOf, type TargetReference } from "../process/target_locating.ts";
@@ -23,6 +23,7 @@ import { runtime } from "../runtime/detect.ts";
 import type { ThreadLimits, WorkerHandle } from "../runtime/types.ts";
 import { rebuild } from "../serialize.ts";
 import { holdOpen } from "../wait/event_loop_hold.ts";
+import { FENCE_GRACE } from "../wait/fence.ts";
 import { Admission, RoomLine } from "./backpressure.ts";
 import { PoolEmitter, type WorkerExitReason } from "./events.ts";
 import { HostedWorker } from "./hosted_worker.ts";
@@ -451,6 +452,9 @@ export class Scheduler {
   /** Ends a worker running a cancelled task: its tasks not begun go to the other workers, and it is replaced. */
   #end(worker: PoolWorker): void {
     const pid = pidOf(worker);
+    // Where terminate() may leave the thread running on (Deno), it counts as alive, so no lock it holds is taken
+    // over, until it stops at its fence (lib/wait/fence.ts) or the grace passes.
+    if (!this.#spawned && !runtime.terminateStopsThreads) void markPidDying(worker.pid, FENCE_GRACE);
     // Recorded first: Deno may report the end synchronously, inside terminate().
     this.#lost(
       worker,
