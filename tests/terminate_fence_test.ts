@@ -33,6 +33,22 @@ function drain(q: Queue<number>): number {
   }
 }
 
+/**
+ * Takes `lock` over from a holder ended inside its critical section (`fx.holdWhileSpinning`), then ends that
+ * section: a holder still running would reach its release (probe[0]) and go past it (probe[1]).
+ */
+async function takeOverFromEnded(lock: Lock, go: RawArray<"i">, probe: RawArray<"i">, holder: string): Promise<void> {
+  assert.equal(await lock.acquire({ timeout: 10_000 }), true);
+  assert.equal(lock.ownerDied, true);
+  Atomics.store(go.view as Int32Array, 0, 1);
+  await until(() => probe.get(0) === 1, WATCH_MS);
+  await until(() => probe.get(1) === 1, WATCH_MS);
+  assert.equal(probe.get(1), 0, `the ${holder} went past its release`);
+  assert.equal(String(lock), `<Lock(owner=${getpid()})>`);
+  lock.release();
+  assert.equal(lock.locked(), false);
+}
+
 for (const maxsize of [0, 4]) {
   test(`no item of a terminated putSync producer arrives after join() (maxsize ${maxsize})`, async () => {
     const q = new Queue<number>(maxsize);
@@ -72,16 +88,7 @@ test("no takeover while the holder runs on: the old holder's release cannot free
   p.terminate();
   await p.join();
   assert.equal(p.exitcode, -15);
-  assert.equal(await lock.acquire({ timeout: 10_000 }), true);
-  assert.equal(lock.ownerDied, true);
-  // Ends the critical section: a child still running reaches its release (probe[0]); a fenced one ends there.
-  Atomics.store(go.view as Int32Array, 0, 1);
-  await until(() => probe.get(0) === 1, WATCH_MS);
-  await until(() => probe.get(1) === 1, WATCH_MS);
-  assert.equal(probe.get(1), 0, "the terminated holder went past its release");
-  assert.equal(String(lock), `<Lock(owner=${getpid()})>`);
-  lock.release();
-  assert.equal(lock.locked(), false);
+  await takeOverFromEnded(lock, go, probe, "terminated holder");
 });
 
 test("a pool worker ended to stop a cancelled task that holds a Lock: its release cannot free the new owner's", async () => {
@@ -96,14 +103,7 @@ test("a pool worker ended to stop a cancelled task that holds a Lock: its releas
     await held.wait();
     cancel.abort();
     await assert.rejects(task.get(10_000));
-    assert.equal(await lock.acquire({ timeout: 10_000 }), true);
-    assert.equal(lock.ownerDied, true);
-    Atomics.store(go.view as Int32Array, 0, 1);
-    await until(() => probe.get(0) === 1, WATCH_MS);
-    await until(() => probe.get(1) === 1, WATCH_MS);
-    assert.equal(probe.get(1), 0, "the ended worker went past its release");
-    assert.equal(String(lock), `<Lock(owner=${getpid()})>`);
-    lock.release();
+    await takeOverFromEnded(lock, go, probe, "ended worker");
   } finally {
     pool.terminate();
   }

@@ -57,18 +57,7 @@ export class RLock extends LockBase {
       if (options.signal?.aborted) return Promise.reject(options.signal.reason);
     }
     const me = this.pid;
-    // The common cases inline, as in acquireSync: this runs cold in a fresh process, where every call counts.
-    // The compare-exchange comes first: a load before it would fetch the cell shared, and the exchange then
-    // fetch it again to write it.
-    const cells = this.cells;
-    fence();
-    const owner = Atomics.compareExchange(cells, OWNER, 0, me);
-    if (owner === 0) return RESOLVED_TRUE;
-    if ((owner & ID) === me) {
-      cells[EXTRA]!++;
-      return RESOLVED_TRUE;
-    }
-    if (this.take(me)) return RESOLVED_TRUE;
+    if (this.#enter(me) || this.take(me)) return RESOLVED_TRUE;
     if (deadlineOf(options) === 0) return RESOLVED_FALSE;
     return this.acquireAsyncFor(me, options);
   }
@@ -77,7 +66,15 @@ export class RLock extends LockBase {
   acquireSync(options?: AcquireOptions): boolean {
     if (options !== undefined) checkOptions(options, "RLock.acquireSync");
     const me = this.pid;
-    // The common cases inline: a free lock, or re-entry.
+    return this.#enter(me) || this.take(me) || this.acquireSyncFor(me, options);
+  }
+
+  /**
+   * The common cases of both acquires: takes a free lock, or enters again one this process holds; false if another
+   * holds it. The compare-exchange comes first: a load before it would fetch the cell shared, and the exchange then
+   * fetch it again to write it.
+   */
+  #enter(me: number): boolean {
     const cells = this.cells;
     fence();
     const owner = Atomics.compareExchange(cells, OWNER, 0, me);
@@ -86,7 +83,7 @@ export class RLock extends LockBase {
       cells[EXTRA]!++;
       return true;
     }
-    return this.take(me) || this.acquireSyncFor(me, options);
+    return false;
   }
 
   /** Releases one level; `ProcessError` if this process does not hold it. */
