@@ -43,6 +43,12 @@ const RLOCK = 32;
 const HEAD = 48;
 /** Messages claimed by readers (wrapping int32). */
 const READ = 49;
+/**
+ * 1 while a reader moves HEAD and READ through a message: a reader that dies meanwhile leaves them inconsistent,
+ * and its lock is not taken over; one that dies with it 0 (looking for a message, or decoding one in place) leaves
+ * the ring as it was, and the next reader takes the lock over.
+ */
+const READING = 50;
 /** Set once the ring is closed: no more writes. */
 const CLOSED = 64;
 /** Open write ends (pipes): 0 means end of file once drained. */
@@ -164,7 +170,10 @@ export class Ring {
   /** Who this handle writes into the locks as, and how it tells a dead holder. */
   readonly #owners: Owners;
   readonly #me: number;
-  /** The reader lock is not taken over: a reader that died partway through a message leaves no way to resume it. */
+  /**
+   * The reader lock is taken over from a dead reader only outside a message (READING 0): one that died partway
+   * through a message leaves no way to resume it.
+   */
   readonly #readerOwners: Owners;
   /**
    * This handle's last seen HEAD / READ (as a writer) and TAIL / WRITTEN (as a
@@ -191,7 +200,10 @@ export class Ring {
   constructor(capacityOrBuffer: number | SharedArrayBuffer, owners: Owners = UNOWNED) {
     this.#owners = owners;
     this.#me = owners.me;
-    this.#readerOwners = { me: owners.me, alive: UNOWNED.alive };
+    this.#readerOwners = {
+      me: owners.me,
+      alive: (id) => owners.alive(id) || Atomics.load(this.cells, READING) !== 0,
+    };
     this.buffer = typeof capacityOrBuffer === "number"
       ? new SharedArrayBuffer(HEADER_BYTES + capacityOrBuffer)
       : capacityOrBuffer;
@@ -632,6 +644,7 @@ export class Ring {
     const length = this.#lengthAt(head);
     const kind = this.#kindAt(head);
     fence();
+    Atomics.store(cells, READING, 1);
     Atomics.store(cells, HEAD, this.#advance(head, RECORD_HEADER));
     Atomics.store(cells, READ, (cells[READ]! + 1) | 0);
     return { length, kind };
@@ -677,8 +690,10 @@ export class Ring {
         return decode(copy, 0, length, kind);
       } finally {
         // Taken even when decoding throws, so a bad message cannot block the ring.
+        Atomics.store(cells, READING, 1);
         Atomics.store(cells, HEAD, this.#advance(at8, length + padOf(length)));
         Atomics.store(cells, READ, (cells[READ]! + 1) | 0);
+        Atomics.store(cells, READING, 0);
         announce(cells, WRITE_SEQ, WRITE_WAITERS);
       }
     } finally {
@@ -719,13 +734,17 @@ export class Ring {
           const number = cells[READ]!;
           announce(cells, WRITE_SEQ, WRITE_WAITERS);
           const bytes = yield* this.#takeStreamed(length, number);
-          if (bytes === null) continue;
+          if (bytes === null) {
+            Atomics.store(cells, READING, 0);
+            continue;
+          }
           const pad = padOf(length);
           // Without the padding there yet, the next read aligns the head (see padOf).
           if (pad > 0 && this.#available(pad) >= pad) {
             Atomics.store(cells, HEAD, this.#advance(cells[HEAD]!, pad));
             announce(cells, WRITE_SEQ, WRITE_WAITERS);
           }
+          Atomics.store(cells, READING, 0);
           return { bytes, kind };
         }
         if (!block || ended()) return null;

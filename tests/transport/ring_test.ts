@@ -134,3 +134,25 @@ test("waits keep their deadline, blocking and async, and an abort ends a wait th
   assert.ok(empty.tryWrite(new Uint8Array([5])));
   assert.deepEqual(empty.tryRead(copy), { bytes: new Uint8Array([5]), kind: 0 });
 });
+
+test("a reader that died holding the reader lock: taken over outside a message, never partway through one", () => {
+  const dead = new Set<number>();
+  const owners = (me: number) => ({ me, alive: (id: number) => !dead.has(id) });
+  const ring = new Ring(64, owners(1));
+  const other = new Ring(ring.buffer, owners(2));
+  // The reader lock's cell (RLOCK, 32) as a reader leaves it that died between taking the lock and looking.
+  assert.ok(ring.tryWrite(bytesOf(8, 1)));
+  Atomics.store(other.cells, 32, 2);
+  dead.add(2);
+  assert.deepEqual(runSync(ring.read(true, performance.now() + 1000))?.bytes, bytesOf(8, 1));
+
+  // A message larger than the ring: its reader claims it and waits for the rest, holding the lock.
+  dead.clear();
+  const big = bytesOf(200, 2);
+  const writing = ring.write(big);
+  writing.next();
+  const reading = other.read();
+  assert.equal(reading.next().done, false, "the reader waits for the rest of the message");
+  dead.add(2);
+  assert.throws(() => runSync(ring.read(true, performance.now() + 50)), Expired);
+});
