@@ -7,14 +7,13 @@
 import { BrokenPoolError, CancelledError, TimeoutError, ValueError } from "../errors.ts";
 import { checkOptionNames } from "../options.ts";
 import type { StartMethod, Target } from "../process/process.ts";
-import { reduceArgs } from "../serialize.ts";
 import { atDeadline, deadlineAfter, timeoutMs } from "../wait/deadline.ts";
 import type { PoolEvents, PoolListener } from "./events.ts";
 import { attachFuture, attachFutureAdmission, Future } from "./future.ts";
-import type { ApplyTask, FnEntry } from "./jobs.ts";
+import { allNumbers, type ApplyTask, type FnEntry } from "./jobs.ts";
 import { OWNER, Pool, poolEngine, type PoolOptions, type PoolStats, type ResourceLimits, statsOf } from "./pool.ts";
 import { IN_FLIGHT } from "./protocol.ts";
-import { IMapIterator, settleResult } from "./results.ts";
+import { IMapIterator } from "./results.ts";
 import { RUN, type Scheduler } from "./scheduler.ts";
 
 /** Options of {@linkcode ProcessPoolExecutor}. */
@@ -254,27 +253,15 @@ export class ProcessPoolExecutor {
     this.#checkRunning("submit");
     const engine = this.#engine;
     const entry: FnEntry = engine.entry(fn, "submit");
-    let numeric = true;
-    for (let i = 0; numeric && i < args.length; i++) if (typeof args[i] !== "number") numeric = false;
-    const reduced = numeric ? args : reduceArgs(args);
-    if (!numeric) engine.checkData(reduced, "args");
+    const numeric = allNumbers(args);
+    const reduced = engine.callArgs(args, numeric);
     // The future is what the engine settles: one object per call beside its task, as for applyAsync.
     const future = new Future<Awaited<ReturnType<F>>>();
     const settled = future as Future<unknown>;
     const task: ApplyTask = { fn: entry, args: reduced, result: settled, numeric, queued: undefined };
     attachFuture(settled, engine, task);
-    if (engine.line === undefined) engine.pushApply(task);
-    else {
-      const admission = engine.submit(
-        1,
-        task,
-        () => engine.pushApply(task),
-        (reason) => settleResult(settled, false, reason),
-        true,
-        "submit",
-      );
-      if (admission) attachFutureAdmission(settled, admission);
-    }
+    const admission = engine.enqueueApply(task, true, "submit");
+    if (admission) attachFutureAdmission(settled, admission);
     return future;
   }
 

@@ -94,6 +94,12 @@ export function sliceFrom(part: Part, unit: number): Part {
     };
 }
 
+/** Whether every item of `list` is a number (a call the workers take without rebuilding its arguments). */
+export function allNumbers(list: readonly unknown[]): boolean {
+  for (let i = 0; i < list.length; i++) if (typeof list[i] !== "number") return false;
+  return true;
+}
+
 /** A value that crosses as it is: no reducer or rebuild needed. */
 export function isPlain(value: unknown): boolean {
   const type = typeof value;

@@ -16,7 +16,7 @@ import { reduce, reduceArgs } from "../serialize.ts";
 import { atDeadline, deadlineAfter, timeoutMs } from "../wait/deadline.ts";
 import { checkBlock, checkMaxQueue } from "./backpressure.ts";
 import type { PoolEvents, PoolListener } from "./events.ts";
-import { ArraySource, isPlain, type Items } from "./jobs.ts";
+import { allNumbers, ArraySource, isPlain, type Items } from "./jobs.ts";
 import { IN_FLIGHT } from "./protocol.ts";
 import {
   AsyncResult,
@@ -673,10 +673,8 @@ export class Pool {
     if (!Array.isArray(list)) throw new TypeError(`${what}: args must be an array, e.g. [1, 2]`);
     const cancel = cancelling(options, what);
     const block = options.block === undefined ? undefined : checkBlock(options.block, what);
-    let numeric = true;
-    for (let i = 0; numeric && i < list.length; i++) if (typeof list[i] !== "number") numeric = false;
-    const reduced = numeric ? list.slice() : reduceArgs(list);
-    if (!numeric) this.#engine.checkData(reduced, "args");
+    const numeric = allNumbers(list);
+    const reduced = this.#engine.callArgs(list, numeric);
     const result = new AsyncResult<R>(options);
     const settled = result as AsyncResult<unknown>;
     if (cancel.signal?.aborted) {
@@ -694,18 +692,8 @@ export class Pool {
         }),
       );
     }
-    if (engine.line === undefined) engine.pushApply(task);
-    else {
-      const admission = engine.submit(
-        1,
-        task,
-        () => engine.pushApply(task),
-        (reason) => settleResult(settled, false, reason),
-        block ?? true,
-        what,
-      );
-      if (admission) attachAdmission(settled, admission);
-    }
+    const admission = engine.enqueueApply(task, block ?? true, what);
+    if (admission) attachAdmission(settled, admission);
     return result;
   }
 

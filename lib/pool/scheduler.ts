@@ -21,7 +21,7 @@ import { reportLoadError } from "../process/start/thread.ts";
 import { callerModules, referenceOf, type TargetReference } from "../process/target_locating.ts";
 import { runtime } from "../runtime/detect.ts";
 import type { ThreadLimits, WorkerHandle } from "../runtime/types.ts";
-import { rebuild } from "../serialize.ts";
+import { rebuild, reduceArgs } from "../serialize.ts";
 import { holdOpen } from "../wait/event_loop_hold.ts";
 import { FENCE_GRACE } from "../wait/fence.ts";
 import { Admission, RoomLine } from "./backpressure.ts";
@@ -270,6 +270,36 @@ export class Scheduler {
       this.#afterChange();
     }
     return admission;
+  }
+
+  /**
+   * Queues the task of one applied call (`applyAsync`, `submit`): at once, or under maxQueue as {@linkcode submit}
+   * does, a refusal settling its result with `Full`. Returns the call's admission when it waits for room.
+   */
+  enqueueApply(task: ApplyTask, block: boolean, what: string): Admission | undefined {
+    if (this.line === undefined) {
+      this.pushApply(task);
+      return undefined;
+    }
+    return this.submit(
+      1,
+      task,
+      () => this.pushApply(task),
+      (reason) => settleResult(task.result, false, reason),
+      block,
+      what,
+    );
+  }
+
+  /**
+   * A call's arguments as its task carries them: a copy when all are numbers (`numeric`, which the workers take
+   * without rebuilding), else reduced and checked for this pool's workers.
+   */
+  callArgs(list: readonly unknown[], numeric: boolean): unknown[] {
+    if (numeric) return list.slice();
+    const reduced = reduceArgs(list);
+    this.checkData(reduced, "args");
+    return reduced;
   }
 
   /** Workers holding tasks. */
