@@ -5,7 +5,7 @@
  */
 import nodeProcess from "node:process";
 import { fileURLToPath } from "node:url";
-import { appendTextFile, makeTempDir, statPath } from "./node_fs.ts";
+import { appendTextFile, makeTempDir, statPath, systemTempDir } from "./node_fs.ts";
 import { nodeLikeMembers, processMembers } from "./process_events.ts";
 import type { ChildHandle, ChildSpawnOptions, ParentPort, Runtime, Transfer, WorkerHandle } from "./types.ts";
 import { onUncaughtWebAndNode } from "./uncaught.ts";
@@ -208,8 +208,8 @@ export const createBunRuntime = (): Runtime => ({
   pathInfo: statPath,
   onUncaught: onUncaughtWebAndNode,
   getEnv: (name) => Bun.env[name],
-  tempDir: () => nodeProcess.getBuiltinModule("node:os").tmpdir(),
-  makeTempDirSync: (prefix) => makeTempDir(nodeProcess.getBuiltinModule("node:os").tmpdir(), prefix),
+  tempDir: systemTempDir,
+  makeTempDirSync: makeTempDir,
   appendTextFileSync: appendTextFile,
   spawnChild,
   ...processMembers,

@@ -25,7 +25,7 @@
 import nodeProcess from "node:process";
 import type { Readable } from "node:stream";
 import { fileURLToPath } from "node:url";
-import { appendTextFile, makeTempDir, statPath } from "./node_fs.ts";
+import { appendTextFile, makeTempDir, statPath, systemTempDir } from "./node_fs.ts";
 import { heapLimitMb, workerParentPort, WorkerThread, workerThreads } from "./node_threads.ts";
 import { nodeLikeMembers, processMembers } from "./process_events.ts";
 import type { ChildHandle, ChildSpawnOptions, Runtime, ThreadLimits } from "./types.ts";
@@ -289,8 +289,8 @@ const nodeRuntime = (isMainThread: boolean): Runtime => ({
   pathInfo: statPath,
   onUncaught: onUncaughtNode,
   getEnv: (name) => nodeProcess.env[name],
-  tempDir: () => builtin("node:os").tmpdir(),
-  makeTempDirSync: (prefix) => makeTempDir(builtin("node:os").tmpdir(), prefix),
+  tempDir: systemTempDir,
+  makeTempDirSync: makeTempDir,
   appendTextFileSync: appendTextFile,
   spawnChild,
   ...processMembers,

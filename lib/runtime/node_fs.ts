@@ -18,9 +18,14 @@ export function statPath(path: string): PathInfo | null {
   }
 }
 
-/** A private directory (mode 0700) in `dir`, made through `node:fs`. */
-export function makeTempDir(dir: string, prefix: string): string {
-  return nodeProcess.getBuiltinModule("node:fs").mkdtempSync(`${dir}/${prefix}`);
+/** The system's directory for temporary files, through `node:os`. */
+export function systemTempDir(): string {
+  return nodeProcess.getBuiltinModule("node:os").tmpdir();
+}
+
+/** A private directory (mode 0700) in {@linkcode systemTempDir}, its name starting with `prefix`. */
+export function makeTempDir(prefix: string): string {
+  return nodeProcess.getBuiltinModule("node:fs").mkdtempSync(`${systemTempDir()}/${prefix}`);
 }
 
 /** Appends `text` to the file at `path` through `node:fs`, before it returns. */
