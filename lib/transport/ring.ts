@@ -44,11 +44,18 @@ const HEAD = 48;
 /** Messages claimed by readers (wrapping int32). */
 const READ = 49;
 /**
- * 1 while a reader moves HEAD and READ through a message: a reader that dies meanwhile leaves them inconsistent,
- * and its lock is not taken over; one that dies with it 0 (looking for a message, or decoding one in place) leaves
- * the ring as it was, and the next reader takes the lock over.
+ * 1 from a reader's claim of a message until its bytes are all taken out. A reader that finds it 1 when it takes
+ * the lock (the one before died partway through the message, or gave up on the rest of a streamed one at its
+ * deadline while dropping it) first drops what is left of that message: its number (READ once claimed), and how
+ * many bytes are left as of a head position. That pair is kept twice, and CLAIM_PICK says which is current: one
+ * is rewritten while the other stands, so a reader that dies meanwhile never leaves a half-written pair.
  */
 const READING = 50;
+const CLAIM_NO = 51;
+const CLAIM_PICK = 52;
+/** Bytes of the claimed message left (from LEFT) as of the head at AT; pair 1 is two cells on. */
+const CLAIM_AT = 53;
+const CLAIM_LEFT = 54;
 /** Set once the ring is closed: no more writes. */
 const CLOSED = 64;
 /** Open write ends (pipes): 0 means end of file once drained. */
@@ -171,11 +178,6 @@ export class Ring {
   readonly #owners: Owners;
   readonly #me: number;
   /**
-   * The reader lock is taken over from a dead reader only outside a message (READING 0): one that died partway
-   * through a message leaves no way to resume it.
-   */
-  readonly #readerOwners: Owners;
-  /**
    * This handle's last seen HEAD / READ (as a writer) and TAIL / WRITTEN (as a
    * reader). They only grow, so a stale one underestimates what is free or
    * ready, which is safe; it is trusted only while this handle was the last to
@@ -200,10 +202,6 @@ export class Ring {
   constructor(capacityOrBuffer: number | SharedArrayBuffer, owners: Owners = UNOWNED) {
     this.#owners = owners;
     this.#me = owners.me;
-    this.#readerOwners = {
-      me: owners.me,
-      alive: (id) => owners.alive(id) || Atomics.load(this.cells, READING) !== 0,
-    };
     this.buffer = typeof capacityOrBuffer === "number"
       ? new SharedArrayBuffer(HEADER_BYTES + capacityOrBuffer)
       : capacityOrBuffer;
@@ -238,8 +236,12 @@ export class Ring {
         this.#fits,
         this.#alignHead,
         this.#alignTail,
+        this.#padInTheWay,
         this.#stream,
-        this.#takeStreamed,
+        this.#takeRest,
+        this.#setClaim,
+        this.#claimLeft,
+        this.#dropAbandoned,
         this.#cut,
         this.#repairWriter,
         this.#rescueStream,
@@ -484,19 +486,21 @@ export class Ring {
           const need = recordOf(bytes.length);
           if (need <= this.capacity) {
             // Waits for room for the whole message, so that a reader finds it whole.
-            while (this.#free(need) < need) {
+            while (this.#free(need) < need && !this.#padInTheWay(need)) {
               yield* park(
                 cells,
                 WRITE_SEQ,
                 WRITE_WAITERS,
-                () => this.closed || this.#free(need) >= need,
+                () => this.closed || this.#free(need) >= need || this.#padInTheWay(need),
                 deadline,
                 true,
               );
               if (Atomics.load(cells, CLOSED) === 1) throw new RangeError("closed");
             }
-            this.#putWhole(bytes, 0, kind, task);
-            return true;
+            if (this.#free(need) >= need) {
+              this.#putWhole(bytes, 0, kind, task);
+              return true;
+            }
           }
           yield* this.#stream(bytes, kind, task, deadline);
           return true;
@@ -523,6 +527,15 @@ export class Ring {
       yield* park(cells, WRITE_SEQ, WRITE_WAITERS, () => this.#free(pad) >= pad, deadline, true);
     }
     Atomics.store(cells, TAIL, this.#advance(cells[TAIL]!, pad));
+  }
+
+  /**
+   * Whether a whole message of `need` bytes waits on padding no reader will take: a reader aligns its head past a
+   * streamed message's padding only once it finds a message after it, so a message that needs that room too
+   * streams instead (its header published first). Writers' lock held.
+   */
+  #padInTheWay(need: number): boolean {
+    return need + padOf(Atomics.load(this.cells, HEAD)) > this.capacity;
   }
 
   /**
@@ -637,26 +650,53 @@ export class Ring {
     return this.#words[((head >= this.capacity ? head - this.capacity : head) >> 2) + 1]!;
   }
 
+  /**
+   * Records the claim of message `number`: `left` bytes of it from the head at `at` (its header's position).
+   * The pair is written in place: nobody reads it until READING is 1. Readers' lock held.
+   */
+  #setClaim(number: number, at: number, left: number): void {
+    const cells = this.cells;
+    const pair = cells[CLAIM_PICK]! << 1;
+    cells[CLAIM_NO] = number;
+    cells[CLAIM_AT + pair] = at;
+    cells[CLAIM_LEFT + pair] = left;
+  }
+
+  /**
+   * Bytes of the claimed message not yet taken out. The head may run less than a whole turn of positions past the
+   * pair's AT; a taker moves the pair up once it ran a ring's capacity past it. Readers' lock held.
+   */
+  #claimLeft(): number {
+    const cells = this.cells;
+    const pair = cells[CLAIM_PICK]! << 1;
+    return cells[CLAIM_LEFT + pair]! - this.#used(cells[HEAD]!, cells[CLAIM_AT + pair]!);
+  }
+
   /** Claims a published message: counts it read (its place is free for a writer), returns its header. */
-  #claim(): { length: number; kind: number } {
+  #claim(): { length: number; kind: number; number: number } {
     const cells = this.cells;
     const head = cells[HEAD]!;
     const length = this.#lengthAt(head);
     const kind = this.#kindAt(head);
+    const number = (cells[READ]! + 1) | 0;
     fence();
+    // Its padding is not counted: a streamed message may end without it, and the next read aligns the head.
+    this.#setClaim(number, head, RECORD_HEADER + length);
     Atomics.store(cells, READING, 1);
     Atomics.store(cells, HEAD, this.#advance(head, RECORD_HEADER));
-    Atomics.store(cells, READ, (cells[READ]! + 1) | 0);
-    return { length, kind };
+    Atomics.store(cells, READ, number);
+    return { length, kind, number };
   }
 
-  /** Copies `n` available bytes from the head into `into` at `offset`; readers' lock held. */
-  #take(into: Uint8Array, offset: number, n: number): void {
+  /** Copies `n` available bytes from the head into `into` at `offset` (none when `into` is null); readers' lock held. */
+  #take(into: Uint8Array | null, offset: number, n: number): void {
     const head = this.cells[HEAD]!;
-    const at = head >= this.capacity ? head - this.capacity : head;
-    const first = Math.min(n, this.capacity - at);
-    into.set(this.data.subarray(at, at + first), offset);
-    if (first < n) into.set(this.data.subarray(0, n - first), offset + first);
+    if (into !== null) {
+      const at = head >= this.capacity ? head - this.capacity : head;
+      const first = Math.min(n, this.capacity - at);
+      into.set(this.data.subarray(at, at + first), offset);
+      if (first < n) into.set(this.data.subarray(0, n - first), offset + first);
+    }
     Atomics.store(this.cells, HEAD, this.#advance(head, n));
   }
 
@@ -672,6 +712,8 @@ export class Ring {
     fence();
     if (Atomics.compareExchange(cells, RLOCK, 0, me) !== 0) return NONE;
     try {
+      // What a reader before left of a message is dropped on the slow path.
+      if (cells[READING]! !== 0) return NONE;
       this.#enterReader();
       if (!this.#hasMessage()) return NONE;
       const head = this.#alignHead();
@@ -690,9 +732,11 @@ export class Ring {
         return decode(copy, 0, length, kind);
       } finally {
         // Taken even when decoding throws, so a bad message cannot block the ring.
+        const number = (cells[READ]! + 1) | 0;
+        this.#setClaim(number, head, need);
         Atomics.store(cells, READING, 1);
         Atomics.store(cells, HEAD, this.#advance(at8, length + padOf(length)));
-        Atomics.store(cells, READ, (cells[READ]! + 1) | 0);
+        Atomics.store(cells, READ, number);
         Atomics.store(cells, READING, 0);
         announce(cells, WRITE_SEQ, WRITE_WAITERS);
       }
@@ -721,30 +765,29 @@ export class Ring {
     const me = this.#me;
     const ended = () => this.closed || (eofOnNoWriters && Atomics.load(cells, WRITERS) <= 0);
     for (;;) {
-      yield* lock(cells, RLOCK, this.#readerOwners, deadline, true);
+      yield* lock(cells, RLOCK, this.#owners, deadline, true);
       let held = true;
       try {
         this.#enterReader();
+        if (cells[READING]! !== 0) yield* this.#dropAbandoned(deadline);
         while (this.#hasMessage()) {
           this.#alignHead();
           // The header is there (published with the message): a cached tail short of it is stale, and once
           // the claim moved the head past it, it would read as almost a whole turn of the ring available.
           this.#available(RECORD_HEADER);
-          const { length, kind } = this.#claim();
-          const number = cells[READ]!;
+          const { length, kind, number } = this.#claim();
           announce(cells, WRITE_SEQ, WRITE_WAITERS);
-          const bytes = yield* this.#takeStreamed(length, number);
-          if (bytes === null) {
-            Atomics.store(cells, READING, 0);
-            continue;
-          }
+          const bytes = new Uint8Array(length);
+          // Once claimed, the message is taken out whole: no deadline or abort leaves it half taken.
+          const whole = yield* this.#takeRest(bytes, number);
+          Atomics.store(cells, READING, 0);
+          if (!whole) continue;
           const pad = padOf(length);
           // Without the padding there yet, the next read aligns the head (see padOf).
           if (pad > 0 && this.#available(pad) >= pad) {
             Atomics.store(cells, HEAD, this.#advance(cells[HEAD]!, pad));
             announce(cells, WRITE_SEQ, WRITE_WAITERS);
           }
-          Atomics.store(cells, READING, 0);
           return { bytes, kind };
         }
         if (!block || ended()) return null;
@@ -761,49 +804,67 @@ export class Ring {
   }
 
   /**
-   * Copies out the `length` bytes of claimed message `number` as they come; null when the message was cut
-   * (then dropped). Readers' lock held.
+   * Drops what a reader before this one left of the message it claimed: the rest of its bytes as they come, up to
+   * `deadline` (a reader that gives up leaves the rest to the next). Readers' lock held.
    */
-  *#takeStreamed(length: number, number: number): Waiting<Uint8Array | null> {
+  *#dropAbandoned(deadline: number | undefined): Waiting<void> {
     const cells = this.cells;
-    const bytes = new Uint8Array(length);
-    let done = 0;
-    while (done < length) {
-      let available = this.#available(length - done);
-      if (Atomics.load(cells, CUT) === 1 && cells[CUT_NO] === number) {
-        const left = this.#used(cells[CUT_AT]!, cells[HEAD]!);
-        if (left === 0) {
+    const number = cells[CLAIM_NO]!;
+    // It may have died between moving the head and counting the message read.
+    if (cells[READ]! !== number) Atomics.store(cells, READ, number);
+    yield* this.#takeRest(null, number, deadline, true);
+    Atomics.store(cells, READING, 0);
+  }
+
+  /**
+   * Takes the rest of claimed message `number` out as it comes: copied into the end of `into`, or dropped when
+   * `into` is null. False when the message was cut (then dropped). Readers' lock held.
+   */
+  *#takeRest(into: Uint8Array | null, number: number, deadline?: number, abortable = false): Waiting<boolean> {
+    const cells = this.cells;
+    const cut = () => Atomics.load(cells, CUT) === 1 && cells[CUT_NO] === number;
+    for (let left = this.#claimLeft(); left > 0; left = this.#claimLeft()) {
+      let available = this.#available(left);
+      if (cut()) {
+        const before = this.#used(cells[CUT_AT]!, cells[HEAD]!);
+        if (before === 0) {
           Atomics.store(cells, CUT, 0);
           announce(cells, WRITE_SEQ, WRITE_WAITERS);
-          return null;
+          return false;
         }
-        available = Math.min(available, left);
+        available = Math.min(available, before);
       }
       if (available === 0) {
-        const cut = () => Atomics.load(cells, CUT) === 1 && cells[CUT_NO] === number;
         yield* park(
           cells,
           READ_SEQ,
           READ_WAITERS,
           () => this.#available(1) > 0 || cut(),
-          undefined,
-          false,
+          deadline,
+          abortable,
           STREAM_SLICE,
         );
         this.#rescueStream();
         continue;
       }
-      const n = Math.min(available, length - done);
-      this.#take(bytes, done, n);
+      const pair = cells[CLAIM_PICK]! << 1;
+      const head = cells[HEAD]!;
+      // The head is about to run past a ring's capacity from the pair's AT: the other pair takes over from here.
+      if (this.#used(head, cells[CLAIM_AT + pair]!) >= this.capacity) {
+        cells[CLAIM_AT + (pair ^ 2)] = head;
+        cells[CLAIM_LEFT + (pair ^ 2)] = left;
+        Atomics.store(cells, CLAIM_PICK, (pair ^ 2) >> 1);
+      }
+      const n = Math.min(available, left);
+      this.#take(into, into === null ? 0 : into.length - left, n);
       announce(cells, WRITE_SEQ, WRITE_WAITERS);
-      done += n;
     }
     // Cut by a writer that took the lock over just after its holder wrote the last byte: it came whole all the same.
-    if (Atomics.load(cells, CUT) === 1 && cells[CUT_NO] === number) {
+    if (cut()) {
       Atomics.store(cells, CUT, 0);
       announce(cells, WRITE_SEQ, WRITE_WAITERS);
     }
-    return bytes;
+    return true;
   }
 
   /**

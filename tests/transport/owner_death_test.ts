@@ -1,11 +1,12 @@
 // A producer that ends while it holds a ring's writer lock (waiting for room, or partway through an item larger
 // than the ring) leaves no wedge: the next writer or the waiting reader takes the lock over, a half-written item
-// is dropped whole, and every later put and get keeps its timeout.
+// is dropped whole, and every later put and get keeps its timeout. A consumer that ends partway through taking an
+// item out leaves none either: the next get takes the reader lock over and drops the rest of that item.
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { reduceSymbol } from "../../lib/serialize.ts";
 import { Empty, Event, Full, Process, Queue } from "../../mod.ts";
-import { putTwo } from "../fixtures/writer_death_targets.ts";
+import { getOne, putTwo } from "../fixtures/owner_death_targets.ts";
 
 const CAPACITY = 1024;
 
@@ -13,6 +14,12 @@ const CAPACITY = 1024;
 function writerLock(q: Queue<Uint8Array>): number {
   const { buffer } = q[reduceSymbol]().state as { buffer: SharedArrayBuffer };
   return Atomics.load(new Int32Array(buffer), 0);
+}
+
+/** The ring's cell that is 1 while a reader takes an item out (READING). */
+function readerTaking(q: Queue<Uint8Array>): number {
+  const { buffer } = q[reduceSymbol]().state as { buffer: SharedArrayBuffer };
+  return Atomics.load(new Int32Array(buffer), 50);
 }
 
 /** Resolves once `ready()` holds, polling; rejects after `ms` with `what`. */
@@ -99,5 +106,28 @@ test("a put that times out partway through an item larger than the ring cuts it:
   const getting = within(q.get({ timeout: 5000 }), 10_000, "get");
   await within(q.put(new Uint8Array([9]), { timeout: 5000 }), 10_000, "put after the cut");
   assert.deepEqual(await getting, new Uint8Array([9]));
+  assert.equal(q.qsize(), 0);
+});
+
+test("a consumer killed partway through an item larger than the ring: the next get drops the rest", async () => {
+  const q = new Queue<Uint8Array>(0, { capacity: CAPACITY });
+  const started = new Event();
+  const p = new Process({ target: getOne, args: [q, started] });
+  p.start();
+  assert.equal(await started.wait(30_000), true, "the child did not start");
+  const big = new Uint8Array(16 * CAPACITY).fill(4);
+  const putting = q.put(big, { timeout: 30_000 });
+  // This thread does not return to its event loop until the child took a part of the item out: the put's rest
+  // waits for it, so the child is then partway through the item, waiting for more.
+  const end = performance.now() + 30_000;
+  while (readerTaking(q) === 0) {
+    if (performance.now() > end) throw new Error("the child did not start taking the item out within 30 s");
+  }
+  p.kill();
+  await p.join();
+  const getting = within(q.get({ timeout: 10_000 }), 20_000, "get after the consumer died");
+  await within(putting, 20_000, "the big put");
+  await within(q.put(new Uint8Array([8]), { timeout: 5000 }), 10_000, "put after the big one");
+  assert.deepEqual(await getting, new Uint8Array([8]));
   assert.equal(q.qsize(), 0);
 });
