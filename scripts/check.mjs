@@ -114,8 +114,19 @@ const runStep = async ([name, cmd, args, env = {}]) => {
   let ok = true;
   for (const runArgs of runs) ok = (await runCommand(cmd, runArgs, env, output)) && ok;
   const seconds = ((Date.now() - started) / 1000).toFixed(1);
-  process.stdout.write(`\n=== ${name}\n` + Buffer.concat(output).toString() + `=== ${name}: ${seconds} s\n`);
-  return [name, ok, seconds];
+  const text = Buffer.concat(output).toString();
+  process.stdout.write(`\n=== ${name}\n` + text + `=== ${name}: ${seconds} s\n`);
+  return [name, ok, seconds, ok ? [] : failures(text)];
+};
+/**
+ * The lines of a failed step that name what failed (Deno's, Bun's and node --test's markers), repeated under the
+ * summary: a log cut to its end still says which test it was.
+ */
+const failures = (text) => {
+  const marked = text.split("\n").filter((line) =>
+    /\(fail\)|\bFAILED\b|^\s*✖|^\s*not ok|^error:|Counterexample|AssertionError/.test(line)
+  );
+  return [...new Set(marked.map((line) => line.trim()))].slice(0, 30);
 };
 // The suites first, the longest at the head: the short checks then fill the lane that frees first.
 const isSuite = ([name]) => name.startsWith("tests") || name.startsWith("consumer");
@@ -128,4 +139,7 @@ rmSync(compileCache, { recursive: true, force: true });
 console.log("\n=== summary");
 const ordered = steps.map(([name]) => results.get(name));
 for (const [name, ok, seconds] of ordered) console.log(`${ok ? "ok  " : "FAIL"} ${name} (${seconds} s)`);
+for (const [name, ok, , failed] of ordered) {
+  if (!ok) console.log(`\n=== what failed in ${name}\n${failed.join("\n") || "(no test named: see its output above)"}`);
+}
 process.exit(ordered.every(([, ok]) => ok) ? 0 : 1);
