@@ -203,6 +203,33 @@ test("map: results in order over zipped inputs, lazily, an error at its place, a
   assert.throws(() => executor.map(fx.sqr, [1], { chunk: 2 } as never), /unknown option "chunk"/);
 });
 
+test("map: results all in before its timeout are yielded however late they are read, as Python's are", async () => {
+  const executor = new ProcessPoolExecutor({ maxWorkers: 1 });
+  assert.equal(await executor.submit(fx.sqr, 0), 0, "the worker started before the map's clock");
+  const squares = executor.map(fx.sqr, [1, 2, 3], { timeout: 500 });
+  await executor.shutdown({ wait: true });
+  // The timeout passes while the results wait unread: it is what is tested, not a wait for something.
+  await new Promise((resolve) => setTimeout(resolve, 550));
+  assert.deepEqual(await collect(squares), [1, 4, 9]);
+});
+
+test("asCompleted: return() ends a next() still waiting, done", async () => {
+  await using executor = new ProcessPoolExecutor({ maxWorkers: 1 });
+  const cells = sharedInts();
+  const running = executor.submit(fx.spinUntil, cells, 1);
+  try {
+    const iterator = asCompleted([running]);
+    const waiting = iterator.next();
+    await iterator.return?.();
+    // Settled by the return itself (microtasks), before any timer could run.
+    const first = await Promise.race([waiting, new Promise((resolve) => setTimeout(() => resolve("pending"), 0))]);
+    assert.deepEqual(first, { done: true, value: undefined });
+  } finally {
+    release(cells);
+  }
+  await running;
+});
+
 test("await using shuts the executor down and waits for its futures", async () => {
   let future: Future<number>;
   {

@@ -318,17 +318,17 @@ export class ProcessPoolExecutor {
     const job = new IMapIterator(entry, chunksize, true, readAhead, zipped(iterators), () => engine.kick());
     job.star = true;
     this.#maps.add(job);
-    engine.enqueueIMap(job);
     const end = job.onEnd;
     job.onEnd = () => {
-      cancelTimer();
       this.#maps.delete(job);
       end();
     };
-    const cancelTimer = atDeadline(deadlineAfter(ms), () => {
+    // Armed before the job starts: an empty input settles it at once.
+    job.onSettled = atDeadline(deadlineAfter(ms), () => {
       job.cancel(new TimeoutError(`map did not finish within ${ms} ms, and was cancelled`));
       engine.withdrawJob(job);
     });
+    engine.enqueueIMap(job);
     return job.iterate() as AsyncIterableIterator<Awaited<ReturnType<F>>>;
   }
 

@@ -466,6 +466,8 @@ export function asCompleted<T>(
     next,
     return: (value?: unknown) => {
       closed = true;
+      // A next() still waiting ends too, done, rather than waiting on futures nobody iterates for.
+      for (const wake of wakes.splice(0)) wake();
       return Promise.resolve({ done: true, value });
     },
     [Symbol.asyncIterator]: () => iterator,

@@ -888,18 +888,14 @@ export class Pool {
       job.cancel(cancel.signal.reason);
       return job.iterate() as AsyncIterableIterator<R>;
     }
-    engine.enqueueIMap(job);
     if (cancel.signal || cancel.ms !== undefined) {
-      const disarm = arm(cancel, what, (reason) => {
+      // Armed before the job starts: an empty input settles it at once.
+      job.onSettled = arm(cancel, what, (reason) => {
         job.cancel(reason);
         engine.withdrawJob(job, reason);
       });
-      const end = job.onEnd;
-      job.onEnd = () => {
-        disarm();
-        end();
-      };
     }
+    engine.enqueueIMap(job);
     return job.iterate() as AsyncIterableIterator<R>;
   }
 

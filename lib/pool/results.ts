@@ -304,6 +304,14 @@ export class IMapIterator implements ChunkJob, Source {
   star = false;
   cancelled = false;
   onEnd: () => void = () => {};
+  /**
+   * Called once nothing more is to come from the workers: every chunk arrived, or the job was cancelled, failed or
+   * ended. A map's timeout is disarmed then: results already in are yielded however late the consumer comes, as
+   * Python's `Executor.map` yields a done future's result past its deadline.
+   */
+  onSettled: () => void = () => {};
+  #stored = 0;
+  #settled = false;
   #pulled = 0;
   #yielded = 0;
   #nextChunk = 0;
@@ -388,7 +396,10 @@ export class IMapIterator implements ChunkJob, Source {
       }
       if (this.#inputDone) this.#totalChunks = this.#nextChunk;
     }
-    if (this.#inputDone) this.#notify();
+    if (this.#inputDone) {
+      this.#settleIfAllIn();
+      this.#notify();
+    }
     return chunks;
   }
 
@@ -410,7 +421,19 @@ export class IMapIterator implements ChunkJob, Source {
   #store(chunk: number, value: unknown[] | Error): void {
     if (this.ordered) this.#chunks.set(chunk, value);
     else this.#arrived.push(value);
+    this.#stored++;
+    this.#settleIfAllIn();
     this.#notify();
+  }
+
+  #settleIfAllIn(): void {
+    if (this.#totalChunks >= 0 && this.#stored >= this.#totalChunks) this.#settle();
+  }
+
+  #settle(): void {
+    if (this.#settled) return;
+    this.#settled = true;
+    this.onSettled();
   }
 
   /** The pool ended: every result not yet yielded is this error. */
@@ -418,6 +441,7 @@ export class IMapIterator implements ChunkJob, Source {
     if (this.cancelled) return;
     this.#failure = error;
     this.cancelled = true;
+    this.#settle();
     this.#notify();
   }
 
@@ -426,6 +450,7 @@ export class IMapIterator implements ChunkJob, Source {
     if (this.#ended || this.cancelled) return;
     this.cancelled = true;
     this.#cancelled = { reason };
+    this.#settle();
     this.#notify();
   }
 
@@ -455,6 +480,7 @@ export class IMapIterator implements ChunkJob, Source {
         this.input.return?.();
       } catch { /* the input's own cleanup failed; nothing more to read anyway */ }
     }
+    this.#settle();
     this.onEnd();
   }
 
