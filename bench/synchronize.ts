@@ -5,6 +5,8 @@ import { Event, Lock, Process, Semaphore, Value } from "../mod.ts";
 import { median, report } from "./_util.ts";
 
 const N = 50_000;
+/** How long the parent waits for a child of the contended case to start or finish (ms). */
+const CHILD_MS = 60_000;
 
 type Work = (v: Value<"i">, n: number) => void;
 type Share = [v: Value<"i">, n: number, ready: Semaphore, go: Event, done: Semaphore, warm?: boolean];
@@ -111,11 +113,21 @@ async function contended(
   const [ready, go, done] = [new Semaphore(0), new Event(), new Semaphore(0)];
   const ps = [0, 1].map(() => new Process({ target, args: [v, N, ready, go, done, warm] }));
   for (const p of ps) p.start();
-  for (const _ of ps) await ready.acquire();
-  const started = performance.now();
-  go.set();
-  for (const _ of ps) done.acquireSync();
-  const seconds = (performance.now() - started) / 1000;
+  // Bounded: a child that throws never counts itself, and its error is printed above.
+  const ended = (ok: boolean) => {
+    if (!ok) throw new Error(`a child of the contended case did not report within ${CHILD_MS} ms`);
+  };
+  let seconds: number;
+  try {
+    for (const _ of ps) ended(await ready.acquire({ timeout: CHILD_MS }));
+    const started = performance.now();
+    go.set();
+    for (const _ of ps) ended(done.acquireSync({ timeout: CHILD_MS }));
+    seconds = (performance.now() - started) / 1000;
+  } catch (error) {
+    for (const p of ps) p.terminate();
+    throw error;
+  }
   await Promise.all(ps.map((p) => p.join()));
   if (v.value !== 2 * N) throw new Error(`lost increments: ${v.value}`);
   return (2 * N) / seconds;
