@@ -3,7 +3,7 @@ import json, multiprocessing as mp, time
 
 INTS, BYTES, SIZE, PINGS = 200_000, 50_000, 1024, 5_000
 # Items sent before the timed ones in the steady-state rows, as in bench/queues.ts.
-WARM = {"ints": 100_000, "bytes": 25_000, "pipe_bytes": 10_000}
+WARM = {"ints": 100_000, "bytes": 25_000, "pipe_bytes": 10_000, "pings": 10_000}
 
 def median(values):
     values = sorted(values)
@@ -52,9 +52,11 @@ def bytes_(warm=0):
     p = mp.Process(target=produce_bytes, args=(q, warm + BYTES, SIZE))
     return BYTES * SIZE / 1e6 / take_from(p, q.get, warm, BYTES)
 
-def pingpong():
+def pingpong(warm=0):
     a, b = mp.Pipe()
-    p = mp.Process(target=pong, args=(b, PINGS)); p.start()
+    p = mp.Process(target=pong, args=(b, warm + PINGS)); p.start()
+    for i in range(warm):
+        a.send(i); a.recv()
     a.send(0); a.recv()
     t = time.perf_counter()
     for i in range(1, PINGS):
@@ -82,3 +84,4 @@ if __name__ == "__main__":
     report("queue: 200k small ints" + steady, "msg/s", median([ints(WARM["ints"]) for _ in range(5)]), "higher")
     report("queue: 1 KiB messages" + steady, "MB/s", median([bytes_(WARM["bytes"]) for _ in range(5)]), "higher")
     report("pipe: 16 KiB sendBytes" + steady, "MB/s", median([pipe_bytes(WARM["pipe_bytes"]) for _ in range(5)]), "higher")
+    report("pipe: ping-pong round trip" + steady, "us", median([pingpong(WARM["pings"]) for _ in range(5)]), "lower")
