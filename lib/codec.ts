@@ -47,8 +47,11 @@ class Writer {
   bytes = new Uint8Array(64);
   view = new DataView(this.bytes.buffer);
   length = 0;
+  /** The most bytes this encoding may take: a caller with no room for more stops it early rather than at the end. */
+  limit = Infinity;
   reserve(n: number): void {
     if (this.length + n <= this.bytes.length) return;
+    if (this.length + n > this.limit) throw new RangeError(`the encoding is over ${this.limit} bytes`);
     let size = this.bytes.length * 2;
     while (size < this.length + n) size *= 2;
     const bigger = new Uint8Array(size);
@@ -190,16 +193,21 @@ const SCRATCH_LIMIT = 1 << 16;
 
 /**
  * {@linkcode encode} into a reused buffer: the bytes are valid only until the
- * next call, for a caller that copies them at once (into a ring).
+ * next call, for a caller that copies them at once (into a ring). With `limit`,
+ * a `RangeError` as soon as the encoding passes that many bytes.
  */
-export function encodeTransient(value: unknown, path = "item"): Uint8Array {
+export function encodeTransient(value: unknown, path = "item", limit = Infinity): Uint8Array {
   // A getter that itself sends something while this runs finds no scratch and gets a fresh writer.
   const w = scratch ?? new Writer();
   scratch = null;
   w.length = 0;
+  w.limit = limit;
   try {
     write(w, value, path);
+    // The scratch buffer may already be larger than the limit: growing is where it is checked.
+    if (w.length > limit) throw new RangeError(`the encoding is over ${limit} bytes`);
   } finally {
+    w.limit = Infinity;
     if (w.bytes.length <= SCRATCH_LIMIT) scratch = w;
   }
   return w.bytes.subarray(0, w.length);

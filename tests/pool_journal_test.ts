@@ -2,6 +2,7 @@
 // recovers, in order, across the ring's end; room comes back only as the pool acknowledges reports.
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { decode, encodeTransient } from "../lib/codec.ts";
 import { JOURNAL_BYTES, journalBuffer, JournalReader, JournalWriter, recover } from "../lib/pool/journal.ts";
 import { DONE, SLOTS } from "../lib/pool/protocol.ts";
 
@@ -36,6 +37,23 @@ test("the journal keeps no shared memory, nothing the codec cannot carry, and no
   assert.equal(writer.values(0, [new ArrayBuffer(8)], 0), false);
   assert.equal(writer.values(0, [new Float64Array(JOURNAL_BYTES / 8)], 0), false);
   assert.equal(writer.position, 0, "nothing was written");
+});
+
+test("an encoding with a limit stops as soon as it passes it, and the reused buffer serves the next whole", () => {
+  let visited = 0;
+  const kib = "k".repeat(1024);
+  // About 10 MiB once encoded, each part read through a getter that counts it.
+  const result = Array.from({ length: 10_000 }, () => ({
+    get part() {
+      visited++;
+      return kib;
+    },
+  }));
+  assert.throws(() => encodeTransient(result, "the task's result", JOURNAL_BYTES), /over 1048576 bytes/);
+  assert.ok(visited < 2_000, `${visited} of 10,000 parts were encoded past a limit of 1 MiB`);
+  assert.equal(new JournalWriter(journalBuffer()).values(0, [result], 0), false, "the journal refuses it");
+  assert.throws(() => encodeTransient("x".repeat(100), "item", 50), /over 50 bytes/);
+  assert.deepEqual(decode(encodeTransient({ small: [1, "two"] }, "item", 50)), { small: [1, "two"] });
 });
 
 test("the journal refuses what does not fit until the pool acknowledges, and wraps at its end", () => {

@@ -155,9 +155,10 @@ export class JournalWriter {
   #encoded(n: number, kind: number, value: unknown): boolean {
     let bytes: Uint8Array;
     try {
-      bytes = encodeTransient(value, "the task's result");
+      // Encoding stops once it could not fit: a large result is not encoded whole only to be refused.
+      bytes = encodeTransient(value, "the task's result", JOURNAL_BYTES - ENTRY_HEADER);
     } catch {
-      // Not plain data the codec carries: it goes by the message path alone.
+      // Too large, or not plain data the codec carries: it goes by the message path alone.
       return false;
     }
     const at = this.#reserve(bytes.length);
