@@ -35,14 +35,24 @@ for name in $(set | sed -n 's/^\\([pg][0-9][0-9]*\\)=.*/\\1/p'); do
     g*) kill -s KILL -- "-\${name#g}" ;;
   esac
 done
-rm -f "$1/children"
+rm -f "$1/children" "$1/children.next"
 rmdir "$1"
 `;
+
+/**
+ * How many bytes the list may grow to before it is written anew with only the children still running: each child
+ * adds two lines (~16 bytes), so a long-running program that starts children without end would fill the disk.
+ */
+const COMPACT_BYTES = 64 * 1024;
 
 /** A running supervisor: its list file, and its input, held open as long as the thread runs. */
 interface Supervisor {
   list: string;
   input: WritableStream<Uint8Array> | null;
+  /** The children listed and not yet ended, by their names in the list. */
+  running: Set<string>;
+  /** Bytes in the list file. */
+  bytes: number;
 }
 
 /** This thread's supervisor; undefined until the first child (or after it ended), false where it cannot start. */
@@ -66,7 +76,7 @@ function start(): Supervisor | false {
       detached: true,
     });
     child.unref();
-    const started: Supervisor = { list: `${dir}/children`, input: child.stdin };
+    const started: Supervisor = { list: `${dir}/children`, input: child.stdin, running: new Set(), bytes: 0 };
     // A supervisor that ended (killed from outside) takes no more lines: the next child starts another one, and
     // the children listed with it keep only their exit hooks.
     const ended = () => {
@@ -84,7 +94,16 @@ function start(): Supervisor | false {
 function write(line: string): void {
   if (!supervisor) return;
   try {
+    // Only once that shrinks it to a quarter or less: a line takes at most 16 bytes.
+    if (supervisor.bytes + line.length > Math.max(COMPACT_BYTES, supervisor.running.size * 64)) {
+      // Written anew with the children still running (the shell reads it only at the end; the rename is atomic).
+      const listed = [...supervisor.running].map((name) => `+${name}\n`).join("") + line;
+      runtime.replaceTextFileSync(supervisor.list, listed);
+      supervisor.bytes = listed.length;
+      return;
+    }
     runtime.appendTextFileSync(supervisor.list, line);
+    supervisor.bytes += line.length;
   } catch {
     // The directory was removed from outside: the child has the exit hooks alone.
   }
@@ -98,8 +117,18 @@ function write(line: string): void {
 export function supervise(pid: number, group: boolean): (() => void) | undefined {
   if (!supervising()) return undefined;
   const name = `${group ? "g" : "p"}${pid}`;
+  const listed = supervisor as Supervisor;
   write(`+${name}\n`);
-  return () => write(`-${name}\n`);
+  listed.running.add(name);
+  return () => {
+    listed.running.delete(name);
+    write(`-${name}\n`);
+  };
+}
+
+/** The path of this thread's list file, while it has a supervisor (for tests). */
+export function supervisorList(): string | undefined {
+  return supervisor ? supervisor.list : undefined;
 }
 
 /**

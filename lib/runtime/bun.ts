@@ -5,7 +5,7 @@
  */
 import nodeProcess from "node:process";
 import { fileURLToPath } from "node:url";
-import { appendTextFile, makeTempDir, statPath, systemTempDir } from "./node_fs.ts";
+import { appendTextFile, makeTempDir, replaceTextFile, statPath, systemTempDir } from "./node_fs.ts";
 import { nodeLikeMembers, processMembers } from "./process_events.ts";
 import type { ChildHandle, ChildSpawnOptions, ParentPort, Runtime, Transfer, WorkerHandle } from "./types.ts";
 import { onUncaughtWebAndNode } from "./uncaught.ts";
@@ -211,6 +211,7 @@ export const createBunRuntime = (): Runtime => ({
   tempDir: systemTempDir,
   makeTempDirSync: makeTempDir,
   appendTextFileSync: appendTextFile,
+  replaceTextFileSync: replaceTextFile,
   spawnChild,
   ...processMembers,
   // The mapping lives until the array is collected; unlinking the file leaves it valid.

@@ -210,6 +210,10 @@ export const createDenoRuntime = (): Runtime => ({
     return Deno.makeTempDirSync({ dir, prefix });
   },
   appendTextFileSync: (path, text) => Deno.writeTextFileSync(path, text, { append: true }),
+  replaceTextFileSync(path, text) {
+    Deno.writeTextFileSync(`${path}.next`, text);
+    Deno.renameSync(`${path}.next`, path);
+  },
   spawnChild,
   mayRun: (program) => Deno.permissions.querySync({ name: "run", command: program }).state === "granted",
   // Deno.Command has neither an argv0 nor more descriptors than the three streams.

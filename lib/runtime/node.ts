@@ -25,7 +25,7 @@
 import nodeProcess from "node:process";
 import type { Readable } from "node:stream";
 import { fileURLToPath } from "node:url";
-import { appendTextFile, makeTempDir, statPath, systemTempDir } from "./node_fs.ts";
+import { appendTextFile, makeTempDir, replaceTextFile, statPath, systemTempDir } from "./node_fs.ts";
 import { heapLimitMb, workerParentPort, WorkerThread, workerThreads } from "./node_threads.ts";
 import { nodeLikeMembers, processMembers } from "./process_events.ts";
 import type { ChildHandle, ChildSpawnOptions, Runtime, ThreadLimits } from "./types.ts";
@@ -292,6 +292,7 @@ const nodeRuntime = (isMainThread: boolean): Runtime => ({
   tempDir: systemTempDir,
   makeTempDirSync: makeTempDir,
   appendTextFileSync: appendTextFile,
+  replaceTextFileSync: replaceTextFile,
   spawnChild,
   ...processMembers,
 });

@@ -32,3 +32,10 @@ export function makeTempDir(prefix: string): string {
 export function appendTextFile(path: string, text: string): void {
   nodeProcess.getBuiltinModule("node:fs").appendFileSync(path, text);
 }
+
+/** Replaces the file at `path` with `text` through `node:fs`: written beside it, then renamed over it. */
+export function replaceTextFile(path: string, text: string): void {
+  const fs = nodeProcess.getBuiltinModule("node:fs");
+  fs.writeFileSync(`${path}.next`, text);
+  fs.renameSync(`${path}.next`, path);
+}

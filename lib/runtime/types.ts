@@ -193,6 +193,11 @@ export interface Runtime {
   /** Appends `text` to the file at `path` (made if missing) before it returns. */
   appendTextFileSync(path: string, text: string): void;
   /**
+   * Replaces the file at `path` with one holding `text`, at once for a reader: written beside it as `<path>.next`,
+   * then renamed over it. A program that ends between the two leaves `path` as it was.
+   */
+  replaceTextFileSync(path: string, text: string): void;
+  /**
    * Starts an OS process. A missing program, cwd or permission is thrown at once as an Error whose `code`
    * is `ENOENT` or `EACCES`.
    */
