@@ -44,7 +44,10 @@ export interface ExecutorOptions {
 
 /** Options of {@linkcode ProcessPoolExecutor.map}, given as its last argument. */
 export interface ExecutorMapOptions {
-  /** Milliseconds from the call after which the iteration throws `TimeoutError` and the rest is cancelled. */
+  /**
+   * Milliseconds from the call after which, if results are still to come, the iteration throws `TimeoutError` and
+   * the rest is cancelled; results already in are yielded however late they are read.
+   */
   timeout?: number | undefined;
   /** Items per task; 1 by default. */
   chunksize?: number | undefined;
@@ -269,7 +272,8 @@ export class ProcessPoolExecutor {
    * `fn` over the inputs zipped (Python's `Executor.map`): an async iterable of the results in order. The inputs
    * are read lazily, a bounded number of items ahead of what has been consumed (an endless generator works).
    * An item's error is thrown where its result would be; with `timeout`, the iteration throws `TimeoutError`
-   * once that many ms have passed since the call, and what has not finished is cancelled. Options go last.
+   * once that many ms have passed since the call with results still to come, and what has not finished is
+   * cancelled. Options go last.
    *
    * @example
    * ```ts

@@ -48,7 +48,7 @@ export function checkOptions(options: AcquireOptions | undefined, what: string):
   if (options !== undefined) checkWaitOptions(options, what);
 }
 
-/** This process as the holder of a ring's writer lock, judged dead or alive by the pid table. */
+/** This process as the holder of a ring's writer or reader lock, judged dead or alive by the pid table. */
 export function processOwners(): Owners {
   return { me: getpid(), alive: isPidAlive };
 }

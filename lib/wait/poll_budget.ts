@@ -54,7 +54,7 @@ export interface WatchedSocket {
 
 /**
  * Keeps the event loop turning for a moment after each send on a socket, while a reply is due, where a turn
- * reads sockets without sleeping first (`runtime.turnsReadSockets`, Bun): the reply is then read on a turn
+ * reads sockets without sleeping first (`runtime.turnsReadSockets`: Bun and Node): the reply is then read on a turn
  * instead of after the thread sleeps and is woken, which halves a loopback round trip to another thread. A
  * {@linkcode PollBudget} stops it while replies come slower than that. Elsewhere it does nothing.
  */
