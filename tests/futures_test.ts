@@ -206,10 +206,10 @@ test("map: results in order over zipped inputs, lazily, an error at its place, a
 test("map: results all in before its timeout are yielded however late they are read, as Python's are", async () => {
   const executor = new ProcessPoolExecutor({ maxWorkers: 1 });
   assert.equal(await executor.submit(fx.sqr, 0), 0, "the worker started before the map's clock");
-  const squares = executor.map(fx.sqr, [1, 2, 3], { timeout: 500 });
+  const squares = executor.map(fx.sqr, [1, 2, 3], { timeout: 1000 });
   await executor.shutdown({ wait: true });
   // The timeout passes while the results wait unread: it is what is tested, not a wait for something.
-  await new Promise((resolve) => setTimeout(resolve, 550));
+  await new Promise((resolve) => setTimeout(resolve, 1050));
   assert.deepEqual(await collect(squares), [1, 4, 9]);
 });
 

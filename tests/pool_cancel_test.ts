@@ -139,11 +139,11 @@ test("imap goes on after a failed item: that next() rejects, the following ones 
 test("an imap whose results all came in before its timeout yields them however late they are read", async () => {
   const pool = new Pool({ processes: 1 });
   assert.equal(await pool.apply(fx.sqr, [0]), 0, "the worker started before the imap's clock");
-  const squares = pool.imap(fx.sqr, [1, 2, 3], { timeout: 500 });
+  const squares = pool.imap(fx.sqr, [1, 2, 3], { timeout: 1000 });
   pool.close();
   await pool.join();
   // The timeout passes while the results wait unread: it is what is tested, not a wait for something.
-  await new Promise((resolve) => setTimeout(resolve, 550));
+  await new Promise((resolve) => setTimeout(resolve, 1050));
   const out: number[] = [];
   for await (const value of squares) out.push(value as number);
   assert.deepEqual(out, [1, 4, 9]);
