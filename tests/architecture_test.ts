@@ -2,14 +2,14 @@
 // what it should), a child that loads only what its arguments need, and a burst of children that does not hold
 // the program open once they end.
 import assert from "node:assert/strict";
-import { execFileSync, spawnSync } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
-import nodeProcess from "node:process";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { Lock, Process } from "../mod.ts";
 import { importProblems, loadedWith, moduleGraph, valueCycles } from "../scripts/check-imports.mjs";
 import { CONNECTION, LOCK, OTHER_SYNC, PROXY, QUEUE, reportLoadedKinds } from "./fixtures/loaded_kinds.ts";
+import { runProgram } from "./fixtures/programs.ts";
 
 const repo = fileURLToPath(new URL("..", import.meta.url));
 
@@ -86,13 +86,7 @@ test("a child loads the module of a shareable kind its arguments hold, and no ot
 });
 
 test("a program that starts 20 children at once ends as soon as they are joined", () => {
-  const script = fileURLToPath(new URL("./fixtures/burst_script.ts", import.meta.url));
-  const args = nodeProcess.execPath.includes("deno") ? ["run", "-A", script] : [script];
-  const run = spawnSync(nodeProcess.execPath, args, {
-    encoding: "utf8",
-    timeout: 60_000,
-    env: { ...nodeProcess.env, NO_COLOR: "1" },
-  });
+  const run = runProgram(fileURLToPath(new URL("./fixtures/burst_script.ts", import.meta.url)), [], 60_000);
   const ended = Date.now();
   assert.equal(run.status, 0, run.stderr);
   const { joinedAt, codes } = JSON.parse(run.stdout) as { joinedAt: number; codes: number[] };
@@ -106,12 +100,7 @@ test("the library's module graph evaluates synchronously: no module of it has a 
   // An async graph made Node crash terminating a worker while it loaded (lib/runtime/detect.ts), and every child
   // thread loads the library afresh.
   const script = fileURLToPath(new URL("./fixtures/require_library_script.ts", import.meta.url));
-  const args = nodeProcess.execPath.includes("deno") ? ["run", "-A", script] : [script];
-  const run = spawnSync(nodeProcess.execPath, args, {
-    encoding: "utf8",
-    timeout: 60_000,
-    env: { ...nodeProcess.env, NO_COLOR: "1" },
-  });
+  const run = runProgram(script, [], 60_000);
   assert.equal(run.status, 0, run.stderr);
   assert.equal(run.stdout.trim(), "function");
 });

@@ -1,11 +1,10 @@
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
-import nodeProcess from "node:process";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { DEBUG, INFO, SUBWARNING, WARNING } from "../lib/logging.ts";
 import { getLogger, type LogRecord, Pool } from "../mod.ts";
 import { exitOn, inc } from "./fixtures/pool_targets.ts";
+import { runProgram } from "./fixtures/programs.ts";
 
 function capture(): { records: LogRecord[]; stop(): void } {
   const records: LogRecord[] = [];
@@ -57,9 +56,7 @@ test("levels by name, unknown levels refused, a throwing handler does not stop t
 });
 
 test("logToStderr reports starts and exits in the [LEVEL/Process] format, and children log at the parent's level", () => {
-  const script = fileURLToPath(new URL("./fixtures/logging_script.ts", import.meta.url));
-  const args = nodeProcess.execPath.includes("deno") ? ["run", "-A", script] : [script];
-  const run = spawnSync(nodeProcess.execPath, args, { encoding: "utf8", timeout: 60_000 });
+  const run = runProgram(fileURLToPath(new URL("./fixtures/logging_script.ts", import.meta.url)), [], 60_000);
   assert.equal(run.status, 0, run.stderr);
   const lines = run.stderr.split("\n");
   for (const name of ["thread-child", "spawn-child"]) {

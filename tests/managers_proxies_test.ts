@@ -1,12 +1,11 @@
 // SyncManager.Pool, Condition.waitFor and Namespace attributes as properties: against our server, and against
 // CPython's where python3 is installed.
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
-import process from "node:process";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { type ConditionProxy, Manager, type NamespaceProxy, PyObject, SyncManager } from "../mod.ts";
 import * as fx from "./fixtures/managers_pool_targets.ts";
+import { runProgram } from "./fixtures/programs.ts";
 import { PythonPeer, withPython } from "./fixtures/python_peer.ts";
 
 const SCRIPT = fileURLToPath(new URL("./fixtures/managers_interop.py", import.meta.url));
@@ -158,11 +157,7 @@ function notExported(n: number): number {
 
 test("a program's main module can hand its own functions to a pool its server holds", () => {
   const script = fileURLToPath(new URL("./fixtures/managers_pool_main.ts", import.meta.url));
-  const run = spawnSync(process.execPath, process.execPath.includes("deno") ? ["run", "-A", script] : [script], {
-    encoding: "utf8",
-    timeout: 30_000,
-    env: { ...process.env, NO_COLOR: "1" },
-  });
+  const run = runProgram(script);
   assert.equal(run.status, 0, run.stderr);
   assert.equal(run.stdout.trim(), "[1,8,27]");
 });

@@ -1,7 +1,6 @@
 // Managers: interop with real CPython (both directions), CPython's _TestMyManager/_TestContainers cases,
 // Manager() shared by processes, and the server's behaviour under hostile or broken peers.
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
 import { existsSync, rmSync } from "node:fs";
 import { connect as tcpConnect, type Socket } from "node:net";
 import process from "node:process";
@@ -27,6 +26,7 @@ import {
 } from "../mod.ts";
 import * as fx from "./fixtures/managers_targets.ts";
 import { FAR_MS, pendingAfter30ms } from "./fixtures/pending.ts";
+import { runProgram } from "./fixtures/programs.ts";
 import { hasPython, PythonPeer, withPython } from "./fixtures/python_peer.ts";
 import { readText, sharedText } from "./fixtures/targets.ts";
 
@@ -512,12 +512,7 @@ test("Manager()'s server process ending closes its shared-memory connections: pe
 });
 
 const script = fileURLToPath(new URL("./fixtures/managers_script.ts", import.meta.url));
-const runScript = (mode: string) =>
-  spawnSync(process.execPath, process.execPath.includes("deno") ? ["run", "-A", script, mode] : [script, mode], {
-    encoding: "utf8",
-    timeout: 30_000,
-    env: { ...process.env, NO_COLOR: "1" },
-  });
+const runScript = (mode: string) => runProgram(script, [mode]);
 
 test("a local wait on a served queue keeps the program alive; a finished program ends without shutdown()", () => {
   const waited = runScript("localwait");

@@ -13,6 +13,7 @@ import { runtime } from "../lib/runtime/detect.ts";
 import { BrokenPoolError, getContext, Pool, ProcessError, TimeoutError } from "../mod.ts";
 import { alive, withTempDir } from "./fixtures/os_processes.ts";
 import * as fx from "./fixtures/pool_spawn_targets.ts";
+import { programCommand } from "./fixtures/programs.ts";
 
 /** Runs `body` with a spawn pool that is terminated and joined afterwards, whatever happens. */
 async function withPool(options: ConstructorParameters<typeof Pool>[0], body: (pool: Pool) => Promise<void>) {
@@ -179,8 +180,8 @@ test("ProcessPoolExecutor with startMethod spawn: submit, map, and a dead worker
 test("a program killed with SIGKILL leaves no worker process of its spawn pool, even busy ones", async () => {
   await withTempDir(async (dir) => {
     const path = new URL("./fixtures/pool_spawn_orphans.ts", import.meta.url).pathname;
-    const args = nodeProcess.execPath.includes("deno") ? ["run", "-A", path, dir] : [path, dir];
-    const program = spawn(nodeProcess.execPath, args, { stdio: ["ignore", "pipe", "inherit"] });
+    const [command, ...args] = programCommand(path, dir);
+    const program = spawn(command!, args, { stdio: ["ignore", "pipe", "inherit"] });
     let pids: number[] = [];
     try {
       const line = await new Promise<string>((resolve, reject) => {

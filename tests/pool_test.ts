@@ -1,7 +1,5 @@
 // Pool and AsyncResult: CPython's _TestPool cases, ported, plus workers that die and lazy imap.
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
-import nodeProcess from "node:process";
 import { test } from "node:test";
 import { isPidAlive } from "../lib/process/pid_table.ts";
 import {
@@ -20,6 +18,7 @@ import {
 import { capturingErrors, sharedInts, withPool } from "./fixtures/pool_setup.ts";
 import * as fx from "./fixtures/pool_targets.ts";
 import * as trap from "./fixtures/pool_trap.ts";
+import { runProgram } from "./fixtures/programs.ts";
 
 test("tasks are found in the namespace that exports them; other namespaces are not imported", async () => {
   assert.equal(trap.trapLoaded, true);
@@ -396,14 +395,7 @@ test("work is spread over the workers", async () => {
 });
 
 const script = new URL("./fixtures/pool_script.ts", import.meta.url).pathname;
-const runScript = (mode: string) => {
-  const args = nodeProcess.execPath.includes("deno") ? ["run", "-A", script, mode] : [script, mode];
-  return spawnSync(nodeProcess.execPath, args, {
-    encoding: "utf8",
-    timeout: 30_000,
-    env: { ...nodeProcess.env, NO_COLOR: "1" },
-  });
-};
+const runScript = (mode: string) => runProgram(script, [mode]);
 
 test("an idle or closed pool does not keep the program alive; pending tasks do", () => {
   for (

@@ -33,6 +33,7 @@ import {
 } from "../mod.ts";
 import { alive, withTempDir } from "./fixtures/os_processes.ts";
 import { FAR_MS, pendingAfter30ms } from "./fixtures/pending.ts";
+import { programCommand } from "./fixtures/programs.ts";
 
 const python = spawnSync("python3", ["--version"]).status === 0;
 const noPython = !python && "python3 not found";
@@ -50,13 +51,7 @@ async function gone(pids: number[]): Promise<number[]> {
   return pids.filter(alive);
 }
 
-const runtimeCommand = (fixture: string) => {
-  const path = new URL(`./fixtures/${fixture}`, import.meta.url).pathname;
-  // Deno needs `run -A`; Bun and Node take the file as it is.
-  return nodeProcess.execPath.includes("deno")
-    ? [nodeProcess.execPath, "run", "-A", path]
-    : [nodeProcess.execPath, path];
-};
+const runtimeCommand = (fixture: string) => programCommand(new URL(`./fixtures/${fixture}`, import.meta.url).pathname);
 
 test("returncode 47, and checkReturncode throws CalledProcessError", async () => {
   const done = await run(["sh", "-c", "exit 47"]);

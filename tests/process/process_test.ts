@@ -1,6 +1,5 @@
 // Process: CPython's _TestProcess cases, ported, plus the rules of this module.
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
 import nodeProcess from "node:process";
 import { test } from "node:test";
 import { holdUntil } from "../../lib/wait/event_loop_hold.ts";
@@ -19,6 +18,7 @@ import {
 } from "../../mod.ts";
 import { bump, SharedCounter } from "../fixtures/counter_shareable.ts";
 import { checkParent, startChecker } from "../fixtures/parent_targets.ts";
+import { runProgram } from "../fixtures/programs.ts";
 import * as fx from "../fixtures/targets.ts";
 
 const sharedInts = (n = 8) => new Int32Array(new SharedArrayBuffer(4 * n));
@@ -289,14 +289,7 @@ test("process functions of the main program", () => {
 });
 
 const keepaliveScript = new URL("../fixtures/keepalive_script.ts", import.meta.url).pathname;
-const runScript = (mode: string, script = keepaliveScript) => {
-  const args = nodeProcess.execPath.includes("deno") ? ["run", "-A", script, mode] : [script, mode];
-  return spawnSync(nodeProcess.execPath, args, {
-    encoding: "utf8",
-    timeout: 30_000,
-    env: { ...nodeProcess.env, NO_COLOR: "1" },
-  });
-};
+const runScript = (mode: string, script = keepaliveScript) => runProgram(script, [mode]);
 
 test("a target's module writing at its top level: once in the program and once in each child, before it runs", () => {
   const run = runScript("", new URL("../fixtures/loud_module_script.ts", import.meta.url).pathname);

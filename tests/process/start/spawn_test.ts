@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import nodeProcess from "node:process";
 import { test } from "node:test";
 import { getpid, PIPE, Popen, Process } from "../../../mod.ts";
+import { programCommand } from "../../fixtures/programs.ts";
 import * as fx from "../../fixtures/targets.ts";
 
 const spawn = { startMethod: "spawn" } as const;
@@ -69,9 +70,7 @@ test("shared memory cannot go to an OS process: a TypeError naming the argument"
 
 test("a spawned child ends when its parent is killed outright (its stdin closes)", async () => {
   const script = new URL("../../fixtures/keepalive_script.ts", import.meta.url).pathname;
-  const command = nodeProcess.execPath.includes("deno")
-    ? [nodeProcess.execPath, "run", "-A", script, "orphan"]
-    : [nodeProcess.execPath, script, "orphan"];
+  const command = programCommand(script, "orphan");
   await using parent = new Popen(command, { stdout: PIPE, startNewSession: false });
   const reader = parent.stdout!.getReader();
   let line = "";
