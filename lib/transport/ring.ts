@@ -90,6 +90,13 @@ const HEADER_BYTES = HEADER_CELLS * 4;
 const RECORD_HEADER = 8;
 /** Bytes of padding after a payload of `n` bytes. */
 const padOf = (n: number): number => (8 - (n & 7)) & 7;
+
+/**
+ * `x - limit` once `x` reached `limit`, else `x` (for `x` below twice `limit`), without a branch. A ring's hot paths
+ * are compiled long before its positions first pass the capacity, and a branch the JIT never saw taken throws the
+ * compiled code away the first time it is: both ends of a queue then ran the slow tiers for tens of milliseconds.
+ */
+const wrapAt = (x: number, limit: number): number => x - (limit & ~((x - limit) >> 31));
 /*
  * A streamed message that ends unaligned (its writer found no room for the padding, or it was cut) leaves the
  * tail unaligned: the next writer pads it before its record, and a reader aligns the head when it finds the next
@@ -252,12 +259,12 @@ export class Ring {
   /** Bytes in the ring between positions `head` and `tail`. */
   #used(tail: number, head: number): number {
     const d = tail - head;
-    return d < 0 ? d + 2 * this.capacity : d;
+    return d + ((d >> 31) & (2 * this.capacity));
   }
 
   #advance(position: number, n: number): number {
     const p = position + n;
-    return p >= 2 * this.capacity ? p - 2 * this.capacity : p;
+    return wrapAt(p, 2 * this.capacity);
   }
 
   /** Messages published and not yet claimed by a reader: the exact size of a queue. */
@@ -352,7 +359,7 @@ export class Ring {
   /** Copies bytes known to fit at the tail; writers' lock held. */
   #put(bytes: Uint8Array, from: number, to: number): void {
     const tail = this.cells[TAIL]!;
-    const at = tail >= this.capacity ? tail - this.capacity : tail;
+    const at = wrapAt(tail, this.capacity);
     const n = to - from;
     const first = Math.min(n, this.capacity - at);
     if (first === n) {
@@ -375,7 +382,7 @@ export class Ring {
     const cap = this.capacity;
     const data = this.data;
     const tail = cells[TAIL]!;
-    const at = tail >= cap ? tail - cap : tail;
+    const at = wrapAt(tail, cap);
     const n = bytes === null ? 4 : bytes.length;
     this.#words[at >> 2] = n;
     this.#words[(at >> 2) + 1] = kind;
@@ -405,7 +412,7 @@ export class Ring {
 
   #putHeader(n: number, kind: number): void {
     const tail = this.cells[TAIL]!;
-    const at = (tail >= this.capacity ? tail - this.capacity : tail) >> 2;
+    const at = wrapAt(tail, this.capacity) >> 2;
     this.#words[at] = n;
     this.#words[at + 1] = kind;
     fence();
@@ -643,11 +650,11 @@ export class Ring {
   }
 
   #lengthAt(head: number): number {
-    return this.#words[(head >= this.capacity ? head - this.capacity : head) >> 2]! >>> 0;
+    return this.#words[wrapAt(head, this.capacity) >> 2]! >>> 0;
   }
 
   #kindAt(head: number): number {
-    return this.#words[((head >= this.capacity ? head - this.capacity : head) >> 2) + 1]!;
+    return this.#words[(wrapAt(head, this.capacity) >> 2) + 1]!;
   }
 
   /**
@@ -692,7 +699,7 @@ export class Ring {
   #take(into: Uint8Array | null, offset: number, n: number): void {
     const head = this.cells[HEAD]!;
     if (into !== null) {
-      const at = head >= this.capacity ? head - this.capacity : head;
+      const at = wrapAt(head, this.capacity);
       const first = Math.min(n, this.capacity - at);
       into.set(this.data.subarray(at, at + first), offset);
       if (first < n) into.set(this.data.subarray(0, n - first), offset + first);
@@ -721,7 +728,7 @@ export class Ring {
       const need = recordOf(length);
       if (this.#available(need) < need) return NONE;
       const at8 = this.#advance(head, RECORD_HEADER);
-      const at = at8 >= this.capacity ? at8 - this.capacity : at8;
+      const at = wrapAt(at8, this.capacity);
       try {
         const kind = this.#kindAt(head);
         if (at + length <= this.capacity) return decode(this.data, at, length, kind);
