@@ -10,6 +10,7 @@
 import { runtime } from "../runtime/detect.ts";
 import { fence } from "../wait/fence.ts";
 import type { Waiting } from "../wait/futex.ts";
+import { PollBudget } from "../wait/poll_budget.ts";
 import { lock, type Owners, takeOverDead, unlock, UNOWNED } from "./futex_mutex.ts";
 
 /**
@@ -116,6 +117,15 @@ const POLL_GAP_MS = 0.001;
 /** How long a poll for a message blocks once its spin found none, where the runtime has polls block (ms). */
 const POLL_BLOCK_MS = runtime.pollBlockMs ?? 0;
 /**
+ * How long a poll for a message spins after its last blocking wait was woken that soon, where polls block (ms). The
+ * other side then answers at about the latency of a wake (~0.1 ms for an idle virtual core), longer than a brief
+ * spin: each side would miss the other's answer, block and be woken in turn, every round trip paying a wake
+ * (ping-pong: 130 us a trip for hundreds of trips after any hiccup, where 2 us is the rule). Spinning past a wake's
+ * latency catches the next answer and the two fall back into step. Where that spin finds nothing (the other side
+ * shares this core, and waits for the spin to end to run at all), it is left out for a while, longer each time.
+ */
+const WOKEN_SPIN_MS = 0.25;
+/**
  * The longest sleep of a poll for room that found none (ms), where polls block: no take wakes it, so it is kept
  * short enough that a reader that drains the ring meanwhile is not left idle long (1 KiB messages: ~100 taken).
  */
@@ -199,6 +209,10 @@ export class Ring {
   #leftWritten = 0;
   #leftHead = 0;
   #leftRead = 0;
+  /** Whether this handle's last blocking wait for a message was woken within {@linkcode WOKEN_SPIN_MS}. */
+  #wokenSoon = false;
+  /** Whether that longer spin found messages lately. */
+  readonly #longSpins = new PollBudget();
 
   /**
    * A ring of `capacity` bytes, or over the buffer of an existing one. With `owners`, a writer that dies
@@ -885,22 +899,29 @@ export class Ring {
     const cells = this.cells;
     if (((Atomics.load(cells, WRITTEN) - Atomics.load(cells, READ)) | 0) > 0) return true;
     const start = performance.now();
-    const until = start + ms;
+    const long = this.#wokenSoon && ms < WOKEN_SPIN_MS && this.#longSpins.shouldPoll();
+    const until = start + (long ? WOKEN_SPIN_MS : ms);
     for (let next = start + POLL_GAP_MS;;) {
       // Between looks the writers' line is left alone: each look takes the line from a writer that is
       // filling it, so looking less often lets several messages gather and be read at one look.
       const now = performance.now();
       if (now < next) continue;
-      if (((Atomics.load(cells, WRITTEN) - Atomics.load(cells, READ)) | 0) > 0) return true;
+      if (((Atomics.load(cells, WRITTEN) - Atomics.load(cells, READ)) | 0) > 0) {
+        if (long) this.#longSpins.hit();
+        return true;
+      }
       if (now >= until) break;
       next = now + POLL_GAP_MS;
     }
+    if (long) this.#longSpins.missed();
     if (POLL_BLOCK_MS === 0) return false;
     const seq = Atomics.load(cells, READ_SEQ);
     Atomics.add(cells, READ_WAITERS, 1);
     try {
       if (this.messages > 0 || this.closed) return this.messages > 0;
-      Atomics.wait(cells, READ_SEQ, seq, POLL_BLOCK_MS);
+      const blocked = performance.now();
+      const woken = Atomics.wait(cells, READ_SEQ, seq, POLL_BLOCK_MS) !== "timed-out";
+      this.#wokenSoon = woken && performance.now() - blocked < WOKEN_SPIN_MS;
     } finally {
       Atomics.sub(cells, READ_WAITERS, 1);
     }
