@@ -3,7 +3,7 @@ import json, multiprocessing as mp, time
 
 INTS, BYTES, SIZE, PINGS = 200_000, 50_000, 1024, 5_000
 # Items sent before the timed ones in the steady-state rows, as in bench/queues.ts.
-WARM = {"ints": 100_000, "bytes": 25_000, "pipe_bytes": 10_000, "pings": 10_000}
+WARM = {"ints": 100_000, "bytes": 25_000, "pipe_bytes": 10_000, "pings": 20_000}
 
 def median(values):
     values = sorted(values)
