@@ -113,12 +113,24 @@ test("the package holds the build, its declarations, README, LICENSE and CHANGEL
   assert.deepEqual(others, ["CHANGELOG.md", "LICENSE", "README.md", "package.json"]);
   const dist = files.filter((path) => path.startsWith("dist/"));
   assert.deepEqual(dist.filter((path) => !/\.(d\.ts|js)$/.test(path)), [], "only JavaScript and declarations");
-  for (const js of dist.filter((path) => path.endsWith(".js"))) {
+  // The JavaScript is bundled (scripts/build.mjs): the shared code is in dist/lib/chunks/, which has no declarations.
+  const chunks = dist.filter((path) => path.startsWith("dist/lib/chunks/"));
+  assert.ok(chunks.length > 0 && chunks.every((path) => path.endsWith(".js")), "the shared chunks");
+  for (const js of dist.filter((path) => path.endsWith(".js") && !chunks.includes(path))) {
     assert.ok(files.includes(js.replace(/\.js$/, ".d.ts")), `${js} has its declarations`);
   }
-  // lib/process/child_entries.ts starts children from these, next to itself, with the extension it runs from.
+  // The library starts children from these (libraryModule in lib/process/child_entries.ts), with the extension it
+  // runs from.
   for (
-    const entry of ["process/child_entry/thread", "process/child_entry/spawn", "pool/worker", "pool/worker_process"]
+    const entry of [
+      "process/child_entry/thread",
+      "process/child_entry/spawn",
+      "process/child_entry/parent_watch",
+      "pool/worker",
+      "pool/worker_process",
+      "testing/targets",
+      "testing/recorder",
+    ]
   ) {
     assert.ok(files.includes(`dist/lib/${entry}.js`), entry);
   }
@@ -343,6 +355,19 @@ for (const major of [24, 22]) {
     }
   });
 }
+
+test("the installed package's classes keep their names, though its JavaScript is bundled", async () => {
+  const dir = await nodeProjectReady();
+  writeFileSync(
+    join(dir, "names.mjs"),
+    `import { Process, Semaphore, TimeoutError } from "@tsmp/multiprocessing";
+console.log(String(new Process({ target() {} })), String(new Semaphore(2)), new TimeoutError("late").name);
+`,
+  );
+  const result = await exec(nodeBinary(24), ["names.mjs"], { cwd: dir });
+  assert.equal(result.code, 0, outcome("node names.mjs", result));
+  assert.equal(result.stdout.trim(), "<Process name='Process-1' initial> <Semaphore(value=2)> TimeoutError");
+});
 
 test("the README's snippets type-check with tsc in a Node project (NodeNext, @types/node only, strict)", async (t) => {
   const dir = await nodeProjectReady();

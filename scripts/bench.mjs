@@ -6,6 +6,7 @@
 import { spawnSync } from "node:child_process";
 import { copyFileSync, existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
+import { bundleLibrary } from "./bundle.mjs";
 
 const bin = (name) => new URL(`../node_modules/.bin/${name}`, import.meta.url).pathname;
 const node24 = new URL("../node_modules/node24/bin/node", import.meta.url).pathname;
@@ -41,8 +42,9 @@ function run(cmd, args) {
 /**
  * Node cannot strip the types of a `.ts` file inside node_modules, so a Node user runs the npm package's JavaScript
  * (`npm run build`), never the sources; Node running the sources also spends most of a first start stripping the
- * library's types in the main thread. The library and the benchmarks are compiled the same way into .bench-node/
- * (the layout kept, so node_modules is found above it), with the helpers a benchmark starts by URL beside them.
+ * library's types in the main thread. The benchmarks are compiled into .bench-node/ (the layout kept, so
+ * node_modules is found above it), with the helpers a benchmark starts by URL beside them, and the library's entries
+ * there are bundled as the package's are.
  */
 const NODE_OUT = ".bench-node";
 function buildForNode() {
@@ -52,6 +54,8 @@ function buildForNode() {
   for (const file of readdirSync("bench").filter((f) => f.startsWith("_") && f.endsWith(".ts"))) {
     copyFileSync(`bench/${file}`, `${NODE_OUT}/bench/${file}`);
   }
+  // The library's entries as the package ships them, bundled, over the ones tsc wrote.
+  bundleLibrary(NODE_OUT);
 }
 if (names.some((name) => existsSync(`bench/${name}.ts`))) buildForNode();
 
