@@ -93,11 +93,34 @@ const RECORD_HEADER = 8;
 const padOf = (n: number): number => (8 - (n & 7)) & 7;
 
 /**
- * `x - limit` once `x` reached `limit`, else `x` (for `x` below twice `limit`), without a branch. A ring's hot paths
- * are compiled long before its positions first pass the capacity, and a branch the JIT never saw taken throws the
- * compiled code away the first time it is: both ends of a queue then ran the slow tiers for tens of milliseconds.
+ * `x - limit` once `x` reached `limit`, else `x`, without a branch, for `x` from 0 while `x - limit` stays an int32
+ * (`limit` up to 2^31: twice the largest capacity). A ring's hot paths are compiled long before its positions first
+ * pass the capacity, and a branch the JIT never saw taken throws the compiled code away the first time it is: both
+ * ends of a queue then ran the slow tiers for tens of milliseconds. (`(x - limit) >> 31` is -1 below `limit`, else
+ * 0; a multiply, not a mask, as `limit` may be 2^31, which is no int32.)
+ *
+ * @example
+ * ```ts ignore
+ * wrapAt(5, 8); // 5
+ * wrapAt(9, 8); // 1
+ * ```
  */
-const wrapAt = (x: number, limit: number): number => x - (limit & ~((x - limit) >> 31));
+export const wrapAt = (x: number, limit: number): number => x - limit * (1 + ((x - limit) >> 31));
+
+/**
+ * How far position `to` is past `from` on positions that run over `[0, span)` and then start again, without a branch
+ * (see {@linkcode wrapAt}), for a distance below `span` either way and `span` up to 2^31.
+ *
+ * @example
+ * ```ts ignore
+ * distance(3, 1, 16); // 2
+ * distance(1, 14, 16); // 3
+ * ```
+ */
+export const distance = (to: number, from: number, span: number): number => {
+  const d = to - from;
+  return d - (d >> 31) * span;
+};
 /*
  * A streamed message that ends unaligned (its writer found no room for the padding, or it was cut) leaves the
  * tail unaligned: the next writer pads it before its record, and a reader aligns the head when it finds the next
@@ -272,8 +295,7 @@ export class Ring {
 
   /** Bytes in the ring between positions `head` and `tail`. */
   #used(tail: number, head: number): number {
-    const d = tail - head;
-    return d + ((d >> 31) & (2 * this.capacity));
+    return distance(tail, head, 2 * this.capacity);
   }
 
   #advance(position: number, n: number): number {

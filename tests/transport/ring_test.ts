@@ -4,7 +4,7 @@
 import fc from "fast-check";
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { type Decoder, NONE, Ring } from "../../lib/transport/ring.ts";
+import { type Decoder, distance, NONE, Ring, wrapAt } from "../../lib/transport/ring.ts";
 import { runAsync, runSync } from "../../lib/wait/engine.ts";
 import { Expired } from "../../lib/wait/futex.ts";
 
@@ -240,3 +240,30 @@ test("a message that needs the whole ring is not held up by a streamed one's pad
 });
 
 const equal = (a: Uint8Array, b: Uint8Array): boolean => a.length === b.length && a.every((x, i) => x === b[i]);
+
+test("positions wrap without a branch up to the largest capacity (spans of 2^31)", () => {
+  const limits = fc.oneof(fc.integer({ min: 1, max: 2 ** 31 }), fc.constantFrom(2 ** 30, 2 ** 31 - 8, 2 ** 31));
+  fc.assert(
+    fc.property(limits, fc.double({ min: 0, max: 1, noNaN: true, maxExcluded: true }), (limit, at) => {
+      // Positions below twice the limit, and no more than 2^31 past it (a ring's: under 3 capacities, each <= 2^30).
+      const x = Math.floor(at * Math.min(2 * limit, limit + 2 ** 31));
+      assert.equal(wrapAt(x, limit), x >= limit ? x - limit : x);
+    }),
+    { numRuns: 2000 },
+  );
+  fc.assert(
+    fc.property(
+      fc.integer({ min: 1, max: 2 ** 31 }),
+      fc.double({ min: 0, max: 1, noNaN: true, maxExcluded: true }),
+      fc.double({ min: 0, max: 1, noNaN: true, maxExcluded: true }),
+      (span, a, b) => {
+        const from = Math.floor(a * span);
+        const to = Math.floor(b * span);
+        assert.equal(distance(to, from, span), to >= from ? to - from : to - from + span);
+      },
+    ),
+    { numRuns: 2000 },
+  );
+  assert.equal(wrapAt(2 ** 31 + 5, 2 ** 31), 5);
+  assert.equal(distance(1, 2 ** 31 - 1, 2 ** 31), 2);
+});
