@@ -1,7 +1,7 @@
 // The library's JavaScript as the npm package ships it, bundled (esbuild): each entry, the package's three and the
 // modules a child starts from, is a small file in its place that imports the shared code from a few chunks. A thread
-// child imports the library afresh, and in Node loading the library as 106 files took twice as long as loading it as
-// one (bench/runtime_notes.md); every entry imports the same chunks, so a child's imports and its program's share one
+// child imports the library afresh, and in Node that took 62-67 ms as 106 files, 38-39 bundled
+// (bench/runtime_notes.md); every entry imports the same chunks, so a child's imports and its program's share one
 // module graph.
 //
 // The entries a child starts from are the modules the library names with `libraryModule("...")`, found here in the
