@@ -48,13 +48,21 @@ export interface ThisProcess {
   parent: { name: string; pid: number } | null;
 }
 
+let authkey: Uint8Array | null = null;
 /** Internal: this process (the main program until a child adopts its identity). */
 export const me: ThisProcess = {
   name: "MainProcess",
   pid: runtime.pid,
   ppid: runtime.ppid,
   daemon: false,
-  authkey: crypto.getRandomValues(new Uint8Array(32)),
+  // Made when first read: a child adopts its parent's before any read, and in a Node thread the first use of
+  // `crypto` loads Web Crypto, 3-4 ms of every child's boot.
+  get authkey(): Uint8Array {
+    return authkey ??= crypto.getRandomValues(new Uint8Array(32));
+  },
+  set authkey(key: Uint8Array) {
+    authkey = key;
+  },
   identity: [],
   parent: null,
 };

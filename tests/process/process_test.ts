@@ -182,6 +182,15 @@ test("args, names and identity reach the child; pids are unique and linked", asy
   assert.deepEqual(seen.authkey, [...currentProcess().authkey]);
 });
 
+test("the main process's authkey is 32 bytes, made once, and a new Process inherits it", () => {
+  const key = currentProcess().authkey;
+  assert.equal(key.length, 32);
+  assert.deepEqual([...currentProcess().authkey], [...key]);
+  assert.deepEqual([...new Process().authkey], [...key]);
+  // Random, not a fixed or zeroed key: 32 equal bytes would come once in 2^248 draws.
+  assert.ok(new Set(key).size > 1);
+});
+
 test("default names are Process-N and counting goes on", () => {
   const a = new Process();
   const b = new Process();
