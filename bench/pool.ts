@@ -5,7 +5,7 @@
 import nodeProcess from "node:process";
 import { ProcessPoolExecutor } from "../futures.ts";
 import { Pool } from "../mod.ts";
-import { median, report, runtimeName } from "./_util.ts";
+import { helperUrl, median, report, runtimeName } from "./_util.ts";
 
 export function inc(x: number): number {
   return x + 1;
@@ -57,7 +57,7 @@ async function libraryRate(pool: RunPool): Promise<number> {
   return TASKS / ((performance.now() - started) / 1000);
 }
 
-const taskFile = new URL("./_pool_task.ts", import.meta.url);
+const taskFile = helperUrl("_pool_task", import.meta.url);
 
 async function piscina(): Promise<RunPool> {
   const { Piscina } = await import("piscina");
@@ -73,7 +73,7 @@ async function tinypool(): Promise<RunPool> {
 
 /** Two plain workers, one postMessage per task, round robin. */
 async function raw(): Promise<RunPool> {
-  const url = new URL("./_pool_raw_worker.ts", import.meta.url);
+  const url = helperUrl("_pool_raw_worker", import.meta.url);
   const pending = new Map<number, (value: number) => void>();
   const onReply = ([id, value]: [number, number]) => {
     pending.get(id)!(value);

@@ -2,7 +2,7 @@
 import { Worker as NodeWorker } from "node:worker_threads";
 import { Pipe, Process, Queue } from "../mod.ts";
 import * as tasks from "./_queue_tasks.ts";
-import { median, rawNodeWorkers, report } from "./_util.ts";
+import { helperUrl, median, rawNodeWorkers, report } from "./_util.ts";
 
 const INTS = 200_000;
 const BYTES = 50_000;
@@ -107,7 +107,7 @@ async function oursPipeBytes(warm = 0, into = false): Promise<number> {
   return (n * size) / 1e6 / await takeFrom(p, take, warm, n);
 }
 
-const rawUrl = new URL("./_raw_queue_worker.ts", import.meta.url);
+const rawUrl = helperUrl("_raw_queue_worker", import.meta.url);
 interface RawWorker {
   post(m: unknown): void;
   on(f: (m: unknown) => void): void;
