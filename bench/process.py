@@ -16,6 +16,9 @@ def idle(up, go):
     up.release()
     go.wait()
 
+def put_one(q):
+    q.put(1)
+
 def median(values):
     values = sorted(values)
     return values[len(values) // 2]
@@ -51,6 +54,20 @@ def burst(ctx):
         c.join()
     return (time.perf_counter() - t) * 1000
 
+def hand_off(ctx):
+    settle()
+    times = []
+    for _ in range(10):
+        q = ctx.Queue()
+        p = ctx.Process(target=put_one, args=(q,))
+        t = time.perf_counter()
+        p.start()
+        q.get()
+        times.append((time.perf_counter() - t) * 1000)
+        p.join()
+        time.sleep(0.1)
+    return median(times)
+
 def pss_kib(pid):
     with open(f"/proc/{pid}/smaps_rollup") as f:
         for line in f:
@@ -74,7 +91,7 @@ def rss(ctx):
         c.join()
     return value
 
-CASES = {"first": first_start, "burst": burst, "rss": rss}
+CASES = {"first": first_start, "burst": burst, "handoff": hand_off, "rss": rss}
 
 def fresh(which, method):
     out = subprocess.run([sys.executable, __file__, which, method], capture_output=True, text=True, check=True)
@@ -94,6 +111,7 @@ if __name__ == "__main__":
         ("first start+join of a no-op child, 300 ms after the program started", "ms", lambda m: median([fresh("first", m) for _ in range(runs)])),
         ("start+join back to back, per child (10 in a row)", "ms", lambda m: (back_to_back(mp.get_context(m)), median([back_to_back(mp.get_context(m)) for _ in range(runs)]))[1]),
         ("20 children started together, each a 100k-iteration loop, until all joined", "ms", lambda m: median([fresh("burst", m) for _ in range(runs)])),
+        ("a child given a Queue, one every 100 ms: start until its first item (median of 10)", "ms", lambda m: median([fresh("handoff", m) for _ in range(3)])),
     ]
     for bench, unit, measure in rows:
         for method in methods:

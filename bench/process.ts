@@ -7,8 +7,8 @@ import { spawnSync } from "node:child_process";
 import nodeProcess from "node:process";
 import { fileURLToPath } from "node:url";
 import { Worker as NodeWorker } from "node:worker_threads";
-import { Process } from "../mod.ts";
-import { args, median, report, runtimeName } from "./_util.ts";
+import { Process, Queue } from "../mod.ts";
+import { args, helperUrl, median, report, runtimeName } from "./_util.ts";
 
 export function noop(): void {}
 
@@ -22,6 +22,11 @@ export function spin(): void {
 export async function idle(cells: Int32Array): Promise<void> {
   Atomics.add(cells, 0, 1);
   while (Atomics.load(cells, 1) === 0) await new Promise((resolve) => setTimeout(resolve, 20));
+}
+
+/** Puts one item on `q`: a worker handed its queue. */
+export async function putOne(q: Queue<number>): Promise<void> {
+  await q.put(1);
 }
 
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -62,6 +67,28 @@ async function backToBack(): Promise<number> {
   return (performance.now() - started) / n;
 }
 
+/**
+ * A child given a Queue, one every 100 ms, as a program that hands out work as it comes: from `start()` until its
+ * first item is taken, the median of 10.
+ */
+async function handOff(): Promise<number> {
+  await settle();
+  const times: number[] = [];
+  for (let i = 0; i < 10; i++) {
+    const q = new Queue<number>();
+    const p = new Process({ target: putOne, args: [q] });
+    const started = performance.now();
+    p.start();
+    await q.get();
+    times.push(performance.now() - started);
+    await p.join();
+    await pause(100);
+  }
+  if (nodeProcess.env.SHOW) console.error(times.map((t) => t.toFixed(1)).join(" "));
+  times.sort((a, b) => a - b);
+  return times[5]!;
+}
+
 /** RSS added by each live idle child: the slope between 10 and 20 of them. */
 async function rssPerChild(): Promise<number> {
   await settle();
@@ -85,8 +112,8 @@ async function rssPerChild(): Promise<number> {
 }
 
 type WorkerKind = "web" | "node";
-const readyUrl = new URL("./_ready_worker_node.ts", import.meta.url);
-const readyWebUrl = new URL("./_ready_worker_web.ts", import.meta.url);
+const readyUrl = helperUrl("_ready_worker_node", import.meta.url);
+const readyWebUrl = helperUrl("_ready_worker_web", import.meta.url);
 
 /** An empty worker: start until its first message (then it is ended). */
 async function emptyWorker(kind: WorkerKind): Promise<number> {
@@ -113,9 +140,10 @@ function fresh(which: string): number {
   return Number(run.stdout.trim().split("\n").at(-1));
 }
 
-const cases: Record<string, () => Promise<number>> = { first: firstStart, burst, rss: rssPerChild };
+const cases: Record<string, () => Promise<number>> = { first: firstStart, burst, handoff: handOff, rss: rssPerChild };
 const FIRST = "first start+join of a no-op child, 300 ms after the program started";
 const BACK = "start+join back to back, per child (10 in a row)";
+const HANDOFF = "a child given a Queue, one every 100 ms: start until its first item (median of 10)";
 const BURST = "20 children started together, each a 100k-iteration loop, until all joined";
 const RSS = "RSS per live idle child";
 const FLOOR = "an empty worker's boot (start to its first message)";
@@ -130,6 +158,7 @@ if (import.meta.main) {
     await backToBack();
     report(BACK, "ours", "ms", await median(runs, backToBack), "lower");
     report(BURST, "ours", "ms", await median(runs, () => fresh("burst")), "lower");
+    report(HANDOFF, "ours", "ms", await median(3, () => fresh("handoff")), "lower");
     report(RSS, "ours", "MiB", await median(3, () => fresh("rss")), "lower");
     const kinds: [WorkerKind, string][] = runtimeName === "deno"
       ? [["web", "raw"], ["node", "raw node:worker_threads"]]

@@ -235,11 +235,11 @@ export function reduceArgs(args: readonly unknown[], label = "args"): unknown[] 
 }
 
 /**
- * Imports the modules that register the kinds `values` hold and this process has not loaded (a descriptor names
- * its module), so that {@linkcode rebuild}, which is synchronous, finds every kind registered.
+ * The modules that the descriptors in `values` name (each the module that registers its kind, where its registration
+ * said); with `missingOnly`, only those of kinds not registered in this process.
  */
-export async function loadReducersFor(...values: unknown[]): Promise<void> {
-  const missing = new Set<string>();
+export function reducerModules(values: readonly unknown[], missingOnly: boolean): Set<string> {
+  const modules = new Set<string>();
   const seen = new Set<unknown>();
   const visit = (value: unknown): void => {
     if (value === null || typeof value !== "object" || seen.has(value)) return;
@@ -252,16 +252,24 @@ export async function loadReducersFor(...values: unknown[]): Promise<void> {
     const record = value as Partial<Descriptor> & Record<string, unknown>;
     const kind = record[TAG];
     if (typeof kind === "string") {
-      if (!rebuilders.has(kind) && typeof record.module === "string") missing.add(record.module);
+      if (typeof record.module === "string" && !(missingOnly && rebuilders.has(kind))) modules.add(record.module);
       return visit(record.state);
     }
     for (const key of Object.keys(record)) visit(record[key]);
   };
   values.forEach(visit);
+  return modules;
+}
+
+/**
+ * Imports the modules that register the kinds `values` hold and this process has not loaded (a descriptor names
+ * its module), so that {@linkcode rebuild}, which is synchronous, finds every kind registered.
+ */
+export async function loadReducersFor(...values: unknown[]): Promise<void> {
   // `deno publish` warns that it cannot analyze this import, and has no directive to silence it
   // (denoland/deno#22594): the descriptor names the module by absolute URL (the library's own, or one that
   // passed its URL to registerReducer), known only at run time.
-  await Promise.all([...missing].map((module) => import(module)));
+  await Promise.all([...reducerModules(values, true)].map((module) => import(module)));
 }
 
 /**

@@ -1,7 +1,7 @@
 // The process boundary: what crosses as it is, what is reduced and rebuilt, and what is refused.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { rebuild, reduce, reduceArgs, reduceSymbol, registerReducer } from "../lib/serialize.ts";
+import { rebuild, reduce, reduceArgs, reducerModules, reduceSymbol, registerReducer } from "../lib/serialize.ts";
 
 class Counter {
   readonly cells: Int32Array;
@@ -66,4 +66,21 @@ test("a descriptor of an unknown kind says where to register its reducer", () =>
     () => rebuild({ "\u0000tsmp": "NoSuchKind", state: 1 }),
     (e: unknown) => e instanceof TypeError && /NoSuchKind/.test(e.message) && /registerReducer/.test(e.message),
   );
+});
+
+test("reducerModules names the modules of descriptors however deep, and with missingOnly only unregistered kinds", () => {
+  class Named {
+    [reduceSymbol]() {
+      return { kind: "tests.Named", state: 1 };
+    }
+  }
+  registerReducer("tests.Named", () => new Named(), "file:///named.ts");
+  const reduced = reduce({ list: [new Map([["k", new Set([new Named()])]])] });
+  assert.deepEqual([...reducerModules([reduced], false)], ["file:///named.ts"]);
+  assert.deepEqual([...reducerModules([reduced], true)], []);
+  const unknown = {
+    ...(reduced as { list: unknown[] }),
+    more: { "\u0000tsmp": "tests.Elsewhere", state: 0, module: "file:///x.ts" },
+  };
+  assert.deepEqual([...reducerModules([unknown], true)], ["file:///x.ts"]);
 });

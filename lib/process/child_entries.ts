@@ -40,6 +40,14 @@ export const entries: {
  */
 export const libraryEntry: URL = new URL(`../mod${extension}`, lib);
 
+/**
+ * Whether the module at `url` is one of this copy of the library's own: its entry, or one under `lib/` (the
+ * bundle's chunks too). In the npm package most shareable kinds register in the bundled entry itself.
+ */
+export function isLibraryModule(url: string): boolean {
+  return url === libraryEntry.href || url.startsWith(lib.href);
+}
+
 const checked = new Set<string>();
 
 /** Whether the entry at `url` can be started (a remote one is taken to be there). */

@@ -152,6 +152,11 @@ export function importsDirectly(url: string, entry: string): boolean {
   });
 }
 
+/** The runtime's built-in modules (`node:` specifiers) that the module at `url` imports itself. */
+export function builtinImports(url: string): string[] {
+  return facts(url)?.specifiers.filter((specifier) => specifier.startsWith("node:")) ?? [];
+}
+
 function push(list: ExportCandidate[], candidate: ExportCandidate): void {
   if (!list.some((c) => c.url === candidate.url && c.name === candidate.name)) list.push(candidate);
 }

@@ -1,6 +1,7 @@
 /**
  * The entry a child thread runs. It boots warm (loading only the process core), says it is ready, and waits; a
- * spare may be told to import the library's entry ahead, for a child whose target's module imports it. When told
+ * spare may be told to import the library's entry ahead, for a child whose target's module imports it, and the
+ * library's modules that rebuild what earlier children were given (a Queue's, a Pipe's). When told
  * what to run it adopts its identity, imports the target's module afresh and the modules of the shareable kinds its
  * arguments hold, runs the target and reports its exit code through shared memory.
  *
@@ -49,7 +50,9 @@ linkHost();
 port.onMessage((message) => {
   const type = (message as { type?: string })?.type;
   if (type === "run") void run(message as RunMessage);
-  else if (type === "preload") ahead = importAhead((message as PreloadMessage).module);
-  else if (type === "service") deliverHostMessage(message as ServiceMessage);
+  else if (type === "preload") {
+    const modules = (message as PreloadMessage).modules;
+    ahead = Promise.all([ahead, ...modules.map(importAhead)]).then(() => {});
+  } else if (type === "service") deliverHostMessage(message as ServiceMessage);
 });
 port.postMessage({ type: "ready" });

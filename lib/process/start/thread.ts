@@ -13,13 +13,14 @@
  */
 import { runtime } from "../../runtime/detect.ts";
 import type { ThreadLimits, WorkerHandle } from "../../runtime/types.ts";
+import { reducerModules } from "../../serialize.ts";
 import { FENCE_GRACE } from "../../wait/fence.ts";
-import { entries, hasEntry, libraryEntry } from "../child_entries.ts";
+import { entries, hasEntry, isLibraryModule, libraryEntry } from "../child_entries.ts";
 import { isChildEntry } from "../current_process.ts";
 import { claimEnd, endWith } from "../exit_status.ts";
 import { markPidDead, markPidDying } from "../pid_table.ts";
 import type { RunMessage } from "../process.ts";
-import { importsDirectly } from "../target_locating.ts";
+import { builtinImports, importsDirectly } from "../target_locating.ts";
 import type { StartedChild, StartMethodAdapter } from "./method.ts";
 
 /** What a child thread sends the main thread. */
@@ -40,10 +41,10 @@ interface ServiceRequest {
   message: unknown;
 }
 
-/** Tells a spare to import a module ahead (the library's entry), which its child would import anyway. */
+/** Tells a spare to import modules ahead (the library's entry, or its own modules), which its child would anyway. */
 export interface PreloadMessage {
   type: "preload";
-  module: string;
+  modules: string[];
 }
 
 /** What the main thread sends a child thread for one of its services (see {@linkcode tellThread}). */
@@ -133,8 +134,41 @@ const LIBRARY = libraryEntry.href;
 let defaultPreload = LIBRARY;
 /** Set once a thread could not load its entry: no more warm spares, each of which would fail and say so again. */
 let entryFailed = false;
+/**
+ * Modules every spare imports ahead, learned from the children started so far: the library's own that rebuild what
+ * they were given (a Queue's, a Pipe's, a Lock's...), as their arguments named them, and the runtime's built-ins
+ * that their modules import (`node:child_process`...). A child would import them on its way to running, once it has
+ * its arguments and its module (in a Node thread the bundle's entry that rebuilds a Queue takes ~10 ms, a built-in
+ * up to a few); imported ahead, they cost a spare's idle time. None has a top level that a program sees; a
+ * program's own modules are imported only by the child that runs them, when it knows who it is.
+ */
+const learnedModules = new Set<string>();
 
-function bootThread(preload: string): Thread {
+/** The modules spares import ahead, as learned so far. */
+export function learnedSpareModules(): ReadonlySet<string> {
+  return learnedModules;
+}
+
+/** Learns the modules `message`'s child will need, and has every idle spare import the new ones ahead. */
+function learnModules(message: RunMessage): void {
+  const needed = [...reducerModules([message.args, message.fields], false)].filter(isLibraryModule);
+  for (const reference of [message.target, message.subclass]) {
+    const module = reference?.candidates[0]?.url;
+    if (module) needed.push(...builtinImports(module));
+  }
+  const fresh = [...new Set(needed)].filter((module) => !learnedModules.has(module));
+  if (fresh.length === 0) return;
+  for (const module of fresh) learnedModules.add(module);
+  for (const list of spares.values()) {
+    for (const thread of list) if (!thread.booting) preload(thread, fresh);
+  }
+}
+
+function preload(thread: Thread, modules: string[]): void {
+  thread.handle.postMessage({ type: "preload", modules } satisfies PreloadMessage);
+}
+
+function bootThread(preloadKind: string): Thread {
   const handle = runtime.startWorker(entries.thread, "tsmp-child");
   handle.unref();
   booting++;
@@ -142,7 +176,7 @@ function bootThread(preload: string): Thread {
   let isReady = false;
   const thread: Thread = {
     handle,
-    preload,
+    preload: preloadKind,
     booting: true,
     ready: new Promise((resolve) => (markReady = resolve)),
   };
@@ -165,8 +199,12 @@ function bootThread(preload: string): Thread {
     const request = message as HostRequest;
     switch (request?.type) {
       case "ready":
-        if (preload) thread.handle.postMessage({ type: "preload", module: preload } satisfies PreloadMessage);
-        if (!thread.hosted) refillSoon();
+        if (!thread.hosted) {
+          // A thread booted for a child at once imports what that child's arguments need as it runs.
+          const modules = preloadKind ? [preloadKind, ...learnedModules] : [...learnedModules];
+          if (modules.length > 0) preload(thread, modules);
+          refillSoon();
+        }
         return booted(true);
       case "idle":
         return trimSpare(thread);
@@ -328,6 +366,7 @@ export function hostStart(message: RunMessage): void {
     seen.at = now;
   }
   defaultPreload = kind;
+  learnModules(message);
   const thread = takeSpare(kind) ?? bootThread("");
   // From here its boot is this child's: the child's core, counted among the running ones.
   if (thread.booting) {
