@@ -66,3 +66,75 @@ export async function packPackage(into) {
   const [report] = JSON.parse(packed.stdout.slice(packed.stdout.search(/^\[$/m)));
   return { tarball: join(into, report.filename), ...report };
 }
+/**
+ * A program that uses every feature once (Process with both start methods, Queue, Value and Lock, Pool, Manager,
+ * run, the test kit), importing the library from `entry` and the test kit from `testingEntry`; it prints
+ * {@link featuresOutput}.
+ */
+export const featuresProgram = (entry, testingEntry) =>
+  `import { Lock, Manager, Pool, Process, Queue, run, Value } from "${entry}";
+import { mutualExclusion } from "${testingEntry}";
+
+export function hello(name: string) {
+  console.log("hello " + name);
+}
+export async function produce(q: Queue<number>) {
+  for (let i = 0; i < 3; i++) await q.put(i);
+}
+export function add(v: Value<"i">, lock: Lock) {
+  for (let i = 0; i < 100; i++) {
+    using _ = lock.guardSync();
+    v.value += 1;
+  }
+}
+export const square = (x: number) => x * x;
+
+if (import.meta.main) {
+  for (const startMethod of ["thread", "spawn"] as const) {
+    const p = new Process({ target: hello, args: [startMethod], startMethod });
+    p.start();
+    await p.join();
+    console.log(startMethod, "exitcode", p.exitcode);
+  }
+  const q = new Queue<number>();
+  const producer = new Process({ target: produce, args: [q] });
+  producer.start();
+  console.log("queue", await q.get(), await q.get(), await q.get());
+  await producer.join();
+  const v = new Value("i", 0);
+  const lock = new Lock();
+  const adders = [1, 2].map(() => new Process({ target: add, args: [v, lock] }));
+  adders.forEach((p) => p.start());
+  await Promise.all(adders.map((p) => p.join()));
+  console.log("value", v.value);
+  {
+    await using pool = new Pool({ processes: 2 });
+    console.log("pool", JSON.stringify(await pool.map(square, [1, 2, 3])));
+  }
+  {
+    await using manager = await Manager();
+    const d = await manager.dict();
+    await d.set("key", "from the manager");
+    console.log("manager", await d.get("key"));
+  }
+  const done = await run(["echo", "subprocess"], { captureOutput: true, text: true });
+  console.log("run", done.returncode, done.stdout.trim());
+  const property = await mutualExclusion(() => new Lock(), { numRuns: 2 });
+  console.log("property runs", property.runs);
+}
+`;
+
+/** What {@link featuresProgram} prints. */
+export const featuresOutput = [
+  "hello thread",
+  "thread exitcode 0",
+  "hello spawn",
+  "spawn exitcode 0",
+  "queue 0 1 2",
+  "value 200",
+  "pool [1,4,9]",
+  "manager from the manager",
+  "run 0 subprocess",
+  "property runs 2",
+  "",
+].join("\n");

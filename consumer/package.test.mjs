@@ -5,7 +5,18 @@ import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { bin, exec, offlineEnv, outcome, packPackage, removeDir, repo, tempDir } from "./_helpers.mjs";
+import {
+  bin,
+  exec,
+  featuresOutput,
+  featuresProgram,
+  offlineEnv,
+  outcome,
+  packPackage,
+  removeDir,
+  repo,
+  tempDir,
+} from "./_helpers.mjs";
 
 /**
  * What each README snippet prints, found by a word of its code. Every snippet that imports the package needs an
@@ -130,6 +141,7 @@ test("the package holds the build, its declarations, README, LICENSE and CHANGEL
       "pool/worker_process",
       "testing/targets",
       "testing/recorder",
+      "managers/sync",
     ]
   ) {
     assert.ok(files.includes(`dist/lib/${entry}.js`), entry);
@@ -268,8 +280,14 @@ test("a Deno project runs and type-checks the npm package from node_modules (nod
   writeFileSync(join(dir, "package.json"), JSON.stringify({ name: "deno-project", private: true, type: "module" }));
   writeFileSync(join(dir, "deno.json"), JSON.stringify({ nodeModulesDir: "manual" }));
   const env = offlineEnv({ DENO_DIR: join(work, "deno-dir"), npm_config_cache: join(work, "npm-cache") });
-  const installed = await exec("npm", ["install", "--offline", pack.tarball], { cwd: dir, env });
+  const kit = ["fast-check", "pure-rand"].map((name) => thirdParty[name]);
+  const installed = await exec("npm", ["install", "--offline", pack.tarball, ...kit], { cwd: dir, env });
   assert.equal(installed.code, 0, outcome("npm install <tarball>", installed));
+  // Every feature once, from the bundled JavaScript as Deno runs it from node_modules.
+  writeFileSync(join(dir, "features.ts"), featuresProgram("@tsmp/multiprocessing", "@tsmp/multiprocessing/testing"));
+  const features = await exec(bin("deno"), ["run", "-A", "features.ts"], { cwd: dir, env });
+  assert.equal(features.code, 0, outcome("deno run -A features.ts", features));
+  assert.equal(features.stdout, featuresOutput, features.stderr);
   // Every snippet but the testing kit's (whose fast-check Bun's run covers), with the README's permissions.
   const permissions = {
     QueueManager: ["--allow-net=127.0.0.1"],
@@ -355,6 +373,21 @@ for (const major of [24, 22]) {
     }
   });
 }
+
+test("every feature works from the installed package, bundled as it is, in Node 24 and Bun", async () => {
+  const program = featuresProgram("@tsmp/multiprocessing", "@tsmp/multiprocessing/testing");
+  for (
+    const [name, dir, command] of [
+      ["Node 24", await nodeProjectReady(), [nodeBinary(24)]],
+      ["Bun", await bunProjectReady(), [bin("bun"), "run"]],
+    ]
+  ) {
+    writeFileSync(join(dir, "features.ts"), program);
+    const result = await exec(command[0], [...command.slice(1), "features.ts"], { cwd: dir });
+    assert.equal(result.code, 0, outcome(`${name}: features.ts`, result));
+    assert.equal(result.stdout, featuresOutput, `${name}:\n${result.stderr}`);
+  }
+});
 
 test("the installed package's classes keep their names, though its JavaScript is bundled", async () => {
   const dir = await nodeProjectReady();

@@ -11,6 +11,7 @@ import { tmpdir } from "node:os";
 import { extname, join, normalize } from "node:path";
 import { after, before, test } from "node:test";
 import { fileURLToPath } from "node:url";
+import { featuresOutput, featuresProgram } from "./_helpers.mjs";
 
 const repo = fileURLToPath(new URL("..", import.meta.url));
 const deno = join(repo, "node_modules", ".bin", "deno");
@@ -55,7 +56,7 @@ before(async () => {
   for (const name of ["fast-check", "pure-rand"]) {
     symlinkSync(join(repo, "node_modules", name), join(dir, "node_modules", name), "dir");
   }
-  writeFileSync(join(dir, "main.ts"), mainProgram(base));
+  writeFileSync(join(dir, "main.ts"), featuresProgram(`${base}/mod.ts`, `${base}/testing.ts`));
   writeFileSync(join(dir, "broken.ts"), brokenProgram(`${base}/broken`));
 });
 
@@ -63,73 +64,6 @@ after(async () => {
   await new Promise((resolve) => server.close(resolve));
   rmSync(dir, { recursive: true, force: true });
 });
-
-const mainProgram = (url) =>
-  `import { Lock, Manager, Pool, Process, Queue, run, Value } from "${url}/mod.ts";
-import { mutualExclusion } from "${url}/testing.ts";
-
-export function hello(name: string) {
-  console.log("hello " + name);
-}
-export async function produce(q: Queue<number>) {
-  for (let i = 0; i < 3; i++) await q.put(i);
-}
-export function add(v: Value<"i">, lock: Lock) {
-  for (let i = 0; i < 100; i++) {
-    using _ = lock.guardSync();
-    v.value += 1;
-  }
-}
-export const square = (x: number) => x * x;
-
-if (import.meta.main) {
-  for (const startMethod of ["thread", "spawn"] as const) {
-    const p = new Process({ target: hello, args: [startMethod], startMethod });
-    p.start();
-    await p.join();
-    console.log(startMethod, "exitcode", p.exitcode);
-  }
-  const q = new Queue<number>();
-  const producer = new Process({ target: produce, args: [q] });
-  producer.start();
-  console.log("queue", await q.get(), await q.get(), await q.get());
-  await producer.join();
-  const v = new Value("i", 0);
-  const lock = new Lock();
-  const adders = [1, 2].map(() => new Process({ target: add, args: [v, lock] }));
-  adders.forEach((p) => p.start());
-  await Promise.all(adders.map((p) => p.join()));
-  console.log("value", v.value);
-  {
-    await using pool = new Pool({ processes: 2 });
-    console.log("pool", JSON.stringify(await pool.map(square, [1, 2, 3])));
-  }
-  {
-    await using manager = await Manager();
-    const d = await manager.dict();
-    await d.set("key", "from the manager");
-    console.log("manager", await d.get("key"));
-  }
-  const done = await run(["echo", "subprocess"], { captureOutput: true, text: true });
-  console.log("run", done.returncode, done.stdout.trim());
-  const property = await mutualExclusion(() => new Lock(), { numRuns: 2 });
-  console.log("property runs", property.runs);
-}
-`;
-
-const expected = [
-  "hello thread",
-  "thread exitcode 0",
-  "hello spawn",
-  "spawn exitcode 0",
-  "queue 0 1 2",
-  "value 200",
-  "pool [1,4,9]",
-  "manager from the manager",
-  "run 0 subprocess",
-  "property runs 2",
-  "",
-].join("\n");
 
 const brokenProgram = (url) =>
   `import { Pool, Process } from "${url}/mod.ts";
@@ -191,7 +125,7 @@ function assertOnlyLocalDownloads(stderr) {
 function assertRuns(result) {
   assert.equal(result.signal, null, `killed (a hang?):\n${result.stdout}\n${result.stderr}`);
   assert.equal(result.code, 0, result.stderr);
-  assert.equal(result.stdout, expected, result.stderr);
+  assert.equal(result.stdout, featuresOutput, result.stderr);
   assertOnlyLocalDownloads(result.stderr);
   for (
     const entry of ["/lib/process/child_entry/thread.ts", "/lib/process/child_entry/spawn.ts", "/lib/pool/worker.ts"]

@@ -9,6 +9,7 @@
 
 import type { Connection } from "../connection/connection.ts";
 import { Pipe } from "../connection/pipe.ts";
+import { libraryModule } from "../process/child_entries.ts";
 import { currentProcess } from "../process/current_process.ts";
 import { Process } from "../process/process.ts";
 import { BaseManager, type BaseManagerOptions, type RegisterOptions } from "./base.ts";
@@ -113,7 +114,9 @@ export class SyncManager extends BaseManager {
       args: [childEnd, this.address, this.authkey, this.serializer, this._serverOptions],
       daemon: true,
       name: "SyncManager",
-      module: import.meta.url,
+      // By the library's name for this module, not `import.meta.url`: bundled (the npm package), this code sits in
+      // a file that does not export serveSyncManager; `libraryModule` names one that does, in either form.
+      module: libraryModule("managers/sync"),
     });
     child.start();
     childEnd.close();
