@@ -40,12 +40,17 @@ export const entries: {
  */
 export const libraryEntry: URL = new URL(`../mod${extension}`, lib);
 
+/** The package's entries beside `lib/` (`mod`, `testing`, `futures`): bundled, each holds code of its own. */
+const packageEntries = new Set(
+  ["mod", "testing", "futures"].map((name) => new URL(`../${name}${extension}`, lib).href),
+);
+
 /**
- * Whether the module at `url` is one of this copy of the library's own: its entry, or one under `lib/` (the
- * bundle's chunks too). In the npm package most shareable kinds register in the bundled entry itself.
+ * Whether the module at `url` is one of this copy of the library's own: one of its entries, or a module under `lib/`
+ * (the bundle's chunks too). In the npm package most of the code sits in the bundled entries themselves.
  */
 export function isLibraryModule(url: string): boolean {
-  return url === libraryEntry.href || url.startsWith(lib.href);
+  return url.startsWith(lib.href) || packageEntries.has(url);
 }
 
 const checked = new Set<string>();

@@ -9,6 +9,7 @@
  */
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { runtime } from "../runtime/detect.ts";
+import { isLibraryModule } from "./child_entries.ts";
 
 /** A place the child looks for the target: an export of a module. */
 export interface ExportCandidate {
@@ -26,8 +27,6 @@ export interface TargetReference {
   searched: string[];
 }
 
-// The library is lib/, one folder up: frames of its own files are not the caller's.
-const libDir = new URL("..", import.meta.url).href;
 const references = new WeakMap<object, TargetReference>();
 const sources = new Map<string, ModuleFacts | null>();
 
@@ -44,7 +43,7 @@ interface ModuleFacts {
 
 const frameUrl = /(?:\(|at )((?:file:\/\/|https?:\/\/|\/)[^\s()]+?):\d+:\d+\)?\s*$/;
 
-/** The user modules on the current call stack, innermost first. */
+/** The user modules on the current call stack, innermost first (frames of the library's own modules are not the caller's). */
 export function callerModules(): string[] {
   const stack = new Error().stack ?? "";
   const urls: string[] = [];
@@ -53,7 +52,7 @@ export function callerModules(): string[] {
     if (!match) continue;
     const path = match[1]!; // the pattern's one group is not optional
     const url = path.startsWith("/") ? pathToFileURL(path).href : path;
-    if (url.startsWith(libDir) || urls.includes(url)) continue;
+    if (isLibraryModule(url) || urls.includes(url)) continue;
     urls.push(url);
   }
   return urls;

@@ -44,3 +44,17 @@ test("a Process or Pool whose entry is missing fails in start() / new Pool() wit
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("the library's own modules are its entries and what is under lib/, not a program's modules", async () => {
+  const { isLibraryModule, libraryEntry, libraryModule } = await import("../../lib/process/child_entries.ts");
+  const root = new URL("../../", import.meta.url);
+  assert.ok(isLibraryModule(libraryEntry.href));
+  assert.ok(isLibraryModule(new URL("testing.ts", root).href));
+  assert.ok(isLibraryModule(new URL("futures.ts", root).href));
+  assert.ok(isLibraryModule(libraryModule("managers/sync").href));
+  assert.ok(isLibraryModule(new URL("lib/chunks/chunk-X.ts", root).href), "a bundle's chunk");
+  assert.ok(!isLibraryModule(import.meta.url));
+  assert.ok(!isLibraryModule(new URL("tests/fixtures/targets.ts", root).href));
+  assert.ok(!isLibraryModule(new URL("other.ts", root).href), "another module beside the entries");
+  assert.ok(!isLibraryModule("node:os"));
+});
