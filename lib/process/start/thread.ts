@@ -87,6 +87,8 @@ interface Thread {
   preload: string;
   /** Whether it is a spare still booting (counted in {@linkcode booting}). */
   booting: boolean;
+  /** How many of the learned modules it was told to import ahead (the set only grows). */
+  taught: number;
   /** Set once the thread runs a process. */
   hosted?: Hosted;
 }
@@ -139,8 +141,10 @@ let entryFailed = false;
  * they were given (a Queue's, a Pipe's, a Lock's...), as their arguments named them, and the runtime's built-ins
  * that their modules import (`node:child_process`...). A child would import them on its way to running, once it has
  * its arguments and its module (in a Node thread the bundle's entry that rebuilds a Queue takes ~10 ms, a built-in
- * up to a few); imported ahead, they cost a spare's idle time. None has a top level that a program sees; a
- * program's own modules are imported only by the child that runs them, when it knows who it is.
+ * up to a few); imported ahead, they cost a spare's idle time, on a core that neither the program's main thread nor
+ * a running child uses (on two cores, importing beside a running child took 15% off a queue's steady rate in Node).
+ * None has a top level that a program sees; a program's own modules are imported only by the child that runs them,
+ * when it knows who it is.
  */
 const learnedModules = new Set<string>();
 
@@ -149,18 +153,27 @@ export function learnedSpareModules(): ReadonlySet<string> {
   return learnedModules;
 }
 
-/** Learns the modules `message`'s child will need, and has every idle spare import the new ones ahead. */
+/** Learns the modules `message`'s child will need. */
 function learnModules(message: RunMessage): void {
   const needed = [...reducerModules([message.args, message.fields], false)].filter(isLibraryModule);
   for (const reference of [message.target, message.subclass]) {
     const module = reference?.candidates[0]?.url;
     if (module) needed.push(...builtinImports(module));
   }
-  const fresh = [...new Set(needed)].filter((module) => !learnedModules.has(module));
-  if (fresh.length === 0) return;
-  for (const module of fresh) learnedModules.add(module);
+  for (const module of needed) learnedModules.add(module);
+}
+
+/** Has each idle spare import the learned modules it has not been told of, while a core is free for it. */
+function teachSpares(): void {
+  if (learnedModules.size === 0 || hosted.size + booting + 1 >= runtime.cpuCount()) return;
+  let modules: string[] | undefined;
   for (const list of spares.values()) {
-    for (const thread of list) if (!thread.booting) preload(thread, fresh);
+    for (const thread of list) {
+      if (thread.booting || thread.taught === learnedModules.size) continue;
+      modules ??= [...learnedModules];
+      preload(thread, modules.slice(thread.taught));
+      thread.taught = modules.length;
+    }
   }
 }
 
@@ -178,6 +191,7 @@ function bootThread(preloadKind: string): Thread {
     handle,
     preload: preloadKind,
     booting: true,
+    taught: 0,
     ready: new Promise((resolve) => (markReady = resolve)),
   };
   const booted = (ready: boolean) => {
@@ -199,13 +213,12 @@ function bootThread(preloadKind: string): Thread {
     const request = message as HostRequest;
     switch (request?.type) {
       case "ready":
-        if (!thread.hosted) {
-          // A thread booted for a child at once imports what that child's arguments need as it runs.
-          const modules = preloadKind ? [preloadKind, ...learnedModules] : [...learnedModules];
-          if (modules.length > 0) preload(thread, modules);
-          refillSoon();
-        }
-        return booted(true);
+        booted(true);
+        // A thread booted for a child at once imports what that child needs as it runs.
+        if (thread.hosted) return;
+        if (preloadKind) preload(thread, [preloadKind]);
+        teachSpares();
+        return refillSoon();
       case "idle":
         return trimSpare(thread);
       case "exit":
@@ -326,6 +339,7 @@ function ended(process: Hosted, runtimeCode: number): void {
   for (const other of [...hosted.values()]) {
     if (other.parentPid === process.pid) hostTerminate(other.pid, -15);
   }
+  teachSpares();
   refillSoon();
 }
 
@@ -400,7 +414,7 @@ export function hostPoolThread(request: PoolThreadRequest): void {
   handle.onError((error) => {
     if (!started) reportLoadError(request.name, error);
   });
-  const thread: Thread = { handle, ready: Promise.resolve(), preload: "", booting: false };
+  const thread: Thread = { handle, ready: Promise.resolve(), preload: "", booting: false, taught: 0 };
   const process: Hosted = { pid: request.pid, name: request.name, parentPid: request.parentPid, control, thread };
   thread.hosted = process;
   hosted.set(process.pid, process);
