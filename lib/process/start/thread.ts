@@ -41,7 +41,7 @@ interface ServiceRequest {
   message: unknown;
 }
 
-/** Tells a spare to import modules ahead (the library's entry, or its own modules), which its child would anyway. */
+/** Tells a spare to import modules ahead (the library's entry or modules, built-ins), which its child would anyway. */
 export interface PreloadMessage {
   type: "preload";
   modules: string[];
