@@ -56,9 +56,10 @@ function cheapenNaming(dir) {
   const helper = "var __name = (target, value) => __defProp(target, \"name\", { value, configurable: true });";
   const cheap = "var __name = (target, value) => target.name === value || (target.name === \"\" && !target.prototype)"
     + " ? target : __defProp(target, \"name\", { value, configurable: true });";
-  const files = readdirSync(dir, { recursive: true }).filter((file) => file.endsWith(".js"));
-  const holders = files.filter((file) => readFileSync(new URL(file, dir), "utf8").includes(helper));
+  const holders = readdirSync(dir, { recursive: true })
+    .filter((file) => file.endsWith(".js"))
+    .map((file) => ({ url: new URL(file, dir), text: readFileSync(new URL(file, dir), "utf8") }))
+    .filter(({ text }) => text.includes(helper));
   if (holders.length !== 1) throw new Error(`esbuild's __name helper found in ${holders.length} files, not 1`);
-  const file = new URL(holders[0], dir);
-  writeFileSync(file, readFileSync(file, "utf8").replace(helper, cheap));
+  writeFileSync(holders[0].url, holders[0].text.replace(helper, cheap));
 }

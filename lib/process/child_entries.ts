@@ -38,12 +38,15 @@ export const entries: {
  * The library's entry (`mod.ts`, or `mod.js` in the build). No module of the library imports it; a spare thread
  * imports it ahead for a child whose target's module imports it (lib/process/start/thread.ts).
  */
-export const libraryEntry: URL = new URL(`../mod${extension}`, lib);
+export const libraryEntry: URL = packageEntry("mod");
 
 /** The package's entries beside `lib/` (`mod`, `testing`, `futures`): bundled, each holds code of its own. */
-const packageEntries = new Set(
-  ["mod", "testing", "futures"].map((name) => new URL(`../${name}${extension}`, lib).href),
-);
+const packageEntries = new Set(["mod", "testing", "futures"].map((name) => packageEntry(name).href));
+
+/** The URL of the package's entry `name` (`mod`, `testing`, `futures`), beside `lib/`. */
+function packageEntry(name: string): URL {
+  return new URL(`../${name}${extension}`, lib);
+}
 
 /**
  * Whether the module at `url` is one of this copy of the library's own: one of its entries, or a module under `lib/`

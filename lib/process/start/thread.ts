@@ -171,13 +171,13 @@ function teachSpares(): void {
     for (const thread of list) {
       if (thread.booting || thread.taught === learnedModules.size) continue;
       modules ??= [...learnedModules];
-      preload(thread, modules.slice(thread.taught));
+      sendPreload(thread, modules.slice(thread.taught));
       thread.taught = modules.length;
     }
   }
 }
 
-function preload(thread: Thread, modules: string[]): void {
+function sendPreload(thread: Thread, modules: string[]): void {
   thread.handle.postMessage({ type: "preload", modules } satisfies PreloadMessage);
 }
 
@@ -216,7 +216,7 @@ function bootThread(preloadKind: string): Thread {
         booted(true);
         // A thread booted for a child at once imports what that child needs as it runs.
         if (thread.hosted) return;
-        if (preloadKind) preload(thread, [preloadKind]);
+        if (preloadKind) sendPreload(thread, [preloadKind]);
         teachSpares();
         return refillSoon();
       case "idle":
